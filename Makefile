@@ -1,0 +1,46 @@
+# One command surface. `make demo` and `make test` bootstrap everything they need.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench dashboard dagster clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml scripts/system-packages.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@scripts/system-packages.sh
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/lagebild demo --workspace demo-workspace
+
+test: install
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m pipelines.bench
+
+dashboard: install
+	@test -f demo-workspace/published/lagebild.duckdb || $(BIN)/lagebild demo --workspace demo-workspace
+	$(BIN)/lagebild dashboard --workspace demo-workspace --demo
+
+dagster: install
+	@test -f demo-workspace/lagebild.duckdb || $(BIN)/lagebild demo --workspace demo-workspace
+	LAGEBILD_WORKSPACE=$(CURDIR)/demo-workspace LAGEBILD_INBOX=$(CURDIR)/demo-workspace/inbox \
+	DAGSTER_HOME=$(CURDIR)/demo-workspace/.dagster $(BIN)/dagster dev -m pipelines.definitions
+
+clean:
+	rm -rf demo-workspace .pytest_cache build *.egg-info

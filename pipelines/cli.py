@@ -1,0 +1,152 @@
+"""The `lagebild` command line.
+
+Argument parsing only; every command's work lives in the module that owns it and is imported
+lazily, so `lagebild --help` stays instant (Dagster and Great Expectations are slow to import).
+Messages for users are German.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+from datetime import date
+from pathlib import Path
+
+# command -> "module:function"; the function takes the parsed args and returns an exit code.
+HANDLERS = {
+    "run": "pipelines.runner:cli_run",
+    "check": "pipelines.runner:cli_check",
+    "demo": "pipelines.runner:cli_demo",
+    "generate": "pipelines.generate:cli_generate",
+    "report": "pipelines.reports:cli_report",
+    "dashboard": "dashboards.launch:cli_dashboard",
+    "themes": "pipelines.themes:cli_themes",
+    "users": "dashboards.auth:cli_users",
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' ist kein Datum im Format JJJJ-MM-TT (z. B. 2026-09-30)"
+        ) from exc
+
+
+def quarter(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-Q[1-4]", value):
+        raise argparse.ArgumentTypeError(f"'{value}' ist kein Quartal im Format JJJJ-Qn (z. B. 2026-Q3)")
+    return value
+
+
+def positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{value}' ist keine ganze Zahl") from exc
+    if n < 1:
+        raise argparse.ArgumentTypeError("muss mindestens 1 sein")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lagebild",
+        description="Lagebild: Versorgungslücken, generative Themen, Fallzahlen je VZÄ und"
+        " Wiederaufnahmen aus den anonymisierten Fallexporten eines Case-Management-Netzwerks.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="BEFEHL")
+
+    run = sub.add_parser("run", help="alle Lieferungen eines Posteingangs einlesen und die Marts neu bauen")
+    run.add_argument("--inbox", type=Path, required=True, help="Ordner mit den Lieferungen")
+    run.add_argument("--workspace", type=Path, required=True, help="Arbeitsbereich (Warehouse, Landezone, Berichte)")
+    run.add_argument("--as-of", type=iso_date, help="Datenstand JJJJ-MM-TT (Standard: aus den Lieferungen)")
+
+    check = sub.add_parser("check", help="eine Lieferung prüfen, ohne sie zu laden")
+    check.add_argument("path", type=Path, help="Ordner, .zip, .xlsx oder .csv einer Lieferung")
+
+    demo = sub.add_parser("demo", help="Demo-Exporte erzeugen, alles ausführen, Berichte schreiben")
+    demo.add_argument("--workspace", type=Path, default=Path("demo-workspace"), help="Standard: ./demo-workspace")
+    demo.add_argument("--cases", type=positive_int, default=6000, help="Anzahl Fälle (Standard 6000)")
+    demo.add_argument("--providers", type=positive_int, default=8, help="Anzahl Träger (Standard 8)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--serve", action="store_true", help="danach die Dashboards öffnen (Demo-Nutzer)")
+    demo.add_argument("--port", type=int, default=8501)
+
+    gen = sub.add_parser("generate", help="synthetische Exporte beliebiger Größe erzeugen")
+    gen.add_argument("--cases", type=positive_int, required=True)
+    gen.add_argument("--providers", type=positive_int, required=True)
+    gen.add_argument("--out", type=Path, required=True, help="Zielordner (Posteingang)")
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--exported-on", type=iso_date, default=date(2026, 10, 15),
+                     help="Exportdatum der Lieferungen (Standard 2026-10-15)")
+    gen.add_argument("--years", type=float, default=4.0, help="Jahre Fallgeschichte (Standard 4)")
+    gen.add_argument("--with-faults", action="store_true",
+                     help="zusätzlich je eine Lieferung mit fehlerhaften Zeilen und mit einem Identifikator")
+    gen.add_argument("--plain", action="store_true",
+                     help="alle Lieferungen als UTF-8-CSV-Ordner (für Benchmarks); sonst gemischte Formate")
+
+    rep = sub.add_parser("report", help="Bericht als HTML, PDF oder XLSX schreiben")
+    rep.add_argument("--workspace", type=Path, required=True)
+    rep.add_argument("--kind", choices=["lenkungsgruppe", "evaluation", "foerderer"], required=True)
+    rep.add_argument("--period", type=quarter, required=True, help="Quartal JJJJ-Qn")
+    rep.add_argument("--out", type=Path, required=True, help="Zieldatei .html, .pdf oder .xlsx")
+    rep.add_argument("--provider", help="nur diesen Träger berichten (Träger-Sicht)")
+
+    dash = sub.add_parser("dashboard", help="Dashboards starten")
+    dash.add_argument("--workspace", type=Path, required=True)
+    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--demo", action="store_true", help="Demo-Modus mit vorbereiteten Demo-Nutzern")
+
+    themes = sub.add_parser("themes", help="generative Themen und Themenspeicher")
+    tsub = themes.add_subparsers(dest="themes_command", required=True, metavar="AKTION")
+    tl = tsub.add_parser("list", help="Themen mit Status auflisten")
+    tl.add_argument("--workspace", type=Path, required=True)
+    tl.add_argument("--all", action="store_true", help="auch inaktive Themen zeigen")
+    ts = tsub.add_parser("set", help="Status, Gremium oder Beschlussnotiz eines Themas setzen")
+    ts.add_argument("theme_id")
+    ts.add_argument("--status", required=True,
+                    choices=["neu", "priorisiert", "themenspeicher", "projektgruppe", "lenkungsgruppe", "erledigt"])
+    ts.add_argument("--owner", help="zuständiges Gremium, z. B. 'AG Gesundheit'")
+    ts.add_argument("--note", help="Beschlussnotiz (wird mit Datum gespeichert)")
+    ts.add_argument("--workspace", type=Path, required=True)
+
+    users = sub.add_parser("users", help="Dashboard-Nutzer verwalten")
+    usub = users.add_subparsers(dest="users_command", required=True, metavar="AKTION")
+    ua = usub.add_parser("add", help="Nutzer anlegen oder Passwort ändern (Passwort wird abgefragt)")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["koordination", "traeger", "evaluation", "foerderer"])
+    ua.add_argument("--provider", help="Träger-ID (nur für Rolle traeger, dann Pflicht)")
+    ua.add_argument("--password-stdin", action="store_true", help="Passwort von der Standardeingabe lesen")
+    ua.add_argument("--workspace", type=Path, required=True)
+    ur = usub.add_parser("remove", help="Nutzer entfernen")
+    ur.add_argument("name")
+    ur.add_argument("--workspace", type=Path, required=True)
+    ul = usub.add_parser("list", help="Nutzer auflisten")
+    ul.add_argument("--workspace", type=Path, required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = HANDLERS[args.command].split(":")
+    try:
+        handler = getattr(importlib.import_module(module_name), func_name)
+        return int(handler(args) or 0)
+    except UserError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Abgebrochen.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Ingest: inbox -> landing -> parse -> identifier gate and contract validation -> staging."""

@@ -1,0 +1,1 @@
+"""Reports: steering group, evaluation and funder statistics (HTML, PDF, XLSX)."""

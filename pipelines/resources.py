@@ -1,0 +1,48 @@
+"""The one Dagster resource: where the workspace is and how to write to it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from pipelines.settings import Settings, load_settings
+from pipelines.warehouse import writer
+from pipelines.workspace import Workspace
+
+
+class LagebildResource(dg.ConfigurableResource):
+    """Workspace, inbox and data cut-off of a run.
+
+    In `dagster dev` these come from LAGEBILD_WORKSPACE / LAGEBILD_INBOX / LAGEBILD_AS_OF
+    (read at launch through EnvVar, never at import); the command line passes them directly.
+    """
+
+    workspace: str
+    inbox: str = ""
+    as_of: str = ""  # YYYY-MM-DD or empty: derived from the deliveries
+
+    def settings(self) -> Settings:
+        return load_settings(self.workspace, self.inbox or None, self.as_of or None)
+
+    @property
+    def ws(self) -> Workspace:
+        return Workspace(self.settings().workspace)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Write connection to the warehouse, under the workspace lock."""
+        ws = self.ws.ensure()
+        with writer(ws.db_path, ws.lock_file) as con:
+            yield con
+
+
+def current_as_of(con: duckdb.DuckDBPyConnection) -> date:
+    """The run's resolved data cut-off, written by the staging step (meta.data_basis)."""
+    row = con.execute("SELECT as_of FROM meta.data_basis").fetchone()
+    if row is None or row[0] is None:
+        raise RuntimeError("Kein Datenstand bestimmt: Es wurde noch keine Lieferung geladen.")
+    return row[0]
