@@ -53,6 +53,16 @@ CREATE TABLE IF NOT EXISTS audit.deliveries (
   message VARCHAR,
   run_id VARCHAR
 );
+CREATE TABLE IF NOT EXISTS audit.landing (
+  delivery_id VARCHAR PRIMARY KEY,
+  source_name VARCHAR NOT NULL,
+  sha256 VARCHAR NOT NULL,
+  received_at TIMESTAMP NOT NULL,
+  landed_at TIMESTAMP NOT NULL,
+  landed_path VARCHAR,               -- NULL for a duplicate (the bytes are already landed)
+  duplicate_of VARCHAR,
+  processed BOOLEAN NOT NULL DEFAULT false
+);
 CREATE TABLE IF NOT EXISTS audit.delivery_tables (
   delivery_id VARCHAR NOT NULL,
   table_name VARCHAR NOT NULL,
@@ -93,3 +103,10 @@ CREATE TABLE IF NOT EXISTS meta.data_basis (
   run_id VARCHAR
 );
 """
+
+
+def create_all(con) -> None:
+    """Create the staging, audit and meta schemas and tables if they do not exist."""
+    con.execute(staging_ddl())
+    con.execute(AUDIT_DDL)
+    con.execute(META_DDL)

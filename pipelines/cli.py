@@ -42,7 +42,9 @@ def iso_date(value: str) -> date:
 
 def quarter(value: str) -> str:
     if not re.fullmatch(r"\d{4}-Q[1-4]", value):
-        raise argparse.ArgumentTypeError(f"'{value}' ist kein Quartal im Format JJJJ-Qn (z. B. 2026-Q3)")
+        raise argparse.ArgumentTypeError(
+            f"'{value}' ist kein Quartal im Format JJJJ-Qn (z. B. 2026-Q3)"
+        )
     return value
 
 
@@ -64,20 +66,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="BEFEHL")
 
-    run = sub.add_parser("run", help="alle Lieferungen eines Posteingangs einlesen und die Marts neu bauen")
+    run = sub.add_parser(
+        "run", help="alle Lieferungen eines Posteingangs einlesen und die Marts neu bauen"
+    )
     run.add_argument("--inbox", type=Path, required=True, help="Ordner mit den Lieferungen")
-    run.add_argument("--workspace", type=Path, required=True, help="Arbeitsbereich (Warehouse, Landezone, Berichte)")
-    run.add_argument("--as-of", type=iso_date, help="Datenstand JJJJ-MM-TT (Standard: aus den Lieferungen)")
+    run.add_argument(
+        "--workspace",
+        type=Path,
+        required=True,
+        help="Arbeitsbereich (Warehouse, Landezone, Berichte)",
+    )
+    run.add_argument(
+        "--as-of", type=iso_date, help="Datenstand JJJJ-MM-TT (Standard: aus den Lieferungen)"
+    )
 
     check = sub.add_parser("check", help="eine Lieferung prüfen, ohne sie zu laden")
     check.add_argument("path", type=Path, help="Ordner, .zip, .xlsx oder .csv einer Lieferung")
 
     demo = sub.add_parser("demo", help="Demo-Exporte erzeugen, alles ausführen, Berichte schreiben")
-    demo.add_argument("--workspace", type=Path, default=Path("demo-workspace"), help="Standard: ./demo-workspace")
-    demo.add_argument("--cases", type=positive_int, default=6000, help="Anzahl Fälle (Standard 6000)")
-    demo.add_argument("--providers", type=positive_int, default=8, help="Anzahl Träger (Standard 8)")
+    demo.add_argument(
+        "--workspace", type=Path, default=Path("demo-workspace"), help="Standard: ./demo-workspace"
+    )
+    demo.add_argument(
+        "--cases", type=positive_int, default=6000, help="Anzahl Fälle (Standard 6000)"
+    )
+    demo.add_argument(
+        "--providers", type=positive_int, default=8, help="Anzahl Träger (Standard 8)"
+    )
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--serve", action="store_true", help="danach die Dashboards öffnen (Demo-Nutzer)")
+    demo.add_argument(
+        "--serve", action="store_true", help="danach die Dashboards öffnen (Demo-Nutzer)"
+    )
     demo.add_argument("--port", type=int, default=8501)
 
     gen = sub.add_parser("generate", help="synthetische Exporte beliebiger Größe erzeugen")
@@ -85,13 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--providers", type=positive_int, required=True)
     gen.add_argument("--out", type=Path, required=True, help="Zielordner (Posteingang)")
     gen.add_argument("--seed", type=int, default=1)
-    gen.add_argument("--exported-on", type=iso_date, default=date(2026, 10, 15),
-                     help="Exportdatum der Lieferungen (Standard 2026-10-15)")
+    gen.add_argument(
+        "--exported-on",
+        type=iso_date,
+        default=date(2026, 10, 15),
+        help="Exportdatum der Lieferungen (Standard 2026-10-15)",
+    )
     gen.add_argument("--years", type=float, default=4.0, help="Jahre Fallgeschichte (Standard 4)")
-    gen.add_argument("--with-faults", action="store_true",
-                     help="zusätzlich je eine Lieferung mit fehlerhaften Zeilen und mit einem Identifikator")
-    gen.add_argument("--plain", action="store_true",
-                     help="alle Lieferungen als UTF-8-CSV-Ordner (für Benchmarks); sonst gemischte Formate")
+    gen.add_argument(
+        "--with-faults",
+        action="store_true",
+        help="zusätzlich je eine Lieferung mit fehlerhaften Zeilen und mit einem Identifikator",
+    )
+    gen.add_argument(
+        "--plain",
+        action="store_true",
+        help="alle Lieferungen als UTF-8-CSV-Ordner (für Benchmarks); sonst gemischte Formate",
+    )
 
     rep = sub.add_parser("report", help="Bericht als HTML, PDF oder XLSX schreiben")
     rep.add_argument("--workspace", type=Path, required=True)
@@ -103,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash = sub.add_parser("dashboard", help="Dashboards starten")
     dash.add_argument("--workspace", type=Path, required=True)
     dash.add_argument("--port", type=int, default=8501)
-    dash.add_argument("--demo", action="store_true", help="Demo-Modus mit vorbereiteten Demo-Nutzern")
+    dash.add_argument(
+        "--demo", action="store_true", help="Demo-Modus mit vorbereiteten Demo-Nutzern"
+    )
 
     themes = sub.add_parser("themes", help="generative Themen und Themenspeicher")
     tsub = themes.add_subparsers(dest="themes_command", required=True, metavar="AKTION")
@@ -112,19 +143,35 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--all", action="store_true", help="auch inaktive Themen zeigen")
     ts = tsub.add_parser("set", help="Status, Gremium oder Beschlussnotiz eines Themas setzen")
     ts.add_argument("theme_id")
-    ts.add_argument("--status", required=True,
-                    choices=["neu", "priorisiert", "themenspeicher", "projektgruppe", "lenkungsgruppe", "erledigt"])
+    ts.add_argument(
+        "--status",
+        required=True,
+        choices=[
+            "neu",
+            "priorisiert",
+            "themenspeicher",
+            "projektgruppe",
+            "lenkungsgruppe",
+            "erledigt",
+        ],
+    )
     ts.add_argument("--owner", help="zuständiges Gremium, z. B. 'AG Gesundheit'")
     ts.add_argument("--note", help="Beschlussnotiz (wird mit Datum gespeichert)")
     ts.add_argument("--workspace", type=Path, required=True)
 
     users = sub.add_parser("users", help="Dashboard-Nutzer verwalten")
     usub = users.add_subparsers(dest="users_command", required=True, metavar="AKTION")
-    ua = usub.add_parser("add", help="Nutzer anlegen oder Passwort ändern (Passwort wird abgefragt)")
+    ua = usub.add_parser(
+        "add", help="Nutzer anlegen oder Passwort ändern (Passwort wird abgefragt)"
+    )
     ua.add_argument("name")
-    ua.add_argument("--role", required=True, choices=["koordination", "traeger", "evaluation", "foerderer"])
+    ua.add_argument(
+        "--role", required=True, choices=["koordination", "traeger", "evaluation", "foerderer"]
+    )
     ua.add_argument("--provider", help="Träger-ID (nur für Rolle traeger, dann Pflicht)")
-    ua.add_argument("--password-stdin", action="store_true", help="Passwort von der Standardeingabe lesen")
+    ua.add_argument(
+        "--password-stdin", action="store_true", help="Passwort von der Standardeingabe lesen"
+    )
     ua.add_argument("--workspace", type=Path, required=True)
     ur = usub.add_parser("remove", help="Nutzer entfernen")
     ur.add_argument("name")

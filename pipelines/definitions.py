@@ -6,37 +6,10 @@
 
 from __future__ import annotations
 
-import importlib
-
 import dagster as dg
 
 from pipelines.resources import LagebildResource
-
-# Stage modules in data-flow order: ingest -> marts -> themes -> publish -> reports.
-STAGE_MODULES = [
-    "pipelines.ingest.assets",
-    "pipelines.datasets",
-    "pipelines.themes",
-    "pipelines.publish",
-    "pipelines.reports.assets",
-]
-
-
-def stage_modules():
-    return [importlib.import_module(m) for m in STAGE_MODULES]
-
-
-def all_assets() -> list:
-    return list(dg.load_assets_from_modules(stage_modules()))
-
-
-def all_asset_checks() -> list:
-    return list(dg.load_asset_checks_from_modules(stage_modules()))
-
-
-def all_sensors() -> list:
-    return [s for m in stage_modules() for s in getattr(m, "SENSORS", [])]
-
+from pipelines.stages import all_asset_checks, all_assets, all_sensors
 
 lagebild_job = dg.define_asset_job("lagebild", selection=dg.AssetSelection.all())
 

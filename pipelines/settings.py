@@ -93,9 +93,7 @@ def load_settings(
         known = {f.name for f in dataclasses.fields(Settings)}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ValueError(
-                f"Unbekannte Einstellung(en) in {override}: {', '.join(unknown)}"
-            )
+            raise ValueError(f"Unbekannte Einstellung(en) in {override}: {', '.join(unknown)}")
         values = {k: _coerce(k, v) for k, v in raw.items()}
     values["workspace"] = workspace
     if inbox:

@@ -1,17 +1,17 @@
 """Where things live inside a workspace folder.
 
-    WORKSPACE/
-      lagebild.duckdb        warehouse written by the pipeline (one writer)
-      published/lagebild.duckdb   read-only copy for dashboards and reports (atomic swap)
-      landing/<delivery_id>/ immutable copy of each accepted or checked delivery, with sha256
-      quarantine/<delivery_id>/   quarantined deliveries, untouched (the only place that may
-                             hold identifier values)
-      reports/               generated reports
-      themenspeicher.duckdb  theme register (status, owner body, decision notes); its own file so
-                             it survives every re-run, re-delivery and warehouse rebuild
-      users.yaml             dashboard users (salted argon2 hashes)
-      .dagster/              Dagster instance (runs, events); telemetry off
-      lagebild.yaml          optional settings overrides
+WORKSPACE/
+  lagebild.duckdb        warehouse written by the pipeline (one writer)
+  published/lagebild.duckdb   read-only copy for dashboards and reports (atomic swap)
+  landing/<delivery_id>/ immutable copy of each accepted or checked delivery, with sha256
+  quarantine/<delivery_id>/   quarantined deliveries, untouched (the only place that may
+                         hold identifier values)
+  reports/               generated reports
+  themenspeicher.duckdb  theme register (status, owner body, decision notes); its own file so
+                         it survives every re-run, re-delivery and warehouse rebuild
+  users.yaml             dashboard users (salted argon2 hashes)
+  .dagster/              Dagster instance (runs, events); telemetry off
+  lagebild.yaml          optional settings overrides
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ DAGSTER_YAML = """\
 # Written by Lagebild. Nothing phones home.
 telemetry:
   enabled: false
+# Progress messages of the `lagebild` logger appear in the Dagster UI as well.
+python_logs:
+  managed_python_loggers:
+    - lagebild
+  python_log_level: INFO
 """
 
 

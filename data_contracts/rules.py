@@ -1,0 +1,209 @@
+"""Parser settings and row rules generated from the contract, as DuckDB SQL.
+
+`checked_sql` turns a raw all-VARCHAR table into typed columns plus `faults`, a list of
+{col, reason} structs — one entry per broken rule, in German, naming the column as the file
+wrote it and never repeating the offending value. A row with an empty `faults` list is valid.
+The same contract drives the Great Expectations suites (suites.py), so the two cannot diverge.
+"""
+
+from __future__ import annotations
+
+from data_contracts.contract import Column, Contract, Table, load_contract
+
+MIN_YEAR, MAX_YEAR = 1950, 2100
+
+
+def lit(text: str) -> str:
+    """SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _in_list(values) -> str:
+    return "(" + ", ".join(lit(v) for v in values) + ")"
+
+
+def raw_value(col: str) -> str:
+    return f"nullif(trim({col}), '')"
+
+
+def typed_expr(column: Column, contract: Contract, bool_mark: bool = False) -> str:
+    """SQL turning the raw text of `column` into its contract type (NULL when unparseable)."""
+    v = raw_value(column.name)
+    parsing = contract.parsing
+    if column.type == "code":
+        return f"lower({v})"
+    if column.type == "date":
+        tries = ", ".join(f"try_strptime({v}, {lit(f)})" for f in parsing["date_formats"])
+        return f"CAST(coalesce({tries}) AS DATE)"
+    if column.type == "bool":
+        empty = f" WHEN {v} IS NULL THEN false" if bool_mark else ""
+        return (
+            f"CASE WHEN lower({v}) IN {_in_list(parsing['bool_true'])} THEN true"
+            f" WHEN lower({v}) IN {_in_list(parsing['bool_false'])} THEN false{empty} END"
+        )
+    if column.type == "decimal":
+        return f"TRY_CAST(replace({v}, ',', '.') AS DOUBLE)"
+    if column.pattern == "region":
+        # Spreadsheets drop the leading zero of NRW keys (05315 -> 5315): put it back.
+        short = f"regexp_full_match({v}, '[0-9]{{4}}|[0-9]{{7}}')"
+        return f"CASE WHEN {short} THEN '0' || {v} ELSE {v} END"
+    return v
+
+
+def _faults_for(column: Column, table: Table, contract: Contract, shown: dict[str, str]) -> list:
+    """(condition on raw/typed values, German reason) for every rule on one column."""
+    name = column.name
+    v = raw_value(name)
+    t = f"t_{name}"
+    label = shown.get(name, column.alias)
+    out = []
+    if column.type == "code":
+        allowed = list(contract.codes[column.codes].values)
+        out.append(
+            (
+                f"{v} IS NOT NULL AND {t} NOT IN {_in_list(allowed)}",
+                f"unbekannter Code in ‚{label}‘ (erlaubt: {', '.join(allowed)})",
+            )
+        )
+    elif column.type == "date":
+        out.append(
+            (
+                f"{v} IS NOT NULL AND {t} IS NULL",
+                f"ungültiges Datum in ‚{label}‘ (erwartet JJJJ-MM-TT oder TT.MM.JJJJ)",
+            )
+        )
+        out.append(
+            (
+                f"{t} IS NOT NULL AND (year({t}) < {MIN_YEAR} OR year({t}) > {MAX_YEAR})",
+                f"unplausibles Datum in ‚{label}‘ (Jahr außerhalb {MIN_YEAR}–{MAX_YEAR})",
+            )
+        )
+    elif column.type == "bool":
+        out.append(
+            (
+                f"{v} IS NOT NULL AND {t} IS NULL",
+                f"ungültiger Ja/Nein-Wert in ‚{label}‘ (erlaubt: ja/nein, true/false, 1/0, x/leer)",
+            )
+        )
+    elif column.type == "decimal":
+        out.append((f"{v} IS NOT NULL AND {t} IS NULL", f"keine Zahl in ‚{label}‘"))
+        if column.greater_than is not None or column.at_most is not None:
+            lo, hi = column.greater_than, column.at_most
+            cond = " OR ".join(
+                ([f"{t} <= {lo}"] if lo is not None else [])
+                + ([f"{t} > {hi}"] if hi is not None else [])
+            )
+            out.append(
+                (
+                    f"{t} IS NOT NULL AND ({cond})",
+                    f"‚{label}‘ muss größer als {_num(lo)} und höchstens {_num(hi)} sein",
+                )
+            )
+    if column.pattern:
+        spec = contract.patterns[column.pattern]
+        out.append(
+            (
+                f"{t} IS NOT NULL AND NOT regexp_full_match({t}, {lit(spec['regex'])})",
+                f"‚{label}‘: {spec['label']} erwartet",
+            )
+        )
+    if column.max_length:
+        out.append(
+            (
+                f"length({v}) > {column.max_length}",
+                f"‚{label}‘ ist länger als {column.max_length} Zeichen",
+            )
+        )
+    if column.required:
+        out.append((f"{v} IS NULL AND {t} IS NULL", f"Pflichtwert ‚{label}‘ fehlt"))
+    if column.required_if:
+        other = table.column(column.required_if)
+        out.append(
+            (
+                f"t_{other.name} IS NOT NULL AND {t} IS NULL AND {v} IS NULL",
+                f"‚{label}‘ fehlt, obwohl ‚{shown.get(other.name, other.alias)}‘ gesetzt ist",
+            )
+        )
+    if column.not_before:
+        other = table.column(column.not_before)
+        out.append(
+            (f"{t} < t_{other.name}", f"‚{label}‘ liegt vor ‚{shown.get(other.name, other.alias)}‘")
+        )
+    return [(cond, name, reason) for cond, reason in out]
+
+
+def _num(x) -> str:
+    return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x).replace(".", ","))
+
+
+def _fault_struct(cond: str, column: str, reason: str) -> str:
+    return f"CASE WHEN {cond} THEN {{'col': {lit(column)}, 'reason': {lit(reason)}}} END"
+
+
+def checked_sql(
+    table: Table,
+    source: str,
+    shown: dict[str, str] | None = None,
+    bool_mark_columns: set[str] | frozenset = frozenset(),
+    contract: Contract | None = None,
+) -> str:
+    """SELECT over `source` (raw VARCHAR columns + __line) giving typed columns and `faults`.
+
+    `shown` maps contract columns to the header the file used, so reasons name what the
+    provider sees. Duplicate keys: the first occurrence (lowest line) stays, later ones are
+    rejected with a pointer to it.
+    """
+    contract = contract or load_contract()
+    shown = shown or {}
+    typed = ",\n    ".join(
+        f"{typed_expr(c, contract, c.name in bool_mark_columns)} AS t_{c.name}"
+        for c in table.columns
+    )
+    raws = ", ".join(c.name for c in table.columns)
+    checks = [f for c in table.columns for f in _faults_for(c, table, contract, shown)]
+    fault_list = ",\n      ".join(_fault_struct(cond, col, r) for cond, col, r in checks)
+    key_fault = "[]"
+    if table.key:
+        key_cols = ", ".join(f"t_{k}" for k in table.key)
+        all_set = " AND ".join(f"t_{k} IS NOT NULL" for k in table.key)
+        key_shown = ", ".join(f"‚{shown.get(k, table.column(k).alias)}‘" for k in table.key)
+        key_fault = (
+            f"CASE WHEN {all_set} AND __line > min(__line) OVER (PARTITION BY {key_cols})"
+            f" THEN [{{'col': {lit(table.key[-1])}, 'reason': {lit('doppelter Schlüssel (')}"
+            f" || {lit(key_shown)} || ' bereits in Zeile ' ||"
+            f" CAST(min(__line) OVER (PARTITION BY {key_cols}) AS VARCHAR) || ')'}}]"
+            " ELSE [] END"
+        )
+    final_cols = ", ".join(f"t_{c.name} AS {c.name}" for c in table.columns)
+    return f"""
+WITH source AS (
+  SELECT __line, {raws} FROM {source}
+), typed AS (
+  SELECT __line, {raws},
+    {typed}
+  FROM source
+), judged AS (
+  SELECT *,
+    list_filter([
+      {fault_list}
+    ], lambda f: f IS NOT NULL) AS row_faults
+  FROM typed
+)
+SELECT __line, {final_cols},
+  list_concat(row_faults, {key_fault}) AS faults
+FROM judged
+"""
+
+
+def reference_sql(checked: str, cases: str, shown_case: str = "fall_id") -> str:
+    """Add a fault to child rows whose (provider_id, case_id) is not among `cases`."""
+    reason = lit(f"Fall existiert in dieser Lieferung nicht oder wurde abgelehnt (‚{shown_case}‘)")
+    return f"""
+SELECT c.* REPLACE (
+  CASE WHEN c.case_id IS NOT NULL AND c.provider_id IS NOT NULL AND k.case_id IS NULL
+       THEN list_append(c.faults, {{'col': 'case_id', 'reason': {reason}}})
+       ELSE c.faults END AS faults)
+FROM {checked} c
+LEFT JOIN (SELECT DISTINCT provider_id, case_id FROM {cases}) k
+  ON k.provider_id = c.provider_id AND k.case_id = c.case_id
+"""

@@ -1,0 +1,157 @@
+"""Great Expectations suites generated from the contract.
+
+One suite per table, run against the typed staging rows (pandas frames pulled from DuckDB —
+GX over duckdb-engine is broken, see architecture.md) in an ephemeral context with analytics
+and progress bars off. Rules that span tables (a goal's case must exist) are SQL checks in the
+pipeline; everything a single table can say is here. Import this module lazily: GX takes
+seconds to import.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from data_contracts.contract import Contract, Table, load_contract
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def expectations_for(table: Table, contract: Contract) -> list:
+    """The GX expectations that express the contract for one table's typed rows."""
+    import great_expectations.expectations as gxe
+
+    exps: list = [
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=[*table.column_names, "delivery_id"], exact_match=True
+        )
+    ]
+    for c in table.columns:
+        if c.required:
+            exps.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name))
+        if c.type == "code":
+            exps.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=c.name, value_set=list(contract.codes[c.codes].values)
+                )
+            )
+        if c.type == "decimal" and (c.greater_than is not None or c.at_most is not None):
+            exps.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=c.name,
+                    min_value=c.greater_than,
+                    max_value=c.at_most,
+                    strict_min=True,
+                    strict_max=False,
+                )
+            )
+        if c.pattern:
+            exps.append(
+                gxe.ExpectColumnValuesToMatchRegex(
+                    column=c.name, regex=contract.patterns[c.pattern]["regex"]
+                )
+            )
+        if c.max_length:
+            exps.append(
+                gxe.ExpectColumnValueLengthsToBeBetween(column=c.name, max_value=c.max_length)
+            )
+        if c.required_if:
+            exps.append(
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column=c.name,
+                    row_condition=f"{c.required_if}.notnull()",
+                    condition_parser="pandas",
+                )
+            )
+        if c.not_before:
+            exps.append(
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=c.name,
+                    column_B=c.not_before,
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                )
+            )
+        if c.free_text:
+            exps.append(
+                gxe.ExpectColumnValuesToNotMatchRegexList(
+                    column=c.name,
+                    regex_list=[f"(?i){p.regex}" for p in contract.identifier_values],
+                )
+            )
+    if table.key:
+        exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key)))
+    return exps
+
+
+def build_suite(table: Table, contract: Contract | None = None):
+    import great_expectations as gx
+
+    contract = contract or load_contract()
+    suite = gx.ExpectationSuite(name=f"austauschformat_v{contract.version}_{table.name}")
+    for e in expectations_for(table, contract):
+        suite.add_expectation(e)
+    return suite
+
+
+def ephemeral_context():
+    """An in-memory GX context: no files, no analytics, no progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+@dataclass
+class SuiteResult:
+    table: str
+    rows: int
+    success: bool
+    evaluated: int
+    failed: list[dict]  # expectation type, column(s), unexpected_count
+
+    @property
+    def failed_count(self) -> int:
+        return sum(int(f.get("unexpected_count") or 0) for f in self.failed)
+
+
+def validate_frame(
+    context,
+    table: Table,
+    frame: pd.DataFrame,
+    contract: Contract | None = None,
+    result_format: str = "SUMMARY",
+):
+    """Validate one typed frame of a table; returns (SuiteResult, raw GX result)."""
+    contract = contract or load_contract()
+    name = f"{table.name}_{id(frame)}"
+    source = context.data_sources.add_or_update_pandas(f"lagebild_{name}")
+    batch = (
+        source.add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("ganz")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    res = batch.validate(build_suite(table, contract), result_format=result_format)
+    failed = [
+        {
+            "expectation": r.expectation_config.type,
+            "column": r.expectation_config.kwargs.get("column")
+            or r.expectation_config.kwargs.get("column_list")
+            or r.expectation_config.kwargs.get("column_A"),
+            "unexpected_count": (r.result or {}).get("unexpected_count"),
+        }
+        for r in res.results
+        if not r.success
+    ]
+    return SuiteResult(table.name, len(frame), bool(res.success), len(res.results), failed), res

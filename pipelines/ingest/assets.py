@@ -1,0 +1,247 @@
+"""Dagster assets of the ingest: `landing` and `staging`, with their asset checks.
+
+The Great Expectations suites (data_contracts/suites.py) run as blocking checks on `staging`:
+if a delivered row ever reached staging against the contract, no mart is built from it.
+"""
+
+import logging
+from pathlib import Path
+
+import dagster as dg
+
+from data_contracts import load_contract
+from data_contracts.schema import create_all
+from pipelines.ingest.landing import land
+from pipelines.ingest.load import STATUS_DE, ingest_pending, resolve_data_basis
+from pipelines.observe import stage
+from pipelines.resources import LagebildResource
+from pipelines.warehouse import reader
+
+GX_BATCH_ROWS = 1_000_000
+log = logging.getLogger("lagebild.ingest")
+
+
+@dg.asset(
+    key="landing",
+    group_name="ingest",
+    description="Neue Lieferungen aus dem Posteingang: unveränderliche Kopie mit SHA-256,"
+    " Duplikate erkannt.",
+)
+def landing(lagebild: LagebildResource) -> dg.MaterializeResult:
+    settings = lagebild.settings()
+    if not settings.inbox:
+        raise dg.Failure("Kein Posteingang angegeben (LAGEBILD_INBOX oder --inbox).")
+    with stage("landing"), lagebild.write() as con:
+        create_all(con)
+        result = land(con, settings.ws, Path(settings.inbox))
+    dup = len(result.duplicates)
+    log.info(
+        f"Posteingang: {len(result.new)} neu, {dup} {'Duplikat' if dup == 1 else 'Duplikate'},"
+        f" {result.known} bereits bekannt"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "neue_lieferungen": len(result.new),
+            "duplikate": len(result.duplicates),
+            "bereits_bekannt": result.known,
+        }
+    )
+
+
+@dg.asset(
+    key="staging",
+    deps=["landing"],
+    group_name="ingest",
+    description="Lesen (CSV/XLSX/ZIP, Kodierungen, Trennzeichen), Identifikator-Sperre,"
+    " Zeilenprüfung gegen den Datenvertrag, Quarantäne, Ersetzen älterer Stände; danach je"
+    " Träger und Tabelle der neueste gültige Stand in staging.*",
+)
+def staging(context: dg.AssetExecutionContext, lagebild: LagebildResource) -> dg.MaterializeResult:
+    settings = lagebild.settings()
+    with lagebild.write() as con:
+        create_all(con)
+        results = ingest_pending(con, settings.ws, context.run_id, progress=log.info)
+        as_of = resolve_data_basis(con, settings.as_of, context.run_id)
+        rows = {
+            name: con.execute(f"SELECT count(*) FROM staging.{name}").fetchone()[0]
+            for name in load_contract().tables
+        }
+    by_status: dict[str, int] = {}
+    for r in results:
+        by_status[STATUS_DE[r.status]] = by_status.get(STATUS_DE[r.status], 0) + 1
+    log.info(f"Datenstand (as_of): {as_of}")
+    return dg.MaterializeResult(
+        metadata={
+            "lieferungen_verarbeitet": len(results),
+            **{f"status_{k}": v for k, v in by_status.items()},
+            **{f"zeilen_{k}": v for k, v in rows.items()},
+            "as_of": str(as_of),
+        }
+    )
+
+
+def _contract_check(table_name: str):
+    @dg.asset_check(
+        asset="staging",
+        name=f"vertrag_{table_name}",
+        blocking=True,
+        description=f"Great-Expectations-Suite des Austauschformats für staging.{table_name}",
+    )
+    def _check(lagebild: LagebildResource) -> dg.AssetCheckResult:
+        from data_contracts.suites import ephemeral_context, validate_frame
+
+        table = load_contract().tables[table_name]
+        context = ephemeral_context()
+        results = []
+        with reader(lagebild.ws.db_path) as con:
+            total = con.execute(f"SELECT count(*) FROM staging.{table_name}").fetchone()[0]
+            for offset in range(0, max(total, 1), GX_BATCH_ROWS):
+                frame = con.execute(
+                    f"SELECT * FROM staging.{table_name} LIMIT {GX_BATCH_ROWS} OFFSET {offset}"
+                ).df()
+                results.append(validate_frame(context, table, frame)[0])
+        failed = [f for r in results for f in r.failed]
+        return dg.AssetCheckResult(
+            passed=all(r.success for r in results),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "zeilen": total,
+                "erwartungen": results[0].evaluated if results else 0,
+                "verletzt": len(failed),
+                "details": dg.MetadataValue.json(failed) if failed else "keine",
+            },
+        )
+
+    return _check
+
+
+contract_checks = [_contract_check(name) for name in load_contract().tables]
+
+
+@dg.asset_check(
+    asset="staging",
+    blocking=True,
+    description="Abgleich je Lieferung und Tabelle: erhalten = geladen + abgelehnt; die"
+    " Zeilen in staging entsprechen den geladenen Zeilen der aktuellen Lieferungen.",
+)
+def abgleich(lagebild: LagebildResource) -> dg.AssetCheckResult:
+    with reader(lagebild.ws.db_path) as con:
+        unbalanced = con.execute(
+            "SELECT count(*) FROM audit.delivery_tables WHERE rows_received <>"
+            " rows_loaded + rows_rejected"
+        ).fetchone()[0]
+        deliveries_unbalanced = con.execute(
+            """SELECT count(*) FROM audit.deliveries d
+               LEFT JOIN (SELECT delivery_id, sum(rows_received) r, sum(rows_loaded) l,
+                                 sum(rows_rejected) j
+                          FROM audit.delivery_tables GROUP BY ALL) t USING (delivery_id)
+               WHERE d.rows_received <> d.rows_loaded + d.rows_rejected
+                  OR (t.delivery_id IS NOT NULL AND (d.rows_received <> t.r
+                      OR d.rows_loaded <> t.l OR d.rows_rejected <> t.j))"""
+        ).fetchone()[0]
+        parts = " UNION ALL ".join(
+            f"SELECT '{n}' AS table_name, delivery_id, count(*) AS n FROM staging.{n} GROUP BY ALL"
+            for n in load_contract().tables
+        )
+        staged_mismatch = con.execute(
+            f"""WITH staged AS ({parts}),
+                current AS (SELECT d.delivery_id, unnest(d.current_tables) AS table_name
+                            FROM audit.deliveries d)
+                SELECT count(*) FROM current c
+                JOIN audit.delivery_tables t USING (delivery_id, table_name)
+                LEFT JOIN staged s USING (delivery_id, table_name)
+                WHERE coalesce(s.n, 0) <> t.rows_loaded"""
+        ).fetchone()[0]
+    return dg.AssetCheckResult(
+        passed=unbalanced == 0 and deliveries_unbalanced == 0 and staged_mismatch == 0,
+        metadata={
+            "tabellen_ohne_abgleich": unbalanced,
+            "lieferungen_ohne_abgleich": deliveries_unbalanced,
+            "staging_abweichungen": staged_mismatch,
+        },
+    )
+
+
+@dg.asset_check(
+    asset="staging",
+    blocking=True,
+    description="Jede Zeile mit Fallbezug gehört zu einem Fall desselben Trägers in staging.cases;"
+    " Schlüssel sind eindeutig.",
+)
+def bezuege_und_schluessel(lagebild: LagebildResource) -> dg.AssetCheckResult:
+    contract = load_contract()
+    with reader(lagebild.ws.db_path) as con:
+        orphans = {
+            t.name: con.execute(
+                f"SELECT count(*) FROM staging.{t.name} x ANTI JOIN staging.cases c"
+                " USING (provider_id, case_id)"
+            ).fetchone()[0]
+            for t in contract.tables.values()
+            if t.references
+        }
+        dupes = {
+            t.name: con.execute(
+                f"SELECT count(*) FROM (SELECT {', '.join(t.key)} FROM staging.{t.name}"
+                " GROUP BY ALL HAVING count(*) > 1)"
+            ).fetchone()[0]
+            for t in contract.tables.values()
+            if t.key
+        }
+    return dg.AssetCheckResult(
+        passed=not any(orphans.values()) and not any(dupes.values()),
+        metadata={"ohne_fall": orphans, "doppelte_schluessel": dupes},
+    )
+
+
+@dg.asset_check(
+    asset="staging",
+    blocking=True,
+    description="Kein Wert in staging sieht wie ein direkter Identifikator aus"
+    " (E-Mail, Telefon, IBAN, Geburtsdatum, Anschrift).",
+)
+def keine_identifikatoren(lagebild: LagebildResource) -> dg.AssetCheckResult:
+    from data_contracts.rules import lit
+
+    contract = load_contract()
+    hits: dict[str, int] = {}
+    with reader(lagebild.ws.db_path) as con:
+        for t in contract.tables.values():
+            conds = []
+            for p in contract.identifier_values:
+                cols = [
+                    c.name
+                    for c in t.columns
+                    if c.type in ("text", "code") and (p.scope == "all" or c.free_text)
+                ]
+                conds += [f"regexp_matches(lower({c}), {lit(p.regex)})" for c in cols]
+            if conds:
+                n = con.execute(
+                    f"SELECT count(*) FROM staging.{t.name} WHERE {' OR '.join(conds)}"
+                ).fetchone()[0]
+                if n:
+                    hits[t.name] = n
+    return dg.AssetCheckResult(passed=not hits, metadata={"treffer": hits or "keine"})
+
+
+@dg.sensor(
+    name="posteingang",
+    target=dg.AssetSelection.all(),
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Startet einen Lauf, sobald eine neue Lieferung im Posteingang liegt.",
+)
+def posteingang(context: dg.SensorEvaluationContext, lagebild: LagebildResource):
+    inbox = lagebild.settings().inbox
+    if not inbox or not Path(inbox).is_dir():
+        return dg.SkipReason("Kein Posteingang konfiguriert (LAGEBILD_INBOX).")
+    # name, size and time of every entry: cheap enough to poll, changes with every new drop
+    fingerprint = ",".join(
+        f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(Path(inbox).iterdir())
+    )
+    if fingerprint == (context.cursor or ""):
+        return dg.SkipReason("Keine neue Lieferung.")
+    context.update_cursor(fingerprint)
+    return dg.RunRequest(run_key=None)
+
+
+SENSORS = [posteingang]

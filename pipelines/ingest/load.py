@@ -1,0 +1,529 @@
+"""Inspect a delivery and load it: exactly the semantics of exchange-format.md.
+
+`inspect_delivery` does everything that reads (parse, identifier gate, provider check, row
+rules) in temp tables and is shared by `lagebild check` and the pipeline. `ingest_pending`
+applies each landed delivery in snapshot order, one transaction per delivery:
+quarantine, or load its valid rows into staging for the tables where it is the provider's
+newest snapshot, supersede what it replaces, and reconcile received = loaded + rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from data_contracts import Contract, load_contract
+from data_contracts.rules import checked_sql, lit, reference_sql
+from pipelines.ingest.gate import scan_identifiers
+from pipelines.ingest.landing import move_to_quarantine
+from pipelines.ingest.reader import Fault, ParsedDelivery, parse_delivery
+from pipelines.observe import stage
+from pipelines.workspace import Workspace
+
+log = logging.getLogger("lagebild.ingest")
+
+# Tables are checked parents first, so children can be matched to the valid cases.
+TABLE_ORDER = ["cases", "goals", "referrals", "contacts", "barriers", "staffing", "relapses"]
+
+REJECTIONS_TMP = "delivery_rejections"
+
+
+@dataclass
+class TableCount:
+    table_name: str
+    file_name: str
+    received: int
+    loaded: int
+    rejected: int
+
+
+@dataclass
+class Inspection:
+    parsed: ParsedDelivery
+    provider_id: str | None = None
+    exported_on: date | None = None
+    quarantine: list[Fault] = field(default_factory=list)
+    counts: dict[str, TableCount] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_received(self) -> int:
+        return sum(c.received for c in self.counts.values())
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(c.loaded for c in self.counts.values())
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(c.rejected for c in self.counts.values())
+
+
+def _parse_date(value) -> date | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _create_rejections_tmp(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {REJECTIONS_TMP} (
+            table_name VARCHAR, file_name VARCHAR, line INTEGER, column_name VARCHAR,
+            reason VARCHAR, kind VARCHAR)"""
+    )
+
+
+def _check_provider(con, parsed: ParsedDelivery) -> tuple[str | None, list[Fault]]:
+    """All rows of a delivery belong to one provider_id (and the manifest's, if given)."""
+    parts = [
+        f"SELECT DISTINCT trim(provider_id) AS p FROM {st.raw} WHERE nullif(trim(provider_id), '')"
+        " IS NOT NULL"
+        for st in parsed.tables.values()
+    ]
+    found = sorted(r[0] for r in con.execute(" UNION ".join(parts)).fetchall()) if parts else []
+    manifest_pid = str(parsed.manifest.get("provider_id") or "").strip() or None
+    faults = []
+    if len(found) > 1:
+        faults.append(
+            Fault(
+                f"Zeilen mehrerer Träger in einer Lieferung ({len(found)} verschiedene provider_id)"
+            )
+        )
+    elif manifest_pid and found and found[0] != manifest_pid:
+        faults.append(Fault("provider_id der Zeilen weicht von manifest.json ab"))
+    elif not found and not manifest_pid:
+        faults.append(Fault("keine provider_id in der Lieferung"))
+    return (found[0] if found else manifest_pid), faults
+
+
+def inspect_delivery(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    workdir: Path,
+    contract: Contract | None = None,
+    known_cases: str | None = None,
+) -> Inspection:
+    """Parse, gate and check one delivery into temp tables `checked_<table>`.
+
+    `known_cases`: a relation of (provider_id, case_id) that child rows may reference when the
+    delivery has no cases table (the provider's current cases in staging); None in `check`.
+    """
+    contract = contract or load_contract()
+    _create_rejections_tmp(con)
+    with stage("parse"):
+        parsed = parse_delivery(con, path, contract, workdir)
+    with stage("validate"):
+        return _judge(con, parsed, contract, known_cases)
+
+
+def _judge(con, parsed: ParsedDelivery, contract: Contract, known_cases: str | None) -> Inspection:
+    """Identifier gate, provider check and row rules over the parsed temp tables."""
+    insp = Inspection(parsed=parsed, notes=list(parsed.notes))
+    faults = list(parsed.faults)
+    try:
+        insp.exported_on = _parse_date(parsed.manifest.get("exported_on"))
+    except ValueError:
+        faults.append(Fault("manifest.json: exported_on ist kein Datum", file_name="manifest.json"))
+    version = parsed.manifest.get("contract_version")
+    if version not in (None, "", 1, "1"):
+        faults.append(
+            Fault(
+                f"manifest.json: Vertragsversion {version} wird nicht unterstützt (erwartet 1)",
+                file_name="manifest.json",
+            )
+        )
+    if parsed.tables:
+        faults += scan_identifiers(con, parsed, contract)
+        pid, provider_faults = _check_provider(con, parsed)
+        insp.provider_id = pid
+        faults += provider_faults
+    if faults:
+        insp.quarantine = faults
+        return insp
+    for name in TABLE_ORDER:
+        st = parsed.tables.get(name)
+        if st is None:
+            continue
+        checked = f"checked_{name}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {checked} AS "
+            + checked_sql(st.table, st.raw, st.headers, st.bool_mark_columns, contract)
+        )
+        if st.table.references:
+            cases = "checked_cases_valid" if "cases" in parsed.tables else known_cases
+            if cases:
+                shown = st.headers.get("case_id", "fall_id")
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {checked} AS "
+                    + reference_sql(checked, cases, shown)
+                )
+            else:
+                insp.notes.append(
+                    f"{st.file_name}: keine Fälle in der Lieferung – Zuordnung der Fälle wird"
+                    " erst beim Laden geprüft"
+                )
+        if name == "cases":
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE checked_cases_valid AS"
+                " SELECT provider_id, case_id FROM checked_cases WHERE len(faults) = 0"
+            )
+        con.execute(
+            f"""INSERT INTO {REJECTIONS_TMP}
+            SELECT {lit(name)}, {lit(st.file_name)}, __line,
+                   array_to_string(list_distinct(list_transform(faults, lambda f: f.col)), ', '),
+                   array_to_string(list_transform(faults, lambda f: f.reason), '; '), 'row'
+            FROM {checked} WHERE len(faults) > 0"""
+        )
+        if st.malformed:
+            con.executemany(
+                f"INSERT INTO {REJECTIONS_TMP} VALUES (?, ?, ?, NULL, ?, 'row')",
+                [(name, st.file_name, line, reason) for line, reason in st.malformed],
+            )
+        rejected, valid = con.execute(
+            f"SELECT count(*) FILTER (WHERE len(faults) > 0), count(*) FILTER (WHERE len(faults)"
+            f" = 0) FROM {checked}"
+        ).fetchone()
+        insp.counts[name] = TableCount(
+            name,
+            st.file_name,
+            received=st.rows_received + len(st.malformed),
+            loaded=valid,
+            rejected=rejected + len(st.malformed),
+        )
+    if insp.rows_received and not insp.rows_loaded:
+        insp.quarantine = [Fault("keine einzige gültige Zeile in der Lieferung")]
+    return insp
+
+
+def quarantine_rows(insp: Inspection) -> list[tuple]:
+    return [
+        (f.table_name, f.file_name, f.line, f.column_name, f.reason, "quarantine")
+        for f in insp.quarantine
+    ]
+
+
+@dataclass
+class ApplyResult:
+    delivery_id: str
+    source_name: str
+    provider_id: str | None
+    status: str
+    rows_received: int
+    rows_loaded: int
+    rows_rejected: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What landing knows about a delivery, plus its snapshot date once parsed."""
+
+    delivery_id: str
+    source_name: str
+    sha256: str
+    received_at: datetime
+    landed_at: datetime
+    snapshot_on: date
+    tables: list[str]
+    run_id: str | None
+
+    @property
+    def snapshot_key(self) -> tuple:
+        """Order of snapshots: exported_on (else receipt date), then receipt time, then id."""
+        return (self.snapshot_on, self.received_at, self.delivery_id)
+
+
+def apply_delivery(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    landing_row: tuple,
+    contract: Contract,
+    run_id: str | None,
+) -> ApplyResult:
+    """Inspect a landed delivery and record it; one transaction."""
+    did, source_name, sha, received_at, landed_at, landed_path = landing_row
+    workdir = ws.root / ".work" / did
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW provider_cases AS SELECT provider_id, case_id"
+            " FROM staging.cases"
+        )
+        insp = inspect_delivery(
+            con, ws.root / landed_path, workdir, contract, known_cases="provider_cases"
+        )
+        arrival = Arrival(
+            did,
+            source_name,
+            sha,
+            received_at,
+            landed_at,
+            insp.exported_on or received_at.date(),
+            sorted(insp.parsed.tables),
+            run_id,
+        )
+        with stage("staging"):
+            if insp.quarantine:
+                result = _record_quarantine(con, insp, arrival)
+            else:
+                result = _record_load(con, insp, arrival)
+        con.execute("UPDATE audit.landing SET processed = true WHERE delivery_id = ?", [did])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if result.status == "quarantined":
+        move_to_quarantine(ws, did, [f.reason for f in insp.quarantine])
+    return result
+
+
+def _insert_delivery(
+    con,
+    a: Arrival,
+    insp: Inspection,
+    status: str,
+    current: list[str],
+    message: str,
+    received: int,
+    loaded: int,
+    rejected: int,
+) -> None:
+    con.execute(
+        "INSERT INTO audit.deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            a.delivery_id,
+            insp.provider_id,
+            a.source_name,
+            a.sha256,
+            a.received_at,
+            a.landed_at,
+            insp.exported_on,
+            a.snapshot_on,
+            insp.parsed.format,
+            a.tables,
+            current,
+            status,
+            received,
+            loaded,
+            rejected,
+            message,
+            a.run_id,
+        ],
+    )
+    con.execute(
+        f"INSERT INTO audit.rejections SELECT {lit(a.delivery_id)}, table_name, file_name, line,"
+        f" column_name, reason, kind FROM {REJECTIONS_TMP} ORDER BY kind DESC, table_name, line"
+    )
+
+
+def _record_quarantine(con, insp: Inspection, a: Arrival) -> ApplyResult:
+    """Nothing of a quarantined delivery is loaded: every received row counts as rejected."""
+    con.executemany(
+        f"INSERT INTO {REJECTIONS_TMP} VALUES (?, ?, ?, ?, ?, ?)", quarantine_rows(insp)
+    )
+    received = insp.parsed.rows_received
+    first = insp.quarantine[0].reason
+    n_more = len(insp.quarantine) - 1
+    more = (
+        ""
+        if not n_more
+        else f" (und {n_more} {'weiterer Grund' if n_more == 1 else 'weitere Gründe'})"
+    )
+    message = f"Quarantäne: {first}{more}"
+    _insert_delivery(con, a, insp, "quarantined", [], message, received, 0, received)
+    rows = [
+        (
+            a.delivery_id,
+            name,
+            st.file_name,
+            st.rows_received + len(st.malformed),
+            0,
+            st.rows_received + len(st.malformed),
+        )
+        for name, st in insp.parsed.tables.items()
+    ]
+    if rows:
+        con.executemany("INSERT INTO audit.delivery_tables VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return ApplyResult(
+        a.delivery_id,
+        a.source_name,
+        insp.provider_id,
+        "quarantined",
+        received,
+        0,
+        received,
+        message,
+    )
+
+
+def _record_load(con, insp: Inspection, a: Arrival) -> ApplyResult:
+    """Load the tables for which this delivery is the provider's newest snapshot."""
+    pid = insp.provider_id
+    replaced: list[str] = []
+    newer: set[str] = set()
+    for name in a.tables:
+        cur = con.execute(
+            "SELECT delivery_id, snapshot_on, received_at FROM audit.deliveries"
+            " WHERE provider_id = ? AND list_contains(current_tables, ?)",
+            [pid, name],
+        ).fetchone()
+        if cur and (cur[1], cur[2], cur[0]) > a.snapshot_key:
+            newer.add(cur[0])
+            continue
+        cols = ", ".join(c.name for c in insp.parsed.tables[name].table.columns)
+        con.execute(f"DELETE FROM staging.{name} WHERE provider_id = ?", [pid])
+        con.execute(
+            f"INSERT INTO staging.{name} ({cols}, delivery_id)"
+            f" SELECT {cols}, {lit(a.delivery_id)} FROM checked_{name} WHERE len(faults) = 0"
+        )
+        if cur:
+            con.execute(
+                "UPDATE audit.deliveries SET current_tables = list_filter(current_tables,"
+                " lambda t: t <> ?) WHERE delivery_id = ?",
+                [name, cur[0]],
+            )
+            con.execute(
+                "UPDATE audit.deliveries SET status = 'superseded', message = concat_ws(' | ',"
+                " message, ?) WHERE delivery_id = ? AND len(current_tables) = 0",
+                [f"ersetzt durch Lieferung {a.delivery_id} ({a.source_name})", cur[0]],
+            )
+        replaced.append(name)
+    if not replaced:
+        status = "superseded"
+        message = (
+            f"älterer Stand als die bereits geladene Lieferung {', '.join(sorted(newer))};"
+            " nicht übernommen"
+        )
+    else:
+        status = "partial" if insp.rows_rejected else "accepted"
+        message = (
+            f"{insp.rows_rejected} Zeilen abgelehnt"
+            if insp.rows_rejected
+            else "vollständig geladen"
+        )
+        if newer:
+            kept = ", ".join(sorted(set(a.tables) - set(replaced)))
+            message += f"; für {kept} gilt ein neuerer Stand"
+    if insp.notes:
+        message += " | " + " | ".join(insp.notes)
+    _insert_delivery(
+        con,
+        a,
+        insp,
+        status,
+        replaced,
+        message,
+        insp.rows_received,
+        insp.rows_loaded,
+        insp.rows_rejected,
+    )
+    con.executemany(
+        "INSERT INTO audit.delivery_tables VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (a.delivery_id, c.table_name, c.file_name, c.received, c.loaded, c.rejected)
+            for c in insp.counts.values()
+        ],
+    )
+    return ApplyResult(
+        a.delivery_id,
+        a.source_name,
+        pid,
+        status,
+        insp.rows_received,
+        insp.rows_loaded,
+        insp.rows_rejected,
+        message,
+    )
+
+
+def pending_deliveries(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Landed, not yet processed deliveries, oldest receipt first (snapshot order is decided
+    per table when applying, so the order only matters for ties)."""
+    return con.execute(
+        "SELECT delivery_id, source_name, sha256, received_at, landed_at, landed_path"
+        " FROM audit.landing WHERE NOT processed AND duplicate_of IS NULL"
+        " ORDER BY received_at, source_name"
+    ).fetchall()
+
+
+def ingest_pending(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    run_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[ApplyResult]:
+    contract = load_contract()
+    pending = pending_deliveries(con)
+    results = []
+    for i, row in enumerate(pending, 1):
+        t0 = time.perf_counter()
+        res = apply_delivery(con, ws, row, contract, run_id)
+        results.append(res)
+        if progress:
+            progress(
+                f"Lieferung {i}/{len(pending)} {res.source_name}: {STATUS_DE[res.status]}"
+                f" – {german_int(res.rows_loaded)} Zeilen geladen,"
+                f" {german_int(res.rows_rejected)} abgelehnt ({time.perf_counter() - t0:.1f} s)"
+            )
+    record_duplicates(con, run_id)
+    return results
+
+
+def german_int(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def record_duplicates(con: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
+    """Audit rows for landed duplicates whose original has been processed."""
+    con.execute(
+        """INSERT INTO audit.deliveries
+        SELECT l.delivery_id, o.provider_id, l.source_name, l.sha256, l.received_at, l.landed_at,
+               o.exported_on, o.snapshot_on, o.format, o.tables, [], 'duplicate', 0, 0, 0,
+               'gleiche Bytes wie Lieferung ' || o.delivery_id || ' (' || o.source_name
+               || '); nicht erneut geladen', ?
+        FROM audit.landing l JOIN audit.deliveries o ON o.delivery_id = l.duplicate_of
+        WHERE l.delivery_id NOT IN (SELECT delivery_id FROM audit.deliveries)""",
+        [run_id],
+    )
+
+
+STATUS_DE = {
+    "accepted": "angenommen",
+    "partial": "teilweise angenommen",
+    "quarantined": "Quarantäne",
+    "duplicate": "Duplikat",
+    "superseded": "ersetzt",
+}
+
+
+def resolve_data_basis(
+    con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str | None = None
+) -> date | None:
+    """Write meta.data_basis: as_of given, else the earliest current snapshot date."""
+    providers, deliveries, earliest = con.execute(
+        "SELECT count(DISTINCT provider_id), count(*), min(snapshot_on) FROM audit.deliveries"
+        " WHERE len(current_tables) > 0"
+    ).fetchone()
+    resolved = as_of or earliest
+    source = "argument" if as_of else "lieferungen"
+    con.execute("DELETE FROM meta.data_basis")
+    con.execute(
+        "INSERT INTO meta.data_basis VALUES (?, ?, ?, ?, now()::TIMESTAMP, ?)",
+        [resolved, source, providers, deliveries, run_id],
+    )
+    return resolved

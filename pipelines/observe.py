@@ -1,0 +1,84 @@
+"""Stage timings and peak memory, for progress output and `make bench`.
+
+A background thread samples the process's resident memory every 50 ms into a timeline;
+`stage(name)` records wall time and the peak RSS seen while it ran, and `peak_between` gives
+the peak of any window (the runner uses it for Dagster step windows). Stages with the same
+name accumulate (parsing happens once per delivery).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psutil
+
+SAMPLE_SECONDS = 0.05
+
+
+@dataclass
+class StageTiming:
+    name: str
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    calls: int = 0
+
+
+class _Sampler(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.proc = psutil.Process()
+        self.timeline: deque[tuple[float, int]] = deque(maxlen=200_000)
+
+    def sample(self) -> None:
+        self.timeline.append((time.time(), self.proc.memory_info().rss))
+
+    def run(self) -> None:
+        while True:
+            self.sample()
+            time.sleep(SAMPLE_SECONDS)
+
+
+_sampler: _Sampler | None = None
+_guard = threading.Lock()
+STAGES: dict[str, StageTiming] = {}
+
+
+def start_sampling() -> None:
+    global _sampler
+    with _guard:
+        if _sampler is None:
+            _sampler = _Sampler()
+            _sampler.start()
+
+
+def peak_between(t0: float, t1: float) -> float:
+    """Peak resident memory in MB between two time.time() stamps (0 when not sampled)."""
+    if _sampler is None:
+        return 0.0
+    _sampler.sample()
+    peaks = [rss for t, rss in list(_sampler.timeline) if t0 - SAMPLE_SECONDS <= t <= t1]
+    return max(peaks, default=0) / 2**20
+
+
+def reset_stages() -> None:
+    STAGES.clear()
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Time a stage and record the peak RSS while it ran."""
+    start_sampling()
+    t0, p0 = time.time(), time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - p0
+        st = STAGES.setdefault(name, StageTiming(name))
+        st.seconds += elapsed
+        st.peak_rss_mb = max(st.peak_rss_mb, peak_between(t0, time.time()))
+        st.calls += 1

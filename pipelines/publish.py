@@ -1,0 +1,112 @@
+"""The published copy of the warehouse that dashboards and reports read.
+
+DuckDB allows one writer, and even a read-only reader fails while another process holds the
+write lock. So the pipeline writes a fresh copy of the read-side schemas (mart, audit, meta)
+into a temporary file and swaps it in with an atomic rename: an open dashboard never blocks a
+run, and a run never breaks an open dashboard (it keeps reading the old file until it reopens).
+Staging — with its free-text notes — is not published.
+"""
+
+
+import logging
+import os
+
+import dagster as dg
+import duckdb
+
+from pipelines.observe import stage
+from pipelines.resources import LagebildResource
+from pipelines.warehouse import connect
+from pipelines.workspace import Workspace
+
+PUBLISHED_SCHEMAS = ("mart", "audit", "meta")
+log = logging.getLogger("lagebild.publish")
+
+
+def publish(con: duckdb.DuckDBPyConnection, ws: Workspace) -> dict[str, int]:
+    """Copy the read-side schemas into WORKSPACE/published/lagebild.duckdb (atomic swap).
+
+    Views are materialised as tables, so the copy is self-contained and fast to read.
+    Returns rows per published table.
+    """
+    ws.published_dir.mkdir(parents=True, exist_ok=True)
+    tmp = ws.published_dir / f".lagebild.{os.getpid()}.duckdb.tmp"
+    tmp.unlink(missing_ok=True)
+    objects = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables()"
+        " WHERE database_name = current_database()"
+        f" AND schema_name IN {PUBLISHED_SCHEMAS} AND NOT temporary"
+        " UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE database_name ="
+        f" current_database() AND schema_name IN {PUBLISHED_SCHEMAS} AND NOT temporary"
+        " ORDER BY 1, 2"
+    ).fetchall()
+    counts: dict[str, int] = {}
+    con.execute(f"ATTACH '{tmp}' AS published")
+    try:
+        for schema in {s for s, _ in objects}:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS published.{schema}")
+        for schema, table in objects:
+            con.execute(
+                f"CREATE TABLE published.{schema}.{table} AS SELECT * FROM {schema}.{table}"
+            )
+            counts[f"{schema}.{table}"] = con.execute(
+                f"SELECT count(*) FROM published.{schema}.{table}"
+            ).fetchone()[0]
+    finally:
+        con.execute("DETACH published")
+    # readable by dashboards, written by nobody
+    tmp.chmod(0o444)
+    os.replace(tmp, ws.published_db_path)
+    return counts
+
+
+def _upstream() -> list[dg.AssetKey]:
+    """Every mart and theme asset: the copy is taken when all of them are built."""
+    from pipelines import datasets, themes
+
+    return [
+        key
+        for a in dg.load_assets_from_modules([datasets, themes])
+        if isinstance(a, dg.AssetsDefinition)
+        for key in a.keys
+    ]
+
+
+@dg.asset(
+    key="published_warehouse",
+    deps=_upstream() or ["staging"],
+    group_name="publish",
+    description="Schreibgeschützte Kopie (mart, audit, meta) für Dashboards und Berichte,"
+    " atomar ausgetauscht.",
+)
+def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
+    ws = lagebild.ws
+    with stage("publish"), lagebild.write() as con:
+        counts = publish(con, ws)
+    log.info(f"Veröffentlichte Kopie geschrieben: {ws.published_db_path}")
+    return dg.MaterializeResult(
+        metadata={
+            "pfad": str(ws.published_db_path),
+            "tabellen": len(counts),
+            "groesse_mb": round(ws.published_db_path.stat().st_size / 2**20, 1),
+        }
+    )
+
+
+@dg.asset_check(
+    asset="published_warehouse",
+    description="Die Kopie ist lesbar und enthält keine Staging-Tabellen (keine Freitexte).",
+)
+def kopie_lesbar_ohne_freitext(lagebild: LagebildResource) -> dg.AssetCheckResult:
+    con = connect(lagebild.ws.published_db_path, read_only=True)
+    try:
+        schemas = {r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()")}
+        notes = con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE column_name IN ('note', 'notiz')"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    return dg.AssetCheckResult(
+        passed="staging" not in schemas and notes == 0,
+        metadata={"schemas": sorted(schemas), "freitext_spalten": notes},
+    )

@@ -1,0 +1,78 @@
+"""`lagebild check` and `lagebild run` as a user meets them: output, exit codes, messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from tests.fixtures import messy
+
+LAGEBILD = Path(sys.executable).parent / "lagebild"
+
+
+def test_check_lists_row_faults_in_german_and_loads_nothing(tmp_path, capsys):
+    path = messy.mbe_essen_faults(tmp_path / "inbox")
+    code = main(["check", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "faelle.csv, Zeile 3: ungültiges Datum in ‚beginn‘" in out
+    assert "stellen.csv, Zeile 3: ‚vzae‘ muss größer als 0 und höchstens 1 sein" in out
+    assert "würde teilweise angenommen (10 Zeilen abgelehnt). Es wurde nichts geladen." in out
+    assert "Great Expectations auf den gültigen Zeilen: 4 Suiten" in out
+    assert not list(tmp_path.glob("**/*.duckdb"))
+
+
+def test_check_of_a_clean_delivery(tmp_path, capsys):
+    assert main(["check", str(messy.kim_koeln_new(tmp_path / "inbox"))]) == 0
+    assert "fehlerfrei, würde vollständig angenommen" in capsys.readouterr().out
+
+
+def test_check_of_an_identifier_delivery_never_prints_the_value(tmp_path, capsys):
+    code = main(["check", str(messy.pcve_email_in_note(tmp_path / "inbox"))])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "käme vollständig in Quarantäne" in out
+    assert "barriers.csv, Zeile 3: E-Mail-Adresse in Spalte ‚note‘ gefunden" in out
+    assert messy.EMAIL not in out and messy.PHONE not in out
+
+
+def test_check_of_a_missing_path(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "gibtsnicht")]) == 2
+    assert "Fehler: Lieferung nicht gefunden" in capsys.readouterr().err
+
+
+def test_run_without_inbox_says_so_and_fails(tmp_path, capsys):
+    assert main(["run", "--inbox", str(tmp_path / "fehlt"), "--workspace", str(tmp_path)]) == 2
+    assert "Fehler: Posteingang nicht gefunden" in capsys.readouterr().err
+
+
+def test_bad_as_of_is_explained(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--inbox", str(tmp_path), "--workspace", str(tmp_path), "--as-of", "30.09.2026"])
+    assert exc.value.code == 2
+    assert "kein Datum im Format JJJJ-MM-TT" in capsys.readouterr().err
+
+
+def test_run_on_a_busy_workspace_fails_fast_with_a_clear_message(tmp_path):
+    """A second process holding the workspace lock: the run stops with exit 2, no traceback."""
+    (tmp_path / "inbox").mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from pipelines.warehouse import write_lock\n"
+         f"with write_lock(Path({str(tmp_path / 'ws' / '.lagebild.lock')!r})):\n"
+         "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = subprocess.run([str(LAGEBILD), "run", "--inbox", str(tmp_path / "inbox"),
+                              "--workspace", str(tmp_path / "ws")],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        holder.kill()
+    assert res.returncode == 2
+    assert "wird gerade von einem anderen Lauf beschrieben" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,252 @@
+"""The ingest through Dagster on the issue's mixed inbox: outcomes, reconciliation,
+idempotence, supersede rules, and no identifier outside quarantine/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.runner import run_pipeline
+from pipelines.settings import load_settings
+from pipelines.warehouse import connect
+from tests.fixtures import messy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ingest_only(monkeypatch):
+    """Materialise only the ingest stage (landing, staging and their checks)."""
+    from pipelines import stages
+
+    monkeypatch.setattr(stages, "STAGE_MODULES", ["pipelines.ingest.assets"])
+
+
+def run(inbox: Path, ws: Path, as_of=None):
+    outcome = run_pipeline(load_settings(ws, inbox, as_of))
+    assert outcome.success, outcome.failures
+    return outcome
+
+
+def query(ws: Path, sql: str):
+    con = connect(ws / "lagebild.duckdb", read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """One run over the mixed inbox, shared by the read-only tests below."""
+    from pipelines import stages
+
+    saved = list(stages.STAGE_MODULES)
+    stages.STAGE_MODULES[:] = ["pipelines.ingest.assets"]
+    try:
+        root = tmp_path_factory.mktemp("mixed")
+        paths = messy.mixed_inbox(root / "inbox")
+        outcome = run(root / "inbox", root / "ws")
+        yield root / "inbox", root / "ws", paths, outcome
+    finally:
+        stages.STAGE_MODULES[:] = saved
+
+
+def test_mixed_inbox_ends_with_the_audit_outcomes(mixed):
+    _, ws, _, _ = mixed
+    assert dict(query(ws, "SELECT source_name, status FROM audit.deliveries")) == {
+        "kim-koeln_20260930": "superseded",
+        "kim-koeln_20261015.zip": "accepted",
+        "kim-koeln_20261015_nochmal.zip": "duplicate",
+        "jmd-dortmund.xlsx": "accepted",
+        "mbe-bielefeld_20261001": "quarantined",
+        "pcve-west_20261012": "quarantined",
+        "mbe-essen_20261014": "partial",
+    }
+
+
+def test_rows_received_equal_loaded_plus_rejected_per_table_and_delivery(mixed):
+    _, ws, _, _ = mixed
+    rows = query(ws, "SELECT d.source_name, t.table_name, t.rows_received, t.rows_loaded,"
+                     " t.rows_rejected FROM audit.delivery_tables t JOIN audit.deliveries d"
+                     " USING (delivery_id) ORDER BY 1, 2")
+    assert all(r == lo + rej for *_, r, lo, rej in rows)
+    essen = {t: (r, lo, rej) for name, t, r, lo, rej in rows if name == "mbe-essen_20261014"}
+    assert essen == {"cases": (8, 2, 6), "goals": (3, 1, 2), "contacts": (2, 1, 1),
+                     "staffing": (2, 1, 1)}
+    assert query(ws, "SELECT count(*) FROM audit.deliveries WHERE rows_received <>"
+                     " rows_loaded + rows_rejected") == [(0,)]
+
+
+def test_row_rejections_name_file_line_column_and_reason(mixed):
+    _, ws, _, _ = mixed
+    got = query(ws, "SELECT file_name, line, column_name, reason FROM audit.rejections r"
+                    " JOIN audit.deliveries d USING (delivery_id)"
+                    " WHERE d.source_name = 'mbe-essen_20261014' ORDER BY file_name, line")
+    assert [(f, line, c) for f, line, c, _ in got] == [
+        ("faelle.csv", 3, "opened_on"), ("faelle.csv", 4, "program"), ("faelle.csv", 5, "closed_on"),
+        ("faelle.csv", 6, "case_id"), ("faelle.csv", 7, "caseworker_id"),
+        ("faelle.csv", 8, "close_reason"), ("kontakte.csv", 3, "step"),
+        ("stellen.csv", 3, "fte"), ("ziele.csv", 3, "case_id"), ("ziele.csv", 4, "case_id")]
+    assert got[0][3] == "ungültiges Datum in ‚beginn‘ (erwartet JJJJ-MM-TT oder TT.MM.JJJJ)"
+
+
+def test_staging_holds_only_each_providers_current_valid_rows(mixed):
+    _, ws, _, _ = mixed
+    assert query(ws, "SELECT provider_id, count(*) FROM staging.cases GROUP BY 1 ORDER BY 1") == [
+        ("jmd-dortmund", 2), ("kim-koeln", 4), ("mbe-essen", 2)]
+    assert query(ws, "SELECT region_code, opened_on::VARCHAR FROM staging.cases"
+                     " WHERE case_id = 'J-1'") == [("05913", "2025-03-01")]
+    # the quarantined providers left nothing behind
+    assert query(ws, "SELECT count(*) FROM staging.cases WHERE provider_id IN"
+                     " ('mbe-bielefeld', 'pcve-west')") == [(0,)]
+    assert query(ws, "SELECT as_of::VARCHAR, as_of_source FROM meta.data_basis") == [
+        ("2026-10-10", "lieferungen")]
+
+
+def test_quarantine_keeps_the_delivery_untouched_with_reasons(mixed):
+    inbox, ws, paths, _ = mixed
+    (did,) = query(ws, "SELECT delivery_id FROM audit.deliveries"
+                       " WHERE source_name = 'pcve-west_20261012'")[0]
+    q = ws / "quarantine" / did
+    original = paths["pcve_email"]
+    for f in original.iterdir():
+        assert (q / original.name / f.name).read_bytes() == f.read_bytes()
+    grund = (q / "GRUND.txt").read_text()
+    assert "E-Mail-Adresse in Spalte ‚note‘" in grund and messy.EMAIL not in grund
+    assert not (ws / "landing" / did).exists()
+
+
+def test_landing_is_an_immutable_hashed_copy(mixed):
+    _, ws, paths, _ = mixed
+    (did, sha) = query(ws, "SELECT delivery_id, sha256 FROM audit.deliveries"
+                           " WHERE source_name = 'kim-koeln_20261015.zip'")[0]
+    landed = ws / "landing" / did / "kim-koeln_20261015.zip"
+    assert landed.read_bytes() == paths["kim_new"].read_bytes()
+    assert (ws / "landing" / did / "SHA256").read_text().split()[0] == sha
+    assert not os.access(landed, os.W_OK) or os.geteuid() == 0  # root ignores modes
+    assert landed.stat().st_mode & 0o222 == 0
+
+
+def test_no_identifier_value_outside_quarantine(mixed):
+    _, ws, _, _ = mixed
+    needles = [messy.EMAIL.encode(), messy.PHONE.encode(), b"Mustermann"]
+    for path in ws.rglob("*"):
+        if path.is_file() and "quarantine" not in path.relative_to(ws).parts:
+            data = path.read_bytes()
+            for needle in needles:
+                assert needle not in data, f"{needle!r} in {path}"
+
+
+def table_state(ws: Path) -> dict:
+    return {
+        t: query(ws, f"SELECT * FROM {t} ORDER BY ALL")
+        for t in ("audit.deliveries", "audit.rejections", "audit.delivery_tables",
+                  "staging.cases", "staging.goals", "staging.staffing", "meta.data_basis")
+    }
+
+
+def test_second_run_over_the_same_inbox_changes_nothing(tmp_path, ingest_only):
+    messy.mixed_inbox(tmp_path / "inbox")
+    run(tmp_path / "inbox", tmp_path / "ws")
+    before = table_state(tmp_path / "ws")
+    before["meta.data_basis"] = [r[:4] for r in before["meta.data_basis"]]
+    landing_before = sorted(p.name for p in (tmp_path / "ws" / "landing").iterdir())
+    run(tmp_path / "inbox", tmp_path / "ws")
+    after = table_state(tmp_path / "ws")
+    after["meta.data_basis"] = [r[:4] for r in after["meta.data_basis"]]
+    assert after == before
+    assert sorted(p.name for p in (tmp_path / "ws" / "landing").iterdir()) == landing_before
+
+
+def cases_delivery(inbox: Path, name: str, cases: list[str], provider="p1",
+                   exported_on: str | None = None, mtime: dt.datetime | None = None,
+                   staffing: bool = True) -> Path:
+    d = inbox / name
+    d.mkdir(parents=True)
+    (d / "cases.csv").write_text(
+        "provider_id,case_id,program,region_code,caseworker_id,opened_on,intensity\n"
+        + "".join(f"{provider},{c},kim,05315,FK1,2025-01-01,information\n" for c in cases))
+    if staffing:
+        (d / "staffing.csv").write_text(
+            "provider_id,caseworker_id,program,region_code,valid_from,fte\n"
+            f"{provider},FK1,kim,05315,2024-01-01,1\n")
+    if exported_on:
+        (d / "manifest.json").write_text(f'{{"provider_id": "{provider}", "exported_on":'
+                                         f' "{exported_on}"}}')
+    if mtime:
+        for p in [d, *d.iterdir()]:
+            os.utime(p, (mtime.timestamp(), mtime.timestamp()))
+    return d
+
+
+def test_without_manifest_the_later_receipt_is_the_newer_snapshot(tmp_path, ingest_only):
+    inbox = tmp_path / "inbox"
+    # the alphabetically first delivery is the newer one: order must come from receipt time
+    cases_delivery(inbox, "a_neu", ["K1", "K2", "K3"], mtime=dt.datetime(2026, 10, 2, 9))
+    cases_delivery(inbox, "b_alt", ["K1"], mtime=dt.datetime(2026, 9, 1, 9))
+    run(inbox, tmp_path / "ws")
+    assert dict(query(tmp_path / "ws", "SELECT source_name, status FROM audit.deliveries")) == {
+        "a_neu": "accepted", "b_alt": "superseded"}
+    assert query(tmp_path / "ws", "SELECT count(*) FROM staging.cases") == [(3,)]
+
+
+def test_an_older_snapshot_arriving_later_is_superseded_on_arrival(tmp_path, ingest_only):
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    cases_delivery(inbox, "neu", ["K1", "K2"], exported_on="2026-10-01")
+    run(inbox, ws)
+    cases_delivery(inbox, "alt", ["K1"], exported_on="2026-07-01")
+    run(inbox, ws)
+    status, message = query(ws, "SELECT status, message FROM audit.deliveries"
+                                " WHERE source_name = 'alt'")[0]
+    assert status == "superseded" and message.startswith("älterer Stand")
+    assert query(ws, "SELECT count(*) FROM staging.cases") == [(2,)]
+
+
+def test_a_delivery_replaces_only_the_tables_it_contains(tmp_path, ingest_only):
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    cases_delivery(inbox, "voll", ["K1", "K2"], exported_on="2026-09-01")
+    staff = inbox / "nur_stellen"
+    staff.mkdir()
+    (staff / "stellen.csv").write_text("traeger_id;fachkraft_id;programm;regionalschluessel;"
+                                       "gueltig_ab;vzae\np1;FK2;kim;05315;01.09.2026;0,5\n")
+    (staff / "manifest.json").write_text('{"provider_id": "p1", "exported_on": "2026-10-01"}')
+    run(inbox, ws)
+    got = {r[0]: (r[1], r[2]) for r in query(
+        ws, "SELECT source_name, status, current_tables FROM audit.deliveries")}
+    assert got == {"voll": ("accepted", ["cases"]), "nur_stellen": ("accepted", ["staffing"])}
+    assert query(ws, "SELECT count(*) FROM staging.cases") == [(2,)]
+    assert query(ws, "SELECT caseworker_id, fte FROM staging.staffing") == [("FK2", 0.5)]
+
+
+def test_a_quarantined_newer_delivery_does_not_supersede(tmp_path, ingest_only):
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    cases_delivery(inbox, "gut", ["K1", "K2"], exported_on="2026-09-01")
+    bad = cases_delivery(inbox, "mit_email", ["K1"], exported_on="2026-10-01")
+    with open(bad / "cases.csv", "a") as fh:
+        fh.write("p1,kontakt@example.org,kim,05315,FK1,2025-01-01,information\n")
+    run(inbox, ws)
+    assert dict(query(ws, "SELECT source_name, status FROM audit.deliveries")) == {
+        "gut": "accepted", "mit_email": "quarantined"}
+    assert query(ws, "SELECT count(*) FROM staging.cases") == [(2,)]
+
+
+def test_as_of_argument_overrides_the_deliveries(tmp_path, ingest_only):
+    cases_delivery(tmp_path / "inbox", "d", ["K1"], exported_on="2026-10-01")
+    run(tmp_path / "inbox", tmp_path / "ws", as_of="2026-06-30")
+    assert query(tmp_path / "ws", "SELECT as_of::VARCHAR, as_of_source FROM meta.data_basis") == [
+        ("2026-06-30", "argument")]
+
+
+def test_removing_a_delivery_from_the_inbox_loses_nothing(tmp_path, ingest_only):
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    d = cases_delivery(inbox, "d", ["K1"], exported_on="2026-10-01")
+    run(inbox, ws)
+    shutil.rmtree(d)
+    run(inbox, ws)
+    assert query(ws, "SELECT count(*) FROM staging.cases") == [(1,)]
+    assert query(ws, "SELECT count(*) FROM audit.deliveries") == [(1,)]

@@ -1,0 +1,97 @@
+"""Reading delivered CSV files: encodings, separators, exact line numbers, nothing lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.ingest.csvfile import UnreadableFile, detect_encoding, inspect_csv, load_csv
+from pipelines.warehouse import connect
+
+
+def write(tmp_path, name: str, data: bytes):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def load(tmp_path, data: bytes):
+    path = write(tmp_path, "t.csv", data)
+    layout = inspect_csv(path, tmp_path)
+    con = connect()
+    loaded, malformed = load_csv(con, layout, "t")
+    rows = con.execute("SELECT * EXCLUDE (__line), __line FROM t ORDER BY __line").fetchall()
+    return layout, loaded, malformed, rows
+
+
+def test_utf8_with_and_without_bom_and_cp1252_are_told_apart(tmp_path):
+    assert detect_encoding(write(tmp_path, "a", "a;b\nä;ö\n".encode())) == "utf-8"
+    assert detect_encoding(write(tmp_path, "b", b"\xef\xbb\xbfa;b\n")) == "utf-8-sig"
+    assert detect_encoding(write(tmp_path, "c", "a;b\n„x“ 5 €;–\n".encode("cp1252"))) == "cp1252"
+
+
+def test_cp1252_typographic_characters_arrive_intact(tmp_path):
+    # bytes 0x84, 0x93, 0x80, 0x96 differ between cp1252 and latin-1
+    _, _, _, rows = load(tmp_path, "a;notiz\n1;„Wartezeit“ – 30 €\n".encode("cp1252"))
+    assert rows == [("1", "„Wartezeit“ – 30 €", 2)]
+
+
+def test_bom_is_not_part_of_the_first_header(tmp_path):
+    layout, *_ = load(tmp_path, b"\xef\xbb\xbfFall_ID,beginn\nK1,2025-01-01\n")
+    assert layout.header == ["Fall_ID", "beginn"]
+    assert layout.separator == ","
+
+
+def test_undecodable_bytes_are_a_structural_fault(tmp_path):
+    with pytest.raises(UnreadableFile, match="Zeichenkodierung"):
+        inspect_csv(write(tmp_path, "x.csv", b"a;b\n\x81\x8d;\x90\n"), tmp_path)
+
+
+def test_semicolon_quotes_line_breaks_and_doubled_quotes(tmp_path):
+    data = (b'a;b;c\r\n1;"x; y";z\r\n2;"zwei\r\nZeilen";z\r\n3;"sagt ""ja""";z\r\n')
+    layout, loaded, malformed, rows = load(tmp_path, data)
+    assert layout.separator == ";" and layout.newline == "\r\n"
+    assert loaded == 3 and malformed == []
+    assert rows == [("1", "x; y", "z", 2), ("2", "zwei\r\nZeilen", "z", 3),
+                    ("3", 'sagt "ja"', "z", 5)]
+
+
+def test_line_numbers_are_the_file_lines_despite_blank_lines_and_wrapped_fields(tmp_path):
+    data = b'a,b\n1,x\n\n2,"wrapped\nfield"\n\n\n3,y\n'
+    _, _, _, rows = load(tmp_path, data)
+    assert [r[-1] for r in rows] == [2, 4, 8]
+
+
+def test_a_line_with_too_many_fields_is_rejected_with_its_line_and_the_rest_loads(tmp_path):
+    data = b"a;b\n1;x\n2;x;zu viel\n3;y\n"
+    _, loaded, malformed, rows = load(tmp_path, data)
+    assert loaded == 2
+    assert malformed == [(3, "Zeile hat mehr Felder als die Kopfzeile")]
+    assert [r[-1] for r in rows] == [2, 4]
+
+
+def test_short_lines_and_trailing_empty_columns_are_padded(tmp_path):
+    _, loaded, malformed, rows = load(tmp_path, b"a;b;c;\n1;x\n2;y;z;\n")
+    assert loaded == 2 and malformed == []
+    assert rows == [("1", "x", None, None, 2), ("2", "y", "z", None, 3)]
+
+
+def test_unterminated_quote_quarantines_instead_of_swallowing_rows(tmp_path):
+    data = b'a;b\n1;x\n2;"offen\n3;y\n4;z\n'
+    with pytest.raises(UnreadableFile, match="Anführungszeichen") as err:
+        inspect_csv(write(tmp_path, "q.csv", data), tmp_path)
+    assert err.value.line == 3
+
+
+def test_empty_file_is_unreadable(tmp_path):
+    with pytest.raises(UnreadableFile, match="leer"):
+        inspect_csv(write(tmp_path, "e.csv", b""), tmp_path)
+
+
+def test_record_structure_is_exact_across_chunk_boundaries(tmp_path, monkeypatch):
+    from pipelines.ingest import csvfile
+
+    monkeypatch.setattr(csvfile, "CHUNK", 7)  # force many chunks, quotes split across them
+    data = b'a,b\n1,"q\nq"\n\n2,"x""y"\n3,z\n'
+    _, loaded, _, rows = load(tmp_path, data)
+    assert loaded == 3
+    assert [r[-1] for r in rows] == [2, 5, 6]

@@ -1,0 +1,149 @@
+"""Row rules generated from the contract: typing and one German reason per broken rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from data_contracts import load_contract
+from data_contracts.rules import checked_sql, reference_sql
+from pipelines.warehouse import connect
+
+CASE_COLS = load_contract().tables["cases"].column_names
+
+
+def check(table: str, rows: list[dict], marks=frozenset()):
+    """Run the rules of `table` over hand-made raw rows; returns {line: (typed row, reasons)}."""
+    t = load_contract().tables[table]
+    con = connect()
+    cols = ", ".join(f"{c} VARCHAR" for c in t.column_names)
+    con.execute(f"CREATE TABLE raw (__line INTEGER, {cols})")
+    for i, row in enumerate(rows, start=2):
+        con.execute(
+            f"INSERT INTO raw (__line, {', '.join(row)}) VALUES (?{', ?' * len(row)})",
+            [i, *row.values()],
+        )
+    out = con.execute(
+        f"SELECT * EXCLUDE (faults), list_transform(faults, lambda f: f.reason)"
+        f" FROM ({checked_sql(t, 'raw', bool_mark_columns=marks)}) ORDER BY __line"
+    ).fetchall()
+    names = ["__line", *t.column_names]
+    return {r[0]: (dict(zip(names, r[:-1], strict=True)), r[-1]) for r in out}
+
+
+def case(**over) -> dict:
+    base = dict(provider_id="p1", case_id="K1", program="kim", region_code="05315",
+                caseworker_id="FK1", opened_on="2025-01-02", intensity="case_management")
+    return {**base, **over}
+
+
+def test_valid_row_is_typed_both_date_formats_and_codes_lowercased():
+    res = check("cases", [case(), case(case_id="K2", opened_on="03.02.2025", program=" KIM ",
+                                       closed_on="28.02.2025", close_reason="ziel_erreicht")])
+    (r1, f1), (r2, f2) = res[2], res[3]
+    assert f1 == [] and f2 == []
+    assert r1["opened_on"] == dt.date(2025, 1, 2)
+    assert r2["opened_on"] == dt.date(2025, 2, 3) and r2["closed_on"] == dt.date(2025, 2, 28)
+    assert r2["program"] == "kim"
+
+
+@pytest.mark.parametrize(
+    "override, reason",
+    [
+        ({"opened_on": "31.02.2024"}, "ungültiges Datum in ‚beginn‘ (erwartet JJJJ-MM-TT oder TT.MM.JJJJ)"),
+        ({"opened_on": "01.01.0024"}, "unplausibles Datum in ‚beginn‘ (Jahr außerhalb 1950–2100)"),
+        ({"program": "kimm"}, "unbekannter Code in ‚programm‘ (erlaubt: kim, jmd, mbe, pcve, sonstiges)"),
+        ({"closed_on": "2025-01-01", "close_reason": "ziel_erreicht"}, "‚ende‘ liegt vor ‚beginn‘"),
+        ({"closed_on": "2025-03-01"}, "‚abschlussgrund‘ fehlt, obwohl ‚ende‘ gesetzt ist"),
+        ({"caseworker_id": "  "}, "Pflichtwert ‚fachkraft_id‘ fehlt"),
+        ({"region_code": "531"}, "‚regionalschluessel‘: 5-stelliger Kreisschlüssel oder 8-stelliger Gemeindeschlüssel (AGS) erwartet"),
+    ],
+)
+def test_each_case_rule_rejects_with_its_reason(override, reason):
+    (_, faults) = check("cases", [case(**override)])[2]
+    assert faults == [reason]
+
+
+def test_reasons_never_repeat_the_offending_value():
+    (_, faults) = check("cases", [case(program="max.muster@example.org", opened_on="geb. 1990")])[2]
+    assert faults and not any("muster" in f or "1990" in f for f in faults)
+
+
+def test_leading_zero_of_a_region_key_lost_by_a_spreadsheet_is_restored():
+    res = check("cases", [case(region_code="5315"), case(case_id="K2", region_code="5315000")])
+    assert res[2][0]["region_code"] == "05315" and res[2][1] == []
+    assert res[3][0]["region_code"] == "05315000" and res[3][1] == []
+
+
+def test_duplicate_key_keeps_the_first_and_points_to_it():
+    res = check("cases", [case(), case(opened_on="2025-02-02"), case(case_id="K3")])
+    assert res[2][1] == [] and res[4][1] == []
+    assert res[3][1] == ["doppelter Schlüssel (‚traeger_id‘, ‚fall_id‘ bereits in Zeile 2)"]
+
+
+def staff(**over) -> dict:
+    base = dict(provider_id="p1", caseworker_id="FK1", program="kim", region_code="05315",
+                valid_from="01.01.2025", fte="0,5")
+    return {**base, **over}
+
+
+def test_fte_accepts_decimal_comma_and_rejects_out_of_range():
+    res = check("staffing", [staff(), staff(caseworker_id="FK2", fte="1,5"),
+                             staff(caseworker_id="FK3", fte="0"), staff(caseworker_id="FK4", fte="1"),
+                             staff(caseworker_id="FK5", fte="halb")])
+    assert res[2][0]["fte"] == 0.5 and res[2][1] == []
+    assert res[3][1] == ["‚vzae‘ muss größer als 0 und höchstens 1 sein"]
+    assert res[4][1] == ["‚vzae‘ muss größer als 0 und höchstens 1 sein"]
+    assert res[5][0]["fte"] == 1.0 and res[5][1] == []
+    assert res[6][1] == ["keine Zahl in ‚vzae‘"]
+
+
+def goal(**over) -> dict:
+    base = dict(provider_id="p1", case_id="K1", goal_id="Z1", domain="wohnen",
+                set_on="2025-01-05", status="offen", offer_available="ja")
+    return {**base, **over}
+
+
+@pytest.mark.parametrize("text, value", [("ja", True), ("Nein", False), ("TRUE", True),
+                                         ("false", False), ("1", True), ("0", False),
+                                         ("x", True)])
+def test_boolean_spellings(text, value):
+    (row, faults) = check("goals", [goal(offer_available=text)])[2]
+    assert faults == [] and row["offer_available"] is value
+
+
+def test_empty_boolean_is_no_only_under_the_x_convention():
+    marked = check("goals", [goal(offer_available="x"), goal(goal_id="Z2", offer_available=None)],
+                   marks={"offer_available"})
+    assert marked[3][0]["offer_available"] is False and marked[3][1] == []
+    plain = check("goals", [goal(offer_available=None)])
+    assert plain[2][1] == ["Pflichtwert ‚angebot_vorhanden‘ fehlt"]
+
+
+def test_unknown_boolean_spelling_is_rejected():
+    assert check("goals", [goal(offer_available="vielleicht")])[2][1] == [
+        "ungültiger Ja/Nein-Wert in ‚angebot_vorhanden‘ (erlaubt: ja/nein, true/false, 1/0, x/leer)"
+    ]
+
+
+def test_note_longer_than_1000_characters_is_rejected():
+    row = dict(provider_id="p1", case_id="K1", noted_on="2025-01-01", barrier_code="kosten",
+               note="a" * 1001)
+    assert check("barriers", [row])[2][1] == ["‚notiz‘ ist länger als 1000 Zeichen"]
+
+
+def test_several_faults_of_one_row_are_all_reported():
+    (_, faults) = check("cases", [case(program="x", opened_on="morgen")])[2]
+    assert len(faults) == 2
+
+
+def test_child_rows_need_an_existing_valid_case():
+    con = connect()
+    con.execute("CREATE TABLE cases AS SELECT 'p1' AS provider_id, 'K1' AS case_id")
+    con.execute("CREATE TABLE checked AS SELECT * FROM (VALUES ('p1', 'K1', []::STRUCT(col VARCHAR,"
+                " reason VARCHAR)[]), ('p1', 'K9', []), ('p2', 'K1', [])) t(provider_id, case_id,"
+                " faults)")
+    out = con.execute(f"SELECT case_id, provider_id, len(faults) FROM ({reference_sql('checked', 'cases')})"
+                      " ORDER BY 2, 1").fetchall()
+    assert out == [("K1", "p1", 0), ("K9", "p1", 1), ("K1", "p2", 1)]

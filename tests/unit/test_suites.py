@@ -1,0 +1,77 @@
+"""The Great Expectations suites and the SQL row rules come from one contract and agree."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_contracts import load_contract
+from data_contracts.suites import build_suite, ephemeral_context, validate_frame
+from pipelines.ingest.load import inspect_delivery
+from pipelines.warehouse import connect
+from tests.fixtures import messy
+
+
+@pytest.fixture(scope="module")
+def gx_context():
+    return ephemeral_context()
+
+
+def gx_flagged(context, table_name: str, frame):
+    """Row positions each failing expectation flags (COMPLETE result format)."""
+    table = load_contract().tables[table_name]
+    _, raw = validate_frame(context, table, frame, result_format="COMPLETE")
+    return {
+        (r.expectation_config.type, str(r.expectation_config.kwargs.get("column"))):
+            set(r.result.get("unexpected_index_list") or [])
+        for r in raw.results
+        if not r.success
+    }
+
+
+def test_every_table_has_a_suite_with_the_contract_rules(gx_context):
+    contract = load_contract()
+    suite = build_suite(contract.tables["staffing"])
+    kinds = {e.expectation_type for e in suite.expectations}
+    assert {"expect_column_values_to_be_between", "expect_column_values_to_match_regex",
+            "expect_compound_columns_to_be_unique", "expect_column_values_to_be_in_set",
+            "expect_column_values_to_not_be_null"} <= kinds
+    for t in contract.tables.values():
+        assert build_suite(t).expectations
+
+
+def test_gx_flags_exactly_the_rows_the_sql_rules_reject(tmp_path, gx_context):
+    path = messy.mbe_essen_faults(tmp_path / "inbox")
+    con = connect()
+    insp = inspect_delivery(con, path, tmp_path / "work")
+    cols = ", ".join(load_contract().tables["cases"].column_names)
+    frame = con.execute(
+        f"SELECT {cols}, NULL::VARCHAR AS delivery_id FROM checked_cases ORDER BY __line"
+    ).df()
+    lines = [r[0] for r in con.execute("SELECT __line FROM checked_cases ORDER BY __line").fetchall()]
+    sql_rejected = {
+        lines.index(r[0])
+        for r in con.execute("SELECT __line FROM checked_cases WHERE len(faults) > 0").fetchall()
+    }
+    assert insp.counts["cases"].rejected == len(sql_rejected) == 6
+
+    flagged = gx_flagged(gx_context, "cases", frame)
+    unique = flagged.pop(("expect_compound_columns_to_be_unique", "None"))
+    by_rules = set().union(*flagged.values())
+    first_e1, second_e1 = lines.index(2), lines.index(6)
+    # GX marks both rows of a duplicated key; the SQL rules keep the first and reject the second
+    assert unique == {first_e1, second_e1}
+    assert by_rules | {second_e1} == sql_rejected
+
+
+def test_clean_delivery_passes_every_suite(tmp_path, gx_context):
+    path = messy.kim_koeln_new(tmp_path / "inbox")
+    con = connect()
+    insp = inspect_delivery(con, path, tmp_path / "work")
+    assert not insp.quarantine and insp.rows_rejected == 0
+    for name in insp.counts:
+        table = load_contract().tables[name]
+        frame = con.execute(
+            f"SELECT {', '.join(table.column_names)}, 'x' AS delivery_id FROM checked_{name}"
+        ).df()
+        result, _ = validate_frame(gx_context, table, frame)
+        assert result.success, (name, result.failed)
