@@ -100,7 +100,9 @@ def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
 def kopie_lesbar_ohne_freitext(lagebild: LagebildResource) -> dg.AssetCheckResult:
     con = connect(lagebild.ws.published_db_path, read_only=True)
     try:
-        schemas = {r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()")}
+        schemas = {
+            r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()
+        }
         notes = con.execute(
             "SELECT count(*) FROM duckdb_columns() WHERE column_name IN ('note', 'notiz')"
         ).fetchone()[0]

@@ -42,7 +42,8 @@ class LagebildResource(dg.ConfigurableResource):
 
 def current_as_of(con: duckdb.DuckDBPyConnection) -> date:
     """The run's resolved data cut-off, written by the staging step (meta.data_basis)."""
-    row = con.execute("SELECT as_of FROM meta.data_basis").fetchone()
+    rows = con.execute("SELECT as_of FROM meta.data_basis").fetchall()  # fetchall: leaves no
+    row = rows[0] if rows else None  # unfinished result behind (DuckDB 2.0 refuses con.sql then)
     if row is None or row[0] is None:
         raise RuntimeError("Kein Datenstand bestimmt: Es wurde noch keine Lieferung geladen.")
     return row[0]

@@ -1,0 +1,368 @@
+"""`make bench`: the whole pipeline at 10k / 100k / 1M cases, measured against the floor.
+
+For each size (inboxes and results cached in bench-cache/, so a re-run is quick):
+  1. `lagebild generate --plain` (cached; not part of the pipeline time)
+  2. `lagebild run` in a fresh workspace, in a subprocess: wall time, peak RSS of the process,
+     and per stage (landing, parse, validate, staging, marts, themes, publish, reports) from
+     audit.runs
+  3. the floor: DuckDB scanning every delivered file once (count rows) — ingest time / floor
+  4. an incremental run: one provider re-delivers a corrected snapshot
+  5. (largest size) the dashboard's queries, p50 and p95 per view
+  6. a hand-written pandas caseload mart against ours, as a ratio (results compared too)
+Results go to docs/performance.md (machine, date) and docs/performance-history.json, which
+keeps every earlier result for comparison. Performance goals live here, never in unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench-cache"
+HISTORY = ROOT / "docs" / "performance-history.json"
+REPORT = ROOT / "docs" / "performance.md"
+LAGEBILD = Path(sys.executable).parent / "lagebild"
+SIZES = (10_000, 100_000, 1_000_000)
+SEED = 11
+EXPORTED_ON = date(2026, 10, 15)
+STAGES = ("landing", "parse", "validate", "staging", "marts", "themes", "publish", "reports")
+INGEST_STAGES = ("landing", "parse", "validate", "staging")
+
+GOALS = {
+    "end_to_end_1m_s": 300,
+    "peak_rss_1m_mb": 6 * 1024,
+    "ingest_over_floor": 3.0,
+    "incremental_share": 0.25,
+    "dashboard_p95_ms": 300,
+    "pandas_over_ours": 10.0,
+}
+
+
+def providers_for(cases: int) -> int:
+    """A state-wide network: about one provider per 10,000 cases, at least 8, at most 120."""
+    return max(8, min(120, cases // 10_000))
+
+
+def code_version() -> str:
+    """Hash of the code that determines the figures; cached results are reused only for it."""
+    h = hashlib.sha256()
+    for folder in ("pipelines", "transforms", "data_contracts", "dashboards"):
+        for p in sorted((ROOT / folder).rglob("*")):
+            if p.is_file() and p.suffix in (".py", ".sql", ".yaml", ".txt"):
+                h.update(p.relative_to(ROOT).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def generate(cases: int) -> tuple[Path, float]:
+    inbox = CACHE / f"inbox-{cases}"
+    done = inbox / ".complete"
+    if done.exists():
+        return inbox, float(done.read_text() or 0)
+    shutil.rmtree(inbox, ignore_errors=True)
+    say(f"  erzeuge {cases:,} Fälle …")
+    t0 = time.perf_counter()
+    subprocess.run(
+        [str(LAGEBILD), "generate", "--cases", str(cases), "--providers",
+         str(providers_for(cases)), "--out", str(inbox), "--seed", str(SEED), "--plain",
+         "--exported-on", EXPORTED_ON.isoformat()],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - t0
+    done.write_text(f"{seconds:.3f}")
+    return inbox, seconds
+
+
+def timed_run(inbox: Path, workspace: Path) -> dict:
+    """`lagebild run` in a subprocess: wall time, peak RSS (sampled), stage figures."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(LAGEBILD), "run", "--inbox", str(inbox), "--workspace", str(workspace)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(True)]))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    wall = time.perf_counter() - t0
+    output = proc.stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"lagebild run fehlgeschlagen:\n{output[-3000:]}")
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak / 2**20), "stages":
+            stage_figures(workspace)}
+
+
+def stage_figures(workspace: Path) -> dict:
+    from pipelines.warehouse import connect
+
+    con = connect(workspace / "lagebild.duckdb", read_only=True)
+    try:
+        run_id = con.execute(
+            "SELECT run_id FROM audit.runs WHERE stage = 'gesamt' ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()[0]
+        rows = con.execute(
+            "SELECT stage, seconds, peak_rss_mb FROM audit.runs WHERE run_id = ?", [run_id]
+        ).fetchall()
+    finally:
+        con.close()
+    return {s: {"s": round(sec, 2), "peak_mb": round(mb)} for s, sec, mb in rows}
+
+
+def floor_scan(inbox: Path) -> dict:
+    """DuckDB reading every delivered file once and counting its rows: the hardware floor."""
+    from pipelines.warehouse import connect
+
+    files = sorted(p for p in inbox.rglob("*.csv"))
+    con = connect()
+    t0 = time.perf_counter()
+    rows = 0
+    for f in files:
+        rows += con.execute(
+            "SELECT count(*) FROM read_csv(?, header=true, all_varchar=true)", [str(f)]
+        ).fetchone()[0]
+    seconds = time.perf_counter() - t0
+    con.close()
+    size = sum(f.stat().st_size for f in files)
+    return {"s": round(seconds, 2), "files": len(files), "rows": rows, "mb": round(size / 2**20)}
+
+
+def corrected_snapshot(inbox: Path) -> Path:
+    """One provider re-delivers: the same tables, a day later, with one case closed."""
+    from pipelines.warehouse import connect
+
+    source = sorted(p for p in inbox.iterdir() if p.is_dir())[0]
+    target = CACHE / "incremental" / f"{source.name}_korrektur"
+    shutil.rmtree(target.parent, ignore_errors=True)
+    shutil.copytree(source, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["exported_on"] = (EXPORTED_ON.replace(day=EXPORTED_ON.day + 1)).isoformat()
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    con = connect()
+    cases = target / "cases.csv"
+    con.execute(
+        f"""COPY (SELECT * REPLACE (
+              CASE WHEN rn = 1 THEN '{EXPORTED_ON.isoformat()}' ELSE closed_on END AS closed_on,
+              CASE WHEN rn = 1 THEN 'ziel_erreicht' ELSE close_reason END AS close_reason)
+            EXCLUDE (rn)
+            FROM (SELECT *, row_number() OVER (PARTITION BY closed_on IS NULL ORDER BY case_id)
+                            * (closed_on IS NULL)::INT AS rn
+                  FROM read_csv('{source / "cases.csv"}', header=true, all_varchar=true)))
+            TO '{cases}' (HEADER, DELIMITER ',')"""
+    )
+    con.close()
+    return target
+
+
+def bench_size(cases: int, force: bool) -> dict:
+    cached = CACHE / f"results-{cases}.json"
+    version = code_version()
+    if cached.exists() and not force:
+        result = json.loads(cached.read_text())
+        if result.get("code") == version:
+            say(f"{cases:,} Fälle: Ergebnis aus dem Cache (Code {version})")
+            return result
+    say(f"{cases:,} Fälle ({providers_for(cases)} Träger)")
+    inbox, gen_s = generate(cases)
+    ws = CACHE / f"ws-{cases}"
+    shutil.rmtree(ws, ignore_errors=True)
+    say("  vollständiger Lauf …")
+    full = timed_run(inbox, ws)
+    say(f"  {full['wall_s']} s, {full['peak_rss_mb']} MB")
+    floor = floor_scan(inbox)
+    ingest_s = sum(full["stages"].get(s, {}).get("s", 0) for s in INGEST_STAGES)
+    say("  inkrementeller Lauf (ein Träger liefert korrigiert nach) …")
+    extra = corrected_snapshot(inbox)
+    link = inbox / extra.name
+    shutil.copytree(extra, link)
+    try:
+        incremental = timed_run(inbox, ws)
+    finally:
+        shutil.rmtree(link)
+    result = {
+        "code": version,
+        "cases": cases,
+        "providers": providers_for(cases),
+        "generate_s": round(gen_s, 1),
+        "full": full,
+        "floor": floor,
+        "ingest_s": round(ingest_s, 2),
+        "ingest_over_floor": round(ingest_s / floor["s"], 2) if floor["s"] else None,
+        "incremental": incremental,
+        "incremental_share": round(incremental["wall_s"] / full["wall_s"], 3),
+        "warehouse_mb": round((ws / "lagebild.duckdb").stat().st_size / 2**20),
+    }
+    result["caseload_vs_pandas"] = caseload_vs_pandas(ws)
+    if cases == max(SIZES) or os.environ.get("LAGEBILD_BENCH_DASHBOARD"):
+        result["dashboard"] = dashboard_queries(ws)
+    cached.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def caseload_vs_pandas(ws: Path) -> dict:
+    """Our caseload mart against what an analyst writes in pandas (both from staging)."""
+    from pipelines.bench_pandas import compare_caseload
+
+    return compare_caseload(ws)
+
+
+def dashboard_queries(ws: Path, repeats: int = 20) -> dict:
+    """p50 / p95 of each dashboard view's queries on the published copy."""
+    from dashboards.bench_queries import VIEW_QUERIES
+
+    out = {}
+    for view, run_queries in VIEW_QUERIES.items():
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            run_queries(ws)
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        out[view] = {"p50_ms": round(statistics.median(times), 1),
+                     "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1)}
+    return out
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_report(results: list[dict]) -> None:
+    history = json.loads(HISTORY.read_text()) if HISTORY.exists() else []
+    entry = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+             "results": results}
+    history.append(entry)
+    HISTORY.write_text(json.dumps(history, indent=1))
+    REPORT.write_text(render_markdown(history), encoding="utf-8")
+
+
+def _fmt(x, unit: str = "") -> str:
+    if x is None:
+        return "—"
+    return f"{x:,}{unit}".replace(",", " ")
+
+
+def render_markdown(history: list[dict]) -> str:
+    latest = history[-1]
+    m = latest["machine"]
+    lines = [
+        "# Performance",
+        "",
+        "Measured by `make bench` (pipelines/bench.py). Goals from issue 6; they are goals, not",
+        "test assertions. Earlier results stay in `docs/performance-history.json`.",
+        "",
+        f"Latest: {latest['date']} · {m['cpus']} cores · {m['memory_gb']} GB RAM · Python"
+        f" {m['python']} · {m['platform']}",
+        "",
+        "| cases | providers | end to end | peak RSS | ingest | floor (raw scan) | ingest / floor |"
+        " incremental | incremental / full | warehouse |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in latest["results"]:
+        lines.append(
+            f"| {_fmt(r['cases'])} | {r['providers']} | {r['full']['wall_s']} s |"
+            f" {_fmt(r['full']['peak_rss_mb'])} MB | {r['ingest_s']} s | {r['floor']['s']} s"
+            f" ({_fmt(r['floor']['mb'])} MB, {_fmt(r['floor']['rows'])} rows) |"
+            f" {r['ingest_over_floor']} | {r['incremental']['wall_s']} s |"
+            f" {r['incremental_share']} | {_fmt(r['warehouse_mb'])} MB |"
+        )
+    lines += ["", "## Stages (full run)", "",
+              "| cases | " + " | ".join(STAGES) + " |",
+              "|---:|" + "---:|" * len(STAGES)]
+    for r in latest["results"]:
+        st = r["full"]["stages"]
+        cells = [f"{st[s]['s']} s / {_fmt(st[s]['peak_mb'])} MB" if s in st else "—"
+                 for s in STAGES]
+        lines.append(f"| {_fmt(r['cases'])} | " + " | ".join(cells) + " |")
+    lines += ["", "Each cell: wall time / peak resident memory of the run process while the"
+              " stage ran.", "", "## Caseload mart: ours against a hand-written pandas version", "",
+              "| cases | ours (DuckDB SQL) | pandas | pandas / ours | same figures |",
+              "|---:|---:|---:|---:|---|"]
+    for r in latest["results"]:
+        c = r.get("caseload_vs_pandas") or {}
+        lines.append(f"| {_fmt(r['cases'])} | {c.get('ours_s', '—')} s | {c.get('pandas_s', '—')}"
+                     f" s | {c.get('ratio', '—')} | {c.get('equal', '—')} |")
+    dash = [r for r in latest["results"] if r.get("dashboard")]
+    if dash:
+        r = dash[-1]
+        lines += ["", f"## Dashboard queries at {_fmt(r['cases'])} cases (published copy)", "",
+                  "| view | p50 | p95 |", "|---|---:|---:|"]
+        for view, t in r["dashboard"].items():
+            lines.append(f"| {view} | {t['p50_ms']} ms | {t['p95_ms']} ms |")
+    lines += ["", "## Goals", ""]
+    big = next((r for r in latest["results"] if r["cases"] == max(SIZES)), None)
+    if big:
+        lines += _goal_lines(big)
+    if len(history) > 1:
+        lines += ["", "## Earlier runs", "", "| date | cases | end to end | peak RSS | ingest / floor |",
+                  "|---|---:|---:|---:|---:|"]
+        for h in reversed(history[:-1]):
+            for r in h["results"]:
+                lines.append(f"| {h['date']} | {_fmt(r['cases'])} | {r['full']['wall_s']} s |"
+                             f" {_fmt(r['full']['peak_rss_mb'])} MB | {r['ingest_over_floor']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _goal_lines(r: dict) -> list[str]:
+    def mark(ok: bool) -> str:
+        return "erreicht" if ok else "verfehlt"
+
+    dash_p95 = max((t["p95_ms"] for t in (r.get("dashboard") or {}).values()), default=None)
+    pandas_ratio = (r.get("caseload_vs_pandas") or {}).get("ratio")
+    rows = [
+        ("1,000,000 cases end to end < 5 min", f"{r['full']['wall_s']} s",
+         r["full"]["wall_s"] < GOALS["end_to_end_1m_s"]),
+        ("peak memory < 6 GB", f"{_fmt(r['full']['peak_rss_mb'])} MB",
+         r["full"]["peak_rss_mb"] < GOALS["peak_rss_1m_mb"]),
+        ("ingest within 3× the raw scan", f"{r['ingest_over_floor']}×",
+         (r["ingest_over_floor"] or 99) <= GOALS["ingest_over_floor"]),
+        ("incremental re-delivery < 1/4 of a full run", f"{r['incremental_share']}",
+         r["incremental_share"] < GOALS["incremental_share"]),
+        ("dashboard queries p95 < 300 ms", f"{dash_p95} ms" if dash_p95 is not None else "—",
+         dash_p95 is not None and dash_p95 < GOALS["dashboard_p95_ms"]),
+        ("caseload mart ≥ 10× faster than pandas", f"{pandas_ratio}×" if pandas_ratio else "—",
+         bool(pandas_ratio) and pandas_ratio >= GOALS["pandas_over_ours"]),
+    ]
+    return ["| goal | measured | |", "|---|---:|---|"] + [
+        f"| {g} | {v} | {mark(ok)} |" for g, v, ok in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pipelines.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default=",".join(str(s) for s in SIZES),
+                   help="Fallzahlen, kommagetrennt (Standard 10000,100000,1000000)")
+    p.add_argument("--force", action="store_true", help="Cache der Ergebnisse ignorieren")
+    args = p.parse_args(argv)
+    CACHE.mkdir(exist_ok=True)
+    results = [bench_size(int(s), args.force) for s in args.sizes.split(",")]
+    write_report(results)
+    say(f"\nErgebnisse: {REPORT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Supply gaps, referral waits and structural closures over any span of quarters and grouping.
+
+The one implementation dashboards and reports call for these figures beyond the stored grain
+(a half-year, a year, all providers, one domain). Distinct counts (`cases_with_gap`) and
+quantiles (median and 90th percentile wait) cannot be summed from quarter rows, so these
+functions recompute them from the row-level marts (`mart.goals`, `mart.referrals`,
+`mart.cases`) with the same definitions as the quarter marts; tests check that over one
+quarter at the mart's grain they return exactly the stored rows.
+
+    from transforms.gaps import supply_gaps, referral_waits, structural_closures
+    supply_gaps(con, "2025-Q1", "2025-Q4", group_by=["domain"])
+    referral_waits(con, "2025-Q3", "2025-Q3", group_by=["service_type"], filters={"program": "kim"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from transforms.periods import selection
+
+GAP_COLUMNS = ("provider_id", "program", "region_code", "intensity", "domain")
+WAIT_COLUMNS = ("provider_id", "program", "region_code", "intensity", "service_type")
+CLOSURE_COLUMNS = ("provider_id", "program", "region_code", "intensity")
+# outcomes that end a referral without a start: such a referral no longer waits
+NOT_WAITING = ("abgelehnt", "kein_angebot", "nicht_wahrgenommen")
+
+
+def _frame(con, sql: str, params: list[Any]) -> pd.DataFrame:
+    return con.execute(sql, params).df()
+
+
+def supply_gaps(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    group_by: Sequence[str] = ("domain",),
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Goals set in the span, those without a suitable offer, the rate, distinct cases with
+    such a goal. group_by / filters: provider_id, program, region_code, intensity, domain
+    (and "period" in group_by for one row per quarter)."""
+    sel = selection(con, period_from, period_to, group_by, filters, GAP_COLUMNS)
+    g = "".join(f"r.{c}, " for c in sel.group_cols)
+    order = ", ".join(["period", *sel.group_cols])
+    sql = f"""
+    with
+    {sel.buckets_cte},
+
+    aggregated as (
+      select
+        b.bucket as period,
+        b.period_from,
+        b.period_to,
+        b.bucket_partial as partial,
+        {g}
+        count(*)::INTEGER as goals_set,
+        count(*) filter (where not r.offer_available)::INTEGER as goals_without_offer,
+        count(distinct (r.provider_id, r.case_id)) filter (where not r.offer_available)
+          ::INTEGER as cases_with_gap
+      from mart.goals as r
+      inner join buckets as b
+        on r.period = b.period
+      where {sel.where}
+      group by all
+    )
+
+    select *, goals_without_offer / nullif(goals_set, 0) as gap_rate
+    from aggregated
+    order by {order}
+    """
+    return _frame(con, sql, [*sel.bucket_params, *sel.where_params])
+
+
+def referral_waits(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    group_by: Sequence[str] = ("service_type",),
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Referrals requested in the span (no offer, rejected), started in it (median, 90th
+    percentile and mean wait in days, quantile_cont = linear interpolation), and those waiting
+    at the span's last counted day. group_by / filters: provider_id, program, region_code,
+    intensity, service_type (and "period" in group_by)."""
+    sel = selection(con, period_from, period_to, group_by, filters, WAIT_COLUMNS)
+    g = "".join(f"r.{c}, " for c in sel.group_cols)
+    keys = ["period", *sel.group_cols]
+
+    def on(a: str, b: str) -> str:
+        return " and ".join(f"{a}.{k} is not distinct from {b}.{k}" for k in keys)
+
+    not_waiting = ", ".join(f"'{o}'" for o in NOT_WAITING)
+    sql = f"""
+    with
+    {sel.buckets_cte},
+
+    spans as (
+      select distinct bucket, period_from, period_to, bucket_end, bucket_partial from buckets
+    ),
+
+    requested as (
+      select
+        b.bucket as period,
+        {g}
+        count(*)::INTEGER as referrals,
+        count(*) filter (where r.outcome = 'kein_angebot')::INTEGER as no_offer,
+        count(*) filter (where r.outcome = 'abgelehnt')::INTEGER as rejected
+      from mart.referrals as r
+      inner join buckets as b
+        on r.requested_period = b.period
+      where {sel.where}
+      group by all
+    ),
+
+    started as (
+      select
+        b.bucket as period,
+        {g}
+        count(*)::INTEGER as started,
+        quantile_cont(r.wait_days::DOUBLE, 0.5) as wait_days_median,
+        quantile_cont(r.wait_days::DOUBLE, 0.9) as wait_days_p90,
+        avg(r.wait_days::DOUBLE) as wait_days_mean
+      from mart.referrals as r
+      inner join buckets as b
+        on r.started_period = b.period
+      where r.started_on is not null and {sel.where}
+      group by all
+    ),
+
+    waiting as (
+      select
+        s.bucket as period,
+        {g}
+        count(*)::INTEGER as waiting_at_end
+      from mart.referrals as r
+      inner join spans as s
+        on r.requested_on <= s.bucket_end
+        and coalesce(r.started_on, DATE '9999-12-31') > s.bucket_end
+      where r.outcome not in ({not_waiting}) and {sel.where}
+      group by all
+    ),
+
+    keys as (
+      select {", ".join(keys)} from requested
+      union
+      select {", ".join(keys)} from started
+      union
+      select {", ".join(keys)} from waiting
+    )
+
+    select
+      k.period,
+      s.period_from,
+      s.period_to,
+      s.bucket_partial as partial,
+      {"".join(f"k.{c}, " for c in sel.group_cols)}
+      coalesce(q.referrals, 0)::INTEGER as referrals,
+      coalesce(q.no_offer, 0)::INTEGER as no_offer,
+      coalesce(q.rejected, 0)::INTEGER as rejected,
+      coalesce(t.started, 0)::INTEGER as started,
+      t.wait_days_median,
+      t.wait_days_p90,
+      t.wait_days_mean,
+      coalesce(w.waiting_at_end, 0)::INTEGER as waiting_at_end
+    from keys as k
+    inner join spans as s
+      on k.period = s.bucket
+    left join requested as q
+      on {on("k", "q")}
+    left join started as t
+      on {on("k", "t")}
+    left join waiting as w
+      on {on("k", "w")}
+    order by {", ".join(f"k.{c}" for c in keys)}
+    """
+    # the filter clause appears three times (requested, started, waiting)
+    params = [*sel.bucket_params, *sel.where_params * 3]
+    return _frame(con, sql, params)
+
+
+def structural_closures(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    group_by: Sequence[str] = (),
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Cases closed in the span and those closed for structural reasons
+    (close_reason = strukturelle_hindernisse), with their share of all closures."""
+    sel = selection(con, period_from, period_to, group_by, filters, CLOSURE_COLUMNS)
+    g = "".join(f"r.{c}, " for c in sel.group_cols)
+    order = ", ".join(["period", *sel.group_cols])
+    sql = f"""
+    with
+    {sel.buckets_cte},
+
+    aggregated as (
+      select
+        b.bucket as period,
+        b.period_from,
+        b.period_to,
+        b.bucket_partial as partial,
+        {g}
+        count(*)::INTEGER as closures,
+        count(*) filter (where r.close_reason = 'strukturelle_hindernisse')::INTEGER
+          as structural_closures
+      from mart.cases as r
+      inner join buckets as b
+        on r.closed_on between b.period_start and b.counted_until
+      where {sel.where}
+      group by all
+    )
+
+    select *, structural_closures / nullif(closures, 0) as structural_share
+    from aggregated
+    order by {order}
+    """
+    return _frame(con, sql, [*sel.bucket_params, *sel.where_params])

@@ -1,0 +1,147 @@
+-- Re-entry and relapse (Wiederaufnahme und Rückfall): one row per case closed on or before
+-- as_of. Re-entry: the earliest opening, from day transfer_max_days + 1 (15) after the
+-- closure, of (a) any case of any provider with the same person_key or (b) a case of the same
+-- provider whose previous_case_id is this case. An opening on days 1..transfer_max_days is a
+-- transfer (Übergabe), not a re-entry; a parallel case opened before or on the closure day is
+-- neither. Relapse: the earliest relapse event strictly after the closure, of this case or
+-- (with a person_key) of any case of the same person; relapses from opened_on to closed_on are
+-- counted as during support. Matching is by ASOF join (nearest later date per key), so a
+-- person with many cases never multiplies rows.
+with
+params as (
+  select as_of, transfer_max_days from intermediate.params
+),
+
+cases as (
+  select * from intermediate.cases
+),
+
+relapses as (
+  select subject_key, event_on, kind from intermediate.relapses
+),
+
+closed as (
+  select
+    c.provider_id,
+    c.case_id,
+    c.person_key,
+    c.person_key_present,
+    coalesce('p:' || c.person_key, 'c:' || c.provider_id || '/' || c.case_id) as subject_key,
+    c.program,
+    c.region_code,
+    c.intensity,
+    c.close_reason,
+    c.risk_level,
+    c.phenomenon,
+    c.opened_on,
+    c.closed_on,
+    c.closed_on + 1 as transfer_from,
+    c.closed_on + p.transfer_max_days + 1 as reentry_from,
+    (p.as_of - c.closed_on)::INTEGER as followup_days
+  from cases as c
+  cross join params as p
+  where c.closed_on is not null
+),
+
+person_openings as (
+  select person_key, opened_on from cases where person_key is not null
+),
+
+-- (a) same person, any provider: the first opening from day 1 and from day 15
+person_next as (
+  select c.provider_id, c.case_id, o.opened_on as next_on
+  from closed as c
+  asof left join person_openings as o
+    on c.person_key = o.person_key and c.transfer_from <= o.opened_on
+),
+
+person_reentry as (
+  select c.provider_id, c.case_id, o.opened_on as reentry_on
+  from closed as c
+  asof left join person_openings as o
+    on c.person_key = o.person_key and c.reentry_from <= o.opened_on
+),
+
+-- (b) re-opening at the same provider through previous_case_id
+successor as (
+  select
+    c.provider_id,
+    c.case_id,
+    min(n.opened_on) filter (where n.opened_on >= c.transfer_from) as next_on,
+    min(n.opened_on) filter (where n.opened_on >= c.reentry_from) as reentry_on
+  from closed as c
+  inner join cases as n
+    on n.provider_id = c.provider_id and n.previous_case_id = c.case_id
+  group by c.provider_id, c.case_id
+),
+
+relapse_after as (
+  select c.provider_id, c.case_id, r.event_on as relapse_on
+  from closed as c
+  asof left join relapses as r
+    on c.subject_key = r.subject_key and c.closed_on < r.event_on
+),
+
+relapse_during as (
+  select
+    c.provider_id,
+    c.case_id,
+    count(distinct (r.event_on, r.kind))::INTEGER as relapses_during
+  from closed as c
+  inner join relapses as r
+    on c.subject_key = r.subject_key and r.event_on between c.opened_on and c.closed_on
+  group by c.provider_id, c.case_id
+),
+
+joined as (
+  select
+    c.*,
+    pn.next_on as person_next_on,
+    pr.reentry_on as person_reentry_on,
+    s.next_on as successor_next_on,
+    s.reentry_on as successor_reentry_on,
+    least(pn.next_on, s.next_on) as next_on,
+    least(pr.reentry_on, s.reentry_on) as reentry_on,
+    ra.relapse_on,
+    coalesce(rd.relapses_during, 0) as relapses_during
+  from closed as c
+  left join person_next as pn
+    on c.provider_id = pn.provider_id and c.case_id = pn.case_id
+  left join person_reentry as pr
+    on c.provider_id = pr.provider_id and c.case_id = pr.case_id
+  left join successor as s
+    on c.provider_id = s.provider_id and c.case_id = s.case_id
+  left join relapse_after as ra
+    on c.provider_id = ra.provider_id and c.case_id = ra.case_id
+  left join relapse_during as rd
+    on c.provider_id = rd.provider_id and c.case_id = rd.case_id
+),
+
+final as (
+  select
+    provider_id,
+    case_id,
+    person_key_present,
+    program,
+    region_code,
+    intensity,
+    close_reason,
+    risk_level,
+    phenomenon,
+    opened_on,
+    closed_on,
+    followup_days,
+    (reentry_on - closed_on)::INTEGER as reentry_days,
+    case
+      when reentry_on is null then null
+      when person_reentry_on = reentry_on and successor_reentry_on = reentry_on then 'beide'
+      when person_reentry_on = reentry_on then 'personen_pseudonym'
+      else 'vorheriger_fall'
+    end as reentry_via,
+    case when next_on < reentry_from then (next_on - closed_on)::INTEGER end as transfer_days,
+    (relapse_on - closed_on)::INTEGER as relapse_days,
+    relapses_during::INTEGER as relapses_during
+  from joined
+)
+
+select * from final order by provider_id, case_id

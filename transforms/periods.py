@@ -1,0 +1,108 @@
+"""Period selection and filters shared by the roll-up functions (caseload, gaps).
+
+A roll-up covers the quarters `period_from`..`period_to` of `mart.periods`, either as one
+bucket (the whole range: half-year, year, any span) or quarter by quarter (`"period"` in
+`group_by`). Filters are `{column: value or [values]}`, always passed as query parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+_PERIOD = re.compile(r"^\d{4}-Q[1-4]$")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """SQL pieces for a roll-up: the `buckets` CTE, the filter clause and their parameters."""
+
+    buckets_cte: str
+    bucket_params: list[Any]
+    where: str
+    where_params: list[Any]
+    group_cols: list[str]  # group_by without "period"
+    by_period: bool
+
+
+def period_bounds(
+    con: duckdb.DuckDBPyConnection, period_from: str | None, period_to: str | None
+) -> tuple[str | None, str | None]:
+    """Resolve open ends to the first / last period in mart.periods."""
+    for p in (period_from, period_to):
+        if p is not None and not _PERIOD.match(p):
+            raise ValueError(f"'{p}' ist kein Quartal im Format JJJJ-Qn")
+    lo, hi = con.execute("SELECT min(period), max(period) FROM mart.periods").fetchall()[0]
+    return period_from or lo, period_to or hi
+
+
+def selection(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None,
+    period_to: str | None,
+    group_by: Sequence[str],
+    filters: Mapping[str, Any] | None,
+    allowed: Iterable[str],
+) -> Selection:
+    allowed = set(allowed)
+    group_by = list(group_by)
+    unknown = [c for c in [*group_by, *(filters or {})] if c not in allowed | {"period"}]
+    if unknown:
+        raise ValueError(
+            f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    lo, hi = period_bounds(con, period_from, period_to)
+    by_period = "period" in group_by
+    partition = "partition by period" if by_period else ""
+    label = (
+        "period"
+        if by_period
+        else "case when min(period) over w = max(period) over w then min(period) over w"
+        " else min(period) over w || '–' || max(period) over w end"
+    )
+    buckets_cte = f"""
+    buckets as (
+      select
+        period,
+        {label} as bucket,
+        period_start,
+        counted_until,
+        days,
+        min(period) over w as period_from,
+        max(period) over w as period_to,
+        min(period_start) over w as bucket_start,
+        max(counted_until) over w as bucket_end,
+        sum(days) over w as bucket_days,
+        bool_or(partial) over w as bucket_partial
+      from mart.periods
+      where period between ? and ?
+      window w as ({partition})
+    )"""
+    bucket_params: list[Any] = [lo, hi]
+    clauses, params = [], []
+    for column, value in (filters or {}).items():
+        if column == "period":
+            raise ValueError("filter periods with period_from / period_to")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            values = list(value)
+            if not values:
+                clauses.append("false")
+                continue
+            clauses.append(f"r.{column} in ({', '.join('?' for _ in values)})")
+            params.extend(values)
+        else:
+            clauses.append(f"r.{column} = ?")
+            params.append(value)
+    where = " and ".join(clauses) if clauses else "true"
+    return Selection(
+        buckets_cte=buckets_cte,
+        bucket_params=bucket_params,
+        where=where,
+        where_params=params,
+        group_cols=[c for c in group_by if c != "period"],
+        by_period=by_period,
+    )

@@ -1,0 +1,206 @@
+"""Re-entry and relapse rates over `mart.reentry` rows: the one implementation dashboards,
+reports and tests call.
+
+    from transforms.reentry import reentry_rates
+    rows = con.sql("SELECT * FROM mart.reentry WHERE program = 'pcve'")
+    table = reentry_rates(rows, as_of=date(2026, 9, 30))
+
+For each event (re-entry, relapse) and window W (183/365/730 days by default) the result has
+
+- the observed rate over the cases followed up for at least W days (`eligible`), with the
+  Wilson 95 % interval;
+- the Kaplan–Meier cumulative incidence 1 - S(W) over all closed cases (time = days to the
+  event, or the follow-up when none happened: censored at as_of), with its 95 % interval
+  (Greenwood variance, log-log transform) and the number still at risk at W;
+- the share of closed cases that carry a person key (without one, only re-openings through
+  previous_case_id are visible);
+- `definition`: the full definition in German (event and kinds, source, window start and
+  length, base population) that must accompany every published figure (metrics.md).
+
+The caller filters (any subgroup); the function describes the population it was given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from data_contracts.contract import load_contract
+from pipelines.settings import Settings
+from transforms.survival import kaplan_meier_at, wilson_interval
+
+DEFAULT_WINDOWS: tuple[int, ...] = next(
+    f.default for f in dataclasses.fields(Settings) if f.name == "windows"
+)
+DEFAULT_TRANSFER_MAX_DAYS: int = next(
+    f.default for f in dataclasses.fields(Settings) if f.name == "transfer_max_days"
+)
+
+EVENTS = {
+    # event -> (column in mart.reentry, German label)
+    "reentry": ("reentry_days", "Wiederaufnahme"),
+    "relapse": ("relapse_days", "Rückfall"),
+}
+
+RESULT_COLUMNS = [
+    "event",
+    "event_label",
+    "window_days",
+    "closed_cases",
+    "person_key_share",
+    "eligible",
+    "events_observed",
+    "observed_rate",
+    "observed_ci_low",
+    "observed_ci_high",
+    "km_cumulative_incidence",
+    "km_ci_low",
+    "km_ci_high",
+    "km_at_risk",
+    "km_events",
+    "definition",
+]
+
+_NEEDED = ["followup_days", "reentry_days", "relapse_days", "person_key_present"]
+_DESCRIBED = {"program": "program", "intensity": "intensity", "close_reason": "close_reason"}
+
+
+def _frame(data: pd.DataFrame | duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        wanted = [c for c in [*_NEEDED, *_DESCRIBED] if c in data.columns]
+        return data.project(", ".join(wanted)).df()
+    return data
+
+
+def person_key_share(data: pd.DataFrame | duckdb.DuckDBPyRelation) -> float:
+    """Share of closed cases with a person key (NaN for no cases)."""
+    df = _frame(data)
+    if len(df) == 0:
+        return float("nan")
+    return float(df["person_key_present"].astype(bool).mean())
+
+
+def _codes_text(df: pd.DataFrame, column: str, code_list: str, plural: str) -> str:
+    if column not in df.columns:
+        return f"{plural}: nicht angegeben"
+    codes = load_contract().codes[code_list]
+    present = sorted({str(v) for v in df[column].dropna().unique()})
+    if not present:
+        return f"{plural}: —"
+    if set(codes.values) <= set(present):
+        return f"{plural}: alle"
+    return f"{plural}: " + ", ".join(codes.label_of(c) for c in present)
+
+
+def describe_population(df: pd.DataFrame, as_of: date | None = None) -> str:
+    """German description of the closed cases in `df` (programs, intensities, close reasons)."""
+    until = f" bis zum Datenstand {as_of:%d.%m.%Y}" if as_of else ""
+    parts = [
+        _codes_text(df, "program", "program", "Programme"),
+        _codes_text(df, "intensity", "intensity", "Intensitäten"),
+        _codes_text(df, "close_reason", "close_reason", "Abschlussgründe"),
+    ]
+    return f"{len(df)} abgeschlossene Fälle{until} ({'; '.join(parts)})"
+
+
+def event_definition(event: str, transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS) -> str:
+    """German definition of the event type and its source."""
+    if event == "reentry":
+        return (
+            "Ereignis: Wiederaufnahme – Beginn eines neuen Falls derselben Person bei einem"
+            " beliebigen Träger (gleiches Personen-Pseudonym) oder Wiedereröffnung beim selben"
+            " Träger (vorheriger_fall_id verweist auf den Fall), frühestens"
+            f" {transfer_max_days + 1} Tage nach dem Fallabschluss; ein Fall, der 1 bis"
+            f" {transfer_max_days} Tage nach dem Abschluss beginnt, gilt als Übergabe und zählt"
+            " nicht. Quelle: Fallexporte der Träger (Tabelle Fälle)."
+        )
+    if event == "relapse":
+        kinds = load_contract().codes["relapse_kind"].values
+        return (
+            "Ereignis: Rückfall – erstes dokumentiertes Rückfallereignis nach dem Tag des"
+            " Fallabschlusses, erfasst für den Fall selbst oder, wenn ein Personen-Pseudonym"
+            " vorliegt, für jeden Fall derselben Person; alle Arten ("
+            + ", ".join(kinds.values())
+            + "). Quelle: Rückfallmeldungen der Träger (Tabelle Rückfälle)."
+        )
+    raise ValueError(f"unknown event {event!r}; expected one of {sorted(EVENTS)}")
+
+
+def reentry_rates(
+    data: pd.DataFrame | duckdb.DuckDBPyRelation,
+    windows: Sequence[int] | None = None,
+    events: Sequence[str] = ("reentry", "relapse"),
+    *,
+    as_of: date | None = None,
+    base_population: str | None = None,
+    transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Observed rates (Wilson) and Kaplan–Meier cumulative incidence per event and window.
+
+    `data`: rows of mart.reentry (DataFrame or DuckDB relation), already filtered to the
+    subgroup wanted. `base_population` replaces the generated description of the population
+    (e.g. "KIM-Case-Management, Intensität Case Management, ohne Weitervermittlungen").
+    Returns one row per (event, window) with the columns in RESULT_COLUMNS.
+    """
+    df = _frame(data)
+    windows = tuple(DEFAULT_WINDOWS if windows is None else windows)
+    n = len(df)
+    follow = df["followup_days"].to_numpy(dtype=float)
+    share = person_key_share(df)
+    population = base_population or describe_population(df, as_of)
+    pct = f"{confidence:.0%}".replace("%", " %")
+    rows = []
+    for event in events:
+        column, label = EVENTS[event]
+        days = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+        happened = ~np.isnan(days)
+        # time to event, or follow-up when none happened (an event is always within follow-up)
+        durations = np.where(happened, np.minimum(days, follow), follow)
+        km = kaplan_meier_at(durations, happened, windows, confidence)
+        eligible = np.array([(follow >= w).sum() for w in windows])
+        observed = np.array([((follow >= w) & happened & (days <= w)).sum() for w in windows])
+        low, high = wilson_interval(observed, eligible, confidence)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(eligible > 0, observed / np.maximum(eligible, 1), np.nan)
+        for i, w in enumerate(windows):
+            definition = (
+                f"{event_definition(event, transfer_max_days)}"
+                f" Fensterbeginn: Tag des Fallabschlusses; Fensterlänge: {w} Tage."
+                f" Grundgesamtheit: {population}."
+                f" Beobachtete Quote: Fälle mit mindestens {w} Tagen Nachbeobachtung"
+                f" ({int(eligible[i])}), {pct}-Intervall nach Wilson."
+                f" Kaplan–Meier: alle {n} Fälle, zensiert am Datenstand; kumulative Inzidenz"
+                f" 1 − S({w}) mit {pct}-Intervall (Greenwood, log-log);"
+                f" unter Risiko bei Tag {w}: {int(km.at_risk[i])}."
+                f" Anteil der Fälle mit Personen-Pseudonym: "
+                + (f"{share:.0%}".replace("%", " %") if n else "—")
+                + " (ohne Pseudonym sind nur Wiedereröffnungen über vorheriger_fall_id"
+                " sichtbar)."
+            )
+            rows.append(
+                {
+                    "event": event,
+                    "event_label": label,
+                    "window_days": int(w),
+                    "closed_cases": n,
+                    "person_key_share": share,
+                    "eligible": int(eligible[i]),
+                    "events_observed": int(observed[i]),
+                    "observed_rate": float(rate[i]),
+                    "observed_ci_low": float(low[i]),
+                    "observed_ci_high": float(high[i]),
+                    "km_cumulative_incidence": float(km.cumulative_incidence[i]) if n else np.nan,
+                    "km_ci_low": float(km.ci_low[i]) if n else np.nan,
+                    "km_ci_high": float(km.ci_high[i]) if n else np.nan,
+                    "km_at_risk": int(km.at_risk[i]),
+                    "km_events": int(km.events[i]),
+                    "definition": definition,
+                }
+            )
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
