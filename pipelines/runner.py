@@ -205,7 +205,11 @@ def _print_run_summary(settings: Settings, outcome: RunOutcome) -> None:
     print(f"Warehouse: {ws.db_path}")
     if ws.published_db_path.exists():
         print(f"Veröffentlichte Kopie für Dashboards: {ws.published_db_path}")
-    parts = [f"{STAGE_LABELS.get(k, k)} {v['seconds']:.1f} s" for k, v in outcome.stages.items()]
+    parts = [
+        f"{label} {outcome.stages[k]['seconds']:.1f} s"
+        for k, label in STAGE_LABELS.items()
+        if k in outcome.stages
+    ]
     print(f"Laufzeit: {outcome.seconds:.1f} s" + (f" ({', '.join(parts)})" if parts else ""))
 
 
