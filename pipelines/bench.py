@@ -16,6 +16,7 @@ keeps every earlier result for comparison. Performance goals live here, never in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -79,10 +80,23 @@ def generate(cases: int) -> tuple[Path, float]:
     say(f"  erzeuge {cases:,} Fälle …")
     t0 = time.perf_counter()
     subprocess.run(
-        [str(LAGEBILD), "generate", "--cases", str(cases), "--providers",
-         str(providers_for(cases)), "--out", str(inbox), "--seed", str(SEED), "--plain",
-         "--exported-on", EXPORTED_ON.isoformat()],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            str(LAGEBILD),
+            "generate",
+            "--cases",
+            str(cases),
+            "--providers",
+            str(providers_for(cases)),
+            "--out",
+            str(inbox),
+            "--seed",
+            str(SEED),
+            "--plain",
+            "--exported-on",
+            EXPORTED_ON.isoformat(),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     seconds = time.perf_counter() - t0
     done.write_text(f"{seconds:.3f}")
@@ -94,22 +108,25 @@ def timed_run(inbox: Path, workspace: Path) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [str(LAGEBILD), "run", "--inbox", str(inbox), "--workspace", str(workspace)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     ps = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
-        try:
+        with contextlib.suppress(psutil.Error):
             peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(True)]))
-        except psutil.Error:
-            pass
         time.sleep(0.1)
     wall = time.perf_counter() - t0
     output = proc.stdout.read()
     if proc.returncode != 0:
         raise RuntimeError(f"lagebild run fehlgeschlagen:\n{output[-3000:]}")
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak / 2**20), "stages":
-            stage_figures(workspace)}
+    return {
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(peak / 2**20),
+        "stages": stage_figures(workspace),
+    }
 
 
 def stage_figures(workspace: Path) -> dict:
@@ -237,8 +254,10 @@ def dashboard_queries(ws: Path, repeats: int = 20) -> dict:
             run_queries(ws)
             times.append((time.perf_counter() - t0) * 1000)
         times.sort()
-        out[view] = {"p50_ms": round(statistics.median(times), 1),
-                     "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1)}
+        out[view] = {
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+        }
     return out
 
 
@@ -253,8 +272,11 @@ def machine() -> dict:
 
 def write_report(results: list[dict]) -> None:
     history = json.loads(HISTORY.read_text()) if HISTORY.exists() else []
-    entry = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
-             "results": results}
+    entry = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "results": results,
+    }
     history.append(entry)
     HISTORY.write_text(json.dumps(history, indent=1))
     REPORT.write_text(render_markdown(history), encoding="utf-8")
@@ -290,27 +312,44 @@ def render_markdown(history: list[dict]) -> str:
             f" {r['ingest_over_floor']} | {r['incremental']['wall_s']} s |"
             f" {r['incremental_share']} | {_fmt(r['warehouse_mb'])} MB |"
         )
-    lines += ["", "## Stages (full run)", "",
-              "| cases | " + " | ".join(STAGES) + " |",
-              "|---:|" + "---:|" * len(STAGES)]
+    lines += [
+        "",
+        "## Stages (full run)",
+        "",
+        "| cases | " + " | ".join(STAGES) + " |",
+        "|---:|" + "---:|" * len(STAGES),
+    ]
     for r in latest["results"]:
         st = r["full"]["stages"]
-        cells = [f"{st[s]['s']} s / {_fmt(st[s]['peak_mb'])} MB" if s in st else "—"
-                 for s in STAGES]
+        cells = [
+            f"{st[s]['s']} s / {_fmt(st[s]['peak_mb'])} MB" if s in st else "—" for s in STAGES
+        ]
         lines.append(f"| {_fmt(r['cases'])} | " + " | ".join(cells) + " |")
-    lines += ["", "Each cell: wall time / peak resident memory of the run process while the"
-              " stage ran.", "", "## Caseload mart: ours against a hand-written pandas version", "",
-              "| cases | ours (DuckDB SQL) | pandas | pandas / ours | same figures |",
-              "|---:|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "Each cell: wall time / peak resident memory of the run process while the stage ran.",
+        "",
+        "## Caseload mart: ours against a hand-written pandas version",
+        "",
+        "| cases | ours (DuckDB SQL) | pandas | pandas / ours | same figures |",
+        "|---:|---:|---:|---:|---|",
+    ]
     for r in latest["results"]:
         c = r.get("caseload_vs_pandas") or {}
-        lines.append(f"| {_fmt(r['cases'])} | {c.get('ours_s', '—')} s | {c.get('pandas_s', '—')}"
-                     f" s | {c.get('ratio', '—')} | {c.get('equal', '—')} |")
+        lines.append(
+            f"| {_fmt(r['cases'])} | {c.get('ours_s', '—')} s | {c.get('pandas_s', '—')}"
+            f" s | {c.get('ratio', '—')} | {c.get('equal', '—')} |"
+        )
     dash = [r for r in latest["results"] if r.get("dashboard")]
     if dash:
         r = dash[-1]
-        lines += ["", f"## Dashboard queries at {_fmt(r['cases'])} cases (published copy)", "",
-                  "| view | p50 | p95 |", "|---|---:|---:|"]
+        lines += [
+            "",
+            f"## Dashboard queries at {_fmt(r['cases'])} cases (published copy)",
+            "",
+            "| view | p50 | p95 |",
+            "|---|---:|---:|",
+        ]
         for view, t in r["dashboard"].items():
             lines.append(f"| {view} | {t['p50_ms']} ms | {t['p95_ms']} ms |")
     lines += ["", "## Goals", ""]
@@ -318,12 +357,19 @@ def render_markdown(history: list[dict]) -> str:
     if big:
         lines += _goal_lines(big)
     if len(history) > 1:
-        lines += ["", "## Earlier runs", "", "| date | cases | end to end | peak RSS | ingest / floor |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Earlier runs",
+            "",
+            "| date | cases | end to end | peak RSS | ingest / floor |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for h in reversed(history[:-1]):
             for r in h["results"]:
-                lines.append(f"| {h['date']} | {_fmt(r['cases'])} | {r['full']['wall_s']} s |"
-                             f" {_fmt(r['full']['peak_rss_mb'])} MB | {r['ingest_over_floor']} |")
+                lines.append(
+                    f"| {h['date']} | {_fmt(r['cases'])} | {r['full']['wall_s']} s |"
+                    f" {_fmt(r['full']['peak_rss_mb'])} MB | {r['ingest_over_floor']} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -334,27 +380,51 @@ def _goal_lines(r: dict) -> list[str]:
     dash_p95 = max((t["p95_ms"] for t in (r.get("dashboard") or {}).values()), default=None)
     pandas_ratio = (r.get("caseload_vs_pandas") or {}).get("ratio")
     rows = [
-        ("1,000,000 cases end to end < 5 min", f"{r['full']['wall_s']} s",
-         r["full"]["wall_s"] < GOALS["end_to_end_1m_s"]),
-        ("peak memory < 6 GB", f"{_fmt(r['full']['peak_rss_mb'])} MB",
-         r["full"]["peak_rss_mb"] < GOALS["peak_rss_1m_mb"]),
-        ("ingest within 3× the raw scan", f"{r['ingest_over_floor']}×",
-         (r["ingest_over_floor"] or 99) <= GOALS["ingest_over_floor"]),
-        ("incremental re-delivery < 1/4 of a full run", f"{r['incremental_share']}",
-         r["incremental_share"] < GOALS["incremental_share"]),
-        ("dashboard queries p95 < 300 ms", f"{dash_p95} ms" if dash_p95 is not None else "—",
-         dash_p95 is not None and dash_p95 < GOALS["dashboard_p95_ms"]),
-        ("caseload mart ≥ 10× faster than pandas", f"{pandas_ratio}×" if pandas_ratio else "—",
-         bool(pandas_ratio) and pandas_ratio >= GOALS["pandas_over_ours"]),
+        (
+            "1,000,000 cases end to end < 5 min",
+            f"{r['full']['wall_s']} s",
+            r["full"]["wall_s"] < GOALS["end_to_end_1m_s"],
+        ),
+        (
+            "peak memory < 6 GB",
+            f"{_fmt(r['full']['peak_rss_mb'])} MB",
+            r["full"]["peak_rss_mb"] < GOALS["peak_rss_1m_mb"],
+        ),
+        (
+            "ingest within 3× the raw scan",
+            f"{r['ingest_over_floor']}×",
+            (r["ingest_over_floor"] or 99) <= GOALS["ingest_over_floor"],
+        ),
+        (
+            "incremental re-delivery < 1/4 of a full run",
+            f"{r['incremental_share']}",
+            r["incremental_share"] < GOALS["incremental_share"],
+        ),
+        (
+            "dashboard queries p95 < 300 ms",
+            f"{dash_p95} ms" if dash_p95 is not None else "—",
+            dash_p95 is not None and dash_p95 < GOALS["dashboard_p95_ms"],
+        ),
+        (
+            "caseload mart ≥ 10× faster than pandas",
+            f"{pandas_ratio}×" if pandas_ratio else "—",
+            bool(pandas_ratio) and pandas_ratio >= GOALS["pandas_over_ours"],
+        ),
     ]
     return ["| goal | measured | |", "|---|---:|---|"] + [
-        f"| {g} | {v} | {mark(ok)} |" for g, v, ok in rows]
+        f"| {g} | {v} | {mark(ok)} |" for g, v, ok in rows
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipelines.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", default=",".join(str(s) for s in SIZES),
-                   help="Fallzahlen, kommagetrennt (Standard 10000,100000,1000000)")
+    p = argparse.ArgumentParser(
+        prog="python -m pipelines.bench", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in SIZES),
+        help="Fallzahlen, kommagetrennt (Standard 10000,100000,1000000)",
+    )
     p.add_argument("--force", action="store_true", help="Cache der Ergebnisse ignorieren")
     args = p.parse_args(argv)
     CACHE.mkdir(exist_ok=True)
