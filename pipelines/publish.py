@@ -62,11 +62,11 @@ def publish(con: duckdb.DuckDBPyConnection, ws: Workspace) -> dict[str, int]:
 
 def _upstream() -> list[dg.AssetKey]:
     """Every mart and theme asset: the copy is taken when all of them are built."""
-    from pipelines import datasets, themes
+    from pipelines import datasets, themes_assets
 
     return [
         key
-        for a in dg.load_assets_from_modules([datasets, themes])
+        for a in dg.load_assets_from_modules([datasets, themes_assets])
         if isinstance(a, dg.AssetsDefinition)
         for key in a.keys
     ]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import date
 
 import dagster as dg
 import duckdb
 
 from pipelines.settings import Settings, load_settings
-from pipelines.warehouse import writer
+from pipelines.warehouse import current_as_of, writer  # noqa: F401 - re-exported
 from pipelines.workspace import Workspace
 
 
@@ -38,12 +37,3 @@ class LagebildResource(dg.ConfigurableResource):
         ws = self.ws.ensure()
         with writer(ws.db_path, ws.lock_file) as con:
             yield con
-
-
-def current_as_of(con: duckdb.DuckDBPyConnection) -> date:
-    """The run's resolved data cut-off, written by the staging step (meta.data_basis)."""
-    rows = con.execute("SELECT as_of FROM meta.data_basis").fetchall()  # fetchall: leaves no
-    row = rows[0] if rows else None  # unfinished result behind (DuckDB 2.0 refuses con.sql then)
-    if row is None or row[0] is None:
-        raise RuntimeError("Kein Datenstand bestimmt: Es wurde noch keine Lieferung geladen.")
-    return row[0]

@@ -14,7 +14,7 @@ import dagster as dg
 STAGE_MODULES = [
     "pipelines.ingest.assets",
     "pipelines.datasets",
-    "pipelines.themes",
+    "pipelines.themes_assets",
     "pipelines.publish",
     "pipelines.reports.assets",
 ]

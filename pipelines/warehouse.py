@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -87,3 +88,12 @@ def reader(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+
+
+def current_as_of(con: duckdb.DuckDBPyConnection) -> date:
+    """The run's resolved data cut-off, written by the staging step (meta.data_basis)."""
+    rows = con.execute("SELECT as_of FROM meta.data_basis").fetchall()  # fetchall: leaves no
+    row = rows[0] if rows else None  # unfinished result behind (DuckDB 2.0 refuses con.sql then)
+    if row is None or row[0] is None:
+        raise RuntimeError("Kein Datenstand bestimmt: Es wurde noch keine Lieferung geladen.")
+    return row[0]

@@ -9,7 +9,8 @@ import dagster as dg
 import pytest
 
 from data_contracts.schema import AUDIT_DDL, META_DDL, staging_ddl
-from pipelines import themes as th
+from pipelines import themes
+from pipelines import themes_assets as th
 from pipelines.cli import main
 from pipelines.resources import LagebildResource
 from pipelines.warehouse import connect
@@ -66,7 +67,7 @@ def test_register_survives_reruns_and_warehouse_rebuilds(tmp_path, capsys):
     ws = tmp_path / "ws"
     _fill_warehouse(ws)
     _materialize(ws)
-    first = th.list_themes(ws)
+    first = themes.list_themes(ws)
     assert WZ in set(first["theme_id"])
     text_ids = sorted(t for t in first["theme_id"] if t.startswith("T-text-"))
     assert len(text_ids) == 3
@@ -97,12 +98,12 @@ def test_register_survives_reruns_and_warehouse_rebuilds(tmp_path, capsys):
     # re-delivery: the warehouse is rebuilt from scratch, the register file stays
     _fill_warehouse(ws)
     _materialize(ws)
-    again = th.list_themes(ws).set_index("theme_id")
+    again = themes.list_themes(ws).set_index("theme_id")
     assert sorted(t for t in again.index if t.startswith("T-text-")) == text_ids
     assert again.loc[WZ, "status"] == "projektgruppe"
     assert again.loc[WZ, "owner"] == "Projektgruppe Gesundheit"
     assert again.loc[text_ids[0], "status"] == "themenspeicher"
-    hist = th.theme_history(ws, WZ)
+    hist = themes.theme_history(ws, WZ)
     assert hist["note"].tolist()[-1] == "Komplexes Thema, an die Projektgruppe übergeben"
 
     # a re-delivery in which the theme no longer reaches the thresholds: inactive, kept

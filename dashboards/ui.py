@@ -1,0 +1,414 @@
+"""Shared Streamlit pieces: configuration, login, sidebar filters, tables with downloads,
+figures and the data-basis footer. Views call these; no view talks to DuckDB itself."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import access, data
+from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, authenticate
+from pipelines.disclosure import Published
+
+USER_KEY = "lagebild_user"
+PUBLICATION_KEY = "lagebild_publication"
+FILTER_KEYS = ("f_period", "f_programs", "f_regions", "f_providers")
+
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+    "locale": "de",
+}
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    workspace: Path
+    demo: bool
+
+
+def config() -> AppConfig:
+    """Workspace and demo flag: `streamlit run app.py -- --workspace DIR [--demo]`, else the
+    environment (LAGEBILD_WORKSPACE, LAGEBILD_DEMO) — read on every run, never at import."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--workspace")
+    parser.add_argument("--demo", action="store_true")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    workspace = args.workspace or os.environ.get("LAGEBILD_WORKSPACE") or "demo-workspace"
+    demo = args.demo or os.environ.get("LAGEBILD_DEMO", "") in ("1", "true", "ja")
+    return AppConfig(Path(workspace).resolve(), demo)
+
+
+@st.cache_resource(show_spinner=False)
+def _settings(workspace: str, mtime: int):
+    from pipelines.settings import load_settings
+
+    return load_settings(workspace)
+
+
+def settings(cfg: AppConfig):
+    override = cfg.workspace / "lagebild.yaml"
+    mtime = override.stat().st_mtime_ns if override.exists() else 0
+    return _settings(str(cfg.workspace), mtime)
+
+
+# ---------------------------------------------------------------------------------------------
+# login
+
+
+def current_user() -> User | None:
+    return st.session_state.get(USER_KEY)
+
+
+def login_page() -> None:
+    cfg = config()
+    st.title("Lagebild")
+    st.caption("Systemsicht für das Case-Management-Netzwerk – bitte anmelden.")
+    if cfg.demo:
+        st.warning(
+            "**Demo-Modus** mit synthetischen Daten. Vorbereitete Demo-Nutzer (Passwort jeweils "
+            f"`{DEMO_PASSWORD}`):",
+            icon=":material/science:",
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"Nutzername": name, "Rolle": ROLES[role], "Bezeichnung": label}
+                    for name, role, label in DEMO_USERS
+                ]
+            ),
+            hide_index=True,
+            width="content",
+        )
+    with st.form("login", clear_on_submit=False):
+        name = st.text_input("Nutzername", key="login_name")
+        password = st.text_input("Passwort", type="password", key="login_password")
+        submitted = st.form_submit_button("Anmelden", type="primary")
+    if submitted:
+        from pipelines.workspace import Workspace
+
+        user = authenticate(
+            Workspace(cfg.workspace).users_file, name, password, allow_demo=cfg.demo
+        )
+        if user is None:
+            st.error("Anmeldung fehlgeschlagen: Nutzername oder Passwort falsch.")
+        else:
+            st.session_state[USER_KEY] = user
+            for k in FILTER_KEYS:
+                st.session_state.pop(k, None)
+            st.rerun()
+
+
+def login_for(view: str):
+    """A distinct login page callable per view URL (Streamlit keys function pages by name)."""
+
+    def page() -> None:
+        login_page()
+
+    page.__name__ = f"login_{view}"
+    page.__qualname__ = page.__name__
+    return page
+
+
+def logout() -> None:
+    for k in (USER_KEY, PUBLICATION_KEY, *FILTER_KEYS):
+        st.session_state.pop(k, None)
+    data.clear()
+
+
+def viewer(cfg: AppConfig, user: User) -> access.Viewer:
+    k = settings(cfg).suppression_k
+    publication = bool(st.session_state.get(PUBLICATION_KEY, False))
+    return access.Viewer(user.role, user.provider, k=k, publication=publication)
+
+
+# ---------------------------------------------------------------------------------------------
+# sidebar
+
+
+def sidebar_user(cfg: AppConfig, user: User) -> None:
+    with st.sidebar:
+        who = user.display_name
+        role = f"Träger {user.provider}" if user.provider else ROLES[user.role]
+        st.markdown(f"**{who}**  \n{role}")
+        if user.demo:
+            st.caption("Demo-Nutzer (nur im Demo-Modus gültig)")
+        if user.role in ("koordination", "evaluation"):
+            st.toggle(
+                "Für Veröffentlichung (Geheimhaltung anwenden)",
+                key=PUBLICATION_KEY,
+                help="Zeigt und exportiert alle Tabellen so, wie sie die Koordinierungsstelle "
+                "verlassen dürfen: kleine Fallzahlen unterdrückt.",
+            )
+        if st.button("Abmelden", key="logout", icon=":material/logout:"):
+            logout()
+            st.rerun()
+
+
+def _period_label(options: dict):
+    partial = set(options.get("partial", []))
+    return lambda p: f"{p} (unvollständig)" if p in partial else p
+
+
+def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
+    """Period, program, region and provider filters; a provider sees only itself."""
+    options = data.load("filter_options", cfg.workspace, v)
+    default = access.default_filters(options)
+    periods = options["periods"]
+    with st.sidebar:
+        st.subheader("Filter")
+        if len(periods) >= 2:
+            value = st.session_state.get("f_period") or (default.period_from, default.period_to)
+            if value[0] not in periods or value[1] not in periods:
+                value = (default.period_from, default.period_to)
+            lo, hi = st.select_slider(
+                "Zeitraum (Quartale)",
+                options=periods,
+                value=value,
+                format_func=_period_label(options),
+                key="f_period",
+            )
+        else:
+            lo = hi = periods[0] if periods else None
+        programs = st.multiselect(
+            "Programm",
+            options["programs"],
+            format_func=lambda c: access.code_label("program", c),
+            placeholder="alle",
+            key="f_programs",
+        )
+        regions = st.multiselect(
+            "Region",
+            options["regions"],
+            format_func=access.region_label,
+            placeholder="alle",
+            key="f_regions",
+        )
+        if v.role == "traeger":
+            st.multiselect(
+                "Träger", [v.provider], default=[v.provider], disabled=True, key="f_providers"
+            )
+            providers: list[str] = [v.provider]
+        else:
+            providers = st.multiselect(
+                "Träger", options["providers"], placeholder="alle", key="f_providers"
+            )
+    return access.Filters(
+        period_from=lo,
+        period_to=hi,
+        programs=tuple(programs),
+        regions=tuple(regions),
+        providers=tuple(providers),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# view context
+
+
+@dataclass(frozen=True)
+class Context:
+    cfg: AppConfig
+    user: User
+    viewer: access.Viewer
+    filters: access.Filters
+    settings: object
+
+    @property
+    def workspace(self) -> Path:
+        return self.cfg.workspace
+
+    def load(self, name: str, *args, **kwargs):
+        return data.load(name, self.workspace, *args, **kwargs)
+
+
+def context() -> Context:
+    """The current view's context, prepared by app.py (login and filters)."""
+    ctx = st.session_state.get("lagebild_context")
+    if ctx is None:  # a view run without the router (should not happen)
+        st.error("Bitte über die Startseite anmelden.")
+        st.stop()
+    return ctx
+
+
+def period_text(f: access.Filters) -> str:
+    if not f.period_from:
+        return "alle Quartale"
+    if f.period_from == f.period_to:
+        return f"Quartal {f.period_from}"
+    return f"{f.period_from} bis {f.period_to}"
+
+
+def filter_text(ctx: Context, *, periods: bool = True) -> str:
+    f = ctx.filters
+    parts = [period_text(f)] if periods else []
+    if f.programs:
+        parts.append(", ".join(access.code_label("program", p) for p in f.programs))
+    if f.regions:
+        parts.append(", ".join(access.region_label(r) for r in f.regions))
+    provs = access.effective_providers(ctx.viewer, f)
+    parts.append("Träger " + ", ".join(provs) if provs else "alle Träger")
+    return " · ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# tables, downloads, figures
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9]+", "_", text.translate(str.maketrans("äöüÄÖÜß", "aouAOUs")))
+    return s.strip("_").lower() or "tabelle"
+
+
+def table(
+    ctx: Context,
+    pub: Published,
+    title: str,
+    *,
+    key: str,
+    drop: tuple[str, ...] = (),
+    caption: str | None = None,
+    height: int | str = "auto",
+) -> None:
+    """A published table with CSV and XLSX download (exactly what is shown, with its note)."""
+    shown = access.show(pub, drop=drop)
+    st.dataframe(shown, hide_index=True, height=height, key=f"df_{key}")
+    if caption:
+        st.caption(caption)
+    downloads(ctx, pub, title, key=key, drop=drop)
+
+
+def downloads(
+    ctx: Context, pub: Published, title: str, *, key: str, drop: tuple[str, ...] = ()
+) -> None:
+    from pipelines.reports.xlsx import Sheet, workbook_bytes
+
+    if drop:
+        keep = [c for c in pub.table.columns if c not in drop]
+        pub = Published(pub.table[keep], pub.flags[keep], pub.k)
+    name = _slug(title)
+    basis = ctx.load("data_basis", ctx.viewer)
+
+    def xlsx() -> bytes:
+        return workbook_bytes(
+            [
+                Sheet(
+                    title[:31],
+                    pub,
+                    title=title,
+                    caption=filter_text(ctx),
+                    percent=[c for c in pub.table.columns if c in access.PERCENT_COLUMNS],
+                )
+            ],
+            basis=basis,
+            suppressed_k=pub.k,
+            role_label=ctx.viewer.role_label,
+        )
+
+    c1, c2, _ = st.columns([1, 1, 4])
+    with c1:
+        st.download_button(
+            "CSV",
+            access.table_csv(pub),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"csv_{key}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+    with c2:
+        st.download_button(
+            "XLSX",
+            xlsx,
+            file_name=f"{name}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"xlsx_{key}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+
+
+def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str | None = None):
+    """A case-level or audit table (not aggregated, so no suppression) with downloads."""
+    from pipelines.reports.xlsx import Sheet, workbook_bytes
+
+    shown = access.display_frame(df)
+    st.dataframe(shown, hide_index=True, key=f"df_{key}")
+    if caption:
+        st.caption(caption)
+    basis = ctx.load("data_basis", ctx.viewer)
+    name = _slug(title)
+    c1, c2, _ = st.columns([1, 1, 4])
+    with c1:
+        st.download_button(
+            "CSV",
+            access.frame_csv(df),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"csv_{key}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+    with c2:
+        st.download_button(
+            "XLSX",
+            lambda: workbook_bytes(
+                [Sheet(title[:31], df, title=title)],
+                basis=basis,
+                suppressed_k=None,
+                role_label=ctx.viewer.role_label,
+            ),
+            file_name=f"{name}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"xlsx_{key}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+
+
+def figure(fig, key: str) -> None:
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=f"fig_{key}", width="stretch")
+
+
+def suppression_note(ctx: Context) -> None:
+    k = ctx.viewer.suppress_k
+    if k:
+        st.info(
+            f"Statistische Geheimhaltung (k = {k}): Fallzahlen von 1 bis {k - 1} erscheinen als "
+            f"„<{k}“; Quoten mit Zähler oder Nenner unter {k} und Werte, aus denen ein geheim "
+            "gehaltener Wert errechnet werden könnte, als „x“.",
+            icon=":material/visibility_off:",
+        )
+
+
+def footer(cfg: AppConfig, v: access.Viewer) -> None:
+    basis = data.load("data_basis", cfg.workspace, v)
+    st.divider()
+    st.caption(f"**Datenbasis:** {basis.text(v.suppress_k)}")
+    if cfg.demo:
+        st.caption("Demo-Modus: synthetische Daten, keine echten Fälle.")
+
+
+def no_data(cfg: AppConfig) -> None:
+    st.title("Lagebild")
+    st.info(access.NO_DATA_MESSAGE, icon=":material/hourglass_empty:")
+    st.caption(f"Arbeitsbereich: {cfg.workspace}")
+
+
+def require(view: str) -> Context:
+    """The context for a view, after checking the role may see it; writes the title."""
+    ctx = context()
+    if view not in ctx.viewer.views:
+        st.error("Diese Ansicht ist für Ihre Rolle nicht freigegeben.")
+        st.stop()
+    st.title(access.VIEWS[view])
+    if ctx.user.demo:
+        st.caption(f"Demo-Modus · angemeldet als {ctx.user.display_name}")
+    return ctx

@@ -1,0 +1,139 @@
+"""Generative Themen: the theme register with trends, exemplary cases and (for the
+coordinating office) status editing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from dashboards import access, data, figures, ui
+
+
+def render() -> None:
+    ctx = ui.require("themen")
+    v = ctx.viewer
+    s = ctx.settings
+    st.caption(
+        f"Ein kodiertes Thema ist ein Paar aus Hürde und Lebensbereich, das im Fenster der "
+        f"letzten {s.theme_window_quarters} Quartale bis zum Datenstand in mindestens "
+        f"{s.theme_min_cases} Fällen von mindestens {s.theme_min_providers} Trägern vorkommt; "
+        "Textthemen gruppieren die anonymisierten Notizen nach Inhalt. Der Zeitraumfilter gilt "
+        "hier nicht."
+    )
+    ui.suppression_note(ctx)
+    themes = ctx.load("themes", v)
+    if len(themes.table) == 0:
+        st.info("Noch keine Themen erkannt.")
+        return
+    ui.table(ctx, themes, "Themenspeicher", key="themes", drop=("active",))
+
+    trend = ctx.load("theme_trend", v)
+    if len(trend.table):
+        ui.figure(figures.theme_trends(trend, title=None), key="theme_trend")
+        st.caption("Fälle je Thema nach dem Quartal ihrer ersten Nennung im Themenfenster.")
+
+    st.subheader("Thema im Detail")
+    options = list(themes.table["theme_id"])
+    labels = dict(zip(themes.table["theme_id"], themes.table["label"], strict=True))
+    theme_id = st.selectbox(
+        "Thema", options, format_func=lambda t: f"{labels.get(t, t)} ({t})", key="theme_pick"
+    )
+    if v.case_level:
+        cases = ctx.load("theme_cases_for", v, theme_id)
+        title = "Exemplarische Fälle für die Fallrekonstruktion"
+        if v.role == "traeger":
+            title += " (eigene Fälle)"
+        st.markdown(f"**{title}**")
+        if len(cases):
+            ui.frame(
+                ctx,
+                cases,
+                title,
+                key="theme_cases",
+                caption="Nur pseudonyme Schlüssel; die typischsten Fälle zuerst.",
+            )
+        else:
+            st.caption("Keine Fälle.")
+
+    if v.edits_register:
+        _history(ctx, theme_id)
+        _edit(ctx, theme_id, themes.table)
+
+
+def _history(ctx, theme_id: str) -> None:
+    from pipelines.themes import theme_history
+
+    with st.expander("Verlauf und Beschlüsse"):
+        try:
+            hist = theme_history(ctx.workspace, theme_id)
+        except Exception as exc:  # register missing or locked
+            st.caption(f"Verlauf nicht verfügbar: {exc}")
+            return
+        if len(hist):
+            cols = [
+                c
+                for c in (
+                    "decided_on",
+                    "entry_kind",
+                    "user_name",
+                    "old_status",
+                    "new_status",
+                    "new_owner",
+                    "note",
+                )
+                if c in hist.columns
+            ]
+            shown = hist[cols].rename(
+                columns={
+                    "decided_on": "Datum",
+                    "entry_kind": "Art",
+                    "user_name": "von",
+                    "old_status": "Status vorher",
+                    "new_status": "Status",
+                    "new_owner": "Gremium",
+                    "note": "Notiz",
+                }
+            )
+            st.dataframe(shown, hide_index=True)
+
+
+def _edit(ctx, theme_id: str, table) -> None:
+    from pipelines.themes import STATUS_LABELS, STATUSES, set_theme_status
+
+    row = table[table["theme_id"] == theme_id].iloc[0]
+    current = row["status"] if row["status"] in STATUSES else STATUSES[0]
+    with st.form(f"edit_{theme_id}"):
+        st.markdown("**Status im Themenspeicher ändern**")
+        status = st.selectbox(
+            "Status",
+            STATUSES,
+            index=STATUSES.index(current),
+            format_func=lambda x: STATUS_LABELS.get(x, x),
+        )
+        owner = st.text_input("Zuständiges Gremium", value=row.get("owner") or "")
+        note = st.text_area("Beschlussnotiz", placeholder="z. B. Beschluss der AG vom …")
+        decided_on = st.date_input("Beschlossen am", value=date.today(), format="DD.MM.YYYY")
+        saved = st.form_submit_button("Speichern", type="primary")
+    if saved:
+        try:
+            change = set_theme_status(
+                ctx.workspace,
+                theme_id,
+                status,
+                owner=owner,
+                note=note or None,
+                decided_on=decided_on,
+                user=ctx.user.name,
+            )
+        except Exception as exc:
+            st.error(f"Nicht gespeichert: {exc}")
+            return
+        data.clear()
+        st.success(
+            f"Gespeichert: {access.VIEWS['themen']} – {theme_id}: "
+            f"{change.get('old_status')} → {change.get('new_status')}."
+        )
+
+
+render()

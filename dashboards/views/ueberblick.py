@@ -1,0 +1,113 @@
+"""Überblick: key figures, what needs a decision, cases per quarter."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import access, figures, ui
+from pipelines.disclosure import format_number, format_percent
+
+
+def _value(pub, col: str, fmt) -> str:
+    if pub is None or len(pub.table) == 0:
+        return "–"
+    v = pub.table[col].iloc[-1]
+    return v if isinstance(v, str) else fmt(v)
+
+
+def render() -> None:
+    ctx = ui.require("ueberblick")
+    st.caption(ui.filter_text(ctx))
+    ui.suppression_note(ctx)
+    s = ctx.settings
+    v, f = ctx.viewer, ctx.filters
+
+    total = ctx.load("caseload", v, f, group_by=(), benchmarks=s.benchmarks)
+    gaps_total = ctx.load("gaps", v, f, group_by=())
+    closures = ctx.load("structural_closures", v, f, group_by=())
+    themes = ctx.load("themes", v)
+
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Fälle im Zeitraum", _value(total, "cases_in_period", format_number))
+    c2.metric(
+        "Fälle je Vollzeitstelle",
+        _value(total, "avg_caseload", lambda x: format_number(x, 1)),
+        help="Durchschnitt über die Tage des Zeitraums: Falltage / VZÄ-Tage (alle Intensitäten).",
+    )
+    c3.metric(
+        "Ziele ohne passendes Angebot",
+        _value(gaps_total, "gap_rate", format_percent),
+        help="Anteil der im Zeitraum vereinbarten Ziele, für die kein passendes Angebot "
+        "vorhanden war (Lückenquote).",
+    )
+    c4.metric(
+        "Strukturelle Abschlüsse",
+        _value(closures, "structural_share", format_percent),
+        help="Anteil der im Zeitraum abgeschlossenen Fälle mit Abschlussgrund "
+        "„strukturelle Hindernisse“.",
+    )
+
+    st.subheader("Was eine Entscheidung braucht")
+    dec = ctx.load(
+        "decisions", v, f, overload_threshold=s.overload_threshold, benchmarks=s.benchmarks
+    )
+    d1, d2, d3 = st.columns(3)
+    with d1:
+        st.markdown("**Größte Versorgungslücken**")
+        if len(dec["gaps"].table):
+            for rec in access.show(dec["gaps"]).itertuples(index=False):
+                st.markdown(f"- {rec[0]} · {rec[1]}: **{rec[-1]}** der Ziele ohne Angebot")
+        else:
+            st.caption("Keine ausweisbare Lücke (mind. 10 Ziele je Zelle).")
+    with d2:
+        st.markdown("**Neue und steigende Themen**")
+        t = dec["themes"].table
+        if len(t):
+            for rec in t.head(6).itertuples(index=False):
+                st.markdown(f"- {rec.label} ({rec.status}, {rec.trend})")
+            if len(t) > 6:
+                st.caption(f"… und {len(t) - 6} weitere unter „Generative Themen“.")
+        else:
+            st.caption("Keine neuen oder steigenden Themen.")
+    with d3:
+        st.markdown(
+            f"**Über {format_number(s.overload_threshold)} Fälle je VZÄ (Durchschnitt oder "
+            "Stichtag) oder ohne VZÄ**"
+        )
+        o = dec["overloaded"].table
+        if len(o):
+            for rec in o.itertuples(index=False):
+                avg, end = (
+                    v if isinstance(v, str) else format_number(v, 1)
+                    for v in (rec.avg_caseload, rec.caseload_end)
+                )
+                if rec.fte_missing:
+                    st.markdown(f"- {rec.provider_id}: keine VZÄ gemeldet – Datenlücke")
+                else:
+                    st.markdown(
+                        f"- {rec.provider_id}: {avg} Fälle je VZÄ (Durchschnitt), {end} am Stichtag"
+                    )
+        else:
+            st.caption("Kein Träger über der Schwelle.")
+
+    st.subheader("Fälle je Quartal")
+    counts = ctx.load("case_counts", v, f)
+    ui.figure(figures.cases_per_quarter(counts, title=None), key="cases_q")
+    ui.table(ctx, counts, "Fälle je Quartal", key="cases_q", drop=("partial",))
+    if len(themes.table):
+        st.caption(
+            f"{len(themes.table)} Themen im Themenspeicher; Details unter „Generative Themen“."
+        )
+
+    if v.case_level:
+        with st.expander("Falldaten (pseudonym) für Fallrekonstruktion und Auswertung"):
+            st.caption(
+                "Eine Zeile je Fall, der im Zeitraum aktiv war (mart.cases): nur pseudonyme "
+                "Schlüssel und Codes, keine Freitexte."
+                + (" Nur Fälle Ihres Trägers." if v.role == "traeger" else "")
+            )
+            if st.toggle("Falltabelle laden", key="load_cases"):
+                ui.frame(ctx, ctx.load("cases", v, f), "Fälle im Zeitraum", key="cases")
+
+
+render()

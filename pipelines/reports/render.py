@@ -1,0 +1,274 @@
+"""Report rendering: one offline HTML file, a PDF printed by headless Chromium, an XLSX.
+
+* HTML: the plotly.js bundle is inlined once (no CDN, no network); figures are interactive.
+* PDF: the same template in print mode (A4 pages, fixed figure sizes, static plots, page
+  numbers), printed by Debian's Chromium with ``--print-to-pdf --no-pdf-header-footer``;
+  ``--virtual-time-budget`` lets plotly finish drawing before the page is printed. Chromium
+  runs with a throw-away profile and without network features; nothing is downloaded.
+* XLSX: one sheet per table, a definitions sheet and a data-basis sheet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from dashboards import access
+from pipelines.disclosure import Published
+from pipelines.reports.content import Bullets, Figure, Report, ReportError, Table, Text
+from pipelines.reports.definitions import VERSION
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+PRINT_WIDTH_PX = 680  # A4 (210 mm) minus 2 × 15 mm margins at 96 dpi
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--run-all-compositor-stages-before-draw",
+]
+
+
+@cache
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _is_numeric_col(pub: Published, col: str) -> bool:
+    s = pub.table[col]
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return True
+    return (
+        any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in s)
+        or (pub.flags[col] != "").any()
+    )
+
+
+def _table_block(t: Table) -> dict:
+    pub = t.pub
+    if t.drop:
+        keep = [c for c in pub.table.columns if c not in t.drop]
+        pub = Published(pub.table[keep], pub.flags[keep], pub.k)
+    shown = access.show(pub)
+    aligns = ["num" if _is_numeric_col(pub, c) else "" for c in pub.table.columns]
+    rows = []
+    first = pub.table.columns[0] if len(pub.table.columns) else None
+    for i in range(len(shown)):
+        cells = []
+        for j in range(len(pub.table.columns)):
+            cls = aligns[j]
+            if pub.flags.iat[i, j]:
+                cls += " sup"
+            cells.append({"text": str(shown.iat[i, j]), "cls": cls.strip()})
+        total = first is not None and str(pub.table[first].iat[i]) == "Gesamt"
+        rows.append({"cells": cells, "total": total})
+    return {
+        "type": "table",
+        "sheet": t.sheet,
+        "title": t.title,
+        "headers": list(shown.columns),
+        "aligns": aligns,
+        "rows": rows,
+        "caption": t.caption,
+        "note": pub.note(),
+    }
+
+
+def _figure_block(f: Figure, for_print: bool) -> dict:
+    import plotly.io as pio
+
+    fig = f.fig
+    config = {"displaylogo": False, "responsive": not for_print}
+    if for_print:
+        h = fig.layout.height or f.height
+        fig = fig.update_layout(width=PRINT_WIDTH_PX, height=min(int(h), 900))
+        config["staticPlot"] = True
+    elif not fig.layout.height:
+        fig = fig.update_layout(height=f.height)
+    html = pio.to_html(
+        fig,
+        include_plotlyjs=False,
+        full_html=False,
+        config=config,
+        default_width=f"{PRINT_WIDTH_PX}px" if for_print else "100%",
+        default_height=f"{fig.layout.height or f.height}px",
+    )
+    return {"type": "figure", "title": f.title, "caption": f.caption, "html": html}
+
+
+def _blocks(section, for_print: bool) -> list[dict]:
+    out = []
+    for b in section.blocks:
+        if isinstance(b, Text):
+            out.append({"type": "text", "text": b.text, "kind": b.kind})
+        elif isinstance(b, Bullets):
+            out.append({"type": "bullets", "entries": b.items})
+        elif isinstance(b, Table):
+            out.append(_table_block(b))
+        elif isinstance(b, Figure):
+            out.append(_figure_block(b, for_print))
+    return out
+
+
+def render_html(report: Report, *, for_print: bool = False) -> str:
+    """The report as one self-contained HTML document (plotly.js inlined)."""
+    as_of = report.basis.as_of.strftime("%d.%m.%Y") if report.basis.as_of else "—"
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    css = css.replace("{{AS_OF}}", as_of).replace("{{K}}", str(report.k))
+    built = (
+        pd.Timestamp(report.basis.built_at).strftime("%d.%m.%Y %H:%M")
+        if report.basis.built_at is not None
+        else "—"
+    )
+    deliveries = [
+        {
+            "delivery_id": d.delivery_id,
+            "provider_id": d.provider_id,
+            "source_name": d.source_name,
+            "snapshot_on": pd.Timestamp(d.snapshot_on).strftime("%d.%m.%Y")
+            if d.snapshot_on is not None
+            else "—",
+            "status": access.STATUS_LABELS_DELIVERY.get(d.status, d.status),
+        }
+        for d in report.basis.delivery_list.itertuples(index=False)
+    ]
+    sections = [
+        {"title": s.title, "css": s.css, "blocks": _blocks(s, for_print)} for s in report.sections
+    ]
+    template = _env().get_template("report.html.j2")
+    return template.render(
+        r=report,
+        sections=sections,
+        css=_markup(css),
+        plotly_js=_plotly_js(),
+        for_print=for_print,
+        as_of=as_of,
+        built=built,
+        generated=report.generated_at.strftime("%d.%m.%Y %H:%M"),
+        version=VERSION,
+        deliveries=deliveries,
+        print_width=PRINT_WIDTH_PX,
+    )
+
+
+def _markup(text: str):
+    from markupsafe import Markup
+
+    return Markup(text)
+
+
+def write_html(report: Report, out: Path) -> Path:
+    out.write_text(render_html(report), encoding="utf-8")
+    return out
+
+
+def chromium_path() -> str:
+    for candidate in (
+        os.environ.get("LAGEBILD_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise ReportError(
+        "Für PDF-Berichte wird Chromium benötigt (Debian: `apt-get install chromium`);"
+        " HTML und XLSX gehen ohne."
+    )
+
+
+def print_pdf(html_file: Path, pdf_file: Path, *, timeout: int = 180) -> Path:
+    """Print an HTML file to PDF with headless Chromium (no header/footer lines)."""
+    browser = chromium_path()
+    with tempfile.TemporaryDirectory(prefix="lagebild-chromium-") as profile:
+        cmd = [
+            browser,
+            *CHROMIUM_ARGS,
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            "--virtual-time-budget=30000",
+            f"--print-to-pdf={pdf_file}",
+            html_file.resolve().as_uri(),
+        ]
+        env = {**os.environ, "HOME": profile}
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if proc.returncode != 0 or not pdf_file.exists() or pdf_file.stat().st_size == 0:
+        raise ReportError(
+            f"Chromium konnte das PDF nicht schreiben (Code {proc.returncode}):"
+            f" {proc.stderr.strip()[-500:]}"
+        )
+    return pdf_file
+
+
+def write_pdf(report: Report, out: Path) -> Path:
+    with tempfile.TemporaryDirectory(prefix="lagebild-report-") as tmp:
+        page = Path(tmp) / "bericht.html"
+        page.write_text(render_html(report, for_print=True), encoding="utf-8")
+        tmp_pdf = Path(tmp) / "bericht.pdf"
+        print_pdf(page, tmp_pdf)
+        shutil.move(str(tmp_pdf), out)
+    return out
+
+
+def write_xlsx(report: Report, out: Path) -> Path:
+    from pipelines.reports.xlsx import Sheet, write_workbook
+
+    sheets = []
+    for t in report.tables():
+        pub = t.pub
+        if t.drop:
+            keep = [c for c in pub.table.columns if c not in t.drop]
+            pub = Published(pub.table[keep], pub.flags[keep], pub.k)
+        sheets.append(
+            Sheet(
+                t.sheet,
+                pub,
+                title=t.title,
+                caption=f"{report.title} · Quartal {report.period_label} · {report.scope}",
+                percent=[c for c in pub.table.columns if c in access.PERCENT_COLUMNS],
+            )
+        )
+    # every re-entry / relapse figure keeps its full definition next to it
+    defs = list(report.definitions)
+    for t in report.tables():
+        if "definition" in t.pub.table.columns:
+            for rec in t.pub.table.itertuples(index=False):
+                defs.append((f"{rec.event_label}, {rec.window_days} Tage", rec.definition))
+    write_workbook(
+        sheets,
+        out,
+        basis=report.basis,
+        suppressed_k=report.k,
+        role_label=f"{report.viewer.role_label} · {report.scope}",
+        definitions=defs,
+        title=f"{report.title} – Quartal {report.period_label}",
+    )
+    return out

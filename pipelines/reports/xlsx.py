@@ -1,0 +1,221 @@
+"""XLSX output: one sheet per table, a sheet of definitions and a sheet with the data basis.
+
+Used by the reports (`--out FILE.xlsx`) and by the dashboard downloads. Suppressed cells keep
+their marker text (``<3``, ``x``); every other number stays a number, so the tables can be
+recalculated. Each table sheet says in its second row whether suppression was applied and
+with which k.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+from pipelines.disclosure import Published, internal_note, note
+
+_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+@dataclass
+class Sheet:
+    """One table for a workbook."""
+
+    name: str
+    data: pd.DataFrame | Published
+    title: str = ""
+    labels: dict[str, str] | None = None
+    percent: Sequence[str] = ()
+    decimals: dict[str, int] = field(default_factory=dict)
+    caption: str = ""
+
+
+def sheet_name(name: str, used: set[str]) -> str:
+    base = _BAD.sub("-", name).strip("'")[:31] or "Tabelle"
+    candidate, i = base, 2
+    while candidate.lower() in used:
+        suffix = f" ({i})"
+        candidate = base[: 31 - len(suffix)] + suffix
+        i += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _cell(value):
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_, bool)):
+        return "ja" if value else "nein"
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def write_workbook(
+    sheets: Sequence[Sheet],
+    target: str | Path | io.BytesIO,
+    *,
+    basis=None,
+    suppressed_k: int | None = None,
+    role_label: str | None = None,
+    definitions: Sequence[tuple[str, str]] = (),
+    title: str = "",
+) -> None:
+    """Write the workbook. `basis` is a dashboards.access.DataBasis (or None)."""
+    from dashboards.access import headings
+
+    wb = xlsxwriter.Workbook(
+        target if not isinstance(target, Path) else str(target),
+        {"in_memory": True, "remove_timezone": True, "nan_inf_to_errors": False},
+    )
+    bold = wb.add_format({"bold": True, "font_size": 13})
+    head = wb.add_format(
+        {"bold": True, "bg_color": "#DDE6F0", "text_wrap": True, "valign": "top", "border": 1}
+    )
+    muted = wb.add_format({"italic": True, "font_color": "#555555", "text_wrap": False})
+    num0 = wb.add_format({"num_format": "#,##0"})
+    num1 = wb.add_format({"num_format": "#,##0.0"})
+    num2 = wb.add_format({"num_format": "#,##0.00"})
+    pct = wb.add_format({"num_format": "0.0%"})
+    datef = wb.add_format({"num_format": "dd.mm.yyyy"})
+    dtf = wb.add_format({"num_format": "dd.mm.yyyy hh:mm"})
+    marker = wb.add_format({"align": "right", "font_color": "#7A1F1F"})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    used: set[str] = set()
+
+    for sh in sheets:
+        ws = wb.add_worksheet(sheet_name(sh.name, used))
+        if isinstance(sh.data, Published):
+            df = sh.data.table
+            flags = sh.data.flags
+            statement = sh.data.note()
+        else:
+            df = sh.data
+            flags = None
+            statement = note(suppressed_k) if suppressed_k else internal_note()
+        labels = {**headings(df.columns), **(sh.labels or {})}
+        ws.write(0, 0, sh.title or sh.name, bold)
+        ws.write(1, 0, statement, muted)
+        row0 = 2
+        if sh.caption:
+            ws.write(2, 0, sh.caption, muted)
+            row0 = 3
+        header_row = row0 + 1
+        for j, col in enumerate(df.columns):
+            ws.write(header_row, j, labels.get(col, col), head)
+        widths = [min(max(len(str(labels.get(c, c))), 8), 40) for c in df.columns]
+        for i, rec in enumerate(df.itertuples(index=False)):
+            r = header_row + 1 + i
+            for j, (col, value) in enumerate(zip(df.columns, rec, strict=True)):
+                v = _cell(value)
+                flagged = flags is not None and flags.iat[i, j] != ""
+                if v is None:
+                    ws.write_blank(r, j, None)
+                elif flagged or isinstance(v, str):
+                    ws.write_string(r, j, str(v), marker if flagged else None)
+                    widths[j] = min(max(widths[j], len(str(v)) + 1), 60)
+                elif isinstance(v, datetime):
+                    ws.write_datetime(r, j, v, dtf)
+                elif isinstance(v, date):
+                    ws.write_datetime(r, j, datetime(v.year, v.month, v.day), datef)
+                elif isinstance(v, (int, float)):
+                    if col in sh.percent:
+                        fmt = pct
+                    elif isinstance(v, int) or col in ("line",):
+                        fmt = num0
+                    else:
+                        d = sh.decimals.get(col, 1)
+                        fmt = {0: num0, 1: num1}.get(d, num2)
+                    ws.write_number(r, j, v, fmt)
+                else:
+                    ws.write(r, j, str(v))
+        for j, w in enumerate(widths):
+            ws.set_column(j, j, w + 2)
+        if len(df.columns):
+            ws.autofilter(header_row, 0, header_row + max(len(df), 1), len(df.columns) - 1)
+            ws.freeze_panes(header_row + 1, 0)
+
+    if definitions:
+        ws = wb.add_worksheet(sheet_name("Definitionen", used))
+        ws.write(0, 0, "Definitionen (Metrikdefinitionen v1)", bold)
+        ws.write(2, 0, "Begriff", head)
+        ws.write(2, 1, "Definition", head)
+        for i, (term, text) in enumerate(definitions):
+            ws.write(3 + i, 0, term, wrap)
+            ws.write(3 + i, 1, text, wrap)
+        ws.set_column(0, 0, 34)
+        ws.set_column(1, 1, 110)
+
+    ws = wb.add_worksheet(sheet_name("Datenbasis", used))
+    ws.write(0, 0, title or "Datenbasis", bold)
+    rows: list[tuple[str, object]] = []
+    if basis is not None:
+        rows += [
+            ("Datenstand (as_of)", basis.as_of),
+            ("Herkunft des Datenstands", basis.as_of_source),
+            ("Lieferungen (aktuell verwendet)", basis.deliveries),
+            ("Träger mit aktueller Lieferung", basis.providers),
+            ("aufbereitet am", basis.built_at),
+            ("Lauf", basis.run_id),
+        ]
+    rows += [
+        ("Ansicht / Rolle", role_label or "—"),
+        (
+            "Statistische Geheimhaltung",
+            note(suppressed_k) if suppressed_k else internal_note(),
+        ),
+        ("erstellt am", datetime.now().replace(microsecond=0)),
+    ]
+    for i, (key, value) in enumerate(rows):
+        ws.write(2 + i, 0, key, head)
+        v = _cell(value)
+        if isinstance(v, datetime):
+            ws.write_datetime(2 + i, 1, v, dtf)
+        elif isinstance(v, date):
+            ws.write_datetime(2 + i, 1, datetime(v.year, v.month, v.day), datef)
+        elif v is None:
+            ws.write(2 + i, 1, "—")
+        else:
+            ws.write(2 + i, 1, v)
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 1, 100)
+    if basis is not None and len(basis.delivery_list):
+        start = 4 + len(rows)
+        ws.write(start - 1, 0, "Verwendete Lieferungen", bold)
+        dl = basis.delivery_list
+        lab = headings(dl.columns)
+        lab["current_tables"] = "aktuelle Tabellen"
+        for j, col in enumerate(dl.columns):
+            ws.write(start, j, lab.get(col, col), head)
+        for i, rec in enumerate(dl.itertuples(index=False)):
+            for j, value in enumerate(rec):
+                v = _cell(value)
+                if isinstance(v, (datetime, date)):
+                    v = v.strftime("%d.%m.%Y")
+                ws.write(start + 1 + i, j, v if v is not None else "")
+        for j in range(2, len(dl.columns)):
+            ws.set_column(j, j, 22)
+    wb.close()
+
+
+def workbook_bytes(sheets: Sequence[Sheet], **kwargs) -> bytes:
+    buf = io.BytesIO()
+    write_workbook(sheets, buf, **kwargs)
+    return buf.getvalue()

@@ -1,0 +1,57 @@
+"""Helpers to run the dashboard under Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+import dashboards
+
+APP = Path(dashboards.__file__).resolve().parent / "app.py"
+
+
+def app(workspace: Path, monkeypatch, *, demo: bool = False) -> AppTest:
+    monkeypatch.setenv("LAGEBILD_WORKSPACE", str(workspace))
+    monkeypatch.setenv("LAGEBILD_DEMO", "1" if demo else "0")
+    return AppTest.from_file(str(APP), default_timeout=30)
+
+
+def logged_in(workspace: Path, monkeypatch, role: str, provider: str | None = None) -> AppTest:
+    from dashboards.auth import User
+    from dashboards.ui import USER_KEY
+
+    at = app(workspace, monkeypatch)
+    at.session_state[USER_KEY] = User(f"test-{role}", role, provider)
+    return at
+
+
+def open_view(at: AppTest, view: str) -> tuple[AppTest, float]:
+    """Run the app, switch to a view, run it; returns (at, seconds for the view's run)."""
+    at.run()
+    at.switch_page(f"views/{view}.py")
+    t0 = time.perf_counter()
+    at.run()
+    return at, time.perf_counter() - t0
+
+
+def texts(at: AppTest) -> str:
+    parts = []
+    for kind in (
+        "markdown",
+        "caption",
+        "title",
+        "subheader",
+        "info",
+        "warning",
+        "error",
+        "success",
+    ):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def frames(at: AppTest) -> list:
+    return [d.value for d in at.dataframe]

@@ -1,0 +1,39 @@
+"""Dashboard test fixtures: a small published warehouse, users, and AppTest per role."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboards.fixture_warehouse import build
+
+PASSWORD = "test-passwort-123"
+ROLE_USERS = {
+    "koordination": ("anna", None),
+    "traeger": ("tina", "p04"),
+    "evaluation": ("eva", None),
+    "foerderer": ("fritz", None),
+}
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory):
+    """A workspace with a published warehouse (fixture data) and one user per role."""
+    from dashboards.auth import add_user
+    from pipelines.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("ws")
+    ws = Workspace(root)
+    build(ws.published_db_path)
+    for role, (name, provider) in ROLE_USERS.items():
+        add_user(ws.users_file, name, role, PASSWORD, provider)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _clear_streamlit_caches():
+    """st.cache_data survives between AppTest runs in one process."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()

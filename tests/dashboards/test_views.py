@@ -1,0 +1,183 @@
+"""An AppTest per view (and per role), plus login, role gates, suppression and timings.
+
+Render times are measured with a cold cache (st.cache_data cleared before the view's run);
+the numbers on the demo data are measured by tests/e2e and reported there.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import streamlit as st
+
+from dashboards.access import ROLE_VIEWS, VIEWS
+from tests.dashboards.apptest import app, frames, logged_in, texts
+from tests.dashboards.conftest import PASSWORD, ROLE_USERS
+
+ROLES = {
+    "koordination": None,
+    "traeger": "p04",
+    "evaluation": None,
+    "foerderer": None,
+}
+
+
+def run_view(workspace, monkeypatch, role: str, view: str):
+    at = logged_in(workspace, monkeypatch, role, ROLES[role])
+    at.run()
+    assert not at.exception, at.exception
+    st.cache_data.clear()
+    at.switch_page(f"views/{view}.py")
+    t0 = time.perf_counter()
+    at.run()
+    return at, time.perf_counter() - t0
+
+
+CASES = [(role, view) for role in ROLES for view in ROLE_VIEWS[role]]
+
+
+@pytest.mark.parametrize(("role", "view"), CASES)
+def test_view_renders_for_role(workspace, monkeypatch, role, view):
+    at, secs = run_view(workspace, monkeypatch, role, view)
+    assert not at.exception, at.exception
+    body = texts(at)
+    assert VIEWS[view] in [t.value for t in at.title]
+    assert "Datenbasis:" in body and "Datenstand 30.09.2026" in body
+    if role in ("foerderer", "traeger"):
+        assert "k = 3" in body
+    assert secs < 2.0, f"{view} took {secs:.2f} s for {role}"
+
+
+def test_each_view_has_downloads(workspace, monkeypatch):
+    for view in VIEWS:
+        at, _ = run_view(workspace, monkeypatch, "koordination", view)
+        assert len(at.get("download_button")) >= 1, view
+
+
+def test_login_form_and_logout(workspace, monkeypatch):
+    at = app(workspace, monkeypatch)
+    at.run()
+    assert [t.value for t in at.title] == ["Lagebild"]
+    at.text_input(key="login_name").input("anna")
+    at.text_input(key="login_password").input("falsch-falsch")
+    at.button[0].click().run()
+    assert "Anmeldung fehlgeschlagen" in texts(at)
+    at.text_input(key="login_name").input("anna")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Überblick" in [t.value for t in at.title]
+    at.button(key="logout").click().run()
+    assert at.text_input(key="login_name") is not None
+
+
+def test_demo_users_only_in_demo_mode(workspace, monkeypatch, tmp_path):
+    import shutil
+
+    from dashboards.auth import DEMO_PASSWORD, ensure_demo_users
+    from pipelines.workspace import Workspace
+
+    ws = tmp_path / "demo-ws"
+    shutil.copytree(workspace, ws)
+    ensure_demo_users(Workspace(ws).users_file, "p01")
+    at = app(ws, monkeypatch, demo=False)
+    at.run()
+    at.text_input(key="login_name").input("demo-koordination")
+    at.text_input(key="login_password").input(DEMO_PASSWORD)
+    at.button[0].click().run()
+    assert "Anmeldung fehlgeschlagen" in texts(at)
+
+    at = app(ws, monkeypatch, demo=True)
+    at.run()
+    assert "Demo-Modus" in texts(at)
+    at.text_input(key="login_name").input("demo-foerderer")
+    at.text_input(key="login_password").input(DEMO_PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    body = texts(at)
+    assert "Demo: Förderer" in body and "Demo-Modus" in body
+
+
+def test_missing_published_copy_is_friendly(tmp_path, monkeypatch):
+    from dashboards.auth import add_user
+
+    add_user(tmp_path / "users.yaml", "anna", "koordination", PASSWORD)
+    at = logged_in(tmp_path, monkeypatch, "koordination")
+    at.run()
+    assert not at.exception
+    assert "Noch keine Daten – bitte zuerst `lagebild run` ausführen." in texts(at)
+
+
+def test_funder_sees_no_delivery_view_and_no_case_level(workspace, monkeypatch):
+    at = logged_in(workspace, monkeypatch, "foerderer")
+    at.run()
+    with pytest.raises(ValueError):
+        at.switch_page("views/lieferungen.py")
+    at, _ = run_view(workspace, monkeypatch, "foerderer", "ueberblick")
+    assert "Falldaten" not in [e.label for e in at.expander]
+    at, _ = run_view(workspace, monkeypatch, "foerderer", "fallzahlen")
+    assert "Je Fachkraft (pseudonym)" not in texts(at)
+    at, _ = run_view(workspace, monkeypatch, "foerderer", "themen")
+    assert "Exemplarische Fälle" not in texts(at)
+    assert not [f for f in at.get("form")]  # no register editing
+
+
+def test_funder_tables_are_suppressed(workspace, monkeypatch):
+    at, _ = run_view(workspace, monkeypatch, "foerderer", "fallzahlen")
+    table = frames(at)[0]
+    provider_col = table["Träger"].tolist()
+    assert "p04" in provider_col
+    row = table[table["Träger"] == "p04"].iloc[0]
+    assert row["Fälle im Zeitraum"] == "<3"
+    assert row["Fälle je VZÄ (Durchschnitt)"] == "x"
+
+
+def test_provider_sees_only_itself(workspace, monkeypatch):
+    for view in ("fallzahlen", "prozessqualitaet", "lieferungen"):
+        at, _ = run_view(workspace, monkeypatch, "traeger", view)
+        for df in frames(at):
+            if "Träger" in df.columns:
+                assert set(df["Träger"]) <= {"p04", "Gesamt", ""}, (view, set(df["Träger"]))
+    at, _ = run_view(workspace, monkeypatch, "traeger", "lieferungen")
+    assert "p02_export_alt.xlsx" not in str(frames(at))
+
+
+def test_koordination_edits_theme_register(workspace, monkeypatch):
+    from pipelines.themes import theme_history
+
+    at, _ = run_view(workspace, monkeypatch, "koordination", "themen")
+    theme_id = at.selectbox(key="theme_pick").value
+    form_box = at.selectbox[1]
+    form_box.set_value("priorisiert")
+    at.text_input[0].input("AG Wohnen")
+    at.text_area[0].input("In der AG am 12.11. priorisiert.")
+    assert at.get("form"), "the register form exists"
+    submit = next(b for b in at.button if b.label == "Speichern")
+    submit.click().run()
+    assert not at.exception, at.exception
+    assert "Gespeichert" in texts(at)
+    hist = theme_history(workspace, theme_id)
+    assert hist["note"].iloc[-1] == "In der AG am 12.11. priorisiert."
+    assert hist["new_status"].iloc[-1] == "priorisiert"
+    assert hist["user_name"].iloc[-1] == "test-koordination"
+
+
+def test_publication_toggle_suppresses_for_koordination(workspace, monkeypatch):
+    at, _ = run_view(workspace, monkeypatch, "koordination", "fallzahlen")
+    assert "k = 3" not in texts(at).split("Datenbasis:")[0]
+    at.toggle(key="lagebild_publication").set_value(True).run()
+    table = frames(at)[0]
+    assert "<3" in table.to_string()
+
+
+@pytest.mark.parametrize("role", list(ROLE_USERS))
+def test_every_role_can_log_in(workspace, monkeypatch, role):
+    name, _ = ROLE_USERS[role]
+    at = app(workspace, monkeypatch)
+    at.run()
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Überblick" in [t.value for t in at.title]

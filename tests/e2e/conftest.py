@@ -1,0 +1,105 @@
+"""End-to-end fixtures: a pipeline-built workspace, the dashboard server, Debian's Chromium.
+
+Nothing is downloaded: Playwright drives /usr/bin/chromium; the server is started exactly as
+`lagebild dashboard` starts it (dashboards.launch.command), bound to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.pipeline_workspace import pipeline_workspace, providers
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PASSWORD = "e2e-passwort-123"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def e2e_workspace(tmp_path_factory):
+    from dashboards.auth import add_user
+    from pipelines.workspace import Workspace
+
+    root = pipeline_workspace(tmp_path_factory.getbasetemp())
+    users = Workspace(root).users_file
+    small = providers(root)[0]
+    add_user(users, "e2e-koordination", "koordination", PASSWORD)
+    add_user(users, "e2e-traeger", "traeger", PASSWORD, provider=small)
+    add_user(users, "e2e-evaluation", "evaluation", PASSWORD)
+    add_user(users, "e2e-foerderer", "foerderer", PASSWORD)
+    return root
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(e2e_workspace):
+    from dashboards.launch import HERE, command, environment
+
+    port = _free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "e2e-streamlit.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        command(e2e_workspace, port=port),
+        cwd=HERE,
+        env=environment(e2e_workspace),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("Dashboard-Server ist nicht gestartet")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian-Paket chromium fehlt (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -1,0 +1,75 @@
+"""A workspace built the real way: `lagebild generate` (demo size) + `lagebild run`.
+
+Built once per test session under pytest's base temp folder and shared by the e2e tests and
+the report integration tests (they only read it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DEMO_CASES = 6000  # `lagebild demo` defaults
+DEMO_PROVIDERS = 8
+DEMO_SEED = 7
+
+
+def _lagebild(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("lagebild")
+    cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "pipelines.cli", *args]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def pipeline_workspace(base: Path) -> Path:
+    """WORKSPACE with a published warehouse from generated demo exports (built once).
+
+    LAGEBILD_TEST_WORKSPACE may name an already built workspace (saves the build while
+    developing tests; it must have been built by this function)."""
+    given = os.environ.get("LAGEBILD_TEST_WORKSPACE")
+    if given and (Path(given) / ".built").exists():
+        return Path(given)
+    root = base / "lagebild-demo-ws"
+    done = root / ".built"
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / "lagebild-demo-ws.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return root
+        inbox = root / "inbox"
+        gen = _lagebild(
+            "generate",
+            "--cases",
+            str(DEMO_CASES),
+            "--providers",
+            str(DEMO_PROVIDERS),
+            "--seed",
+            str(DEMO_SEED),
+            "--with-faults",
+            "--out",
+            str(inbox),
+        )
+        assert gen.returncode == 0, gen.stdout + gen.stderr
+        run = _lagebild("run", "--inbox", str(inbox), "--workspace", str(root))
+        published = root / "published" / "lagebild.duckdb"
+        # The run may report a failing check of another stage; what these tests need is the
+        # published copy.
+        assert published.exists(), run.stdout + run.stderr
+        (root / "run.log").write_text(run.stdout + run.stderr, encoding="utf-8")
+        done.write_text("ok", encoding="utf-8")
+    return root
+
+
+def providers(root: Path) -> list[str]:
+    from pipelines.warehouse import reader
+
+    with reader(root / "published" / "lagebild.duckdb") as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT provider_id FROM mart.cases GROUP BY 1 ORDER BY count(*), 1"
+            ).fetchall()
+        ]

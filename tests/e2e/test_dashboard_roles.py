@@ -1,0 +1,175 @@
+"""Log in as each role in a real headless Chromium, open every view, check what is and is not
+visible, measure the render time and write a screenshot of every view.
+
+Screenshots: test-artifacts/screenshots/<rolle>_<ansicht>.png; render times:
+test-artifacts/render_times.json (seconds from the click in the navigation until the view's
+script has finished and every plotly chart on it is drawn).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from dashboards.access import ROLE_VIEWS, VIEWS
+from tests.e2e.conftest import ARTIFACTS, PASSWORD
+from tests.e2e.pipeline_workspace import providers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+RENDER_LIMIT_S = 2.0
+TIMES: dict[str, dict[str, float]] = {}
+
+
+def _login(page, url: str, user: str) -> None:
+    page.goto(url)
+    page.get_by_label("Nutzername").fill(user)
+    page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_selector("h1:has-text('Überblick')", timeout=30_000)
+    _settle(page)
+
+
+def _settle(page, timeout: int = 30_000) -> None:
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout
+    )
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+                 .every(p => p.querySelector('.main-svg'))""",
+        timeout=timeout,
+    )
+
+
+def _open(page, view: str) -> float:
+    t0 = time.perf_counter()
+    page.locator("[data-testid='stSidebarNav'] a", has_text=VIEWS[view]).click()
+    page.wait_for_selector(f"h1:has-text('{VIEWS[view]}')", timeout=30_000)
+    page.wait_for_timeout(50)
+    _settle(page)
+    return time.perf_counter() - t0
+
+
+def _shot(page, path) -> None:
+    height = page.evaluate(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]')
+                || document.querySelector('section.main') || document.body;
+            return Math.max(main.scrollHeight, document.body.scrollHeight);
+        }"""
+    )
+    page.set_viewport_size({"width": 1400, "height": min(max(int(height) + 40, 900), 12000)})
+    page.wait_for_timeout(150)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def _nav_labels(page) -> list[str]:
+    labels = []
+    for t in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts():
+        lines = [x.strip() for x in t.splitlines() if x.strip()]
+        if lines:
+            labels.append(lines[-1])  # the first line is the icon's ligature name
+    return labels
+
+
+def _main_text(page) -> str:
+    return page.locator("[data-testid='stMain']").inner_text()
+
+
+ROLE_USERS = {
+    "koordination": "e2e-koordination",
+    "traeger": "e2e-traeger",
+    "evaluation": "e2e-evaluation",
+    "foerderer": "e2e-foerderer",
+}
+
+
+@pytest.mark.parametrize("role", list(ROLE_USERS))
+def test_role_in_browser(role, browser, dashboard_url, e2e_workspace, screenshots_dir):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="de-DE")
+    try:
+        _login(page, dashboard_url, ROLE_USERS[role])
+        assert _nav_labels(page) == [VIEWS[v] for v in ROLE_VIEWS[role]]
+        sidebar = page.locator("[data-testid='stSidebar']").inner_text()
+        assert "Abmelden" in sidebar
+        all_providers = providers(e2e_workspace)
+        own = all_providers[0]
+        times = TIMES.setdefault(role, {})
+        texts = {}
+        for view in ROLE_VIEWS[role]:
+            secs = times[view] = round(_open(page, view), 3) if view != "ueberblick" else None
+            if view == "ueberblick":
+                # first view after login: measure a fresh navigation to it
+                _open(page, "versorgungsluecken")
+                secs = times[view] = round(_open(page, view), 3)
+            text = _main_text(page)
+            texts[view] = text
+            assert "Datenbasis:" in text and "Datenstand 15.10.2026" in text, view
+            _shot(page, screenshots_dir / f"{role}_{view}.png")
+            assert secs < RENDER_LIMIT_S, f"{role}/{view}: {secs:.2f} s"
+
+        if role in ("foerderer", "traeger"):
+            for view, text in texts.items():
+                if view != "lieferungen":  # audit lists, no aggregates
+                    assert "Statistische Geheimhaltung (k = 3)" in text, view
+        if role == "foerderer":
+            assert "Datenlieferungen" not in _nav_labels(page)
+            assert "Falldaten (pseudonym)" not in texts["ueberblick"]
+            assert "Je Fachkraft" not in texts["fallzahlen"]
+            assert "Exemplarische Fälle" not in texts["themen"]
+            assert "Status im Themenspeicher ändern" not in texts["themen"]
+            assert "Abgeschlossene Fälle (pseudonym" not in texts["wiederaufnahme"]
+        if role == "traeger":
+            others = [p for p in all_providers if p != own]
+            for view, text in texts.items():
+                leaked = [p for p in others if re.search(rf"\b{re.escape(p)}\b", text)]
+                assert not leaked, f"{view} zeigt fremde Träger: {leaked}"
+            assert own in texts["fallzahlen"]
+            assert "Status im Themenspeicher ändern" not in texts["themen"]
+            assert page.get_by_text("Träger", exact=True).count() >= 1
+        if role == "koordination":
+            assert "Status im Themenspeicher ändern" in texts["themen"]
+            assert "Zurückweisungsgründe" in texts["lieferungen"]
+            assert "Statistische Geheimhaltung (k = 3)" not in texts["fallzahlen"]
+            assert "Je Fachkraft (pseudonym)" in texts["fallzahlen"]
+        if role == "evaluation":
+            assert "Status im Themenspeicher ändern" not in texts["themen"]
+            assert "gezählt je Lieferung, Tabelle, Spalte und Grund" in texts["lieferungen"]
+            assert "Exemplarische Fälle" in texts["themen"]
+
+        page.get_by_role("button", name="Abmelden").click()
+        page.wait_for_selector("text=Nutzername", timeout=15_000)
+    finally:
+        page.close()
+    _write_times()
+
+
+def test_no_anonymous_access(browser, dashboard_url, screenshots_dir):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        for path in ("", "/fallzahlen", "/lieferungen"):
+            page.goto(dashboard_url + path)
+            page.wait_for_selector("text=Nutzername", timeout=30_000)
+            body = page.locator("body").inner_text()
+            assert "Datenbasis:" not in body
+            assert "Fälle je VZÄ" not in body
+            assert "Page not found" not in body
+        page.screenshot(path=str(screenshots_dir / "anmeldung.png"))
+        page.get_by_label("Nutzername").fill("e2e-koordination")
+        page.get_by_label("Passwort", exact=True).fill("falsch-falsch")
+        page.get_by_role("button", name="Anmelden").click()
+        page.wait_for_selector("text=Anmeldung fehlgeschlagen", timeout=15_000)
+    finally:
+        page.close()
+
+
+def _write_times() -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "render_times.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.update(TIMES)
+    path.write_text(json.dumps(old, indent=2, ensure_ascii=False))

@@ -1,0 +1,126 @@
+"""Dashboard users: argon2 hashes, roles, demo users, `lagebild users`."""
+
+from __future__ import annotations
+
+import io
+import stat
+
+import pytest
+
+from dashboards.auth import (
+    DEMO_PASSWORD,
+    add_user,
+    authenticate,
+    ensure_demo_users,
+    has_regular_users,
+    list_users,
+    load_users,
+    remove_user,
+)
+from pipelines.cli import UserError, main
+
+
+@pytest.fixture
+def users_file(tmp_path):
+    return tmp_path / "users.yaml"
+
+
+def test_add_and_authenticate(users_file):
+    add_user(users_file, "anna", "koordination", "geheim-geheim")
+    text = users_file.read_text(encoding="utf-8")
+    assert "geheim-geheim" not in text
+    assert "$argon2id$" in text
+    assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
+    user = authenticate(users_file, "anna", "geheim-geheim")
+    assert user is not None and user.role == "koordination" and user.provider is None
+    assert authenticate(users_file, "anna", "falsch-falsch") is None
+    assert authenticate(users_file, "niemand", "geheim-geheim") is None
+    assert authenticate(users_file, "", "") is None
+
+
+def test_hashes_are_salted(users_file):
+    add_user(users_file, "a1", "evaluation", "gleiches-passwort")
+    add_user(users_file, "a2", "evaluation", "gleiches-passwort")
+    users = load_users(users_file)
+    assert users["a1"]["hash"] != users["a2"]["hash"]
+
+
+def test_traeger_needs_provider(users_file):
+    with pytest.raises(UserError):
+        add_user(users_file, "tina", "traeger", "geheim-geheim")
+    with pytest.raises(UserError):
+        add_user(users_file, "karl", "koordination", "geheim-geheim", provider="p01")
+    u = add_user(users_file, "tina", "traeger", "geheim-geheim", provider="p01")
+    assert authenticate(users_file, "tina", "geheim-geheim").provider == "p01" == u.provider
+
+
+def test_bad_input(users_file):
+    with pytest.raises(UserError):
+        add_user(users_file, "x", "koordination", "geheim-geheim")  # name too short
+    with pytest.raises(UserError):
+        add_user(users_file, "anna", "admin", "geheim-geheim")
+    with pytest.raises(UserError):
+        add_user(users_file, "anna", "koordination", "kurz")
+
+
+def test_remove_and_list(users_file):
+    add_user(users_file, "anna", "koordination", "geheim-geheim")
+    add_user(users_file, "bert", "foerderer", "geheim-geheim")
+    assert [u.name for u in list_users(users_file)] == ["anna", "bert"]
+    assert remove_user(users_file, "anna")
+    assert not remove_user(users_file, "anna")
+    assert authenticate(users_file, "anna", "geheim-geheim") is None
+
+
+def test_demo_users_only_in_demo_mode(users_file):
+    users = ensure_demo_users(users_file, "p01")
+    assert {u.role for u in users} == {"koordination", "traeger", "evaluation", "foerderer"}
+    assert all(u.label.startswith("Demo:") for u in users)
+    assert authenticate(users_file, "demo-koordination", DEMO_PASSWORD) is None
+    u = authenticate(users_file, "demo-traeger", DEMO_PASSWORD, allow_demo=True)
+    assert u.demo and u.provider == "p01"
+    assert not has_regular_users(users_file)
+    # idempotent
+    before = load_users(users_file)["demo-evaluation"]["hash"]
+    ensure_demo_users(users_file, "p01")
+    assert load_users(users_file)["demo-evaluation"]["hash"] == before
+
+
+def test_cli_users(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein-langes-passwort\n"))
+    rc = main(
+        [
+            "users",
+            "add",
+            "tina",
+            "--role",
+            "traeger",
+            "--provider",
+            "p02",
+            "--password-stdin",
+            "--workspace",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 0
+    assert "angelegt" in capsys.readouterr().out
+    assert authenticate(tmp_path / "users.yaml", "tina", "ein-langes-passwort").provider == "p02"
+    assert main(["users", "list", "--workspace", str(tmp_path)]) == 0
+    assert "tina" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein-langes-passwort\n"))
+    rc = main(
+        [
+            "users",
+            "add",
+            "tina",
+            "--role",
+            "traeger",
+            "--password-stdin",
+            "--workspace",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 2
+    assert "Pflicht" in capsys.readouterr().err
+    assert main(["users", "remove", "tina", "--workspace", str(tmp_path)]) == 0
+    assert main(["users", "remove", "tina", "--workspace", str(tmp_path)]) == 2
