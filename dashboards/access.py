@@ -837,6 +837,7 @@ def _reentry_rows(
     filters: Filters,
     intensities: Sequence[str] = (),
     close_reasons: Sequence[str] = (),
+    columns: str = "*",
 ) -> tuple[pd.DataFrame, date | None]:
     where, params = _where(viewer, filters)
     extra = ""
@@ -847,9 +848,22 @@ def _reentry_rows(
         extra += f" AND close_reason IN ({', '.join('?' for _ in close_reasons)})"
         params += list(close_reasons)
     with _read(db) as con:
-        df = con.execute(f"SELECT * FROM mart.reentry WHERE {where}{extra}", params).df()
+        df = con.execute(f"SELECT {columns} FROM mart.reentry WHERE {where}{extra}", params).df()
         as_of = con.execute("SELECT as_of FROM meta.data_basis").fetchone()
     return df, (as_of[0] if as_of else None)
+
+
+def _rate_columns() -> str:
+    """What the rates and curves read: the day counts, and the codes that name the population
+    as ENUMs (pandas categoricals): a tenth of the cost of all columns as strings."""
+    contract = load_contract()
+    codes = [
+        f"CAST({c} AS ENUM({', '.join(repr(v) for v in contract.codes[c].values)})) AS {c}"
+        for c in ("program", "intensity", "close_reason")
+    ]
+    return ", ".join(
+        ["followup_days", "reentry_days", "relapse_days", "person_key_present", *codes]
+    )
 
 
 def reentry(
@@ -866,7 +880,7 @@ def reentry(
     (transforms.reentry.reentry_rates), with the full definition of each figure."""
     from transforms.reentry import reentry_rates
 
-    df, as_of = _reentry_rows(db, viewer, filters, intensities, close_reasons)
+    df, as_of = _reentry_rows(db, viewer, filters, intensities, close_reasons, _rate_columns())
     res = reentry_rates(df, windows, as_of=as_of, transfer_max_days=transfer_max_days)
     k = viewer.suppress_k
     if k is not None:
@@ -919,7 +933,9 @@ def km_curve(
     from transforms.reentry import EVENTS
     from transforms.survival import kaplan_meier_at
 
-    df, _ = _reentry_rows(db, viewer, filters, intensities, close_reasons)
+    df, _ = _reentry_rows(
+        db, viewer, filters, intensities, close_reasons, "followup_days, reentry_days, relapse_days"
+    )
     column, label = EVENTS[event]
     days = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
     follow = df["followup_days"].to_numpy(dtype=float)

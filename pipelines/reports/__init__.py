@@ -13,6 +13,7 @@ deliveries, k) and the definitions it uses. `--provider` makes a provider's own 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -129,14 +130,21 @@ def write_all(
     target = Path(out_dir) if out_dir else ws.reports_dir
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind in ("lenkungsgruppe", "evaluation", "foerderer"):
-        report = build(ws.root, kind, period)
-        for suffix in formats:
-            out = target / f"{kind}_{period}{suffix}"
+    prints = []  # (future, out): Chromium prints the PDFs side by side, each its own process
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for kind in ("lenkungsgruppe", "evaluation", "foerderer"):
+            report = build(ws.root, kind, period)
+            for suffix in formats:
+                out = target / f"{kind}_{period}{suffix}"
+                if suffix == ".pdf":
+                    prints.append((pool.submit(write, report, out), out))
+                else:
+                    written.append(write(report, out))
+        for future, out in prints:
             try:
-                written.append(write(report, out))
+                written.append(future.result())
             except ReportError as exc:
-                if suffix != ".pdf" or on_pdf_error is None:
+                if on_pdf_error is None:
                     raise
                 on_pdf_error(out, exc)
     return written

@@ -45,7 +45,7 @@ def test_contract_suites_are_blocking_checks_on_staging(defs):
 
 def test_inbox_sensor_job_and_in_process_executor(defs):
     assert defs.get_sensor_def("posteingang")
-    assert defs.get_job_def("lagebild").executor_def.name == "in_process"
+    assert defs.resolve_job_def("lagebild").executor_def.name == "in_process"
 
 
 def test_dagster_validates_the_code_location(tmp_path):

@@ -250,3 +250,48 @@ def test_removing_a_delivery_from_the_inbox_loses_nothing(tmp_path, ingest_only)
     run(inbox, ws)
     assert query(ws, "SELECT count(*) FROM staging.cases") == [(1,)]
     assert query(ws, "SELECT count(*) FROM audit.deliveries") == [(1,)]
+
+
+def check_metadata(ws: Path, run_id: str, check_name: str) -> dict:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(ws / ".dagster"))
+    for rec in instance.all_logs(run_id):
+        ev = rec.dagster_event
+        if ev and ev.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = ev.asset_check_evaluation_data
+            if data.check_name == check_name:
+                return {"passed": data.passed,
+                        **{k: v.value for k, v in data.metadata.items()}}
+    raise AssertionError(f"no evaluation of {check_name} in run {run_id}")
+
+
+def test_contract_suites_validate_what_a_run_loaded_and_everything_when_run_alone(
+    tmp_path, ingest_only
+):
+    from pipelines.warehouse import writer
+
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    cases_delivery(inbox, "d1", ["K1", "K2", "K3"], exported_on="2026-09-01")
+    first = run(inbox, ws)
+    meta = check_metadata(ws, first.run_id, "vertrag_cases")
+    assert meta["passed"] and meta["zeilen"] == 3
+    assert meta["geprueft"] == "in diesem Lauf geladene Zeilen"
+
+    cases_delivery(inbox, "d2", ["K1"], provider="p2", exported_on="2026-09-01")
+    second = run(inbox, ws)
+    assert check_metadata(ws, second.run_id, "vertrag_cases")["zeilen"] == 1
+
+    # a row against the contract reaching staging by any other way: the check alone finds it
+    with writer(ws / "lagebild.duckdb", ws / ".lagebild.lock") as con:
+        con.execute("UPDATE staging.cases SET program = 'unbekannt' WHERE case_id = 'K2'")
+    alone = run_pipeline(load_settings(ws, inbox), selection=dg_checks_only())
+    meta = check_metadata(ws, alone.run_id, "vertrag_cases")
+    assert not meta["passed"] and meta["zeilen"] == 4 and meta["geprueft"] == "alle Zeilen"
+    assert not alone.success
+
+
+def dg_checks_only():
+    import dagster as dg
+
+    return dg.AssetSelection.checks_for_assets("staging")
