@@ -80,20 +80,19 @@ def staging(context: dg.AssetExecutionContext, lagebild: LagebildResource) -> dg
     )
 
 
-def _rows_to_validate(context: dg.AssetCheckExecutionContext, table_name: str):
-    """SQL and parameters for the rows a contract check validates, and what they are.
+def _run_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, str]:
+    """Which staging rows a check looks at: a SQL condition, its parameters, a description.
 
     In a run that materialised `staging`, the rows loaded in that run (earlier rows were
-    validated by the run that loaded them); in a run of the check alone, all rows."""
+    checked by the run that loaded them); in a run of the check alone, all rows."""
     latest = context.instance.get_latest_materialization_event(dg.AssetKey("staging"))
     if latest is not None and latest.run_id == context.run.run_id:
         return (
-            f"SELECT * FROM staging.{table_name} WHERE delivery_id IN"
-            " (SELECT delivery_id FROM audit.deliveries WHERE run_id = ?)",
+            "delivery_id IN (SELECT delivery_id FROM audit.deliveries WHERE run_id = ?)",
             [context.run.run_id],
             "in diesem Lauf geladene Zeilen",
         )
-    return f"SELECT * FROM staging.{table_name}", [], "alle Zeilen"
+    return "true", [], "alle Zeilen"
 
 
 def _contract_check(table_name: str):
@@ -109,7 +108,8 @@ def _contract_check(table_name: str):
         from data_contracts.suites import ephemeral_context, validate_frame
 
         table = load_contract().tables[table_name]
-        sql, params, scope = _rows_to_validate(context, table_name)
+        condition, params, scope = _run_scope(context)
+        sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
         gx = None
         results = []
         with reader(lagebild.ws.db_path) as con:
@@ -218,10 +218,13 @@ def bezuege_und_schluessel(lagebild: LagebildResource) -> dg.AssetCheckResult:
     description="Kein Wert in staging sieht wie ein direkter Identifikator aus"
     " (E-Mail, Telefon, IBAN, Geburtsdatum, Anschrift).",
 )
-def keine_identifikatoren(lagebild: LagebildResource) -> dg.AssetCheckResult:
+def keine_identifikatoren(
+    context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
+) -> dg.AssetCheckResult:
     from data_contracts.rules import lit
 
     contract = load_contract()
+    condition, params, scope = _run_scope(context)
     hits: dict[str, int] = {}
     with reader(lagebild.ws.db_path) as con:
         for t in contract.tables.values():
@@ -235,11 +238,15 @@ def keine_identifikatoren(lagebild: LagebildResource) -> dg.AssetCheckResult:
                 conds += [f"regexp_matches(lower({c}), {lit(p.regex)})" for c in cols]
             if conds:
                 n = con.execute(
-                    f"SELECT count(*) FROM staging.{t.name} WHERE {' OR '.join(conds)}"
+                    f"SELECT count(*) FROM staging.{t.name} WHERE ({condition})"
+                    f" AND ({' OR '.join(conds)})",
+                    params,
                 ).fetchone()[0]
                 if n:
                     hits[t.name] = n
-    return dg.AssetCheckResult(passed=not hits, metadata={"treffer": hits or "keine"})
+    return dg.AssetCheckResult(
+        passed=not hits, metadata={"geprueft": scope, "treffer": hits or "keine"}
+    )
 
 
 @dg.sensor(

@@ -285,9 +285,13 @@ def test_contract_suites_validate_what_a_run_loaded_and_everything_when_run_alon
     # a row against the contract reaching staging by any other way: the check alone finds it
     with writer(ws / "lagebild.duckdb", ws / ".lagebild.lock") as con:
         con.execute("UPDATE staging.cases SET program = 'unbekannt' WHERE case_id = 'K2'")
+        con.execute("UPDATE staging.cases SET person_key = 'x@example.org' WHERE case_id = 'K3'")
     alone = run_pipeline(load_settings(ws, inbox), selection=dg_checks_only())
     meta = check_metadata(ws, alone.run_id, "vertrag_cases")
     assert not meta["passed"] and meta["zeilen"] == 4 and meta["geprueft"] == "alle Zeilen"
+    leak = check_metadata(ws, alone.run_id, "keine_identifikatoren")
+    assert not leak["passed"] and leak["geprueft"] == "alle Zeilen"
+    assert check_metadata(ws, second.run_id, "keine_identifikatoren")["passed"]
     assert not alone.success
 
 
