@@ -1,7 +1,7 @@
 """The Dagster code location: thin on purpose; each stage lives in its own module.
 
-    dagster dev -m pipelines.definitions   (with LAGEBILD_WORKSPACE and LAGEBILD_INBOX set;
-                                            `make dagster` does it for the demo workspace)
+dagster dev -m pipelines.definitions   (with LAGEBILD_WORKSPACE and LAGEBILD_INBOX set;
+                                        `make dagster` does it for the demo workspace)
 """
 
 from __future__ import annotations

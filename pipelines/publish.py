@@ -7,7 +7,6 @@ run, and a run never breaks an open dashboard (it keeps reading the old file unt
 Staging — with its free-text notes — is not published.
 """
 
-
 import logging
 import os
 

@@ -52,7 +52,9 @@ def test_run_without_inbox_says_so_and_fails(tmp_path, capsys):
 
 def test_bad_as_of_is_explained(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["run", "--inbox", str(tmp_path), "--workspace", str(tmp_path), "--as-of", "30.09.2026"])
+        main(
+            ["run", "--inbox", str(tmp_path), "--workspace", str(tmp_path), "--as-of", "30.09.2026"]
+        )
     assert exc.value.code == 2
     assert "kein Datum im Format JJJJ-MM-TT" in capsys.readouterr().err
 
@@ -61,16 +63,32 @@ def test_run_on_a_busy_workspace_fails_fast_with_a_clear_message(tmp_path):
     """A second process holding the workspace lock: the run stops with exit 2, no traceback."""
     (tmp_path / "inbox").mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from pipelines.warehouse import write_lock\n"
-         f"with write_lock(Path({str(tmp_path / 'ws' / '.lagebild.lock')!r})):\n"
-         "    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from pipelines.warehouse import write_lock\n"
+            f"with write_lock(Path({str(tmp_path / 'ws' / '.lagebild.lock')!r})):\n"
+            "    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
-        res = subprocess.run([str(LAGEBILD), "run", "--inbox", str(tmp_path / "inbox"),
-                              "--workspace", str(tmp_path / "ws")],
-                             capture_output=True, text=True, timeout=120)
+        res = subprocess.run(
+            [
+                str(LAGEBILD),
+                "run",
+                "--inbox",
+                str(tmp_path / "inbox"),
+                "--workspace",
+                str(tmp_path / "ws"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         holder.kill()
     assert res.returncode == 2

@@ -22,9 +22,19 @@ def defs():
 def test_every_stage_is_an_asset_in_data_flow_order(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"landing", "staging", "mart/cases", "mart/caseload", "mart/caseload_by_caseworker",
-            "mart/supply_gaps", "mart/referral_waits", "mart/reentry", "mart/themes",
-            "published_warehouse", "reports"} <= keys
+    assert {
+        "landing",
+        "staging",
+        "mart/cases",
+        "mart/caseload",
+        "mart/caseload_by_caseworker",
+        "mart/supply_gaps",
+        "mart/referral_waits",
+        "mart/reentry",
+        "mart/themes",
+        "published_warehouse",
+        "reports",
+    } <= keys
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("reports")).parent_keys}
     assert upstream == {"published_warehouse"}
     assert dg.AssetKey("landing") in graph.get(dg.AssetKey("staging")).parent_keys
@@ -49,11 +59,26 @@ def test_inbox_sensor_job_and_in_process_executor(defs):
 
 
 def test_dagster_validates_the_code_location(tmp_path):
-    env = {"LAGEBILD_WORKSPACE": str(tmp_path), "LAGEBILD_INBOX": str(tmp_path),
-           "DAGSTER_HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
+    env = {
+        "LAGEBILD_WORKSPACE": str(tmp_path),
+        "LAGEBILD_INBOX": str(tmp_path),
+        "DAGSTER_HOME": str(tmp_path),
+        "PATH": str(Path(sys.executable).parent),
+    }
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    res = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
-                          "-m", "pipelines.definitions"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=180)
+    res = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-m",
+            "pipelines.definitions",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "passed validation" in res.stdout + res.stderr

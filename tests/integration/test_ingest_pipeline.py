@@ -71,47 +71,73 @@ def test_mixed_inbox_ends_with_the_audit_outcomes(mixed):
 
 def test_rows_received_equal_loaded_plus_rejected_per_table_and_delivery(mixed):
     _, ws, _, _ = mixed
-    rows = query(ws, "SELECT d.source_name, t.table_name, t.rows_received, t.rows_loaded,"
-                     " t.rows_rejected FROM audit.delivery_tables t JOIN audit.deliveries d"
-                     " USING (delivery_id) ORDER BY 1, 2")
+    rows = query(
+        ws,
+        "SELECT d.source_name, t.table_name, t.rows_received, t.rows_loaded,"
+        " t.rows_rejected FROM audit.delivery_tables t JOIN audit.deliveries d"
+        " USING (delivery_id) ORDER BY 1, 2",
+    )
     assert all(r == lo + rej for *_, r, lo, rej in rows)
     essen = {t: (r, lo, rej) for name, t, r, lo, rej in rows if name == "mbe-essen_20261014"}
-    assert essen == {"cases": (8, 2, 6), "goals": (3, 1, 2), "contacts": (2, 1, 1),
-                     "staffing": (2, 1, 1)}
-    assert query(ws, "SELECT count(*) FROM audit.deliveries WHERE rows_received <>"
-                     " rows_loaded + rows_rejected") == [(0,)]
+    assert essen == {
+        "cases": (8, 2, 6),
+        "goals": (3, 1, 2),
+        "contacts": (2, 1, 1),
+        "staffing": (2, 1, 1),
+    }
+    assert query(
+        ws,
+        "SELECT count(*) FROM audit.deliveries WHERE rows_received <> rows_loaded + rows_rejected",
+    ) == [(0,)]
 
 
 def test_row_rejections_name_file_line_column_and_reason(mixed):
     _, ws, _, _ = mixed
-    got = query(ws, "SELECT file_name, line, column_name, reason FROM audit.rejections r"
-                    " JOIN audit.deliveries d USING (delivery_id)"
-                    " WHERE d.source_name = 'mbe-essen_20261014' ORDER BY file_name, line")
+    got = query(
+        ws,
+        "SELECT file_name, line, column_name, reason FROM audit.rejections r"
+        " JOIN audit.deliveries d USING (delivery_id)"
+        " WHERE d.source_name = 'mbe-essen_20261014' ORDER BY file_name, line",
+    )
     assert [(f, line, c) for f, line, c, _ in got] == [
-        ("faelle.csv", 3, "opened_on"), ("faelle.csv", 4, "program"), ("faelle.csv", 5, "closed_on"),
-        ("faelle.csv", 6, "case_id"), ("faelle.csv", 7, "caseworker_id"),
-        ("faelle.csv", 8, "close_reason"), ("kontakte.csv", 3, "step"),
-        ("stellen.csv", 3, "fte"), ("ziele.csv", 3, "case_id"), ("ziele.csv", 4, "case_id")]
+        ("faelle.csv", 3, "opened_on"),
+        ("faelle.csv", 4, "program"),
+        ("faelle.csv", 5, "closed_on"),
+        ("faelle.csv", 6, "case_id"),
+        ("faelle.csv", 7, "caseworker_id"),
+        ("faelle.csv", 8, "close_reason"),
+        ("kontakte.csv", 3, "step"),
+        ("stellen.csv", 3, "fte"),
+        ("ziele.csv", 3, "case_id"),
+        ("ziele.csv", 4, "case_id"),
+    ]
     assert got[0][3] == "ungültiges Datum in ‚beginn‘ (erwartet JJJJ-MM-TT oder TT.MM.JJJJ)"
 
 
 def test_staging_holds_only_each_providers_current_valid_rows(mixed):
     _, ws, _, _ = mixed
     assert query(ws, "SELECT provider_id, count(*) FROM staging.cases GROUP BY 1 ORDER BY 1") == [
-        ("jmd-dortmund", 2), ("kim-koeln", 4), ("mbe-essen", 2)]
-    assert query(ws, "SELECT region_code, opened_on::VARCHAR FROM staging.cases"
-                     " WHERE case_id = 'J-1'") == [("05913", "2025-03-01")]
+        ("jmd-dortmund", 2),
+        ("kim-koeln", 4),
+        ("mbe-essen", 2),
+    ]
+    assert query(
+        ws, "SELECT region_code, opened_on::VARCHAR FROM staging.cases WHERE case_id = 'J-1'"
+    ) == [("05913", "2025-03-01")]
     # the quarantined providers left nothing behind
-    assert query(ws, "SELECT count(*) FROM staging.cases WHERE provider_id IN"
-                     " ('mbe-bielefeld', 'pcve-west')") == [(0,)]
+    assert query(
+        ws, "SELECT count(*) FROM staging.cases WHERE provider_id IN ('mbe-bielefeld', 'pcve-west')"
+    ) == [(0,)]
     assert query(ws, "SELECT as_of::VARCHAR, as_of_source FROM meta.data_basis") == [
-        ("2026-10-10", "lieferungen")]
+        ("2026-10-10", "lieferungen")
+    ]
 
 
 def test_quarantine_keeps_the_delivery_untouched_with_reasons(mixed):
-    inbox, ws, paths, _ = mixed
-    (did,) = query(ws, "SELECT delivery_id FROM audit.deliveries"
-                       " WHERE source_name = 'pcve-west_20261012'")[0]
+    _, ws, paths, _ = mixed
+    (did,) = query(
+        ws, "SELECT delivery_id FROM audit.deliveries WHERE source_name = 'pcve-west_20261012'"
+    )[0]
     q = ws / "quarantine" / did
     original = paths["pcve_email"]
     for f in original.iterdir():
@@ -123,8 +149,11 @@ def test_quarantine_keeps_the_delivery_untouched_with_reasons(mixed):
 
 def test_landing_is_an_immutable_hashed_copy(mixed):
     _, ws, paths, _ = mixed
-    (did, sha) = query(ws, "SELECT delivery_id, sha256 FROM audit.deliveries"
-                           " WHERE source_name = 'kim-koeln_20261015.zip'")[0]
+    (did, sha) = query(
+        ws,
+        "SELECT delivery_id, sha256 FROM audit.deliveries"
+        " WHERE source_name = 'kim-koeln_20261015.zip'",
+    )[0]
     landed = ws / "landing" / did / "kim-koeln_20261015.zip"
     assert landed.read_bytes() == paths["kim_new"].read_bytes()
     assert (ws / "landing" / did / "SHA256").read_text().split()[0] == sha
@@ -145,8 +174,15 @@ def test_no_identifier_value_outside_quarantine(mixed):
 def table_state(ws: Path) -> dict:
     return {
         t: query(ws, f"SELECT * FROM {t} ORDER BY ALL")
-        for t in ("audit.deliveries", "audit.rejections", "audit.delivery_tables",
-                  "staging.cases", "staging.goals", "staging.staffing", "meta.data_basis")
+        for t in (
+            "audit.deliveries",
+            "audit.rejections",
+            "audit.delivery_tables",
+            "staging.cases",
+            "staging.goals",
+            "staging.staffing",
+            "meta.data_basis",
+        )
     }
 
 
@@ -163,21 +199,30 @@ def test_second_run_over_the_same_inbox_changes_nothing(tmp_path, ingest_only):
     assert sorted(p.name for p in (tmp_path / "ws" / "landing").iterdir()) == landing_before
 
 
-def cases_delivery(inbox: Path, name: str, cases: list[str], provider="p1",
-                   exported_on: str | None = None, mtime: dt.datetime | None = None,
-                   staffing: bool = True) -> Path:
+def cases_delivery(
+    inbox: Path,
+    name: str,
+    cases: list[str],
+    provider="p1",
+    exported_on: str | None = None,
+    mtime: dt.datetime | None = None,
+    staffing: bool = True,
+) -> Path:
     d = inbox / name
     d.mkdir(parents=True)
     (d / "cases.csv").write_text(
         "provider_id,case_id,program,region_code,caseworker_id,opened_on,intensity\n"
-        + "".join(f"{provider},{c},kim,05315,FK1,2025-01-01,information\n" for c in cases))
+        + "".join(f"{provider},{c},kim,05315,FK1,2025-01-01,information\n" for c in cases)
+    )
     if staffing:
         (d / "staffing.csv").write_text(
             "provider_id,caseworker_id,program,region_code,valid_from,fte\n"
-            f"{provider},FK1,kim,05315,2024-01-01,1\n")
+            f"{provider},FK1,kim,05315,2024-01-01,1\n"
+        )
     if exported_on:
-        (d / "manifest.json").write_text(f'{{"provider_id": "{provider}", "exported_on":'
-                                         f' "{exported_on}"}}')
+        (d / "manifest.json").write_text(
+            f'{{"provider_id": "{provider}", "exported_on": "{exported_on}"}}'
+        )
     if mtime:
         for p in [d, *d.iterdir()]:
             os.utime(p, (mtime.timestamp(), mtime.timestamp()))
@@ -191,7 +236,9 @@ def test_without_manifest_the_later_receipt_is_the_newer_snapshot(tmp_path, inge
     cases_delivery(inbox, "b_alt", ["K1"], mtime=dt.datetime(2026, 9, 1, 9))
     run(inbox, tmp_path / "ws")
     assert dict(query(tmp_path / "ws", "SELECT source_name, status FROM audit.deliveries")) == {
-        "a_neu": "accepted", "b_alt": "superseded"}
+        "a_neu": "accepted",
+        "b_alt": "superseded",
+    }
     assert query(tmp_path / "ws", "SELECT count(*) FROM staging.cases") == [(3,)]
 
 
@@ -201,8 +248,9 @@ def test_an_older_snapshot_arriving_later_is_superseded_on_arrival(tmp_path, ing
     run(inbox, ws)
     cases_delivery(inbox, "alt", ["K1"], exported_on="2026-07-01")
     run(inbox, ws)
-    status, message = query(ws, "SELECT status, message FROM audit.deliveries"
-                                " WHERE source_name = 'alt'")[0]
+    status, message = query(
+        ws, "SELECT status, message FROM audit.deliveries WHERE source_name = 'alt'"
+    )[0]
     assert status == "superseded" and message.startswith("älterer Stand")
     assert query(ws, "SELECT count(*) FROM staging.cases") == [(2,)]
 
@@ -212,12 +260,16 @@ def test_a_delivery_replaces_only_the_tables_it_contains(tmp_path, ingest_only):
     cases_delivery(inbox, "voll", ["K1", "K2"], exported_on="2026-09-01")
     staff = inbox / "nur_stellen"
     staff.mkdir()
-    (staff / "stellen.csv").write_text("traeger_id;fachkraft_id;programm;regionalschluessel;"
-                                       "gueltig_ab;vzae\np1;FK2;kim;05315;01.09.2026;0,5\n")
+    (staff / "stellen.csv").write_text(
+        "traeger_id;fachkraft_id;programm;regionalschluessel;"
+        "gueltig_ab;vzae\np1;FK2;kim;05315;01.09.2026;0,5\n"
+    )
     (staff / "manifest.json").write_text('{"provider_id": "p1", "exported_on": "2026-10-01"}')
     run(inbox, ws)
-    got = {r[0]: (r[1], r[2]) for r in query(
-        ws, "SELECT source_name, status, current_tables FROM audit.deliveries")}
+    got = {
+        r[0]: (r[1], r[2])
+        for r in query(ws, "SELECT source_name, status, current_tables FROM audit.deliveries")
+    }
     assert got == {"voll": ("accepted", ["cases"]), "nur_stellen": ("accepted", ["staffing"])}
     assert query(ws, "SELECT count(*) FROM staging.cases") == [(2,)]
     assert query(ws, "SELECT caseworker_id, fte FROM staging.staffing") == [("FK2", 0.5)]
@@ -231,7 +283,9 @@ def test_a_quarantined_newer_delivery_does_not_supersede(tmp_path, ingest_only):
         fh.write("p1,kontakt@example.org,kim,05315,FK1,2025-01-01,information\n")
     run(inbox, ws)
     assert dict(query(ws, "SELECT source_name, status FROM audit.deliveries")) == {
-        "gut": "accepted", "mit_email": "quarantined"}
+        "gut": "accepted",
+        "mit_email": "quarantined",
+    }
     assert query(ws, "SELECT count(*) FROM staging.cases") == [(2,)]
 
 
@@ -239,7 +293,8 @@ def test_as_of_argument_overrides_the_deliveries(tmp_path, ingest_only):
     cases_delivery(tmp_path / "inbox", "d", ["K1"], exported_on="2026-10-01")
     run(tmp_path / "inbox", tmp_path / "ws", as_of="2026-06-30")
     assert query(tmp_path / "ws", "SELECT as_of::VARCHAR, as_of_source FROM meta.data_basis") == [
-        ("2026-06-30", "argument")]
+        ("2026-06-30", "argument")
+    ]
 
 
 def test_removing_a_delivery_from_the_inbox_loses_nothing(tmp_path, ingest_only):
@@ -261,8 +316,7 @@ def check_metadata(ws: Path, run_id: str, check_name: str) -> dict:
         if ev and ev.event_type_value == "ASSET_CHECK_EVALUATION":
             data = ev.asset_check_evaluation_data
             if data.check_name == check_name:
-                return {"passed": data.passed,
-                        **{k: v.value for k, v in data.metadata.items()}}
+                return {"passed": data.passed, **{k: v.value for k, v in data.metadata.items()}}
     raise AssertionError(f"no evaluation of {check_name} in run {run_id}")
 
 

@@ -39,8 +39,15 @@ def spec_tables() -> dict[str, dict]:
 
 def test_spec_page_is_parsed():
     tables = spec_tables()
-    assert set(tables) == {"cases", "goals", "referrals", "contacts", "barriers", "staffing",
-                           "relapses"}
+    assert set(tables) == {
+        "cases",
+        "goals",
+        "referrals",
+        "contacts",
+        "barriers",
+        "staffing",
+        "relapses",
+    }
     assert tables["cases"]["columns"]["program"][3] == ("kim", "jmd", "mbe", "pcve", "sonstiges")
 
 
@@ -76,8 +83,16 @@ def test_identifier_headers_named_on_the_page_are_caught():
     contract = load_contract()
     for name in filter(None, names):
         assert contract.is_identifier_header(name), name
-    for english in ("last_name", "First Name", "date_of_birth", "E-Mail", "Telefonnummer",
-                    "street_address", "IBAN", "phone"):
+    for english in (
+        "last_name",
+        "First Name",
+        "date_of_birth",
+        "E-Mail",
+        "Telefonnummer",
+        "street_address",
+        "IBAN",
+        "phone",
+    ):
         assert contract.is_identifier_header(english), english
 
 

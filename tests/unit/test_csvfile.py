@@ -47,12 +47,15 @@ def test_undecodable_bytes_are_a_structural_fault(tmp_path):
 
 
 def test_semicolon_quotes_line_breaks_and_doubled_quotes(tmp_path):
-    data = (b'a;b;c\r\n1;"x; y";z\r\n2;"zwei\r\nZeilen";z\r\n3;"sagt ""ja""";z\r\n')
+    data = b'a;b;c\r\n1;"x; y";z\r\n2;"zwei\r\nZeilen";z\r\n3;"sagt ""ja""";z\r\n'
     layout, loaded, malformed, rows = load(tmp_path, data)
     assert layout.separator == ";" and layout.newline == "\r\n"
     assert loaded == 3 and malformed == []
-    assert rows == [("1", "x; y", "z", 2), ("2", "zwei\r\nZeilen", "z", 3),
-                    ("3", 'sagt "ja"', "z", 5)]
+    assert rows == [
+        ("1", "x; y", "z", 2),
+        ("2", "zwei\r\nZeilen", "z", 3),
+        ("3", 'sagt "ja"', "z", 5),
+    ]
 
 
 def test_line_numbers_are_the_file_lines_despite_blank_lines_and_wrapped_fields(tmp_path):

@@ -82,15 +82,29 @@ def test_e_mail_in_any_column_is_found(tmp_path):
 
 
 def test_unknown_extra_columns_are_scanned_too(tmp_path):
-    text = (CASES_HEAD + ";bemerkung\n"
-            "p1;K1;;kim;05315;FK1;2025-01-01;information;Tel. 0171 2345678\n")
+    text = (
+        CASES_HEAD + ";bemerkung\np1;K1;;kim;05315;FK1;2025-01-01;information;Tel. 0171 2345678\n"
+    )
     parsed, faults = parse(tmp_path, {"cases.csv": text})
     assert [f.column_name for f in faults] == ["bemerkung"]
     assert any("unbekannte Spalten nicht geladen: bemerkung" in n for n in parsed.notes)
 
 
-@pytest.mark.parametrize("header", ["Nachname", "Vorname", "Geburtsdatum", "E-Mail", "PLZ",
-                                    "Telefon", "Anschrift", "last_name", "IBAN", "Aktenzeichen"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Nachname",
+        "Vorname",
+        "Geburtsdatum",
+        "E-Mail",
+        "PLZ",
+        "Telefon",
+        "Anschrift",
+        "last_name",
+        "IBAN",
+        "Aktenzeichen",
+    ],
+)
 def test_identifier_header_is_a_structural_fault_at_line_1(tmp_path, header):
     text = CASES_HEAD + f";{header}\np1;K1;;kim;05315;FK1;2025-01-01;information;egal\n"
     parsed, _ = parse(tmp_path, {"cases.csv": text})

@@ -33,14 +33,32 @@ def check(table: str, rows: list[dict], marks=frozenset()):
 
 
 def case(**over) -> dict:
-    base = dict(provider_id="p1", case_id="K1", program="kim", region_code="05315",
-                caseworker_id="FK1", opened_on="2025-01-02", intensity="case_management")
+    base = dict(
+        provider_id="p1",
+        case_id="K1",
+        program="kim",
+        region_code="05315",
+        caseworker_id="FK1",
+        opened_on="2025-01-02",
+        intensity="case_management",
+    )
     return {**base, **over}
 
 
 def test_valid_row_is_typed_both_date_formats_and_codes_lowercased():
-    res = check("cases", [case(), case(case_id="K2", opened_on="03.02.2025", program=" KIM ",
-                                       closed_on="28.02.2025", close_reason="ziel_erreicht")])
+    res = check(
+        "cases",
+        [
+            case(),
+            case(
+                case_id="K2",
+                opened_on="03.02.2025",
+                program=" KIM ",
+                closed_on="28.02.2025",
+                close_reason="ziel_erreicht",
+            ),
+        ],
+    )
     (r1, f1), (r2, f2) = res[2], res[3]
     assert f1 == [] and f2 == []
     assert r1["opened_on"] == dt.date(2025, 1, 2)
@@ -51,13 +69,22 @@ def test_valid_row_is_typed_both_date_formats_and_codes_lowercased():
 @pytest.mark.parametrize(
     "override, reason",
     [
-        ({"opened_on": "31.02.2024"}, "ungültiges Datum in ‚beginn‘ (erwartet JJJJ-MM-TT oder TT.MM.JJJJ)"),
+        (
+            {"opened_on": "31.02.2024"},
+            "ungültiges Datum in ‚beginn‘ (erwartet JJJJ-MM-TT oder TT.MM.JJJJ)",
+        ),
         ({"opened_on": "01.01.0024"}, "unplausibles Datum in ‚beginn‘ (Jahr außerhalb 1950–2100)"),
-        ({"program": "kimm"}, "unbekannter Code in ‚programm‘ (erlaubt: kim, jmd, mbe, pcve, sonstiges)"),
+        (
+            {"program": "kimm"},
+            "unbekannter Code in ‚programm‘ (erlaubt: kim, jmd, mbe, pcve, sonstiges)",
+        ),
         ({"closed_on": "2025-01-01", "close_reason": "ziel_erreicht"}, "‚ende‘ liegt vor ‚beginn‘"),
         ({"closed_on": "2025-03-01"}, "‚abschlussgrund‘ fehlt, obwohl ‚ende‘ gesetzt ist"),
         ({"caseworker_id": "  "}, "Pflichtwert ‚fachkraft_id‘ fehlt"),
-        ({"region_code": "531"}, "‚regionalschluessel‘: 5-stelliger Kreisschlüssel oder 8-stelliger Gemeindeschlüssel (AGS) erwartet"),
+        (
+            {"region_code": "531"},
+            "‚regionalschluessel‘: 5-stelliger Kreisschlüssel oder 8-stelliger Gemeindeschlüssel (AGS) erwartet",
+        ),
     ],
 )
 def test_each_case_rule_rejects_with_its_reason(override, reason):
@@ -83,15 +110,28 @@ def test_duplicate_key_keeps_the_first_and_points_to_it():
 
 
 def staff(**over) -> dict:
-    base = dict(provider_id="p1", caseworker_id="FK1", program="kim", region_code="05315",
-                valid_from="01.01.2025", fte="0,5")
+    base = dict(
+        provider_id="p1",
+        caseworker_id="FK1",
+        program="kim",
+        region_code="05315",
+        valid_from="01.01.2025",
+        fte="0,5",
+    )
     return {**base, **over}
 
 
 def test_fte_accepts_decimal_comma_and_rejects_out_of_range():
-    res = check("staffing", [staff(), staff(caseworker_id="FK2", fte="1,5"),
-                             staff(caseworker_id="FK3", fte="0"), staff(caseworker_id="FK4", fte="1"),
-                             staff(caseworker_id="FK5", fte="halb")])
+    res = check(
+        "staffing",
+        [
+            staff(),
+            staff(caseworker_id="FK2", fte="1,5"),
+            staff(caseworker_id="FK3", fte="0"),
+            staff(caseworker_id="FK4", fte="1"),
+            staff(caseworker_id="FK5", fte="halb"),
+        ],
+    )
     assert res[2][0]["fte"] == 0.5 and res[2][1] == []
     assert res[3][1] == ["‚vzae‘ muss größer als 0 und höchstens 1 sein"]
     assert res[4][1] == ["‚vzae‘ muss größer als 0 und höchstens 1 sein"]
@@ -100,22 +140,41 @@ def test_fte_accepts_decimal_comma_and_rejects_out_of_range():
 
 
 def goal(**over) -> dict:
-    base = dict(provider_id="p1", case_id="K1", goal_id="Z1", domain="wohnen",
-                set_on="2025-01-05", status="offen", offer_available="ja")
+    base = dict(
+        provider_id="p1",
+        case_id="K1",
+        goal_id="Z1",
+        domain="wohnen",
+        set_on="2025-01-05",
+        status="offen",
+        offer_available="ja",
+    )
     return {**base, **over}
 
 
-@pytest.mark.parametrize("text, value", [("ja", True), ("Nein", False), ("TRUE", True),
-                                         ("false", False), ("1", True), ("0", False),
-                                         ("x", True)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("ja", True),
+        ("Nein", False),
+        ("TRUE", True),
+        ("false", False),
+        ("1", True),
+        ("0", False),
+        ("x", True),
+    ],
+)
 def test_boolean_spellings(text, value):
     (row, faults) = check("goals", [goal(offer_available=text)])[2]
     assert faults == [] and row["offer_available"] is value
 
 
 def test_empty_boolean_is_no_only_under_the_x_convention():
-    marked = check("goals", [goal(offer_available="x"), goal(goal_id="Z2", offer_available=None)],
-                   marks={"offer_available"})
+    marked = check(
+        "goals",
+        [goal(offer_available="x"), goal(goal_id="Z2", offer_available=None)],
+        marks={"offer_available"},
+    )
     assert marked[3][0]["offer_available"] is False and marked[3][1] == []
     plain = check("goals", [goal(offer_available=None)])
     assert plain[2][1] == ["Pflichtwert ‚angebot_vorhanden‘ fehlt"]
@@ -128,8 +187,13 @@ def test_unknown_boolean_spelling_is_rejected():
 
 
 def test_note_longer_than_1000_characters_is_rejected():
-    row = dict(provider_id="p1", case_id="K1", noted_on="2025-01-01", barrier_code="kosten",
-               note="a" * 1001)
+    row = dict(
+        provider_id="p1",
+        case_id="K1",
+        noted_on="2025-01-01",
+        barrier_code="kosten",
+        note="a" * 1001,
+    )
     assert check("barriers", [row])[2][1] == ["‚notiz‘ ist länger als 1000 Zeichen"]
 
 
@@ -141,9 +205,13 @@ def test_several_faults_of_one_row_are_all_reported():
 def test_child_rows_need_an_existing_valid_case():
     con = connect()
     con.execute("CREATE TABLE cases AS SELECT 'p1' AS provider_id, 'K1' AS case_id")
-    con.execute("CREATE TABLE checked AS SELECT * FROM (VALUES ('p1', 'K1', []::STRUCT(col VARCHAR,"
-                " reason VARCHAR)[]), ('p1', 'K9', []), ('p2', 'K1', [])) t(provider_id, case_id,"
-                " faults)")
-    out = con.execute(f"SELECT case_id, provider_id, len(faults) FROM ({reference_sql('checked', 'cases')})"
-                      " ORDER BY 2, 1").fetchall()
+    con.execute(
+        "CREATE TABLE checked AS SELECT * FROM (VALUES ('p1', 'K1', []::STRUCT(col VARCHAR,"
+        " reason VARCHAR)[]), ('p1', 'K9', []), ('p2', 'K1', [])) t(provider_id, case_id,"
+        " faults)"
+    )
+    out = con.execute(
+        f"SELECT case_id, provider_id, len(faults) FROM ({reference_sql('checked', 'cases')})"
+        " ORDER BY 2, 1"
+    ).fetchall()
     assert out == [("K1", "p1", 0), ("K9", "p1", 1), ("K1", "p2", 1)]

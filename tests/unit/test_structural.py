@@ -29,13 +29,17 @@ def reasons(insp) -> list[str]:
 
 
 def test_missing_required_column(tmp_path):
-    insp = inspect(tmp_path, {"cases.csv": CASES.replace(",intensity", "").replace(",information", "")})
+    insp = inspect(
+        tmp_path, {"cases.csv": CASES.replace(",intensity", "").replace(",information", "")}
+    )
     assert reasons(insp) == ["Pflichtspalte ‚intensitaet‘ / ‚intensity‘ fehlt"]
 
 
 def test_rows_of_two_providers(tmp_path):
     insp = inspect(tmp_path, {"cases.csv": CASES + "p2,K2,kim,05315,FK1,2025-01-01,information\n"})
-    assert reasons(insp) == ["Zeilen mehrerer Träger in einer Lieferung (2 verschiedene provider_id)"]
+    assert reasons(insp) == [
+        "Zeilen mehrerer Träger in einer Lieferung (2 verschiedene provider_id)"
+    ]
 
 
 def test_manifest_naming_another_provider(tmp_path):
@@ -91,8 +95,14 @@ def test_zip_with_escaping_paths_is_refused(tmp_path):
 
 
 def test_unnamed_column_with_values(tmp_path):
-    insp = inspect(tmp_path, {"cases.csv": CASES.replace("intensity\n", "intensity,\n")
-                              .replace("information\n", "information,geheim\n")})
+    insp = inspect(
+        tmp_path,
+        {
+            "cases.csv": CASES.replace("intensity\n", "intensity,\n").replace(
+                "information\n", "information,geheim\n"
+            )
+        },
+    )
     assert reasons(insp) == ["Spalte ohne Überschrift enthält Werte"]
 
 
@@ -118,11 +128,16 @@ def test_xlsx_dates_numbers_and_x_booleans(tmp_path):
     con = connect()
     insp = inspect_delivery(con, path, tmp_path / "work")
     assert not insp.quarantine and insp.rows_rejected == 0
-    assert con.execute("SELECT case_id, region_code, opened_on::VARCHAR, closed_on::VARCHAR"
-                       " FROM checked_cases ORDER BY 1").fetchall() == [
-        ("J-1", "05913", "2025-03-01", None), ("J-2", "05913", "2025-05-02", "2025-08-31")]
-    assert con.execute("SELECT goal_id, offer_available FROM checked_goals ORDER BY 1"
-                       ).fetchall() == [("Z1", True), ("Z2", False)]
+    assert con.execute(
+        "SELECT case_id, region_code, opened_on::VARCHAR, closed_on::VARCHAR"
+        " FROM checked_cases ORDER BY 1"
+    ).fetchall() == [
+        ("J-1", "05913", "2025-03-01", None),
+        ("J-2", "05913", "2025-05-02", "2025-08-31"),
+    ]
+    assert con.execute(
+        "SELECT goal_id, offer_available FROM checked_goals ORDER BY 1"
+    ).fetchall() == [("Z1", True), ("Z2", False)]
     assert con.execute("SELECT fte FROM checked_staffing").fetchall() == [(0.8,)]
 
 

@@ -21,8 +21,9 @@ def gx_flagged(context, table_name: str, frame):
     table = load_contract().tables[table_name]
     _, raw = validate_frame(context, table, frame, result_format="COMPLETE")
     return {
-        (r.expectation_config.type, str(r.expectation_config.kwargs.get("column"))):
-            set(r.result.get("unexpected_index_list") or [])
+        (r.expectation_config.type, str(r.expectation_config.kwargs.get("column"))): set(
+            r.result.get("unexpected_index_list") or []
+        )
         for r in raw.results
         if not r.success
     }
@@ -32,9 +33,13 @@ def test_every_table_has_a_suite_with_the_contract_rules(gx_context):
     contract = load_contract()
     suite = build_suite(contract.tables["staffing"])
     kinds = {e.expectation_type for e in suite.expectations}
-    assert {"expect_column_values_to_be_between", "expect_column_values_to_match_regex",
-            "expect_compound_columns_to_be_unique", "expect_column_values_to_be_in_set",
-            "expect_column_values_to_not_be_null"} <= kinds
+    assert {
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_match_regex",
+        "expect_compound_columns_to_be_unique",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_null",
+    } <= kinds
     for t in contract.tables.values():
         assert build_suite(t).expectations
 
@@ -47,7 +52,9 @@ def test_gx_flags_exactly_the_rows_the_sql_rules_reject(tmp_path, gx_context):
     frame = con.execute(
         f"SELECT {cols}, NULL::VARCHAR AS delivery_id FROM checked_cases ORDER BY __line"
     ).df()
-    lines = [r[0] for r in con.execute("SELECT __line FROM checked_cases ORDER BY __line").fetchall()]
+    lines = [
+        r[0] for r in con.execute("SELECT __line FROM checked_cases ORDER BY __line").fetchall()
+    ]
     sql_rejected = {
         lines.index(r[0])
         for r in con.execute("SELECT __line FROM checked_cases WHERE len(faults) > 0").fetchall()
