@@ -54,6 +54,21 @@ log = logging.getLogger("lagebild.themes")
 # Window
 
 
+# Register columns carried into mart.themes and the dashboard's live view.
+REGISTER_COLUMNS = (
+    "theme_id",
+    "kind",
+    "barrier_code",
+    "domain",
+    "label",
+    "status",
+    "owner",
+    "active",
+    "first_as_of",
+    "last_active_as_of",
+)
+
+
 @dataclass(frozen=True)
 class ThemeWindow:
     """The theme window: ``quarters`` calendar quarters up to as_of (the quarter containing
@@ -375,18 +390,7 @@ def build_themes(
     )
 
     # 5. mart.themes: every registered theme, figures of this run (zero when not found).
-    reg_cols = [
-        "theme_id",
-        "kind",
-        "barrier_code",
-        "domain",
-        "label",
-        "status",
-        "owner",
-        "active",
-        "first_as_of",
-        "last_active_as_of",
-    ]
+    reg_cols = list(REGISTER_COLUMNS)
     fig_cols = [
         "theme_id",
         "terms",
@@ -537,20 +541,7 @@ def list_themes(workspace: str | Path | Workspace, include_inactive: bool = Fals
         with open_register(ws) as rcon:
             registered = reg.themes_frame(rcon)
     else:
-        registered = pd.DataFrame(
-            columns=[
-                "theme_id",
-                "kind",
-                "barrier_code",
-                "domain",
-                "label",
-                "status",
-                "owner",
-                "active",
-                "first_as_of",
-                "last_active_as_of",
-            ]
-        )
+        registered = pd.DataFrame(columns=list(REGISTER_COLUMNS))
     live = registered[
         [
             "theme_id",
