@@ -99,6 +99,22 @@ def themes_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT * FROM themes ORDER BY theme_id").df()
 
 
+def _system_note(con, theme_id: str, status: str, run_at, note: str) -> None:
+    """A dated entry by the pipeline itself (status unchanged), e.g. a theme fell below the
+    thresholds; the coordinating office sees it in the theme's history."""
+    _append_decision(
+        con,
+        theme_id,
+        entry_kind="system",
+        decided_on=run_at.date(),
+        recorded_at=run_at,
+        user=SYSTEM_USER,
+        old_status=status,
+        new_status=status,
+        note=note,
+    )
+
+
 def _append_decision(
     con: duckdb.DuckDBPyConnection,
     theme_id: str,
@@ -219,17 +235,7 @@ def sync_run(
                     else f"Unter die Schwellen gefallen (Datenstand {as_of:%d.%m.%Y},"
                     f" {row.cases or 0} Fälle, {row.providers or 0} Träger); bleibt im Register."
                 )
-                _append_decision(
-                    con,
-                    tid,
-                    entry_kind="system",
-                    decided_on=run_at.date(),
-                    recorded_at=run_at,
-                    user=SYSTEM_USER,
-                    old_status=status,
-                    new_status=status,
-                    note=note,
-                )
+                _system_note(con, tid, status, run_at, note)
         for tid, (_, was_active) in existing.items():
             if tid in seen:
                 continue
@@ -242,16 +248,12 @@ def sync_run(
                 status = con.execute(
                     "SELECT status FROM themes WHERE theme_id = ?", [tid]
                 ).fetchone()[0]
-                _append_decision(
+                _system_note(
                     con,
                     tid,
-                    entry_kind="system",
-                    decided_on=run_at.date(),
-                    recorded_at=run_at,
-                    user=SYSTEM_USER,
-                    old_status=status,
-                    new_status=status,
-                    note=f"In diesem Lauf nicht mehr gefunden (Datenstand {as_of:%d.%m.%Y});"
+                    status,
+                    run_at,
+                    f"In diesem Lauf nicht mehr gefunden (Datenstand {as_of:%d.%m.%Y});"
                     " bleibt im Register.",
                 )
         # Figures of this run per registered theme (a re-run with the same as_of replaces them).
