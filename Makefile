@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python -m pipelines.bench
+	$(BIN)/python -m benchmarks
 
 dashboard: install
 	@test -f demo-workspace/published/lagebild.duckdb || $(BIN)/lagebild demo --workspace demo-workspace

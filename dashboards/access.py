@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from data_contracts import load_contract, region_label
+from kernel.warehouse import reader
 from pipelines.disclosure import Published, publish
-from pipelines.warehouse import reader
 
 ROLE_LABELS = {
     "koordination": "Koordinierende Stelle",
@@ -379,7 +379,7 @@ def _where(
 
 
 def published_path(workspace: str | Path) -> Path:
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     return Workspace(Path(workspace).resolve()).published_db_path
 

@@ -79,7 +79,7 @@ class UsersFileError(ValueError):
 
 
 def _user_error(message: str) -> Exception:
-    from pipelines.cli import UserError
+    from kernel.errors import UserError
 
     return UserError(message)
 
@@ -241,8 +241,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _known_providers(workspace: Path) -> set[str] | None:
-    from pipelines.warehouse import reader
-    from pipelines.workspace import Workspace
+    from kernel.warehouse import reader
+    from kernel.workspace import Workspace
 
     db = Workspace(workspace).published_db_path
     if not db.exists():
@@ -258,7 +258,7 @@ def _known_providers(workspace: Path) -> set[str] | None:
 
 
 def cli_users(args) -> int:
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     ws = Workspace(Path(args.workspace).resolve())
     path = ws.users_file

@@ -17,7 +17,7 @@ from dashboards import access
 
 
 def _register_key(workspace: Path) -> tuple:
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     reg = Workspace(workspace).register_db_path
     if not reg.exists():

@@ -57,7 +57,7 @@ def environment(workspace: Path, demo: bool = False) -> dict[str, str]:
 
 def _first_provider(workspace: Path) -> str | None:
     from dashboards.access import has_data, published_path
-    from pipelines.warehouse import reader
+    from kernel.warehouse import reader
 
     db = published_path(workspace)
     if not has_data(db):
@@ -74,8 +74,8 @@ def prepare(workspace: Path, demo: bool = False) -> list:
     """Check the workspace and users; in demo mode create the labelled demo users."""
     from dashboards.access import has_data, published_path
     from dashboards.auth import ensure_demo_users, has_regular_users
-    from pipelines.cli import UserError
-    from pipelines.workspace import Workspace
+    from kernel.errors import UserError
+    from kernel.workspace import Workspace
 
     ws = Workspace(Path(workspace).resolve())
     if not ws.root.is_dir():

@@ -48,7 +48,7 @@ def config() -> AppConfig:
 
 @st.cache_resource(show_spinner=False)
 def _settings(workspace: str, mtime: int):
-    from pipelines.settings import load_settings
+    from kernel.settings import load_settings
 
     return load_settings(workspace)
 
@@ -92,7 +92,7 @@ def login_page() -> None:
         password = st.text_input("Passwort", type="password", key="login_password")
         submitted = st.form_submit_button("Anmelden", type="primary")
     if submitted:
-        from pipelines.workspace import Workspace
+        from kernel.workspace import Workspace
 
         user = authenticate(
             Workspace(cfg.workspace).users_file, name, password, allow_demo=cfg.demo

@@ -14,21 +14,19 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from kernel.errors import UserError
+
 # command -> "module:function"; the function takes the parsed args and returns an exit code.
 HANDLERS = {
     "run": "pipelines.runner:cli_run",
     "check": "pipelines.runner:cli_check",
     "demo": "pipelines.runner:cli_demo",
-    "generate": "pipelines.generate:cli_generate",
+    "generate": "generator:cli_generate",
     "report": "pipelines.reports:cli_report",
     "dashboard": "dashboards.launch:cli_dashboard",
     "themes": "pipelines.themes:cli_themes",
     "users": "dashboards.auth:cli_users",
 }
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed without a traceback, exit code 2."""
 
 
 def iso_date(value: str) -> date:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.defs import all_asset_checks, all_assets, all_sensors
 from pipelines.resources import LagebildResource
-from pipelines.stages import all_asset_checks, all_assets, all_sensors
 
 lagebild_job = dg.define_asset_job("lagebild", selection=dg.AssetSelection.all())
 

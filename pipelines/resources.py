@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
-from pipelines.settings import Settings, load_settings
-from pipelines.warehouse import current_as_of, writer  # noqa: F401 - re-exported
-from pipelines.workspace import Workspace
+from kernel.settings import Settings, load_settings
+from kernel.warehouse import writer
+from kernel.workspace import Workspace
 
 
 class LagebildResource(dg.ConfigurableResource):

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.cli import UserError
-from pipelines.settings import Settings, load_settings
+from kernel.errors import UserError
+from kernel.settings import Settings, load_settings
 
 log = logging.getLogger("lagebild")
 
@@ -46,10 +46,10 @@ def run_pipeline(settings: Settings, selection=None) -> RunOutcome:
     """Materialise all assets (or `selection`) with their checks, in-process."""
     import dagster as dg
 
+    from kernel.warehouse import WorkspaceBusy, write_lock
     from pipelines import observe
+    from pipelines.defs import all_asset_checks, all_assets
     from pipelines.resources import LagebildResource
-    from pipelines.stages import all_asset_checks, all_assets
-    from pipelines.warehouse import WorkspaceBusy, write_lock
 
     ws = settings.ws.ensure()
     instance = dg.DagsterInstance.from_config(str(ws.dagster_home))
@@ -107,7 +107,7 @@ STAGE_LABELS = {
 
 def _record_stages(ws, outcome: RunOutcome) -> None:
     """Keep the stage figures of every run in audit.runs (read by `make bench`)."""
-    from pipelines.warehouse import writer
+    from kernel.warehouse import writer
 
     if not ws.db_path.exists() or not outcome.stages:
         return
@@ -140,7 +140,7 @@ def _stage_figures(instance, run_id: str) -> dict[str, dict]:
     """Seconds and peak RSS per stage: ingest phases from observe.stage, the rest from the
     Dagster step windows of this run (marts, themes, publish, reports)."""
     from pipelines import observe
-    from pipelines.stages import all_assets
+    from pipelines.defs import all_assets
 
     figures = {
         name: {"seconds": round(st.seconds, 3), "peak_rss_mb": round(st.peak_rss_mb, 1)}
@@ -173,8 +173,8 @@ def _stage_figures(instance, run_id: str) -> dict[str, dict]:
 
 
 def _print_run_summary(settings: Settings, outcome: RunOutcome) -> None:
+    from kernel.warehouse import reader
     from pipelines.ingest.load import STATUS_DE
-    from pipelines.warehouse import reader
 
     ws = settings.ws
     if not ws.db_path.exists():
@@ -237,8 +237,8 @@ def cli_run(args) -> int:
 def cli_check(args) -> int:
     """Validate one delivery without loading anything. Exit 0 = fehlerfrei, 1 = Zeilen würden
     abgelehnt, 3 = Quarantäne."""
+    from kernel.warehouse import connect
     from pipelines.ingest.load import REJECTIONS_TMP, inspect_delivery, quarantine_rows
-    from pipelines.warehouse import connect
 
     path: Path = args.path
     if not path.exists():
@@ -318,7 +318,7 @@ def cli_demo(args) -> int:
     workspace: Path = args.workspace.resolve()
     inbox = workspace / "inbox"
     if not inbox.is_dir() or not any(inbox.iterdir()):
-        from pipelines.generate import generate_inbox
+        from generator import generate_inbox
 
         print(f"Erzeuge Demo-Exporte ({args.cases} Fälle, {args.providers} Träger) in {inbox} …")
         generate_inbox(

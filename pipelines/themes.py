@@ -30,9 +30,9 @@ import duckdb
 import pandas as pd
 
 from data_contracts.contract import load_contract
-from pipelines.settings import Settings, load_settings
-from pipelines.warehouse import WorkspaceBusy, connect, current_as_of, reader, write_lock
-from pipelines.workspace import Workspace
+from kernel.settings import Settings, load_settings
+from kernel.warehouse import WorkspaceBusy, connect, current_as_of, reader, write_lock
+from kernel.workspace import Workspace
 from transforms.themes import read_sql
 from transforms.themes import register as reg
 from transforms.themes.matching import coded_theme_id, match_topics, new_text_theme_id
@@ -771,7 +771,7 @@ def _date_de(value) -> str:
 
 
 def cli_themes(args) -> int:
-    from pipelines.cli import UserError
+    from kernel.errors import UserError
 
     ws = _workspace(args.workspace)
     if not ws.root.exists():
@@ -829,7 +829,7 @@ def _cli_list(ws: Workspace, include_inactive: bool) -> int:
 
 
 def _cli_set(ws: Workspace, args) -> int:
-    from pipelines.cli import UserError
+    from kernel.errors import UserError
 
     if not ws.register_db_path.exists():
         raise UserError(

@@ -17,7 +17,7 @@ def staging_con():
     Metric tests insert hand-made rows into staging.* and run the SQL models on it.
     """
     from data_contracts.schema import AUDIT_DDL, META_DDL, staging_ddl
-    from pipelines.warehouse import connect
+    from kernel.warehouse import connect
 
     con = connect()
     con.execute(staging_ddl())

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from data_contracts.contract import load_contract
-from pipelines.settings import Settings
+from kernel.settings import Settings
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:

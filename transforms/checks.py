@@ -1,7 +1,7 @@
 """Consistency rules for the marts: the logic behind the Dagster asset checks.
 
 Each rule counts the rows that break it (0 = passed). `run_checks(con)` runs them all on a
-connection; pipelines/datasets.py exposes each rule as an asset check of its mart, and the
+connection; pipelines/defs/marts.py exposes each rule as an asset check of its mart, and the
 tests call `run_checks` after every fixture build.
 """
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.contract import load_contract
-from pipelines.settings import Settings
+from kernel.settings import Settings
 from transforms.survival import kaplan_meier_at, wilson_interval
 
 DEFAULT_WINDOWS: tuple[int, ...] = next(

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
+from kernel.warehouse import current_as_of
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent
 # folder -> DuckDB schema
@@ -183,8 +184,6 @@ def _resolve_as_of(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
         return as_of
     if settings.as_of is not None:
         return settings.as_of
-    from pipelines.resources import current_as_of
-
     return current_as_of(con)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.workspace import Workspace
+from kernel.workspace import Workspace
 
 DELIVERY_SUFFIXES = {".zip", ".xlsx", ".xlsm", ".csv"}
 HASH_CHUNK = 8 * 1024 * 1024

@@ -21,11 +21,11 @@ import duckdb
 
 from data_contracts import Contract, load_contract
 from data_contracts.rules import checked_sql, lit, reference_sql
+from kernel.workspace import Workspace
 from pipelines.ingest.gate import scan_identifiers
 from pipelines.ingest.landing import move_to_quarantine
 from pipelines.ingest.reader import Fault, ParsedDelivery, parse_delivery
 from pipelines.observe import stage
-from pipelines.workspace import Workspace
 
 log = logging.getLogger("lagebild.ingest")
 

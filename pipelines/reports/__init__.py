@@ -29,8 +29,8 @@ def build(
 ):
     """The report's content (a `content.Report`), ready to be written in any format."""
     from dashboards.access import AccessDenied, Viewer
+    from kernel.settings import load_settings
     from pipelines.reports.content import ReportError, build_report
-    from pipelines.settings import load_settings
 
     workspace = Path(workspace).resolve()
     if provider:
@@ -118,8 +118,8 @@ def write_all(
     built once. Used by the Dagster asset `reports` (and so by `lagebild demo`).
     `on_pdf_error(path, error)`: called instead of raising when a PDF cannot be printed."""
     from dashboards.access import Viewer, data_basis, published_path
+    from kernel.workspace import Workspace
     from pipelines.reports.content import ReportError
-    from pipelines.workspace import Workspace
 
     ws = Workspace(Path(workspace).resolve())
     if period is None:
@@ -151,7 +151,7 @@ def write_all(
 
 
 def cli_report(args) -> int:
-    from pipelines.cli import UserError
+    from kernel.errors import UserError
     from pipelines.reports.content import ReportError
 
     try:

@@ -16,9 +16,9 @@ import pandas as pd
 
 from dashboards import access, figures
 from dashboards.access import Filters, Viewer
+from kernel.settings import Settings
 from pipelines.disclosure import Published, format_number, format_percent
 from pipelines.reports.definitions import VERSION, pick
-from pipelines.settings import Settings
 
 KINDS = {
     "lenkungsgruppe": "Bericht für die Lenkungsgruppe",
@@ -99,7 +99,7 @@ class ReportError(ValueError):
 
 
 def _period_info(db: Path, period: str) -> tuple[bool, list[str]]:
-    from pipelines.warehouse import reader
+    from kernel.warehouse import reader
 
     with reader(db) as con:
         rows = con.execute("SELECT period, partial FROM mart.periods ORDER BY period").fetchall()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
 
 VERSION = "Metrikdefinitionen v1"
 

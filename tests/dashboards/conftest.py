@@ -19,7 +19,7 @@ ROLE_USERS = {
 def workspace(tmp_path_factory):
     """A workspace with a published warehouse (fixture data) and one user per role."""
     from dashboards.auth import add_user
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     root = tmp_path_factory.mktemp("ws")
     ws = Workspace(root)

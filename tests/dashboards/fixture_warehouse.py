@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.schema import AUDIT_DDL, META_DDL, staging_ddl
-from pipelines.settings import Settings
-from pipelines.warehouse import connect
+from kernel.settings import Settings
+from kernel.warehouse import connect
 
 AS_OF = date(2026, 9, 30)
 PROVIDERS = {"p01": 180, "p02": 130, "p03": 90, "p04": 2}

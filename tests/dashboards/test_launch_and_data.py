@@ -9,7 +9,7 @@ import pytest
 
 from dashboards import access
 from dashboards.launch import command, prepare
-from pipelines.cli import UserError
+from kernel.errors import UserError
 from tests.dashboards.fixture_warehouse import build
 
 
@@ -41,7 +41,7 @@ def test_prepare_demo_creates_labelled_users(workspace, tmp_path):
 
 def test_new_publication_is_read_without_restart(tmp_path):
     """The pipeline swaps the published file atomically; the cache key follows the file."""
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     ws = Workspace(tmp_path)
     build(ws.published_db_path, seed=3)
@@ -50,7 +50,7 @@ def test_new_publication_is_read_without_restart(tmp_path):
     before = access.case_counts(ws.published_db_path, v, access.Filters()).table
 
     # a reader holding the old file open is not disturbed by the swap
-    from pipelines.warehouse import reader
+    from kernel.warehouse import reader
 
     with reader(ws.published_db_path) as con:
         tmp = tmp_path / "new.duckdb"

@@ -76,7 +76,7 @@ def test_demo_users_only_in_demo_mode(workspace, monkeypatch, tmp_path):
     import shutil
 
     from dashboards.auth import DEMO_PASSWORD, ensure_demo_users
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     ws = tmp_path / "demo-ws"
     shutil.copytree(workspace, ws)

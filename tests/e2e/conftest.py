@@ -40,7 +40,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def e2e_workspace(tmp_path_factory):
     from dashboards.auth import add_user
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     root = pipeline_workspace(tmp_path_factory.getbasetemp())
     users = Workspace(root).users_file

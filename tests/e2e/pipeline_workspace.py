@@ -64,7 +64,7 @@ def pipeline_workspace(base: Path) -> Path:
 
 
 def providers(root: Path) -> list[str]:
-    from pipelines.warehouse import reader
+    from kernel.warehouse import reader
 
     with reader(root / "published" / "lagebild.duckdb") as con:
         return [

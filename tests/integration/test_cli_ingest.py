@@ -66,7 +66,7 @@ def test_run_on_a_busy_workspace_fails_fast_with_a_clear_message(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from pipelines.warehouse import write_lock\n"
+            "import sys, time; from pathlib import Path; from kernel.warehouse import write_lock\n"
             f"with write_lock(Path({str(tmp_path / 'ws' / '.lagebild.lock')!r})):\n"
             "    print('held', flush=True); time.sleep(60)",
         ],

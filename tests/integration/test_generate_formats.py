@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generate import generate_inbox
-from pipelines.generate.writers import mtime_of
+from generator import generate_inbox
+from generator.writers import mtime_of
 
 EXPORTED = date(2026, 10, 15)
 ARGS = {"cases": 2500, "providers": 8, "seed": 3, "exported_on": EXPORTED}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kernel.settings import load_settings
+from kernel.warehouse import connect
 from pipelines.runner import run_pipeline
-from pipelines.settings import load_settings
-from pipelines.warehouse import connect
 from tests.fixtures import messy
 
 pytestmark = pytest.mark.slow
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def ingest_only(monkeypatch):
     """Materialise only the ingest stage (landing, staging and their checks)."""
-    from pipelines import stages
+    from pipelines import defs as stages
 
-    monkeypatch.setattr(stages, "STAGE_MODULES", ["pipelines.ingest.assets"])
+    monkeypatch.setattr(stages, "STAGE_MODULES", ["pipelines.defs.ingest"])
 
 
 def run(inbox: Path, ws: Path, as_of=None):
@@ -43,10 +43,10 @@ def query(ws: Path, sql: str):
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
     """One run over the mixed inbox, shared by the read-only tests below."""
-    from pipelines import stages
+    from pipelines import defs as stages
 
     saved = list(stages.STAGE_MODULES)
-    stages.STAGE_MODULES[:] = ["pipelines.ingest.assets"]
+    stages.STAGE_MODULES[:] = ["pipelines.defs.ingest"]
     try:
         root = tmp_path_factory.mktemp("mixed")
         paths = messy.mixed_inbox(root / "inbox")
@@ -323,7 +323,7 @@ def check_metadata(ws: Path, run_id: str, check_name: str) -> dict:
 def test_contract_suites_validate_what_a_run_loaded_and_everything_when_run_alone(
     tmp_path, ingest_only
 ):
-    from pipelines.warehouse import writer
+    from kernel.warehouse import writer
 
     inbox, ws = tmp_path / "inbox", tmp_path / "ws"
     cases_delivery(inbox, "d1", ["K1", "K2", "K3"], exported_on="2026-09-01")

@@ -8,12 +8,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from benchmarks.staging_fill import fill_staging
 from data_contracts.schema import AUDIT_DDL, META_DDL
-from pipelines import datasets
+from kernel.warehouse import connect
+from kernel.workspace import Workspace
+from pipelines.defs import marts as datasets
 from pipelines.resources import LagebildResource
-from pipelines.warehouse import connect
-from pipelines.workspace import Workspace
-from transforms.bench import fill_staging
 
 MARTS = {
     "periods",

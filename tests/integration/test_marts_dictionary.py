@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import Settings
-from pipelines.warehouse import connect
-from transforms.bench import fill_staging
+from benchmarks.staging_fill import fill_staging
+from kernel.settings import Settings
+from kernel.warehouse import connect
 from transforms.dictionary import DOC_FILE, column_types, load_mart_dictionary, render_markdown
 from transforms.runner import build_marts, load_models
 

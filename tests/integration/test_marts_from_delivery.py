@@ -15,16 +15,16 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from pipelines import datasets
+from kernel.warehouse import connect
+from kernel.workspace import Workspace
+from pipelines.defs import marts as datasets
 from pipelines.resources import LagebildResource
-from pipelines.warehouse import connect
-from pipelines.workspace import Workspace
 from tests.fixtures import messy
 
 
 @pytest.mark.slow
 def test_decimal_comma_fte_reaches_the_caseload(tmp_path):
-    from pipelines.ingest import assets as ingest
+    from pipelines.defs import ingest
 
     inbox, ws = tmp_path / "inbox", tmp_path / "ws"
     messy.kim_koeln_old(inbox)

@@ -22,7 +22,7 @@ HAS_CHROMIUM = Path("/usr/bin/chromium").exists() or shutil.which("chromium") is
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    from pipelines.workspace import Workspace
+    from kernel.workspace import Workspace
 
     root = tmp_path_factory.mktemp("report-ws")
     build(Workspace(root).published_db_path)
@@ -225,9 +225,9 @@ def test_cli_writes_report(ws, tmp_path, capsys):
 def test_reports_asset_writes_all_three(tmp_path):
     import dagster as dg
 
-    from pipelines.reports.assets import reports
+    from kernel.workspace import Workspace
+    from pipelines.defs.reports import reports
     from pipelines.resources import LagebildResource
-    from pipelines.workspace import Workspace
 
     root = tmp_path / "ws"
     build(Workspace(root).published_db_path)

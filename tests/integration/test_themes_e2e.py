@@ -8,11 +8,11 @@ from datetime import date
 import dagster as dg
 import pytest
 
+from kernel.settings import load_settings
 from pipelines.cli import main
-from pipelines.settings import load_settings
 from pipelines.themes import list_themes, theme_history
 
-generate = pytest.importorskip("pipelines.generate")
+generate = pytest.importorskip("generator")
 runner = pytest.importorskip("pipelines.runner")
 
 WZ = "T-wartezeit-gesundheit_psychisch"

@@ -7,12 +7,12 @@ import pytest
 
 from data_contracts.contract import load_contract
 from data_contracts.schema import create_all, staging_columns
-from pipelines.settings import Settings
+from kernel.settings import Settings
+from kernel.warehouse import connect
 from pipelines.themes import build_themes
-from pipelines.warehouse import connect
 from tests import themes_data as td
 
-generate = pytest.importorskip("pipelines.generate")
+generate = pytest.importorskip("generator")
 
 # Planted topic -> terms its text theme must show among its top 8 terms (a subset of the
 # generator's characteristic words; "monat" is a stop word here, "online" not a noun).

@@ -9,12 +9,12 @@ import dagster as dg
 import pytest
 
 from data_contracts.schema import AUDIT_DDL, META_DDL, staging_ddl
+from kernel.warehouse import connect
+from kernel.workspace import Workspace
 from pipelines import themes
-from pipelines import themes_assets as th
 from pipelines.cli import main
+from pipelines.defs import themes as th
 from pipelines.resources import LagebildResource
-from pipelines.warehouse import connect
-from pipelines.workspace import Workspace
 from tests import themes_data as td
 
 WZ = "T-wartezeit-gesundheit_psychisch"

@@ -17,7 +17,8 @@ from dashboards.auth import (
     load_users,
     remove_user,
 )
-from pipelines.cli import UserError, main
+from kernel.errors import UserError
+from pipelines.cli import main
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kernel.warehouse import connect
 from pipelines.ingest.csvfile import UnreadableFile, detect_encoding, inspect_csv, load_csv
-from pipelines.warehouse import connect
 
 
 def write(tmp_path, name: str, data: bytes):

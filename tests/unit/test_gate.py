@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from data_contracts import load_contract
+from kernel.warehouse import connect
 from pipelines.ingest.gate import scan_identifiers
 from pipelines.ingest.reader import parse_delivery
-from pipelines.warehouse import connect
 
 CASES_HEAD = "provider_id;case_id;person_key;program;region_code;caseworker_id;opened_on;intensity"
 

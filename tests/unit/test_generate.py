@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 
 from data_contracts import load_contract
-from pipelines.generate import (
+from generator import (
     LOCAL_CODED_THEMES,
     LOCAL_TEXT_TOPICS,
     PLANTED_CODED_THEMES,
     PLANTED_TEXT_TOPICS,
     build_dataset,
 )
-from pipelines.generate.catalog import codes
-from pipelines.generate.notes import expand
-from pipelines.generate.providers import build_providers
+from generator.catalog import codes
+from generator.notes import expand
+from generator.providers import build_providers
 
 EXPORTED = date(2026, 10, 15)
 N_CASES = 5000
@@ -488,7 +488,7 @@ def test_notes_carry_no_identifiers(f):
 
 def test_every_template_sentence_is_clean_windows_1252_text():
     """Exhaustive over all expanded sentences (not just the ones a sample happened to draw)."""
-    from pipelines.generate.notes import FAMILIES, compiled
+    from generator.notes import FAMILIES, compiled
 
     patterns = [re.compile(v.regex, re.IGNORECASE) for v in load_contract().identifier_values]
     for family in FAMILIES:

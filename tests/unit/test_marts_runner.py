@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
 from tests.marts_helpers import build, case, insert, one, rows
 from transforms.runner import build_marts, load_models
 

@@ -8,7 +8,7 @@ import pytest
 
 from data_contracts import load_contract
 from data_contracts.rules import checked_sql, reference_sql
-from pipelines.warehouse import connect
+from kernel.warehouse import connect
 
 CASE_COLS = load_contract().tables["cases"].column_names
 

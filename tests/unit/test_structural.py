@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import zipfile
 
+from kernel.warehouse import connect
 from pipelines.ingest.load import inspect_delivery
-from pipelines.warehouse import connect
 from tests.fixtures import messy
 
 CASES = (

@@ -6,8 +6,8 @@ import pytest
 
 from data_contracts import load_contract
 from data_contracts.suites import build_suite, ephemeral_context, validate_frame
+from kernel.warehouse import connect
 from pipelines.ingest.load import inspect_delivery
-from pipelines.warehouse import connect
 from tests.fixtures import messy
 
 

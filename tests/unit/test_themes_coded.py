@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
 from pipelines.themes import build_themes, exemplary_cases, theme_window
 from tests import themes_data as td
 

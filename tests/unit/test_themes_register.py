@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
 from pipelines.themes import (
     STATUSES,
     UnknownTheme,

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
 from pipelines.themes import build_themes
 from tests import themes_data as td
 from transforms.themes.matching import (

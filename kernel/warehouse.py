@@ -3,7 +3,7 @@
 DuckDB allows one writing process. The pipeline takes an exclusive file lock around every
 write session, so a second `lagebild run` on the same workspace fails fast with a clear message
 instead of a lock error deep inside DuckDB. Dashboards never open the warehouse itself; they
-read the published copy (see pipelines/publish.py).
+read the published copy (see pipelines/defs/publish.py).
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def _pss(p: psutil.Process) -> int:
 
 
 def stage_figures(workspace: Path) -> dict:
-    from pipelines.warehouse import connect
+    from kernel.warehouse import connect
 
     con = connect(workspace / "lagebild.duckdb", read_only=True)
     try:
@@ -157,7 +157,7 @@ def stage_figures(workspace: Path) -> dict:
 
 def floor_scan(inbox: Path) -> dict:
     """DuckDB reading every delivered file once and counting its rows: the hardware floor."""
-    from pipelines.warehouse import connect
+    from kernel.warehouse import connect
 
     files = sorted(p for p in inbox.rglob("*.csv"))
     con = connect()
@@ -175,7 +175,7 @@ def floor_scan(inbox: Path) -> dict:
 
 def corrected_snapshot(inbox: Path) -> Path:
     """One provider re-delivers: the same tables, a day later, with one case closed."""
-    from pipelines.warehouse import connect
+    from kernel.warehouse import connect
 
     source = sorted(p for p in inbox.iterdir() if p.is_dir())[0]
     target = CACHE / "incremental" / f"{source.name}_korrektur"
@@ -246,7 +246,7 @@ def bench_size(cases: int, force: bool) -> dict:
 
 def caseload_vs_pandas(ws: Path) -> dict:
     """Our caseload mart against what an analyst writes in pandas (both from staging)."""
-    from pipelines.bench_pandas import compare_caseload
+    from benchmarks.pandas_caseload import compare_caseload
 
     return compare_caseload(ws)
 
@@ -269,7 +269,7 @@ def _p(times: list[float]) -> dict:
 
 def dashboard_queries(ws: Path, repeats: int = 20) -> dict:
     """p50 / p95 of every query of every view (cold: no Streamlit cache), and of whole views."""
-    from dashboards.bench_queries import ROLES, on_demand_queries, view_queries
+    from benchmarks.dashboard_queries import ROLES, on_demand_queries, view_queries
 
     out: dict = {"views": {}, "queries": {}, "on_demand": {}}
     for role, role_label in ROLES:
@@ -456,9 +456,7 @@ def _goal_lines(r: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m pipelines.bench", description=__doc__.split("\n")[0]
-    )
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     p.add_argument(
         "--sizes",
         default=",".join(str(s) for s in SIZES),

@@ -12,11 +12,11 @@ import dagster as dg
 
 # ingest -> marts -> themes -> publish -> reports
 STAGE_MODULES = [
-    "pipelines.ingest.assets",
-    "pipelines.datasets",
-    "pipelines.themes_assets",
-    "pipelines.publish",
-    "pipelines.reports.assets",
+    "pipelines.defs.ingest",
+    "pipelines.defs.marts",
+    "pipelines.defs.themes",
+    "pipelines.defs.publish",
+    "pipelines.defs.reports",
 ]
 
 

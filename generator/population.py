@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from pipelines.generate import catalog as cat
-from pipelines.generate.catalog import NA, code_index, codes
-from pipelines.generate.ids import hex_ids, mix32, mix64
-from pipelines.generate.providers import ProviderSpec
+from generator import catalog as cat
+from generator.catalog import NA, code_index, codes
+from generator.ids import hex_ids, mix32, mix64
+from generator.providers import ProviderSpec
 
 FOLLOW_UP_SHARE = 0.12  # share of cases that continue an earlier case of the same person
 LINK_KINDS = ("none", "reopen", "transfer", "reentry", "parallel")

@@ -13,10 +13,10 @@ import os
 import dagster as dg
 import duckdb
 
+from kernel.warehouse import connect
+from kernel.workspace import Workspace
 from pipelines.observe import stage
 from pipelines.resources import LagebildResource
-from pipelines.warehouse import connect
-from pipelines.workspace import Workspace
 
 PUBLISHED_SCHEMAS = ("mart", "audit", "meta")
 log = logging.getLogger("lagebild.publish")
@@ -61,11 +61,11 @@ def publish(con: duckdb.DuckDBPyConnection, ws: Workspace) -> dict[str, int]:
 
 def _upstream() -> list[dg.AssetKey]:
     """Every mart and theme asset: the copy is taken when all of them are built."""
-    from pipelines import datasets, themes_assets
+    from pipelines.defs import marts, themes
 
     return [
         key
-        for a in dg.load_assets_from_modules([datasets, themes_assets])
+        for a in dg.load_assets_from_modules([marts, themes])
         if isinstance(a, dg.AssetsDefinition)
         for key in a.keys
     ]

@@ -1,8 +1,8 @@
 """Performance sanity check for the marts: fill staging with N synthetic cases (set-based
 DuckDB SQL, seconds even for a million) and time `build_marts`.
 
-    python -m transforms.bench --cases 100000
-    python -m transforms.bench --cases 1000000 --db /tmp/bench.duckdb
+    python -m benchmarks.staging_fill --cases 100000
+    python -m benchmarks.staging_fill --cases 1000000 --db /tmp/bench.duckdb
 
 Not a timed unit test: it prints the fill time, the build time per model and in total, and
 the row counts. The data is shaped like the exchange format (about 2 goals, 1.5 referrals,
@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 
 from data_contracts.schema import META_DDL, staging_ddl
-from pipelines.settings import Settings
-from pipelines.warehouse import connect
+from kernel.settings import Settings
+from kernel.warehouse import connect
 
 FILL_SQL = """
 SELECT setseed(0.42);

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dashboards import access
-from pipelines.settings import load_settings
+from kernel.settings import load_settings
 
 Query = tuple[str, Callable[[], object]]
 

@@ -72,8 +72,8 @@ def pandas_caseload(cases: pd.DataFrame, staffing: pd.DataFrame, as_of) -> pd.Da
 
 def compare_caseload(ws: Path) -> dict:
     """Time both implementations on the same in-memory staging copy; check equal figures."""
-    from pipelines.settings import load_settings
-    from pipelines.warehouse import connect
+    from kernel.settings import load_settings
+    from kernel.warehouse import connect
     from transforms.runner import build_marts, load_models
 
     con = connect()

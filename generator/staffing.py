@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from pipelines.generate.catalog import NA
-from pipelines.generate.ids import hex_ids, mix32
-from pipelines.generate.population import Cases, Groups
-from pipelines.generate.providers import ProviderSpec
+from generator.catalog import NA
+from generator.ids import hex_ids, mix32
+from generator.population import Cases, Groups
+from generator.providers import ProviderSpec
 
 FTE_OPTIONS = np.array([1.0, 0.8, 0.75, 0.5])
 FTE_WEIGHTS = np.array([0.45, 0.15, 0.2, 0.2])

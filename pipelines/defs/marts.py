@@ -11,7 +11,8 @@ asset check of its mart, so reports are never built on marts that contradict the
 
 import dagster as dg
 
-from pipelines.resources import LagebildResource, current_as_of
+from kernel.warehouse import current_as_of
+from pipelines.resources import LagebildResource
 from transforms.checks import RULES, run_rule
 from transforms.dictionary import load_mart_dictionary
 from transforms.runner import build_marts, load_models, upstream_sources

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts import load_contract
-from pipelines.generate.activities import (
+from generator.activities import (
     Barriers,
     Contacts,
     Goals,
@@ -29,12 +29,12 @@ from pipelines.generate.activities import (
     make_referrals,
     make_relapses,
 )
-from pipelines.generate.catalog import NA, code_index, codes
-from pipelines.generate.ids import seq_ids
-from pipelines.generate.notes import TOPICS, make_notes
-from pipelines.generate.population import Cases, Groups, build_groups, generate_cases
-from pipelines.generate.providers import ProviderSpec, build_providers
-from pipelines.generate.staffing import Staffing, assign_caseworkers, build_staffing
+from generator.catalog import NA, code_index, codes
+from generator.ids import seq_ids
+from generator.notes import TOPICS, make_notes
+from generator.population import Cases, Groups, build_groups, generate_cases
+from generator.providers import ProviderSpec, build_providers
+from generator.staffing import Staffing, assign_caseworkers, build_staffing
 
 EPOCH = date(1970, 1, 1)
 TABLES = ("cases", "goals", "referrals", "contacts", "barriers", "staffing", "relapses")

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.generate.dataset import TABLES, Dataset, build_dataset
-from pipelines.generate.ids import hex_ids, mix32
-from pipelines.generate.providers import FORMAT_LABELS, ProviderSpec
-from pipelines.generate.writers import (
+from generator.dataset import TABLES, Dataset, build_dataset
+from generator.ids import hex_ids, mix32
+from generator.providers import FORMAT_LABELS, ProviderSpec
+from generator.writers import (
     RELAPSES_WHEN_EMPTY,
     STYLES,
     XLSX_MAX_CELLS,

@@ -11,11 +11,11 @@ import dagster as dg
 
 from data_contracts import load_contract
 from data_contracts.schema import create_all
+from kernel.warehouse import reader
 from pipelines.ingest.landing import land
 from pipelines.ingest.load import STATUS_DE, ingest_pending, resolve_data_basis
 from pipelines.observe import stage
 from pipelines.resources import LagebildResource
-from pipelines.warehouse import reader
 
 GX_BATCH_ROWS = 1_000_000
 log = logging.getLogger("lagebild.ingest")

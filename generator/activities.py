@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.generate import catalog as cat
-from pipelines.generate.catalog import NA, code_index, codes
-from pipelines.generate.population import Cases, workday
-from pipelines.generate.providers import ProviderSpec
+from generator import catalog as cat
+from generator.catalog import NA, code_index, codes
+from generator.population import Cases, workday
+from generator.providers import ProviderSpec
 
 _INT = np.int32
 
@@ -580,7 +580,7 @@ def make_barriers(
     providers: list[ProviderSpec],
     local_pair_cases: int,
 ) -> Barriers:
-    from pipelines.generate.notes import topic_of
+    from generator.notes import topic_of
 
     domains = codes("domain")
     barrier_codes = codes("barrier")

@@ -19,14 +19,14 @@ Public surface:
 
 from __future__ import annotations
 
-from pipelines.generate.dataset import Dataset, build_dataset
-from pipelines.generate.inbox import (
+from generator.dataset import Dataset, build_dataset
+from generator.inbox import (
     DeliverySummary,
     GenerationSummary,
     PlantedFault,
     generate_inbox,
 )
-from pipelines.generate.notes import LOCAL_TEXT_TOPICS, PLANTED_TEXT_TOPICS
+from generator.notes import LOCAL_TEXT_TOPICS, PLANTED_TEXT_TOPICS
 
 # (barrier_code, domain) pairs that recur across providers: each occurs in at least 8 distinct
 # cases from at least 3 providers within the four quarters up to the export date (default
@@ -64,7 +64,7 @@ __all__ = [
 def cli_generate(args) -> int:
     """`lagebild generate`: write the deliveries and print a short German summary."""
     if args.years <= 0:
-        from pipelines.cli import UserError
+        from kernel.errors import UserError
 
         raise UserError("--years muss größer als 0 sein")
     print(

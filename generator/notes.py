@@ -21,7 +21,7 @@ from functools import cache
 
 import numpy as np
 
-from pipelines.generate.catalog import NA, codes
+from generator.catalog import NA, codes
 
 # topic index 0 is "generic" (no planted topic)
 TOPICS = (

@@ -63,7 +63,7 @@ class Settings:
 
     @property
     def ws(self):
-        from pipelines.workspace import Workspace
+        from kernel.workspace import Workspace
 
         return Workspace(self.workspace)
 
