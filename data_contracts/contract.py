@@ -49,6 +49,11 @@ class Column:
     pattern: str | None = None
     free_text: bool = False
 
+    @property
+    def is_key(self) -> bool:
+        """A pseudonymous key (exchange-format.md "Keys")."""
+        return self.pattern == "key"
+
 
 @dataclass(frozen=True)
 class Table:
@@ -88,7 +93,31 @@ class ValuePattern:
     name: str
     label: str
     regex: str
-    scope: str  # "all" or "free_text"
+    scope: str  # "all" (keys too) or "free_text" (everything but keys)
+
+
+@dataclass(frozen=True)
+class HeaderKind:
+    """How headers naming one kind of direct identifier are recognised (see the YAML)."""
+
+    label: str
+    exact: frozenset[str] = frozenset()
+    contains: tuple[str, ...] = ()
+    words: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    suffix_exceptions: frozenset[str] = frozenset()
+
+    def matches(self, normalised: str, words: list[str]) -> bool:
+        if normalised in self.exact or any(w in self.words for w in words):
+            return True
+        if any(c in normalised for c in self.contains):
+            return True
+        if normalised in self.suffix_exceptions:
+            return False
+        return any(normalised.endswith(x) for x in self.suffixes) or any(
+            normalised.startswith(x) for x in self.prefixes
+        )
 
 
 @dataclass(frozen=True)
@@ -98,10 +127,10 @@ class Contract:
     codes: dict[str, CodeList]
     patterns: dict[str, dict]
     parsing: dict
-    identifier_headers: frozenset[str]
-    identifier_prefixes: tuple[str, ...]
+    identifier_headers: tuple[HeaderKind, ...]
     identifier_values: tuple[ValuePattern, ...]
     manifest_keys: tuple[str, ...] = field(default=())
+    keys: tuple[str, ...] = field(default=())
 
     def table(self, name_or_alias: str) -> Table:
         """Table by English name or German alias (case and blanks ignored)."""
@@ -120,14 +149,66 @@ class Contract:
     def code_label(self, code_list: str, code: str | None) -> str:
         return self.codes[code_list].label_of(code)
 
-    def is_identifier_header(self, header: str) -> bool:
-        """True when a header names a direct identifier (exchange format: never allowed)."""
+    def identifier_header_kind(self, header: str) -> str | None:
+        """The kind of direct identifier a header names ("Name", "Telefonnummer", …), or None.
+
+        Compounds and separators count: `Klientenname`, `NAME_KLIENT`, `Handynummer`,
+        `Geb_Datum`, `Steuer-ID-Nr.`, `Postleitzahl`."""
         h = normalise_header(header)
         if not h:
-            return False
-        if h in self.identifier_headers:
-            return True
-        return any(h.startswith(p) for p in self.identifier_prefixes)
+            return None
+        words = header_words(header)
+        for kind in self.identifier_headers:
+            if kind.matches(h, words):
+                return kind.label
+        return None
+
+    def is_identifier_header(self, header: str) -> bool:
+        """True when a header names a direct identifier (exchange format: never allowed)."""
+        return self.identifier_header_kind(header) is not None
+
+    def identifier_labels(
+        self, text: str | None, key: bool = False, name: bool = False
+    ) -> list[str]:
+        """Labels of the identifier value patterns found in `text` (Python's re, the same
+        expressions the gate runs in DuckDB). `key`: only the patterns of scope `all` (a key
+        column). `name`: a file or sheet name, also tried with underscores read as blanks."""
+        if not text:
+            return []
+        low = str(text).lower()
+        variants = (low, low.replace("_", " ")) if name and "_" in low else (low,)
+        labels: list[str] = []
+        for pattern, compiled in _compiled(self):
+            if (key and pattern.scope != "all") or pattern.label in labels:
+                continue
+            if any(compiled.search(v) for v in variants):
+                labels.append(pattern.label)
+        return labels
+
+    def find_identifier(
+        self, text: str | None, key: bool = False, name: bool = False
+    ) -> str | None:
+        """Label of the first identifier value pattern found in `text`, or None."""
+        labels = self.identifier_labels(text, key, name)
+        return labels[0] if labels else None
+
+    def identifier_regex(self, key: bool = False) -> str:
+        """One RE2/Python expression matching wherever any pattern (of scope `all` for a key
+        column) matches: the gate's coarse filter in SQL."""
+        return "|".join(
+            f"({p.regex})" for p in self.identifier_values if not key or p.scope == "all"
+        )
+
+
+@cache
+def _compiled_patterns(
+    patterns: tuple[ValuePattern, ...],
+) -> tuple[tuple[ValuePattern, re.Pattern], ...]:
+    return tuple((p, re.compile(p.regex)) for p in patterns)
+
+
+def _compiled(contract: Contract) -> tuple[tuple[ValuePattern, re.Pattern], ...]:
+    return _compiled_patterns(contract.identifier_values)
 
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -140,6 +221,31 @@ def normalise_header(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", h)
 
 
+def header_words(header: str) -> list[str]:
+    """The words of a header, normalised: split at separators and where a lower-case letter
+    is followed by an upper-case one ('NAME_KLIENT' -> name, klient; 'KlientName' -> klient,
+    name; 'Geb.-Datum' -> geb, datum)."""
+    text = re.sub(r"(?<=[a-zäöüß])(?=[A-ZÄÖÜ])", " ", str(header))
+    return [w for w in (normalise_header(t) for t in re.split(r"[^0-9A-Za-zÄÖÜäöüß]+", text)) if w]
+
+
+def _iban_regex(spec: dict) -> str:
+    """IBAN: country code and check digits, then groups of four (spaces or dashes), or compact
+    with the country's exact length (digits only for the countries in `digits_only`)."""
+    countries = {item[:2].lower(): int(item[2:]) for item in spec["countries"].split()}
+    digits_only = set(spec.get("digits_only", ()))
+    compact = [f"{cc}[0-9]{{{n - 2}}}" for cc, n in countries.items() if cc in digits_only]
+    by_length: dict[int, list[str]] = {}
+    for cc, n in countries.items():
+        if cc not in digits_only:
+            by_length.setdefault(n - 4, []).append(cc)
+    compact += [
+        f"({'|'.join(ccs)})[0-9]{{2}}[0-9a-z]{{{n}}}" for n, ccs in sorted(by_length.items())
+    ]
+    spaced = "(" + "|".join(countries) + ")[0-9]{2}([ -][0-9a-z]{4}){2,7}([ -][0-9a-z]{1,4})?"
+    return "(^|[^0-9a-z])(" + "|".join([spaced, *compact]) + ")($|[^0-9a-z])"
+
+
 @cache
 def load_contract(path: Path = CONTRACT_FILE) -> Contract:
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -147,11 +253,17 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
         name: CodeList(name, spec["label"], {str(k): str(v) for k, v in spec["values"].items()})
         for name, spec in raw["codes"].items()
     }
+    keys = tuple(raw.get("keys", ()))
+    limits = raw.get("field_limits", {})
     tables = {}
     for tname, tspec in raw["tables"].items():
         cols = []
         for cname, cspec in tspec["columns"].items():
             cspec = dict(cspec)
+            if cname in keys:
+                cspec.setdefault("pattern", "key")
+                cspec.setdefault("max_length", limits.get("key"))
+            cspec.setdefault("max_length", limits.get("text"))
             col = Column(name=cname, **cspec)
             if col.type not in TYPES:
                 raise ValueError(f"{tname}.{cname}: unknown type {col.type}")
@@ -167,19 +279,38 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
             references=tspec.get("references"),
         )
     ident = raw["identifiers"]
+    norm = lambda items: tuple(normalise_header(x) for x in items or ())  # noqa: E731
+    kinds = tuple(
+        HeaderKind(
+            label=label,
+            exact=frozenset(norm(spec.get("exact"))),
+            contains=norm(spec.get("contains")),
+            words=frozenset(norm(spec.get("words"))),
+            suffixes=norm(spec.get("suffixes")),
+            prefixes=norm(spec.get("prefixes")),
+            suffix_exceptions=frozenset(norm(spec.get("suffix_exceptions"))),
+        )
+        for label, spec in ident["header_kinds"].items()
+    )
+    values = tuple(
+        ValuePattern(
+            name,
+            spec["label"],
+            spec["regex"] if "regex" in spec else _iban_regex(spec),
+            spec.get("scope", "all"),
+        )
+        for name, spec in ident["values"].items()
+    )
     return Contract(
         version=int(raw["version"]),
         tables=tables,
         codes=codes,
         patterns=raw.get("patterns", {}),
         parsing=raw["parsing"],
-        identifier_headers=frozenset(normalise_header(h) for h in ident["headers"]),
-        identifier_prefixes=tuple(normalise_header(p) for p in ident["prefixes"]),
-        identifier_values=tuple(
-            ValuePattern(name, spec["label"], spec["regex"], spec.get("scope", "all"))
-            for name, spec in ident["values"].items()
-        ),
+        identifier_headers=kinds,
+        identifier_values=values,
         manifest_keys=tuple(raw.get("manifest", {}).get("keys", ())),
+        keys=keys,
     )
 
 

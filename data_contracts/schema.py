@@ -59,10 +59,15 @@ CREATE TABLE IF NOT EXISTS audit.landing (
   sha256 VARCHAR NOT NULL,
   received_at TIMESTAMP NOT NULL,
   landed_at TIMESTAMP NOT NULL,
-  landed_path VARCHAR,               -- NULL for a duplicate (the bytes are already landed)
+  landed_path VARCHAR,               -- NULL for a duplicate (the bytes are already landed) and
+                                     -- for an entry that is not copied (symlink, FIFO, too big)
   duplicate_of VARCHAR,
-  processed BOOLEAN NOT NULL DEFAULT false
+  processed BOOLEAN NOT NULL DEFAULT false,
+  attempts INTEGER NOT NULL DEFAULT 0,  -- times processing started (a crash leaves it > 0)
+  landing_faults VARCHAR[]           -- structural faults found while landing (German)
 );
+ALTER TABLE audit.landing ADD COLUMN IF NOT EXISTS attempts INTEGER DEFAULT 0;
+ALTER TABLE audit.landing ADD COLUMN IF NOT EXISTS landing_faults VARCHAR[];
 CREATE TABLE IF NOT EXISTS audit.delivery_tables (
   delivery_id VARCHAR NOT NULL,
   table_name VARCHAR NOT NULL,

@@ -53,7 +53,7 @@ def expectations_for(table: Table, contract: Contract) -> list:
                     column=c.name, regex=contract.patterns[c.pattern]["regex"]
                 )
             )
-        if c.max_length:
+        if c.max_length and c.type in ("text", "code"):
             exps.append(
                 gxe.ExpectColumnValueLengthsToBeBetween(column=c.name, max_value=c.max_length)
             )

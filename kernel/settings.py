@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from kernel.errors import UserError
+
 
 @dataclass(frozen=True)
 class Benchmark:
@@ -59,6 +61,18 @@ class Settings:
     theme_text_topics: int = 8
     theme_exemplary_cases: int = 5
     seed: int = 20261121
+    # Limits of what one delivery may make the ingest do (exchange-format.md, "Limits").
+    # Exceeding one quarantines the delivery before the work is done. Defaults that real
+    # exports never reach.
+    max_unpacked_bytes: int = 2_000_000_000  # all files of a delivery, unpacked (2 GB)
+    max_compression_ratio: float = 100.0  # per zip entry (also inside an XLSX workbook)
+    max_columns: int = 100  # per table (CSV header or sheet width)
+    max_sheet_cells: int = 20_000_000  # rows x columns an XLSX sheet may span
+    max_line_bytes: int = 4_000_000  # one CSV record; a longer record is rejected as a row
+    # how long one delivery may take to open, read and check before it is quarantined
+    delivery_timeout_seconds: float = 1800.0
+    # how long `lagebild run` waits for another run to release the workspace (0 = not at all)
+    lock_wait_seconds: float = 30.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,6 +85,15 @@ class Settings:
         return dataclasses.replace(self, as_of=as_of)
 
 
+class SettingsError(UserError):
+    """`lagebild.yaml` cannot be used: the message says which entry and what to do."""
+
+
+_NUMBER_FIELDS = {
+    f.name: f.type for f in dataclasses.fields(Settings) if f.type in ("int", "float", int, float)
+}
+
+
 def _coerce(name: str, value):
     if name == "benchmarks":
         return tuple(Benchmark(**b) for b in value)
@@ -78,6 +101,15 @@ def _coerce(name: str, value):
         return tuple(int(w) for w in value)
     if name == "as_of" and isinstance(value, str):
         return date.fromisoformat(value)
+    kind = _NUMBER_FIELDS.get(name)
+    if kind is not None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("keine Zahl")
+        if kind in ("int", int) and not float(value).is_integer():
+            raise ValueError("keine ganze Zahl")
+        if value < 0:
+            raise ValueError("negativ")
+        return int(value) if kind in ("int", int) else float(value)
     return value
 
 
@@ -88,16 +120,45 @@ def load_settings(
     workspace = Path(workspace).resolve()
     values: dict = {}
     override = workspace / "lagebild.yaml"
-    if override.exists():
-        raw = yaml.safe_load(override.read_text(encoding="utf-8")) or {}
-        known = {f.name for f in dataclasses.fields(Settings)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"Unbekannte Einstellung(en) in {override}: {', '.join(unknown)}")
-        values = {k: _coerce(k, v) for k, v in raw.items()}
+    if override.is_file():
+        values = _read_overrides(override)
     values["workspace"] = workspace
     if inbox:
         values["inbox"] = Path(inbox).resolve()
     if as_of:
         values["as_of"] = as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of))
     return Settings(**values)
+
+
+def _read_overrides(path: Path) -> dict:
+    """The entries of `lagebild.yaml`, checked; any problem is one German sentence."""
+    remedy = "Bitte die Datei korrigieren oder entfernen (dann gelten die Standardwerte)."
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"Die Einstellungsdatei {path} ist nicht lesbar. {remedy}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (Zeile {mark.line + 1})" if mark is not None else ""
+        raise SettingsError(
+            f"Die Einstellungsdatei {path} ist kein gültiges YAML{where}. {remedy}"
+        ) from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SettingsError(
+            f"Die Einstellungsdatei {path} muss aus Einträgen „name: wert“ bestehen. {remedy}"
+        )
+    known = {f.name for f in dataclasses.fields(Settings)} - {"workspace", "extra"}
+    unknown = sorted(str(k) for k in set(raw) - known)
+    if unknown:
+        raise SettingsError(f"Unbekannte Einstellung(en) in {path}: {', '.join(unknown)}. {remedy}")
+    values = {}
+    for k, v in raw.items():
+        try:
+            values[k] = _coerce(k, v)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise SettingsError(
+                f"Die Einstellung „{k}“ in {path} hat einen ungültigen Wert. {remedy}"
+            ) from exc
+    return values

@@ -1,17 +1,21 @@
 """DuckDB connections: the pipeline's single writer and short read-only readers.
 
 DuckDB allows one writing process. The pipeline takes an exclusive file lock around every
-write session, so a second `lagebild run` on the same workspace fails fast with a clear message
-instead of a lock error deep inside DuckDB. Dashboards never open the warehouse itself; they
-read the published copy (see pipelines/defs/publish.py).
+write session (a whole `lagebild run` holds it from before the Dagster instance is touched
+until its summary is printed), so a second run on the same workspace waits for it or stops
+with a clear message instead of a lock error deep inside DuckDB. Dashboards never open the
+warehouse itself; they read the published copy (see pipelines/defs/publish.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -38,23 +42,68 @@ _held: dict[Path, list] = {}  # lock file -> [open file, depth]; re-entrant with
 _held_guard = threading.Lock()
 
 
+def _holder(fh) -> str:
+    """What the lock file says about the process holding it ("Prozess 123, seit 10:02 Uhr")."""
+    try:
+        fh.seek(0)
+        pid, _, since = fh.read(200).strip().partition(" ")
+        return f" (Prozess {int(pid)}, seit {since} Uhr)" if pid else ""
+    except (OSError, ValueError):
+        return ""
+
+
 @contextlib.contextmanager
-def write_lock(lock_file: Path) -> Iterator[None]:
-    """Exclusive, re-entrant (per process) lock on a workspace."""
+def write_lock(
+    lock_file: Path,
+    wait_seconds: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Exclusive, re-entrant (per process) lock on a workspace.
+
+    Held by another process: wait up to `wait_seconds` (telling `on_wait` once), then raise
+    WorkspaceBusy with a German message naming the holder.
+    """
     lock_file = Path(lock_file).resolve()
     with _held_guard:
         entry = _held.get(lock_file)
         if entry is None:
             lock_file.parent.mkdir(parents=True, exist_ok=True)
             fh = open(lock_file, "a+")  # noqa: SIM115 - held across the with-block below
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                fh.close()
-                raise WorkspaceBusy(
-                    "Der Arbeitsbereich wird gerade von einem anderen Lauf beschrieben"
-                    f" ({lock_file.parent}). Bitte warten Sie, bis dieser Lauf beendet ist."
-                ) from exc
+            deadline = time.monotonic() + max(0.0, wait_seconds)
+            told = False
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    holder = _holder(fh)
+                    if time.monotonic() >= deadline:
+                        fh.close()
+                        waited = (
+                            f" Nach {wait_seconds:.0f} s Wartezeit ist er noch nicht beendet."
+                            if wait_seconds > 0
+                            else ""
+                        )
+                        raise WorkspaceBusy(
+                            "Der Arbeitsbereich wird gerade von einem anderen Lauf beschrieben"
+                            f" ({lock_file.parent}{holder}).{waited} Bitte warten Sie, bis"
+                            " dieser Lauf beendet ist, und starten Sie dann erneut"
+                            " (die Wartezeit legt lock_wait_seconds in lagebild.yaml fest)."
+                        ) from exc
+                    if on_wait and not told:
+                        on_wait(
+                            "Ein anderer Lauf beschreibt den Arbeitsbereich gerade"
+                            f"{holder}; warte bis zu {wait_seconds:.0f} s …"
+                        )
+                        told = True
+                    time.sleep(0.2)
+            try:  # who holds it, for the message of a process that has to wait
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"{os.getpid()} {time.strftime('%H:%M')}\n")
+                fh.flush()
+            except OSError:
+                pass
             entry = _held[lock_file] = [fh, 0]
         entry[1] += 1
     try:
@@ -77,6 +126,37 @@ def writer(db_path: Path, lock_file: Path) -> Iterator[duckdb.DuckDBPyConnection
             yield con
         finally:
             con.close()
+
+
+def open_problem(exc: BaseException | str, db_path: Path) -> str | None:
+    """A German sentence (cause and remedy) for an error opening the warehouse (an exception
+    or its text), or None when the error is not one of the known situations."""
+    text = str(exc)
+    if "Conflicting lock" in text or "Could not set lock" in text:
+        m = re.search(r"\(PID (\d+)\)", text)
+        who = f" (Prozess {m.group(1)})" if m else ""
+        return (
+            f"Die Warehouse-Datei {db_path} ist von einem anderen Programm geöffnet{who},"
+            " zum Beispiel einer DuckDB-Shell. Bitte dieses Programm schließen und den Lauf"
+            " wiederholen; für Auswertungen bitte die veröffentlichte Kopie"
+            " published/lagebild.duckdb verwenden, sie blockiert keinen Lauf."
+        )
+    if (
+        "not a valid DuckDB database file" in text
+        or "Corrupt database file" in text
+        or ("checksum" in text and "block" in text)
+    ):
+        return (
+            f"Die Warehouse-Datei {db_path} ist beschädigt oder keine DuckDB-Datei. Bitte die"
+            " Datei umbenennen (oder aus einer Sicherung zurückholen) und den Lauf wiederholen;"
+            " die Lieferungen werden dann aus dem Posteingang neu eingelesen."
+        )
+    if isinstance(exc, PermissionError) or "Permission denied" in text or "Read-only" in text:
+        return (
+            f"Keine Schreibrechte für {db_path.parent}. Bitte einen beschreibbaren Arbeitsbereich"
+            " angeben oder die Rechte des Ordners anpassen."
+        )
+    return None
 
 
 @contextlib.contextmanager

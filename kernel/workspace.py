@@ -11,11 +11,13 @@ WORKSPACE/
                          it survives every re-run, re-delivery and warehouse rebuild
   users.yaml             dashboard users (salted argon2 hashes)
   .dagster/              Dagster instance (runs, events); telemetry off
+  logs/<run>.log         technical details (tracebacks) of runs that could not run
   lagebild.yaml          optional settings overrides
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,10 @@ class Workspace:
     def lock_file(self) -> Path:
         return self.root / ".lagebild.lock"
 
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
     def ensure(self) -> Workspace:
         for d in (self.root, self.landing_dir, self.quarantine_dir, self.reports_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -84,6 +90,8 @@ class Workspace:
     def ensure_dagster_home(self) -> Path:
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         cfg = self.dagster_home / "dagster.yaml"
-        if not cfg.exists():
-            cfg.write_text(DAGSTER_YAML, encoding="utf-8")
+        if not cfg.exists():  # atomic: a concurrent reader never sees half a file
+            tmp = cfg.with_name(f".dagster.yaml.{os.getpid()}.tmp")
+            tmp.write_text(DAGSTER_YAML, encoding="utf-8")
+            os.replace(tmp, cfg)
         return self.dagster_home

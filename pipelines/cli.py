@@ -191,6 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Abgebrochen.", file=sys.stderr)
         return 130
+    except Exception as exc:  # never a traceback on the console: it goes to a log file
+        from pipelines.runner import cannot_run
+
+        workspace = getattr(args, "workspace", None)
+        err = cannot_run(exc, Path(workspace).resolve() if workspace else None, args.command)
+        print(f"Fehler: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,15 +2,25 @@
 
 `run` materialises the same Dagster assets `dagster dev` shows, in-process, against the
 workspace's own Dagster instance (WORKSPACE/.dagster), so every CLI run also appears in the UI.
+
+A run holds the workspace lock from before anything of the Dagster instance is created or
+migrated until its summary is printed; a second run waits up to `lock_wait_seconds` and then
+stops with a clear message. When a run cannot run (workspace is a file or read-only, broken
+`lagebild.yaml`, corrupt warehouse, another program holding it, no inbox) the command line
+prints one German sentence with cause and remedy and exits 2; the technical details go to
+WORKSPACE/logs/<lauf>.log (or the system's temp folder when the workspace is unusable).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from kernel.errors import UserError
@@ -40,10 +50,117 @@ class RunOutcome:
     seconds: float
     failures: list[str] = field(default_factory=list)
     stages: dict[str, dict] = field(default_factory=dict)  # stage -> seconds, peak_rss_mb
+    log_path: Path | None = None  # technical details of failed steps
+    no_data: bool = False  # completed, but no delivery has been accepted (yet)
 
 
-def run_pipeline(settings: Settings, selection=None) -> RunOutcome:
-    """Materialise all assets (or `selection`) with their checks, in-process."""
+STEP_LABELS = {
+    "landing": "Landung",
+    "staging": "Lesen und Prüfen der Lieferungen (staging)",
+    "marts": "Marts",
+    "themes": "Themen",
+    "published_warehouse": "Veröffentlichung",
+    "reports": "Berichte",
+}
+NO_DATA_CAUSES = ("Kein Datenstand", "Noch keine Daten", "keine Daten")
+
+
+def new_log_path(ws_root: Path | None, command: str = "lauf") -> Path:
+    """WORKSPACE/logs/<command>-<time>-<pid>.log, or the temp folder when that is unusable."""
+    name = f"{command}-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    for folder in ([ws_root / "logs"] if ws_root else []) + [
+        Path(tempfile.gettempdir()) / "lagebild-logs"
+    ]:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.touch()
+            return path
+        except OSError:
+            continue
+    return Path(tempfile.gettempdir()) / name
+
+
+def write_log(path: Path, title: str, body: str) -> Path | None:
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"== {datetime.now():%Y-%m-%d %H:%M:%S} {title}\n{body.rstrip()}\n\n")
+        return path
+    except OSError:
+        return None
+
+
+def _check_workspace(root: Path) -> None:
+    """Workspace usable? One German sentence with cause and remedy if not."""
+    if root.exists() and not root.is_dir():
+        raise UserError(
+            f"Der Arbeitsbereich {root} ist eine Datei, kein Ordner. Bitte mit --workspace einen"
+            " Ordner angeben (er wird angelegt, wenn es ihn noch nicht gibt)."
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".schreibtest-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(
+            f"Keine Schreibrechte im Arbeitsbereich {root} (oder das Laufwerk ist"
+            " schreibgeschützt). Bitte einen beschreibbaren Ordner angeben oder die Rechte"
+            " anpassen."
+        ) from exc
+
+
+def _check_warehouse(ws, wait_seconds: float, on_wait) -> None:
+    """Open the warehouse once before Dagster starts: a corrupt file or another program
+    holding it is said plainly (waiting up to `wait_seconds` for the other program)."""
+    from kernel.warehouse import connect, open_problem
+
+    if not ws.db_path.exists():
+        return
+    deadline = time.monotonic() + max(0.0, wait_seconds)
+    told = False
+    while True:
+        try:
+            con = connect(ws.db_path)
+            try:
+                con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
+            finally:
+                con.close()
+            return
+        except Exception as exc:
+            problem = open_problem(exc, ws.db_path)
+            busy = problem and "geöffnet" in problem
+            if busy and time.monotonic() < deadline:
+                if on_wait and not told:
+                    on_wait(
+                        "Die Warehouse-Datei ist von einem anderen Programm geöffnet; warte bis"
+                        f" zu {wait_seconds:.0f} s …"
+                    )
+                    told = True
+                time.sleep(0.5)
+                continue
+            if problem:
+                raise UserError(problem) from exc
+            raise
+
+
+def _open_instance(ws):
+    import dagster as dg
+
+    try:
+        return dg.DagsterInstance.from_config(str(ws.dagster_home))
+    except Exception as exc:
+        raise UserError(
+            f"Die Dagster-Ablage {ws.dagster_home} ist beschädigt oder nicht lesbar. Bitte den"
+            " Ordner umbenennen und den Lauf wiederholen (er wird neu angelegt; Lieferungen und"
+            " Warehouse bleiben erhalten)."
+        ) from exc
+
+
+def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -> RunOutcome:
+    """Materialise all assets (or `selection`) with their checks, in-process, under the
+    workspace lock (taken before the Dagster instance is touched). `after(outcome)` runs
+    while the lock is still held (the command line prints its summary there)."""
     import dagster as dg
 
     from kernel.warehouse import WorkspaceBusy, write_lock
@@ -51,46 +168,94 @@ def run_pipeline(settings: Settings, selection=None) -> RunOutcome:
     from pipelines.defs import all_asset_checks, all_assets
     from pipelines.resources import LagebildResource
 
-    ws = settings.ws.ensure()
-    instance = dg.DagsterInstance.from_config(str(ws.dagster_home))
-    resource = LagebildResource(
-        workspace=str(ws.root),
-        inbox=str(settings.inbox or ""),
-        as_of=settings.as_of.isoformat() if settings.as_of else "",
-    )
-    observe.reset_stages()
-    observe.start_sampling()
-    t0 = time.perf_counter()
+    _check_workspace(settings.workspace)
+    ws = settings.ws
     try:
-        with write_lock(ws.lock_file):
-            result = dg.materialize(
-                [*all_assets(), *all_asset_checks()],
-                resources={"lagebild": resource},
-                instance=instance,
-                selection=selection,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-                tags={"lagebild/quelle": "kommandozeile"},
-            )
+        lock = write_lock(ws.lock_file, settings.lock_wait_seconds, on_wait)
+        lock.__enter__()
     except WorkspaceBusy as exc:
         raise UserError(str(exc)) from exc
-    seconds = time.perf_counter() - t0
-    failures = [
-        f"{ev.step_key}: {_failure_text(ev)}"
-        for ev in result.all_events
-        if ev.event_type_value == "STEP_FAILURE"
-    ]
-    failures += [
-        f"Prüfung {ev.asset_check_evaluation_data.check_name} an"
-        f" {ev.asset_check_evaluation_data.asset_key.to_user_string()} nicht bestanden"
-        for ev in result.all_events
-        if ev.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not ev.asset_check_evaluation_data.passed
-    ]
-    outcome = RunOutcome(result.success and not failures, result.run_id, seconds, failures)
-    outcome.stages = _stage_figures(instance, result.run_id)
-    _record_stages(ws, outcome)
-    return outcome
+    try:
+        ws.ensure()
+        _check_warehouse(ws, settings.lock_wait_seconds, on_wait)
+        instance = _open_instance(ws)
+        resource = LagebildResource(
+            workspace=str(ws.root),
+            inbox=str(settings.inbox or ""),
+            as_of=settings.as_of.isoformat() if settings.as_of else "",
+        )
+        observe.reset_stages()
+        observe.start_sampling()
+        t0 = time.perf_counter()
+        result = dg.materialize(
+            [*all_assets(), *all_asset_checks()],
+            resources={"lagebild": resource},
+            instance=instance,
+            selection=selection,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            tags={"lagebild/quelle": "kommandozeile"},
+        )
+        seconds = time.perf_counter() - t0
+        outcome = RunOutcome(result.success, result.run_id, seconds)
+        _collect_failures(ws, result, outcome)
+        outcome.stages = _stage_figures(instance, result.run_id)
+        _record_stages(ws, outcome)
+        if after:
+            after(outcome)
+        return outcome
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _collect_failures(ws, result, outcome: RunOutcome) -> None:
+    """German failure lines: the step's asset and cause (details into the run's log)."""
+    failures, details = [], []
+    no_data = _has_no_data(ws)
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            cause, chain = _failure_cause(ev, ws.db_path)
+            details.append(f"Schritt {ev.step_key}:\n{chain}")
+            if no_data and any(m in cause for m in NO_DATA_CAUSES):
+                outcome.no_data = True  # nothing accepted yet: later steps have nothing to do
+                continue
+            label = STEP_LABELS.get(ev.step_key, ev.step_key)
+            failures.append(f"Schritt „{label}“ ({ev.step_key}) fehlgeschlagen: {cause}")
+        elif ev.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = ev.asset_check_evaluation_data
+            if not data.passed:
+                failures.append(
+                    f"Prüfung {data.check_name} an {data.asset_key.to_user_string()}"
+                    " nicht bestanden"
+                )
+    if details:
+        outcome.log_path = write_log(
+            new_log_path(ws.root), f"Lauf {outcome.run_id}", "\n".join(details)
+        )
+    outcome.failures = failures
+    outcome.success = not failures and (result.success or outcome.no_data)
+
+
+def _has_no_data(ws) -> bool:
+    """True when no delivery supplies a current table, or nothing is there at the cut-off."""
+    from kernel.warehouse import reader
+
+    if not ws.db_path.exists():
+        return True
+    try:
+        with reader(ws.db_path) as con:
+            current = con.execute(
+                "SELECT count(*) FROM audit.deliveries WHERE len(current_tables) > 0"
+            ).fetchone()[0]
+            if not current:
+                return True
+            as_of = con.execute("SELECT max(as_of) FROM meta.data_basis").fetchone()[0]
+            cases = con.execute(
+                "SELECT count(*) FROM staging.cases WHERE opened_on <= ?", [as_of]
+            ).fetchone()[0]
+            return as_of is None or cases == 0
+    except Exception:
+        return False
 
 
 STAGE_LABELS = {
@@ -130,10 +295,42 @@ def _record_stages(ws, outcome: RunOutcome) -> None:
         )
 
 
-def _failure_text(ev) -> str:
+WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
+USER_ERRORS = ("UserError", "SettingsError", "WorkspaceBusy", "ReportError", "Failure")
+
+
+def _failure_cause(ev, db_path: Path) -> tuple[str, str]:
+    """(German cause, the whole error chain for the log) of a failed step."""
+    from kernel.warehouse import open_problem
+
     data = ev.step_failure_data
     err = getattr(data, "error", None)
-    return err.message.strip().splitlines()[-1] if err and err.message else "fehlgeschlagen"
+    chain, innermost, user = [], None, None
+    while err is not None and len(chain) < 20:
+        chain.append(f"{err.cls_name}: {err.message.strip()}\n{''.join(err.stack or [])}")
+        if err.cls_name not in WRAPPERS:
+            innermost = err
+            if err.cls_name in USER_ERRORS:
+                user = err
+        err = err.cause or err.context
+    text = "\n".join(chain)
+    if user is not None:  # our own German messages
+        failure = getattr(data, "user_failure_data", None)
+        msg = (failure and failure.description) or user.message.strip().split(": ", 1)[-1]
+        return msg.strip(), text
+    if innermost is None:
+        return "fehlgeschlagen", text
+    message = innermost.message
+    problem = open_problem(message, db_path)
+    if problem:
+        return problem, text
+    if "Kein Datenstand" in message:
+        return "Kein Datenstand: es wurde noch keine Lieferung angenommen", text
+    if innermost.cls_name in ("MemoryError", "OutOfMemoryException") or "Out of Memory" in message:
+        return "der Arbeitsspeicher reichte nicht aus", text
+    if "No space left" in message:
+        return "kein Speicherplatz mehr auf dem Laufwerk des Arbeitsbereichs", text
+    return f"unerwarteter Fehler ({innermost.cls_name})", text
 
 
 def _stage_figures(instance, run_id: str) -> dict[str, dict]:
@@ -193,18 +390,29 @@ def _print_run_summary(settings: Settings, outcome: RunOutcome) -> None:
     print()
     print(
         "Lieferungen im Arbeitsbereich: "
-        + ", ".join(f"{n} {STATUS_DE.get(s, s)}" for s, n in statuses)
+        + (", ".join(f"{n} {STATUS_DE.get(s, s)}" for s, n in statuses) or "keine")
     )
     for name, message in quarantined:
         print(f"  {name} – {message}")
-    if basis:
+    if outcome.no_data or _has_no_data(ws):
+        if basis and basis[1] == "argument" and basis[2]:
+            print(
+                f"Noch keine Daten zum Datenstand {basis[0]}: die angenommenen Lieferungen"
+                " beginnen später. Marts, Dashboards und Berichte zeigen „keine Daten“."
+            )
+        else:
+            print(
+                "Noch keine Daten: es wurde noch keine Lieferung angenommen. Marts, Dashboards"
+                " und Berichte zeigen „keine Daten“, bis eine gültige Lieferung eingeht."
+            )
+    elif basis:
         source = "angegeben" if basis[1] == "argument" else "früheste aktuelle Lieferung"
         print(
             f"Datenstand: {basis[0]} ({source}); {basis[2]} Träger, {basis[3]} aktuelle Lieferungen"
         )
     print(f"Warehouse: {ws.db_path}")
     if ws.published_db_path.exists():
-        print(f"Veröffentlichte Kopie für Dashboards: {ws.published_db_path}")
+        print(f"Veröffentlichte Kopie für Dashboards und Auswertungen: {ws.published_db_path}")
     parts = [
         f"{label} {outcome.stages[k]['seconds']:.1f} s"
         for k, label in STAGE_LABELS.items()
@@ -213,23 +421,60 @@ def _print_run_summary(settings: Settings, outcome: RunOutcome) -> None:
     print(f"Laufzeit: {outcome.seconds:.1f} s" + (f" ({', '.join(parts)})" if parts else ""))
 
 
+def _print_failures(outcome: RunOutcome) -> None:
+    print("\nDer Lauf ist nicht vollständig durchgelaufen:", file=sys.stderr)
+    for f in outcome.failures:
+        print(f"  - {f}", file=sys.stderr)
+    if outcome.log_path:
+        print(f"Technische Details: {outcome.log_path}", file=sys.stderr)
+    print(
+        f"Alle Ereignisse: `make dagster` bzw. `dagster dev` zeigt den Lauf {outcome.run_id[:8]}.",
+        file=sys.stderr,
+    )
+
+
+def cannot_run(exc: BaseException, ws_root: Path | None, command: str = "lauf") -> UserError:
+    """The one German sentence for a run that could not run; the traceback into a log file
+    whose path the sentence names."""
+    log_path = new_log_path(ws_root if ws_root and ws_root.is_dir() else None, command)
+    written = write_log(
+        log_path,
+        f"lagebild {command}: konnte nicht ausgeführt werden",
+        "".join(traceback.format_exception(exc)),
+    )
+    where = f" Details: {written}" if written else ""
+    if isinstance(exc, UserError):
+        return UserError(f"{exc}{where}")
+    what = "Der Lauf" if command in ("lauf", "demo") else f"„lagebild {command}“"
+    return UserError(
+        f"{what} konnte wegen eines unerwarteten Fehlers ({type(exc).__name__}) nicht"
+        f" ausgeführt werden. Bitte das Protokoll an die Betreuung des Systems geben.{where}"
+    )
+
+
 def cli_run(args) -> int:
     _console_logging()
-    if not args.inbox.is_dir():
-        raise UserError(f"Posteingang nicht gefunden: {args.inbox}")
-    settings = load_settings(args.workspace, args.inbox, args.as_of)
-    print(f"Lagebild: Lauf über {args.inbox} → {settings.workspace}")
-    outcome = run_pipeline(settings)
-    _print_run_summary(settings, outcome)
-    if not outcome.success:
-        print("\nDer Lauf ist nicht vollständig durchgelaufen:", file=sys.stderr)
-        for f in outcome.failures:
-            print(f"  - {f}", file=sys.stderr)
-        print(
-            "Details: `make dagster` bzw. `dagster dev` zeigt den Lauf"
-            f" {outcome.run_id[:8]} mit allen Ereignissen.",
-            file=sys.stderr,
+    ws_root = Path(args.workspace).resolve()
+    try:
+        if not args.inbox.is_dir():
+            raise UserError(
+                f"Posteingang nicht gefunden: {args.inbox}. Bitte den Ordner mit den Lieferungen"
+                " mit --inbox angeben."
+            )
+        _check_workspace(ws_root)
+        settings = load_settings(args.workspace, args.inbox, args.as_of)
+        print(f"Lagebild: Lauf über {args.inbox} → {settings.workspace}")
+        outcome = run_pipeline(
+            settings,
+            on_wait=lambda m: print(m, flush=True),
+            after=lambda o: _print_run_summary(settings, o),
         )
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        raise cannot_run(exc, ws_root) from exc
+    if not outcome.success:
+        _print_failures(outcome)
         return 1
     return 0
 
@@ -241,7 +486,7 @@ def cli_check(args) -> int:
     from pipelines.ingest.load import REJECTIONS_TMP, inspect_delivery, quarantine_rows
 
     path: Path = args.path
-    if not path.exists():
+    if not os.path.lexists(path):
         raise UserError(f"Lieferung nicht gefunden: {path}")
     con = connect()
     with tempfile.TemporaryDirectory(prefix="lagebild-check-") as tmp:
@@ -250,7 +495,8 @@ def cli_check(args) -> int:
             f"SELECT table_name, file_name, line, column_name, reason FROM {REJECTIONS_TMP}"
             " ORDER BY table_name, line"
         ).fetchall()
-    print(f"Prüfung der Lieferung {path.name} ({insp.parsed.format or insp.parsed.kind})")
+    kind = insp.parsed.format or insp.parsed.kind
+    print(f"Prüfung der Lieferung {insp.parsed.source_name} ({kind})")
     print(f"Träger: {insp.provider_id or '—'} · Exportdatum: {insp.exported_on or '—'}")
     for note in insp.notes:
         print(f"Hinweis: {note}")
@@ -324,18 +570,25 @@ def cli_demo(args) -> int:
         generate_inbox(
             inbox, cases=args.cases, providers=args.providers, seed=args.seed, with_faults=True
         )
-    settings = load_settings(workspace, inbox, None)
-    print(f"Lagebild-Demo: Lauf über {inbox}")
-    outcome = run_pipeline(settings)
-    _print_run_summary(settings, outcome)
+    try:
+        settings = load_settings(workspace, inbox, None)
+        print(f"Lagebild-Demo: Lauf über {inbox}")
+        outcome = run_pipeline(
+            settings,
+            on_wait=lambda m: print(m, flush=True),
+            after=lambda o: _print_run_summary(settings, o),
+        )
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        raise cannot_run(exc, workspace, "demo") from exc
     reports = sorted(p for p in settings.ws.reports_dir.rglob("*") if p.is_file())
     if reports:
         print("\nBerichte:")
         for p in reports:
             print(f"  {p}")
     if not outcome.success:
-        for f in outcome.failures:
-            print(f"  - {f}", file=sys.stderr)
+        _print_failures(outcome)
         return 1
     print(f"\nDashboards: make dashboard  (oder lagebild dashboard --workspace {workspace} --demo)")
     if args.serve:

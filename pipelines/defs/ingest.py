@@ -13,6 +13,7 @@ from data_contracts import load_contract
 from data_contracts.schema import create_all
 from kernel.warehouse import reader
 from pipelines.ingest.landing import land
+from pipelines.ingest.limits import Limits
 from pipelines.ingest.load import STATUS_DE, ingest_pending, resolve_data_basis
 from pipelines.observe import stage
 from pipelines.resources import LagebildResource
@@ -33,7 +34,7 @@ def landing(lagebild: LagebildResource) -> dg.MaterializeResult:
         raise dg.Failure("Kein Posteingang angegeben (LAGEBILD_INBOX oder --inbox).")
     with stage("landing"), lagebild.write() as con:
         create_all(con)
-        result = land(con, settings.ws, Path(settings.inbox))
+        result = land(con, settings.ws, Path(settings.inbox), settings.max_unpacked_bytes)
     dup = len(result.duplicates)
     log.info(
         f"Posteingang: {len(result.new)} neu, {dup} {'Duplikat' if dup == 1 else 'Duplikate'},"
@@ -60,7 +61,13 @@ def staging(context: dg.AssetExecutionContext, lagebild: LagebildResource) -> dg
     settings = lagebild.settings()
     with lagebild.write() as con:
         create_all(con)
-        results = ingest_pending(con, settings.ws, context.run_id, progress=log.info)
+        results = ingest_pending(
+            con,
+            settings.ws,
+            context.run_id,
+            progress=log.info,
+            limits=Limits.from_settings(settings),
+        )
         as_of = resolve_data_basis(con, settings.as_of, context.run_id)
         rows = {
             name: con.execute(f"SELECT count(*) FROM staging.{name}").fetchone()[0]
@@ -216,7 +223,8 @@ def bezuege_und_schluessel(lagebild: LagebildResource) -> dg.AssetCheckResult:
     asset="staging",
     blocking=True,
     description="Kein Wert in staging sieht wie ein direkter Identifikator aus"
-    " (E-Mail, Telefon, IBAN, Geburtsdatum, Anschrift).",
+    " (E-Mail, Telefon, IBAN, Geburtsdatum, Anschrift); dieselben Muster wie die"
+    " Identifikator-Sperre.",
 )
 def keine_identifikatoren(
     context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
@@ -228,22 +236,20 @@ def keine_identifikatoren(
     hits: dict[str, int] = {}
     with reader(lagebild.ws.db_path) as con:
         for t in contract.tables.values():
-            conds = []
-            for p in contract.identifier_values:
-                cols = [
-                    c.name
-                    for c in t.columns
-                    if c.type in ("text", "code") and (p.scope == "all" or c.free_text)
-                ]
-                conds += [f"regexp_matches(lower({c}), {lit(p.regex)})" for c in cols]
-            if conds:
+            parts = [
+                f"SELECT count(*) AS n FROM (SELECT DISTINCT {c.name} AS v FROM staging.{t.name}"
+                f" WHERE ({condition}) AND {c.name} IS NOT NULL)"
+                f" WHERE regexp_matches(lower(v), {lit(contract.identifier_regex(key=c.is_key))})"
+                for c in t.columns
+                if c.type in ("text", "code")
+            ]
+            if parts:
                 n = con.execute(
-                    f"SELECT count(*) FROM staging.{t.name} WHERE ({condition})"
-                    f" AND ({' OR '.join(conds)})",
-                    params,
+                    "SELECT sum(n) FROM (" + " UNION ALL ".join(parts) + ")",
+                    params * len(parts),
                 ).fetchone()[0]
                 if n:
-                    hits[t.name] = n
+                    hits[t.name] = int(n)
     return dg.AssetCheckResult(
         passed=not hits, metadata={"geprueft": scope, "treffer": hits or "keine"}
     )
@@ -260,10 +266,16 @@ def posteingang(context: dg.SensorEvaluationContext, lagebild: LagebildResource)
     inbox = lagebild.settings().inbox
     if not inbox or not Path(inbox).is_dir():
         return dg.SkipReason("Kein Posteingang konfiguriert (LAGEBILD_INBOX).")
-    # name, size and time of every entry: cheap enough to poll, changes with every new drop
-    fingerprint = ",".join(
-        f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(Path(inbox).iterdir())
-    )
+    # name, size and time of every entry (lstat: a symlink is never followed, a dangling one
+    # does not fail): cheap enough to poll, changes with every new drop
+    entries = []
+    for p in sorted(Path(inbox).iterdir()):
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        entries.append(f"{p.name!r}:{st.st_size}:{st.st_mtime_ns}")
+    fingerprint = ",".join(entries)
     if fingerprint == (context.cursor or ""):
         return dg.SkipReason("Keine neue Lieferung.")
     context.update_cursor(fingerprint)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +34,13 @@ class UnreadableFile(Exception):
         self.line = line
 
 
+class LimitExceeded(UnreadableFile):
+    """A limit of exchange-format.md "Limits" is exceeded: the delivery is quarantined."""
+
+
 @dataclass
 class CsvLayout:
-    path: Path  # UTF-8 file DuckDB reads (the original, or a transcoded copy)
+    path: Path  # UTF-8 file DuckDB reads (the original, or a transcoded/normalised copy)
     encoding: str  # what the delivery used: 'utf-8', 'utf-8-sig' or 'cp1252'
     separator: str
     header: list[str]
@@ -43,42 +48,137 @@ class CsvLayout:
     record_offsets: np.ndarray  # byte offset where each record starts
     newline: str = "\n"
     notes: list[str] = field(default_factory=list)
+    size: int = 0  # bytes of `path`
+
+
+@dataclass
+class Sniff:
+    encoding: str  # 'utf-8', 'utf-8-sig' or 'cp1252'
+    newline: str  # '\n' or '\r\n' when consistent; '' when lines end differently (CR, mixed)
+
+
+# A valid UTF-8 multi-byte sequence (RFC 3629): its presence means the file is meant as UTF-8.
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+
+
+def sniff(path: Path) -> Sniff:
+    """Encoding and line endings of a delivered text file, decided for the file as a whole.
+
+    UTF-8 (with or without BOM) when the whole file is valid UTF-8; Windows-1252 only when it
+    holds no valid UTF-8 multi-byte sequence at all. A file that is UTF-8 except for some
+    bytes is a structural fault naming the line of the first bad byte (never mojibake).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lf = cr = crlf = 0
+    prev_cr = False
+    offset = 0
+    bad_at: int | None = None
+    bom = False
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            if offset == 0:
+                bom = chunk.startswith(codecs.BOM_UTF8)
+            lf += chunk.count(b"\n")
+            cr += chunk.count(b"\r")
+            crlf += chunk.count(b"\r\n") + (prev_cr and chunk[:1] == b"\n")
+            prev_cr = chunk[-1:] == b"\r"
+            if bad_at is None:
+                pending = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    bad_at = offset - pending + exc.start
+            offset += len(chunk)
+    if bad_at is None:
+        pending = len(decoder.getstate()[0])
+        if pending:
+            bad_at = offset - pending
+    newline = "\n" if cr == 0 else "\r\n" if cr == crlf == lf else ""
+    if bad_at is None:
+        return Sniff("utf-8-sig" if bom else "utf-8", newline)
+    if _has_non_ascii_before(path, bad_at) or _search(path, _UTF8_MULTIBYTE, bad_at) is not None:
+        raise UnreadableFile(
+            "Zeichenkodierung uneinheitlich: die Datei ist UTF-8, enthält aber ungültige Bytes"
+            " (bitte die Datei einheitlich als UTF-8 speichern)",
+            line=line_of(path, bad_at),
+        )
+    undefined = _search(path, _CP1252_UNDEFINED, 0)
+    if undefined is not None:
+        raise UnreadableFile(
+            "Zeichenkodierung nicht erkannt (erlaubt sind UTF-8 und Windows-1252)",
+            line=line_of(path, undefined),
+        )
+    return Sniff("cp1252", newline)
 
 
 def detect_encoding(path: Path) -> str:
     """'utf-8-sig', 'utf-8' or 'cp1252' (the only encodings the contract accepts)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(path, "rb") as fh:
-        first = fh.read(3)
-        bom = first == codecs.BOM_UTF8
-        try:
-            decoder.decode(first[3:] if bom else first)
-            while chunk := fh.read(CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-            return "utf-8-sig" if bom else "utf-8"
-        except UnicodeDecodeError:
-            pass
-    decoder = codecs.getincrementaldecoder("cp1252")()
-    with open(path, "rb") as fh:
-        try:
-            while chunk := fh.read(CHUNK):
-                decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            raise UnreadableFile(
-                "Zeichenkodierung nicht erkannt (erlaubt sind UTF-8 und Windows-1252)"
-            ) from exc
-    return "cp1252"
+    return sniff(path).encoding
 
 
-def transcode_to_utf8(src: Path, dst: Path, encoding: str) -> Path:
-    """Stream-convert a Windows-1252 file to UTF-8 (DuckDB reads UTF-8 only without extensions)."""
-    with (
-        open(src, encoding=encoding, newline="") as fin,
-        open(dst, "w", encoding="utf-8", newline="") as fout,
-    ):
+def _has_non_ascii_before(path: Path, end: int) -> bool:
+    with open(path, "rb") as fh:
+        left = end
+        while left > 0 and (chunk := fh.read(min(CHUNK, left))):
+            left -= len(chunk)
+            if not chunk.isascii():
+                return True
+    return False
+
+
+def _search(path: Path, pattern: re.Pattern, start: int) -> int | None:
+    """Offset of the first match of a short byte pattern at or after `start`."""
+    overlap = 4
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        base = start
+        tail = b""
+        while chunk := fh.read(CHUNK):
+            buf = tail + chunk
+            m = pattern.search(buf)
+            if m:
+                return base - len(tail) + m.start()
+            tail = buf[-overlap:]
+            base += len(chunk)
+    return None
+
+
+def line_of(path: Path, offset: int) -> int:
+    """Physical line (1-based) of a byte offset: LF, CRLF and a lone CR each end a line."""
+    lines = 1
+    prev_cr = False
+    with open(path, "rb") as fh:
+        left = offset
+        while left > 0 and (chunk := fh.read(min(CHUNK, left))):
+            left -= len(chunk)
+            lines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            lines -= prev_cr and chunk[:1] == b"\n"
+            prev_cr = chunk[-1:] == b"\r"
+    return lines
+
+
+def make_readable(src: Path, dst: Path, encoding: str, normalise_newlines: bool) -> Path:
+    """Stream a copy DuckDB can read: UTF-8 (from Windows-1252) and/or every line ending as LF
+    (CRLF and a lone CR each become one LF, so the physical line count stays the same)."""
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        carry = b""
         while chunk := fin.read(CHUNK):
+            if encoding == "cp1252":
+                chunk = chunk.decode("cp1252").encode("utf-8")
+            if normalise_newlines:
+                chunk = carry + chunk
+                carry = b""
+                if chunk.endswith(b"\r"):  # may be the first half of a CRLF
+                    carry, chunk = b"\r", chunk[:-1]
+                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             fout.write(chunk)
+        if carry:
+            fout.write(b"\n")
     return dst
 
 
@@ -145,28 +245,41 @@ def _byte_at(path: Path, offsets: np.ndarray, mask: np.ndarray, value: int) -> n
     return out
 
 
-def read_header(path: Path, offsets: np.ndarray, encoding: str) -> tuple[list[str], str, str]:
-    """The header record's fields, the separator (';' or ','), and the newline style."""
-    end = offsets[1] if len(offsets) > 1 else min(path.stat().st_size, offsets[0] + 1_000_000)
+def read_header(
+    path: Path, offsets: np.ndarray, max_bytes: int = 4_000_000
+) -> tuple[list[str], str]:
+    """The header record's fields and the separator (';' or ',')."""
+    size = path.stat().st_size
+    end = offsets[1] if len(offsets) > 1 else size
+    if end - offsets[0] > max_bytes:
+        raise LimitExceeded(
+            f"Kopfzeile ist länger als {max_bytes:,} Bytes".replace(",", "."), line=1
+        )
     with open(path, "rb") as fh:
         fh.seek(int(offsets[0]))
         raw = fh.read(int(end - offsets[0]))
-    text = raw.decode("utf-8-sig" if encoding.startswith("utf-8") else "utf-8", errors="replace")
-    newline = "\r\n" if "\r\n" in text or text.endswith("\r") else "\n"
-    first = text.rstrip("\r\n")
+    first = raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")
     sep = ";" if first.count(";") > first.count(",") else ","
-    fields = next(csv.reader(io.StringIO(first), delimiter=sep, quotechar='"'), [])
-    return [f.strip() for f in fields], sep, newline
+    fields = next(csv.reader(io.StringIO(first, newline=""), delimiter=sep, quotechar='"'), [])
+    return [f.strip() for f in fields], sep
 
 
-def inspect_csv(path: Path, workdir: Path) -> CsvLayout:
-    """Encoding, separator, header and record structure of a delivered CSV."""
+def inspect_csv(path: Path, workdir: Path, limits=None) -> CsvLayout:
+    """Encoding, line endings, separator, header and record structure of a delivered CSV."""
+    from pipelines.ingest.limits import Limits
+
+    limits = limits or Limits()
     if path.stat().st_size == 0:
         raise UnreadableFile("Datei ist leer")
-    encoding = detect_encoding(path)
-    readable = path
-    if encoding == "cp1252":
-        readable = transcode_to_utf8(path, workdir / (path.name + ".utf8"), "cp1252")
+    sn = sniff(path)
+    readable, newline = path, sn.newline
+    if sn.encoding == "cp1252" or not newline:
+        workdir.mkdir(parents=True, exist_ok=True)
+        readable = make_readable(
+            path, workdir / f"{path.name}.{id(path)}.utf8", sn.encoding, not newline
+        )
+        newline = newline or "\n"
+    limits.check_time()
     lines, offsets, unterminated = record_structure(readable)
     if len(lines) == 0:
         raise UnreadableFile("Datei enthält keine Kopfzeile")
@@ -176,20 +289,44 @@ def inspect_csv(path: Path, workdir: Path) -> CsvLayout:
             " lesbar",
             line=int(lines[-1]),
         )
-    header, sep, newline = read_header(readable, offsets, encoding)
-    return CsvLayout(readable, encoding, sep, header, lines, offsets, newline)
+    header, sep = read_header(readable, offsets, limits.max_line_bytes)
+    width = max((i + 1 for i, h in enumerate(header) if h), default=0)
+    if width > limits.max_columns or len(header) > 10 * limits.max_columns:
+        raise LimitExceeded(
+            f"Kopfzeile hat {max(width, len(header)):,} Spalten, erlaubt sind höchstens"
+            f" {limits.max_columns}".replace(",", "."),
+            line=1,
+        )
+    notes = []
+    if sn.newline == "" and len(lines):
+        notes.append("Zeilenenden uneinheitlich (CR, LF, CRLF) – einheitlich gelesen")
+    return CsvLayout(
+        readable,
+        sn.encoding,
+        sep,
+        header,
+        lines,
+        offsets,
+        newline,
+        notes,
+        readable.stat().st_size,
+    )
 
 
 def load_csv(
-    con: duckdb.DuckDBPyConnection, layout: CsvLayout, target: str
+    con: duckdb.DuckDBPyConnection, layout: CsvLayout, target: str, max_line_bytes: int = 4_000_000
 ) -> tuple[int, list[tuple[int, str]]]:
     """Load all data records into temp table `target` (c0..cN VARCHAR + __line).
 
     Returns (rows loaded into target, malformed records as (line, German reason)). Every record
     of the file is either a row of `target` or a malformed record; anything else is a
-    structural fault (UnreadableFile).
+    structural fault (UnreadableFile). A file that is only a header is an empty table.
     """
     ncols = max(len(layout.header), 1)
+    if len(layout.record_offsets) <= 1:  # header only, with or without a final line break
+        cols = ", ".join(f"c{i} VARCHAR" for i in range(ncols))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {target} ({cols}, __line BIGINT)")
+        return 0, []
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     scan, rejects, scans = (f"{target}_{s}" for s in ("raw", "rej", "scn"))
     # Temp tables only: delivered values never reach the warehouse file before the gate.
@@ -198,12 +335,12 @@ def load_csv(
         SELECT * FROM read_csv(?, auto_detect=false, header=true, delim=?, quote='"',
             escape='"', new_line=?, columns={columns}, null_padding=true, parallel=false,
             ignore_errors=true, store_rejects=true, rejects_table='{rejects}',
-            rejects_scan='{scans}', max_line_size=4000000, encoding='utf-8')""",
+            rejects_scan='{scans}', max_line_size={int(max_line_bytes)}, encoding='utf-8')""",
         [str(layout.path), layout.separator, layout.newline.encode("unicode_escape").decode()],
     )
     scanned = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0]
     rej = con.execute(
-        f"SELECT DISTINCT byte_position, error_type FROM {rejects} ORDER BY 1"
+        f"SELECT byte_position, min(error_type) FROM {rejects} GROUP BY 1 ORDER BY 1"
     ).fetchall()
     data_offsets = layout.record_offsets[1:]
     data_lines = layout.record_lines[1:]
@@ -228,12 +365,43 @@ def load_csv(
             "Zeilenstruktur nicht eindeutig lesbar (die Anzahl der gelesenen Datensätze stimmt"
             " nicht mit den Zeilen der Datei überein)"
         )
-    malformed = [
-        (int(data_lines[i]), _reject_reason(r[1]))
-        for i, r in zip(rej_idx, rej, strict=True)
-        if i >= 0
-    ]
+    seen: set[int] = set()
+    malformed = []
+    for i, r in zip(rej_idx, rej, strict=True):
+        if i >= 0 and int(i) not in seen:
+            seen.add(int(i))
+            malformed.append((int(data_lines[i]), _reject_reason(r[1])))
     return loaded, malformed
+
+
+def record_texts(layout: CsvLayout, lines: list[int], piece: int = 1_000_000) -> list[tuple]:
+    """The raw text of the records starting at `lines`, as (line, text) pieces of at most
+    `piece` bytes (overlapping a little, so a value split between pieces is seen whole). The
+    identifier gate scans them: a row rejected for its shape is still part of the delivery."""
+    if not lines:
+        return []
+    index = {int(line): i for i, line in enumerate(layout.record_lines)}
+    out = []
+    with open(layout.path, "rb") as fh:
+        for line in lines:
+            i = index.get(int(line))
+            if i is None:
+                continue
+            start = int(layout.record_offsets[i])
+            end = (
+                int(layout.record_offsets[i + 1])
+                if i + 1 < len(layout.record_offsets)
+                else layout.size
+            )
+            pos = start
+            while pos < end:
+                fh.seek(pos)
+                raw = fh.read(min(piece, end - pos))
+                out.append((int(line), raw.decode("utf-8", errors="replace")))
+                if pos + len(raw) >= end:
+                    break
+                pos += max(len(raw) - 256, 1)
+    return out
 
 
 def _lines_frame(lines: np.ndarray):

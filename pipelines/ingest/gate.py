@@ -1,8 +1,13 @@
-"""The identifier gate: values that look like direct identifiers quarantine a delivery.
+"""The identifier gate: anything in a delivery that looks like a direct identifier
+quarantines it (exchange-format.md "What is never allowed in a delivery").
 
-Headers that name an identifier are caught while reading (reader.py). Here every delivered
-value is scanned with the contract's patterns, set-based in DuckDB: one query per table,
-returning per (column, pattern) how many lines hit and the first line — never the value.
+Names, headers and manifest values are checked while reading (reader.py). Here every value
+of every table, the raw text of records rejected for their shape, and the text of everything
+else in the delivery (files that are not tables, document properties, metadata files) are
+scanned with the contract's patterns, set-based in DuckDB: one query per table over the
+distinct values of its columns (key columns with the patterns of scope `all`, every other
+column with all patterns), then each hit is labelled in Python with the same expressions.
+Faults name file, column and first line and how many lines — never the value.
 """
 
 from __future__ import annotations
@@ -14,15 +19,118 @@ from data_contracts.rules import lit
 from pipelines.ingest.reader import Fault, ParsedDelivery, SourceTable
 
 
-def _scanned_columns(st: SourceTable, scope: str) -> dict[str, str]:
-    """Temp-table column -> header shown, for the columns a pattern of `scope` applies to."""
-    known = {
-        c.name: st.headers.get(c.name, c.alias) for c in st.table.columns if c.name in st.headers
-    }
-    if scope == "all":
-        return {**known, **st.extra_columns}
-    free = {c.name: known[c.name] for c in st.table.columns if c.free_text and c.name in known}
-    return {**free, **st.extra_columns}
+def _columns(st: SourceTable) -> list[tuple[str, str, bool]]:
+    """(temp-table column, header shown, is a key) for every column of a parsed table."""
+    cols = [
+        (c.name, st.headers.get(c.name, c.alias), c.is_key)
+        for c in st.table.columns
+        if c.name in st.headers
+    ]
+    return cols + [(x, shown, False) for x, shown in st.extra_columns.items()]
+
+
+def _where(n: int, first: int | None) -> str:
+    if first is None:
+        return f"{n}-mal" if n > 1 else "einmal"
+    return f"in {n} Zeilen, erste Zeile {first}" if n > 1 else f"in Zeile {first}"
+
+
+def _scan_table(con, st: SourceTable, contract: Contract) -> list[Fault]:
+    cols = _columns(st)
+    if not cols:
+        return []
+    any_re, key_re = lit(contract.identifier_regex()), lit(contract.identifier_regex(key=True))
+    parts = [
+        f"SELECT {i} AS k, v FROM (SELECT DISTINCT {col} AS v FROM {st.raw}"
+        f" WHERE {col} IS NOT NULL) WHERE regexp_matches(lower(v), {key_re if key else any_re})"
+        for i, (col, _, key) in enumerate(cols)
+    ]
+    hits: dict[tuple[int, str], list[str]] = {}
+    for k, value in con.execute(" UNION ALL ".join(parts)).fetchall():
+        for label in contract.identifier_labels(value, key=cols[k][2]):
+            hits.setdefault((k, label), []).append(value)
+    faults = []
+    for (k, label), values in hits.items():
+        col, header, _ = cols[k]
+        n, first = con.execute(
+            f"SELECT count(*), min(__line) FROM {st.raw} WHERE {col} IN (SELECT unnest(?))",
+            [values],
+        ).fetchone()
+        faults.append(
+            Fault(
+                f"{label} in Spalte ‚{header}‘ gefunden ({_where(n, first)});"
+                " der Wert wird nicht wiedergegeben",
+                file_name=st.file_name,
+                table_name=st.table.name,
+                line=first,
+                column_name=header,
+            )
+        )
+    if st.bad_texts:
+        faults += _scan_bad_records(con, st, contract)
+    return faults
+
+
+def _scan_bad_records(con, st: SourceTable, contract: Contract) -> list[Fault]:
+    """Records rejected for their shape (wrong number of fields …) are part of the delivery."""
+    rows = con.execute(
+        f"SELECT __line, text FROM {st.bad_texts}"
+        f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
+    ).fetchall()
+    found: dict[str, list[int]] = {}
+    for line, text in rows:
+        for label in contract.identifier_labels(text):
+            found.setdefault(label, []).append(line)
+    return [
+        Fault(
+            f"{label} in einer Zeile mit falscher Feldanzahl gefunden"
+            f" ({_where(len(set(lines)), min(lines))}); der Wert wird nicht wiedergegeben",
+            file_name=st.file_name,
+            table_name=st.table.name,
+            line=min(lines),
+        )
+        for label, lines in found.items()
+    ]
+
+
+PLACES = {
+    "Datei": "im Text der Datei",
+    "Dokumenteigenschaften": "in den Dokumenteigenschaften der Arbeitsmappe",
+    "Arbeitsmappe": "in der Arbeitsmappe (Kommentare, Namen, Verweise)",
+    "Tabellenblatt": "in einem nicht geladenen Tabellenblatt",
+    "Systemdatei": "in einer Systemdatei",
+}
+
+
+def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
+    """Everything else that lies in the delivery (see reader.py)."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary",
+        [parsed.texts],
+    ).fetchone()[0]
+    if not exists:
+        return []
+    rows = con.execute(
+        f"SELECT place, file_name, line, text FROM {parsed.texts}"
+        f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
+    ).fetchall()
+    found: dict[tuple[str, str, str], list[int | None]] = {}
+    for place, file_name, line, text in rows:
+        for label in contract.identifier_labels(text):
+            found.setdefault((place, file_name, label), []).append(line)
+    faults = []
+    for (place, file_name, label), lines in found.items():
+        known = [x for x in lines if x is not None]
+        first = min(known) if known else None
+        faults.append(
+            Fault(
+                f"{label} {PLACES.get(place, 'in der Lieferung')} gefunden"
+                f" ({_where(len(lines), first)}); der Wert wird nicht wiedergegeben",
+                file_name=file_name,
+                line=first,
+            )
+        )
+    return faults
 
 
 def scan_identifiers(
@@ -30,32 +138,6 @@ def scan_identifiers(
 ) -> list[Fault]:
     faults: list[Fault] = []
     for st in parsed.tables.values():
-        parts = []
-        for pattern in contract.identifier_values:
-            for col, header in _scanned_columns(st, pattern.scope).items():
-                prefilter = f"{col} LIKE '%@%' AND " if pattern.name == "email" else ""
-                parts.append(
-                    f"SELECT {lit(pattern.label)} AS label, {lit(header)} AS header, __line"
-                    f" FROM {st.raw} WHERE {col} IS NOT NULL AND {prefilter}"
-                    f"regexp_matches(lower({col}), {lit(pattern.regex)})"
-                )
-        if not parts:
-            continue
-        hits = con.execute(
-            "SELECT label, header, count(*), min(__line) FROM ("
-            + " UNION ALL ".join(parts)
-            + ") GROUP BY label, header ORDER BY min(__line)"
-        ).fetchall()
-        for label, header, n, first in hits:
-            where = f"in {n} Zeilen, erste Zeile {first}" if n > 1 else f"in Zeile {first}"
-            faults.append(
-                Fault(
-                    f"{label} in Spalte ‚{header}‘ gefunden ({where});"
-                    " der Wert wird nicht wiedergegeben",
-                    file_name=st.file_name,
-                    table_name=st.table.name,
-                    line=first,
-                    column_name=header,
-                )
-            )
-    return faults
+        faults += _scan_table(con, st, contract)
+    faults += _scan_texts(con, parsed, contract)
+    return sorted(faults, key=lambda f: (f.file_name or "", f.line or 0))

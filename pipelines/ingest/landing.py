@@ -4,6 +4,18 @@ A delivery is a folder, a .zip, an .xlsx workbook or a single .csv directly in t
 identity is (sha256 of its bytes, name in the inbox): the same bytes under the same name are
 already known and skipped (a re-run changes nothing); the same bytes under another name are a
 `duplicate` and not loaded twice. The inbox itself is never modified.
+
+Nothing in the inbox is followed or opened unless it is a regular file or folder: a symlink
+(also a dangling or looping one), FIFO, socket or device is recorded as a quarantined delivery
+without being touched, and so is a delivery larger than `max_unpacked_bytes` (it is not
+copied). Inside a folder only regular files are copied; anything else is recorded as a fault
+of the delivery. Names that are not UTF-8 are read as Windows-1252; a name that carries an
+identifier is never stored: the delivery is recorded under a neutral name.
+
+Every move is atomic or resumable. A delivery is copied into `landing/.tmp-<id>-<pid>`,
+frozen and renamed into `landing/<id>` before it is registered; a rerun removes what a killed
+copy left behind and copies again. A quarantined delivery is recorded first (one transaction)
+and then renamed into `quarantine/<id>`; `complete_moves` finishes a move a crash interrupted.
 """
 
 from __future__ import annotations
@@ -12,88 +24,261 @@ import hashlib
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from kernel.workspace import Workspace
+from pipelines.ingest.members import SPECIAL_KINDS, decode_name
 
 DELIVERY_SUFFIXES = {".zip", ".xlsx", ".xlsm", ".csv"}
 HASH_CHUNK = 8 * 1024 * 1024
+CRASH_ENV = "LAGEBILD_CRASH_AT"
+TMP_PREFIX = ".tmp-"
+
+
+def crash_point(name: str) -> None:
+    """Test hook: end the process at a named point of a move (LAGEBILD_CRASH_AT=name), as a
+    kill -9 would. Used by the crash tests to interrupt every move deterministically."""
+    if os.environ.get(CRASH_ENV) == name:
+        os._exit(86)
 
 
 @dataclass(frozen=True)
 class Candidate:
     path: Path
-    source_name: str
+    source_name: str  # as stored and shown: decoded, or neutral when the name carries an identifier
     sha256: str
     received_at: datetime
+    faults: tuple[str, ...] = ()  # structural faults found in the inbox (German)
+    copy: bool = True  # False: not copied (not a regular file/folder, or too big)
+    raw_name: str = ""  # the name in the inbox (identity)
 
     @property
     def delivery_id(self) -> str:
-        return delivery_id(self.sha256, self.source_name)
+        return delivery_id(self.sha256, self.raw_name or self.source_name)
 
 
 def delivery_id(sha256: str, source_name: str) -> str:
-    return hashlib.sha256(f"{sha256}:{source_name}".encode()).hexdigest()[:16]
+    raw = os.fsencode(source_name) if isinstance(source_name, str) else source_name
+    return hashlib.sha256(sha256.encode() + b":" + raw).hexdigest()[:16]
 
 
-def sha256_of(path: Path) -> str:
-    """Hash of a file's bytes; for a folder, of its files' relative paths and hashes."""
-    if path.is_file():
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(HASH_CHUNK):
-                h.update(chunk)
-        return h.hexdigest()
+def _hash_file(path: Path) -> str:
     h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode() + b"\0" + sha256_of(f).encode() + b"\n")
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            h.update(chunk)
     return h.hexdigest()
 
 
-def _is_delivery(p: Path) -> bool:
-    if p.name.startswith((".", "~$")) or p.name.endswith((".part", ".tmp")):
-        return False
-    return p.is_dir() or p.suffix.lower() in DELIVERY_SUFFIXES
+@dataclass
+class _Walk:
+    files: list[tuple[Path, str]] = field(default_factory=list)  # (path, relative name)
+    dirs: list[str] = field(default_factory=list)
+    specials: list[tuple[str, str]] = field(default_factory=list)  # (relative name, kind)
+    size: int = 0
+    newest: float = 0.0
 
 
-def received_at(path: Path) -> datetime:
-    """When the delivery lay in the inbox: its modification time (newest file of a folder)."""
-    times = [path.stat().st_mtime]
-    if path.is_dir():
-        times += [f.stat().st_mtime for f in path.rglob("*") if f.is_file()]
-    return datetime.fromtimestamp(max(times), tz=UTC).replace(tzinfo=None)
+def _walk(root: Path) -> _Walk:
+    """Regular files and folders under root, never following a symlink (lstat only)."""
+    w = _Walk()
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: os.fsencode(e.name))
+        except OSError:
+            w.specials.append((prefix or ".", "ein nicht lesbarer Ordner"))
+            continue
+        for e in entries:
+            rel = prefix + e.name
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                w.specials.append((rel, "ein nicht lesbarer Eintrag"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                w.dirs.append(rel)
+                stack.append((Path(e.path), rel + "/"))
+            elif stat.S_ISREG(st.st_mode):
+                w.files.append((Path(e.path), rel))
+                w.size += st.st_size
+                w.newest = max(w.newest, st.st_mtime)
+            else:
+                w.specials.append(
+                    (rel, SPECIAL_KINDS.get(stat.S_IFMT(st.st_mode), "keine reguläre Datei"))
+                )
+    return w
 
 
-def scan_inbox(inbox: Path) -> list[Candidate]:
+def sha256_of(path: Path) -> str:
+    """Hash of a file's bytes; for a folder, of its entries' relative names and hashes."""
+    if stat.S_ISREG(os.lstat(path).st_mode):
+        return _hash_file(path)
+    w = _walk(path)
+    h = hashlib.sha256()
+    for f, rel in sorted(w.files, key=lambda x: os.fsencode(x[1])):
+        h.update(os.fsencode(rel) + b"\0" + _hash_file(f).encode() + b"\n")
+    for rel, kind in sorted(w.specials, key=lambda x: os.fsencode(x[0])):
+        h.update(b"special\0" + os.fsencode(rel) + b"\0" + kind.encode() + b"\n")
+    return h.hexdigest()
+
+
+def _is_candidate(name: str) -> bool:
+    return not (name.startswith((".", "~$")) or name.endswith((".part", ".tmp")))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _stamp(ts: float) -> datetime:
+    """A modification time as the receipt time; a time in the future is not trusted."""
+    return min(datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None), _now())
+
+
+def scan_inbox(inbox: Path, max_bytes: int = 2_000_000_000, contract=None) -> list[Candidate]:
+    """Every delivery in the inbox, judged by lstat only: nothing is followed or opened
+    before it is known to be a regular file or folder within the size limit."""
+    from data_contracts import load_contract
+    from pipelines.ingest.reader import shown_name
+
+    contract = contract or load_contract()
     if not inbox.is_dir():
         raise FileNotFoundError(f"Posteingang nicht gefunden: {inbox}")
-    return [
-        Candidate(p, p.name, sha256_of(p), received_at(p))
-        for p in sorted(inbox.iterdir())
-        if _is_delivery(p)
+    out = []
+    for entry in sorted(os.scandir(inbox), key=lambda e: os.fsencode(e.name)):
+        raw = entry.name
+        if not _is_candidate(raw):
+            continue
+        path = Path(entry.path)
+        name, _ = decode_name(raw)
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        faults: list[str] = []
+        shown, label = shown_name(contract, name, "Lieferung")
+        if label:
+            faults.append(f"{label} im Namen der Lieferung; der Name wird nicht wiedergegeben")
+        if stat.S_ISDIR(st.st_mode):
+            w = _walk(path)
+            received = _stamp(max([st.st_mtime, w.newest]))
+            if w.size > max_bytes:
+                out.append(_too_big(path, raw, shown, w.size, st, received, faults, max_bytes))
+                continue
+            faults += [
+                f"Eintrag {i} der Lieferung ist {kind} – wird nicht gefolgt oder geöffnet"
+                for i, (_, kind) in enumerate(w.specials, 1)
+            ]
+            out.append(Candidate(path, shown, sha256_of(path), received, tuple(faults), True, raw))
+        elif stat.S_ISREG(st.st_mode):
+            if path.suffix.lower() not in DELIVERY_SUFFIXES:
+                continue
+            received = _stamp(st.st_mtime)
+            if st.st_size > max_bytes:
+                out.append(_too_big(path, raw, shown, st.st_size, st, received, faults, max_bytes))
+                continue
+            out.append(Candidate(path, shown, _hash_file(path), received, tuple(faults), True, raw))
+        else:
+            kind = SPECIAL_KINDS.get(stat.S_IFMT(st.st_mode), "keine reguläre Datei")
+            faults.append(f"Eintrag im Posteingang ist {kind} – wird nicht gefolgt oder geöffnet")
+            sha = hashlib.sha256(f"special:{kind}:{st.st_mtime_ns}".encode()).hexdigest()
+            out.append(Candidate(path, shown, sha, _stamp(st.st_mtime), tuple(faults), False, raw))
+    return out
+
+
+def _too_big(path, raw, shown, size, st, received, faults, max_bytes) -> Candidate:
+    from pipelines.ingest.limits import _size
+
+    faults = [
+        *faults,
+        f"Grenze überschritten: Lieferung ist größer als {_size(max_bytes)}; sie wurde nicht"
+        " kopiert und liegt weiter im Posteingang",
     ]
+    sha = hashlib.sha256(f"zu-gross:{size}:{st.st_mtime_ns}".encode()).hexdigest()
+    return Candidate(path, shown, sha, received, tuple(faults), False, raw)
+
+
+def _landed_name(cand: Candidate) -> str:
+    """The copy's name in landing/: the delivery's name, or a neutral one when its name
+    carries an identifier."""
+    if cand.source_name.endswith("(Name enthält einen Identifikator)"):
+        suffix = Path(decode_name(cand.raw_name)[0]).suffix.lower()
+        return "lieferung" + (suffix if suffix in DELIVERY_SUFFIXES else "")
+    return decode_name(cand.raw_name)[0].replace("/", "_")
+
+
+def _make_writable(path: Path) -> None:
+    """Give the owner write access to a landed (frozen) tree, so it can be moved or removed."""
+    if not path.exists() and not path.is_symlink():
+        return
+    todo = [path]
+    while todo:
+        p = todo.pop()
+        st = os.lstat(p)
+        if stat.S_ISDIR(st.st_mode):
+            os.chmod(p, st.st_mode | stat.S_IRWXU)
+            todo += [Path(e.path) for e in os.scandir(p)]
+
+
+def _remove(path: Path) -> None:
+    if path.exists() or path.is_symlink():
+        _make_writable(path)
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _freeze(path: Path) -> None:
     """Make a landed copy read-only: the landing zone is immutable."""
-    targets = [path] if path.is_file() else [*path.rglob("*"), path]
+    targets = [path]
+    if path.is_dir():
+        targets = [*(p for p in path.rglob("*")), path]
     for t in targets:
-        mode = t.stat().st_mode
-        t.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        mode = os.lstat(t).st_mode
+        os.chmod(t, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def copy_delivery(src: Path, target_dir: Path) -> Path:
+def copy_delivery(cand: Candidate, target_dir: Path) -> Path:
+    """Copy a delivery's regular files (and folders) into target_dir, never following links."""
     target_dir.mkdir(parents=True, exist_ok=True)
-    dst = target_dir / src.name
-    if src.is_dir():
-        shutil.copytree(src, dst, dirs_exist_ok=True)
+    dst = target_dir / _landed_name(cand)
+    if stat.S_ISDIR(os.lstat(cand.path).st_mode):
+        w = _walk(cand.path)
+        dst.mkdir()
+        for rel in w.dirs:
+            (dst / _fs_rel(rel)).mkdir(parents=True, exist_ok=True)
+        for src, rel in w.files:
+            target = dst / _fs_rel(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _copy_regular(src, target)
     else:
-        shutil.copy2(src, dst)
+        _copy_regular(cand.path, dst)
     return dst
+
+
+def _fs_rel(rel: str) -> str:
+    """A relative name inside a delivery as it is written in landing/ (decoded to UTF-8)."""
+    return "/".join(decode_name(part)[0] for part in rel.split("/"))
+
+
+def _copy_regular(src: Path, dst: Path) -> None:
+    """Copy one regular file; opened with O_NOFOLLOW so a swapped-in symlink is never read."""
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("keine reguläre Datei")
+        with os.fdopen(fd, "rb") as fin, open(dst, "wb") as fout:
+            fd = -1
+            shutil.copyfileobj(fin, fout, HASH_CHUNK)
+        st = os.lstat(src)
+        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 @dataclass
@@ -103,62 +288,137 @@ class LandingResult:
     known: int
 
 
-def land(con: duckdb.DuckDBPyConnection, ws: Workspace, inbox: Path) -> LandingResult:
+def clean_leftovers(ws: Workspace) -> None:
+    """Remove what a killed landing copy or publish left behind (temp names only)."""
+    for folder in (ws.landing_dir, ws.quarantine_dir):
+        if folder.is_dir():
+            for p in folder.iterdir():
+                if p.name.startswith(TMP_PREFIX):
+                    _remove(p)
+    if ws.published_dir.is_dir():
+        for p in ws.published_dir.glob(".lagebild.*.duckdb.tmp*"):
+            p.unlink(missing_ok=True)
+
+
+def land(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    inbox: Path,
+    max_bytes: int = 2_000_000_000,
+) -> LandingResult:
     """Copy new deliveries into WORKSPACE/landing/<delivery_id>/ and register them."""
     result = LandingResult([], [], 0)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    for cand in scan_inbox(inbox):
+    clean_leftovers(ws)
+    for cand in scan_inbox(inbox, max_bytes):
         did = cand.delivery_id
         if con.execute("SELECT 1 FROM audit.landing WHERE delivery_id = ?", [did]).fetchone():
             result.known += 1
             continue
+        now = _now()
         first = con.execute(
-            "SELECT delivery_id, source_name FROM audit.landing WHERE sha256 = ? AND"
-            " duplicate_of IS NULL ORDER BY landed_at LIMIT 1",
+            "SELECT delivery_id FROM audit.landing WHERE sha256 = ? AND duplicate_of IS NULL"
+            " AND landed_path IS NOT NULL ORDER BY landed_at LIMIT 1",
             [cand.sha256],
         ).fetchone()
-        if first:
+        if first and cand.copy:
             # recorded in audit.deliveries once its original is processed (record_duplicates)
-            con.execute(
-                "INSERT INTO audit.landing VALUES (?, ?, ?, ?, ?, NULL, ?, true)",
-                [did, cand.source_name, cand.sha256, cand.received_at, now, first[0]],
-            )
+            _register(con, cand, now, None, first[0])
             result.duplicates.append(did)
             continue
-        landed = copy_delivery(cand.path, ws.landing_dir / did)
-        (ws.landing_dir / did / "SHA256").write_text(f"{cand.sha256}  {cand.source_name}\n")
-        _freeze(ws.landing_dir / did)
-        con.execute(
-            "INSERT INTO audit.landing VALUES (?, ?, ?, ?, ?, ?, NULL, false)",
-            [
-                did,
-                cand.source_name,
-                cand.sha256,
-                cand.received_at,
-                now,
-                str(landed.relative_to(ws.root)),
-            ],
-        )
+        landed_path = None
+        if cand.copy:
+            final = ws.landing_dir / did
+            tmp = ws.landing_dir / f"{TMP_PREFIX}{did}-{os.getpid()}"
+            _remove(tmp)
+            try:
+                landed = copy_delivery(cand, tmp)
+            except OSError:
+                # vanished or changed while being copied: taken up again by the next run
+                _remove(tmp)
+                continue
+            (tmp / "SHA256").write_text(f"{cand.sha256}  {cand.source_name}\n", encoding="utf-8")
+            _freeze(tmp)
+            crash_point("landing.copied")
+            _remove(final)  # a copy a killed run renamed but never registered
+            os.rename(tmp, final)
+            crash_point("landing.renamed")
+            landed_path = str((final / landed.name).relative_to(ws.root))
+        _register(con, cand, now, landed_path, None)
+        crash_point("landing.registered")
         result.new.append(did)
     return result
 
 
+def _register(con, cand: Candidate, now: datetime, landed_path, duplicate_of) -> None:
+    con.execute(
+        "INSERT INTO audit.landing (delivery_id, source_name, sha256, received_at, landed_at,"
+        " landed_path, duplicate_of, processed, attempts, landing_faults)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        [
+            cand.delivery_id,
+            cand.source_name,
+            cand.sha256,
+            cand.received_at,
+            now,
+            landed_path,
+            duplicate_of,
+            duplicate_of is not None,
+            list(cand.faults) or None,
+        ],
+    )
+
+
+GRUND = "GRUND.txt"
+
+
 def move_to_quarantine(ws: Workspace, did: str, causes: list[str]) -> Path:
-    """Move a landed delivery, untouched, into WORKSPACE/quarantine/<delivery_id>/."""
+    """Move a landed delivery, untouched, into WORKSPACE/quarantine/<delivery_id>/ (a rename
+    within the workspace: atomic), then write GRUND.txt. Safe to repeat after a crash."""
     src = ws.landing_dir / did
     dst = ws.quarantine_dir / did
+    ws.quarantine_dir.mkdir(parents=True, exist_ok=True)
     if src.exists():
-        for p in [src, *src.rglob("*")]:
-            if p.is_dir():
-                p.chmod(p.stat().st_mode | stat.S_IWUSR)
-        if dst.exists():
-            shutil.rmtree(dst)
-        shutil.move(str(src), str(dst))
+        _make_writable(src)
+        if not dst.exists():
+            crash_point("quarantine.before_rename")
+            try:
+                os.rename(src, dst)
+            except OSError:  # another file system: copy under a temp name, then rename
+                tmp = ws.quarantine_dir / f"{TMP_PREFIX}{did}"
+                _remove(tmp)
+                shutil.copytree(src, tmp, symlinks=True)
+                os.rename(tmp, dst)
+                _remove(src)
+        else:  # a move a crash interrupted: bring the rest over
+            for child in list(src.iterdir()):
+                target = dst / child.name
+                if not target.exists():
+                    os.rename(child, target)
+            _remove(src)
+        crash_point("quarantine.moved")
     dst.mkdir(parents=True, exist_ok=True)
-    (dst / "GRUND.txt").write_text(
-        "Diese Lieferung wurde vollständig in Quarantäne genommen; keine Zeile wurde geladen.\n"
-        + "".join(f"- {c}\n" for c in causes),
-        encoding="utf-8",
-    )
     os.chmod(dst, 0o700)  # may hold identifiers: owner only
+    text = (
+        "Diese Lieferung wurde vollständig in Quarantäne genommen; keine Zeile wurde geladen.\n"
+        + "".join(f"- {c}\n" for c in causes)
+    )
+    tmp = dst / f"{TMP_PREFIX}{GRUND}"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, dst / GRUND)
     return dst
+
+
+def complete_moves(con: duckdb.DuckDBPyConnection, ws: Workspace) -> int:
+    """Finish quarantine moves a crash interrupted: a delivery recorded as quarantined whose
+    copy is still in landing/ or whose GRUND.txt is missing. Returns how many."""
+    rows = con.execute(
+        "SELECT d.delivery_id, list(r.reason ORDER BY r.reason) FILTER (WHERE r.reason IS NOT"
+        " NULL) FROM audit.deliveries d LEFT JOIN audit.rejections r ON r.delivery_id ="
+        " d.delivery_id AND r.kind = 'quarantine' WHERE d.status = 'quarantined' GROUP BY 1"
+    ).fetchall()
+    done = 0
+    for did, reasons in rows:
+        if (ws.landing_dir / did).exists() or not (ws.quarantine_dir / did / GRUND).exists():
+            move_to_quarantine(ws, did, reasons or ["Grund siehe audit.deliveries"])
+            done += 1
+    return done

@@ -5,13 +5,24 @@ rules) in temp tables and is shared by `lagebild check` and the pipeline. `inges
 applies each landed delivery in snapshot order, one transaction per delivery:
 quarantine, or load its valid rows into staging for the tables where it is the provider's
 newest snapshot, supersede what it replaces, and reconcile received = loaded + rejected.
+
+No delivery can stop the run: whatever goes wrong while one is opened, parsed or checked —
+an exception, a limit, the time bound — ends it `quarantined` with the reason "nicht lesbar:
+…" (never the error's text, which may quote a value), and the run goes on. A delivery whose
+processing a crash interrupted (the process died: an abort in a native reader, a kill) is
+first opened again in a separate process; if that dies too, it is quarantined unopened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
+import subprocess
+import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,7 +34,8 @@ from data_contracts import Contract, load_contract
 from data_contracts.rules import checked_sql, lit, reference_sql
 from kernel.workspace import Workspace
 from pipelines.ingest.gate import scan_identifiers
-from pipelines.ingest.landing import move_to_quarantine
+from pipelines.ingest.landing import complete_moves, crash_point, move_to_quarantine
+from pipelines.ingest.limits import LimitExceeded, Limits, watchdog
 from pipelines.ingest.reader import Fault, ParsedDelivery, parse_delivery
 from pipelines.observe import stage
 
@@ -52,6 +64,7 @@ class Inspection:
     quarantine: list[Fault] = field(default_factory=list)
     counts: dict[str, TableCount] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    exported_on_trusted: bool = True  # False: exported_on is later than the receipt date
 
     @property
     def rows_received(self) -> int:
@@ -109,27 +122,78 @@ def _check_provider(con, parsed: ParsedDelivery) -> tuple[str | None, list[Fault
     return (found[0] if found else manifest_pid), faults
 
 
+def unreadable_reason(exc: BaseException) -> str:
+    """German reason for a delivery that could not be read: the kind of failure, never the
+    error's own text (DuckDB and parsers quote the offending value)."""
+    if isinstance(exc, LimitExceeded):
+        return f"Grenze überschritten: {exc.reason}"
+    if isinstance(exc, duckdb.InterruptException):
+        return "nicht lesbar: Zeitgrenze für Lesen und Prüfen überschritten"
+    if isinstance(exc, MemoryError):
+        return "nicht lesbar: der Arbeitsspeicher reichte zum Lesen nicht aus"
+    if isinstance(exc, RecursionError):
+        return "nicht lesbar: zu tief verschachtelte Struktur"
+    if isinstance(exc, UnicodeError):
+        return "nicht lesbar: Zeichenkodierung nicht lesbar"
+    if isinstance(exc, OSError):
+        return "nicht lesbar: eine Datei der Lieferung konnte nicht gelesen werden"
+    if isinstance(exc, duckdb.Error):
+        return "nicht lesbar: Fehler beim Einlesen in die Datenbank"
+    return f"nicht lesbar: unerwarteter Fehler beim Lesen oder Prüfen ({type(exc).__name__})"
+
+
+def log_unreadable(exc: BaseException, name: str) -> None:
+    """Where it failed (code locations and error type), never the error's text."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = ", ".join(f"{Path(f.filename).name}:{f.lineno}" for f in frames)
+    log.warning(f"Lieferung {name}: {unreadable_reason(exc)} [{type(exc).__name__} in {where}]")
+
+
 def inspect_delivery(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     workdir: Path,
     contract: Contract | None = None,
     known_cases: str | None = None,
+    limits: Limits | None = None,
+    extra_faults: list[str] | None = None,
+    received_on: date | None = None,
 ) -> Inspection:
     """Parse, gate and check one delivery into temp tables `checked_<table>`.
 
     `known_cases`: a relation of (provider_id, case_id) that child rows may reference when the
     delivery has no cases table (the provider's current cases in staging); None in `check`.
+    `extra_faults`: structural faults landing found (symlinks in a folder, a name carrying an
+    identifier). Never raises for anything the delivery contains: an unforeseen error is a
+    quarantine "nicht lesbar".
     """
     contract = contract or load_contract()
+    limits = (limits or Limits()).start()
     _create_rejections_tmp(con)
-    with stage("parse"):
-        parsed = parse_delivery(con, path, contract, workdir)
-    with stage("validate"):
-        return _judge(con, parsed, contract, known_cases)
+    parsed = ParsedDelivery(source_name=path.name, kind="other")
+    try:
+        with stage("parse"), watchdog(con, limits):
+            parsed = parse_delivery(con, path, contract, workdir, limits)
+        parsed.faults[:0] = [Fault(f) for f in extra_faults or []]
+        with stage("validate"), watchdog(con, limits):
+            return _judge(con, parsed, contract, known_cases, received_on)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # also Rust panics of native readers
+        log_unreadable(exc, parsed.source_name)
+        _create_rejections_tmp(con)
+        insp = Inspection(parsed=parsed, notes=list(parsed.notes))
+        insp.quarantine = [Fault(f) for f in extra_faults or []] + [Fault(unreadable_reason(exc))]
+        return insp
 
 
-def _judge(con, parsed: ParsedDelivery, contract: Contract, known_cases: str | None) -> Inspection:
+def _judge(
+    con,
+    parsed: ParsedDelivery,
+    contract: Contract,
+    known_cases: str | None,
+    received_on: date | None = None,
+) -> Inspection:
     """Identifier gate, provider check and row rules over the parsed temp tables."""
     insp = Inspection(parsed=parsed, notes=list(parsed.notes))
     faults = list(parsed.faults)
@@ -137,11 +201,21 @@ def _judge(con, parsed: ParsedDelivery, contract: Contract, known_cases: str | N
         insp.exported_on = _parse_date(parsed.manifest.get("exported_on"))
     except ValueError:
         faults.append(Fault("manifest.json: exported_on ist kein Datum", file_name="manifest.json"))
+    received_on = received_on or date.today()
+    if insp.exported_on and insp.exported_on > received_on:
+        insp.notes.append(
+            f"Exportdatum {insp.exported_on:%d.%m.%Y} liegt nach dem Eingang"
+            f" ({received_on:%d.%m.%Y}) und wird nicht übernommen: die Lieferung ist nach ihrem"
+            " Eingangsdatum eingeordnet"
+        )
+        insp.exported_on_trusted = False
     version = parsed.manifest.get("contract_version")
-    if version not in (None, "", 1, "1"):
+    if isinstance(version, bool) or version not in (None, "", 1, "1"):
+        shown = version if isinstance(version, int) or str(version).isdigit() else "?"
         faults.append(
             Fault(
-                f"manifest.json: Vertragsversion {version} wird nicht unterstützt (erwartet 1)",
+                f"manifest.json: Vertragsversion {str(shown)[:10]} wird nicht unterstützt"
+                " (erwartet 1)",
                 file_name="manifest.json",
             )
         )
@@ -252,44 +326,131 @@ def apply_delivery(
     landing_row: tuple,
     contract: Contract,
     run_id: str | None,
+    limits: Limits | None = None,
 ) -> ApplyResult:
-    """Inspect a landed delivery and record it; one transaction."""
-    did, source_name, sha, received_at, landed_at, landed_path = landing_row
+    """Inspect a landed delivery and record it; one transaction. Never raises for anything in
+    the delivery: it ends quarantined "nicht lesbar" instead (see the module docstring)."""
+    did, source_name, sha, received_at, landed_at, landed_path, attempts, landing_faults = (
+        landing_row
+    )
+    limits = limits or Limits()
     workdir = ws.root / ".work" / did
-    con.execute("BEGIN TRANSACTION")
+    extra = list(landing_faults or [])
+    unopened: str | None = None
+    if landed_path is None:
+        unopened = ""  # not copied (symlink, FIFO, too big …): quarantined with landing's faults
+    elif attempts >= 2:
+        unopened = "nicht lesbar: die Verarbeitung wurde mehrfach abgebrochen (Absturz beim Lesen)"
+    elif attempts == 1 and not probe_survives(ws.root / landed_path, limits):
+        unopened = (
+            "nicht lesbar: das Lesen der Lieferung brach den Prozess ab (Absturz oder"
+            " Speicher-/Zeitgrenze); sie wurde nicht erneut geöffnet"
+        )
+    con.execute("UPDATE audit.landing SET attempts = attempts + 1 WHERE delivery_id = ?", [did])
     try:
+        # reading and checking write temp tables only; the transaction covers the recording
         con.execute(
             "CREATE OR REPLACE TEMP VIEW provider_cases AS SELECT provider_id, case_id"
             " FROM staging.cases"
         )
-        insp = inspect_delivery(
-            con, ws.root / landed_path, workdir, contract, known_cases="provider_cases"
-        )
-        arrival = Arrival(
-            did,
-            source_name,
-            sha,
-            received_at,
-            landed_at,
-            insp.exported_on or received_at.date(),
-            sorted(insp.parsed.tables),
-            run_id,
-        )
-        with stage("staging"):
-            if insp.quarantine:
-                result = _record_quarantine(con, insp, arrival)
-            else:
-                result = _record_load(con, insp, arrival)
-        con.execute("UPDATE audit.landing SET processed = true WHERE delivery_id = ?", [did])
+        if unopened is None:
+            insp = inspect_delivery(
+                con,
+                ws.root / landed_path,
+                workdir,
+                contract,
+                known_cases="provider_cases",
+                limits=limits,
+                extra_faults=extra,
+                received_on=received_at.date(),
+            )
+        else:
+            _create_rejections_tmp(con)
+            insp = Inspection(parsed=ParsedDelivery(source_name=source_name, kind="other"))
+            insp.quarantine = [Fault(f) for f in [*extra, unopened] if f]
+        con.execute("BEGIN TRANSACTION")
+        result = _record(con, insp, did, source_name, sha, received_at, landed_at, run_id)
+        crash_point("apply.before_commit")
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except (KeyboardInterrupt, SystemExit):
+        _rollback(con)
+        con.execute("UPDATE audit.landing SET attempts = attempts - 1 WHERE delivery_id = ?", [did])
         raise
+    except BaseException as exc:  # recording failed: quarantine it unopened
+        _rollback(con)
+        log_unreadable(exc, source_name)
+        con.execute("BEGIN TRANSACTION")
+        _create_rejections_tmp(con)
+        insp = Inspection(parsed=ParsedDelivery(source_name=source_name, kind="other"))
+        insp.quarantine = [Fault(f) for f in [*extra, unreadable_reason(exc)] if f]
+        result = _record(con, insp, did, source_name, sha, received_at, landed_at, run_id)
+        con.execute("COMMIT")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if result.status == "quarantined":
+        crash_point("quarantine.committed")
         move_to_quarantine(ws, did, [f.reason for f in insp.quarantine])
     return result
+
+
+def _rollback(con) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
+def _record(con, insp, did, source_name, sha, received_at, landed_at, run_id) -> ApplyResult:
+    """Record a judged delivery (quarantine or load) and mark it processed."""
+    snapshot = (
+        insp.exported_on if insp.exported_on and insp.exported_on_trusted else received_at.date()
+    )
+    arrival = Arrival(
+        did,
+        source_name,
+        sha,
+        received_at,
+        landed_at,
+        snapshot,
+        sorted(insp.parsed.tables),
+        run_id,
+    )
+    with stage("staging"):
+        if insp.quarantine:
+            result = _record_quarantine(con, insp, arrival)
+        else:
+            result = _record_load(con, insp, arrival)
+    con.execute("UPDATE audit.landing SET processed = true WHERE delivery_id = ?", [did])
+    return result
+
+
+def probe_survives(path: Path, limits: Limits) -> bool:
+    """Open a delivery whose processing a crash interrupted in a separate process first (the
+    same reading and checking as `lagebild check`, nothing recorded): True when that process
+    finishes. A native reader that aborts, or a delivery that exhausts memory or time, then
+    kills only the probe, never the run."""
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    env.pop("LAGEBILD_CRASH_AT", None)
+    try:
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipelines.ingest.probe",
+                str(path),
+                str(limits.max_unpacked_bytes),
+                str(limits.max_compression_ratio),
+                str(limits.max_columns),
+                str(limits.max_sheet_cells),
+                str(limits.max_line_bytes),
+                str(limits.timeout_seconds),
+            ],
+            capture_output=True,
+            timeout=limits.timeout_seconds + 120,
+            env=env,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+    return res.returncode == 0
 
 
 def _insert_delivery(
@@ -453,11 +614,13 @@ def _record_load(con, insp: Inspection, a: Arrival) -> ApplyResult:
 
 def pending_deliveries(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Landed, not yet processed deliveries, oldest receipt first (snapshot order is decided
-    per table when applying, so the order only matters for ties)."""
+    per table when applying, so the order only matters for ties). Deliveries whose processing
+    a crash interrupted come last, so they cannot hold up the others."""
     return con.execute(
-        "SELECT delivery_id, source_name, sha256, received_at, landed_at, landed_path"
+        "SELECT delivery_id, source_name, sha256, received_at, landed_at, landed_path,"
+        " coalesce(attempts, 0), landing_faults"
         " FROM audit.landing WHERE NOT processed AND duplicate_of IS NULL"
-        " ORDER BY received_at, source_name"
+        " ORDER BY coalesce(attempts, 0) > 0, received_at, source_name"
     ).fetchall()
 
 
@@ -466,13 +629,15 @@ def ingest_pending(
     ws: Workspace,
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
+    limits: Limits | None = None,
 ) -> list[ApplyResult]:
     contract = load_contract()
+    complete_moves(con, ws)
     pending = pending_deliveries(con)
     results = []
     for i, row in enumerate(pending, 1):
         t0 = time.perf_counter()
-        res = apply_delivery(con, ws, row, contract, run_id)
+        res = apply_delivery(con, ws, row, contract, run_id, limits)
         results.append(res)
         if progress:
             progress(

@@ -5,14 +5,22 @@ contract column (missing optional columns are NULL), the columns the contract do
 (kept only so the identifier gate can scan them) and `__line`, the line a spreadsheet would
 show. Fully empty lines are dropped here and never counted. Nothing is typed or judged yet,
 except structural faults: they are collected as `Fault`s and quarantine the whole delivery.
+
+Everything else that lies in the delivery is collected for the identifier gate too (see
+exchange-format.md "What a delivery is made of"): the raw text of records rejected for their
+shape (`raw_<table>_bad`), and in `delivery_texts` the text of files that are not tables,
+document properties of workbooks and the strings of operating-system metadata files. Short
+strings — file, folder, sheet and entry names, headers, manifest values — are checked right
+here. A name or header that carries an identifier is never repeated: messages name the file
+by its position ("Datei 2 (Name enthält einen Identifikator)").
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -20,11 +28,22 @@ import duckdb
 import pyarrow as pa
 
 from data_contracts import Contract, Table, normalise_header
-from pipelines.ingest.csvfile import UnreadableFile, inspect_csv, load_csv
+from pipelines.ingest.csvfile import (
+    LimitExceeded,
+    UnreadableFile,
+    inspect_csv,
+    load_csv,
+    record_texts,
+)
+from pipelines.ingest.limits import Limits
+from pipelines.ingest.members import Member, decode_name, list_delivery, looks_like_archive
 
 DATA_SUFFIXES = {".csv", ".xlsx", ".xlsm"}
 ENCODING_LABEL = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 mit BOM", "cp1252": "Windows-1252"}
 SEPARATOR_LABEL = {";": "Semikolon", ",": "Komma"}
+TEXTS = "delivery_texts"
+MAX_MANIFEST_BYTES = 65_536
+TEXT_BATCH = 50_000
 
 
 @dataclass
@@ -43,12 +62,13 @@ class SourceTable:
     table: Table
     file_name: str
     raw: str  # temp table name
-    headers: dict[str, str]  # contract column -> header as written in the file
-    extra_columns: dict[str, str]  # temp column -> header of columns the contract does not know
+    headers: dict[str, str]  # contract column -> header as shown in messages
+    extra_columns: dict[str, str]  # temp column -> header shown, of columns the contract lacks
     rows_received: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     bool_mark_columns: set[str] = field(default_factory=set)  # bool columns using x/empty
     detail: str = ""
+    bad_texts: str | None = None  # temp table (__line, text) of the malformed records
 
 
 @dataclass
@@ -59,6 +79,8 @@ class ParsedDelivery:
     manifest: dict = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    texts: str = TEXTS  # temp table (place, file_name, line, text) for the gate
+    manifest_seen: bool = False
 
     @property
     def format(self) -> str:
@@ -85,41 +107,86 @@ def table_for_name(contract: Contract, name: str) -> Table | None:
     return contract.tables[hits.pop()] if len(hits) == 1 else None
 
 
+def printable(text: str, limit: int = 120) -> str:
+    """A name as it may appear in a message: control characters removed, shortened."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def shown_name(contract: Contract, name: str, position: str) -> tuple[str, str | None]:
+    """(what messages call a file/sheet/delivery, the identifier kind its name carries)."""
+    label = contract.find_identifier(name, name=True)
+    if label:
+        return f"{position} (Name enthält einen Identifikator)", label
+    return printable(name), None
+
+
+class _Texts:
+    """Collects text for the identifier gate in a temp table, in batches."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.rows: list[tuple] = []
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TEXTS} (place VARCHAR, file_name VARCHAR,"
+            " line INTEGER, text VARCHAR)"
+        )
+
+    def add(self, place: str, file_name: str | None, line: int | None, text: str) -> None:
+        if text and text.strip():
+            self.rows.append((place, file_name, line, text))
+            if len(self.rows) >= TEXT_BATCH:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        batch = pa.table(  # noqa: F841 - read by DuckDB (replacement scan)
+            {
+                "place": pa.array([r[0] for r in self.rows], pa.string()),
+                "file_name": pa.array([r[1] for r in self.rows], pa.string()),
+                "line": pa.array([r[2] for r in self.rows], pa.int32()),
+                "text": pa.array([r[3] for r in self.rows], pa.string()),
+            }
+        )
+        self.con.execute(f"INSERT INTO {TEXTS} SELECT * FROM batch")
+        self.rows = []
+
+
 def parse_delivery(
-    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, workdir: Path
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    workdir: Path,
+    limits: Limits | None = None,
 ) -> ParsedDelivery:
-    """Read a delivery into temp tables; collect structural faults instead of raising."""
-    kind = _kind(path)
-    parsed = ParsedDelivery(source_name=path.name, kind=kind)
+    """Read a delivery into temp tables; collect structural faults instead of raising.
+
+    A limit exceeded stops reading at once (the delivery is quarantined in bounded time)."""
+    limits = limits or Limits()
+    if not limits.deadline:
+        limits.start()
+    own_name, _ = decode_name(path.name)
+    shown, label = shown_name(contract, own_name, "Lieferung")
+    parsed = ParsedDelivery(source_name=shown, kind="other")
+    texts = _Texts(con)
+    if label:
+        parsed.faults.append(
+            Fault(f"{label} im Namen der Lieferung; der Name wird nicht wiedergegeben")
+        )
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        root = _extract_zip(path, workdir / "zip") if kind == "zip" else path
-    except UnreadableFile as exc:
-        parsed.faults.append(Fault(exc.reason, file_name=path.name))
-        return parsed
-    files = (
-        [root]
-        if root.is_file()
-        else sorted(
-            p
-            for p in root.rglob("*")
-            if p.is_file()
-            and not any(part.startswith((".", "__MACOSX")) for part in p.parts[-1:])
-            and "__MACOSX" not in p.parts
-        )
-    )
-    base = root if root.is_dir() else root.parent
-    for f in files:
-        rel = str(f.relative_to(base))
-        suffix = f.suffix.lower()
-        if f.name.lower() == "manifest.json":
-            _read_manifest(f, rel, parsed)
-        elif suffix == ".csv":
-            _add_csv(con, f, rel, contract, workdir, parsed)
-        elif suffix in (".xlsx", ".xlsm"):
-            _add_workbook(con, f, rel, contract, parsed)
-        else:
-            parsed.notes.append(f"ignoriert: {rel} (keine Tabellendatei)")
+        contents = list_delivery(path, workdir, limits)
+        parsed.kind = contents.kind
+        names = _member_names(contract, contents, parsed)
+        for reason, index in contents.faults:
+            parsed.faults.append(Fault(reason, file_name=names.get(index) if index else None))
+        for m in contents.members:
+            limits.check_time()
+            _add_member(con, m, names[m.index], contract, workdir, parsed, texts, limits)
+    except LimitExceeded as exc:
+        parsed.faults.append(Fault(f"Grenze überschritten: {exc.reason}", line=exc.line))
+    texts.flush()
     if not parsed.tables and not parsed.faults:
         parsed.faults.append(
             Fault("Lieferung enthält keine Tabelle des Austauschformats (CSV oder XLSX)")
@@ -127,41 +194,176 @@ def parse_delivery(
     return parsed
 
 
-def _kind(path: Path) -> str:
-    if path.is_dir():
-        return "folder"
-    suffix = path.suffix.lower()
-    return {".zip": "zip", ".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv"}.get(suffix, "other")
+def _member_names(contract: Contract, contents, parsed: ParsedDelivery) -> dict[int, str]:
+    """What messages call each entry; an identifier in a name (or folder name) quarantines."""
+    names: dict[int, str] = {}
+    entries = [(m.index, m.rel, m.non_utf8) for m in contents.members]
+    entries += [(i, rel, False) for i, rel in contents.specials]
+    for index, rel, non_utf8 in entries:
+        shown, label = shown_name(contract, rel, f"Datei {index}")
+        names[index] = shown
+        if label:
+            parsed.faults.append(
+                Fault(
+                    f"{label} im Datei- oder Ordnernamen; der Name wird nicht wiedergegeben",
+                    file_name=shown,
+                )
+            )
+        if non_utf8:
+            parsed.notes.append(f"{shown}: Dateiname nicht UTF-8-kodiert, als Windows-1252 gelesen")
+    return names
 
 
-def _extract_zip(path: Path, target: Path) -> Path:
+def _add_member(
+    con, m: Member, shown: str, contract: Contract, workdir: Path, parsed, texts, limits
+) -> None:
+    suffix = m.suffix
+    if m.is_os_metadata:
+        _add_strings(m, shown, texts)
+        parsed.notes.append(f"ignoriert: {shown} (Systemdatei)")
+        return
+    if m.name.lower() == "manifest.json":
+        _read_manifest(m, shown, contract, parsed)
+        return
+    if suffix not in (".xlsx", ".xlsm") and looks_like_archive(m):
+        parsed.faults.append(
+            Fault(
+                "Archiv in der Lieferung – verschachtelte Archive werden nicht entpackt",
+                file_name=shown,
+            )
+        )
+        return
     try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                name = PurePosixPath(info.filename)
-                if name.is_absolute() or ".." in name.parts:
-                    raise UnreadableFile("ZIP enthält unzulässige Pfade")
-            zf.extractall(target)
-    except zipfile.BadZipFile as exc:
-        raise UnreadableFile("ZIP-Archiv ist beschädigt oder kein ZIP") from exc
-    return target
+        if suffix == ".csv":
+            _add_csv(con, m, shown, contract, workdir, parsed, limits)
+        elif suffix in (".xlsx", ".xlsm"):
+            _add_workbook(con, m, shown, contract, parsed, texts, limits)
+        else:
+            _add_other(m, shown, parsed, texts, limits)
+    except LimitExceeded as exc:
+        raise LimitExceeded(f"{shown}: {exc.reason}", exc.line) from exc
+    except UnreadableFile as exc:
+        parsed.faults.append(Fault(exc.reason, file_name=shown, line=exc.line))
 
 
-def _read_manifest(f: Path, rel: str, parsed: ParsedDelivery) -> None:
+def _add_strings(m: Member, shown: str, texts: _Texts) -> None:
+    """Printable strings (ASCII, UTF-8, UTF-16) of a binary metadata file (.DS_Store, ._x)."""
+    data = m.path.read_bytes()
+    found = [b.decode("utf-8", "replace") for b in re.findall(rb"[\x20-\x7e\x80-\xff]{4,}", data)]
+    found += [
+        b.decode("utf-16-le", "replace") for b in re.findall(rb"(?:[\x20-\x7e]\x00){4,}", data)
+    ]
+    found += [
+        b.decode("utf-16-be", "replace") for b in re.findall(rb"(?:\x00[\x20-\x7e]){4,}", data)
+    ]
+    for s in found:
+        texts.add("Systemdatei", shown, None, s)
+
+
+def _add_other(m: Member, shown: str, parsed: ParsedDelivery, texts: _Texts, limits) -> None:
+    """A file that is not a table: its text is checked for identifiers, then it is ignored.
+    A binary file cannot be checked and is a fault."""
+    with open(m.path, "rb") as fh:
+        head = fh.read(8192)
+    if b"\x00" in head:
+        raise UnreadableFile(
+            "Datei ist weder Tabelle noch Text und kann nicht auf Identifikatoren geprüft werden"
+            " (bitte nur Tabellen und Textdateien liefern)"
+        )
+    encoding = "utf-8"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(m.path, "rb") as fh:
+        try:
+            while chunk := fh.read(8 * 1024 * 1024):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            encoding = "cp1252"
+    line = 0
+    with open(m.path, encoding=encoding, errors="replace", newline=None) as fh:
+        for text in fh:
+            line += 1
+            if line % 10_000 == 0:
+                limits.check_time()
+            texts.add("Datei", shown, line, text.rstrip("\n"))
+    parsed.notes.append(f"ignoriert: {shown} (keine Tabellendatei)")
+
+
+def _read_manifest(m: Member, shown: str, contract: Contract, parsed: ParsedDelivery) -> None:
+    allowed = ", ".join(contract.manifest_keys)
+    fault = f"manifest.json ist kein flaches JSON-Objekt der Felder {allowed}"
+    if parsed.manifest_seen:
+        parsed.faults.append(Fault("manifest.json ist mehrfach enthalten", file_name=shown))
+        return
+    parsed.manifest_seen = True
+    if m.size > MAX_MANIFEST_BYTES:
+        parsed.faults.append(Fault(f"{fault} (zu groß)", file_name=shown))
+        return
     try:
-        data = json.loads(f.read_text(encoding="utf-8-sig"))
-        if not isinstance(data, dict):
-            raise ValueError
-    except (ValueError, UnicodeDecodeError):
-        parsed.faults.append(Fault("manifest.json ist kein gültiges JSON-Objekt", file_name=rel))
+        data = json.loads(m.path.read_bytes().decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed.faults.append(Fault(fault, file_name=shown))
+        return
+    if not isinstance(data, dict):
+        parsed.faults.append(Fault(fault, file_name=shown))
+        return
+    for key, value in data.items():
+        label = contract.find_identifier(str(key)) or (
+            contract.find_identifier(str(value)) if isinstance(value, str | int | float) else None
+        )
+        if label:
+            parsed.faults.append(
+                Fault(
+                    f"{label} in manifest.json gefunden; der Wert wird nicht wiedergegeben",
+                    file_name=shown,
+                )
+            )
+            return
+    unknown = [k for k in data if k not in contract.manifest_keys]
+    nested = [k for k, v in data.items() if not isinstance(v, str | int | float | bool | None)]
+    if unknown or nested:
+        parsed.faults.append(Fault(fault, file_name=shown))
+        return
+    pid = data.get("provider_id")
+    if pid not in (None, "") and not re.fullmatch(
+        contract.patterns["key"]["regex"].strip("^$"), str(pid).strip()
+    ):
+        parsed.faults.append(
+            Fault("manifest.json: provider_id ist kein gültiges Pseudonym", file_name=shown)
+        )
         return
     parsed.manifest = data
 
 
-def _add_csv(con, f: Path, rel: str, contract: Contract, workdir: Path, parsed) -> None:
-    table = table_for_name(contract, f.name)
+def _check_headers(
+    contract: Contract, header: list[str], file_name: str, table: str, parsed: ParsedDelivery
+) -> list[str]:
+    """Header cells checked for identifier values; returns the headers as messages may show
+    them (a header carrying an identifier becomes "Spalte n")."""
+    shown = []
+    for i, h in enumerate(header, 1):
+        label = contract.find_identifier(h)
+        if label:
+            parsed.faults.append(
+                Fault(
+                    f"{label} in der Kopfzeile (Spalte {i}) gefunden; der Wert wird nicht"
+                    " wiedergegeben",
+                    file_name=file_name,
+                    table_name=table,
+                    line=1,
+                    column_name=f"Spalte {i}",
+                )
+            )
+            shown.append(f"Spalte {i}")
+        else:
+            shown.append(printable(h, 60))
+    return shown
+
+
+def _add_csv(con, m: Member, rel: str, contract: Contract, workdir: Path, parsed, limits) -> None:
+    table = table_for_name(contract, m.name)
     if table is None:
-        if f.stat().st_size:
+        if m.size:
             parsed.faults.append(
                 Fault(
                     "unbekannte Tabelle: Dateiname passt zu keiner Tabelle des Austauschformats",
@@ -173,31 +375,63 @@ def _add_csv(con, f: Path, rel: str, contract: Contract, workdir: Path, parsed) 
         parsed.faults.append(Fault(f"Tabelle {table.name} ist mehrfach enthalten", file_name=rel))
         return
     target = f"raw_{table.name}"
-    try:
-        layout = inspect_csv(f, workdir)
-        _, malformed = load_csv(con, layout, f"{target}_cells")
-    except UnreadableFile as exc:
-        parsed.faults.append(Fault(exc.reason, file_name=rel, table_name=table.name, line=exc.line))
-        return
+    layout = inspect_csv(m.path, workdir, limits)
+    with _interruptible(con, limits):
+        _, malformed = load_csv(con, layout, f"{target}_cells", limits.max_line_bytes)
+    bad = None
+    if malformed:
+        bad = f"{target}_bad"
+        rows = record_texts(layout, [line for line, _ in malformed])
+        bad_rows = pa.table(  # noqa: F841 - read by DuckDB (replacement scan)
+            {
+                "__line": pa.array([r[0] for r in rows], pa.int64()),
+                "text": pa.array([r[1] for r in rows], pa.string()),
+            }
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {bad} AS SELECT * FROM bad_rows")
     detail = f"CSV {ENCODING_LABEL[layout.encoding]}, {SEPARATOR_LABEL[layout.separator]}"
+    parsed.notes += [f"{rel}: {n}" for n in layout.notes]
     _map_columns(
-        con, table, rel, layout.header, f"{target}_cells", target, parsed, malformed, detail
+        con,
+        contract,
+        table,
+        rel,
+        layout.header,
+        f"{target}_cells",
+        target,
+        parsed,
+        malformed,
+        detail,
     )
+    parsed.tables[table.name].bad_texts = bad
 
 
-def _add_workbook(con, f: Path, rel: str, contract: Contract, parsed) -> None:
-    from python_calamine import CalamineWorkbook
+def _interruptible(con, limits):
+    from pipelines.ingest.limits import watchdog
 
-    try:
-        wb = CalamineWorkbook.from_path(str(f))
-        sheets = list(wb.sheet_names)
-    except Exception:  # calamine raises several error types for broken files
-        parsed.faults.append(Fault("Arbeitsmappe ist nicht lesbar", file_name=rel))
-        return
-    for sheet in sheets:
-        cells = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    return watchdog(con, limits)
+
+
+def _add_workbook(con, m: Member, rel: str, contract: Contract, parsed, texts, limits) -> None:
+    from pipelines.ingest.xlsxfile import check_workbook, read_sheets
+
+    check = check_workbook(m.path, limits, show=lambda i, n: _sheet_shown(contract, rel, i, n)[0])
+    for part, text in check.texts:
+        place = "Dokumenteigenschaften" if part.startswith("docProps/") else "Arbeitsmappe"
+        for line in text.splitlines():
+            texts.add(place, rel, None, line)
+    sheets = read_sheets(m.path)
+    for i, (sheet, cells) in enumerate(sheets.items(), 1):
+        limits.check_time()
+        where, label = _sheet_shown(contract, rel, i, sheet)
+        if label:
+            parsed.faults.append(
+                Fault(
+                    f"{label} im Namen eines Tabellenblatts; der Name wird nicht wiedergegeben",
+                    file_name=where,
+                )
+            )
         nonempty = any(str(v).strip() for row in cells for v in row)
-        where = f"{rel}:{sheet}"
         table = table_for_name(contract, sheet)
         if table is None:
             if nonempty:
@@ -208,17 +442,19 @@ def _add_workbook(con, f: Path, rel: str, contract: Contract, parsed) -> None:
                         file_name=where,
                     )
                 )
+                _sheet_texts(cells, where, texts)
             continue
         if table.name in parsed.tables:
             parsed.faults.append(
                 Fault(f"Tabelle {table.name} ist mehrfach enthalten", file_name=where)
             )
+            _sheet_texts(cells, where, texts)
             continue
         if not cells:
             parsed.faults.append(Fault("Tabellenblatt ist leer", file_name=where))
             continue
-        header = [_cell_text(v) or "" for v in cells[0]]
-        width = len(header)
+        width = max(len(r) for r in cells)
+        header = [_cell_text(v) or "" for v in cells[0]] + [""] * (width - len(cells[0]))
         columns = {
             f"c{i}": pa.array(
                 [_cell_text(r[i]) if i < len(r) else None for r in cells[1:]], pa.string()
@@ -229,7 +465,32 @@ def _add_workbook(con, f: Path, rel: str, contract: Contract, parsed) -> None:
         cells_tbl = f"raw_{table.name}_cells"
         sheet_cells = pa.table(columns)  # noqa: F841 - read by DuckDB (replacement scan)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {cells_tbl} AS SELECT * FROM sheet_cells")
-        _map_columns(con, table, where, header, cells_tbl, f"raw_{table.name}", parsed, [], "XLSX")
+        _map_columns(
+            con,
+            contract,
+            table,
+            where,
+            header,
+            cells_tbl,
+            f"raw_{table.name}",
+            parsed,
+            [],
+            "XLSX",
+        )
+
+
+def _sheet_shown(contract: Contract, rel: str, index: int, sheet: str) -> tuple[str, str | None]:
+    shown, label = shown_name(contract, sheet, f"Blatt {index}")
+    return f"{rel}:{shown}", label
+
+
+def _sheet_texts(cells, where: str, texts: _Texts) -> None:
+    """Cells of a sheet that is not loaded are still checked for identifiers."""
+    for r, row in enumerate(cells, 1):
+        for v in row:
+            t = _cell_text(v)
+            if t:
+                texts.add("Tabellenblatt", where, r, t)
 
 
 def _cell_text(v) -> str | None:
@@ -249,6 +510,7 @@ def _cell_text(v) -> str | None:
 
 def _map_columns(
     con,
+    contract: Contract,
     table: Table,
     file_name: str,
     header: list[str],
@@ -259,49 +521,51 @@ def _map_columns(
     detail: str,
 ) -> None:
     """Rename positional cells to contract columns; check the header for structural faults."""
-    from data_contracts.contract import load_contract
-
-    contract = load_contract()
     lookup = table.header_lookup
+    shown = _check_headers(contract, header, file_name, table.name, parsed)
     mapped: dict[str, str] = {}  # contract column -> cell column
     headers: dict[str, str] = {}
     extra: dict[str, str] = {}
     unnamed: list[str] = []
+    unknown: list[str] = []
     for i, h in enumerate(header):
         cell = f"c{i}"
         if not h.strip():
             unnamed.append(cell)
             continue
-        if contract.is_identifier_header(h):
+        kind = contract.identifier_header_kind(h)
+        if kind:
             parsed.faults.append(
                 Fault(
-                    f"Spaltenüberschrift ‚{h}‘ benennt einen direkten Identifikator",
+                    f"Spaltenüberschrift in Spalte {i + 1} benennt einen direkten Identifikator"
+                    f" ({kind})",
                     file_name=file_name,
                     table_name=table.name,
                     line=1,
-                    column_name=h,
+                    column_name=f"Spalte {i + 1}",
                 )
             )
-            extra[f"x{i}"] = h
+            extra[f"x{i}"] = f"Spalte {i + 1}"
             mapped[f"__x{i}"] = cell
             continue
         col = lookup.get(normalise_header(h))
         if col is None:
-            extra[f"x{i}"] = h
+            extra[f"x{i}"] = shown[i]
             mapped[f"__x{i}"] = cell
+            unknown.append(shown[i])
         elif col in mapped:
             parsed.faults.append(
                 Fault(
-                    f"Spalte {col} ist doppelt vorhanden (‚{headers[col]}‘ und ‚{h}‘)",
+                    f"Spalte {col} ist doppelt vorhanden (‚{headers[col]}‘ und ‚{shown[i]}‘)",
                     file_name=file_name,
                     table_name=table.name,
                     line=1,
-                    column_name=h,
+                    column_name=shown[i],
                 )
             )
         else:
             mapped[col] = cell
-            headers[col] = h
+            headers[col] = shown[i]
     for c in table.required_columns:
         if c.name not in mapped:
             parsed.faults.append(
@@ -327,6 +591,11 @@ def _map_columns(
                     line=filled,
                 )
             )
+            # still scanned by the gate: an identifier there is reported as such
+            for c in unnamed:
+                xi = f"x{c[1:]}"
+                extra[xi] = f"Spalte {int(c[1:]) + 1}"
+                mapped[f"__{xi}"] = c
     select = [f"{cells}.__line AS __line"]
     for c in table.columns:
         select.append(
@@ -363,6 +632,5 @@ def _map_columns(
         bool_mark_columns=marks,
         detail=detail,
     )
-    unknown = [h for h in extra.values() if not contract.is_identifier_header(h)]
     if unknown:
         parsed.notes.append(f"{file_name}: unbekannte Spalten nicht geladen: {', '.join(unknown)}")

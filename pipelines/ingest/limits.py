@@ -1,0 +1,105 @@
+"""What one delivery may make the ingest do: sizes, ratios, columns, time.
+
+The defaults come from the settings (kernel/settings.py, exchange-format.md "Limits"). A
+delivery that exceeds one is quarantined before the work is done: every reader checks the
+limit from what it knows up front (a zip's directory, a CSV header, an XLSX sheet's cell
+references) and again while it streams (decompressed bytes are counted, not trusted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pipelines.ingest.csvfile import LimitExceeded
+
+__all__ = ["LimitExceeded", "Limits", "watchdog"]
+
+
+@dataclass
+class Limits:
+    max_unpacked_bytes: int = 2_000_000_000
+    max_compression_ratio: float = 100.0
+    max_columns: int = 100
+    max_sheet_cells: int = 20_000_000
+    max_line_bytes: int = 4_000_000
+    timeout_seconds: float = 1800.0
+    # entries smaller than this are not judged by their compression ratio: a few kilobytes of
+    # separators compress far better than 100:1 and are harmless
+    ratio_floor_bytes: int = 1_000_000
+    deadline: float = field(default=0.0, repr=False)  # time.monotonic(); 0 = not started
+    used_bytes: int = field(default=0, repr=False)  # unpacked so far in this delivery
+
+    @classmethod
+    def from_settings(cls, settings) -> Limits:
+        return cls(
+            max_unpacked_bytes=settings.max_unpacked_bytes,
+            max_compression_ratio=settings.max_compression_ratio,
+            max_columns=settings.max_columns,
+            max_sheet_cells=settings.max_sheet_cells,
+            max_line_bytes=settings.max_line_bytes,
+            timeout_seconds=settings.delivery_timeout_seconds,
+        )
+
+    def start(self) -> Limits:
+        """A fresh budget for one delivery."""
+        self.deadline = time.monotonic() + self.timeout_seconds
+        self.used_bytes = 0
+        return self
+
+    def check_time(self) -> None:
+        if self.deadline and time.monotonic() > self.deadline:
+            raise LimitExceeded(
+                f"Zeitgrenze überschritten: Lesen und Prüfen dauerte länger als"
+                f" {self.timeout_seconds:.0f} s"
+            )
+
+    def add_bytes(self, n: int) -> None:
+        """Count unpacked bytes of the delivery against max_unpacked_bytes."""
+        self.used_bytes += n
+        if self.used_bytes > self.max_unpacked_bytes:
+            raise LimitExceeded(
+                f"Lieferung ist entpackt größer als die Grenze von {_size(self.max_unpacked_bytes)}"
+            )
+
+    def check_ratio(self, unpacked: int, packed: int, what: str) -> None:
+        if unpacked > self.ratio_floor_bytes and unpacked > self.max_compression_ratio * max(
+            packed, 1
+        ):
+            raise LimitExceeded(
+                f"{what}: Kompressionsverhältnis über {self.max_compression_ratio:.0f}:1"
+                " (Verdacht auf ZIP-Bombe)"
+            )
+
+
+def _size(n: int) -> str:
+    if n >= 1_000_000_000:
+        return f"{n / 1e9:.1f} GB".replace(".", ",")
+    return f"{n / 1e6:.0f} MB"
+
+
+@contextlib.contextmanager
+def watchdog(con, limits: Limits) -> Iterator[None]:
+    """Interrupt a DuckDB query that runs past the delivery's deadline (DuckDB then raises,
+    and the delivery is quarantined as exceeding the time limit)."""
+    if not limits.deadline:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            if time.monotonic() > limits.deadline:
+                with contextlib.suppress(Exception):
+                    con.interrupt()
+                return
+
+    t = threading.Thread(target=watch, name="lagebild-watchdog", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
