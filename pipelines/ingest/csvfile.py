@@ -223,7 +223,12 @@ def record_structure(path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     starts, parity = starts[keep], parity[keep]
     # line end = next newline at/after start (or EOF); empty line when end - start is 0 or "\r"
     ends = np.searchsorted(newlines, starts, side="left")
-    end_pos = np.where(ends < len(newlines), newlines[np.minimum(ends, len(newlines) - 1)], size)
+    if len(newlines):
+        end_pos = np.where(
+            ends < len(newlines), newlines[np.minimum(ends, len(newlines) - 1)], size
+        )
+    else:  # one line without a line break (a header-only file)
+        end_pos = np.full(len(starts), size, dtype=np.int64)
     length = end_pos - starts
     empty = length == 0
     if length.size:

@@ -289,7 +289,9 @@ class LandingResult:
 
 
 def clean_leftovers(ws: Workspace) -> None:
-    """Remove what a killed landing copy or publish left behind (temp names only)."""
+    """Remove what a killed run left behind: temp copies of landing and quarantine moves,
+    unpacked deliveries (`.work/`, may hold identifiers) and temp files of publish."""
+    _remove(ws.root / ".work")
     for folder in (ws.landing_dir, ws.quarantine_dir):
         if folder.is_dir():
             for p in folder.iterdir():

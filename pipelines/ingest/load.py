@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,8 +100,12 @@ def _create_rejections_tmp(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _check_provider(con, parsed: ParsedDelivery) -> tuple[str | None, list[Fault]]:
-    """All rows of a delivery belong to one provider_id (and the manifest's, if given)."""
+def _check_provider(
+    con, parsed: ParsedDelivery, contract: Contract
+) -> tuple[str | None, list[Fault]]:
+    """All rows of a delivery belong to one provider_id (and the manifest's, if given). The
+    provider_id recorded for the delivery is a valid pseudonym or none: a value breaking the
+    key pattern (or looking like an identifier) is never stored."""
     parts = [
         f"SELECT DISTINCT trim(provider_id) AS p FROM {st.raw} WHERE nullif(trim(provider_id), '')"
         " IS NOT NULL"
@@ -119,7 +124,11 @@ def _check_provider(con, parsed: ParsedDelivery) -> tuple[str | None, list[Fault
         faults.append(Fault("provider_id der Zeilen weicht von manifest.json ab"))
     elif not found and not manifest_pid:
         faults.append(Fault("keine provider_id in der Lieferung"))
-    return (found[0] if found else manifest_pid), faults
+    pid = found[0] if found else manifest_pid
+    key = contract.patterns["key"]["regex"]
+    if pid and (not re.search(key, pid) or contract.find_identifier(pid, key=True)):
+        pid = None
+    return pid, faults
 
 
 def unreadable_reason(exc: BaseException) -> str:
@@ -221,7 +230,7 @@ def _judge(
         )
     if parsed.tables:
         faults += scan_identifiers(con, parsed, contract)
-        pid, provider_faults = _check_provider(con, parsed)
+        pid, provider_faults = _check_provider(con, parsed, contract)
         insp.provider_id = pid
         faults += provider_faults
     if faults:

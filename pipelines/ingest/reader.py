@@ -214,9 +214,24 @@ def _member_names(contract: Contract, contents, parsed: ParsedDelivery) -> dict[
     return names
 
 
+def _readable_path(m: Member, workdir: Path) -> Member:
+    """A member whose name is not valid UTF-8 is read from a copy under a plain name (DuckDB
+    and calamine take UTF-8 paths only)."""
+    try:
+        str(m.path).encode("utf-8")
+        return m
+    except UnicodeEncodeError:
+        import shutil
+
+        copy = workdir / f"datei-{m.index}{m.suffix if m.suffix.isascii() else ''}"
+        shutil.copyfile(m.path, copy)
+        return Member(m.rel, copy, m.size, m.index, m.non_utf8)
+
+
 def _add_member(
     con, m: Member, shown: str, contract: Contract, workdir: Path, parsed, texts, limits
 ) -> None:
+    m = _readable_path(m, workdir)
     suffix = m.suffix
     if m.is_os_metadata:
         _add_strings(m, shown, texts)
@@ -235,11 +250,12 @@ def _add_member(
         return
     try:
         if suffix == ".csv":
-            _add_csv(con, m, shown, contract, workdir, parsed, limits)
+            _add_csv(con, m, shown, contract, workdir, parsed, texts, limits)
         elif suffix in (".xlsx", ".xlsm"):
             _add_workbook(con, m, shown, contract, parsed, texts, limits)
         else:
             _add_other(m, shown, parsed, texts, limits)
+            parsed.notes.append(f"ignoriert: {shown} (keine Tabellendatei)")
     except LimitExceeded as exc:
         raise LimitExceeded(f"{shown}: {exc.reason}", exc.line) from exc
     except UnreadableFile as exc:
@@ -261,8 +277,8 @@ def _add_strings(m: Member, shown: str, texts: _Texts) -> None:
 
 
 def _add_other(m: Member, shown: str, parsed: ParsedDelivery, texts: _Texts, limits) -> None:
-    """A file that is not a table: its text is checked for identifiers, then it is ignored.
-    A binary file cannot be checked and is a fault."""
+    """A file that is not read as a table: its text is checked for identifiers. A binary file
+    cannot be checked and is a fault."""
     with open(m.path, "rb") as fh:
         head = fh.read(8192)
     if b"\x00" in head:
@@ -286,7 +302,6 @@ def _add_other(m: Member, shown: str, parsed: ParsedDelivery, texts: _Texts, lim
             if line % 10_000 == 0:
                 limits.check_time()
             texts.add("Datei", shown, line, text.rstrip("\n"))
-    parsed.notes.append(f"ignoriert: {shown} (keine Tabellendatei)")
 
 
 def _read_manifest(m: Member, shown: str, contract: Contract, parsed: ParsedDelivery) -> None:
@@ -360,7 +375,9 @@ def _check_headers(
     return shown
 
 
-def _add_csv(con, m: Member, rel: str, contract: Contract, workdir: Path, parsed, limits) -> None:
+def _add_csv(
+    con, m: Member, rel: str, contract: Contract, workdir: Path, parsed, texts, limits
+) -> None:
     table = table_for_name(contract, m.name)
     if table is None:
         if m.size:
@@ -370,9 +387,11 @@ def _add_csv(con, m: Member, rel: str, contract: Contract, workdir: Path, parsed
                     file_name=rel,
                 )
             )
+            _add_other(m, rel, parsed, texts, limits)  # still checked for identifiers
         return
     if table.name in parsed.tables:
         parsed.faults.append(Fault(f"Tabelle {table.name} ist mehrfach enthalten", file_name=rel))
+        _add_other(m, rel, parsed, texts, limits)  # a second copy is checked as well
         return
     target = f"raw_{table.name}"
     layout = inspect_csv(m.path, workdir, limits)
