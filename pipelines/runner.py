@@ -193,7 +193,7 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
             instance=instance,
             selection=selection,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             tags={"lagebild/quelle": "kommandozeile"},
         )
         seconds = time.perf_counter() - t0

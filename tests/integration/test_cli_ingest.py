@@ -60,8 +60,11 @@ def test_bad_as_of_is_explained(tmp_path, capsys):
 
 
 def test_run_on_a_busy_workspace_fails_fast_with_a_clear_message(tmp_path):
-    """A second process holding the workspace lock: the run stops with exit 2, no traceback."""
+    """A second process holding the workspace lock: the run waits `lock_wait_seconds` (here 1),
+    then stops with exit 2, no traceback."""
     (tmp_path / "inbox").mkdir()
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "lagebild.yaml").write_text("lock_wait_seconds: 1\n")
     holder = subprocess.Popen(
         [
             sys.executable,
