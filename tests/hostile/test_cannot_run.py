@@ -73,9 +73,7 @@ def test_corrupt_warehouse(tmp_path, inbox, capsys):
     assert "beschädigt oder keine DuckDB-Datei" in err and "umbenennen" in err
 
 
-@pytest.mark.skipif(
-    os.geteuid() == 0 and not shutil.which("chattr"), reason="root needs chattr +i"
-)
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("chattr"), reason="root needs chattr +i")
 def test_read_only_workspace(tmp_path, inbox, capsys):
     ws = tmp_path / "ws"
     ws.mkdir()
