@@ -183,6 +183,8 @@ class Contract:
                 continue
             if any(compiled.search(v) for v in variants):
                 labels.append(pattern.label)
+        if "IBAN" in labels and "Telefonnummer" in labels:  # its digit groups look like one
+            labels.remove("Telefonnummer")
         return labels
 
     def find_identifier(

@@ -38,6 +38,11 @@ class LimitExceeded(UnreadableFile):
     """A limit of exchange-format.md "Limits" is exceeded: the delivery is quarantined."""
 
 
+def de_int(n: int) -> str:
+    """12345 -> '12.345' (German thousands separator)."""
+    return f"{int(n):,}".replace(",", ".")
+
+
 @dataclass
 class CsvLayout:
     path: Path  # UTF-8 file DuckDB reads (the original, or a transcoded/normalised copy)
@@ -257,9 +262,7 @@ def read_header(
     size = path.stat().st_size
     end = offsets[1] if len(offsets) > 1 else size
     if end - offsets[0] > max_bytes:
-        raise LimitExceeded(
-            f"Kopfzeile ist länger als {max_bytes:,} Bytes".replace(",", "."), line=1
-        )
+        raise LimitExceeded(f"Kopfzeile ist länger als {de_int(max_bytes)} Bytes", line=1)
     with open(path, "rb") as fh:
         fh.seek(int(offsets[0]))
         raw = fh.read(int(end - offsets[0]))
@@ -280,9 +283,7 @@ def inspect_csv(path: Path, workdir: Path, limits=None) -> CsvLayout:
     readable, newline = path, sn.newline
     if sn.encoding == "cp1252" or not newline:
         workdir.mkdir(parents=True, exist_ok=True)
-        readable = make_readable(
-            path, workdir / f"{path.name}.{id(path)}.utf8", sn.encoding, not newline
-        )
+        readable = make_readable(path, workdir / f"lesbar-{id(path)}.csv", sn.encoding, not newline)
         newline = newline or "\n"
     limits.check_time()
     lines, offsets, unterminated = record_structure(readable)
@@ -298,8 +299,8 @@ def inspect_csv(path: Path, workdir: Path, limits=None) -> CsvLayout:
     width = max((i + 1 for i, h in enumerate(header) if h), default=0)
     if width > limits.max_columns or len(header) > 10 * limits.max_columns:
         raise LimitExceeded(
-            f"Kopfzeile hat {max(width, len(header)):,} Spalten, erlaubt sind höchstens"
-            f" {limits.max_columns}".replace(",", "."),
+            f"Kopfzeile hat {de_int(max(width, len(header)))} Spalten, erlaubt sind höchstens"
+            f" {de_int(limits.max_columns)}",
             line=1,
         )
     notes = []

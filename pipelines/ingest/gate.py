@@ -64,6 +64,7 @@ def _scan_table(con, st: SourceTable, contract: Contract) -> list[Fault]:
                 table_name=st.table.name,
                 line=first,
                 column_name=header,
+                identifier=True,
             )
         )
     if st.bad_texts:
@@ -88,6 +89,7 @@ def _scan_bad_records(con, st: SourceTable, contract: Contract) -> list[Fault]:
             file_name=st.file_name,
             table_name=st.table.name,
             line=min(lines),
+            identifier=True,
         )
         for label, lines in found.items()
     ]
@@ -128,6 +130,7 @@ def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
                 f" ({_where(len(lines), first)}); der Wert wird nicht wiedergegeben",
                 file_name=file_name,
                 line=first,
+                identifier=True,
             )
         )
     return faults

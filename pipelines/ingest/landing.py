@@ -266,19 +266,31 @@ def _fs_rel(rel: str) -> str:
 
 
 def _copy_regular(src: Path, dst: Path) -> None:
-    """Copy one regular file; opened with O_NOFOLLOW so a swapped-in symlink is never read."""
+    """Copy one regular file; opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO swapped in
+    since the listing cannot block), checked to be a regular file, copied in the kernel."""
     fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError("keine reguläre Datei")
-        with os.fdopen(fd, "rb") as fin, open(dst, "wb") as fout:
-            fd = -1
-            shutil.copyfileobj(fin, fout, HASH_CHUNK)
-        st = os.lstat(src)
+        out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            offset = 0
+            while offset < st.st_size:
+                try:
+                    sent = os.sendfile(out, fd, offset, min(st.st_size - offset, 1 << 30))
+                except OSError:  # no sendfile for this file system: plain reads
+                    os.lseek(fd, offset, os.SEEK_SET)
+                    chunk = os.read(fd, HASH_CHUNK)
+                    sent = os.write(out, chunk) if chunk else 0
+                if sent == 0:
+                    break
+                offset += sent
+        finally:
+            os.close(out)
         os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
     finally:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
 
 
 @dataclass

@@ -183,7 +183,9 @@ def inspect_delivery(
     try:
         with stage("parse"), watchdog(con, limits):
             parsed = parse_delivery(con, path, contract, workdir, limits)
-        parsed.faults[:0] = [Fault(f) for f in extra_faults or []]
+        parsed.faults[:0] = [
+            Fault(f, identifier="nicht wiedergegeben" in f) for f in extra_faults or []
+        ]
         with stage("validate"), watchdog(con, limits):
             return _judge(con, parsed, contract, known_cases, received_on)
     except (KeyboardInterrupt, SystemExit):
@@ -234,7 +236,8 @@ def _judge(
         insp.provider_id = pid
         faults += provider_faults
     if faults:
-        insp.quarantine = faults
+        # identifier hits first: they are what a data-protection officer must see at once
+        insp.quarantine = sorted(faults, key=lambda f: not f.identifier)
         return insp
     for name in TABLE_ORDER:
         st = parsed.tables.get(name)

@@ -55,6 +55,7 @@ class Fault:
     table_name: str | None = None
     line: int | None = None
     column_name: str | None = None
+    identifier: bool = False  # an identifier hit (reported before structural faults)
 
 
 @dataclass
@@ -172,7 +173,10 @@ def parse_delivery(
     texts = _Texts(con)
     if label:
         parsed.faults.append(
-            Fault(f"{label} im Namen der Lieferung; der Name wird nicht wiedergegeben")
+            Fault(
+                f"{label} im Namen der Lieferung; der Name wird nicht wiedergegeben",
+                identifier=True,
+            )
         )
     workdir.mkdir(parents=True, exist_ok=True)
     try:
@@ -207,6 +211,7 @@ def _member_names(contract: Contract, contents, parsed: ParsedDelivery) -> dict[
                 Fault(
                     f"{label} im Datei- oder Ordnernamen; der Name wird nicht wiedergegeben",
                     file_name=shown,
+                    identifier=True,
                 )
             )
         if non_utf8:
@@ -331,6 +336,7 @@ def _read_manifest(m: Member, shown: str, contract: Contract, parsed: ParsedDeli
                 Fault(
                     f"{label} in manifest.json gefunden; der Wert wird nicht wiedergegeben",
                     file_name=shown,
+                    identifier=True,
                 )
             )
             return
@@ -367,6 +373,7 @@ def _check_headers(
                     table_name=table,
                     line=1,
                     column_name=f"Spalte {i}",
+                    identifier=True,
                 )
             )
             shown.append(f"Spalte {i}")
@@ -434,7 +441,9 @@ def _interruptible(con, limits):
 def _add_workbook(con, m: Member, rel: str, contract: Contract, parsed, texts, limits) -> None:
     from pipelines.ingest.xlsxfile import check_workbook, read_sheets
 
-    check = check_workbook(m.path, limits, show=lambda i, n: _sheet_shown(contract, rel, i, n)[0])
+    check = check_workbook(
+        m.path, limits, show=lambda i, n: f"‚{shown_name(contract, n, f'Blatt {i}')[0]}‘"
+    )
     for part, text in check.texts:
         place = "Dokumenteigenschaften" if part.startswith("docProps/") else "Arbeitsmappe"
         for line in text.splitlines():
@@ -448,6 +457,7 @@ def _add_workbook(con, m: Member, rel: str, contract: Contract, parsed, texts, l
                 Fault(
                     f"{label} im Namen eines Tabellenblatts; der Name wird nicht wiedergegeben",
                     file_name=where,
+                    identifier=True,
                 )
             )
         nonempty = any(str(v).strip() for row in cells for v in row)
@@ -562,6 +572,7 @@ def _map_columns(
                     table_name=table.name,
                     line=1,
                     column_name=f"Spalte {i + 1}",
+                    identifier=True,
                 )
             )
             extra[f"x{i}"] = f"Spalte {i + 1}"

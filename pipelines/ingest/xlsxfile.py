@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from pipelines.ingest.csvfile import LimitExceeded, UnreadableFile
+from pipelines.ingest.csvfile import LimitExceeded, UnreadableFile, de_int
 from pipelines.ingest.limits import Limits
 from pipelines.ingest.members import check_zip_directory
 
@@ -199,13 +199,13 @@ def _dimension(ref: str) -> tuple[int, int] | None:
 def _judge(sheet: str, rows: int, cols: int, limits: Limits, how: str) -> None:
     if cols > limits.max_columns:
         raise LimitExceeded(
-            f"Tabellenblatt {sheet} {how} in {cols:,} Spalten, erlaubt sind höchstens"
-            f" {limits.max_columns}".replace(",", ".")
+            f"Tabellenblatt {sheet} {how} in {de_int(cols)} Spalten, erlaubt sind höchstens"
+            f" {de_int(limits.max_columns)}"
         )
     if rows * cols > limits.max_sheet_cells:
         raise LimitExceeded(
-            f"Tabellenblatt {sheet} {how} in {rows:,} Zeilen × {cols:,} Spalten, mehr als die"
-            f" Grenze von {limits.max_sheet_cells:,} Zellen".replace(",", ".")
+            f"Tabellenblatt {sheet} {how} in {de_int(rows)} Zeilen × {de_int(cols)} Spalten, mehr"
+            f" als die Grenze von {de_int(limits.max_sheet_cells)} Zellen"
         )
 
 

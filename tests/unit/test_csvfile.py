@@ -98,3 +98,62 @@ def test_record_structure_is_exact_across_chunk_boundaries(tmp_path, monkeypatch
     _, loaded, _, rows = load(tmp_path, data)
     assert loaded == 3
     assert [r[-1] for r in rows] == [2, 5, 6]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a;b\r1;x\r\r2;y\r3;z\r",  # CR only (old Mac exports), with a blank line
+        b"a;b\n1;x\r\n\n2;y\r3;z",  # LF, CRLF and CR mixed, no final line break
+        b"a;b\r\n1;x\r\n\r\n2;y\r\n3;z\r\n",  # CRLF
+    ],
+)
+def test_every_line_ending_and_mixtures_count_every_record_on_its_physical_line(
+    tmp_path, data
+):
+    _, loaded, malformed, rows = load(tmp_path, data)
+    assert loaded == 3 and malformed == []
+    assert rows == [("1", "x", 2), ("2", "y", 4), ("3", "z", 5)]
+
+
+def test_a_quoted_line_break_in_a_mixed_file_keeps_the_following_line_numbers(tmp_path):
+    data = b'a;b\r\n1;"zwei\nZeilen"\r3;z\n'
+    _, loaded, _, rows = load(tmp_path, data)
+    assert loaded == 2
+    assert rows == [("1", "zwei\nZeilen", 2), ("3", "z", 4)]
+
+
+@pytest.mark.parametrize("data", [b"a;b", b"a;b\n", b"a;b\r\n", b"\xef\xbb\xbfa;b\r"])
+def test_a_header_only_file_is_an_empty_table(tmp_path, data):
+    layout, loaded, malformed, rows = load(tmp_path, data)
+    assert layout.header == ["a", "b"] and loaded == 0 and malformed == [] and rows == []
+
+
+def test_utf8_with_one_stray_windows_byte_names_the_line_and_is_never_mojibake(tmp_path):
+    data = "a;b\n1;Müller\n2;ok\n".encode() + b"3;M\xfcller\n"
+    with pytest.raises(UnreadableFile, match="uneinheitlich") as err:
+        inspect_csv(write(tmp_path, "m.csv", data), tmp_path)
+    assert err.value.line == 4
+
+
+def test_the_first_bad_byte_decides_even_before_any_umlaut(tmp_path):
+    data = b"a;b\r1;M\xfcller\r2;" + "Müller".encode() + b"\r"
+    with pytest.raises(UnreadableFile, match="uneinheitlich") as err:
+        inspect_csv(write(tmp_path, "m.csv", data), tmp_path)
+    assert err.value.line == 2
+
+
+def test_windows_1252_without_any_utf8_sequence_is_read_as_such(tmp_path):
+    _, _, _, rows = load(tmp_path, "a;b\r\n1;Müller – „x“\r\n".encode("cp1252"))
+    assert rows == [("1", "Müller – „x“", 2)]
+
+
+def test_too_many_columns_is_refused_before_duckdb_reads_them(tmp_path):
+    from pipelines.ingest.limits import LimitExceeded, Limits
+
+    head = ",".join(f"c{i}" for i in range(100_000)) + "\n"
+    path = write(tmp_path, "w.csv", head.encode() + b"1\n")
+    with pytest.raises(LimitExceeded, match=r"100\.000 Spalten"):
+        inspect_csv(path, tmp_path, Limits())
+    layout = inspect_csv(write(tmp_path, "t.csv", b"a,b" + b"," * 500 + b"\n1,2\n"), tmp_path)
+    assert len(layout.header) == 502  # trailing empty columns are ignored, not counted
