@@ -30,9 +30,7 @@ def main(argv: list[str]) -> int:
     (root / "ws").mkdir(parents=True, exist_ok=True)
     (root / "ws" / "lagebild.yaml").write_text(yaml.safe_dump(SETTINGS))
     lines = ["fall\tklasse\tträger\tstatus\tgrund"]
-    lines += [
-        f"{c.id}\t{c.cls}\t{provider_of(c)}\t{c.status}\t{c.reason or ''}" for c in CASES
-    ]
+    lines += [f"{c.id}\t{c.cls}\t{provider_of(c)}\t{c.status}\t{c.reason or ''}" for c in CASES]
     (root / "erwartet.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{len(CASES)} Lieferungen in {inbox}; Erwartungen in {root / 'erwartet.tsv'}")
     return 0

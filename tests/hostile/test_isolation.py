@@ -40,9 +40,7 @@ def statuses(con) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_an_error_while_reading_one_delivery_quarantines_it_and_the_run_goes_on(
-    setup, monkeypatch
-):
+def test_an_error_while_reading_one_delivery_quarantines_it_and_the_run_goes_on(setup, monkeypatch):
     con, ws = setup
     real = load.parse_delivery
 
@@ -57,8 +55,7 @@ def test_an_error_while_reading_one_delivery_quarantines_it_and_the_run_goes_on(
     assert got["a_gut"][0] == got["c_gut"][0] == "accepted"
     assert got["b_boese"] == (
         "quarantined",
-        "Quarantäne: nicht lesbar: unerwarteter Fehler beim Lesen oder Prüfen"
-        " (ZeroDivisionError)",
+        "Quarantäne: nicht lesbar: unerwarteter Fehler beim Lesen oder Prüfen (ZeroDivisionError)",
     )
     assert EMAIL not in str(con.execute("SELECT * FROM audit.rejections").fetchall())
     assert not any((ws.landing_dir).glob("*/b_boese"))
@@ -83,9 +80,7 @@ def test_an_interrupted_delivery_is_probed_in_another_process_first(setup, monke
     # interrupted deliveries come last, so they cannot hold up the others
     order = [
         r[0]
-        for r in con.execute(
-            "SELECT source_name FROM audit.deliveries ORDER BY rowid"
-        ).fetchall()
+        for r in con.execute("SELECT source_name FROM audit.deliveries ORDER BY rowid").fetchall()
     ]
     assert order[0] == "b_boese"
 

@@ -108,9 +108,7 @@ def test_record_structure_is_exact_across_chunk_boundaries(tmp_path, monkeypatch
         b"a;b\r\n1;x\r\n\r\n2;y\r\n3;z\r\n",  # CRLF
     ],
 )
-def test_every_line_ending_and_mixtures_count_every_record_on_its_physical_line(
-    tmp_path, data
-):
+def test_every_line_ending_and_mixtures_count_every_record_on_its_physical_line(tmp_path, data):
     _, loaded, malformed, rows = load(tmp_path, data)
     assert loaded == 3 and malformed == []
     assert rows == [("1", "x", 2), ("2", "y", 4), ("3", "z", 5)]
