@@ -31,11 +31,23 @@ log = logging.getLogger("lagebild")
 STAGE_OF_GROUP = {"marts": "marts", "themes": "themes", "publish": "publish", "reports": "reports"}
 
 
+class _Stdout(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the time (never to a stream closed since)."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _console_logging() -> None:
     """Progress lines of the `lagebild` logger on stdout, once."""
     if any(getattr(h, "_lagebild", False) for h in log.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _Stdout()
     handler.setFormatter(logging.Formatter("  %(message)s"))
     handler._lagebild = True  # type: ignore[attr-defined]
     log.addHandler(handler)
