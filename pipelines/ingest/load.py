@@ -66,6 +66,7 @@ class Inspection:
     counts: dict[str, TableCount] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     exported_on_trusted: bool = True  # False: exported_on is later than the receipt date
+    unreadable: bool = False  # reading or checking failed (quarantined "nicht lesbar")
 
     @property
     def rows_received(self) -> int:
@@ -192,8 +193,9 @@ def inspect_delivery(
         raise
     except BaseException as exc:  # also Rust panics of native readers
         log_unreadable(exc, parsed.source_name)
-        _create_rejections_tmp(con)
-        insp = Inspection(parsed=parsed, notes=list(parsed.notes))
+        with contextlib.suppress(duckdb.Error):  # fails in an aborted transaction: see apply
+            _create_rejections_tmp(con)
+        insp = Inspection(parsed=parsed, notes=list(parsed.notes), unreadable=True)
         insp.quarantine = [Fault(f) for f in extra_faults or []] + [Fault(unreadable_reason(exc))]
         return insp
 
@@ -360,7 +362,9 @@ def apply_delivery(
         )
     con.execute("UPDATE audit.landing SET attempts = attempts + 1 WHERE delivery_id = ?", [did])
     try:
-        # reading and checking write temp tables only; the transaction covers the recording
+        # one transaction: reading, checking and recording (a transaction per statement would
+        # commit every temp table of the reader to the warehouse file's log)
+        con.execute("BEGIN TRANSACTION")
         con.execute(
             "CREATE OR REPLACE TEMP VIEW provider_cases AS SELECT provider_id, case_id"
             " FROM staging.cases"
@@ -380,7 +384,10 @@ def apply_delivery(
             _create_rejections_tmp(con)
             insp = Inspection(parsed=ParsedDelivery(source_name=source_name, kind="other"))
             insp.quarantine = [Fault(f) for f in [*extra, unopened] if f]
-        con.execute("BEGIN TRANSACTION")
+        if insp.unreadable:  # an error inside may have aborted the transaction: start over
+            _rollback(con)
+            con.execute("BEGIN TRANSACTION")
+            _create_rejections_tmp(con)
         result = _record(con, insp, did, source_name, sha, received_at, landed_at, run_id)
         crash_point("apply.before_commit")
         con.execute("COMMIT")
