@@ -234,22 +234,27 @@ def keine_identifikatoren(
     contract = load_contract()
     condition, params, scope = _run_scope(context)
     hits: dict[str, int] = {}
+    columns = [
+        (t.name, c.name, c.is_key)
+        for t in contract.tables.values()
+        for c in t.columns
+        if c.type in ("text", "code")
+    ]
+    # distinct values first, then the expressions (as in the gate, pipelines/ingest/gate.py)
+    values = " UNION ALL ".join(
+        f"SELECT '{t}' AS t, {int(key)} AS key, v FROM (SELECT DISTINCT {col} AS v"
+        f" FROM staging.{t} WHERE ({condition}) AND {col} IS NOT NULL)"
+        for t, col, key in columns
+    )
+    any_re, key_re = lit(contract.identifier_regex()), lit(contract.identifier_regex(key=True))
     with reader(lagebild.ws.db_path) as con:
-        for t in contract.tables.values():
-            parts = [
-                f"SELECT count(*) AS n FROM (SELECT DISTINCT {c.name} AS v FROM staging.{t.name}"
-                f" WHERE ({condition}) AND {c.name} IS NOT NULL)"
-                f" WHERE regexp_matches(lower(v), {lit(contract.identifier_regex(key=c.is_key))})"
-                for c in t.columns
-                if c.type in ("text", "code")
-            ]
-            if parts:
-                n = con.execute(
-                    "SELECT sum(n) FROM (" + " UNION ALL ".join(parts) + ")",
-                    params * len(parts),
-                ).fetchone()[0]
-                if n:
-                    hits[t.name] = int(n)
+        con.execute(f"CREATE TEMP TABLE staged_values AS {values}", params * len(columns))
+        rows = con.execute(
+            "SELECT t, count(*) FROM staged_values WHERE CASE WHEN key = 1"
+            f" THEN regexp_matches(lower(v), {key_re}) ELSE regexp_matches(lower(v), {any_re})"
+            " END GROUP BY t"
+        ).fetchall()
+    hits = {t: int(n) for t, n in rows if n}
     return dg.AssetCheckResult(
         passed=not hits, metadata={"geprueft": scope, "treffer": hits or "keine"}
     )

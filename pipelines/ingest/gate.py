@@ -35,26 +35,38 @@ def _where(n: int, first: int | None) -> str:
     return f"in {n} Zeilen, erste Zeile {first}" if n > 1 else f"in Zeile {first}"
 
 
-def _scan_table(con, st: SourceTable, contract: Contract) -> list[Fault]:
-    cols = _columns(st)
+def _scan_tables(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
+    """All values of all tables at once: the distinct values of every column, each matched
+    against one expression (keys) or the other (everything else)."""
+    cols = [
+        (st, col, header, key) for st in parsed.tables.values() for col, header, key in _columns(st)
+    ]
     if not cols:
         return []
+    values = " UNION ALL ".join(
+        f"SELECT {i} AS k, {int(key)} AS key, v FROM (SELECT DISTINCT {col} AS v FROM {st.raw}"
+        f" WHERE {col} IS NOT NULL)"
+        for i, (st, col, _, key) in enumerate(cols)
+    )
     any_re, key_re = lit(contract.identifier_regex()), lit(contract.identifier_regex(key=True))
-    parts = [
-        f"SELECT {i} AS k, v FROM (SELECT DISTINCT {col} AS v FROM {st.raw}"
-        f" WHERE {col} IS NOT NULL) WHERE regexp_matches(lower(v), {key_re if key else any_re})"
-        for i, (col, _, key) in enumerate(cols)
-    ]
     hits: dict[tuple[int, str], list[str]] = {}
-    for k, value in con.execute(" UNION ALL ".join(parts)).fetchall():
-        for label in contract.identifier_labels(value, key=cols[k][2]):
+    # materialised first: in one query the optimiser pushes the expressions below DISTINCT,
+    # and they run on every row instead of every distinct value (ten times slower)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE gate_values AS {values}")
+    rows = con.execute(
+        "SELECT k, v FROM gate_values WHERE CASE WHEN key = 1"
+        f" THEN regexp_matches(lower(v), {key_re}) ELSE regexp_matches(lower(v), {any_re}) END"
+    ).fetchall()
+    con.execute("DROP TABLE gate_values")
+    for k, value in rows:
+        for label in contract.identifier_labels(value, key=cols[k][3]):
             hits.setdefault((k, label), []).append(value)
     faults = []
-    for (k, label), values in hits.items():
-        col, header, _ = cols[k]
+    for (k, label), found in hits.items():
+        st, col, header, _ = cols[k]
         n, first = con.execute(
             f"SELECT count(*), min(__line) FROM {st.raw} WHERE {col} IN (SELECT unnest(?))",
-            [values],
+            [found],
         ).fetchone()
         faults.append(
             Fault(
@@ -67,8 +79,9 @@ def _scan_table(con, st: SourceTable, contract: Contract) -> list[Fault]:
                 identifier=True,
             )
         )
-    if st.bad_texts:
-        faults += _scan_bad_records(con, st, contract)
+    for st in parsed.tables.values():
+        if st.bad_texts:
+            faults += _scan_bad_records(con, st, contract)
     return faults
 
 
@@ -106,11 +119,7 @@ PLACES = {
 
 def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
     """Everything else that lies in the delivery (see reader.py)."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary",
-        [parsed.texts],
-    ).fetchone()[0]
-    if not exists:
+    if not parsed.text_count:
         return []
     rows = con.execute(
         f"SELECT place, file_name, line, text FROM {parsed.texts}"
@@ -139,8 +148,5 @@ def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
 def scan_identifiers(
     con: duckdb.DuckDBPyConnection, parsed: ParsedDelivery, contract: Contract
 ) -> list[Fault]:
-    faults: list[Fault] = []
-    for st in parsed.tables.values():
-        faults += _scan_table(con, st, contract)
-    faults += _scan_texts(con, parsed, contract)
+    faults = _scan_tables(con, parsed, contract) + _scan_texts(con, parsed, contract)
     return sorted(faults, key=lambda f: (f.file_name or "", f.line or 0))

@@ -81,6 +81,7 @@ class ParsedDelivery:
     faults: list[Fault] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     texts: str = TEXTS  # temp table (place, file_name, line, text) for the gate
+    text_count: int = 0  # rows in `texts`
     manifest_seen: bool = False
 
     @property
@@ -128,6 +129,7 @@ class _Texts:
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
         self.rows: list[tuple] = []
+        self.count = 0
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {TEXTS} (place VARCHAR, file_name VARCHAR,"
             " line INTEGER, text VARCHAR)"
@@ -151,6 +153,7 @@ class _Texts:
             }
         )
         self.con.execute(f"INSERT INTO {TEXTS} SELECT * FROM batch")
+        self.count += len(self.rows)
         self.rows = []
 
 
@@ -191,6 +194,7 @@ def parse_delivery(
     except LimitExceeded as exc:
         parsed.faults.append(Fault(f"Grenze überschritten: {exc.reason}", line=exc.line))
     texts.flush()
+    parsed.text_count = texts.count
     if not parsed.tables and not parsed.faults:
         parsed.faults.append(
             Fault("Lieferung enthält keine Tabelle des Austauschformats (CSV oder XLSX)")

@@ -19,7 +19,7 @@ from tests.hostile.corpus import EMAIL, cases_csv, folder, staffing_csv
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-TRIALS = 3
+TRIALS = 2
 SCRIPT = """
 import sys
 from pipelines import defs
