@@ -94,6 +94,7 @@ class ValuePattern:
     label: str
     regex: str
     scope: str  # "all" (keys too) or "free_text" (everything but keys)
+    suite: bool = True  # also in the GX suites (Python's re); all run in the SQL gate
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,15 @@ def header_words(header: str) -> list[str]:
     return [w for w in (normalise_header(t) for t in re.split(r"[^0-9A-Za-zÄÖÜäöüß]+", text)) if w]
 
 
+def _codes(codes) -> str:
+    """Two-letter codes as a trie of character classes: (a[de]|b[eg]) — the same language as
+    (ad|ae|be|bg), but cheap for backtracking engines (Python's re in the GX suites)."""
+    first: dict[str, list[str]] = {}
+    for cc in sorted(codes):
+        first.setdefault(cc[0], []).append(cc[1])
+    return "(" + "|".join(f"{a}[{''.join(b)}]" for a, b in first.items()) + ")"
+
+
 def _iban_regex(spec: dict) -> str:
     """IBAN: country code and check digits, then groups of four (spaces or dashes), or compact
     with the country's exact length (digits only for the countries in `digits_only`)."""
@@ -241,10 +251,8 @@ def _iban_regex(spec: dict) -> str:
     for cc, n in countries.items():
         if cc not in digits_only:
             by_length.setdefault(n - 4, []).append(cc)
-    compact += [
-        f"({'|'.join(ccs)})[0-9]{{2}}[0-9a-z]{{{n}}}" for n, ccs in sorted(by_length.items())
-    ]
-    spaced = "(" + "|".join(countries) + ")[0-9]{2}([ -][0-9a-z]{4}){2,7}([ -][0-9a-z]{1,4})?"
+    compact += [f"{_codes(ccs)}[0-9]{{2}}[0-9a-z]{{{n}}}" for n, ccs in sorted(by_length.items())]
+    spaced = f"{_codes(countries)}[0-9]{{2}}([ -][0-9a-z]{{4}}){{2,7}}([ -][0-9a-z]{{1,4}})?"
     return "(^|[^0-9a-z])(" + "|".join([spaced, *compact]) + ")($|[^0-9a-z])"
 
 
@@ -300,6 +308,7 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
             spec["label"],
             spec["regex"] if "regex" in spec else _iban_regex(spec),
             spec.get("scope", "all"),
+            bool(spec.get("suite", True)),
         )
         for name, spec in ident["values"].items()
     )

@@ -23,7 +23,9 @@ def _in_list(values) -> str:
 
 
 def raw_value(col: str) -> str:
-    return f"nullif(trim({col}), '')"
+    """The raw value as the rules see it: trimmed, empty = NULL (computed once per column in
+    `checked_sql`'s first step; every rule then refers to it by name)."""
+    return col
 
 
 def typed_expr(column: Column, contract: Contract, bool_mark: bool = False) -> str:
@@ -175,9 +177,10 @@ def checked_sql(
             " ELSE [] END"
         )
     final_cols = ", ".join(f"t_{c.name} AS {c.name}" for c in table.columns)
+    trimmed = ", ".join(f"nullif(trim({c.name}), '') AS {c.name}" for c in table.columns)
     return f"""
 WITH source AS (
-  SELECT __line, {raws} FROM {source}
+  SELECT __line, {trimmed} FROM {source}
 ), typed AS (
   SELECT __line, {raws},
     {typed}

@@ -53,7 +53,8 @@ def expectations_for(table: Table, contract: Contract) -> list:
                     column=c.name, regex=contract.patterns[c.pattern]["regex"]
                 )
             )
-        if c.max_length and c.type in ("text", "code"):
+        # a length is implied by a code list or a pattern (keys: at most 64 characters)
+        if c.max_length and c.type == "text" and not c.pattern:
             exps.append(
                 gxe.ExpectColumnValueLengthsToBeBetween(column=c.name, max_value=c.max_length)
             )
@@ -78,7 +79,7 @@ def expectations_for(table: Table, contract: Contract) -> list:
             exps.append(
                 gxe.ExpectColumnValuesToNotMatchRegexList(
                     column=c.name,
-                    regex_list=[f"(?i){p.regex}" for p in contract.identifier_values],
+                    regex_list=[f"(?i){p.regex}" for p in contract.identifier_values if p.suite],
                 )
             )
     if table.key:
