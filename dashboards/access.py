@@ -1103,7 +1103,7 @@ def case_counts(
 def themes(workspace: Path, viewer: Viewer, include_inactive: bool = False) -> Published:
     """The register's themes with figures. Network-wide; counts suppressed for the roles that
     need it; a provider additionally sees how many of each theme's cases are its own."""
-    from pipelines.themes import list_themes
+    from transforms.themes.read import list_themes
 
     df = list_themes(workspace, include_inactive=include_inactive)
     if df.empty:
@@ -1181,7 +1181,7 @@ def theme_cases_for(workspace: Path, viewer: Viewer, theme_id: str) -> pd.DataFr
     """Exemplary cases of a theme for case reconstruction (case level, pseudonymous)."""
     if not viewer.case_level:
         raise AccessDenied("Fallbezogene Daten sind für diese Rolle nicht freigegeben.")
-    from pipelines.themes import exemplary_cases
+    from transforms.themes.read import exemplary_cases
 
     provider = viewer.provider if viewer.role == "traeger" else None
     df = exemplary_cases(Path(workspace), theme_id, provider_id=provider)

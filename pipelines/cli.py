@@ -24,7 +24,7 @@ HANDLERS = {
     "generate": "generator:cli_generate",
     "report": "pipelines.reports:cli_report",
     "dashboard": "dashboards.launch:cli_dashboard",
-    "themes": "pipelines.themes:cli_themes",
+    "themes": "pipelines.commands.themes:cli_themes",
     "users": "dashboards.auth:cli_users",
 }
 

@@ -62,7 +62,7 @@ def render() -> None:
 
 
 def _history(ctx, theme_id: str) -> None:
-    from pipelines.themes import theme_history
+    from transforms.themes.store import theme_history
 
     with st.expander("Verlauf und Beschlüsse"):
         try:
@@ -99,7 +99,8 @@ def _history(ctx, theme_id: str) -> None:
 
 
 def _edit(ctx, theme_id: str, table) -> None:
-    from pipelines.themes import STATUS_LABELS, STATUSES, set_theme_status
+    from transforms.themes.register import STATUS_LABELS, STATUSES
+    from transforms.themes.store import set_theme_status
 
     row = table[table["theme_id"] == theme_id].iloc[0]
     current = row["status"] if row["status"] in STATUSES else STATUSES[0]

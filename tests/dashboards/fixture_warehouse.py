@@ -222,7 +222,7 @@ def build(path: Path, seed: int = 3) -> Path:
 
 def _themes(con, settings: Settings) -> None:
     try:
-        from pipelines.themes import build_themes
+        from transforms.themes.build import build_themes
     except ImportError:  # themes stage not there yet
         build_themes = None
     if build_themes is not None:

@@ -144,7 +144,7 @@ def test_provider_sees_only_itself(workspace, monkeypatch):
 
 
 def test_koordination_edits_theme_register(workspace, monkeypatch):
-    from pipelines.themes import theme_history
+    from transforms.themes.store import theme_history
 
     at, _ = run_view(workspace, monkeypatch, "koordination", "themen")
     theme_id = at.selectbox(key="theme_pick").value
