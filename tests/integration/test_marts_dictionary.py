@@ -4,7 +4,6 @@ docs/data-dictionary.md = what the generator makes of it."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
