@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
 _PERIOD = re.compile(r"^\d{4}-Q[1-4]$")
 
 
@@ -29,19 +27,7 @@ class Selection:
     by_period: bool
 
 
-def period_bounds(
-    con: duckdb.DuckDBPyConnection, period_from: str | None, period_to: str | None
-) -> tuple[str | None, str | None]:
-    """Resolve open ends to the first / last period in mart.periods."""
-    for p in (period_from, period_to):
-        if p is not None and not _PERIOD.match(p):
-            raise ValueError(f"'{p}' ist kein Quartal im Format JJJJ-Qn")
-    lo, hi = con.execute("SELECT min(period), max(period) FROM mart.periods").fetchall()[0]
-    return period_from or lo, period_to or hi
-
-
 def selection(
-    con: duckdb.DuckDBPyConnection,
     period_from: str | None,
     period_to: str | None,
     group_by: Sequence[str],
@@ -55,7 +41,9 @@ def selection(
         raise ValueError(
             f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
-    lo, hi = period_bounds(con, period_from, period_to)
+    for p in (period_from, period_to):
+        if p is not None and not _PERIOD.match(p):
+            raise ValueError(f"'{p}' ist kein Quartal im Format JJJJ-Qn")
     by_period = "period" in group_by
     partition = "partition by period" if by_period else ""
     label = (
@@ -64,6 +52,11 @@ def selection(
         else "case when min(period) over w = max(period) over w then min(period) over w"
         " else min(period) over w || '–' || max(period) over w end"
     )
+    # an open end is the first / last reported quarter
+    bounds = " and ".join(
+        [*(["period >= ?"] if period_from else []), *(["period <= ?"] if period_to else [])]
+    ) or "true"
+    bucket_params: list[Any] = [p for p in (period_from, period_to) if p]
     buckets_cte = f"""
     buckets as (
       select
@@ -79,10 +72,9 @@ def selection(
         sum(days) over w as bucket_days,
         bool_or(partial) over w as bucket_partial
       from mart.periods
-      where period between ? and ?
+      where {bounds}
       window w as ({partition})
     )"""
-    bucket_params: list[Any] = [lo, hi]
     clauses, params = [], []
     for column, value in (filters or {}).items():
         if column == "period":
