@@ -6,28 +6,16 @@
 Login first (no anonymous access), then one page per view in `views/` (not `pages/`: a
 `pages/` folder next to the entry point breaks st.navigation under AppTest). The sidebar holds
 the user, the filters and the logout; every view ends with the data-basis footer. Which views a
-role gets, and what each query returns, is decided in `dashboards.access`.
+role gets is declared by each view (`dashboards.views`); what each query returns is decided by
+the read side (`dashboards.read`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from dashboards import access, ui
-
-HERE = Path(__file__).resolve().parent
-
-ICONS = {
-    "ueberblick": ":material/dashboard:",
-    "versorgungsluecken": ":material/grid_on:",
-    "themen": ":material/topic:",
-    "fallzahlen": ":material/groups:",
-    "wiederaufnahme": ":material/replay:",
-    "prozessqualitaet": ":material/checklist:",
-    "lieferungen": ":material/inbox:",
-}
+from dashboards import ui
+from dashboards.views import all_views, views_for
 
 st.set_page_config(page_title="Lagebild", page_icon=":material/insights:", layout="wide")
 
@@ -38,15 +26,15 @@ if user is None:
     # Deep links to a view show the login form and lead to that view after login.
     login = st.Page(ui.login_page, title="Anmelden", url_path="anmelden", default=True)
     deep = [
-        st.Page(ui.login_for(view), title=title, url_path=view, visibility="hidden")
-        for view, title in access.VIEWS.items()
+        st.Page(ui.login_for(v.key), title=v.title, url_path=v.key, visibility="hidden")
+        for v in all_views()
     ]
     st.navigation([login, *deep], position="hidden").run()
     st.stop()
 
 ui.sidebar_user(cfg, user)
 
-if not access.has_data(access.published_path(cfg.workspace)):
+if not ui.source(cfg).has_data():
     page = st.Page(lambda: ui.no_data(cfg), title="Keine Daten", url_path="keine-daten")
     st.navigation([page], position="hidden").run()
     st.stop()
@@ -54,18 +42,12 @@ if not access.has_data(access.published_path(cfg.workspace)):
 viewer = ui.viewer(cfg, user)
 filters = ui.sidebar_filters(cfg, viewer)
 st.session_state["lagebild_context"] = ui.Context(
-    cfg=cfg, user=user, viewer=viewer, filters=filters, settings=ui.settings(cfg)
+    cfg=cfg, user=user, viewer=viewer, filters=filters, source=ui.source(cfg)
 )
 
 pages = [
-    st.Page(
-        HERE / "views" / f"{view}.py",
-        title=access.VIEWS[view],
-        url_path=view,
-        icon=ICONS[view],
-        default=(i == 0),
-    )
-    for i, view in enumerate(viewer.views)
+    st.Page(v.page, title=v.title, url_path=v.key, icon=v.icon, default=(i == 0))
+    for i, v in enumerate(views_for(viewer.role))
 ]
 st.navigation(pages, position="sidebar").run()
 ui.footer(cfg, viewer)

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pipelines.disclosure import Published, format_number, format_percent
+from dashboards.disclosure import Published, format_number, format_percent
 
 FONT = "Source Sans Pro, Segoe UI, Arial, sans-serif"
 COLORS = [
@@ -313,12 +313,12 @@ def km_curves(
     title: str | None = "Kumulierte Inzidenz nach Kaplan–Meier",
     width: int | None = None,
     height: int = 440,
-    windows: Sequence[int] = (183, 365, 730),
 ) -> go.Figure:
     """Cumulative incidence 1 − S(t) with its 95 % band, and the numbers at risk underneath.
 
-    Each dict is `dashboards.access.km_curve()` output: label, curve (horizon,
-    cumulative_incidence, ci_low, ci_high), at_risk (horizon, at_risk), withheld.
+    Each dict is `dashboards.read.km_curve()` output: label, curve (horizon,
+    cumulative_incidence, ci_low, ci_high), at_risk (horizon, at_risk), withheld, windows
+    (the reference lines).
     """
     fig = make_subplots(
         rows=2, cols=1, row_heights=[0.78, 0.22], shared_xaxes=True, vertical_spacing=0.06
@@ -360,7 +360,7 @@ def km_curves(
             col=1,
         )
         at_risk_rows.append((c["label"], c["at_risk"]))
-    for w in windows:
+    for w in sorted({w for c in curves for w in c.get("windows", ())}):
         fig.add_vline(x=w, line={"color": "#aaaaaa", "width": 1, "dash": "dot"}, row=1, col=1)
     # numbers at risk as text rows
     for label, risk in at_risk_rows:

@@ -56,13 +56,12 @@ def environment(workspace: Path, demo: bool = False) -> dict[str, str]:
 
 
 def _first_provider(workspace: Path) -> str | None:
-    from dashboards.access import has_data, published_path
-    from kernel.warehouse import reader
+    from dashboards.read import Source
 
-    db = published_path(workspace)
-    if not has_data(db):
+    src = Source.of(workspace)
+    if not src.has_data():
         return None
-    with reader(db) as con:
+    with src.read() as con:
         row = con.execute(
             "SELECT provider_id FROM mart.cases GROUP BY provider_id"
             " ORDER BY count(*) DESC, provider_id LIMIT 1"
@@ -72,8 +71,8 @@ def _first_provider(workspace: Path) -> str | None:
 
 def prepare(workspace: Path, demo: bool = False) -> list:
     """Check the workspace and users; in demo mode create the labelled demo users."""
-    from dashboards.access import has_data, published_path
     from dashboards.auth import ensure_demo_users, has_regular_users
+    from dashboards.read import Source
     from kernel.errors import UserError
     from kernel.workspace import Workspace
 
@@ -88,7 +87,7 @@ def prepare(workspace: Path, demo: bool = False) -> list:
             "Es ist noch kein Dashboard-Nutzer angelegt. Zum Beispiel:\n"
             f"  lagebild users add anna --role koordination --workspace {ws.root}"
         )
-    if not has_data(published_path(ws.root)):
+    if not Source.of(ws.root).has_data():
         print(
             "Hinweis: Noch keine Daten veröffentlicht – bitte zuerst `lagebild run` ausführen."
             " Das Dashboard startet trotzdem.",

@@ -7,15 +7,18 @@ import argparse
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import access, data
+from dashboards import catalog, data, exports, read
 from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, authenticate
-from pipelines.disclosure import Published
+from dashboards.disclosure import Published
+from data_contracts import region_label
+from kernel.settings import load_settings
+from kernel.workspace import Workspace
 
 USER_KEY = "lagebild_user"
 PUBLICATION_KEY = "lagebild_publication"
@@ -47,16 +50,15 @@ def config() -> AppConfig:
 
 
 @st.cache_resource(show_spinner=False)
-def _settings(workspace: str, mtime: int):
-    from kernel.settings import load_settings
-
-    return load_settings(workspace)
+def _source(workspace: str, mtime: int) -> read.Source:
+    return read.Source.of(workspace, load_settings(workspace))
 
 
-def settings(cfg: AppConfig):
+def source(cfg: AppConfig) -> read.Source:
+    """The published copy and settings of the workspace (re-read when lagebild.yaml changes)."""
     override = cfg.workspace / "lagebild.yaml"
     mtime = override.stat().st_mtime_ns if override.exists() else 0
-    return _settings(str(cfg.workspace), mtime)
+    return _source(str(cfg.workspace), mtime)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,8 +94,6 @@ def login_page() -> None:
         password = st.text_input("Passwort", type="password", key="login_password")
         submitted = st.form_submit_button("Anmelden", type="primary")
     if submitted:
-        from kernel.workspace import Workspace
-
         user = authenticate(
             Workspace(cfg.workspace).users_file, name, password, allow_demo=cfg.demo
         )
@@ -123,10 +123,9 @@ def logout() -> None:
     data.clear()
 
 
-def viewer(cfg: AppConfig, user: User) -> access.Viewer:
-    k = settings(cfg).suppression_k
+def viewer(cfg: AppConfig, user: User) -> read.Viewer:
     publication = bool(st.session_state.get(PUBLICATION_KEY, False))
-    return access.Viewer(user.role, user.provider, k=k, publication=publication)
+    return source(cfg).viewer(user.role, user.provider, publication=publication)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,10 +156,10 @@ def _period_label(options: dict):
     return lambda p: f"{p} (unvollständig)" if p in partial else p
 
 
-def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
+def sidebar_filters(cfg: AppConfig, v: read.Viewer) -> read.Filters:
     """Period, program, region and provider filters; a provider sees only itself."""
-    options = data.load("filter_options", cfg.workspace, v)
-    default = access.default_filters(options)
+    options = data.load(read.filter_options, source(cfg), v)
+    default = read.default_filters(options)
     periods = options["periods"]
     with st.sidebar:
         st.subheader("Filter")
@@ -180,14 +179,14 @@ def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
         programs = st.multiselect(
             "Programm",
             options["programs"],
-            format_func=lambda c: access.code_label("program", c),
+            format_func=lambda c: catalog.code_label("program", c),
             placeholder="alle",
             key="f_programs",
         )
         regions = st.multiselect(
             "Region",
             options["regions"],
-            format_func=access.region_label,
+            format_func=region_label,
             placeholder="alle",
             key="f_regions",
         )
@@ -200,7 +199,7 @@ def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
             providers = st.multiselect(
                 "Träger", options["providers"], placeholder="alle", key="f_providers"
             )
-    return access.Filters(
+    return read.Filters(
         period_from=lo,
         period_to=hi,
         programs=tuple(programs),
@@ -217,16 +216,31 @@ def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
 class Context:
     cfg: AppConfig
     user: User
-    viewer: access.Viewer
-    filters: access.Filters
-    settings: object
+    viewer: read.Viewer
+    filters: read.Filters
+    source: read.Source
 
     @property
     def workspace(self) -> Path:
         return self.cfg.workspace
 
-    def load(self, name: str, *args, **kwargs):
-        return data.load(name, self.workspace, *args, **kwargs)
+    @property
+    def settings(self):
+        return self.source.settings
+
+    def run(self, q, *, filters: read.Filters | None = None, **options):
+        """Run a view's declared query (cached), with the page's filters unless given."""
+        f = filters or self.filters
+        if q.program and not f.programs:
+            f = replace(f, programs=(q.program,))
+        return data.load(q.func, self.source, self.viewer, f, **{**q.options, **options})
+
+    def run_options(self) -> dict:
+        """The filter choices of this viewer (periods, programmes, regions, providers)."""
+        return data.load(read.filter_options, self.source, self.viewer)
+
+    def basis(self) -> read.DataBasis:
+        return data.load(read.data_basis, self.source, self.viewer)
 
 
 def context() -> Context:
@@ -238,7 +252,7 @@ def context() -> Context:
     return ctx
 
 
-def period_text(f: access.Filters) -> str:
+def period_text(f: read.Filters) -> str:
     if not f.period_from:
         return "alle Quartale"
     if f.period_from == f.period_to:
@@ -250,10 +264,10 @@ def filter_text(ctx: Context, *, periods: bool = True) -> str:
     f = ctx.filters
     parts = [period_text(f)] if periods else []
     if f.programs:
-        parts.append(", ".join(access.code_label("program", p) for p in f.programs))
+        parts.append(", ".join(catalog.code_label("program", p) for p in f.programs))
     if f.regions:
-        parts.append(", ".join(access.region_label(r) for r in f.regions))
-    provs = access.effective_providers(ctx.viewer, f)
+        parts.append(", ".join(region_label(r) for r in f.regions))
+    provs = read.effective_providers(ctx.viewer, f)
     parts.append("Träger " + ", ".join(provs) if provs else "alle Träger")
     return " · ".join(parts)
 
@@ -278,7 +292,7 @@ def table(
     height: int | str = "auto",
 ) -> None:
     """A published table with CSV and XLSX download (exactly what is shown, with its note)."""
-    shown = access.show(pub, drop=drop)
+    shown = catalog.show(pub, drop=drop)
     st.dataframe(shown, hide_index=True, height=height, key=f"df_{key}")
     if caption:
         st.caption(caption)
@@ -288,23 +302,21 @@ def table(
 def downloads(
     ctx: Context, pub: Published, title: str, *, key: str, drop: tuple[str, ...] = ()
 ) -> None:
-    from pipelines.reports.xlsx import Sheet, workbook_bytes
-
     if drop:
         keep = [c for c in pub.table.columns if c not in drop]
         pub = Published(pub.table[keep], pub.flags[keep], pub.k)
     name = _slug(title)
-    basis = ctx.load("data_basis", ctx.viewer)
+    basis = ctx.basis()
 
     def xlsx() -> bytes:
-        return workbook_bytes(
+        return exports.workbook_bytes(
             [
-                Sheet(
+                exports.Sheet(
                     title[:31],
                     pub,
                     title=title,
                     caption=filter_text(ctx),
-                    percent=[c for c in pub.table.columns if c in access.PERCENT_COLUMNS],
+                    percent=[c for c in pub.table.columns if c in catalog.PERCENT_COLUMNS],
                 )
             ],
             basis=basis,
@@ -316,7 +328,7 @@ def downloads(
     with c1:
         st.download_button(
             "CSV",
-            access.table_csv(pub),
+            exports.table_csv(pub),
             file_name=f"{name}.csv",
             mime="text/csv",
             key=f"csv_{key}",
@@ -337,19 +349,17 @@ def downloads(
 
 def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str | None = None):
     """A case-level or audit table (not aggregated, so no suppression) with downloads."""
-    from pipelines.reports.xlsx import Sheet, workbook_bytes
-
-    shown = access.display_frame(df)
+    shown = catalog.display_frame(df)
     st.dataframe(shown, hide_index=True, key=f"df_{key}")
     if caption:
         st.caption(caption)
-    basis = ctx.load("data_basis", ctx.viewer)
+    basis = ctx.basis()
     name = _slug(title)
     c1, c2, _ = st.columns([1, 1, 4])
     with c1:
         st.download_button(
             "CSV",
-            access.frame_csv(df),
+            exports.frame_csv(df),
             file_name=f"{name}.csv",
             mime="text/csv",
             key=f"csv_{key}",
@@ -359,8 +369,8 @@ def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str 
     with c2:
         st.download_button(
             "XLSX",
-            lambda: workbook_bytes(
-                [Sheet(title[:31], df, title=title)],
+            lambda: exports.workbook_bytes(
+                [exports.Sheet(title[:31], df, title=title)],
                 basis=basis,
                 suppressed_k=None,
                 role_label=ctx.viewer.role_label,
@@ -388,8 +398,8 @@ def suppression_note(ctx: Context) -> None:
         )
 
 
-def footer(cfg: AppConfig, v: access.Viewer) -> None:
-    basis = data.load("data_basis", cfg.workspace, v)
+def footer(cfg: AppConfig, v: read.Viewer) -> None:
+    basis = data.load(read.data_basis, source(cfg), v)
     st.divider()
     st.caption(f"**Datenbasis:** {basis.text(v.suppress_k)}")
     if cfg.demo:
@@ -398,17 +408,17 @@ def footer(cfg: AppConfig, v: access.Viewer) -> None:
 
 def no_data(cfg: AppConfig) -> None:
     st.title("Lagebild")
-    st.info(access.NO_DATA_MESSAGE, icon=":material/hourglass_empty:")
+    st.info(read.NO_DATA_MESSAGE, icon=":material/hourglass_empty:")
     st.caption(f"Arbeitsbereich: {cfg.workspace}")
 
 
-def require(view: str) -> Context:
-    """The context for a view, after checking the role may see it; writes the title."""
+def page(view, render) -> None:
+    """Run a view as the current page: check the role may see it, write the title, render."""
     ctx = context()
-    if view not in ctx.viewer.views:
+    if ctx.viewer.role not in view.roles:
         st.error("Diese Ansicht ist für Ihre Rolle nicht freigegeben.")
         st.stop()
-    st.title(access.VIEWS[view])
+    st.title(view.title)
     if ctx.user.demo:
         st.caption(f"Demo-Modus · angemeldet als {ctx.user.display_name}")
-    return ctx
+    render(ctx)

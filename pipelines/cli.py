@@ -22,7 +22,7 @@ HANDLERS = {
     "check": "pipelines.runner:cli_check",
     "demo": "pipelines.runner:cli_demo",
     "generate": "generator:cli_generate",
-    "report": "pipelines.reports:cli_report",
+    "report": "dashboards.reports:cli_report",
     "dashboard": "dashboards.launch:cli_dashboard",
     "themes": "pipelines.commands.themes:cli_themes",
     "users": "dashboards.auth:cli_users",

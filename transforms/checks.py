@@ -279,6 +279,7 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+
 def _themes_registered(con: duckdb.DuckDBPyConnection, register) -> tuple[int, dict]:
     """Every theme of the register is in mart.themes (the register is never pruned)."""
     ids = {r[0] for r in con.execute("select theme_id from mart.themes").fetchall()}
@@ -317,8 +318,7 @@ THEME_RULES: tuple[Rule, ...] = (
     Rule(
         "themes",
         "no_free_text",
-        "Datenschutz: Themen tragen nur einzelne Begriffe und pseudonyme Schlüssel, nie"
-        " Notiztext.",
+        "Datenschutz: Themen tragen nur einzelne Begriffe und pseudonyme Schlüssel, nie Notiztext.",
         """select (select count(*) from duckdb_columns()
                    where schema_name = 'mart' and table_name in ('themes', 'theme_cases')
                      and database_name = current_database()

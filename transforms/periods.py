@@ -53,9 +53,12 @@ def selection(
         " else min(period) over w || '–' || max(period) over w end"
     )
     # an open end is the first / last reported quarter
-    bounds = " and ".join(
-        [*(["period >= ?"] if period_from else []), *(["period <= ?"] if period_to else [])]
-    ) or "true"
+    bounds = (
+        " and ".join(
+            [*(["period >= ?"] if period_from else []), *(["period <= ?"] if period_to else [])]
+        )
+        or "true"
+    )
     bucket_params: list[Any] = [p for p in (period_from, period_to) if p]
     buckets_cte = f"""
     buckets as (

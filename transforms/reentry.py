@@ -23,7 +23,7 @@ The caller filters (any subgroup); the function describes the population it was 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import duckdb
@@ -97,7 +97,9 @@ def _codes_text(df: pd.DataFrame, column: str, code_list: str, plural: str) -> s
     return f"{plural}: " + ", ".join(codes.label_of(c) for c in present)
 
 
-def describe_population(df: pd.DataFrame, as_of: date | None = None) -> str:
+def describe_population(
+    df: pd.DataFrame, as_of: date | None = None, count_text: Callable[[int], str] = str
+) -> str:
     """German description of the closed cases in `df` (programs, intensities, close reasons)."""
     until = f" bis zum Datenstand {as_of:%d.%m.%Y}" if as_of else ""
     parts = [
@@ -105,7 +107,7 @@ def describe_population(df: pd.DataFrame, as_of: date | None = None) -> str:
         _codes_text(df, "intensity", "intensity", "Intensitäten"),
         _codes_text(df, "close_reason", "close_reason", "Abschlussgründe"),
     ]
-    return f"{len(df)} abgeschlossene Fälle{until} ({'; '.join(parts)})"
+    return f"{count_text(len(df))} abgeschlossene Fälle{until} ({'; '.join(parts)})"
 
 
 def event_definition(event: str, transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS) -> str:
@@ -140,12 +142,15 @@ def reentry_rates(
     base_population: str | None = None,
     transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS,
     confidence: float = 0.95,
+    count_text: Callable[[int], str] = str,
 ) -> pd.DataFrame:
     """Observed rates (Wilson) and Kaplan–Meier cumulative incidence per event and window.
 
     `data`: rows of mart.reentry (DataFrame or DuckDB relation), already filtered to the
     subgroup wanted. `base_population` replaces the generated description of the population
     (e.g. "KIM-Case-Management, Intensität Case Management, ohne Weitervermittlungen").
+    `count_text` writes the case counts named in the definition (a suppressed reader's output
+    passes one that shows small counts as "<k").
     Returns one row per (event, window) with the columns in RESULT_COLUMNS.
     """
     df = _frame(data)
@@ -153,7 +158,7 @@ def reentry_rates(
     n = len(df)
     follow = df["followup_days"].to_numpy(dtype=float)
     share = person_key_share(df)
-    population = base_population or describe_population(df, as_of)
+    population = base_population or describe_population(df, as_of, count_text)
     pct = f"{confidence:.0%}".replace("%", " %")
     rows = []
     for event in events:
@@ -174,10 +179,10 @@ def reentry_rates(
                 f" Fensterbeginn: Tag des Fallabschlusses; Fensterlänge: {w} Tage."
                 f" Grundgesamtheit: {population}."
                 f" Beobachtete Quote: Fälle mit mindestens {w} Tagen Nachbeobachtung"
-                f" ({int(eligible[i])}), {pct}-Intervall nach Wilson."
-                f" Kaplan–Meier: alle {n} Fälle, zensiert am Datenstand; kumulative Inzidenz"
-                f" 1 − S({w}) mit {pct}-Intervall (Greenwood, log-log);"
-                f" unter Risiko bei Tag {w}: {int(km.at_risk[i])}."
+                f" ({count_text(int(eligible[i]))}), {pct}-Intervall nach Wilson."
+                f" Kaplan–Meier: alle {count_text(n)} Fälle, zensiert am Datenstand;"
+                f" kumulative Inzidenz 1 − S({w}) mit {pct}-Intervall (Greenwood, log-log);"
+                f" unter Risiko bei Tag {w}: {count_text(int(km.at_risk[i]))}."
                 f" Anteil der Fälle mit Personen-Pseudonym: "
                 + (f"{share:.0%}".replace("%", " %") if n else "—")
                 + " (ohne Pseudonym sind nur Wiedereröffnungen über vorheriger_fall_id"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import figures, ui
+from dashboards import figures, read, ui
+from dashboards.views import Query, View
+
+Q = {"quality": Query("Regelkreis-Treue", read.process_quality)}
 
 
-def render() -> None:
-    ctx = ui.require("prozessqualitaet")
+def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx) + " · Fälle, die im Zeitraum aktiv waren")
     ui.suppression_note(ctx)
     s = ctx.settings
-    pq = ctx.load("process_quality", ctx.viewer, ctx.filters)
+    pq = ctx.run(Q["quality"])
     body = pq.table[pq.table["provider_id"] != "Gesamt"]
     if len(body):
         ui.figure(figures.process_shares(pq, title=None), key="pq")
@@ -24,12 +26,10 @@ def render() -> None:
         f"{s.close_due_days} Tagen. Abgeschlossene CM-Fälle älter als "
         f"{s.followup_conversation_days} Tage ohne Nachgespräch."
     )
-    ui.table(
-        ctx,
-        pq,
-        "Regelkreis-Treue nach Träger",
-        key="pq",
-    )
+    ui.table(ctx, pq, "Regelkreis-Treue nach Träger", key="pq")
 
 
-render()
+VIEW = View("prozessqualitaet", "Prozessqualität", ":material/checklist:", 60, Q)
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)

@@ -11,9 +11,13 @@ import time
 import pytest
 import streamlit as st
 
-from dashboards.access import ROLE_VIEWS, VIEWS
+from dashboards.read import ROLES
+from dashboards.views import titles, views_for
 from tests.dashboards.apptest import app, frames, logged_in, texts
 from tests.dashboards.conftest import PASSWORD, ROLE_USERS
+
+ROLE_VIEWS = {r: tuple(v.key for v in views_for(r)) for r in ROLES}
+VIEWS = titles()
 
 ROLES = {
     "koordination": None,

@@ -14,9 +14,13 @@ import time
 
 import pytest
 
-from dashboards.access import ROLE_VIEWS, VIEWS
+from dashboards.read import ROLES
+from dashboards.views import titles, views_for
 from tests.e2e.conftest import ARTIFACTS, PASSWORD
 from tests.e2e.pipeline_workspace import providers
+
+ROLE_VIEWS = {r: tuple(v.key for v in views_for(r)) for r in ROLES}
+VIEWS = titles()
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from pipelines.disclosure import (
+from dashboards.disclosure.tables import (
     PRIMARY,
     RATE,
     SECONDARY,

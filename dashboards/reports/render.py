@@ -20,10 +20,10 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from dashboards import access
-from pipelines.disclosure import Published
-from pipelines.reports.content import Bullets, Figure, Report, ReportError, Table, Text
-from pipelines.reports.definitions import VERSION
+from dashboards import catalog, exports
+from dashboards.disclosure import Published
+from dashboards.reports.definitions import VERSION
+from dashboards.reports.model import Bullets, Figure, Report, ReportError, Table, Text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PRINT_WIDTH_PX = 680  # A4 (210 mm) minus 2 × 15 mm margins at 96 dpi
@@ -77,7 +77,7 @@ def _table_block(t: Table) -> dict:
     if t.drop:
         keep = [c for c in pub.table.columns if c not in t.drop]
         pub = Published(pub.table[keep], pub.flags[keep], pub.k)
-    shown = access.show(pub)
+    shown = catalog.show(pub)
     aligns = ["num" if _is_numeric_col(pub, c) else "" for c in pub.table.columns]
     rows = []
     first = pub.table.columns[0] if len(pub.table.columns) else None
@@ -156,7 +156,7 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
             "snapshot_on": pd.Timestamp(d.snapshot_on).strftime("%d.%m.%Y")
             if d.snapshot_on is not None
             else "—",
-            "status": access.STATUS_LABELS_DELIVERY.get(d.status, d.status),
+            "status": catalog.DELIVERY_STATUS_LABELS.get(d.status, d.status),
         }
         for d in report.basis.delivery_list.itertuples(index=False)
     ]
@@ -239,7 +239,6 @@ def write_pdf(report: Report, out: Path) -> Path:
 
 
 def write_xlsx(report: Report, out: Path) -> Path:
-    from pipelines.reports.xlsx import Sheet, write_workbook
 
     sheets = []
     for t in report.tables():
@@ -248,12 +247,12 @@ def write_xlsx(report: Report, out: Path) -> Path:
             keep = [c for c in pub.table.columns if c not in t.drop]
             pub = Published(pub.table[keep], pub.flags[keep], pub.k)
         sheets.append(
-            Sheet(
+            exports.Sheet(
                 t.sheet,
                 pub,
                 title=t.title,
                 caption=f"{report.title} · Quartal {report.period_label} · {report.scope}",
-                percent=[c for c in pub.table.columns if c in access.PERCENT_COLUMNS],
+                percent=[c for c in pub.table.columns if c in catalog.PERCENT_COLUMNS],
             )
         )
     # every re-entry / relapse figure keeps its full definition next to it
@@ -262,7 +261,7 @@ def write_xlsx(report: Report, out: Path) -> Path:
         if "definition" in t.pub.table.columns:
             for rec in t.pub.table.itertuples(index=False):
                 defs.append((f"{rec.event_label}, {rec.window_days} Tage", rec.definition))
-    write_workbook(
+    exports.write_workbook(
         sheets,
         out,
         basis=report.basis,

@@ -1,4 +1,4 @@
-"""Small-number suppression (statistische Geheimhaltung) — the one implementation.
+"""Small-number suppression (statistische Geheimhaltung) of single tables.
 
 Every output meant to leave the coordinating office (all reports and their XLSX tables, the
 dashboard for the roles `foerderer` and `traeger`, and any export a user marks for
@@ -135,6 +135,15 @@ class Published:
     @property
     def suppressed(self) -> bool:
         return self.k is not None
+
+    def rows(self, mask) -> Published:
+        """The rows selected by a boolean mask or an index order (table and flags together)."""
+        if np.asarray(mask).dtype == bool:
+            mask = np.asarray(mask, dtype=bool)
+            table, flags = self.table[mask], self.flags[mask]
+        else:
+            table, flags = self.table.iloc[list(mask)], self.flags.iloc[list(mask)]
+        return Published(table.reset_index(drop=True), flags.reset_index(drop=True), self.k)
 
     @property
     def hidden_cells(self) -> int:

@@ -1,9 +1,10 @@
-"""XLSX output: one sheet per table, a sheet of definitions and a sheet with the data basis.
+"""Every file the read side hands out: CSV and XLSX, for the dashboard downloads and the reports.
 
-Used by the reports (`--out FILE.xlsx`) and by the dashboard downloads. Suppressed cells keep
-their marker text (``<3``, ``x``); every other number stays a number, so the tables can be
-recalculated. Each table sheet says in its second row whether suppression was applied and
-with which k.
+XLSX: one sheet per table, a sheet of definitions and a sheet with the data basis. Suppressed
+cells keep their marker text (``<3``, ``x``); every other number stays a number, so the tables
+can be recalculated. Each table sheet says in its second row whether suppression was applied
+and with which k. CSV: semicolon, decimal comma, UTF-8 with BOM (opens correctly in German
+Excel), the suppression statement in its first line.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from pipelines.disclosure import Published, internal_note, note
+from dashboards.catalog import headings
+from dashboards.disclosure import Published, internal_note, note
 
 _BAD = re.compile(r"[\[\]:*?/\\]")
 
@@ -78,9 +80,7 @@ def write_workbook(
     definitions: Sequence[tuple[str, str]] = (),
     title: str = "",
 ) -> None:
-    """Write the workbook. `basis` is a dashboards.access.DataBasis (or None)."""
-    from dashboards.access import headings
-
+    """Write the workbook. `basis` is a dashboards.read.DataBasis (or None)."""
     wb = xlsxwriter.Workbook(
         target if not isinstance(target, Path) else str(target),
         {"in_memory": True, "remove_timezone": True, "nan_inf_to_errors": False},
@@ -219,3 +219,19 @@ def workbook_bytes(sheets: Sequence[Sheet], **kwargs) -> bytes:
     buf = io.BytesIO()
     write_workbook(sheets, buf, **kwargs)
     return buf.getvalue()
+
+
+def table_csv(pub: Published, labels: dict | None = None) -> bytes:
+    """A published table as CSV, with its suppression statement in the first line."""
+    df = pub.table.rename(columns=labels or headings(pub.table.columns))
+    buf = io.StringIO()
+    buf.write(f"# {pub.note()}\n")
+    df.to_csv(buf, sep=";", index=False, decimal=",")
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def frame_csv(df: pd.DataFrame) -> bytes:
+    """A case-level or audit frame as CSV (German headings)."""
+    buf = io.StringIO()
+    df.rename(columns=headings(df.columns)).to_csv(buf, sep=";", index=False, decimal=",")
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")

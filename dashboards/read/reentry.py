@@ -1,0 +1,165 @@
+"""Re-entry and relapse: observed rates (Wilson), Kaplan–Meier incidence and curves, from
+`transforms.reentry` and `transforms.survival` (the one implementation). Windows, the
+transfer rule and k come from the settings, so a change of definition is made there only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dashboards.disclosure import Published, format_count, publish
+from dashboards.read.gate import CASE_LEVEL_ROLES, query
+from dashboards.read.scope import Filters, Source, Viewer, where
+from data_contracts import load_contract
+from transforms.reentry import EVENTS, reentry_rates
+from transforms.survival import kaplan_meier_at
+
+
+def _rows(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    intensities: Sequence[str] = (),
+    close_reasons: Sequence[str] = (),
+    columns: str = "*",
+) -> pd.DataFrame:
+    cond, params = where(viewer, filters)
+    for col, values in (("intensity", intensities), ("close_reason", close_reasons)):
+        if values:
+            cond += f" AND {col} IN ({', '.join('?' for _ in values)})"
+            params += list(values)
+    with source.read() as con:
+        return con.execute(f"SELECT {columns} FROM mart.reentry WHERE {cond}", params).df()
+
+
+def _as_of(source: Source):
+    with source.read() as con:
+        row = con.execute("SELECT as_of FROM meta.data_basis").fetchone()
+    return row[0] if row else None
+
+
+def _rate_columns() -> str:
+    """What the rates and curves read: the day counts, and the codes that name the population
+    as ENUMs (pandas categoricals): a tenth of the cost of all columns as strings."""
+    contract = load_contract()
+    codes = [
+        f"CAST({c} AS ENUM({', '.join(repr(v) for v in contract.codes[c].values)})) AS {c}"
+        for c in ("program", "intensity", "close_reason")
+    ]
+    return ", ".join(
+        ["followup_days", "reentry_days", "relapse_days", "person_key_present", *codes]
+    )
+
+
+@query()
+def reentry(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    *,
+    intensities: Sequence[str] = (),
+    close_reasons: Sequence[str] = (),
+) -> Published:
+    """Observed rates (Wilson) and Kaplan–Meier incidence per event and window, each with the
+    full definition of the figure."""
+    s = source.settings
+    df = _rows(source, viewer, filters, intensities, close_reasons, _rate_columns())
+    k = viewer.suppress_k
+    res = reentry_rates(
+        df,
+        s.windows,
+        as_of=_as_of(source),
+        transfer_max_days=s.transfer_max_days,
+        count_text=(lambda n: format_count(n, k)) if k else str,
+    )
+    return publish(
+        res,
+        ["eligible", "events_observed", "km_at_risk", "km_events", "closed_cases"],
+        k,
+        rates={
+            "observed_rate": ["events_observed", "eligible"],
+            "observed_ci_low": ["events_observed", "eligible"],
+            "observed_ci_high": ["events_observed", "eligible"],
+            "km_cumulative_incidence": ["km_events", "closed_cases"],
+            "km_ci_low": ["km_events", "closed_cases"],
+            "km_ci_high": ["km_events", "closed_cases"],
+            "person_key_share": ["closed_cases"],
+        },
+        margins=[],
+    )
+
+
+@query()
+def km_curve(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    *,
+    event: str = "reentry",
+    step: int = 7,
+    intensities: Sequence[str] = (),
+    close_reasons: Sequence[str] = (),
+) -> dict:
+    """Kaplan–Meier cumulative incidence curve up to the longest window, with its 95 %
+    interval and the numbers at risk at day 0 and at each window.
+
+    Suppressed viewers: the curve is withheld when there are fewer than k cases or events,
+    and numbers at risk below k are shown as '<k'.
+    """
+    windows = source.settings.windows
+    horizon = max(windows)
+    df = _rows(
+        source,
+        viewer,
+        filters,
+        intensities,
+        close_reasons,
+        "followup_days, reentry_days, relapse_days",
+    )
+    column, label = EVENTS[event]
+    days = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+    follow = df["followup_days"].to_numpy(dtype=float)
+    happened = ~np.isnan(days)
+    durations = np.where(happened, np.minimum(days, follow), follow)
+    grid = list(range(0, horizon + 1, step))
+    if grid[-1] != horizon:
+        grid.append(horizon)
+    at_risk_days = sorted({0, *windows})
+    curve = kaplan_meier_at(durations, happened, grid) if len(df) else pd.DataFrame()
+    risk = (
+        kaplan_meier_at(durations, happened, at_risk_days)[["horizon", "at_risk", "events"]]
+        if len(df)
+        else pd.DataFrame({"horizon": at_risk_days, "at_risk": 0, "events": 0})
+    )
+    k = viewer.suppress_k
+    withheld = False
+    if k is not None and (len(df) < k or int(happened.sum()) < k):
+        withheld = True
+        curve = pd.DataFrame()
+    risk_shown = risk.astype(object)
+    if k is not None:
+        risk_shown["at_risk"] = [
+            format_count(v, k) if 1 <= v < k else int(v) for v in risk["at_risk"]
+        ]
+        risk_shown["events"] = [
+            format_count(v, k) if 1 <= v < k else int(v) for v in risk["events"]
+        ]
+    return {
+        "event": event,
+        "label": label,
+        "curve": curve,
+        "at_risk": risk_shown,
+        "n": len(df),
+        "events": int(happened.sum()),
+        "withheld": withheld,
+        "k": k,
+        "windows": tuple(windows),
+    }
+
+
+@query(roles=CASE_LEVEL_ROLES)
+def reentry_cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    """mart.reentry rows (one per closed case, pseudonymous) in the viewer's scope."""
+    return _rows(source, viewer, filters)
