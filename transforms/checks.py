@@ -93,10 +93,7 @@ def _fte_gaps(con: duckdb.DuckDBPyConnection) -> tuple[int, dict]:
            group by all order by quarters desc, grp"""
     ).fetchall()
     listed = "; ".join(f"{g} ({n} Quartale)" for g, n in gaps[:20])
-    return failing, {
-        "datenluecken_gruppen": len(gaps),
-        "datenluecken": listed or "keine",
-    }
+    return failing, {"fte_gap_groups": len(gaps), "fte_gaps": listed or "keine"}
 
 
 RULES: tuple[Rule, ...] = (

@@ -85,9 +85,9 @@ def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
     log.info(f"Veröffentlichte Kopie geschrieben: {ws.published_db_path}")
     return dg.MaterializeResult(
         metadata={
-            "pfad": str(ws.published_db_path),
-            "tabellen": len(counts),
-            "groesse_mb": round(ws.published_db_path.stat().st_size / 2**20, 1),
+            "path": str(ws.published_db_path),
+            "tables": len(counts),
+            "size_mb": round(ws.published_db_path.stat().st_size / 2**20, 1),
         }
     )
 
@@ -96,7 +96,7 @@ def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
     asset="published_warehouse",
     description="Die Kopie ist lesbar und enthält keine Staging-Tabellen (keine Freitexte).",
 )
-def kopie_lesbar_ohne_freitext(lagebild: LagebildResource) -> dg.AssetCheckResult:
+def readable_without_free_text(lagebild: LagebildResource) -> dg.AssetCheckResult:
     con = connect(lagebild.ws.published_db_path, read_only=True)
     try:
         schemas = {
@@ -109,5 +109,5 @@ def kopie_lesbar_ohne_freitext(lagebild: LagebildResource) -> dg.AssetCheckResul
         con.close()
     return dg.AssetCheckResult(
         passed="staging" not in schemas and notes == 0,
-        metadata={"schemas": sorted(schemas), "freitext_spalten": notes},
+        metadata={"schemas": sorted(schemas), "free_text_columns": notes},
     )

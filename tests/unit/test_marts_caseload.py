@@ -235,7 +235,7 @@ def test_gap_check_reports_the_gap_and_catches_a_division(con):
 
     first = outcome()
     assert first.passed  # the gap is flagged correctly: a finding, not a mart error
-    assert first.metadata["datenluecken_gruppen"] == 1
-    assert first.metadata["datenluecken"] == "P2 / jmd / 05315 (2 Quartale)"
+    assert first.metadata["fte_gap_groups"] == 1
+    assert first.metadata["fte_gaps"] == "P2 / jmd / 05315 (2 Quartale)"
     con.execute("update mart.caseload set avg_caseload = 1e308 * 10 where fte_missing")
     assert not outcome().passed
