@@ -1,175 +1,237 @@
-"""How published figures are named and shown: German column headings, number formats and
-code labels — one immutable catalogue for the views, the downloads and the reports.
+"""The catalogue of published figures: every column a view, a download or a report can show,
+declared once with its German heading, its format and its disclosure class.
 
-Nothing here changes at run time (the mappings are read-only); a column that needs a heading
-gets it here, not where it is shown.
+Disclosure classes (what small-number protection does with the column):
+
+- COUNT      a count of cases, persons, goals or referrals: primary and secondary suppression;
+- DERIVED    a rate, mean, median, caseload, curve value or interval bound: hidden whenever a
+             count it rests on (`basis`) is below k or hidden;
+- DIMENSION  what a row is about (period, programme, region, provider, domain, label …);
+- FREE       a number without disclosure risk, with the reason (calendar days, staff FTE).
+
+A numeric column without a class cannot be published: `dashboards.disclosure.publish` raises.
+Headings of mart columns come from the mart dictionary (data_contracts/marts.yaml), so a
+column is called the same in the data dictionary, the dashboards and the reports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from dashboards.disclosure import Published
 from data_contracts import load_contract, region_label
+from transforms.dictionary import load_mart_dictionary
 
-COLUMN_LABELS = MappingProxyType(
+COUNT, DERIVED, DIMENSION, FREE = "count", "derived", "dimension", "free"
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str | None = None  # None: the mart dictionary's label
+    cls: str = DIMENSION
+    basis: tuple[str, ...] = ()  # DERIVED: the counts it rests on
+    fmt: str = "int"  # int | dec1 | dec2 | percent | text
+    reason: str = ""  # FREE: why it carries no disclosure risk
+
+
+def _count(label: str | None = None) -> Figure:
+    return Figure(label, COUNT)
+
+
+def _derived(*basis: str, label: str | None = None, fmt: str = "dec1") -> Figure:
+    return Figure(label, DERIVED, tuple(basis), fmt)
+
+
+def _free(reason: str, label: str | None = None, fmt: str = "int") -> Figure:
+    return Figure(label, FREE, (), fmt, reason)
+
+
+def _dim(label: str | None = None) -> Figure:
+    return Figure(label, DIMENSION, (), "text")
+
+
+STAFF = "Personalumfang der Träger, keine Zählung von Klientinnen und Klienten"
+CALENDAR = "Kalendertage des Zeitraums"
+_PCT = {"fmt": "percent"}
+
+FIGURES = MappingProxyType(
     {
-        "period": "Quartal",
-        "period_from": "von",
-        "period_to": "bis",
-        "partial": "unvollständig",
-        "provider_id": "Träger",
-        "program": "Programm",
-        "region_code": "Region",
-        "region": "Region",
-        "domain": "Lebensbereich",
-        "service_type": "Angebotsart",
-        "scope": "Umfang",
-        "caseworker_id": "Fachkraft (Pseudonym)",
-        "days": "Tage",
-        "case_days": "Falltage",
-        "fte_days": "VZÄ-Tage",
-        "avg_caseload": "Fälle je VZÄ (Durchschnitt)",
-        "caseload_end": "Fälle je VZÄ (Stichtag)",
-        "active_cases_end": "aktive Fälle (Stichtag)",
-        "fte_end": "VZÄ (Stichtag)",
-        "cases_in_period": "Fälle im Zeitraum",
-        "cases_opened": "neue Fälle",
-        "cases_closed": "abgeschlossene Fälle",
-        "throughput_per_fte": "Fälle im Zeitraum je VZÄ",
-        "fte_missing": "Datenlücke: keine VZÄ",
-        "benchmark": "Einordnung",
-        "goals_set": "Ziele vereinbart",
-        "goals_without_offer": "davon ohne passendes Angebot",
-        "cases_with_gap": "Fälle mit Lücke",
-        "gap_rate": "Lückenquote",
-        "gap_rate_ci_low": "95 %-KI unten",
-        "gap_rate_ci_high": "95 %-KI oben",
-        "referrals": "Vermittlungen angefragt",
-        "no_offer": "kein Angebot",
-        "rejected": "abgelehnt",
-        "started": "begonnen",
-        "wait_days_median": "Wartezeit Median (Tage)",
-        "wait_days_p90": "Wartezeit 90. Perzentil (Tage)",
-        "waiting_at_end": "wartend am Stichtag",
-        "closures": "Abschlüsse",
-        "structural_closures": "davon strukturelle Hindernisse",
-        "structural_share": "Anteil strukturell",
-        "event_label": "Ereignis",
-        "window_days": "Fenster (Tage)",
-        "closed_cases": "abgeschlossene Fälle",
-        "eligible": "mit voller Nachbeobachtung",
-        "events_observed": "Ereignisse im Fenster",
-        "observed_rate": "beobachtete Quote",
-        "observed_ci_low": "95 %-KI unten",
-        "observed_ci_high": "95 %-KI oben",
-        "km_cumulative_incidence": "Kaplan–Meier kumulierte Inzidenz",
-        "km_ci_low": "KM 95 %-KI unten",
-        "km_ci_high": "KM 95 %-KI oben",
-        "km_at_risk": "unter Risiko",
-        "km_events": "KM-Ereignisse",
-        "person_key_share": "Anteil mit Personen-Pseudonym",
-        "cm_cases": "Case-Management-Fälle",
-        "with_assessment": "mit Assessment",
-        "with_plan": "mit Hilfeplan",
-        "with_review": "mit Überprüfung",
-        "assessment_rate": "Assessment-Quote",
-        "plan_rate": "Hilfeplan-Quote",
-        "review_rate": "Überprüfungs-Quote",
-        "closed_cm": "abgeschlossene CM-Fälle",
-        "with_evaluation": "mit Evaluation",
-        "evaluation_rate": "Evaluations-Quote",
-        "with_close_reason": "mit Abschlussgrund",
-        "open_cases": "offene Fälle",
-        "review_due": "Wiedervorlage fällig",
-        "close_overdue": "Abschluss überfällig",
-        "followup_base": "abgeschlossene CM-Fälle mit Nachgesprächsfrist",
-        "followup_missing": "ohne Nachgespräch",
-        "theme_id": "Themen-ID",
-        "kind": "Art",
-        "label": "Thema",
-        "status": "Status",
-        "owner": "Gremium",
-        "cases": "Fälle",
-        "providers": "Träger (Anzahl)",
-        "regions": "Regionen (Anzahl)",
-        "first_seen": "zuerst gesehen",
-        "last_seen": "zuletzt gesehen",
-        "trend": "Trend",
-        "cases_prev": "Fälle erste Fensterhälfte",
-        "cases_recent": "Fälle zweite Fensterhälfte",
-        "own_cases": "davon eigene Fälle",
-        "terms": "Begriffe",
-        "delivery_id": "Lieferung",
-        "source_name": "Datei/Ordner",
-        "received_at": "eingegangen",
-        "snapshot_on": "Stand der Lieferung",
-        "format": "Format",
-        "rows_received": "Zeilen erhalten",
-        "rows_loaded": "Zeilen geladen",
-        "rows_rejected": "Zeilen abgewiesen",
-        "reconciled": "Abgleich",
-        "message": "Hinweis",
-        "table_name": "Tabelle",
-        "file_name": "Datei",
-        "line": "Zeile",
-        "column_name": "Spalte",
-        "reason": "Grund",
-        "rejections": "Anzahl",
-        "case_id": "Fall (Pseudonym)",
-        "intensity": "Intensität",
-        "close_reason": "Abschlussgrund",
-        "opened_on": "Beginn",
-        "closed_on": "Ende",
-        "exemplary_rank": "Rang",
-        "barrier_codes": "Hürden",
-        "referrals_failed": "Vermittlungen gescheitert",
-        "max_wait_days": "längste Wartezeit (Tage)",
-        "goals": "Ziele",
-        "current_tables": "aktuelle Tabellen",
-        "n": "Anzahl",
-        "value": "Wert",
-        "metric": "Kennzahl",
+        # dimensions
+        "period": _dim("Quartal"),
+        "period_from": _dim("von"),
+        "period_to": _dim("bis"),
+        "partial": _free("Kennzeichen des unvollständigen Quartals", "unvollständig"),
+        "provider_id": _dim("Träger"),
+        "program": _dim(),
+        "region_code": _dim("Region"),
+        "region": _dim("Region"),
+        "domain": _dim(),
+        "service_type": _dim(),
+        "scope": _dim(),
+        "intensity": _dim(),
+        "close_reason": _dim(),
+        "caseworker_id": _dim("Fachkraft (Pseudonym)"),
+        "benchmark": Figure("Einordnung", DERIVED, ("cases_in_period",), "text"),
+        "event": _dim("Ereignis (Code)"),
+        "event_label": _dim("Ereignis"),
+        "window_days": _free("Länge des Beobachtungsfensters (Einstellung)", "Fenster (Tage)"),
+        "definition": _dim("Definition"),
+        # caseload per FTE
+        "days": _free(CALENDAR),
+        "case_days": _derived("cases_in_period", fmt="int"),
+        "fte_days": _free(STAFF),
+        "fte_end": _free(STAFF, fmt="dec2"),
+        "fte_missing": _free("Kennzeichen einer Datenlücke beim Personal"),
+        "cases_in_period": _count(),
+        "cases_opened": _count(),
+        "cases_closed": _count(),
+        "active_cases_end": _count(),
+        "avg_caseload": _derived("cases_in_period"),
+        "caseload_end": _derived("active_cases_end"),
+        "throughput_per_fte": _derived("cases_in_period", label="Fälle im Zeitraum je VZÄ"),
+        # supply gaps, waits, closures
+        "goals_set": _count(),
+        "goals_without_offer": _count(),
+        "cases_with_gap": _count(),
+        "gap_rate": _derived("goals_without_offer", "goals_set", **_PCT),
+        "gap_rate_ci_low": _derived(
+            "goals_without_offer", "goals_set", label="95 %-KI unten", **_PCT
+        ),
+        "gap_rate_ci_high": _derived(
+            "goals_without_offer", "goals_set", label="95 %-KI oben", **_PCT
+        ),
+        "referrals": _count(),
+        "no_offer": _count(),
+        "rejected": _count(),
+        "started": _count(),
+        "waiting_at_end": _count("wartend am Stichtag"),
+        "wait_days_median": _derived("started", fmt="int"),
+        "wait_days_p90": _derived("started", fmt="int"),
+        "closures": _count(),
+        "structural_closures": _count(),
+        "structural_share": _derived("structural_closures", "closures", **_PCT),
+        # re-entry and relapse
+        "closed_cases": _count("abgeschlossene Fälle"),
+        "eligible": _count("mit voller Nachbeobachtung"),
+        "events_observed": _count("Ereignisse im Fenster"),
+        "observed_rate": _derived("events_observed", "eligible", label="beobachtete Quote", **_PCT),
+        "observed_ci_low": _derived("events_observed", "eligible", label="95 %-KI unten", **_PCT),
+        "observed_ci_high": _derived("events_observed", "eligible", label="95 %-KI oben", **_PCT),
+        "km_at_risk": _count("unter Risiko"),
+        "km_events": _count("KM-Ereignisse"),
+        "km_cumulative_incidence": _derived(
+            "km_events", "km_at_risk", label="Kaplan–Meier kumulierte Inzidenz", **_PCT
+        ),
+        "km_ci_low": _derived("km_events", "km_at_risk", label="KM 95 %-KI unten", **_PCT),
+        "km_ci_high": _derived("km_events", "km_at_risk", label="KM 95 %-KI oben", **_PCT),
+        "person_key_share": _derived("closed_cases", label="Anteil mit Personen-Pseudonym", **_PCT),
+        # process quality
+        "cm_cases": _count("Case-Management-Fälle"),
+        "with_assessment": _count("mit Assessment"),
+        "with_plan": _count("mit Hilfeplan"),
+        "with_review": _count("mit Überprüfung"),
+        "closed_cm": _count("abgeschlossene CM-Fälle"),
+        "with_evaluation": _count("mit Evaluation"),
+        "with_close_reason": _count("mit Abschlussgrund"),
+        "open_cases": _count("offene Fälle"),
+        "review_due": _count("Wiedervorlage fällig"),
+        "close_overdue": _count("Abschluss überfällig"),
+        "followup_base": _count("abgeschlossene CM-Fälle mit Nachgesprächsfrist"),
+        "followup_missing": _count("ohne Nachgespräch"),
+        "assessment_rate": _derived(
+            "with_assessment", "cm_cases", label="Assessment-Quote", **_PCT
+        ),
+        "plan_rate": _derived("with_plan", "cm_cases", label="Hilfeplan-Quote", **_PCT),
+        "review_rate": _derived("with_review", "cm_cases", label="Überprüfungs-Quote", **_PCT),
+        "evaluation_rate": _derived(
+            "with_evaluation", "closed_cm", label="Evaluations-Quote", **_PCT
+        ),
+        # themes
+        "theme_id": _dim(),
+        "kind": _dim(),
+        "label": _dim(),
+        "status": _dim(),
+        "owner": _dim(),
+        "terms": _dim(),
+        "active": _free("Kennzeichen, ob das Thema die Schwellen erfüllt", "aktiv"),
+        "first_seen": _dim(),
+        "last_seen": _dim(),
+        "trend": _dim(),
+        "cases": _count(),
+        "providers": _count(),
+        "regions": _count(),
+        "cases_prev": _count(),
+        "cases_recent": _count(),
+        "own_cases": _count("davon eigene Fälle"),
+        # deliveries and rejections (internal; never suppressed, listed for their headings)
+        "delivery_id": _dim("Lieferung"),
+        "source_name": _dim("Datei/Ordner"),
+        "received_at": _dim("eingegangen"),
+        "snapshot_on": _dim("Stand der Lieferung"),
+        "format": _dim("Format"),
+        "rows_received": _free("Zeilen einer Lieferung", "Zeilen erhalten"),
+        "rows_loaded": _free("Zeilen einer Lieferung", "Zeilen geladen"),
+        "rows_rejected": _free("Zeilen einer Lieferung", "Zeilen abgewiesen"),
+        "reconciled": _dim("Abgleich"),
+        "message": _dim("Hinweis"),
+        "table_name": _dim("Tabelle"),
+        "file_name": _dim("Datei"),
+        "line": _free("Zeilennummer in einer Datei", "Zeile"),
+        "column_name": _dim("Spalte"),
+        "reason": _dim("Grund"),
+        "rejections": _free("Zahl abgewiesener Zeilen einer Lieferung", "Anzahl"),
+        "current_tables": _dim("aktuelle Tabellen"),
+        # case level (pseudonymous; role-gated, never published to suppressed readers)
+        "case_id": _dim(),
+        "opened_on": _dim(),
+        "closed_on": _dim(),
+        "exemplary_rank": _free("Rang innerhalb der exemplarischen Fälle", "Rang"),
+        "barrier_codes": _dim(),
+        "referrals_failed": _count(),
+        "max_wait_days": _free("Wartezeit eines einzelnen Falls (Falldaten)"),
+        "goals": _count(),
     }
 )
 
-# how columns are shown: shares as percent, decimals for ratios (everything else: integers)
-PERCENT_COLUMNS = frozenset(
-    {
-        "gap_rate",
-        "gap_rate_ci_low",
-        "gap_rate_ci_high",
-        "structural_share",
-        "observed_rate",
-        "observed_ci_low",
-        "observed_ci_high",
-        "km_cumulative_incidence",
-        "km_ci_low",
-        "km_ci_high",
-        "person_key_share",
-        "assessment_rate",
-        "plan_rate",
-        "review_rate",
-        "evaluation_rate",
-    }
-)
-DECIMALS = MappingProxyType(
-    {
-        "avg_caseload": 1,
-        "caseload_end": 1,
-        "throughput_per_fte": 1,
-        "fte_end": 2,
-        "fte_days": 0,
-        "case_days": 0,
-        "wait_days_median": 0,
-        "wait_days_p90": 0,
-        "typicality": 2,
-    }
-)
+
+@cache
+def _mart_labels() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for table in load_mart_dictionary()["tables"].values():
+        for column, spec in table["columns"].items():
+            labels.setdefault(column, spec["label"])
+    return labels
+
+
+def figure(column: str) -> Figure | None:
+    return FIGURES.get(column)
+
+
+def label(column: str) -> str:
+    """The German heading of a column: the catalogue's, else the mart dictionary's."""
+    f = FIGURES.get(column)
+    if f is not None and f.label:
+        return f.label
+    return _mart_labels().get(column, column)
+
+
+def headings(columns: Sequence[str]) -> dict[str, str]:
+    return {c: label(c) for c in columns}
+
+
+def percent_columns(columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if (f := FIGURES.get(c)) and f.fmt == "percent"]
+
+
+def decimals(columns: Sequence[str]) -> dict[str, int]:
+    digits = {"int": 0, "dec1": 1, "dec2": 2}
+    return {c: digits[f.fmt] for c in columns if (f := FIGURES.get(c)) and f.fmt in digits}
+
 
 DELIVERY_STATUS_LABELS = MappingProxyType(
     {
@@ -192,10 +254,6 @@ CODE_COLUMNS = MappingProxyType(
         "risk_level": "risk_level",
     }
 )
-
-
-def headings(columns: Sequence[str]) -> dict[str, str]:
-    return {c: COLUMN_LABELS.get(c, c) for c in columns}
 
 
 def code_label(code_list: str, code) -> str:
@@ -226,15 +284,14 @@ def label_codes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def show(pub: Published, drop: Sequence[str] = (), labels: dict | None = None) -> pd.DataFrame:
+def show(pub, drop: Sequence[str] = (), labels: dict | None = None) -> pd.DataFrame:
     """A published table as German display strings with German headings."""
-    if drop:
-        keep = [c for c in pub.table.columns if c not in drop]
-        pub = Published(pub.table[keep], pub.flags[keep], pub.k)
+    pub = pub.drop(drop) if drop else pub
+    columns = list(pub.table.columns)
     return pub.display(
-        percent=[c for c in pub.table.columns if c in PERCENT_COLUMNS],
-        decimals={c: d for c, d in DECIMALS.items() if c in pub.table.columns},
-        labels={**headings(pub.table.columns), **(labels or {})},
+        percent=percent_columns(columns),
+        decimals=decimals(columns),
+        labels={**headings(columns), **(labels or {})},
     )
 
 

@@ -316,7 +316,7 @@ def downloads(
                     pub,
                     title=title,
                     caption=filter_text(ctx),
-                    percent=[c for c in pub.table.columns if c in catalog.PERCENT_COLUMNS],
+                    percent=catalog.percent_columns(pub.table.columns),
                 )
             ],
             basis=basis,

@@ -145,6 +145,10 @@ class Published:
             table, flags = self.table.iloc[list(mask)], self.flags.iloc[list(mask)]
         return Published(table.reset_index(drop=True), flags.reset_index(drop=True), self.k)
 
+    def drop(self, columns: Sequence[str]) -> Published:
+        keep = [c for c in self.table.columns if c not in columns]
+        return Published(self.table[keep], self.flags[keep], self.k)
+
     @property
     def hidden_cells(self) -> int:
         return int((self.flags != "").to_numpy().sum())
@@ -370,16 +374,52 @@ def _num(v) -> float:
         return float("nan")
 
 
+class Unclassified(ValueError):
+    """A column that may not be published: it has no disclosure class in the catalogue."""
+
+
+def disclosure_classes(df: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
+    """The count columns and the derived columns (with their basis) of a table, from the
+    catalogue of published figures (dashboards.catalog). Default-deny: a numeric column
+    without a class, or a derived column whose basis is not in the table, raises."""
+    from dashboards.catalog import COUNT, DERIVED, figure
+
+    counts, rates = [], {}
+    for col in df.columns:
+        f = figure(col)
+        numeric = pd.api.types.is_numeric_dtype(df[col].dtype) or _mixed_numeric(df[col])
+        if f is None:
+            if numeric:
+                raise Unclassified(
+                    f"Spalte '{col}' hat keine Geheimhaltungsklasse im Katalog"
+                    " (dashboards/catalog.py) und darf nicht veröffentlicht werden."
+                )
+            continue
+        if f.cls == COUNT:
+            counts.append(col)
+        elif f.cls == DERIVED:
+            missing = [b for b in f.basis if b not in df.columns]
+            if missing:
+                raise Unclassified(
+                    f"Spalte '{col}' beruht auf {', '.join(missing)}, die in der Tabelle fehlen."
+                )
+            rates[col] = list(f.basis)
+    return counts, rates
+
+
 def publish(
     df: pd.DataFrame,
-    counts: Sequence[str],
     k: int | None,
-    **kwargs,
+    *,
+    margins: Sequence[Sequence[str]] = ((),),
+    total_mask: pd.Series | None = None,
 ) -> Published:
-    """`suppress()` when k is given, else the internal table unchanged."""
+    """A table as it may leave the query: suppressed with k (classes from the catalogue), or
+    internal (k None) — in both cases only with classified columns."""
+    counts, rates = disclosure_classes(df)
     if k is None:
         return unsuppressed(df)
-    return suppress(df, counts, k, **kwargs)
+    return suppress(df, counts, k, rates=rates, margins=margins, total_mask=total_mask)
 
 
 def suppress_pivot(

@@ -69,19 +69,7 @@ def caseload(
         df = df.assign(benchmark=[benchmark_label(v, bands) for v in df["avg_caseload"]])
     df = label_codes(df)
     margins = [["period"]] if by_period else [()]
-    return publish(
-        df,
-        ["cases_in_period", "active_cases_end"],
-        viewer.suppress_k,
-        rates={
-            "avg_caseload": ["cases_in_period"],
-            "caseload_end": ["active_cases_end"],
-            "throughput_per_fte": ["cases_in_period"],
-            "case_days": ["cases_in_period"],
-            **({"benchmark": ["cases_in_period"]} if bands else {}),
-        },
-        margins=margins,
-    )
+    return publish(df, viewer.suppress_k, margins=margins)
 
 
 @query(
@@ -114,13 +102,7 @@ def caseload_by_caseworker(
             "fte_missing",
         ]
     ]
-    return publish(
-        df,
-        ["cases_in_period", "active_cases_end"],
-        viewer.suppress_k,
-        rates={"avg_caseload": ["cases_in_period"], "caseload_end": ["active_cases_end"]},
-        margins=[["provider_id"]],
-    )
+    return publish(df, viewer.suppress_k, margins=[["provider_id"]])
 
 
 @query()
@@ -147,9 +129,4 @@ def case_counts(
         ]
     ]
     df = label_codes(df)
-    return publish(
-        df,
-        ["cases_in_period", "cases_opened", "cases_closed", "active_cases_end"],
-        viewer.suppress_k,
-        margins=[],
-    )
+    return publish(df, viewer.suppress_k, margins=[])

@@ -13,9 +13,9 @@ from dashboards.disclosure import Published, publish
 from dashboards.read.gate import query
 from dashboards.read.scope import Filters, Source, Viewer, rollup_filters
 from transforms import gaps as figures
+from transforms.survival import wilson_interval
 
 GAP_COUNTS = ["goals_set", "goals_without_offer", "cases_with_gap"]
-GAP_RATES = {"gap_rate": ["goals_without_offer", "goals_set"]}
 
 
 def _gap_rows(
@@ -41,9 +41,15 @@ def _gap_rows(
 
 @query()
 def gaps(
-    source: Source, viewer: Viewer, filters: Filters, *, group_by: Sequence[str] = ("domain",)
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    *,
+    group_by: Sequence[str] = ("domain",),
+    interval: bool = False,
 ) -> Published:
-    """Supply gaps by the given dimensions, with a total row (Gesamt)."""
+    """Supply gaps by the given dimensions, with a total row (Gesamt); `interval` adds the
+    Wilson 95 % interval of the gap rate."""
     group_by = list(group_by)
     df = _gap_rows(source, viewer, filters, group_by)
     total = _gap_rows(source, viewer, filters, []) if group_by else df
@@ -60,25 +66,20 @@ def gaps(
         )
         df = pd.concat([df, pd.DataFrame([total_row])], ignore_index=True)
         is_total = pd.Series([False] * (len(df) - 1) + [True])
+    if interval:
+        low, high = wilson_interval(df["goals_without_offer"], df["goals_set"])
+        df = df.assign(gap_rate_ci_low=low, gap_rate_ci_high=high)
     margins = [[c] for c in group_by[:-1]] if len(group_by) > 1 else [()]
     if len(group_by) == 2:
         margins = [[group_by[0]], [group_by[1]]]
-    return publish(
-        df, GAP_COUNTS, viewer.suppress_k, rates=GAP_RATES, margins=margins, total_mask=is_total
-    )
+    return publish(df, viewer.suppress_k, margins=margins, total_mask=is_total)
 
 
 @query()
 def gap_matrix(source: Source, viewer: Viewer, filters: Filters) -> Published:
     """Domain × region: the heatmap's cells (long form, margins per domain and per region)."""
     df = label_codes(_gap_rows(source, viewer, filters, ["domain", "region_code"]))
-    return publish(
-        df,
-        GAP_COUNTS,
-        viewer.suppress_k,
-        rates=GAP_RATES,
-        margins=[["domain"], ["region_code"]],
-    )
+    return publish(df, viewer.suppress_k, margins=[["domain"], ["region_code"]])
 
 
 @query()
@@ -106,12 +107,7 @@ def waits(source: Source, viewer: Viewer, filters: Filters) -> Published:
         ]
     ]
     df = label_codes(df).reset_index(drop=True)
-    return publish(
-        df,
-        ["referrals", "no_offer", "rejected", "started", "waiting_at_end"],
-        viewer.suppress_k,
-        rates={"wait_days_median": ["started"], "wait_days_p90": ["started"]},
-    )
+    return publish(df, viewer.suppress_k)
 
 
 @query()
@@ -131,9 +127,4 @@ def structural_closures(
     if df.empty and not group_by:
         df = pd.DataFrame([{"closures": 0, "structural_closures": 0, "structural_share": np.nan}])
     df = label_codes(df[[*group_by, "closures", "structural_closures", "structural_share"]])
-    return publish(
-        df,
-        ["closures", "structural_closures"],
-        viewer.suppress_k,
-        rates={"structural_share": ["structural_closures", "closures"]},
-    )
+    return publish(df, viewer.suppress_k)

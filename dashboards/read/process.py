@@ -76,10 +76,4 @@ def process_quality(
         df[rate] = df[num] / df[den].replace(0, np.nan)
     df = label_codes(df)
     is_total = pd.Series([False] * (len(df) - 1) + [True])
-    return publish(
-        df,
-        PROCESS_COUNTS,
-        viewer.suppress_k,
-        rates={rate: list(basis) for rate, basis in PROCESS_RATES.items()},
-        total_mask=is_total,
-    )
+    return publish(df, viewer.suppress_k, total_mask=is_total)

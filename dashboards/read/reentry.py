@@ -74,21 +74,7 @@ def reentry(
         transfer_max_days=s.transfer_max_days,
         count_text=(lambda n: format_count(n, k)) if k else str,
     )
-    return publish(
-        res,
-        ["eligible", "events_observed", "km_at_risk", "km_events", "closed_cases"],
-        k,
-        rates={
-            "observed_rate": ["events_observed", "eligible"],
-            "observed_ci_low": ["events_observed", "eligible"],
-            "observed_ci_high": ["events_observed", "eligible"],
-            "km_cumulative_incidence": ["km_events", "closed_cases"],
-            "km_ci_low": ["km_events", "closed_cases"],
-            "km_ci_high": ["km_events", "closed_cases"],
-            "person_key_share": ["closed_cases"],
-        },
-        margins=[],
-    )
+    return publish(res, k, margins=[])
 
 
 @query()

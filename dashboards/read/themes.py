@@ -41,19 +41,17 @@ def themes(
     need it; a provider additionally sees how many of each theme's cases are its own."""
     df = list_themes(source.workspace, include_inactive=include_inactive)
     if df.empty:
-        return publish(df, [], viewer.suppress_k)
+        return publish(df, viewer.suppress_k)
     df = df[[c for c in THEME_COLUMNS if c in df.columns]].copy()
     if "terms" in df.columns:
         df["terms"] = [
             ", ".join(t) if isinstance(t, (list, np.ndarray)) else "" for t in df["terms"]
         ]
     df["kind"] = df["kind"].map({"code": "kodiert", "text": "Text"}).fillna(df["kind"])
-    counts = ["cases", "providers", "regions", "cases_prev", "cases_recent"]
     if viewer.role == "traeger":
         own = _own_theme_cases(source, viewer.provider)
         df["own_cases"] = [own.get(t, 0) for t in df["theme_id"]]
-        counts.append("own_cases")
-    return publish(df.reset_index(drop=True), counts, viewer.suppress_k, margins=[])
+    return publish(df.reset_index(drop=True), viewer.suppress_k, margins=[])
 
 
 def _own_theme_cases(source: Source, provider: str) -> dict[str, int]:
@@ -74,7 +72,7 @@ def theme_trend(
     """Cases per theme and quarter of their first mention in the theme window."""
     with source.read() as con:
         if not has_table(con, "mart", "theme_cases"):
-            return publish(pd.DataFrame(columns=["theme_id", "period", "cases"]), [], None)
+            return publish(pd.DataFrame(columns=["theme_id", "period", "cases"]), None)
         ids = list(theme_ids)
         cond = f"AND c.theme_id IN ({', '.join('?' for _ in ids)})" if ids else ""
         df = con.execute(
@@ -90,7 +88,7 @@ def theme_trend(
                 GROUP BY ALL ORDER BY ALL""",
             ids,
         ).df()
-    return publish(df, ["cases"], viewer.suppress_k, margins=[["period"]])
+    return publish(df, viewer.suppress_k, margins=[["period"]])
 
 
 EXEMPLARY_COLUMNS = [

@@ -11,7 +11,6 @@ from dashboards.reports.model import (
     Table,
     Text,
     fmt,
-    gap_ci,
     process_tables,
 )
 
@@ -88,7 +87,7 @@ def build(src, v, s, base, period, periods):
         Table(
             "Lücken mit KI",
             f"Lückenquote nach Lebensbereich, Quartal {period}",
-            gap_ci(read.gaps(src, v, base, group_by=("domain",))),
+            read.gaps(src, v, base, group_by=("domain",), interval=True),
         )
     )
     sections.append(gaps)

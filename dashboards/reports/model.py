@@ -9,12 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import pandas as pd
-
 from dashboards import read
 from dashboards.disclosure import Published, format_number, format_percent
 from dashboards.read import Filters, Viewer
-from transforms.survival import wilson_interval
 
 KINDS = {
     "lenkungsgruppe": "Bericht für die Lenkungsgruppe",
@@ -98,22 +95,6 @@ def trend_filters(period: str, periods: list[str], n: int, base: Filters) -> Fil
     first = read.quarter_shift(period, -(n - 1))
     first = max(first, periods[0])
     return Filters(first, period, base.programs, base.regions, base.providers)
-
-
-def gap_ci(pub: Published) -> Published:
-    """Adds the Wilson 95 % interval of the gap rate (transforms.survival.wilson_interval);
-    hidden wherever the rate is hidden."""
-    t = pub.table.copy()
-    f = pub.flags.copy()
-    num = pd.to_numeric(t["goals_without_offer"], errors="coerce").fillna(0)
-    den = pd.to_numeric(t["goals_set"], errors="coerce").fillna(0)
-    low, high = wilson_interval(num, den)
-    hidden = [isinstance(x, str) for x in t["gap_rate"]]
-    t["gap_rate_ci_low"] = ["x" if h else lo for h, lo in zip(hidden, low, strict=True)]
-    t["gap_rate_ci_high"] = ["x" if h else hi for h, hi in zip(hidden, high, strict=True)]
-    f["gap_rate_ci_low"] = ["rate" if h else "" for h in hidden]
-    f["gap_rate_ci_high"] = ["rate" if h else "" for h in hidden]
-    return Published(t, f, pub.k)
 
 
 CYCLE_COLUMNS = ("open_cases", "review_due", "close_overdue", "followup_base", "followup_missing")

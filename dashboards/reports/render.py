@@ -252,7 +252,7 @@ def write_xlsx(report: Report, out: Path) -> Path:
                 pub,
                 title=t.title,
                 caption=f"{report.title} · Quartal {report.period_label} · {report.scope}",
-                percent=[c for c in pub.table.columns if c in catalog.PERCENT_COLUMNS],
+                percent=catalog.percent_columns(pub.table.columns),
             )
         )
     # every re-entry / relapse figure keeps its full definition next to it

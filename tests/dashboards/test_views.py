@@ -11,6 +11,7 @@ import time
 import pytest
 import streamlit as st
 
+from dashboards.catalog import label
 from dashboards.read import ROLES
 from dashboards.views import titles, views_for
 from tests.dashboards.apptest import app, frames, logged_in, texts
@@ -134,7 +135,7 @@ def test_funder_tables_are_suppressed(workspace, monkeypatch):
     assert "p04" in provider_col
     row = table[table["Träger"] == "p04"].iloc[0]
     assert row["Fälle im Zeitraum"] == "<3"
-    assert row["Fälle je VZÄ (Durchschnitt)"] == "x"
+    assert row[label("avg_caseload")] == "x"
 
 
 def test_provider_sees_only_itself(workspace, monkeypatch):
