@@ -145,7 +145,23 @@ def km_curve(
     }
 
 
+OWN_EVENTS = {
+    "own_reentry_days": "reentry_days",
+    "own_transfer_days": "transfer_days",
+    "own_relapse_days": "relapse_days",
+    "own_relapses_during": "relapses_during",
+}
+
+
 @query(roles=CASE_LEVEL_ROLES)
 def reentry_cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
-    """mart.reentry rows (one per closed case, pseudonymous) in the viewer's scope."""
-    return _rows(source, viewer, filters)
+    """mart.reentry rows (one per closed case, pseudonymous) in the viewer's scope.
+
+    A provider gets the events from its own records only (`own_*`): a re-entry, transfer or
+    relapse that another provider recorded for the same person never reaches its case table;
+    it counts in the (suppressed) rates only."""
+    df = _rows(source, viewer, filters)
+    if viewer.role == "traeger":
+        network = [*OWN_EVENTS.values(), "reentry_via"]
+        return df.drop(columns=network).rename(columns=OWN_EVENTS)
+    return df.drop(columns=list(OWN_EVENTS))
