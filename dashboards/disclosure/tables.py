@@ -145,6 +145,16 @@ class Published:
             table, flags = self.table.iloc[list(mask)], self.flags.iloc[list(mask)]
         return Published(table.reset_index(drop=True), flags.reset_index(drop=True), self.k)
 
+    def hide(self, rows, columns: Sequence[str]) -> Published:
+        """The same table with the given derived values hidden ('x') in the given rows."""
+        table, flags = self.table.astype(object).copy(), self.flags.copy()
+        rows = np.asarray(rows, dtype=bool)
+        for col in columns:
+            defined = table[col].notna().to_numpy() & rows
+            table.loc[defined, col] = RATE_MARK
+            flags.loc[defined, col] = RATE
+        return Published(table, flags, self.k)
+
     def drop(self, columns: Sequence[str]) -> Published:
         keep = [c for c in self.table.columns if c not in columns]
         return Published(self.table[keep], self.flags[keep], self.k)

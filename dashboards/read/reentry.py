@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.disclosure import Published, format_count, publish
+from dashboards.disclosure.curves import protected_days
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.scope import Filters, Source, Viewer, where
 from data_contracts import load_contract
@@ -74,7 +75,13 @@ def reentry(
         transfer_max_days=s.transfer_max_days,
         count_text=(lambda n: format_count(n, k)) if k else str,
     )
-    return publish(res, k, margins=[])
+    pub = publish(res, k, margins=[])
+    if k is None:
+        return pub
+    # the curve values a suppressed reader sees in the table are points of its chart
+    shown = {e: set(protected_days(*_durations(df, e), k, s.windows)) for e in EVENTS}
+    off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
+    return pub.hide(np.asarray(off), ["km_cumulative_incidence", "km_ci_low", "km_ci_high"])
 
 
 @query()
@@ -91,8 +98,9 @@ def km_curve(
     """Kaplan–Meier cumulative incidence curve up to the longest window, with its 95 %
     interval and the numbers at risk at day 0 and at each window.
 
-    Suppressed viewers: the curve is withheld when there are fewer than k cases or events,
-    and numbers at risk below k are shown as '<k'.
+    Suppressed viewers: the curve is shown only at the days `protected_days` allows (every
+    step rests on at least k events and k persons at risk) and withheld when there is none;
+    numbers at risk below k are shown as '<k'.
     """
     windows = source.settings.windows
     horizon = max(windows)
@@ -104,25 +112,23 @@ def km_curve(
         close_reasons,
         "followup_days, reentry_days, relapse_days",
     )
-    column, label = EVENTS[event]
-    days = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-    follow = df["followup_days"].to_numpy(dtype=float)
-    happened = ~np.isnan(days)
-    durations = np.where(happened, np.minimum(days, follow), follow)
-    grid = list(range(0, horizon + 1, step))
-    if grid[-1] != horizon:
-        grid.append(horizon)
+    label = EVENTS[event][1]
+    durations, happened = _durations(df, event)
+    k = viewer.suppress_k
+    if k is None:
+        days = list(range(0, horizon + 1, step))
+        days += [] if days[-1] == horizon else [horizon]
+    else:
+        days = protected_days(durations, happened, k, windows, step)
     at_risk_days = sorted({0, *windows})
-    curve = kaplan_meier_at(durations, happened, grid) if len(df) else pd.DataFrame()
+    curve = kaplan_meier_at(durations, happened, days) if len(df) else pd.DataFrame()
     risk = (
         kaplan_meier_at(durations, happened, at_risk_days)[["horizon", "at_risk", "events"]]
         if len(df)
         else pd.DataFrame({"horizon": at_risk_days, "at_risk": 0, "events": 0})
     )
-    k = viewer.suppress_k
-    withheld = False
-    if k is not None and (len(df) < k or int(happened.sum()) < k):
-        withheld = True
+    withheld = len(days) < 2 if k is not None else False
+    if withheld:
         curve = pd.DataFrame()
     risk_shown = risk.astype(object)
     if k is not None:
@@ -137,12 +143,18 @@ def km_curve(
         "label": label,
         "curve": curve,
         "at_risk": risk_shown,
-        "n": len(df),
-        "events": int(happened.sum()),
         "withheld": withheld,
         "k": k,
         "windows": tuple(windows),
     }
+
+
+def _durations(df: pd.DataFrame, event: str) -> tuple[np.ndarray, np.ndarray]:
+    """Time to the event, or to the end of follow-up when none happened, and whether it did."""
+    days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
+    follow = df["followup_days"].to_numpy(dtype=float)
+    happened = ~np.isnan(days)
+    return np.where(happened, np.minimum(days, follow), follow), happened
 
 
 OWN_EVENTS = {
