@@ -3,6 +3,8 @@ fewer than k persons at risk, and the windows of the table are the chart's own p
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from dashboards.disclosure.curves import protected_days
@@ -11,7 +13,7 @@ from dashboards.disclosure.curves import protected_days
 def _check(durations, observed, days, k):
     t = np.asarray(durations, float)
     e = np.asarray(observed, bool)
-    for a, b in zip(days, days[1:], strict=False):
+    for a, b in itertools.pairwise(days):
         assert ((t > a) & (t <= b) & e).sum() >= k, (a, b)
         assert (t >= b).sum() >= k, b
 
