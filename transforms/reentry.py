@@ -133,6 +133,30 @@ def event_definition(event: str, transfer_max_days: int = DEFAULT_TRANSFER_MAX_D
     raise ValueError(f"unknown event {event!r}; expected one of {sorted(EVENTS)}")
 
 
+def event_times(df: pd.DataFrame, event: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per closed case: days to the event, or the follow-up when none happened (an event is
+    always within follow-up), and whether it happened — the Kaplan–Meier input."""
+    days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
+    follow = df["followup_days"].to_numpy(dtype=float)
+    happened = ~np.isnan(days)
+    return np.where(happened, np.minimum(days, follow), follow), happened
+
+
+def window_masks(df: pd.DataFrame, event: str, window: int) -> dict[str, np.ndarray]:
+    """Per closed case, for one window W: `eligible` (followed up for at least W days),
+    `observed` (eligible and the event within W days), `at_risk` (still observed without the
+    event at day W: time to event or censoring >= W)."""
+    days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
+    follow = df["followup_days"].to_numpy(dtype=float)
+    durations, happened = event_times(df, event)
+    eligible = follow >= window
+    return {
+        "eligible": eligible,
+        "observed": eligible & happened & (days <= window),
+        "at_risk": durations >= window,
+    }
+
+
 def reentry_rates(
     data: pd.DataFrame | duckdb.DuckDBPyRelation,
     windows: Sequence[int] | None = None,
@@ -156,20 +180,17 @@ def reentry_rates(
     df = _frame(data)
     windows = tuple(DEFAULT_WINDOWS if windows is None else windows)
     n = len(df)
-    follow = df["followup_days"].to_numpy(dtype=float)
     share = person_key_share(df)
     population = base_population or describe_population(df, as_of, count_text)
     pct = f"{confidence:.0%}".replace("%", " %")
     rows = []
     for event in events:
-        column, label = EVENTS[event]
-        days = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-        happened = ~np.isnan(days)
-        # time to event, or follow-up when none happened (an event is always within follow-up)
-        durations = np.where(happened, np.minimum(days, follow), follow)
+        label = EVENTS[event][1]
+        durations, happened = event_times(df, event)
         km = kaplan_meier_at(durations, happened, windows, confidence)
-        eligible = np.array([(follow >= w).sum() for w in windows])
-        observed = np.array([((follow >= w) & happened & (days <= w)).sum() for w in windows])
+        masks = [window_masks(df, event, w) for w in windows]
+        eligible = np.array([m["eligible"].sum() for m in masks])
+        observed = np.array([m["observed"].sum() for m in masks])
         low, high = wilson_interval(observed, eligible, confidence)
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(eligible > 0, observed / np.maximum(eligible, 1), np.nan)

@@ -14,7 +14,7 @@ from dashboards.disclosure.curves import protected_days
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.scope import Filters, Source, Viewer, where
 from data_contracts import load_contract
-from transforms.reentry import EVENTS, reentry_rates
+from transforms.reentry import EVENTS, event_times, reentry_rates
 from transforms.survival import kaplan_meier_at
 
 
@@ -79,7 +79,7 @@ def reentry(
     if k is None:
         return pub
     # the curve values a suppressed reader sees in the table are points of its chart
-    shown = {e: set(protected_days(*_durations(df, e), k, s.windows)) for e in EVENTS}
+    shown = {e: set(protected_days(*event_times(df, e), k, s.windows)) for e in EVENTS}
     off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
     return pub.hide(np.asarray(off), ["km_cumulative_incidence", "km_ci_low", "km_ci_high"])
 
@@ -113,7 +113,7 @@ def km_curve(
         "followup_days, reentry_days, relapse_days",
     )
     label = EVENTS[event][1]
-    durations, happened = _durations(df, event)
+    durations, happened = event_times(df, event)
     k = viewer.suppress_k
     if k is None:
         days = list(range(0, horizon + 1, step))
@@ -148,13 +148,6 @@ def km_curve(
         "windows": tuple(windows),
     }
 
-
-def _durations(df: pd.DataFrame, event: str) -> tuple[np.ndarray, np.ndarray]:
-    """Time to the event, or to the end of follow-up when none happened, and whether it did."""
-    days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
-    follow = df["followup_days"].to_numpy(dtype=float)
-    happened = ~np.isnan(days)
-    return np.where(happened, np.minimum(days, follow), follow), happened
 
 
 OWN_EVENTS = {
