@@ -163,8 +163,9 @@ FIGURES = MappingProxyType(
         "last_seen": _dim(),
         "trend": _dim(),
         "cases": _count(),
-        "providers": _count(),
-        "regions": _count(),
+        # organisations and regions, not persons; a theme needs min_providers providers
+        "providers": _free("Zahl der Träger mit dem Thema (keine Personenzählung)"),
+        "regions": _free("Zahl der Regionen mit dem Thema (keine Personenzählung)"),
         "cases_prev": _count(),
         "cases_recent": _count(),
         "own_cases": _count("davon eigene Fälle"),

@@ -22,7 +22,17 @@ from kernel.workspace import Workspace
 
 USER_KEY = "lagebild_user"
 PUBLICATION_KEY = "lagebild_publication"
-FILTER_KEYS = ("f_period", "f_programs", "f_regions", "f_providers")
+FILTER_KEYS = (
+    "f_period",
+    "f_programs",
+    "f_regions",
+    "f_providers",
+    "g_period",
+    "g_kind",
+    "g_program",
+    "g_region",
+    "g_provider",
+)
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -159,6 +169,8 @@ def _period_label(options: dict):
 def sidebar_filters(cfg: AppConfig, v: read.Viewer) -> read.Filters:
     """Period, program, region and provider filters; a provider sees only itself."""
     options = data.load(read.filter_options, source(cfg), v)
+    if v.suppress_k is not None:
+        return grid_filters(v, options)
     default = read.default_filters(options)
     periods = options["periods"]
     with st.sidebar:
@@ -208,6 +220,77 @@ def sidebar_filters(cfg: AppConfig, v: read.Viewer) -> read.Filters:
     )
 
 
+def grid_filters(v: read.Viewer, options: dict) -> read.Filters:
+    """A suppressed reader's filters choose cells of the publication grid: one quarter,
+    half-year or year, and one programme, one region or one provider (or all)."""
+    partial = set(options["partial"])
+    choices = [
+        *reversed(options["years"]),
+        *reversed(options["halves"]),
+        *reversed(options["periods"]),
+    ]
+    complete = [p for p in reversed(options["periods"]) if p not in partial]
+    default = complete[0] if complete else (choices[0] if choices else None)
+    with st.sidebar:
+        st.subheader("Filter")
+        st.caption(
+            "Veröffentlichte Zahlen: ein Zeitraum des Veröffentlichungsrasters und höchstens"
+            " eine Gliederung (Programm, Region oder Träger)."
+        )
+        period = st.selectbox(
+            "Zeitraum",
+            choices,
+            index=choices.index(default) if default in choices else 0,
+            format_func=lambda p: (
+                f"{_grid_period_text(p)} (unvollständig)" if p in partial else _grid_period_text(p)
+            ),
+            key="g_period",
+        )
+        if v.role == "traeger":
+            st.selectbox("Träger", [v.provider], disabled=True, key="g_provider_fixed")
+            return read.Filters(period, period, providers=(v.provider,))
+        kinds = {
+            "alle": "Netzwerk gesamt",
+            "program": "Programm",
+            "region": "Region",
+            "provider": "Träger",
+        }
+        kind = st.radio("Gliederung", list(kinds), format_func=kinds.get, key="g_kind")
+        pick: dict[str, tuple[str, ...]] = {"program": (), "region": (), "provider": ()}
+        if kind == "program":
+            pick["program"] = (
+                st.selectbox(
+                    "Programm",
+                    options["programs"],
+                    key="g_program",
+                    format_func=lambda c: catalog.code_label("program", c),
+                ),
+            )
+        elif kind == "region":
+            pick["region"] = (
+                st.selectbox(
+                    "Region", options["regions"], key="g_region", format_func=region_label
+                ),
+            )
+        elif kind == "provider":
+            pick["provider"] = (st.selectbox("Träger", options["providers"], key="g_provider"),)
+    return read.Filters(
+        period,
+        period,
+        programs=pick["program"],
+        regions=pick["region"],
+        providers=pick["provider"],
+    )
+
+
+def _grid_period_text(p: str) -> str:
+    if len(p) == 4:
+        return f"Jahr {p}"
+    if p[5] == "H":
+        return f"{p[-1]}. Halbjahr {p[:4]}"
+    return f"{p[-1]}. Quartal {p[:4]}"
+
+
 # ---------------------------------------------------------------------------------------------
 # view context
 
@@ -235,6 +318,15 @@ class Context:
             f = replace(f, programs=(q.program,))
         return data.load(q.func, self.source, self.viewer, f, **{**q.options, **options})
 
+    def run_if_published(self, q, **options):
+        """`run`, or None with a note when the selection is no cell of the publication grid
+        (a suppressed reader sees only grid cells)."""
+        try:
+            return self.run(q, **options)
+        except read.NotInGrid as exc:
+            st.info(str(exc), icon=":material/grid_off:")
+            return None
+
     def run_options(self) -> dict:
         """The filter choices of this viewer (periods, programmes, regions, providers)."""
         return data.load(read.filter_options, self.source, self.viewer)
@@ -256,7 +348,7 @@ def period_text(f: read.Filters) -> str:
     if not f.period_from:
         return "alle Quartale"
     if f.period_from == f.period_to:
-        return f"Quartal {f.period_from}"
+        return _grid_period_text(f.period_from)
     return f"{f.period_from} bis {f.period_to}"
 
 

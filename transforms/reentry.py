@@ -52,6 +52,7 @@ RESULT_COLUMNS = [
     "event_label",
     "window_days",
     "closed_cases",
+    "with_person_key",
     "person_key_share",
     "eligible",
     "events_observed",
@@ -98,7 +99,7 @@ def _codes_text(df: pd.DataFrame, column: str, code_list: str, plural: str) -> s
 
 
 def describe_population(
-    df: pd.DataFrame, as_of: date | None = None, count_text: Callable[[int], str] = str
+    df: pd.DataFrame, as_of: date | None = None, count_text: Callable[[int], str] | None = str
 ) -> str:
     """German description of the closed cases in `df` (programs, intensities, close reasons)."""
     until = f" bis zum Datenstand {as_of:%d.%m.%Y}" if as_of else ""
@@ -107,7 +108,8 @@ def describe_population(
         _codes_text(df, "intensity", "intensity", "Intensitäten"),
         _codes_text(df, "close_reason", "close_reason", "Abschlussgründe"),
     ]
-    return f"{count_text(len(df))} abgeschlossene Fälle{until} ({'; '.join(parts)})"
+    n = f"{count_text(len(df))} " if count_text else ""
+    return f"{n}abgeschlossene Fälle{until} ({'; '.join(parts)})"
 
 
 def event_definition(event: str, transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS) -> str:
@@ -166,21 +168,23 @@ def reentry_rates(
     base_population: str | None = None,
     transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS,
     confidence: float = 0.95,
-    count_text: Callable[[int], str] = str,
+    count_text: Callable[[int], str] | None = str,
 ) -> pd.DataFrame:
     """Observed rates (Wilson) and Kaplan–Meier cumulative incidence per event and window.
 
     `data`: rows of mart.reentry (DataFrame or DuckDB relation), already filtered to the
     subgroup wanted. `base_population` replaces the generated description of the population
     (e.g. "KIM-Case-Management, Intensität Case Management, ohne Weitervermittlungen").
-    `count_text` writes the case counts named in the definition (a suppressed reader's output
-    passes one that shows small counts as "<k").
+    `count_text` writes the case counts named in the definition; None leaves them (and the
+    person-key share) out of the text, for readers whose counts come from the publication
+    grid with its own suppression pattern.
     Returns one row per (event, window) with the columns in RESULT_COLUMNS.
     """
     df = _frame(data)
     windows = tuple(DEFAULT_WINDOWS if windows is None else windows)
     n = len(df)
     share = person_key_share(df)
+    with_key = int(df["person_key_present"].astype(bool).sum()) if n else 0
     population = base_population or describe_population(df, as_of, count_text)
     pct = f"{confidence:.0%}".replace("%", " %")
     rows = []
@@ -194,18 +198,27 @@ def reentry_rates(
         low, high = wilson_interval(observed, eligible, confidence)
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(eligible > 0, observed / np.maximum(eligible, 1), np.nan)
+
+        def counted(x: int, before: str = " (", after: str = ")") -> str:
+            return f"{before}{count_text(int(x))}{after}" if count_text else ""
+
         for i, w in enumerate(windows):
+            key_share = (f"{share:.0%}".replace("%", " %") if n else "—") if count_text else None
             definition = (
                 f"{event_definition(event, transfer_max_days)}"
                 f" Fensterbeginn: Tag des Fallabschlusses; Fensterlänge: {w} Tage."
                 f" Grundgesamtheit: {population}."
                 f" Beobachtete Quote: Fälle mit mindestens {w} Tagen Nachbeobachtung"
-                f" ({count_text(int(eligible[i]))}), {pct}-Intervall nach Wilson."
-                f" Kaplan–Meier: alle {count_text(n)} Fälle, zensiert am Datenstand;"
-                f" kumulative Inzidenz 1 − S({w}) mit {pct}-Intervall (Greenwood, log-log);"
-                f" unter Risiko bei Tag {w}: {count_text(int(km.at_risk[i]))}."
-                f" Anteil der Fälle mit Personen-Pseudonym: "
-                + (f"{share:.0%}".replace("%", " %") if n else "—")
+                f"{counted(eligible[i])}, {pct}-Intervall nach Wilson."
+                f" Kaplan–Meier: alle{counted(n, ' ', '')} Fälle, zensiert am Datenstand;"
+                f" kumulative Inzidenz 1 − S({w}) mit {pct}-Intervall (Greenwood, log-log)"
+                + (
+                    f"; unter Risiko bei Tag {w}: {count_text(int(km.at_risk[i]))}."
+                    if count_text
+                    else "."
+                )
+                + " Anteil der Fälle mit Personen-Pseudonym"
+                + (f": {key_share}" if key_share else " siehe Tabelle")
                 + " (ohne Pseudonym sind nur Wiedereröffnungen über vorheriger_fall_id"
                 " sichtbar)."
             )
@@ -215,6 +228,7 @@ def reentry_rates(
                     "event_label": label,
                     "window_days": int(w),
                     "closed_cases": n,
+                    "with_person_key": with_key,
                     "person_key_share": share,
                     "eligible": int(eligible[i]),
                     "events_observed": int(observed[i]),

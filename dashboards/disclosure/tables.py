@@ -353,12 +353,27 @@ def suppress(
         if after == before:
             break
 
+    return with_pattern(df, k, primary, masks, rates)
+
+
+def with_pattern(
+    df: pd.DataFrame,
+    k: int,
+    primary: Mapping[str, pd.Series],
+    hidden: Mapping[str, pd.Series],
+    rates: Mapping[str, Sequence[str]],
+) -> Published:
+    """A table with a decided suppression pattern: counts hidden where `hidden` says (as
+    ``<k`` where `primary` says, else ``x``), and every derived column hidden where one of its
+    basis counts is below k or hidden."""
+    df = df.reset_index(drop=True)
+    masks = {c: pd.Series(np.asarray(m, dtype=bool), index=df.index) for c, m in hidden.items()}
     table = df.astype(object).copy()
     flags = pd.DataFrame("", index=df.index, columns=df.columns)
     mark = primary_mark(k)
-    for c in counts:
-        prim = primary[c].to_numpy()
-        sec = masks[c].to_numpy() & ~prim
+    for c, m in masks.items():
+        prim = np.asarray(primary[c], dtype=bool)
+        sec = m.to_numpy() & ~prim
         table.loc[prim, c] = mark
         table.loc[sec, c] = SECONDARY_MARK
         flags.loc[prim, c] = PRIMARY
@@ -430,6 +445,19 @@ def publish(
     if k is None:
         return unsuppressed(df)
     return suppress(df, counts, k, rates=rates, margins=margins, total_mask=total_mask)
+
+
+def from_grid(df: pd.DataFrame, k: int, status: Mapping[str, Sequence[str]]) -> Published:
+    """A table whose counts are cells of the publication grid, shown with the grid's pattern
+    (`status` per count column: '', 'primary' or 'secondary'; a missing status is a zero
+    cell). Default-deny: every count column must come with its grid status."""
+    counts, rates = disclosure_classes(df)
+    if missing := [c for c in counts if c not in status]:
+        raise Unclassified(f"Zählungen ohne Zelle im Veröffentlichungsraster: {missing}")
+    st = {c: pd.Series(list(status[c]), dtype=object).fillna("").astype(str) for c in counts}
+    primary = {c: (v == PRIMARY).to_numpy() for c, v in st.items()}
+    hidden = {c: (v != "").to_numpy() for c, v in st.items()}
+    return with_pattern(df, k, primary, hidden, rates)
 
 
 def suppress_pivot(

@@ -17,6 +17,7 @@ from dashboards.read.cases import cases
 from dashboards.read.deliveries import deliveries, delivery_tables, rejections
 from dashboards.read.gaps import gap_matrix, gaps, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
+from dashboards.read.grid import NotInGrid
 from dashboards.read.overview import decisions
 from dashboards.read.process import PROCESS_COUNTS, process_quality
 from dashboards.read.reentry import km_curve, reentry, reentry_cases
@@ -46,6 +47,7 @@ __all__ = [
     "AccessDenied",
     "DataBasis",
     "Filters",
+    "NotInGrid",
     "Source",
     "Viewer",
     "benchmark_label",

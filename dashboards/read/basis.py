@@ -86,9 +86,24 @@ def filter_options(source: Source, viewer: Viewer, filters: Filters) -> dict[str
             f"SELECT DISTINCT provider_id, program, region_code FROM mart.cases WHERE {cond}",
             params,
         ).df()
+    quarters = [p for p, _ in periods]
+    halves = sorted({f"{q[:4]}-H{1 if int(q[-1]) <= 2 else 2}" for q in quarters})
+    years = sorted({q[:4] for q in quarters})
+    partial = [p for p, is_partial in periods if is_partial]
+    partial += [
+        h
+        for h in halves
+        if any(
+            q in partial and q.startswith(h[:4]) and (q[-1] in "12") == (h[-1] == "1")
+            for q in quarters
+        )
+    ]
+    partial += [y for y in years if any(q in partial and q.startswith(y) for q in quarters)]
     return {
-        "periods": [p for p, _ in periods],
-        "partial": [p for p, partial in periods if partial],
+        "periods": quarters,
+        "halves": halves,
+        "years": years,
+        "partial": partial,
         "programs": sorted(dims["program"].dropna().unique().tolist()),
         "regions": sorted(dims["region_code"].dropna().unique().tolist()),
         "providers": sorted(dims["provider_id"].dropna().unique().tolist()),

@@ -9,11 +9,20 @@ import pandas as pd
 
 from dashboards.disclosure import Published
 from dashboards.read.caseload import caseload
-from dashboards.read.gaps import gap_matrix
+from dashboards.read.gaps import gap_matrix, gaps
 from dashboards.read.gate import query
+from dashboards.read.grid import NotInGrid
 from dashboards.read.scope import Filters, Source, Viewer
 from dashboards.read.themes import themes
 
+_MATRIX_ORDER = [
+    "domain",
+    "region_code",
+    "goals_set",
+    "goals_without_offer",
+    "cases_with_gap",
+    "gap_rate",
+]
 MIN_GOALS = 10  # a gap is ranked only with at least this many goals in its cell
 TOP_GAPS = 5
 
@@ -26,7 +35,15 @@ def _num(series: pd.Series) -> pd.Series:
 def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Published]:
     """{"gaps", "themes", "overloaded"}: the published rows that need a decision."""
     threshold = source.settings.overload_threshold
-    gm = gap_matrix(source, viewer, filters)
+    try:
+        gm = gap_matrix(source, viewer, filters)
+    except NotInGrid:  # published figures for one programme or provider: by domain only
+        by_domain = gaps(source, viewer, filters, group_by=("domain",))
+        gm = by_domain.rows((by_domain.table["domain"] != "Gesamt").to_numpy())
+        gm = Published(
+            gm.table.assign(region_code="alle Regionen"), gm.flags.assign(region_code=""), gm.k
+        )
+        gm = Published(gm.table[_MATRIX_ORDER], gm.flags[_MATRIX_ORDER], gm.k)
     rate = _num(gm.table["gap_rate"])
     ok = rate.notna() & (_num(gm.table["goals_set"]) >= MIN_GOALS)
     ranked = rate.where(ok).sort_values(ascending=False, na_position="last")

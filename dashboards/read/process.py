@@ -10,9 +10,12 @@ import pandas as pd
 
 from dashboards.catalog import label_codes
 from dashboards.disclosure import Published, publish
+from dashboards.disclosure.families import ALL, PROCESS_GROUPS, PROCESS_MARGINS
+from dashboards.disclosure.tables import from_grid
+from dashboards.read import grid
 from dashboards.read.gate import query
 from dashboards.read.scope import Filters, Source, Viewer, rollup_filters
-from transforms.process import COUNTS, process_counts
+from transforms.process import CLASS_FLAGS, COUNTS, process_counts
 
 PROCESS_COUNTS = list(COUNTS)
 PROCESS_RATES = {
@@ -34,6 +37,8 @@ def process_quality(
     """Process-quality flags of mart.cases summed per group, for cases active in the span,
     with a total row."""
     group_by = list(group_by)
+    if viewer.suppress_k is not None:
+        return _process_from_grid(source, viewer, filters, group_by)
     with source.read() as con:
         df = process_counts(
             con,
@@ -50,3 +55,37 @@ def process_quality(
     df = label_codes(df)
     is_total = pd.Series([False] * (len(df) - 1) + [True])
     return publish(df, viewer.suppress_k, total_mask=is_total)
+
+
+def _process_from_grid(
+    source: Source, viewer: Viewer, filters: Filters, group_by: list[str]
+) -> Published:
+    """The counts as margins of the grid's case classes: a row per group and the total (for
+    a provider its own row: the network total is not its to see)."""
+    where = grid.conditions(viewer, filters, group_by, [(), *[(g,) for g in PROCESS_GROUPS]])
+    where.pop("region_code")
+    key = group_by[0] if group_by else "provider_id"
+    if where[key] is grid.NOT_ALL:
+        del where[key]  # every group and their total
+    where["period"] = grid.period_label(filters)
+    cells = grid.cells(source, "process", where)
+    rows = {}
+    for count, flags in PROCESS_MARGINS.items():
+        chosen = np.ones(len(cells), dtype=bool)
+        for flag in CLASS_FLAGS:
+            chosen &= (cells[flag] == ("ja" if flag in flags else ALL)).to_numpy()
+        rows[count] = grid.keyed(cells[chosen], [key], count).set_index(key)
+    df = pd.concat(rows.values(), axis=1).reset_index()
+    df[PROCESS_COUNTS] = df[PROCESS_COUNTS].fillna(0).astype(int)
+    total = df[key] == ALL
+    if viewer.role == "traeger":
+        df = pd.concat([df[~total], df[~total].assign(**{key: ALL})], ignore_index=True)
+        total = df[key] == ALL
+    df = pd.concat([df[~total].sort_values(key), df[total]], ignore_index=True)
+    for rate, (num, den) in PROCESS_RATES.items():
+        df[rate] = df[num] / df[den].where(df[den] > 0)
+    status = {c: df.pop(f"{c}__status") for c in PROCESS_COUNTS}
+    is_total = df[key] == ALL
+    df = label_codes(df.rename(columns={key: key}))
+    df[key] = df[key].where(~is_total, "Gesamt")
+    return from_grid(df[[key, *PROCESS_COUNTS, *PROCESS_RATES]], viewer.suppress_k, status)

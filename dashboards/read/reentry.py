@@ -9,8 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from dashboards.disclosure import Published, format_count, publish
+from dashboards.disclosure import Published, publish
 from dashboards.disclosure.curves import protected_days
+from dashboards.disclosure.families import ALL
+from dashboards.disclosure.tables import from_grid
+from dashboards.read import grid
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.scope import Filters, Source, Viewer, where
 from data_contracts import load_contract
@@ -66,22 +69,70 @@ def reentry(
     """Observed rates (Wilson) and Kaplan–Meier incidence per event and window, each with the
     full definition of the figure."""
     s = source.settings
-    df = _rows(source, viewer, filters, intensities, close_reasons, _rate_columns())
     k = viewer.suppress_k
+    if k is not None and (intensities or close_reasons):
+        raise grid.NotInGrid(
+            "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
+        )
+    df = _rows(source, viewer, filters, intensities, close_reasons, _rate_columns())
     res = reentry_rates(
         df,
         s.windows,
         as_of=_as_of(source),
         transfer_max_days=s.transfer_max_days,
-        count_text=(lambda n: format_count(n, k)) if k else str,
+        count_text=None if k else str,
     )
-    pub = publish(res, k, margins=[])
     if k is None:
-        return pub
+        return publish(res, k, margins=[])
+    # the counts are cells of the publication grid, with its pattern
+    counts = _grid_counts(source, viewer, filters)
+    res = res.drop(columns=[*GRID_COUNTS, "km_events"]).merge(
+        counts, on=["event", "window_days"], how="left"
+    )
+    status = {c: res.pop(f"{c}__status") for c in GRID_COUNTS}
+    pub = from_grid(res, k, status)
     # the curve values a suppressed reader sees in the table are points of its chart
     shown = {e: set(protected_days(*event_times(df, e), k, s.windows)) for e in EVENTS}
     off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
     return pub.hide(np.asarray(off), ["km_cumulative_incidence", "km_ci_low", "km_ci_high"])
+
+
+GRID_COUNTS = ("closed_cases", "with_person_key", "eligible", "events_observed", "km_at_risk")
+
+
+def _grid_cells(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    """The re-entry family's cells of the reader's population (one group or the network)."""
+    return grid.cells(source, "reentry", grid.conditions(viewer, filters, ()))
+
+
+def _margin(cells: pd.DataFrame, fixed: dict[str, str]) -> pd.Series:
+    """The cell where the given breakdowns have the given codes and all others their total."""
+    dims = [c for c in cells.columns if c == "person_key" or c.endswith(("_obs", "_km"))]
+    mask = np.ones(len(cells), dtype=bool)
+    for d in dims:
+        mask &= (cells[d] == fixed.get(d, ALL)).to_numpy()
+    hit = cells[mask]
+    return hit.iloc[0] if len(hit) else pd.Series({"value": 0, "status": ""})
+
+
+def _grid_counts(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    cells = _grid_cells(source, viewer, filters)
+    rows = []
+    for event in EVENTS:
+        for w in source.settings.windows:
+            obs, km = f"{event}_{w}_obs", f"{event}_{w}_km"
+            row: dict = {"event": event, "window_days": int(w)}
+            for column, fixed in (
+                ("closed_cases", {}),
+                ("with_person_key", {"person_key": "ja"}),
+                ("eligible", {obs: "eligible"}),
+                ("events_observed", {obs: "event"}),
+                ("km_at_risk", {km: "at_risk"}),
+            ):
+                cell = _margin(cells, fixed)
+                row[column], row[f"{column}__status"] = int(cell["value"]), cell["status"]
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 @query()
@@ -115,6 +166,10 @@ def km_curve(
     label = EVENTS[event][1]
     durations, happened = event_times(df, event)
     k = viewer.suppress_k
+    if k is not None and (intensities or close_reasons):
+        raise grid.NotInGrid(
+            "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
+        )
     if k is None:
         days = list(range(0, horizon + 1, step))
         days += [] if days[-1] == horizon else [horizon]
@@ -130,14 +185,16 @@ def km_curve(
     withheld = len(days) < 2 if k is not None else False
     if withheld:
         curve = pd.DataFrame()
-    risk_shown = risk.astype(object)
-    if k is not None:
-        risk_shown["at_risk"] = [
-            format_count(v, k) if 1 <= v < k else int(v) for v in risk["at_risk"]
-        ]
-        risk_shown["events"] = [
-            format_count(v, k) if 1 <= v < k else int(v) for v in risk["events"]
-        ]
+    risk_shown = risk[["horizon", "at_risk"]].astype(object)
+    if k is not None:  # the numbers at risk are the grid's cells, with its pattern
+        cells = _grid_cells(source, viewer, filters)
+        marks = []
+        for day in risk["horizon"]:
+            fixed = {} if day == 0 else {f"{event}_{int(day)}_km": "at_risk"}
+            cell = _margin(cells, fixed)
+            status = str(cell["status"] or "")
+            marks.append(f"<{k}" if status == "primary" else "x" if status else int(cell["value"]))
+        risk_shown["at_risk"] = marks
     return {
         "event": event,
         "label": label,
@@ -147,7 +204,6 @@ def km_curve(
         "k": k,
         "windows": tuple(windows),
     }
-
 
 
 OWN_EVENTS = {

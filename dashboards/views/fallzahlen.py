@@ -56,9 +56,13 @@ def render(ctx: ui.Context) -> None:
     with st.expander("Verlauf als Tabelle"):
         ui.table(ctx, trend, "Fälle je VZÄ nach Quartal und Träger", key="caseload_trend")
 
-    with st.expander("Nach Programm und Region"):
-        by_program = ctx.run(Q["by_program"], scope=scope)
-        ui.table(ctx, by_program, "Fälle je VZÄ nach Programm und Region", key="caseload_prog")
+    if v.role != "traeger":  # a provider's figures are its own; no programme × region grid
+        with st.expander("Nach Programm und Region"):
+            by_program = ctx.run_if_published(Q["by_program"], scope=scope)
+            if by_program is not None:
+                ui.table(
+                    ctx, by_program, "Fälle je VZÄ nach Programm und Region", key="caseload_prog"
+                )
 
     if v.role in Q["caseworkers"].func.spec.roles:
         st.subheader("Je Fachkraft (pseudonym)")

@@ -14,7 +14,9 @@ def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx) + " · Fälle, die im Zeitraum aktiv waren")
     ui.suppression_note(ctx)
     s = ctx.settings
-    pq = ctx.run(Q["quality"])
+    pq = ctx.run_if_published(Q["quality"])
+    if pq is None:
+        return
     body = pq.table[pq.table["provider_id"] != "Gesamt"]
     if len(body):
         ui.figure(figures.process_shares(pq, title=None), key="pq")

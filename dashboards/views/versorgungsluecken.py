@@ -27,15 +27,18 @@ def render(ctx: ui.Context) -> None:
         "Lückenquote = im Zeitraum vereinbarte Ziele ohne passendes Angebot / alle im Zeitraum "
         "vereinbarten Ziele, je Lebensbereich und Region."
     )
-    matrix = ctx.run(Q["matrix"])
-    if len(matrix.table):
+    matrix = ctx.run_if_published(Q["matrix"])
+    if matrix is not None and len(matrix.table):
         ui.figure(figures.gap_heatmap(matrix, title=None), key="gap_heatmap")
-    else:
+    elif matrix is not None:
         st.info("Im gewählten Zeitraum wurden keine Ziele vereinbart.")
     by_domain = ctx.run(Q["by_domain"])
     ui.table(ctx, by_domain, "Versorgungslücken nach Lebensbereich", key="gaps_domain")
-    with st.expander("Lebensbereich × Region als Tabelle"):
-        ui.table(ctx, matrix, "Versorgungslücken nach Lebensbereich und Region", key="gaps_matrix")
+    if matrix is not None:
+        with st.expander("Lebensbereich × Region als Tabelle"):
+            ui.table(
+                ctx, matrix, "Versorgungslücken nach Lebensbereich und Region", key="gaps_matrix"
+            )
 
     st.subheader("Wartezeiten nach Angebotsart")
     st.caption(

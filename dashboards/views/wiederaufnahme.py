@@ -32,25 +32,29 @@ def render(ctx: ui.Context) -> None:
         "gilt hier nicht; das Fenster beginnt mit dem Fallabschluss)."
     )
     ui.suppression_note(ctx)
-    codes = load_contract().codes
-    c1, c2 = st.columns(2)
-    intensities = c1.multiselect(
-        "Intensität",
-        list(codes["intensity"].values),
-        format_func=lambda c: catalog.code_label("intensity", c),
-        placeholder="alle",
-        key="re_intensity",
-    )
-    reasons = c2.multiselect(
-        "Abschlussgrund",
-        list(codes["close_reason"].values),
-        format_func=lambda c: catalog.code_label("close_reason", c),
-        placeholder="alle",
-        key="re_reason",
-    )
-    kw = {"intensities": tuple(intensities), "close_reasons": tuple(reasons)}
+    kw = {}
+    if v.suppress_k is None:  # published figures: the grid has no such breakdown
+        codes = load_contract().codes
+        c1, c2 = st.columns(2)
+        intensities = c1.multiselect(
+            "Intensität",
+            list(codes["intensity"].values),
+            format_func=lambda c: catalog.code_label("intensity", c),
+            placeholder="alle",
+            key="re_intensity",
+        )
+        reasons = c2.multiselect(
+            "Abschlussgrund",
+            list(codes["close_reason"].values),
+            format_func=lambda c: catalog.code_label("close_reason", c),
+            placeholder="alle",
+            key="re_reason",
+        )
+        kw = {"intensities": tuple(intensities), "close_reasons": tuple(reasons)}
     # relapses are documented in exit and distancing work: that is their base population
     pcve = not f.programs and "pcve" in ctx.run_options()["programs"]
+    if v.suppress_k is not None:  # a published figure has one breakdown: the grid's cells
+        pcve = pcve and not f.regions and not read.effective_providers(v, f)
     queries = {
         "reentry": (Q["reentry"], Q["km_reentry"]),
         "relapse": tuple(
