@@ -1,0 +1,1 @@
+"""Statistical disclosure control for the publication grid: joint suppression and its audit."""
