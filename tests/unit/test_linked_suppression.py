@@ -25,7 +25,7 @@ from dashboards.disclosure.linked import (
     period_dimension,
     suppress,
 )
-from pipelines.disclosure import suppress_pivot
+from dashboards.disclosure.tables import suppress_pivot
 
 K = 3
 
@@ -333,7 +333,7 @@ def test_per_table_suppression_of_linked_tables_leaks_but_joint_suppression_hold
     cells = grid.cells.reset_index().rename(columns={"index": "cell"})
     eqs = linked_equations(cells)
 
-    # per table, as pipelines.disclosure does it: provider x quarter, then programme x quarter
+    # per table, as dashboards.disclosure.tables does it: provider x quarter, then programme x quarter
     t1 = pd.DataFrame(
         {q: [COUNTS[p][i] for p in PROVIDERS] for i, q in enumerate(Q)},
         index=pd.Index(list(PROVIDERS), name="provider"),
