@@ -65,7 +65,7 @@ def _hostile_case(case_id: str) -> str:
 
 def _make_hostile(frames: dict[str, pd.DataFrame]) -> None:
     """Keys as an attacker would deliver them (after delivery ids were derived)."""
-    for name, df in frames.items():
+    for df in frames.values():
         if "case_id" in df.columns:
             df["case_id"] = df["case_id"].map(_hostile_case)
         if "caseworker_id" in df.columns:
