@@ -61,12 +61,12 @@ _DUMMY_HASH = _HASHER.hash("lagebild-dummy-password")
 
 FAILED = "Anmeldung fehlgeschlagen: Nutzername oder Passwort falsch."
 WAIT = (
-    "Zu viele fehlgeschlagene Anmeldungen – bitte warten Sie {seconds} Sekunden und versuchen"
-    " Sie es dann erneut."
+    "Anmeldung fehlgeschlagen: zu viele Fehlversuche – bitte warten Sie {seconds} s und"
+    " versuchen Sie es dann erneut."
 )
 LOCKED = (
     "Anmeldung vorübergehend gesperrt (zu viele Fehlversuche). Bitte versuchen Sie es in"
-    " {minutes} Minuten erneut oder bitten Sie die Koordinierungsstelle, die Sperre aufzuheben."
+    " {minutes} Min. erneut oder bitten Sie die Koordinierungsstelle, die Sperre aufzuheben."
 )
 UNKNOWN_NAME = "(unbekannter Name)"
 
