@@ -44,7 +44,7 @@ class Who:
     view: str | None = None
     client: str | None = None
     token: str | None = None  # the browser token (media_guard.COOKIE)
-    link_seconds: float = 60.0
+    link_seconds: float = 30.0
 
     def record(self, event: str, **fields) -> dict:
         return access_log.record(

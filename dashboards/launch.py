@@ -30,6 +30,9 @@ STREAMLIT_FLAGS = {
     "global.developmentMode": "false",
     "client.toolbarMode": "minimal",
     "client.showErrorDetails": "none",
+    # no CSV export or clipboard copy built into st.dataframe: every file goes through
+    # dashboards/exports.py (formula-safe) and the access log
+    "client.disableDataExport": "true",
     "theme.base": "light",
 }
 

@@ -9,11 +9,12 @@ middleware, installed by `dashboards/server.py`) closes that gap:
   (HttpOnly, SameSite=Lax); the session's WebSocket carries it, so a view knows it
   (`st.context.cookies`);
 * a download is produced only when its button is clicked (a callable, see
-  `dashboards/downloads.py`), and producing it grants that browser token the file's SHA-256
-  for `download_link_seconds` — once;
+  `dashboards/access.py`), and producing it grants that browser token the file's SHA-256 for
+  `download_link_seconds`;
 * a `/media/` response that is a download (``Content-Disposition: attachment``) is sent only
-  when the request carries the token the file was granted to, within the time, the first
-  time; everything else gets 404. Media that are not downloads pass unchanged.
+  when the request carries the token the file was granted to, within that time; everything
+  else gets 404. Media that are not downloads pass unchanged. Not single-use: Streamlit's
+  frontend fetches a download twice (a check, then the download itself).
 
 No Streamlit import here: the grants are plain data shared by the server and the views
 (one process).
@@ -43,7 +44,7 @@ def digest(data: bytes) -> str:
 
 
 def grant(token: str | None, data: bytes, seconds: float) -> bool:
-    """Allow the browser with `token` to fetch `data` once within `seconds`."""
+    """Allow the browser with `token` to fetch `data` within `seconds`."""
     if not token:
         return False
     now = _now()
@@ -54,12 +55,12 @@ def grant(token: str | None, data: bytes, seconds: float) -> bool:
     return True
 
 
-def take(token: str | None, data: bytes) -> bool:
-    """True (and the grant is used up) when `token` may receive `data` now."""
+def allowed(token: str | None, data: bytes) -> bool:
+    """True when the browser with `token` may receive `data` now."""
     if not token:
         return False
     with _guard:
-        until = _grants.pop((token, digest(data)), None)
+        until = _grants.get((token, digest(data)))
     return until is not None and until >= _now()
 
 
@@ -139,7 +140,7 @@ class MediaGuard:
         headers = {k.lower(): v for k, v in start.get("headers", [])}
         data = b"".join(body)
         download = headers.get(b"content-disposition", b"").lower().startswith(b"attachment")
-        if download and not (start.get("status") == 200 and take(token, data)):
+        if download and not (start.get("status") == 200 and allowed(token, data)):
             await send(
                 {
                     "type": "http.response.start",

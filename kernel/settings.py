@@ -65,7 +65,7 @@ class Settings:
     login_lockout_minutes: float = 15
     login_delay_seconds: float = 1.0  # waits after repeated failures: 1, 2, 4 … s (max 30 s)
     session_idle_minutes: float = 30  # a dashboard session without activity ends
-    download_link_seconds: float = 60  # a download's URL works this long, once, in its browser
+    download_link_seconds: float = 30  # a download's URL works this long, in its browser only
     access_log_retention_days: int = 730  # WORKSPACE/audit/access.jsonl keeps two years
     # Behind a reverse proxy: the header it sets to the client's address (e.g. X-Forwarded-For,
     # rightmost entry). Only when the dashboard is reachable through that proxy alone.

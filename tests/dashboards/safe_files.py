@@ -45,3 +45,19 @@ def csv_problems(data: bytes) -> list[str]:
             if cell.startswith(FORMULA_START) and not NUMBER.fullmatch(cell):
                 found.append(cell)
     return found
+
+
+# GitHub's autolink literals, which Streamlit's Markdown applies to text after parsing
+AUTOLINK = re.compile(r"(?i)(https?://|www\.)|[-.\w+]@[-\w]+\.\w")
+
+
+def markdown_problems(source: str) -> list[str]:
+    """What Streamlit's Markdown would make of `source` beyond text: links, images, raw HTML,
+    and autolinks (found in the text, as GitHub Markdown does)."""
+    from markdown_it import MarkdownIt
+
+    tokens = [t for tok in MarkdownIt("commonmark").parseInline(source) for t in tok.children or []]
+    found = sorted({t.type for t in tokens} & {"link_open", "image", "html_inline"})
+    text = "".join(t.content for t in tokens if t.type == "text")
+    found += [m.group(0) for m in AUTOLINK.finditer(text)]
+    return found
