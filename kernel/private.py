@@ -68,7 +68,7 @@ def warning(root: Path, found: list[Path]) -> str | None:
     """One German line about looser modes, or None."""
     if not found:
         return None
-    example = found[0]
+    example = next((p for p in found if p.is_file()), found[0])  # a file says more
     mode = stat.S_IMODE(example.lstat().st_mode)
     return (
         f"Warnung: {len(found)} Dateien oder Ordner im Arbeitsbereich {root} sind für andere"
