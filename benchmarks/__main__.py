@@ -317,7 +317,8 @@ def render_markdown(history: list[dict]) -> str:
     lines = [
         "# Performance",
         "",
-        "Measured by `make bench` (benchmarks/__main__.py). Goals from issue 6; they are goals, not",
+        "Measured by `make bench` (benchmarks/__main__.py). Goals from issue 6; they are goals,"
+        " not",
         "test assertions. Earlier results stay in `docs/performance-history.json`.",
         "",
         f"Latest: {latest['date']} · {m['cpus']} cores · {m['memory_gb']} GB RAM · Python"

@@ -25,9 +25,8 @@ from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, login
 from dashboards.disclosure import Published
 from dashboards.markup import md_text
 from data_contracts import region_label
+from kernel.access_log import suppression as suppression_state
 from kernel.settings import load_settings
-
-__all__ = ["md_text"]  # views escape data values with ui.md_text
 
 USER_KEY = "lagebild_user"
 PUBLICATION_KEY = "lagebild_publication"
@@ -483,7 +482,7 @@ def _once(kind: str, key: tuple) -> bool:
 
 def drilldown(ctx: Context, what: str) -> None:
     """Case-level data is being shown: one access-log entry per drill-down and filter state."""
-    k = access.access_log.suppression(ctx.viewer.suppress_k)
+    k = suppression_state(ctx.viewer.suppress_k)
     if _once(f"drilldown:{ctx.view}:{what}", (ctx.filters, k)):
         ctx.who.record("drilldown", object=what, suppression=k)
 
@@ -495,7 +494,7 @@ def page(view, render) -> None:
     if ctx.viewer.role not in view.roles:
         st.error("Diese Ansicht ist für Ihre Rolle nicht freigegeben.")
         st.stop()
-    k = access.access_log.suppression(ctx.viewer.suppress_k)
+    k = suppression_state(ctx.viewer.suppress_k)
     if _once("view", (view.key, ctx.filters, k)):
         ctx.who.record("view", suppression=k)
     st.title(view.title)

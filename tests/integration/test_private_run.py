@@ -28,3 +28,19 @@ def test_a_run_leaves_only_owner_only_files(tmp_path_factory):
     landed = [p for p in (root / "landing").rglob("*") if p.is_file()]
     assert landed and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in landed)
     assert list((root / "reports").glob("*.html")) and (root / ".dagster").is_dir()
+
+
+def test_the_runs_reports_are_on_record(tmp_path_factory):
+    """The pipeline's `reports` asset writes one access-log entry per file (OS account)."""
+    from kernel import access_log
+
+    root = pipeline_workspace(tmp_path_factory.getbasetemp())
+    written = sorted(p.name for p in (root / "reports").iterdir() if p.is_file())
+    logged = [
+        e for e in access_log.read(root) if e["event"] == "report" and e["source"] == "pipeline"
+    ]
+    assert len(logged) == len(written) >= 6
+    assert {(e["object"], e["format"]) for e in logged} == {
+        tuple(name.split("_")[0:1]) + (name.rsplit(".", 1)[1],) for name in written
+    }
+    assert all(e["suppression"] == "k=3" and e["role"] == "koordination" for e in logged)
