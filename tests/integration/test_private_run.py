@@ -41,6 +41,6 @@ def test_the_runs_reports_are_on_record(tmp_path_factory):
     ]
     assert len(logged) == len(written) >= 6
     assert {(e["object"], e["format"]) for e in logged} == {
-        tuple(name.split("_")[0:1]) + (name.rsplit(".", 1)[1],) for name in written
+        (name.split("_")[0], name.rsplit(".", 1)[1]) for name in written
     }
     assert all(e["suppression"] == "k=3" and e["role"] == "koordination" for e in logged)

@@ -5,6 +5,7 @@ tests/e2e/test_security_browser.py)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -38,7 +39,9 @@ def get(path: str, token: str | None = None) -> tuple[int, dict, bytes]:
     async def send(message):
         sent.append(message)
 
-    asyncio.run(MediaGuard(_streamlit)(scope, receive, send))
+    # in a thread of its own: Playwright's session fixture may hold this thread's event loop
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, MediaGuard(_streamlit)(scope, receive, send)).result()
     start = sent[0]
     body = b"".join(m.get("body", b"") for m in sent[1:])
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
