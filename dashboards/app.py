@@ -1,13 +1,16 @@
 """Lagebild dashboards: the router.
 
     lagebild dashboard --workspace DIR [--demo]
-    (= streamlit run dashboards/app.py -- --workspace DIR [--demo], headless, no usage stats)
+    (= streamlit run dashboards/server.py -- --workspace DIR [--demo]: this app behind the
+    download guard, headless, no usage stats)
 
 Login first (no anonymous access), then one page per view in `views/` (not `pages/`: a
 `pages/` folder next to the entry point breaks st.navigation under AppTest). The sidebar holds
 the user, the filters and the logout; every view ends with the data-basis footer. Which views a
 role gets is declared by each view (`dashboards.views`); what each query returns is decided by
-the read side (`dashboards.read`).
+the read side (`dashboards.read`). A session idle for `session_idle_minutes` ends (checked on
+every run and once a minute); the page icon is an emoji, so the browser fetches nothing from
+outside (a `:material/…:` page icon would load from fonts.gstatic.com).
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import streamlit as st
 from dashboards import ui
 from dashboards.views import all_views, views_for
 
-st.set_page_config(page_title="Lagebild", page_icon=":material/insights:", layout="wide")
+st.set_page_config(page_title="Lagebild", page_icon="📊", layout="wide")
 
 cfg = ui.config()
 user = ui.current_user()
+if user is not None and ui.session_expired(cfg):
+    user = None
 
 if user is None:
     # Deep links to a view show the login form and lead to that view after login.
@@ -32,7 +37,16 @@ if user is None:
     st.navigation([login, *deep], position="hidden").run()
     st.stop()
 
+
+@st.fragment(run_every=60)
+def _idle_watch() -> None:
+    if ui.idle_over(cfg):
+        st.rerun(scope="app")
+
+
 ui.sidebar_user(cfg, user)
+with st.sidebar:
+    _idle_watch()
 
 if not ui.source(cfg).has_data():
     page = st.Page(lambda: ui.no_data(cfg), title="Keine Daten", url_path="keine-daten")

@@ -1,5 +1,11 @@
 """Shared Streamlit pieces: configuration, login, sidebar filters, tables with downloads,
-figures and the data-basis footer. Views call these; no view talks to DuckDB itself."""
+figures and the data-basis footer. Views call these; no view talks to DuckDB itself.
+
+Text from the data enters Markdown only through `md_text` (keys, codes, region and theme
+labels); downloads are made on click and bound to the browser (`dashboards/access.py`); the
+login is throttled (`dashboards/throttle.py`); an idle session ends after
+`session_idle_minutes`; views, downloads and drill-downs go to the access log.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,20 @@ import argparse
 import os
 import re
 import sys
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import catalog, data, exports, read
-from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, authenticate
+from dashboards import access, catalog, data, exports, media_guard, read
+from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, login
 from dashboards.disclosure import Published
+from dashboards.markup import md_text
 from data_contracts import region_label
+from kernel.access_log import suppression as suppression_state
 from kernel.settings import load_settings
-from kernel.workspace import Workspace
 
 USER_KEY = "lagebild_user"
 PUBLICATION_KEY = "lagebild_publication"
@@ -33,6 +41,10 @@ FILTER_KEYS = (
     "g_region",
     "g_provider",
 )
+SEEN_KEY = "lagebild_last_seen"  # time of the last run the user caused (idle timeout)
+EXPIRED_KEY = "lagebild_expired"
+LOGGED_KEY = "lagebild_logged"  # what this session last wrote to the access log, per kind
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -79,10 +91,35 @@ def current_user() -> User | None:
     return st.session_state.get(USER_KEY)
 
 
+def client_address(settings) -> str | None:
+    """The client's address: the connection's, or behind a configured reverse proxy its
+    header (rightmost entry of X-Forwarded-For); None on loopback."""
+    address = st.context.ip_address
+    header = getattr(settings, "proxy_client_header", None)
+    if header:
+        value = st.context.headers.get(header)
+        value = value.split(",")[-1].strip() if isinstance(value, str) else ""
+        address = value or address
+    return address if isinstance(address, str) else None
+
+
+def browser_token() -> str | None:
+    """This browser's download token (set by the guard in front of Streamlit)."""
+    token = st.context.cookies.get(media_guard.COOKIE)
+    return token if isinstance(token, str) else None
+
+
 def login_page() -> None:
     cfg = config()
+    settings = source(cfg).settings
     st.title("Lagebild")
     st.caption("Systemsicht für das Case-Management-Netzwerk – bitte anmelden.")
+    if st.session_state.pop(EXPIRED_KEY, False):
+        st.info(
+            f"Ihre Sitzung wurde nach {settings.session_idle_minutes:g} Minuten ohne Aktivität"
+            " beendet. Bitte melden Sie sich erneut an.",
+            icon=":material/timer_off:",
+        )
     if cfg.demo:
         st.warning(
             "**Demo-Modus** mit synthetischen Daten. Vorbereitete Demo-Nutzer (Passwort jeweils "
@@ -104,14 +141,15 @@ def login_page() -> None:
         password = st.text_input("Passwort", type="password", key="login_password")
         submitted = st.form_submit_button("Anmelden", type="primary")
     if submitted:
-        user = authenticate(
-            Workspace(cfg.workspace).users_file, name, password, allow_demo=cfg.demo
+        result = login(
+            cfg.workspace, name, password, client_address(settings), settings, allow_demo=cfg.demo
         )
-        if user is None:
-            st.error("Anmeldung fehlgeschlagen: Nutzername oder Passwort falsch.")
+        if result.user is None:
+            st.error(result.message)
         else:
-            st.session_state[USER_KEY] = user
-            for k in FILTER_KEYS:
+            st.session_state[USER_KEY] = result.user
+            st.session_state[SEEN_KEY] = time.time()
+            for k in (*FILTER_KEYS, LOGGED_KEY):
                 st.session_state.pop(k, None)
             st.rerun()
 
@@ -127,10 +165,46 @@ def login_for(view: str):
     return page
 
 
-def logout() -> None:
-    for k in (USER_KEY, PUBLICATION_KEY, *FILTER_KEYS):
+def _who(cfg: AppConfig, user: User, **extra) -> access.Who:
+    settings = source(cfg).settings
+    return access.Who(
+        cfg.workspace,
+        user.name,
+        user.role,
+        user.provider,
+        client=client_address(settings) or "lokal",
+        token=browser_token(),
+        link_seconds=settings.download_link_seconds,
+        **extra,
+    )
+
+
+def logout(event: str = "logout") -> None:
+    """End the session: access-log entry, download grants revoked, session state cleared."""
+    cfg, user = config(), current_user()
+    if user is not None:
+        _who(cfg, user).record(event)
+    media_guard.revoke(browser_token())
+    for k in (USER_KEY, PUBLICATION_KEY, SEEN_KEY, LOGGED_KEY, *FILTER_KEYS):
         st.session_state.pop(k, None)
     data.clear()
+
+
+def idle_over(cfg: AppConfig) -> bool:
+    """Idle too long? (app.py also asks every minute, which does not count as activity.)"""
+    last = st.session_state.get(SEEN_KEY)
+    limit = source(cfg).settings.session_idle_minutes * 60
+    return last is not None and limit > 0 and time.time() - last > limit
+
+
+def session_expired(cfg: AppConfig) -> bool:
+    """True (and the session ended) when the user was idle too long; else note the activity."""
+    if idle_over(cfg):
+        logout("session_expired")
+        st.session_state[EXPIRED_KEY] = True
+        return True
+    st.session_state[SEEN_KEY] = time.time()
+    return False
 
 
 def viewer(cfg: AppConfig, user: User) -> read.Viewer:
@@ -144,8 +218,8 @@ def viewer(cfg: AppConfig, user: User) -> read.Viewer:
 
 def sidebar_user(cfg: AppConfig, user: User) -> None:
     with st.sidebar:
-        who = user.display_name
-        role = f"Träger {user.provider}" if user.provider else ROLES[user.role]
+        who = md_text(user.display_name)
+        role = f"Träger {md_text(user.provider)}" if user.provider else ROLES[user.role]
         st.markdown(f"**{who}**  \n{role}")
         if user.demo:
             st.caption("Demo-Nutzer (nur im Demo-Modus gültig)")
@@ -302,6 +376,13 @@ class Context:
     viewer: read.Viewer
     filters: read.Filters
     source: read.Source
+    view: str | None = field(default=None)  # set by `page`
+
+    @property
+    def who(self) -> access.Who:
+        """The session for the access log and the download guard, with this page's filters."""
+        filters = access.filters_of(self.viewer, self.filters)
+        return _who(self.cfg, self.user, filters=filters, view=self.view)
 
     @property
     def workspace(self) -> Path:
@@ -352,15 +433,17 @@ def period_text(f: read.Filters) -> str:
     return f"{f.period_from} bis {f.period_to}"
 
 
-def filter_text(ctx: Context, *, periods: bool = True) -> str:
+def filter_text(ctx: Context, *, periods: bool = True, markdown: bool = True) -> str:
+    """The page's filters in words; data values escaped for Markdown unless `markdown=False`."""
+    esc = md_text if markdown else str
     f = ctx.filters
-    parts = [period_text(f)] if periods else []
+    parts = [esc(period_text(f))] if periods else []
     if f.programs:
-        parts.append(", ".join(catalog.code_label("program", p) for p in f.programs))
+        parts.append(", ".join(esc(catalog.code_label("program", p)) for p in f.programs))
     if f.regions:
-        parts.append(", ".join(region_label(r) for r in f.regions))
+        parts.append(", ".join(esc(region_label(r)) for r in f.regions))
     provs = read.effective_providers(ctx.viewer, f)
-    parts.append("Träger " + ", ".join(provs) if provs else "alle Träger")
+    parts.append("Träger " + ", ".join(esc(p) for p in provs) if provs else "alle Träger")
     return " · ".join(parts)
 
 
@@ -397,7 +480,6 @@ def downloads(
     if drop:
         keep = [c for c in pub.table.columns if c not in drop]
         pub = Published(pub.table[keep], pub.flags[keep], pub.k)
-    name = _slug(title)
     basis = ctx.basis()
 
     def xlsx() -> bytes:
@@ -407,7 +489,7 @@ def downloads(
                     title[:31],
                     pub,
                     title=title,
-                    caption=filter_text(ctx),
+                    caption=filter_text(ctx, markdown=False),
                     percent=catalog.percent_columns(pub.table.columns),
                 )
             ],
@@ -416,27 +498,25 @@ def downloads(
             role_label=ctx.viewer.role_label,
         )
 
+    _buttons(ctx, title, key, lambda: exports.table_csv(pub), xlsx, pub.k)
+
+
+def _buttons(ctx: Context, title: str, key: str, csv, xlsx, k: int | None) -> None:
+    """CSV and XLSX buttons: each file is made when its button is clicked (not on every run),
+    only for this browser, and recorded in the access log."""
+    name, who = _slug(title), ctx.who
     c1, c2, _ = st.columns([1, 1, 4])
-    with c1:
-        st.download_button(
-            "CSV",
-            exports.table_csv(pub),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"csv_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-    with c2:
-        st.download_button(
-            "XLSX",
-            xlsx,
-            file_name=f"{name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"xlsx_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    for col, fmt, produce, mime in ((c1, "csv", csv, "text/csv"), (c2, "xlsx", xlsx, XLSX)):
+        with col:
+            st.download_button(
+                fmt.upper(),
+                access.on_click(produce, who, fmt=fmt, title=title, k=k),
+                file_name=f"{name}.{fmt}",
+                mime=mime,
+                key=f"{fmt}_{key}",
+                icon=":material/download:",
+                on_click="ignore",
+            )
 
 
 def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str | None = None):
@@ -445,34 +525,13 @@ def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str 
     st.dataframe(shown, hide_index=True, key=f"df_{key}")
     if caption:
         st.caption(caption)
-    basis = ctx.basis()
-    name = _slug(title)
-    c1, c2, _ = st.columns([1, 1, 4])
-    with c1:
-        st.download_button(
-            "CSV",
-            exports.frame_csv(df),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"csv_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-    with c2:
-        st.download_button(
-            "XLSX",
-            lambda: exports.workbook_bytes(
-                [exports.Sheet(title[:31], df, title=title)],
-                basis=basis,
-                suppressed_k=None,
-                role_label=ctx.viewer.role_label,
-            ),
-            file_name=f"{name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"xlsx_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    basis, role = ctx.basis(), ctx.viewer.role_label
+    sheet = exports.Sheet(title[:31], df, title=title)
+
+    def xlsx() -> bytes:
+        return exports.workbook_bytes([sheet], basis=basis, suppressed_k=None, role_label=role)
+
+    _buttons(ctx, title, key, lambda: exports.frame_csv(df), xlsx, None)
 
 
 def figure(fig, key: str) -> None:
@@ -501,16 +560,36 @@ def footer(cfg: AppConfig, v: read.Viewer) -> None:
 def no_data(cfg: AppConfig) -> None:
     st.title("Lagebild")
     st.info(read.NO_DATA_MESSAGE, icon=":material/hourglass_empty:")
-    st.caption(f"Arbeitsbereich: {cfg.workspace}")
+    st.caption(f"Arbeitsbereich: {md_text(cfg.workspace)}")
+
+
+def _once(kind: str, key: tuple) -> bool:
+    """True the first time this session reaches `key` for `kind` (then remembered)."""
+    logged = st.session_state.setdefault(LOGGED_KEY, {})
+    if logged.get(kind) == key:
+        return False
+    logged[kind] = key
+    return True
+
+
+def drilldown(ctx: Context, what: str) -> None:
+    """Case-level data is being shown: one access-log entry per drill-down and filter state."""
+    k = suppression_state(ctx.viewer.suppress_k)
+    if _once(f"drilldown:{ctx.view}:{what}", (ctx.filters, k)):
+        ctx.who.record("drilldown", object=what, suppression=k)
 
 
 def page(view, render) -> None:
-    """Run a view as the current page: check the role may see it, write the title, render."""
-    ctx = context()
+    """Run a view as the current page: check the role may see it, write the title, record the
+    view in the access log (again when filters or suppression change), render."""
+    ctx = replace(context(), view=view.key)
     if ctx.viewer.role not in view.roles:
         st.error("Diese Ansicht ist für Ihre Rolle nicht freigegeben.")
         st.stop()
+    k = suppression_state(ctx.viewer.suppress_k)
+    if _once("view", (view.key, ctx.filters, k)):
+        ctx.who.record("view", suppression=k)
     st.title(view.title)
     if ctx.user.demo:
-        st.caption(f"Demo-Modus · angemeldet als {ctx.user.display_name}")
+        st.caption(f"Demo-Modus · angemeldet als {md_text(ctx.user.display_name)}")
     render(ctx)

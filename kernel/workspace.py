@@ -10,8 +10,12 @@ WORKSPACE/
   themenspeicher.duckdb  theme register (status, owner body, decision notes); its own file so
                          it survives every re-run, re-delivery and warehouse rebuild
   users.yaml             dashboard users (salted argon2 hashes)
+  audit/access.jsonl     access log (kernel/access_log.py); audit/login-throttle.json: failed
+                         logins per name and client (dashboards/throttle.py)
   .dagster/              Dagster instance (runs, events); telemetry off
   lagebild.yaml          optional settings overrides
+
+Everything in it is owner-only (kernel/private.py).
 """
 
 from __future__ import annotations
@@ -66,6 +70,10 @@ class Workspace:
     @property
     def users_file(self) -> Path:
         return self.root / "users.yaml"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.root / "audit"
 
     @property
     def dagster_home(self) -> Path:

@@ -10,11 +10,13 @@ One module per report kind (`lenkungsgruppe`, `evaluation`, `foerderer`) says wh
 built from the read side (`dashboards.read`) — the same queries the dashboards run. Every
 report is suppressed (k from the settings) because it is meant to leave the coordinating
 office, names its data basis (as_of, deliveries, k) and the definitions it uses.
-`--provider` makes a provider's own report.
+`--provider` makes a provider's own report. Every report written (command line or the
+pipeline's `reports` asset) is owner-only and goes to the access log (kernel/access_log.py).
 """
 
 from __future__ import annotations
 
+import getpass
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -109,13 +111,40 @@ def _check_format(out: str | Path) -> Path:
 
 
 def write(report: Report, out: str | Path) -> Path:
-    """Write a built report; the format follows the suffix (.html, .pdf, .xlsx)."""
+    """Write a built report; the format follows the suffix (.html, .pdf, .xlsx). Owner-only."""
     from dashboards.reports.render import write_html, write_pdf, write_xlsx
 
     out = _check_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = {".html": write_html, ".pdf": write_pdf, ".xlsx": write_xlsx}[out.suffix.lower()]
-    return writer(report, out)
+    written = writer(report, out)
+    written.chmod(0o600)
+    return written
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (container without passwd entry)
+        return "unbekannt"
+
+
+def _record(workspace: Path, report: Report, out: Path, source: str) -> None:
+    """One access-log entry per report file: kind, period, format, scope, suppression."""
+    from kernel.access_log import record, suppression
+
+    record(
+        workspace,
+        "report",
+        user=_os_user(),
+        role=report.viewer.role,
+        provider=report.viewer.provider,
+        object=report.kind,
+        period=report.period,
+        format=out.suffix.lower().lstrip("."),
+        suppression=suppression(report.k),
+        source=source,
+    )
 
 
 def write_report(
@@ -132,7 +161,10 @@ def write_report(
     "foerderer"); `provider` implies role "traeger". Raises ReportError (German message).
     """
     _check_format(out)
-    return write(build(workspace, kind, period, provider, role), out)
+    report = build(workspace, kind, period, provider, role)
+    path = write(report, out)
+    _record(Path(workspace).resolve(), report, path, "kommandozeile")
+    return path
 
 
 def _check_provider(src: read.Source, provider: str) -> None:
@@ -180,12 +212,14 @@ def write_all(
             for suffix in formats:
                 out = target / f"{kind}_{period}{suffix}"
                 if suffix == ".pdf":
-                    prints.append((pool.submit(write, report, out), out))
+                    prints.append((pool.submit(write, report, out), out, report))
                 else:
                     written.append(write(report, out))
-        for future, out in prints:
+                    _record(src.workspace, report, out, "pipeline")
+        for future, out, report in prints:
             try:
                 written.append(future.result())
+                _record(src.workspace, report, out, "pipeline")
             except ReportError as exc:
                 if on_pdf_error is None:
                     raise

@@ -52,9 +52,12 @@ def _plotly_js() -> str:
 
 
 def _env() -> jinja2.Environment:
+    """Every value is HTML-escaped (keys, labels, texts); only the static CSS, the plotly.js
+    bundle and plotly's own figure markup (its data JSON-escaped, its texts escaped by
+    `dashboards.figures`) are inserted as they are."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -34,14 +34,16 @@ def render(ctx: ui.Context) -> None:
     st.caption(
         "Fälle je VZÄ = Falltage / VZÄ-Tage über die gezählten Tage des Zeitraums (bis zum "
         "Datenstand); Stichtag = aktive Fälle / VZÄ am letzten gezählten Tag. Richtwerte: "
-        + "; ".join(b.label for b in s.benchmarks)
+        + "; ".join(ui.md_text(b.label) for b in s.benchmarks)
         + "."
     )
     by_provider = ctx.run(Q["by_provider"], scope=scope)
     ui.figure(figures.caseload_benchmarks(by_provider, s.benchmarks, title=None), key="bench")
     missing = by_provider.table[by_provider.table["fte_missing"].astype(bool)]
     for p in missing["provider_id"]:
-        st.warning(f"Träger {p}: Fälle, aber keine VZÄ gemeldet – Datenlücke, keine Quote.")
+        st.warning(
+            f"Träger {ui.md_text(p)}: Fälle, aber keine VZÄ gemeldet – Datenlücke, keine Quote."
+        )
     ui.table(
         ctx,
         by_provider,

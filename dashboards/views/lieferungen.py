@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import exports, figures, read, ui
+from dashboards import access, exports, figures, read, ui
 from dashboards.views import Query, View
 
 Q = {
@@ -39,7 +39,7 @@ def workbook(source: read.Source, viewer: read.Viewer) -> bytes:
 def render(ctx: ui.Context) -> None:
     v = ctx.viewer
     if v.role == "traeger":
-        st.caption(f"Nur die Lieferungen von Träger {v.provider}.")
+        st.caption(f"Nur die Lieferungen von Träger {ui.md_text(v.provider)}.")
     deliveries = ctx.run(Q["deliveries"])
     rejections = ctx.run(Q["rejections"])
 
@@ -50,9 +50,11 @@ def render(ctx: ui.Context) -> None:
 
     st.download_button(
         "Lieferstatus mit allen Zurückweisungsgründen (XLSX, eine Datei)",
-        lambda: workbook(ctx.source, v),
+        access.on_click(
+            lambda: workbook(ctx.source, v), ctx.who, fmt="xlsx", title="Lieferstatus", k=None
+        ),
         file_name="lieferstatus.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mime=ui.XLSX,
         key="deliveries_workbook",
         icon=":material/download:",
         type="primary",

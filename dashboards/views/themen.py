@@ -60,6 +60,7 @@ def render(ctx: ui.Context) -> None:
         if v.role == "traeger":
             title += " (eigene Fälle)"
         st.markdown(f"**{title}**")
+        ui.drilldown(ctx, f"Exemplarische Fälle zum Thema {theme_id}")
         if len(cases):
             ui.frame(
                 ctx,
@@ -81,7 +82,7 @@ def _history(ctx: ui.Context, theme_id: str) -> None:
         try:
             hist = theme_history(ctx.workspace, theme_id)
         except Exception as exc:  # register missing or locked
-            st.caption(f"Verlauf nicht verfügbar: {exc}")
+            st.caption(f"Verlauf nicht verfügbar: {ui.md_text(exc)}")
             return
         if len(hist):
             columns = {
@@ -124,13 +125,11 @@ def _edit(ctx: ui.Context, theme_id: str, table) -> None:
                 user=ctx.user.name,
             )
         except Exception as exc:
-            st.error(f"Nicht gespeichert: {exc}")
+            st.error(f"Nicht gespeichert: {ui.md_text(exc)}")
             return
         data.clear()
-        st.success(
-            f"Gespeichert: {VIEW.title} – {theme_id}: "
-            f"{change.get('old_status')} → {change.get('new_status')}."
-        )
+        old, new = (ui.md_text(change.get(k)) for k in ("old_status", "new_status"))
+        st.success(f"Gespeichert: {VIEW.title} – {ui.md_text(theme_id)}: {old} → {new}.")
 
 
 VIEW = View("themen", "Generative Themen", ":material/topic:", 30, Q)

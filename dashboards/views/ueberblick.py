@@ -59,7 +59,8 @@ def render(ctx: ui.Context) -> None:
         st.markdown("**Größte Versorgungslücken**")
         if len(dec["gaps"].table):
             for rec in catalog.show(dec["gaps"]).itertuples(index=False):
-                st.markdown(f"- {rec[0]} · {rec[1]}: **{rec[-1]}** der Ziele ohne Angebot")
+                domain, region, share = (ui.md_text(x) for x in (rec[0], rec[1], rec[-1]))
+                st.markdown(f"- {domain} · {region}: **{share}** der Ziele ohne Angebot")
         else:
             st.caption("Keine ausweisbare Lücke (mind. 10 Ziele je Zelle).")
     with d2:
@@ -67,7 +68,8 @@ def render(ctx: ui.Context) -> None:
         t = dec["themes"].table
         if len(t):
             for rec in t.head(6).itertuples(index=False):
-                st.markdown(f"- {rec.label} ({rec.status}, {rec.trend})")
+                label, status, trend = (ui.md_text(x) for x in (rec.label, rec.status, rec.trend))
+                st.markdown(f"- {label} ({status}, {trend})")
             if len(t) > 6:
                 st.caption(f"… und {len(t) - 6} weitere unter „Generative Themen“.")
         else:
@@ -81,14 +83,15 @@ def render(ctx: ui.Context) -> None:
         if len(o):
             for rec in o.itertuples(index=False):
                 avg, end = (
-                    x if isinstance(x, str) else format_number(x, 1)
+                    ui.md_text(x if isinstance(x, str) else format_number(x, 1))
                     for x in (rec.avg_caseload, rec.caseload_end)
                 )
+                provider = ui.md_text(rec.provider_id)
                 if rec.fte_missing:
-                    st.markdown(f"- {rec.provider_id}: keine VZÄ gemeldet – Datenlücke")
+                    st.markdown(f"- {provider}: keine VZÄ gemeldet – Datenlücke")
                 else:
                     st.markdown(
-                        f"- {rec.provider_id}: {avg} Fälle je VZÄ (Durchschnitt), {end} am Stichtag"
+                        f"- {provider}: {avg} Fälle je VZÄ (Durchschnitt), {end} am Stichtag"
                     )
         else:
             st.caption("Kein Träger über der Schwelle.")
@@ -111,6 +114,7 @@ def render(ctx: ui.Context) -> None:
                 + (" Nur Fälle Ihres Trägers." if v.role == "traeger" else "")
             )
             if st.toggle("Falltabelle laden", key="load_cases"):
+                ui.drilldown(ctx, "Fälle im Zeitraum")
                 ui.frame(ctx, ctx.run(Q["cases"]), "Fälle im Zeitraum", key="cases")
 
 

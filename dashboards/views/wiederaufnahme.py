@@ -94,11 +94,12 @@ def render(ctx: ui.Context) -> None:
         )
         with st.expander(f"Definition „{title}“ (vollständig)"):
             for rec in sub.table.itertuples(index=False):
-                st.markdown(f"**{rec.window_days} Tage:** {rec.definition}")
+                st.markdown(f"**{rec.window_days} Tage:** {ui.md_text(rec.definition)}")
 
     if v.case_level:
         with st.expander("Abgeschlossene Fälle (pseudonym, eine Zeile je Fall)"):
             if st.toggle("Falltabelle laden", key="load_reentry_cases"):
+                ui.drilldown(ctx, "Abgeschlossene Fälle")
                 ui.frame(ctx, ctx.run(Q["cases"]), "Abgeschlossene Fälle", key="reentry_cases")
 
 

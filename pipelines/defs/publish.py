@@ -9,10 +9,12 @@ Staging — with its free-text notes — is not published.
 
 import logging
 import os
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from kernel.private import tighten
 from kernel.settings import Settings
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
@@ -62,8 +64,8 @@ def publish(
                 grid.write(con, grid.build(con, settings), "published.grid")
     finally:
         con.execute("DETACH published")
-    # readable by dashboards, written by nobody
-    tmp.chmod(0o444)
+    # read by the dashboards (same account), written by nobody, private to the owner
+    tmp.chmod(0o400)
     os.replace(tmp, ws.published_db_path)
     return counts
 
@@ -91,6 +93,10 @@ def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
     ws = lagebild.ws
     with stage("publish"), lagebild.write() as con:
         counts = publish(con, ws, lagebild.settings())
+    # landing and quarantine copies keep their source's mode: owner-only, also for runs
+    # started from the Dagster UI (docs/security.md); the inbox is input and stays as it is
+    inboxes = (ws.root / "inbox", *((Path(lagebild.inbox),) if lagebild.inbox else ()))
+    tighten(ws.root, skip=inboxes)
     log.info(f"Veröffentlichte Kopie geschrieben: {ws.published_db_path}")
     return dg.MaterializeResult(
         metadata={

@@ -12,6 +12,7 @@ import pytest
 import streamlit as st
 
 from dashboards.catalog import label
+from dashboards.markup import md_text
 from dashboards.read import ROLES
 from dashboards.views import titles, views_for
 from tests.dashboards.apptest import app, frames, logged_in, texts
@@ -101,7 +102,7 @@ def test_demo_users_only_in_demo_mode(workspace, monkeypatch, tmp_path):
     at.button[0].click().run()
     assert not at.exception
     body = texts(at)
-    assert "Demo: Förderer" in body and "Demo-Modus" in body
+    assert md_text("Demo: Förderer") in body and "Demo-Modus" in body  # label escaped
 
 
 def test_missing_published_copy_is_friendly(tmp_path, monkeypatch):

@@ -28,7 +28,13 @@ ALLOWED = {
     "dashboards": {"dashboards", "transforms", "kernel", "data_contracts"},
     "pipelines": {"pipelines", "dashboards", "generator", "transforms", "kernel", "data_contracts"},
 }
-STREAMLIT_APP = ("dashboards.app", "dashboards.ui", "dashboards.data", "dashboards.views")
+STREAMLIT_APP = (
+    "dashboards.app",
+    "dashboards.ui",
+    "dashboards.data",
+    "dashboards.views",
+    "dashboards.server",  # the st.App entry: app.py behind the download guard
+)
 
 
 def _module_name(path: Path) -> str:
