@@ -93,7 +93,7 @@ class AttackModel:
 class AuditResult:
     """Intervals of the audited cells (`table`) and the figures a check reports."""
 
-    table: pd.DataFrame  # key columns..., value, lo, hi, width, protected, exact
+    table: pd.DataFrame  # key columns..., value, lo, hi, width, protected, exact, reason
     k: int
     seconds: float
     lp_solves: int
@@ -169,6 +169,11 @@ class _Persistent:
         self.h.passModel(lp)
         self.last = np.zeros(0, dtype=np.int32)
 
+    def free_rows(self, rows) -> None:
+        inf = self.hc.kHighsInf
+        for r in np.asarray(rows, dtype=int).tolist():
+            self.h.changeRowBounds(r, -inf, inf)
+
     def optimize(self, cols: np.ndarray, coefs: np.ndarray, maximize: bool):
         hc, h = self.hc, self.h
         if len(self.last):
@@ -200,17 +205,23 @@ class _Linprog:
     def __init__(self, a_eq, b_eq, a_ub=None, b_ub=None):
         self.a_eq, self.b_eq, self.a_ub = a_eq, b_eq, a_ub
         self.b_ub = None if a_ub is None else (np.zeros(a_ub.shape[0]) if b_ub is None else b_ub)
+        self.active = np.ones(a_eq.shape[0], dtype=bool)
+
+    def free_rows(self, rows) -> None:
+        self.active[np.asarray(rows, dtype=int)] = False
 
     def optimize(self, cols: np.ndarray, coefs: np.ndarray, maximize: bool):
         c = np.zeros(self.a_eq.shape[1])
         c[cols] = -coefs if maximize else coefs
         kw = {} if self.a_ub is None else {"A_ub": self.a_ub, "b_ub": self.b_ub}
-        if self.a_eq.shape[0]:
-            kw |= {"A_eq": self.a_eq, "b_eq": self.b_eq}
+        if self.active.any():
+            kw |= {"A_eq": self.a_eq[self.active], "b_eq": self.b_eq[self.active]}
         res = linprog(c, bounds=(0, None), method="highs", **kw)
         if res.status == 0:
             fun = -res.fun if maximize else res.fun
-            dual = np.asarray(res.eqlin.marginals) if self.a_eq.shape[0] else np.zeros(0)
+            dual = np.zeros(len(self.active))
+            if self.active.any():
+                dual[self.active] = res.eqlin.marginals
             return "optimal", fun, res.x, dual
         if res.status == 3:
             return "unbounded", math.inf if maximize else -math.inf, None, None
@@ -337,27 +348,18 @@ def attack_intervals(
             None if ub_rows is None else b_ub[ub_rows],
         )
         tcells = t_all[t_idx][:, cols].tocsr()
-        for pos, i in enumerate(t_idx):
-            row = tcells[pos]
-            dual_rows = []
-            for maximize in (True, False):
-                if not exact and _wide_enough(lo[i] + offset[i], hi[i] + offset[i], k):
-                    break
-                status, value, x, dual = solver.optimize(row.indices, row.data, maximize)
-                solves += 1
-                if maximize:
-                    hi[i], exact_hi[i] = value, True
-                else:
-                    lo[i], exact_lo[i] = value, True
-                if status == "optimal":
-                    reached = tcells @ np.asarray(x)
-                    h, low = hi[t_idx], lo[t_idx]
-                    hi[t_idx] = np.where(exact_hi[t_idx], h, np.maximum(h, reached))
-                    lo[t_idx] = np.where(exact_lo[t_idx], low, np.minimum(low, reached))
-                    dual_rows.append(rows[np.abs(dual) > 1e-9])
-            if dual_rows:
-                cells_hit = row_cell[np.unique(np.concatenate(dual_rows))]
-                binding[int(targets[i])] = cells_hit[cells_hit >= 0]
+        solves += _solve_targets(
+            solver,
+            tcells,
+            t_idx,
+            (lo, hi, exact_lo, exact_hi),
+            offset,
+            k,
+            exact,
+            lambda d, rows=rows: row_cell[rows[np.abs(d) > 1e-9]],
+            binding,
+            targets,
+        )
     return {
         "lo": lo + offset,
         "hi": hi + offset,
@@ -367,6 +369,122 @@ def attack_intervals(
         "components": comps,
         "targets": targets,
     }
+
+
+def _solve_targets(solver, tcells, t_idx, state, offset, k, exact, dual_cells, binding, targets):
+    """Bounds of the targets of one block; every LP solution widens the inner bounds of all."""
+    lo, hi, exact_lo, exact_hi = state
+    solves = 0
+    for pos, i in enumerate(t_idx):
+        row = tcells[pos]
+        hit = []
+        for maximize in (True, False):
+            if not exact and _wide_enough(lo[i] + offset[i], hi[i] + offset[i], k):
+                break
+            status, value, x, dual = solver.optimize(row.indices, row.data, maximize)
+            solves += 1
+            if maximize:
+                hi[i], exact_hi[i] = value, True
+            else:
+                lo[i], exact_lo[i] = value, True
+            if status == "optimal":
+                reached = tcells @ np.asarray(x)
+                h, low = hi[t_idx], lo[t_idx]
+                hi[t_idx] = np.where(exact_hi[t_idx], h, np.maximum(h, reached))
+                lo[t_idx] = np.where(exact_lo[t_idx], low, np.minimum(low, reached))
+                hit.append(dual_cells(dual))
+        if hit:
+            cells_hit = np.unique(np.concatenate(hit))
+            binding[int(targets[i])] = cells_hit[cells_hit >= 0]
+    return solves
+
+
+class AttackSession:
+    """Attacker LPs kept alive while cells are hidden one batch after another.
+
+    Used by the secondary suppression: every cell's row stays in its block's LP, and hiding
+    a cell frees its row, so HiGHS restarts from the last basis (still feasible: freeing a
+    row only enlarges the feasible set) instead of solving each round from scratch. Blocks
+    are the components of the whole grid, fixed at the start.
+    """
+
+    def __init__(self, model: AttackModel, suppressed: np.ndarray, backend: str = "auto"):
+        self.model = model
+        self.hidden = np.asarray(suppressed, dtype=bool).copy()
+        cells = model.cells
+        n_cells = cells.shape[0]
+        n_eq = 0 if model.equalities is None else model.equalities.shape[0]
+        a_eq = sp.vstack([cells, *([model.equalities] if n_eq else [])]).tocsr()
+        self.row_cell = np.concatenate([np.arange(n_cells), np.full(n_eq, -1)])
+        graph = sp.vstack([a_eq, *([model.links] if model.links is not None else [])]).tocsr()
+        graph.data[:] = 1.0
+        n_rows = graph.shape[0]
+        adj = sp.bmat([[None, graph], [graph.T, None]])
+        _, labels = connected_components(adj, directed=False)
+        self.cell_lab = np.where(cells.getnnz(axis=1) > 0, labels[:n_cells], -1)
+        eq_by = _groups(labels[: a_eq.shape[0]])
+        ub_by = _groups(labels[a_eq.shape[0] : n_rows]) if model.links is not None else {}
+        self.var_by = _groups(labels[n_rows:])
+        self.blocks: dict[int, tuple] = {}
+        solver_cls = _backend(backend)
+        b_eq = np.concatenate([model.values, np.zeros(n_eq)])
+        for lab, cols in self.var_by.items():
+            rows = eq_by.get(lab, np.zeros(0, dtype=int))
+            ub = ub_by.get(lab)
+            solver = solver_cls(
+                a_eq[rows][:, cols].tocsr(),
+                b_eq[rows],
+                None if ub is None else model.links[ub][:, cols].tocsr(),
+            )
+            local = {int(c): j for j, c in enumerate(self.row_cell[rows]) if c >= 0}
+            self.blocks[lab] = (solver, rows, cols, local)
+            solver.free_rows([local[c] for c in np.flatnonzero(self.hidden) if c in local])
+
+    def hide(self, cells: np.ndarray) -> None:
+        cells = np.asarray(cells, dtype=int)
+        cells = cells[~self.hidden[cells]]
+        self.hidden[cells] = True
+        for lab, group in _groups(self.cell_lab[cells]).items():
+            if lab >= 0:
+                solver, _, _, local = self.blocks[lab]
+                solver.free_rows([local[int(c)] for c in cells[group]])
+
+    def intervals(self, targets: np.ndarray, k: int = DEFAULT_K, exact: bool = False):
+        """Like `attack_intervals` for the current hidden cells, from the kept bases."""
+        targets = np.asarray(targets, dtype=int)
+        t_all = self.model.cells[targets]
+        lo = t_all @ self.model.truth
+        hi = lo.copy()
+        exact_lo = self.cell_lab[targets] < 0
+        exact_hi = exact_lo.copy()
+        binding: dict[int, np.ndarray] = {}
+        solves = 0
+        offset = np.zeros(len(targets))
+        groups = _groups(self.cell_lab[targets])
+        for lab, t_idx in groups.items():
+            if lab < 0:
+                continue
+            solver, rows, cols, _ = self.blocks[lab]
+            cell_of = self.row_cell[rows]
+
+            def dual_cells(d, cell_of=cell_of, hidden=self.hidden):
+                c = cell_of[np.abs(d) > 1e-9]
+                return c[(c >= 0) & ~hidden[np.maximum(c, 0)]]
+
+            tcells = t_all[t_idx][:, cols].tocsr()
+            state = (lo, hi, exact_lo, exact_hi)
+            solves += _solve_targets(
+                solver, tcells, t_idx, state, offset, k, exact, dual_cells, binding, targets
+            )
+        return {
+            "lo": lo,
+            "hi": hi,
+            "exact": exact_lo & exact_hi,
+            "binding": binding,
+            "lp_solves": solves,
+            "components": len([g for g in groups if g >= 0]),
+            "targets": targets,
+        }
 
 
 def widths(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -399,6 +517,15 @@ def audit(
         width=w,
         protected=w >= k,
         exact=r["exact"],
+    )
+    table["reason"] = np.where(
+        table["protected"],
+        "",
+        [
+            f"Geheim gehaltener Wert ist aus den veröffentlichten Zahlen auf {lo:.0f} bis "
+            f"{hi:.0f} eingrenzbar (Spannweite {wd:.0f}, verlangt mindestens {k})"
+            for lo, hi, wd in zip(table["lo"], table["hi"], table["width"], strict=True)
+        ],
     )
     return AuditResult(
         table,
@@ -507,8 +634,11 @@ def simple_attacks(values: np.ndarray, shown: np.ndarray, equations: Equations) 
             break
         # the single unknown: the parent, or the one unknown child
         sub = members[solvable].multiply(unknown).tocsr()
+        sub.eliminate_zeros()
         child = np.where(sub.getnnz(axis=1) > 0, np.asarray(sub.argmax(axis=1)).ravel(), -1)
         target = np.where(child >= 0, child, parent[solvable])
+        if known[target].all():  # pragma: no cover - defensive: no progress
+            break
         known[target] = True
     return np.flatnonzero(known & ~initially)
 

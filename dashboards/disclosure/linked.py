@@ -54,9 +54,9 @@ import scipy.sparse as sp
 from dashboards.disclosure.audit import (
     DEFAULT_K,
     AttackModel,
+    AttackSession,
     AuditResult,
     Equations,
-    attack_intervals,
     audit,
     widths,
 )
@@ -215,6 +215,8 @@ class Grid:
                 f"{self.cells.iloc[bad[0]].to_dict()} vs {sums[bad[0]]}"
             )
         self.links = _links(self.leaf_codes, dims, self.radix)
+        if self.links is not None and (self.links @ self.leaf_values > 1e-9).any():
+            raise ValueError("the leaf counts violate max(children) <= parent <= sum(children)")
 
     @classmethod
     def from_frames(
@@ -439,7 +441,7 @@ def _duplicates(grid: Grid) -> np.ndarray:
 
 
 def suppress(
-    grid: Grid, k: int = DEFAULT_K, *, backend: str = "auto", max_rounds: int = 200
+    grid: Grid, k: int = DEFAULT_K, *, backend: str = "auto", max_rounds: int = 1000
 ) -> pd.DataFrame:
     """Primary and secondary suppression of all cells of the grid, jointly.
 
@@ -451,16 +453,14 @@ def suppress(
     primary = (values >= 1) & (values < k)
     eqs = grid_equations(grid)
     dup = _duplicates(grid)
-    model = grid.attack_model()
     sup = _structural(primary.copy(), grid, eqs, dup, k)
+    session = AttackSession(grid.attack_model(), sup, backend)
     pending = np.flatnonzero(sup)
     rounds = solves = 0
     failing = np.zeros(0, dtype=int)
     while len(pending) and rounds < max_rounds:
         rounds += 1
-        r = attack_intervals(
-            model, sup, k, targets=pending, implied=_implied(sup, eqs), backend=backend
-        )
+        r = session.intervals(pending, k)
         solves += r["lp_solves"]
         failing = pending[widths(r["lo"], r["hi"]) < k]
         if not len(failing):
@@ -481,6 +481,7 @@ def suppress(
         before = sup.copy()
         sup[chosen] = True
         sup = _structural(sup, grid, eqs, dup, k)
+        session.hide(np.flatnonzero(sup & ~before))
         pending = np.union1d(failing, np.flatnonzero(sup & ~before))
     status = np.where(primary, PRIMARY, np.where(sup, SECONDARY, SHOWN))
     out = grid.cells.assign(status=status)

@@ -271,7 +271,7 @@ def test_distinct_counts_that_break_the_links_are_rejected():
     period = period_dimension([2025], additive=False)
     leaves = pd.DataFrame({"period": ["2025-Q1", "2025-Q2", "2025-H1"], "value": [2, 5, 9]})
     with pytest.raises(ValueError, match="violate"):
-        build_grid(leaves, [period], [{"period": ALL_LEVELS}]).attack_model()
+        build_grid(leaves, [period], [{"period": ALL_LEVELS}])
 
 
 # ---------------------------------------------------------------------------------------------
