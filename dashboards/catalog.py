@@ -124,12 +124,17 @@ FIGURES = MappingProxyType(
         "observed_ci_high": _derived("events_observed", "eligible", label="95 %-KI oben", **_PCT),
         "km_at_risk": _count("unter Risiko"),
         "km_events": _count("KM-Ereignisse"),
+        # a curve value rests on the persons still at risk; for suppressed readers it is shown
+        # only at days where every step rests on k events and k at risk (disclosure/curves.py)
         "km_cumulative_incidence": _derived(
-            "km_events", "km_at_risk", label="Kaplan–Meier kumulierte Inzidenz", **_PCT
+            "km_at_risk", label="Kaplan–Meier kumulierte Inzidenz", **_PCT
         ),
-        "km_ci_low": _derived("km_events", "km_at_risk", label="KM 95 %-KI unten", **_PCT),
-        "km_ci_high": _derived("km_events", "km_at_risk", label="KM 95 %-KI oben", **_PCT),
-        "person_key_share": _derived("closed_cases", label="Anteil mit Personen-Pseudonym", **_PCT),
+        "km_ci_low": _derived("km_at_risk", label="KM 95 %-KI unten", **_PCT),
+        "km_ci_high": _derived("km_at_risk", label="KM 95 %-KI oben", **_PCT),
+        "with_person_key": _count("mit Personen-Pseudonym"),
+        "person_key_share": _derived(
+            "with_person_key", "closed_cases", label="Anteil mit Personen-Pseudonym", **_PCT
+        ),
         # process quality
         "cm_cases": _count("Case-Management-Fälle"),
         "with_assessment": _count("mit Assessment"),

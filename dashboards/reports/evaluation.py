@@ -73,7 +73,14 @@ def build(src, v, s, base, period, periods):
                 f"{title[:20]} Quoten",
                 f"{title}: beobachtete Quoten und Kaplan–Meier",
                 sub,
-                drop=("event", "definition", "person_key_share", "closed_cases", "km_events"),
+                drop=(
+                    "event",
+                    "definition",
+                    "person_key_share",
+                    "with_person_key",
+                    "closed_cases",
+                    "km_events",
+                ),
             )
         )
         sec.blocks.append(Text("Definitionen der Zahlen dieses Abschnitts", "h3"))

@@ -90,7 +90,7 @@ def render(ctx: ui.Context) -> None:
             sub,
             f"{title}: Quoten je Fenster",
             key=f"rates_{event}",
-            drop=("event", "definition", "person_key_share"),
+            drop=("event", "definition", "person_key_share", "with_person_key"),
         )
         with st.expander(f"Definition „{title}“ (vollständig)"):
             for rec in sub.table.itertuples(index=False):

@@ -58,10 +58,10 @@ def publish(
                 f"SELECT count(*) FROM published.{schema}.{table}"
             ).fetchone()[0]
         if settings is not None:
-            from dashboards.disclosure import grid
+            from dashboards.disclosure import publication
 
             with stage("grid"):
-                grid.write(con, grid.build(con, settings), "published.grid")
+                publication.write(con, publication.build(con, settings), "published.grid")
     finally:
         con.execute("DETACH published")
     # read by the dashboards (same account), written by nobody, private to the owner

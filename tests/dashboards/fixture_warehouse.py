@@ -267,6 +267,9 @@ def build(path: Path, seed: int = 3, *, hostile: bool = False) -> Path:
                 "UPDATE mart.themes SET label = ? WHERE theme_id = ?",
                 [HOSTILE[i % len(HOSTILE)], theme_id],
             )
+    from dashboards.disclosure import publication
+
+    publication.write(con, publication.build(con, settings))  # as the publish step does
     for schema in ("staging", "intermediate"):
         con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     con.close()

@@ -271,7 +271,7 @@ def test_distinct_counts_that_break_the_links_are_rejected():
     period = period_dimension([2025], additive=False)
     leaves = pd.DataFrame({"period": ["2025-Q1", "2025-Q2", "2025-H1"], "value": [2, 5, 9]})
     with pytest.raises(ValueError, match="violate"):
-        build_grid(leaves, [period], [{"period": ALL_LEVELS}]).attack_model()
+        build_grid(leaves, [period], [{"period": ALL_LEVELS}])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,3 +426,49 @@ def test_suppression_is_deterministic():
     grid = random_cube(np.random.default_rng(7))
     a, b = suppress(grid, K), suppress(grid, K)
     assert a["status"].tolist() == b["status"].tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grid_intervals_match_integer_enumeration_over_leaves(seed):
+    """Peer check at leaf level: providers x quarter and programme x quarter share leaves;
+    every hidden cell's LP interval equals the range over all non-negative integer leaf
+    vectors that reproduce the shown cells."""
+    rng = np.random.default_rng(seed)
+    owners = {"p1": "A", "p2": "A", "p3": "B"}
+    period = Dimension("period", {"2025-H1": None, "2025-Q1": "2025-H1", "2025-Q2": "2025-H1"})
+    dims = [
+        flat_dimension("provider", list(owners)),
+        flat_dimension("programme", ["A", "B"]),
+        period,
+    ]
+    leaves = pd.DataFrame(
+        [
+            {"provider": p, "programme": g, "period": q, "value": int(rng.integers(1, 5))}
+            for p, g in owners.items()
+            for q in ("2025-Q1", "2025-Q2")
+        ]
+    )
+    pubs = [
+        {"provider": ALL_LEVELS, "period": ALL_LEVELS},
+        {"programme": ALL_LEVELS, "period": ALL_LEVELS},
+    ]
+    grid = build_grid(leaves, dims, pubs)
+    n_cells = len(grid.cell_values)
+    hide = rng.random(n_cells) < 0.75
+    hide[rng.integers(n_cells)] = True
+    status = np.where(hide, "x", "")
+    res = audit_grid(grid, status, K, exact=True).table
+
+    inc = grid.incidence.toarray()
+    shown_inc = inc[~hide]
+    covered = shown_inc.any(axis=0)
+    bound = np.where(
+        covered, np.where(shown_inc > 0, grid.cell_values[~hide, None], 99).min(axis=0), 0
+    )
+    candidates = np.indices(tuple(int(b) + 1 for b in bound)).reshape(len(bound), -1).T
+    fits = (candidates @ shown_inc.T == grid.cell_values[~hide]).all(axis=1)
+    reachable = candidates[fits] @ inc[hide].T
+    open_above = (inc[hide][:, ~covered] > 0).any(axis=1)  # a leaf no shown cell bounds
+    assert res["lo"].tolist() == reachable.min(axis=0).tolist()
+    expected_hi = np.where(open_above, np.inf, reachable.max(axis=0))
+    assert res["hi"].tolist() == expected_hi.tolist()
