@@ -95,6 +95,7 @@ def write_workbook(
     role_label: str | None = None,
     definitions: Sequence[tuple[str, str]] = (),
     title: str = "",
+    release_id: str | None = None,
 ) -> None:
     """Write the workbook. `basis` is a dashboards.read.DataBasis (or None)."""
     wb = xlsxwriter.Workbook(
@@ -190,6 +191,7 @@ def write_workbook(
             ("aufbereitet am", basis.built_at),
             ("Lauf", basis.run_id),
         ]
+    rows += [("Veröffentlichung", release_id)] if release_id else []
     rows += [
         ("Ansicht / Rolle", role_label or "—"),
         (

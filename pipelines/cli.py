@@ -33,6 +33,9 @@ HANDLERS = {
     "themes": "pipelines.commands.themes:cli_themes",
     "users": "dashboards.auth:cli_users",
     "audit-log": "kernel.access_log:cli_audit_log",
+    "release": "pipelines.commands.release:cli_release",
+    "releases": "pipelines.commands.release:cli_releases",
+    "verify": "pipelines.commands.release:cli_verify",
 }
 
 
@@ -200,7 +203,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Einträge älter als access_log_retention_days entfernen",
     )
+    _release_parsers(sub)
     return p
+
+
+def _release_parsers(sub) -> None:
+    rel = sub.add_parser("release", help="Bericht unveränderlich veröffentlichen (prüfbar)")
+    rel.add_argument("--workspace", type=Path, required=True)
+    rel.add_argument("--kind", choices=["lenkungsgruppe", "evaluation", "foerderer"], required=True)
+    rel.add_argument("--period", type=quarter, required=True, help="Quartal JJJJ-Qn")
+    rel.add_argument("--note", help="Anmerkung, z. B. Sitzung der Lenkungsgruppe am …")
+    rels = sub.add_parser("releases", help="Veröffentlichungen auflisten")
+    rsub = rels.add_subparsers(dest="releases_command", required=True, metavar="AKTION")
+    rsub.add_parser("list", help="alle Veröffentlichungen").add_argument(
+        "--workspace", type=Path, required=True
+    )
+    ver = sub.add_parser(
+        "verify", help="Veröffentlichung aus ihren Lieferungen nachbauen und prüfen"
+    )
+    ver.add_argument("release_id")
+    ver.add_argument("--workspace", type=Path, required=True)
 
 
 def _workspace_and_inbox(args) -> tuple[Path, Path | None]:

@@ -78,6 +78,7 @@ class Report:
     sections: list[Section]
     definitions: list[tuple[str, str]]
     generated_at: datetime
+    release_id: str | None = None  # set when the report is part of a release (every page names it)
 
     @property
     def k(self) -> int | None:

@@ -145,7 +145,9 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
     """The report as one self-contained HTML document (plotly.js inlined)."""
     as_of = report.basis.as_of.strftime("%d.%m.%Y") if report.basis.as_of else "—"
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    release = f" · Veröffentlichung {report.release_id}" if report.release_id else ""
     css = css.replace("{{AS_OF}}", as_of).replace("{{K}}", str(report.k))
+    css = css.replace("{{RELEASE}}", release)
     built = (
         pd.Timestamp(report.basis.built_at).strftime("%d.%m.%Y %H:%M")
         if report.basis.built_at is not None
@@ -254,7 +256,8 @@ def write_xlsx(report: Report, out: Path) -> Path:
                 t.sheet,
                 pub,
                 title=t.title,
-                caption=f"{report.title} · Quartal {report.period_label} · {report.scope}",
+                caption=f"{report.title} · Quartal {report.period_label} · {report.scope}"
+                + (f" · Veröffentlichung {report.release_id}" if report.release_id else ""),
                 percent=catalog.percent_columns(pub.table.columns),
             )
         )
@@ -272,5 +275,6 @@ def write_xlsx(report: Report, out: Path) -> Path:
         role_label=f"{report.viewer.role_label} · {report.scope}",
         definitions=defs,
         title=f"{report.title} – Quartal {report.period_label}",
+        release_id=report.release_id,
     )
     return out
