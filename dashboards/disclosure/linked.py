@@ -62,6 +62,7 @@ from dashboards.disclosure.lp import DEFAULT_K, AttackSession, Equations, widths
 
 __all__ = [
     "ALL_LEVELS",
+    "BENCH_PUBLICATIONS",
     "PRIMARY",
     "ROOT",
     "SECONDARY",
@@ -75,6 +76,7 @@ __all__ = [
     "grid_equations",
     "period_dimension",
     "suppress",
+    "synthetic_leaves",
 ]
 
 SHOWN, PRIMARY, SECONDARY = "", "primary", "secondary"

@@ -111,6 +111,9 @@ class _Persistent:
         self.h = highs_cls()
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("threads", 1)
+        # after an objective change the basis stays primal feasible: primal simplex goes on
+        # from it (dual simplex restarts from dual phase 1, >20x slower here)
+        self.h.setOptionValue("simplex_strategy", 4)
         self.h.passModel(lp)
         self.last = np.zeros(0, dtype=np.int32)
 
