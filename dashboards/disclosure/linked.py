@@ -35,11 +35,7 @@ exact"):
    than k, suppress the cheapest shown cell among the constraints that bind its LP bounds
    (non-zero duals), preferring cells binding several failures; repeat from 2. Suppressing
    more cells only widens intervals, so cells once safe stay safe and only failures and
-   new suppressions are audited again (in LPs kept warm across rounds, `AttackSession`).
-   Each round suppresses at least one cell, so it ends.
-
-The pattern is then checked by `audit_grid`, the same LP audit the product runs as its
-blocking check. `benchmark()` times grid build, suppression and audit on synthetic data.
+   new suppressions are audited again. Each round suppresses at least one cell, so it ends.
 
 The result is deterministic (no random choices; ties broken by cell position).
 """
@@ -157,8 +153,7 @@ def suppress(
     """Primary and secondary suppression of all cells of the grid, jointly.
 
     Returns `grid.cells` with ``status`` ('' shown, 'primary', 'secondary'); ``attrs``
-    holds the figures of the run: cells, primary, secondary, rounds, lp_solves, seconds and
-    ``unverified`` (cells still failing when `max_rounds` stopped the loop; normally 0).
+    holds the figures of the run (rounds, LP solves, seconds, unprotected cells left).
     """
     t0 = time.perf_counter()
     values = grid.cell_values
@@ -166,7 +161,7 @@ def suppress(
     eqs = grid_equations(grid)
     dup = _duplicates(grid)
     sup = _structural(primary.copy(), grid, eqs, dup, k)
-    session = AttackSession(grid.attack_model(), sup, backend, _implied(sup, eqs))
+    session = AttackSession(grid.attack_model(), sup, backend)
     pending = np.flatnonzero(sup)
     rounds = solves = 0
     failing = np.zeros(0, dtype=int)
@@ -193,7 +188,7 @@ def suppress(
         before = sup.copy()
         sup[chosen] = True
         sup = _structural(sup, grid, eqs, dup, k)
-        session.update(sup, _implied(sup, eqs))
+        session.hide(np.flatnonzero(sup & ~before))
         pending = np.union1d(failing, np.flatnonzero(sup & ~before))
     status = np.where(primary, PRIMARY, np.where(sup, SECONDARY, SHOWN))
     out = grid.cells.assign(status=status)

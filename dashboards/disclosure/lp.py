@@ -3,14 +3,11 @@
 Engine behind `audit` and `linked.suppress`. The problem splits into independent blocks,
 the connected components of the graph "variable -- row it appears in" (one per year for an
 additive period, one per measure). Within a block one HiGHS instance is kept and only the
-objective changes, so each bound restarts from the previous optimal basis with the primal
-simplex (the basis stays primal feasible; dual simplex was >20x slower here). Every LP
+objective changes, so each bound restarts from the previous optimal basis. Every LP
 solution, and the true data, is a feasible point: it gives inner bounds for all cells of
 the block at once, so a cell whose inner interval is already wide enough needs no LP of
 its own (``exact=False``). Before solving, rows implied by other shown rows are dropped
 and variables pinned by an equation with one unknown are fixed (exact reductions).
-`AttackSession` keeps the LPs alive while the suppression hides cells round by round:
-hiding a cell frees its row, which keeps the basis feasible, so no round starts cold.
 
 The solver is HiGHS: the public ``highspy`` package when installed, else the same HiGHS
 class that scipy ships (``scipy.optimize._highspy``, private but pinned with scipy), else
@@ -100,7 +97,6 @@ class _Persistent:
         a = sp.csc_matrix(a, dtype=float)
         n_ub = 0 if a_ub is None else a_ub.shape[0]
         self.n_eq = a_eq.shape[0]
-        self.b_eq = np.asarray(b_eq, dtype=float)
         lp = hc.HighsLp()
         lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
         lp.col_cost_ = np.zeros(a.shape[1])
@@ -121,12 +117,10 @@ class _Persistent:
         self.h.passModel(lp)
         self.last = np.zeros(0, dtype=np.int32)
 
-    def set_rows(self, rows, active: bool) -> None:
-        """Impose (active) or free equality rows; the basis is kept either way."""
+    def free_rows(self, rows) -> None:
         inf = self.hc.kHighsInf
         for r in np.asarray(rows, dtype=int).tolist():
-            lo, hi = (self.b_eq[r], self.b_eq[r]) if active else (-inf, inf)
-            self.h.changeRowBounds(r, lo, hi)
+            self.h.changeRowBounds(r, -inf, inf)
 
     def optimize(self, cols: np.ndarray, coefs: np.ndarray, maximize: bool):
         hc, h = self.hc, self.h
@@ -161,8 +155,8 @@ class _Linprog:
         self.b_ub = None if a_ub is None else (np.zeros(a_ub.shape[0]) if b_ub is None else b_ub)
         self.active = np.ones(a_eq.shape[0], dtype=bool)
 
-    def set_rows(self, rows, active: bool) -> None:
-        self.active[np.asarray(rows, dtype=int)] = active
+    def free_rows(self, rows) -> None:
+        self.active[np.asarray(rows, dtype=int)] = False
 
     def optimize(self, cols: np.ndarray, coefs: np.ndarray, maximize: bool):
         c = np.zeros(self.a_eq.shape[1])
@@ -358,21 +352,13 @@ class AttackSession:
 
     Used by the secondary suppression: every cell's row stays in its block's LP, and hiding
     a cell frees its row, so HiGHS restarts from the last basis (still feasible: freeing a
-    row only enlarges the feasible set) instead of solving each round from scratch. Rows of
-    shown margins whose parts are all shown (`implied`) are left free too: they add
-    nothing. Blocks are the components of the whole grid, fixed at the start.
+    row only enlarges the feasible set) instead of solving each round from scratch. Blocks
+    are the components of the whole grid, fixed at the start.
     """
 
-    def __init__(
-        self,
-        model: AttackModel,
-        suppressed: np.ndarray,
-        backend: str = "auto",
-        implied: np.ndarray | None = None,
-    ):
+    def __init__(self, model: AttackModel, suppressed: np.ndarray, backend: str = "auto"):
         self.model = model
         self.hidden = np.asarray(suppressed, dtype=bool).copy()
-        self.off = self.hidden if implied is None else self.hidden | implied
         cells = model.cells
         n_cells = cells.shape[0]
         n_eq = 0 if model.equalities is None else model.equalities.shape[0]
@@ -400,24 +386,16 @@ class AttackSession:
             )
             local = {int(c): j for j, c in enumerate(self.row_cell[rows]) if c >= 0}
             self.blocks[lab] = (solver, rows, cols, local)
-            solver.set_rows([local[c] for c in np.flatnonzero(self.off) if c in local], False)
+            solver.free_rows([local[c] for c in np.flatnonzero(self.hidden) if c in local])
 
-    def update(self, hidden: np.ndarray, implied: np.ndarray | None = None) -> None:
-        """New hidden cells (a superset of the old); `implied` shown rows may be left out.
-
-        Freeing rows keeps the basis feasible; a row imposed again (a margin no longer
-        implied because one of its parts got hidden) is repaired by the next solve."""
-        hidden = np.asarray(hidden, dtype=bool)
-        off = hidden if implied is None else hidden | implied
-        for active, cells in (
-            (False, np.flatnonzero(off & ~self.off)),
-            (True, np.flatnonzero(self.off & ~off)),
-        ):
-            for lab, group in _groups(self.cell_lab[cells]).items():
-                if lab >= 0:
-                    solver, _, _, local = self.blocks[lab]
-                    solver.set_rows([local[int(c)] for c in cells[group]], active)
-        self.hidden, self.off = hidden.copy(), off
+    def hide(self, cells: np.ndarray) -> None:
+        cells = np.asarray(cells, dtype=int)
+        cells = cells[~self.hidden[cells]]
+        self.hidden[cells] = True
+        for lab, group in _groups(self.cell_lab[cells]).items():
+            if lab >= 0:
+                solver, _, _, local = self.blocks[lab]
+                solver.free_rows([local[int(c)] for c in cells[group]])
 
     def intervals(self, targets: np.ndarray, k: int = DEFAULT_K, exact: bool = False):
         """Like `attack_intervals` for the current hidden cells, from the kept bases."""
@@ -437,9 +415,9 @@ class AttackSession:
             solver, rows, cols, _ = self.blocks[lab]
             cell_of = self.row_cell[rows]
 
-            def dual_cells(d, cell_of=cell_of, off=self.off):
+            def dual_cells(d, cell_of=cell_of, hidden=self.hidden):
                 c = cell_of[np.abs(d) > 1e-9]
-                return c[(c >= 0) & ~off[np.maximum(c, 0)]]
+                return c[(c >= 0) & ~hidden[np.maximum(c, 0)]]
 
             tcells = t_all[t_idx][:, cols].tocsr()
             state = (lo, hi, exact_lo, exact_hi)
