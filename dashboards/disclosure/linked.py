@@ -35,7 +35,12 @@ exact"):
    than k, suppress the cheapest shown cell among the constraints that bind its LP bounds
    (non-zero duals), preferring cells binding several failures; repeat from 2. Suppressing
    more cells only widens intervals, so cells once safe stay safe and only failures and
-   new suppressions are audited again. Each round suppresses at least one cell, so it ends.
+   new suppressions are audited again (in LPs kept warm across rounds, `AttackSession`).
+   Each round suppresses at least one cell, so it ends.
+
+The pattern is then checked by `audit_grid`, the same LP audit the product runs as its
+blocking check. `benchmark()` times grid build, suppression and audit on synthetic data
+(``python -m dashboards.disclosure.linked [n_cases] [--active]``).
 
 The result is deterministic (no random choices; ties broken by cell position).
 """
@@ -62,6 +67,7 @@ from dashboards.disclosure.lp import DEFAULT_K, AttackSession, Equations, widths
 
 __all__ = [
     "ALL_LEVELS",
+    "BENCH_PUBLICATIONS",
     "PRIMARY",
     "ROOT",
     "SECONDARY",
@@ -75,6 +81,7 @@ __all__ = [
     "grid_equations",
     "period_dimension",
     "suppress",
+    "synthetic_leaves",
 ]
 
 SHOWN, PRIMARY, SECONDARY = "", "primary", "secondary"
@@ -151,7 +158,8 @@ def suppress(
     """Primary and secondary suppression of all cells of the grid, jointly.
 
     Returns `grid.cells` with ``status`` ('' shown, 'primary', 'secondary'); ``attrs``
-    holds the figures of the run (rounds, LP solves, seconds, unprotected cells left).
+    holds the figures of the run: cells, primary, secondary, rounds, lp_solves, seconds and
+    ``unverified`` (cells still failing when `max_rounds` stopped the loop; normally 0).
     """
     t0 = time.perf_counter()
     values = grid.cell_values
