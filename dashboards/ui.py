@@ -540,7 +540,14 @@ def figure(fig, key: str) -> None:
 
 def suppression_note(ctx: Context) -> None:
     k = ctx.viewer.suppress_k
-    if k:
+    if ctx.viewer.role == "traeger":
+        st.info(
+            "Ihre eigenen Fälle sehen Sie vollständig. Zahlen, die auch auf Daten anderer Träger"
+            " beruhen (netzwerkweite Themen, Wiederaufnahmen und Rückfälle), stehen unter"
+            f" statistischer Geheimhaltung (k = {ctx.viewer.network_k}).",
+            icon=":material/visibility_off:",
+        )
+    elif k:
         st.info(
             f"Statistische Geheimhaltung (k = {k}): Fallzahlen von 1 bis {k - 1} erscheinen als "
             f"„<{k}“; Quoten mit Zähler oder Nenner unter {k} und Werte, aus denen ein geheim "
@@ -552,7 +559,7 @@ def suppression_note(ctx: Context) -> None:
 def footer(cfg: AppConfig, v: read.Viewer) -> None:
     basis = data.load(read.data_basis, source(cfg), v)
     st.divider()
-    st.caption(f"**Datenbasis:** {basis.text(v.suppress_k)}")
+    st.caption(f"**Datenbasis:** {basis.text(v.network_k)}")
     if cfg.demo:
         st.caption("Demo-Modus: synthetische Daten, keine echten Fälle.")
 

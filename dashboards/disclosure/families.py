@@ -63,16 +63,23 @@ def _flat(*codes: str) -> dict[str, str | None]:
     return {ALL: None, **{c: ALL for c in codes}}
 
 
-def by_group(period: str, *extra: str, with_region_program: bool = False) -> tuple[dict, ...]:
-    """The publications of a family: per programme, per region, per provider (each with its
-    total and every level of the family's own dimensions)."""
+def by_group(
+    period: str,
+    *extra: str,
+    with_region_program: bool = False,
+    providers: bool = True,
+    regions: bool = True,
+) -> tuple[dict, ...]:
+    """The publications of a family: per programme, per region and (where a reader may see
+    providers) per provider, each with its total and every level of the family's own
+    dimensions."""
     p = {"period": "quarter" if period == "stock" else EVERY} if period != "none" else {}
     own = {d: EVERY for d in extra}
-    pubs = [
-        {**p, "program": EVERY, **own},
-        {**p, "region_code": EVERY, **own},
-        {**p, "provider_id": "leaf", **own},
-    ]
+    pubs = [{**p, "program": EVERY, **own}]
+    if regions:
+        pubs.append({**p, "region_code": EVERY, **own})
+    if providers:
+        pubs.append({**p, "provider_id": "leaf", **own})
     if with_region_program:
         pubs.append({**p, "program": EVERY, "region_code": EVERY, **own})
     return tuple(pubs)
@@ -106,17 +113,9 @@ def _caseload(ctx: Context, levels=LEVELS) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _scope_parts(df: pd.DataFrame, column: str) -> pd.DataFrame:
-    keys = ["period", *GROUPS]
-    return _parts(
-        df,
-        keys,
-        {"case_management": df[f"{column}_cm"], "other": df[column] - df[f"{column}_cm"]},
-    )
-
-
 def _cases_leaves(ctx: Context) -> pd.DataFrame:
-    return _scope_parts(_caseload(ctx), "cases_in_period")
+    df = _caseload(ctx)
+    return df[["period", *GROUPS]].assign(value=df["cases_in_period"].to_numpy())
 
 
 GROUP_PATTERNS = ((), ("provider_id",), ("program",), ("region_code",), ("program", "region_code"))
@@ -138,28 +137,16 @@ def _caseload_cells(ctx: Context, levels=LEVELS) -> pd.DataFrame:
 def _cases_extras(ctx: Context) -> pd.DataFrame:
     """Additive components of every published cell: the caseload ratios rest on them."""
     df = _caseload_cells(ctx)
-    keys = ["period", *GROUPS]
-    staff = ["fte_days", "fte_end", "days"]
-    parts = {
-        ALL: df["case_days"],
-        "case_management": df["case_days_cm"],
-        "other": df["case_days"] - df["case_days_cm"],
-    }
-    out = [df[keys + staff].assign(part=p, case_days=v.to_numpy()) for p, v in parts.items()]
-    return pd.concat(out, ignore_index=True)
+    return df[["period", *GROUPS, "case_days", "fte_days", "fte_end", "days"]]
 
 
 def _active_leaves(ctx: Context) -> pd.DataFrame:
-    return _scope_parts(_caseload(ctx, ("period",)), "active_cases_end")
+    df = _caseload(ctx, ("period",))
+    return df[["period", *GROUPS]].assign(value=df["active_cases_end"].to_numpy())
 
 
 def _active_extras(ctx: Context) -> pd.DataFrame:
-    df = _caseload_cells(ctx, ("period",))
-    keys = ["period", *GROUPS]
-    return pd.concat(
-        [df[[*keys, "fte_end"]].assign(part=p) for p in (ALL, "case_management", "other")],
-        ignore_index=True,
-    )
+    return _caseload_cells(ctx, ("period",))[["period", *GROUPS, "fte_end"]]
 
 
 def _flow_leaves(column: str) -> Callable[[Context], pd.DataFrame]:
@@ -169,8 +156,6 @@ def _flow_leaves(column: str) -> Callable[[Context], pd.DataFrame]:
 
     return leaves
 
-
-SCOPE = {"part": _flat("case_management", "other")}
 
 # ---------------------------------------------------------------------------------------------
 # supply gaps, referrals, closures
@@ -261,20 +246,22 @@ PROCESS_MARGINS = {
     "followup_base": ("followup_base",),
     "followup_missing": ("followup_base", "followup_missing"),
 }
-PROCESS_GROUPS = ("provider_id", "program")
+# Published per programme and year: the cube of eleven flags crossed with quarters, half-years
+# and providers makes the joint suppression slow and hides most cells (docs/decisions.md).
+PROCESS_GROUPS = ("program",)
+PROCESS_LEVEL = "year"
 
 
 def _process_leaves(ctx: Context) -> pd.DataFrame:
-    df = _levels(case_classes, ctx.con, list(PROCESS_GROUPS))
+    df = case_classes(ctx.con, group_by=[PROCESS_LEVEL, *PROCESS_GROUPS])
     return df[["period", *PROCESS_GROUPS, *CLASS_FLAGS]].assign(value=df["cases"].to_numpy())
 
 
 def _process_publications() -> tuple[dict, ...]:
-    out = []
-    for group in ({"program": EVERY}, {"provider_id": "leaf"}):
-        for flags in {f for fs in PROCESS_MARGINS.values() for f in [fs[:1], fs]}:
-            out.append({"period": EVERY, **group, **{f: "leaf" for f in flags}})
-    return tuple(out)
+    flag_sets = {f for fs in PROCESS_MARGINS.values() for f in [fs[:1], fs]}
+    return tuple(
+        {"period": "year", "program": EVERY, **{f: "leaf" for f in flags}} for flags in flag_sets
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,15 +344,18 @@ def _theme_leaves(ctx: Context) -> pd.DataFrame:
 def families(settings: Settings) -> tuple[Family, ...]:
     """Every family of the grid (the re-entry family follows the configured windows)."""
     g = ("period", *GROUPS)
+    # the supply-gap families: per programme only. Crossed with regions as well, the joint
+    # suppression takes minutes on the demo and hides most cells (docs/decisions.md)
+    ng = ("period", "program")
     return (
         Family(
             "cases",
             "Fälle im Zeitraum",
             "cases_in_period",
-            (*g, "part"),
+            g,
             "distinct",
-            SCOPE,
-            by_group("distinct", "part", with_region_program=True),
+            {},
+            by_group("distinct", with_region_program=True),
             _cases_leaves,
             extras=_cases_extras,
             extra_columns=("case_days", "fte_days", "fte_end", "days"),
@@ -374,10 +364,10 @@ def families(settings: Settings) -> tuple[Family, ...]:
             "active",
             "Aktive Fälle am Quartalsende",
             "active_cases_end",
-            (*g, "part"),
+            g,
             "stock",
-            SCOPE,
-            by_group("stock", "part", with_region_program=True),
+            {},
+            by_group("stock", with_region_program=True),
             _active_leaves,
             extras=_active_extras,
             extra_columns=("fte_end",),
@@ -406,20 +396,20 @@ def families(settings: Settings) -> tuple[Family, ...]:
             "goals",
             "Vereinbarte Ziele",
             "goals_set",
-            (*g, "domain", "part"),
+            (*ng, "domain", "part"),
             "flow",
             {"part": _flat("without_offer", "with_offer")},
-            by_group("flow", "domain", "part"),
+            by_group("flow", "domain", "part", providers=False, regions=False),
             _goals_leaves,
         ),
         Family(
             "gap_cases",
             "Fälle mit Versorgungslücke",
             "cases_with_gap",
-            (*g, "domain"),
+            (*ng, "domain"),
             "distinct",
             {},
-            by_group("distinct", "domain"),
+            by_group("distinct", "domain", providers=False, regions=False),
             _gap_cases_leaves,
             non_additive=("domain",),
         ),
@@ -427,20 +417,20 @@ def families(settings: Settings) -> tuple[Family, ...]:
             "referrals",
             "Vermittlungen",
             "referrals",
-            (*g, "service_type", "part"),
+            (*ng, "service_type", "part"),
             "flow",
             {"part": _flat("kein_angebot", "abgelehnt", "other")},
-            by_group("flow", "service_type", "part"),
+            by_group("flow", "service_type", "part", providers=False, regions=False),
             _referrals_leaves,
         ),
         Family(
             "started",
             "Begonnene Vermittlungen",
             "started",
-            (*g, "service_type"),
+            (*ng, "service_type"),
             "flow",
             {},
-            by_group("flow", "service_type"),
+            by_group("flow", "service_type", providers=False, regions=False),
             _column_leaves(_referral_table, "started", (*g, "service_type")),
             extras=_wait_extras,
             extra_columns=("wait_days_median", "wait_days_p90"),
@@ -449,20 +439,20 @@ def families(settings: Settings) -> tuple[Family, ...]:
             "waiting",
             "Wartende Vermittlungen am Quartalsende",
             "waiting_at_end",
-            (*g, "service_type"),
+            (*ng, "service_type"),
             "stock",
             {},
-            by_group("stock", "service_type"),
+            by_group("stock", "service_type", providers=False, regions=False),
             _column_leaves(_referral_table, "waiting_at_end", (*g, "service_type")),
         ),
         Family(
             "closures",
             "Abschlüsse",
             "closures",
-            (*g, "part"),
+            (*ng, "part"),
             "flow",
             {"part": _flat("strukturell", "other")},
-            by_group("flow", "part", with_region_program=True),
+            by_group("flow", "part", providers=False, regions=False),
             _closures_leaves,
         ),
         Family(

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboards.disclosure.families import ALL, Context, Family, families
+from dashboards.disclosure.families import ALL, GROUPS, Context, Family, families
 from dashboards.disclosure.grid import Dimension, build_grid, flat_dimension, period_dimension
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
@@ -50,8 +50,10 @@ def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
 def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
     """The family's published cells with their suppression status, and the audit figures."""
     t0 = time.perf_counter()
-    leaves = family.leaves(ctx)
-    leaves = leaves[leaves["value"] > 0].astype({d: str for d in family.dims})
+    leaves = family.leaves(ctx).astype({d: str for d in family.dims})
+    # groups the family is never published by are summed away (fewer unknowns, same LP)
+    leaves = leaves.groupby(list(family.dims), as_index=False, sort=False)["value"].sum()
+    leaves = leaves[leaves["value"] > 0]
     k = ctx.settings.suppression_k
     if leaves.empty:
         cells = pd.DataFrame(columns=[*family.dims, "value", "status"])
@@ -81,8 +83,12 @@ def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
     if "period" in family.dims:
         cells["level"] = [period_level(p) for p in cells["period"]]
     if family.extras is not None:
-        extras = family.extras(ctx).astype({d: str for d in family.dims if d != "value"})
+        extras = family.extras(ctx)
+        for col in set(GROUPS) - set(family.dims):  # cells are totals over such groups
+            if col in extras.columns:
+                extras = extras[extras[col] == ALL]
         keys = [d for d in family.dims if d in extras.columns]
+        extras = extras.astype(dict.fromkeys(keys, str))
         cells = cells.merge(
             extras[[*keys, *family.extra_columns]].drop_duplicates(keys), on=keys, how="left"
         )

@@ -9,7 +9,6 @@ import numpy as np
 
 from dashboards.catalog import label_codes
 from dashboards.disclosure import Published, publish
-from dashboards.disclosure.families import ALL
 from dashboards.disclosure.tables import from_grid
 from dashboards.read import grid
 from dashboards.read.gate import query
@@ -79,14 +78,18 @@ def caseload(
 
 def _caseload_from_grid(source, viewer, filters, group_by, scope, by_period, benchmarks):
     group_by = list(group_by)
+    if scope != "alle":
+        raise grid.NotInGrid(
+            "„Nur Case Management“ gibt es in der internen Ansicht; veröffentlicht werden alle"
+            " Intensitäten."
+        )
     where = grid.conditions(viewer, filters, group_by, grid.CASELOAD_GROUPS)
-    part = ALL if scope == "alle" else "case_management"
     wanted = grid.period_list(source, filters, by_period)
     keys = ["period", *group_by]
-    cases = grid.cells(source, "cases", {**where, "period": wanted, "part": part})
+    cases = grid.cells(source, "cases", {**where, "period": wanted})
     available = grid.periods(source)["quarter"]
     stock = {p: grid.stock_quarter(p, available) for p in wanted}
-    active = grid.cells(source, "active", {**where, "period": list(stock.values()), "part": part})
+    active = grid.cells(source, "active", {**where, "period": list(stock.values())})
     active["period"] = active["period"].map({q: p for p, q in stock.items() if q})
     df = grid.keyed(cases, keys, "cases_in_period").merge(
         cases[[*keys, "days", "case_days", "fte_days", "fte_end"]], on=keys
@@ -189,12 +192,10 @@ def _case_counts_from_grid(source: Source, viewer: Viewer, filters: Filters) -> 
         **grid.conditions(viewer, filters, ()),
         "period": grid.period_list(source, filters, True),
     }
-    df = grid.keyed(
-        grid.cells(source, "cases", {**where, "part": ALL}), ["period"], "cases_in_period"
-    )
+    df = grid.keyed(grid.cells(source, "cases", where), ["period"], "cases_in_period")
     for family, column in (("opened", "cases_opened"), ("closed", "cases_closed")):
         df = df.merge(grid.keyed(grid.cells(source, family, where), ["period"], column), "left")
-    active = grid.cells(source, "active", {**where, "part": ALL})
+    active = grid.cells(source, "active", where)
     df = df.merge(grid.keyed(active, ["period"], "active_cases_end"), "left")
     counts = ["cases_in_period", "cases_opened", "cases_closed", "active_cases_end"]
     df[counts[1:]] = df[counts[1:]].fillna(0).astype(int)

@@ -98,7 +98,22 @@ NOT_ALL = object()  # condition: every code except the total
 def cells(source: Source, family: str, where: dict[str, object]) -> pd.DataFrame:
     """The family's cells matching the conditions (a value, a list of values or NOT_ALL)."""
     clauses, params = ["true"], []
+    with source.read() as con:
+        columns = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'grid'"
+                " AND table_name = ?",
+                [family],
+            ).fetchall()
+        }
     for col, value in where.items():
+        if col not in columns:  # a group the family is not published by: its total only
+            if value == ALL:
+                continue
+            raise NotInGrid(
+                "Diese Zahl wird nicht nach dieser Gliederung veröffentlicht (z. B. je Träger)."
+            )
         if value is NOT_ALL:
             clauses.append(f"{col} <> ?")
             params.append(ALL)

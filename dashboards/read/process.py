@@ -60,14 +60,20 @@ def process_quality(
 def _process_from_grid(
     source: Source, viewer: Viewer, filters: Filters, group_by: list[str]
 ) -> Published:
-    """The counts as margins of the grid's case classes: a row per group and the total (for
-    a provider its own row: the network total is not its to see)."""
+    """The counts as margins of the grid's case classes: a row per programme and the total,
+    for a year (the grid publishes process quality per programme and year)."""
     where = grid.conditions(viewer, filters, group_by, [(), *[(g,) for g in PROCESS_GROUPS]])
-    where.pop("region_code")
-    key = group_by[0] if group_by else "provider_id"
+    key = "program"
     if where[key] is grid.NOT_ALL:
-        del where[key]  # every group and their total
-    where["period"] = grid.period_label(filters)
+        del where[key]  # every programme and the total
+    label = grid.period_label(filters) or (grid.periods(source)["year"] or [None])[-1]
+    if label is None or len(label) != 4:
+        raise grid.NotInGrid(
+            "Die Prozessqualität wird je Programm und Kalenderjahr veröffentlicht: wählen Sie"
+            " ein Jahr."
+        )
+    where = {k: v for k, v in where.items() if k not in ("provider_id", "region_code")}
+    where["period"] = label
     cells = grid.cells(source, "process", where)
     rows = {}
     for count, flags in PROCESS_MARGINS.items():
@@ -78,9 +84,6 @@ def _process_from_grid(
     df = pd.concat(rows.values(), axis=1).reset_index()
     df[PROCESS_COUNTS] = df[PROCESS_COUNTS].fillna(0).astype(int)
     total = df[key] == ALL
-    if viewer.role == "traeger":
-        df = pd.concat([df[~total], df[~total].assign(**{key: ALL})], ignore_index=True)
-        total = df[key] == ALL
     df = pd.concat([df[~total].sort_values(key), df[total]], ignore_index=True)
     for rate, (num, den) in PROCESS_RATES.items():
         df[rate] = df[num] / df[den].where(df[den] > 0)

@@ -69,7 +69,7 @@ def reentry(
     """Observed rates (Wilson) and Kaplan–Meier incidence per event and window, each with the
     full definition of the figure."""
     s = source.settings
-    k = viewer.suppress_k
+    k = viewer.network_k
     if k is not None and (intensities or close_reasons):
         raise grid.NotInGrid(
             "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
@@ -165,7 +165,7 @@ def km_curve(
     )
     label = EVENTS[event][1]
     durations, happened = event_times(df, event)
-    k = viewer.suppress_k
+    k = viewer.network_k
     if k is not None and (intensities or close_reasons):
         raise grid.NotInGrid(
             "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."

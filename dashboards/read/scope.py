@@ -61,10 +61,22 @@ class Viewer:
 
     @property
     def suppress_k(self) -> int | None:
-        """k when this viewer's output is suppressed, else None."""
-        if self.role in ("foerderer", "traeger") or self.publication:
+        """k when this viewer's output is suppressed, else None. A provider's view of its own
+        cases is not (metrics.md: only "anything beyond its own cases" is); what rests on
+        other providers' records reaches it under `network_k`."""
+        if self.role == "foerderer" or (self.publication and self.role != "traeger"):
             return self.k
         return None
+
+    @property
+    def network_k(self) -> int | None:
+        """k for figures that rest on other providers' records too (re-entries and relapses
+        found through the person key, the network's themes): suppressed for providers."""
+        return (
+            self.suppress_k
+            if self.suppress_k is not None
+            else (self.k if self.role == "traeger" else None)
+        )
 
     @property
     def case_level(self) -> bool:

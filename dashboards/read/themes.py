@@ -44,7 +44,7 @@ def themes(
     need it; a provider additionally sees how many of each theme's cases are its own."""
     df = list_themes(source.workspace, include_inactive=include_inactive)
     if df.empty:
-        return publish(df, viewer.suppress_k)
+        return publish(df, viewer.network_k)
     df = df[[c for c in THEME_COLUMNS if c in df.columns]].copy()
     if "terms" in df.columns:
         df["terms"] = [
@@ -52,7 +52,7 @@ def themes(
         ]
     df["kind"] = df["kind"].map({"code": "kodiert", "text": "Text"}).fillna(df["kind"])
     df = df.reset_index(drop=True)
-    if viewer.suppress_k is None:
+    if viewer.network_k is None:
         return publish(df, None, margins=[])
     # a suppressed reader: the network counts are cells of the grid, with its pattern
     cells = grid.cells(source, "themes", {})
@@ -67,13 +67,13 @@ def themes(
         own = _own_cells(source, viewer.provider)
         df["own_cases"] = [own.get((t, ALL, ALL, ALL), 0) for t in df["theme_id"]]
         status["own_cases"] = [""] * len(df)
-        hidden = _network_minus_own(df, own, viewer.suppress_k)
+        hidden = _network_minus_own(df, own, viewer.network_k)
         for column in THEME_CELLS:
             status[column] = [
                 st or ("secondary" if h else "")
                 for st, h in zip(status[column], hidden, strict=True)
             ]
-    return from_grid(df, viewer.suppress_k, status)
+    return from_grid(df, viewer.network_k, status)
 
 
 def _hide(status: list[str], hidden: list[bool]) -> list[str]:
@@ -139,7 +139,7 @@ def theme_trend(
     source: Source, viewer: Viewer, filters: Filters, *, theme_ids: Sequence[str] = ()
 ) -> Published:
     """Cases per theme and quarter of their first mention in the theme window."""
-    if viewer.suppress_k is not None:
+    if viewer.network_k is not None:
         return _trend_from_grid(source, viewer, list(theme_ids))
     with source.read() as con:
         if not has_table(con, "mart", "theme_cases"):
@@ -159,7 +159,7 @@ def theme_trend(
                 GROUP BY ALL ORDER BY ALL""",
             ids,
         ).df()
-    return publish(df, viewer.suppress_k, margins=[["period"]])
+    return publish(df, viewer.network_k, margins=[["period"]])
 
 
 def _trend_from_grid(source: Source, viewer: Viewer, ids: list[str]) -> Published:
@@ -193,7 +193,7 @@ def _trend_from_grid(source: Source, viewer: Viewer, ids: list[str]) -> Publishe
         }
     )
     order = df.sort_values(["theme_id", "period"]).index
-    return from_grid(df.loc[order], viewer.suppress_k, {"cases": [status[i] for i in order]})
+    return from_grid(df.loc[order], viewer.network_k, {"cases": [status[i] for i in order]})
 
 
 EXEMPLARY_COLUMNS = [

@@ -11,7 +11,7 @@ from dashboards.reports.model import (
     Table,
     Text,
     fmt,
-    process_tables,
+    process_year_tables,
 )
 
 
@@ -99,9 +99,7 @@ def build(src, v, s, base, period, periods):
     )
     sections.append(gaps)
     pq = Section("Prozessqualität")
-    pq.blocks += process_tables(
-        read.process_quality(src, v, base, group_by=("program",)), f"Programm, Quartal {period}"
-    )
+    pq.blocks += process_year_tables(src, v, base, period)
     sections.append(pq)
     cl = Section("Fallzahlen je Vollzeitstelle")
     cl.blocks.append(

@@ -43,15 +43,17 @@ def build(src, v, s, base, period, periods):
             drop=("period", "case_days", "fte_days", "benchmark"),
         ),
     ]
-    cm = read.caseload(src, v, base, scope="case_management", benchmarks=True)
-    prov.blocks.append(
-        Table(
-            "Träger CM",
-            f"Nur Case Management: Fälle je VZÄ nach Träger, Quartal {period}",
-            cm,
-            drop=("period", "case_days", "fte_days", "days", "benchmark"),
+    if v.suppress_k is None:  # only an internal report shows case management alone: the
+        # publication grid has no scope breakdown (docs/decisions.md)
+        cm = read.caseload(src, v, base, scope="case_management", benchmarks=True)
+        prov.blocks.append(
+            Table(
+                "Träger CM",
+                f"Nur Case Management: Fälle je VZÄ nach Träger, Quartal {period}",
+                cm,
+                drop=("period", "case_days", "fte_days", "days", "benchmark"),
+            )
         )
-    )
     prog = Section("Fallzahlen je Programm und Region")
     prog.blocks.append(
         Table(

@@ -13,7 +13,7 @@ from dashboards.reports.model import (
     Text,
     bullets_from,
     fmt,
-    process_tables,
+    process_year_tables,
     trend_filters,
 )
 
@@ -156,7 +156,7 @@ def build(src, v, s, base, period, periods):
         ),
     ]
     pq_sec = Section("Prozessqualität")
-    pq_sec.blocks += process_tables(read.process_quality(src, v, base), "Träger")
+    pq_sec.blocks += process_year_tables(src, v, base, period)
     used = [
         "period",
         "cases_in_period",

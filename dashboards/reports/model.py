@@ -6,7 +6,7 @@ report is additionally limited to that provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from dashboards import read
@@ -82,7 +82,7 @@ class Report:
 
     @property
     def k(self) -> int | None:
-        return self.viewer.suppress_k
+        return self.viewer.network_k
 
     def tables(self) -> list[Table]:
         return [b for s in self.sections for b in s.blocks if isinstance(b, Table)]
@@ -112,6 +112,15 @@ DOC_COLUMNS = (
     "review_rate",
     "evaluation_rate",
 )
+
+
+def process_year_tables(src, v, base: Filters, period: str) -> list[Table]:
+    """Process quality in a report: per programme for the calendar year of the period (the
+    publication grid holds it per programme and year, docs/decisions.md)."""
+    year = period[:4]
+    flt = replace(base, period_from=f"{year}-Q1", period_to=f"{year}-Q4")
+    pub = read.process_quality(src, v, flt, group_by=("program",))
+    return process_tables(pub, f"Programm, Jahr {year}")
 
 
 def process_tables(pub: Published, by: str) -> list[Table]:

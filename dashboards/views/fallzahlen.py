@@ -30,7 +30,11 @@ def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx))
     ui.suppression_note(ctx)
     v, s = ctx.viewer, ctx.settings
-    scope = st.radio("Umfang", list(SCOPES), format_func=SCOPES.get, horizontal=True, key="scope")
+    scope = "alle"  # published figures: all intensities (the grid has no scope breakdown)
+    if v.suppress_k is None:
+        scope = st.radio(
+            "Umfang", list(SCOPES), format_func=SCOPES.get, horizontal=True, key="scope"
+        )
     st.caption(
         "Fälle je VZÄ = Falltage / VZÄ-Tage über die gezählten Tage des Zeitraums (bis zum "
         "Datenstand); Stichtag = aktive Fälle / VZÄ am letzten gezählten Tag. Richtwerte: "

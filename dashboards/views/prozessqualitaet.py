@@ -14,12 +14,14 @@ def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx) + " · Fälle, die im Zeitraum aktiv waren")
     ui.suppression_note(ctx)
     s = ctx.settings
-    pq = ctx.run_if_published(Q["quality"])
+    # a suppressed reader sees the grid's cells: per programme and calendar year
+    key = "program" if ctx.viewer.suppress_k is not None else "provider_id"
+    pq = ctx.run_if_published(Q["quality"], group_by=(key,))
     if pq is None:
         return
-    body = pq.table[pq.table["provider_id"] != "Gesamt"]
+    body = pq.table[pq.table[key] != "Gesamt"]
     if len(body):
-        ui.figure(figures.process_shares(pq, title=None), key="pq")
+        ui.figure(figures.process_shares(pq, group_col=key, title=None), key="pq")
     st.caption(
         "Case-Management-Fälle: Assessment dokumentiert; Hilfeplan (ein Ziel oder ein "
         "Hilfeplan-Schritt); Überprüfung (Reassessment oder Zielstatus nach Vereinbarung); "
@@ -28,7 +30,8 @@ def render(ctx: ui.Context) -> None:
         f"{s.close_due_days} Tagen. Abgeschlossene CM-Fälle älter als "
         f"{s.followup_conversation_days} Tage ohne Nachgespräch."
     )
-    ui.table(ctx, pq, "Regelkreis-Treue nach Träger", key="pq")
+    by = "Programm" if key == "program" else "Träger"
+    ui.table(ctx, pq, f"Regelkreis-Treue nach {by}", key="pq")
 
 
 VIEW = View("prozessqualitaet", "Prozessqualität", ":material/checklist:", 60, Q)

@@ -33,7 +33,7 @@ def render(ctx: ui.Context) -> None:
     )
     ui.suppression_note(ctx)
     kw = {}
-    if v.suppress_k is None:  # published figures: the grid has no such breakdown
+    if v.network_k is None:  # published figures: the grid has no such breakdown
         codes = load_contract().codes
         c1, c2 = st.columns(2)
         intensities = c1.multiselect(
@@ -53,7 +53,7 @@ def render(ctx: ui.Context) -> None:
         kw = {"intensities": tuple(intensities), "close_reasons": tuple(reasons)}
     # relapses are documented in exit and distancing work: that is their base population
     pcve = not f.programs and "pcve" in ctx.run_options()["programs"]
-    if v.suppress_k is not None:  # a published figure has one breakdown: the grid's cells
+    if v.network_k is not None:  # a published figure has one breakdown: the grid's cells
         pcve = pcve and not f.regions and not read.effective_providers(v, f)
     queries = {
         "reentry": (Q["reentry"], Q["km_reentry"]),
