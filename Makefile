@@ -39,7 +39,7 @@ dashboard: install
 
 dagster: install
 	@test -f demo-workspace/lagebild.duckdb || $(BIN)/lagebild demo --workspace demo-workspace
-	LAGEBILD_WORKSPACE=$(CURDIR)/demo-workspace LAGEBILD_INBOX=$(CURDIR)/demo-workspace/inbox \
+	umask 077; LAGEBILD_WORKSPACE=$(CURDIR)/demo-workspace LAGEBILD_INBOX=$(CURDIR)/demo-workspace/inbox \
 	DAGSTER_HOME=$(CURDIR)/demo-workspace/.dagster $(BIN)/dagster dev -m pipelines.definitions
 
 clean:

@@ -60,7 +60,7 @@ def providers_for(cases: int) -> int:
 def code_version() -> str:
     """Hash of the code that determines the figures; cached results are reused only for it."""
     h = hashlib.sha256()
-    for folder in ("pipelines", "transforms", "data_contracts", "dashboards"):
+    for folder in ("kernel", "pipelines", "transforms", "data_contracts", "dashboards"):
         for p in sorted((ROOT / folder).rglob("*")):
             if p.is_file() and p.suffix in (".py", ".sql", ".yaml", ".txt"):
                 h.update(p.relative_to(ROOT).as_posix().encode() + p.read_bytes())
@@ -317,8 +317,8 @@ def render_markdown(history: list[dict]) -> str:
     lines = [
         "# Performance",
         "",
-        "Measured by `make bench` (pipelines/bench.py). Goals from issue 6; they are goals, not",
-        "test assertions. Earlier results stay in `docs/performance-history.json`.",
+        "Measured by `make bench` (benchmarks/__main__.py). Goals from issue 6; they are goals,",
+        "not test assertions. Earlier results stay in `docs/performance-history.json`.",
         "",
         f"Latest: {latest['date']} · {m['cpus']} cores · {m['memory_gb']} GB RAM · Python"
         f" {m['python']} · {m['platform']}",

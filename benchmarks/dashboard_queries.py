@@ -1,10 +1,10 @@
-"""The data queries behind each dashboard view, without Streamlit and without cache.
+"""The data queries behind each dashboard view, read from the views' own declarations
+(`dashboards.views`), without Streamlit and without cache.
 
-`make bench` times them at 1,000,000 cases (p50 / p95 per query and per view, cold cache).
-Each view lists the access-layer calls it makes with its default filters (the last four
-complete quarters), for the coordinating office (`koordination`) and, where the path differs,
-the funder (`foerderer`, suppressed). The pseudonymous case tables load only when a user
-switches them on ("Falltabelle laden"); they are listed apart as on-demand loads.
+`make bench` times them at 1,000,000 cases (p50 / p95 per query and per view, cold cache),
+with each view's default filters (the last four complete quarters), for the coordinating
+office (`koordination`) and the funder (`foerderer`, suppressed). The pseudonymous case tables
+load only when a user switches them on ("Falltabelle laden"); they are timed apart.
 """
 
 from __future__ import annotations
@@ -13,106 +13,48 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from dashboards import access
-from kernel.settings import load_settings
+from dashboards import read
+from dashboards.views import all_views
 
 Query = tuple[str, Callable[[], object]]
+ROLES = (("koordination", "Koordination"), ("foerderer", "Förderer"))
 
 
 def _context(ws: Path, role: str):
-    db = access.published_path(ws)
-    viewer = access.Viewer(role=role, k=load_settings(ws).suppression_k)
-    filters = access.default_filters(access.filter_options(db, viewer))
-    return db, viewer, filters, load_settings(ws)
+    src = read.Source.of(ws)
+    viewer = src.viewer(role)
+    return src, viewer, read.default_filters(read.filter_options(src, viewer))
+
+
+def _call(q, src, viewer, filters) -> Callable[[], object]:
+    f = replace(filters, programs=(q.program,)) if q.program and not filters.programs else filters
+    sample = q.sample(src, viewer) if q.sample else {}
+    return lambda: q.func(src, viewer, f, **{**q.options, **sample})
 
 
 def view_queries(ws: Path, role: str) -> dict[str, list[Query]]:
-    db, v, f, s = _context(ws, role)
-    pcve = replace(f, programs=("pcve",))
-    first_theme = access.themes(ws, v).table["theme_id"].head(1).tolist()
-    views: dict[str, list[Query]] = {
-        "Überblick": [
-            (
-                "Fälle je VZÄ gesamt",
-                lambda: access.caseload(db, v, f, group_by=(), benchmarks=s.benchmarks),
-            ),
-            ("Versorgungslücken gesamt", lambda: access.gaps(db, v, f, group_by=())),
-            ("strukturelle Abschlüsse", lambda: access.structural_closures(db, v, f, group_by=())),
-            ("Themen", lambda: access.themes(ws, v)),
-            ("Fälle je Quartal", lambda: access.case_counts(db, v, f)),
-        ],
-        "Versorgungslücken": [
-            ("Heatmap Lebensbereich × Region", lambda: access.gap_matrix(db, v, f)),
-            ("Lücken je Lebensbereich", lambda: access.gaps(db, v, f, group_by=("domain",))),
-            ("Wartezeiten je Angebotsart", lambda: access.waits(db, v, f)),
-            (
-                "strukturelle Abschlüsse je Quartal",
-                lambda: access.structural_closures(db, v, f, group_by=("period",)),
-            ),
-        ],
-        "Generative Themen": [
-            ("Themen", lambda: access.themes(ws, v)),
-            ("Themenverlauf", lambda: access.theme_trend(db, v)),
-        ],
-        "Fallzahlen & Personal": [
-            (
-                "Fälle je VZÄ je Träger",
-                lambda: access.caseload(db, v, f, group_by=("provider_id",), scope="alle"),
-            ),
-            (
-                "Verlauf je Quartal",
-                lambda: access.caseload(
-                    db, v, f, group_by=("provider_id",), scope="alle", by_period=True
-                ),
-            ),
-        ],
-        "Wiederaufnahme & Rückfall": [
-            (
-                "Quoten Wiederaufnahme",
-                lambda: access.reentry(
-                    db, v, f, windows=tuple(s.windows), transfer_max_days=s.transfer_max_days
-                ),
-            ),
-            (
-                "Quoten Rückfall (pcve)",
-                lambda: access.reentry(
-                    db, v, pcve, windows=tuple(s.windows), transfer_max_days=s.transfer_max_days
-                ),
-            ),
-            (
-                "Kaplan–Meier Wiederaufnahme",
-                lambda: access.km_curve(db, v, f, event="reentry", horizon=max(s.windows)),
-            ),
-            (
-                "Kaplan–Meier Rückfall",
-                lambda: access.km_curve(db, v, pcve, event="relapse", horizon=max(s.windows)),
-            ),
-        ],
-        "Prozessqualität": [("Regelkreis-Treue", lambda: access.process_quality(db, v, f))],
-    }
-    if role != "foerderer":
-        views["Fallzahlen & Personal"].append(
-            ("je Fachkraft", lambda: access.caseload_by_caseworker(db, v, f, scope="alle"))
-        )
-        views["Datenlieferungen"] = [
-            ("Lieferungen", lambda: access.deliveries(db, v)),
-            ("Ablehnungen", lambda: access.rejections(db, v)),
-            ("Zeilen je Tabelle", lambda: access.delivery_tables(db, v)),
+    """View title -> [(query label, call)] for what the view runs on opening."""
+    src, viewer, filters = _context(ws, role)
+    out: dict[str, list[Query]] = {}
+    for view in all_views():
+        if role not in view.roles:
+            continue
+        calls = [
+            (q.label, _call(q, src, viewer, filters))
+            for q in view.queries.values()
+            if not q.on_demand and role in q.roles(view.roles)
         ]
-        if first_theme:
-            views["Generative Themen"].append(
-                ("exemplarische Fälle", lambda: access.theme_cases_for(ws, v, first_theme[0]))
-            )
-    return views
+        if calls:
+            out[view.title] = calls
+    return out
 
 
 def on_demand_queries(ws: Path) -> list[Query]:
     """Case tables a koordination user switches on explicitly (whole network, 4 quarters)."""
-    db, v, f, _ = _context(ws, "koordination")
+    src, viewer, filters = _context(ws, "koordination")
     return [
-        ("Falltabelle (Überblick)", lambda: access.cases(db, v, f)),
-        ("abgeschlossene Fälle (Wiederaufnahme)", lambda: access.reentry_cases(db, v, f)),
+        (f"{q.label} ({view.title})", _call(q, src, viewer, filters))
+        for view in all_views()
+        for q in view.queries.values()
+        if q.on_demand
     ]
-
-
-ROLES = (("koordination", "Koordination"), ("foerderer", "Förderer"))

@@ -11,14 +11,18 @@
         created_at: '2026-11-21T10:00:00'
 
 No anonymous access: the app shows the login form until a user from this file has
-authenticated. Demo users (`--demo`, `lagebild demo --serve`) are stored with `demo: true`
-and are refused unless the dashboard itself runs in demo mode, so a workspace that was once
-used for a demo is not left open by a known password.
+authenticated. `login` is what the form calls: the throttle (`dashboards/throttle.py`: growing
+waits, lockout per name and per client), then `authenticate`, and an access-log entry either
+way; the messages never tell whether a name exists. Demo users (`--demo`,
+`lagebild demo --serve`) are stored with `demo: true` and are refused unless the dashboard
+itself runs in demo mode, so a workspace that was once used for a demo is not left open by a
+known password.
 """
 
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import re
 import sys
@@ -53,6 +57,18 @@ DEMO_USERS: tuple[tuple[str, str, str], ...] = (
 _HASHER = PasswordHasher()  # argon2id, random 16-byte salt per hash
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _HASHER.hash("lagebild-dummy-password")
+
+
+FAILED = "Anmeldung fehlgeschlagen: Nutzername oder Passwort falsch."
+WAIT = (
+    "Anmeldung fehlgeschlagen: zu viele Fehlversuche – bitte warten Sie {seconds} s und"
+    " versuchen Sie es dann erneut."
+)
+LOCKED = (
+    "Anmeldung vorübergehend gesperrt (zu viele Fehlversuche). Bitte versuchen Sie es in"
+    " {minutes} Min. erneut oder bitten Sie die Koordinierungsstelle, die Sperre aufzuheben."
+)
+UNKNOWN_NAME = "(unbekannter Name)"
 
 
 @dataclass(frozen=True)
@@ -203,6 +219,68 @@ def authenticate(path: Path, name: str, password: str, *, allow_demo: bool = Fal
     )
 
 
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    message: str | None = None  # German, shown when refused
+    reason: str | None = None  # falsch, wartezeit, gesperrt (access log)
+
+
+def login(
+    workspace: Path, name: str, password: str, client: str | None, settings, *, allow_demo: bool
+) -> LoginResult:
+    """One attempt at the login form: throttled, checked, written to the access log."""
+    from dashboards.throttle import Limits, Throttle
+    from kernel.access_log import record
+    from kernel.workspace import Workspace
+
+    ws = Workspace(Path(workspace))
+    name = (name or "").strip()
+    throttle = Throttle(ws.root, Limits.of(settings))
+    verdict = throttle.check(name, client)
+    user = None
+    if verdict.locked_seconds:
+        result = LoginResult(
+            None, LOCKED.format(minutes=math.ceil(verdict.locked_seconds / 60)), "gesperrt"
+        )
+    elif not verdict.allowed:
+        result = LoginResult(
+            None, WAIT.format(seconds=math.ceil(verdict.wait_seconds)), "wartezeit"
+        )
+    else:
+        user = authenticate(ws.users_file, name, password, allow_demo=allow_demo)
+        if user is None:
+            throttle.failure(name, client)
+            result = LoginResult(None, FAILED, "falsch")
+        else:
+            throttle.success(name)
+            result = LoginResult(user)
+    if user is not None:
+        record(
+            ws.root,
+            "login",
+            user=user.name,
+            role=user.role,
+            provider=user.provider,
+            client=client or "lokal",
+            source="dashboard",
+        )
+    else:
+        try:
+            known = name in load_users(ws.users_file)
+        except UsersFileError:
+            known = False
+        record(
+            ws.root,
+            "login_failed",
+            user=name if known else UNKNOWN_NAME,
+            client=client or "lokal",
+            reason=result.reason,
+            source="dashboard",
+        )
+    return result
+
+
 def ensure_demo_users(path: Path, provider: str | None) -> list[User]:
     """Create (or refresh) the clearly labelled demo users; `provider` for the Träger user."""
     users = load_users(path)
@@ -227,7 +305,7 @@ def has_regular_users(path: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# lagebild users add|remove|list
+# lagebild users add|remove|list|unlock
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -287,14 +365,36 @@ def cli_users(args) -> int:
             print(f"Nutzer '{args.name}' entfernt.")
             return 0
         if action == "list":
+            from dashboards.throttle import Throttle
+
             users = list_users(path)
             if not users:
                 print(f"Keine Nutzer in {path}. Anlegen mit: lagebild users add NAME --role ROLLE")
                 return 0
+            locked = Throttle(ws.root).locked_names([u.name for u in users])
             for u in users:
                 extra = f"  Träger {u.provider}" if u.provider else ""
                 demo = "  (Demo, nur im Demo-Modus)" if u.demo else ""
-                print(f"{u.name:24} {u.role:13}{extra}{demo}")
+                lock = (
+                    f"  (gesperrt, noch {math.ceil(locked[u.name] / 60)} Min.)"
+                    if u.name in locked
+                    else ""
+                )
+                print(f"{u.name:24} {u.role:13}{extra}{demo}{lock}")
+            return 0
+        if action == "unlock":
+            from dashboards.throttle import Throttle
+
+            if args.all:
+                Throttle(ws.root).unlock(None)
+                print("Alle Anmeldesperren und Wartezeiten aufgehoben.")
+                return 0
+            if not args.name:
+                raise _user_error("Bitte den Nutzernamen angeben (oder --all).")
+            if Throttle(ws.root).unlock(args.name):
+                print(f"Anmeldesperre für '{args.name}' aufgehoben.")
+            else:
+                print(f"Für '{args.name}' bestand keine Sperre.")
             return 0
     except UsersFileError as exc:
         raise _user_error(str(exc)) from exc

@@ -3,6 +3,10 @@
 Used by the dashboards and the reports alike. A suppressed cell never reaches a figure as a
 number: `numeric()` turns every marker (``<3``, ``x``) into a gap, and the marker is shown as
 text where the value would be. German labels throughout; fixed sizes on request (reports).
+
+Every text taken from the data (category labels, legend names, marker and hover text) passes
+`markup.plot_text`: plotly renders `<a href>`, `<b>`, `<br>` in text, so a key like
+`<a href="…">` would otherwise become a live link.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pipelines.disclosure import Published, format_number, format_percent
+from dashboards.disclosure import Published, format_number, format_percent
+from dashboards.markup import plot_text, plot_texts
 
 FONT = "Source Sans Pro, Segoe UI, Arial, sans-serif"
 COLORS = [
@@ -38,6 +43,7 @@ def numeric(values) -> pd.Series:
 
 
 def _marker_text(values, fmt) -> list[str]:
+    """Formatted numbers, markers (``<3``, ``x``) as they are; escaped for plotly."""
     out = []
     for v in values:
         if isinstance(v, str):
@@ -46,12 +52,14 @@ def _marker_text(values, fmt) -> list[str]:
             out.append("–")
         else:
             out.append(fmt(v))
-    return out
+    return plot_texts(out)
 
 
 def _layout(fig: go.Figure, title: str | None, width: int | None, height: int) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}} if title else None,
+        title={"text": plot_text(title), "x": 0, "xanchor": "left", "font": {"size": 15}}
+        if title
+        else None,
         font={"family": FONT, "size": 12},
         height=height,
         width=width,
@@ -87,7 +95,7 @@ def caseload_benchmarks(
     """Horizontal bars per group with the benchmark bands (ranges shaded, single values as
     lines). Suppressed values get no bar, only their marker."""
     df = _table(data)
-    labels = [str(v) for v in df[label_col]]
+    labels = plot_texts(df[label_col])
     values = numeric(df[value_col])
     text = _marker_text(df[value_col], lambda v: format_number(v, 1))
     xmax = float(np.nanmax([*values.to_numpy(dtype=float), 0.0])) if len(values) else 0.0
@@ -112,7 +120,7 @@ def caseload_benchmarks(
                 x=[None],
                 y=[None],
                 mode="markers",
-                name=b.label,
+                name=plot_text(b.label),
                 marker={
                     "symbol": "square",
                     "size": 12,
@@ -185,14 +193,14 @@ def caseload_trend(
     for i, (name, g) in enumerate(df.groupby(group_col, sort=True)):
         fig.add_trace(
             go.Scatter(
-                x=list(g["period"]),
+                x=plot_texts(g["period"]),
                 y=numeric(g[value_col]),
                 mode="lines+markers",
-                name=str(name),
+                name=plot_text(name),
                 line={"color": COLORS[i % len(COLORS)]},
                 connectgaps=False,
                 text=_marker_text(g[value_col], lambda v: format_number(v, 1)),
-                hovertemplate="%{x}: %{text}<extra>" + str(name) + "</extra>",
+                hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>",
             )
         )
     fig.update_yaxes(title_text="Fälle je VZÄ", range=[0, top])
@@ -229,18 +237,21 @@ def gap_heatmap(
         v = getattr(rec, value_col)
         n = getattr(rec, count_col)
         if isinstance(v, str):
-            text[r][c] = v
+            text[r][c] = plot_text(v)
         elif v is not None and not (isinstance(v, float) and np.isnan(v)):
             z[r][c] = float(v)
             text[r][c] = format_percent(v, 0)
-        n_text = n if isinstance(n, str) else format_number(n)
-        hover[r][c] = f"{rows[r]} · {cols[c]}<br>Lückenquote {text[r][c] or '–'}<br>Ziele {n_text}"
+        n_text = plot_text(n if isinstance(n, str) else format_number(n))
+        hover[r][c] = (
+            f"{plot_text(rows[r])} · {plot_text(cols[c])}<br>Lückenquote {text[r][c] or '–'}"
+            f"<br>Ziele {n_text}"
+        )
     height = height or max(300, 90 + 34 * len(rows))
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=cols,
-            y=rows,
+            x=plot_texts(cols),
+            y=plot_texts(rows),
             text=text,
             texttemplate="%{text}",
             customdata=hover,
@@ -269,7 +280,7 @@ def waits_by_service(
     df = _table(data)
     df = df.assign(_m=numeric(df["wait_days_median"]).to_numpy())
     df = df.sort_values("_m", ascending=True, na_position="first")
-    labels = [str(v) for v in df["service_type"]]
+    labels = plot_texts(df["service_type"])
     height = height or max(280, 80 + 30 * len(labels))
     fig = go.Figure()
     fig.add_trace(
@@ -313,12 +324,12 @@ def km_curves(
     title: str | None = "Kumulierte Inzidenz nach Kaplan–Meier",
     width: int | None = None,
     height: int = 440,
-    windows: Sequence[int] = (183, 365, 730),
 ) -> go.Figure:
     """Cumulative incidence 1 − S(t) with its 95 % band, and the numbers at risk underneath.
 
-    Each dict is `dashboards.access.km_curve()` output: label, curve (horizon,
-    cumulative_incidence, ci_low, ci_high), at_risk (horizon, at_risk), withheld.
+    Each dict is `dashboards.read.km_curve()` output: label, curve (horizon,
+    cumulative_incidence, ci_low, ci_high), at_risk (horizon, at_risk), withheld, windows
+    (the reference lines).
     """
     fig = make_subplots(
         rows=2, cols=1, row_heights=[0.78, 0.22], shared_xaxes=True, vertical_spacing=0.06
@@ -341,7 +352,7 @@ def km_curves(
                 line_shape="hv",
                 hoverinfo="skip",
                 showlegend=False,
-                name=f"{c['label']} 95 %-KI",
+                name=plot_text(f"{c['label']} 95 %-KI"),
             ),
             row=1,
             col=1,
@@ -353,24 +364,26 @@ def km_curves(
                 mode="lines",
                 line_shape="hv",
                 line={"color": color, "width": 2},
-                name=c["label"],
-                hovertemplate="Tag %{x}: %{y:.1%}<extra>" + c["label"] + "</extra>",
+                name=plot_text(c["label"]),
+                hovertemplate="Tag %{x}: %{y:.1%}<extra>%{fullData.name}</extra>",
             ),
             row=1,
             col=1,
         )
         at_risk_rows.append((c["label"], c["at_risk"]))
-    for w in windows:
+    for w in sorted({w for c in curves for w in c.get("windows", ())}):
         fig.add_vline(x=w, line={"color": "#aaaaaa", "width": 1, "dash": "dot"}, row=1, col=1)
     # numbers at risk as text rows
     for label, risk in at_risk_rows:
-        y = [label] * len(risk)
+        y = [plot_text(label)] * len(risk)
         fig.add_trace(
             go.Scatter(
                 x=list(risk["horizon"]),
                 y=y,
                 mode="text",
-                text=[v if isinstance(v, str) else format_number(v) for v in risk["at_risk"]],
+                text=plot_texts(
+                    v if isinstance(v, str) else format_number(v) for v in risk["at_risk"]
+                ),
                 textfont={"size": 11},
                 showlegend=False,
                 hoverinfo="skip",
@@ -436,13 +449,13 @@ def theme_trends(
             g = df[df["label"] == label].set_index("period").reindex(periods)
             fig.add_trace(
                 go.Scatter(
-                    x=periods,
+                    x=plot_texts(periods),
                     y=numeric(g["cases"]),
                     mode="lines+markers",
-                    name=str(label),
+                    name=plot_text(label),
                     line={"color": COLORS[i % len(COLORS)]},
                     text=_marker_text(g["cases"].fillna(0), lambda v: format_number(v)),
-                    hovertemplate="%{x}: %{text} Fälle<extra>" + str(label)[:40] + "</extra>",
+                    hovertemplate="%{x}: %{text} Fälle<extra>%{fullData.name}</extra>",
                 )
             )
     fig.update_yaxes(title_text="Fälle", rangemode="tozero")
@@ -462,7 +475,7 @@ def cases_per_quarter(
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
-            x=list(df["period"]),
+            x=plot_texts(df["period"]),
             y=numeric(df["cases_in_period"]),
             name="Fälle im Quartal",
             marker={"color": "#1f5f8b"},
@@ -474,7 +487,7 @@ def cases_per_quarter(
     if "cases_opened" in df.columns:
         fig.add_trace(
             go.Scatter(
-                x=list(df["period"]),
+                x=plot_texts(df["period"]),
                 y=numeric(df["cases_opened"]),
                 name="neue Fälle",
                 mode="lines+markers",
@@ -501,7 +514,7 @@ def process_shares(
         ("review_rate", "Überprüfung"),
         ("evaluation_rate", "Evaluation (abgeschl.)"),
     ]
-    labels = [str(v) for v in df[group_col]]
+    labels = plot_texts(df[group_col])
     height = height or max(300, 90 + 40 * len(labels))
     fig = go.Figure()
     for i, (col, name) in enumerate(metrics):
@@ -529,7 +542,7 @@ def delivery_status(df: pd.DataFrame, *, width: int | None = None, height: int =
     counts = df.groupby("status").size().reset_index(name="n")
     fig = go.Figure(
         go.Bar(
-            x=counts["status"],
+            x=plot_texts(counts["status"]),
             y=counts["n"],
             marker={"color": "#1f5f8b"},
             text=counts["n"],

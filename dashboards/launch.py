@@ -4,6 +4,9 @@ Streamlit runs headless, bound to 127.0.0.1, without usage statistics and withou
 watcher. Binding to a fixed address also keeps Streamlit from looking up the machine's
 external IP address on an internet service at start-up (it does that for wildcard binds in
 headless mode). The workspace goes to the app as a script argument and in LAGEBILD_WORKSPACE.
+
+Streamlit runs `server.py`: the app (`app.py`) behind the download guard
+(`media_guard.py`). Starting prunes the access log to its retention.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 APP = HERE / "app.py"
+SERVER = HERE / "server.py"  # APP behind the download guard
 DEFAULT_ADDRESS = "127.0.0.1"
 
 STREAMLIT_FLAGS = {
@@ -26,6 +30,9 @@ STREAMLIT_FLAGS = {
     "global.developmentMode": "false",
     "client.toolbarMode": "minimal",
     "client.showErrorDetails": "none",
+    # no CSV export or clipboard copy built into st.dataframe: every file goes through
+    # dashboards/exports.py (formula-safe) and the access log
+    "client.disableDataExport": "true",
     "theme.base": "light",
 }
 
@@ -34,7 +41,7 @@ def command(
     workspace: Path, port: int = 8501, demo: bool = False, address: str = DEFAULT_ADDRESS
 ) -> list[str]:
     """The `streamlit run` command line for a workspace."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP)]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(SERVER)]
     for key, value in {
         **STREAMLIT_FLAGS,
         "server.port": str(port),
@@ -56,13 +63,12 @@ def environment(workspace: Path, demo: bool = False) -> dict[str, str]:
 
 
 def _first_provider(workspace: Path) -> str | None:
-    from dashboards.access import has_data, published_path
-    from kernel.warehouse import reader
+    from dashboards.read import Source
 
-    db = published_path(workspace)
-    if not has_data(db):
+    src = Source.of(workspace)
+    if not src.has_data():
         return None
-    with reader(db) as con:
+    with src.read() as con:
         row = con.execute(
             "SELECT provider_id FROM mart.cases GROUP BY provider_id"
             " ORDER BY count(*) DESC, provider_id LIMIT 1"
@@ -72,8 +78,8 @@ def _first_provider(workspace: Path) -> str | None:
 
 def prepare(workspace: Path, demo: bool = False) -> list:
     """Check the workspace and users; in demo mode create the labelled demo users."""
-    from dashboards.access import has_data, published_path
     from dashboards.auth import ensure_demo_users, has_regular_users
+    from dashboards.read import Source
     from kernel.errors import UserError
     from kernel.workspace import Workspace
 
@@ -88,7 +94,11 @@ def prepare(workspace: Path, demo: bool = False) -> list:
             "Es ist noch kein Dashboard-Nutzer angelegt. Zum Beispiel:\n"
             f"  lagebild users add anna --role koordination --workspace {ws.root}"
         )
-    if not has_data(published_path(ws.root)):
+    from kernel import access_log
+    from kernel.settings import load_settings
+
+    access_log.prune(ws.root, load_settings(ws.root).access_log_retention_days)
+    if not Source.of(ws.root).has_data():
         print(
             "Hinweis: Noch keine Daten veröffentlicht – bitte zuerst `lagebild run` ausführen."
             " Das Dashboard startet trotzdem.",

@@ -1,5 +1,11 @@
 """Shared Streamlit pieces: configuration, login, sidebar filters, tables with downloads,
-figures and the data-basis footer. Views call these; no view talks to DuckDB itself."""
+figures and the data-basis footer. Views call these; no view talks to DuckDB itself.
+
+Text from the data enters Markdown only through `md_text` (keys, codes, region and theme
+labels); downloads are made on click and bound to the browser (`dashboards/access.py`); the
+login is throttled (`dashboards/throttle.py`); an idle session ends after
+`session_idle_minutes`; views, downloads and drill-downs go to the access log.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,38 @@ import argparse
 import os
 import re
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import access, data
-from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, authenticate
-from pipelines.disclosure import Published
+from dashboards import access, catalog, data, exports, media_guard, read
+from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, login
+from dashboards.disclosure import Published
+from dashboards.markup import md_text
+from data_contracts import region_label
+from kernel.access_log import suppression as suppression_state
+from kernel.settings import load_settings
 
 USER_KEY = "lagebild_user"
 PUBLICATION_KEY = "lagebild_publication"
-FILTER_KEYS = ("f_period", "f_programs", "f_regions", "f_providers")
+FILTER_KEYS = (
+    "f_period",
+    "f_programs",
+    "f_regions",
+    "f_providers",
+    "g_period",
+    "g_kind",
+    "g_program",
+    "g_region",
+    "g_provider",
+)
+SEEN_KEY = "lagebild_last_seen"  # time of the last run the user caused (idle timeout)
+EXPIRED_KEY = "lagebild_expired"
+LOGGED_KEY = "lagebild_logged"  # what this session last wrote to the access log, per kind
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -47,16 +72,15 @@ def config() -> AppConfig:
 
 
 @st.cache_resource(show_spinner=False)
-def _settings(workspace: str, mtime: int):
-    from kernel.settings import load_settings
-
-    return load_settings(workspace)
+def _source(workspace: str, mtime: int) -> read.Source:
+    return read.Source.of(workspace, load_settings(workspace))
 
 
-def settings(cfg: AppConfig):
+def source(cfg: AppConfig) -> read.Source:
+    """The published copy and settings of the workspace (re-read when lagebild.yaml changes)."""
     override = cfg.workspace / "lagebild.yaml"
     mtime = override.stat().st_mtime_ns if override.exists() else 0
-    return _settings(str(cfg.workspace), mtime)
+    return _source(str(cfg.workspace), mtime)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,10 +91,35 @@ def current_user() -> User | None:
     return st.session_state.get(USER_KEY)
 
 
+def client_address(settings) -> str | None:
+    """The client's address: the connection's, or behind a configured reverse proxy its
+    header (rightmost entry of X-Forwarded-For); None on loopback."""
+    address = st.context.ip_address
+    header = getattr(settings, "proxy_client_header", None)
+    if header:
+        value = st.context.headers.get(header)
+        value = value.split(",")[-1].strip() if isinstance(value, str) else ""
+        address = value or address
+    return address if isinstance(address, str) else None
+
+
+def browser_token() -> str | None:
+    """This browser's download token (set by the guard in front of Streamlit)."""
+    token = st.context.cookies.get(media_guard.COOKIE)
+    return token if isinstance(token, str) else None
+
+
 def login_page() -> None:
     cfg = config()
+    settings = source(cfg).settings
     st.title("Lagebild")
     st.caption("Systemsicht für das Case-Management-Netzwerk – bitte anmelden.")
+    if st.session_state.pop(EXPIRED_KEY, False):
+        st.info(
+            f"Ihre Sitzung wurde nach {settings.session_idle_minutes:g} Minuten ohne Aktivität"
+            " beendet. Bitte melden Sie sich erneut an.",
+            icon=":material/timer_off:",
+        )
     if cfg.demo:
         st.warning(
             "**Demo-Modus** mit synthetischen Daten. Vorbereitete Demo-Nutzer (Passwort jeweils "
@@ -92,16 +141,15 @@ def login_page() -> None:
         password = st.text_input("Passwort", type="password", key="login_password")
         submitted = st.form_submit_button("Anmelden", type="primary")
     if submitted:
-        from kernel.workspace import Workspace
-
-        user = authenticate(
-            Workspace(cfg.workspace).users_file, name, password, allow_demo=cfg.demo
+        result = login(
+            cfg.workspace, name, password, client_address(settings), settings, allow_demo=cfg.demo
         )
-        if user is None:
-            st.error("Anmeldung fehlgeschlagen: Nutzername oder Passwort falsch.")
+        if result.user is None:
+            st.error(result.message)
         else:
-            st.session_state[USER_KEY] = user
-            for k in FILTER_KEYS:
+            st.session_state[USER_KEY] = result.user
+            st.session_state[SEEN_KEY] = time.time()
+            for k in (*FILTER_KEYS, LOGGED_KEY):
                 st.session_state.pop(k, None)
             st.rerun()
 
@@ -117,16 +165,51 @@ def login_for(view: str):
     return page
 
 
-def logout() -> None:
-    for k in (USER_KEY, PUBLICATION_KEY, *FILTER_KEYS):
+def _who(cfg: AppConfig, user: User, **extra) -> access.Who:
+    settings = source(cfg).settings
+    return access.Who(
+        cfg.workspace,
+        user.name,
+        user.role,
+        user.provider,
+        client=client_address(settings) or "lokal",
+        token=browser_token(),
+        link_seconds=settings.download_link_seconds,
+        **extra,
+    )
+
+
+def logout(event: str = "logout") -> None:
+    """End the session: access-log entry, download grants revoked, session state cleared."""
+    cfg, user = config(), current_user()
+    if user is not None:
+        _who(cfg, user).record(event)
+    media_guard.revoke(browser_token())
+    for k in (USER_KEY, PUBLICATION_KEY, SEEN_KEY, LOGGED_KEY, *FILTER_KEYS):
         st.session_state.pop(k, None)
     data.clear()
 
 
-def viewer(cfg: AppConfig, user: User) -> access.Viewer:
-    k = settings(cfg).suppression_k
+def idle_over(cfg: AppConfig) -> bool:
+    """Idle too long? (app.py also asks every minute, which does not count as activity.)"""
+    last = st.session_state.get(SEEN_KEY)
+    limit = source(cfg).settings.session_idle_minutes * 60
+    return last is not None and limit > 0 and time.time() - last > limit
+
+
+def session_expired(cfg: AppConfig) -> bool:
+    """True (and the session ended) when the user was idle too long; else note the activity."""
+    if idle_over(cfg):
+        logout("session_expired")
+        st.session_state[EXPIRED_KEY] = True
+        return True
+    st.session_state[SEEN_KEY] = time.time()
+    return False
+
+
+def viewer(cfg: AppConfig, user: User) -> read.Viewer:
     publication = bool(st.session_state.get(PUBLICATION_KEY, False))
-    return access.Viewer(user.role, user.provider, k=k, publication=publication)
+    return source(cfg).viewer(user.role, user.provider, publication=publication)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,8 +218,8 @@ def viewer(cfg: AppConfig, user: User) -> access.Viewer:
 
 def sidebar_user(cfg: AppConfig, user: User) -> None:
     with st.sidebar:
-        who = user.display_name
-        role = f"Träger {user.provider}" if user.provider else ROLES[user.role]
+        who = md_text(user.display_name)
+        role = f"Träger {md_text(user.provider)}" if user.provider else ROLES[user.role]
         st.markdown(f"**{who}**  \n{role}")
         if user.demo:
             st.caption("Demo-Nutzer (nur im Demo-Modus gültig)")
@@ -157,10 +240,12 @@ def _period_label(options: dict):
     return lambda p: f"{p} (unvollständig)" if p in partial else p
 
 
-def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
+def sidebar_filters(cfg: AppConfig, v: read.Viewer) -> read.Filters:
     """Period, program, region and provider filters; a provider sees only itself."""
-    options = data.load("filter_options", cfg.workspace, v)
-    default = access.default_filters(options)
+    options = data.load(read.filter_options, source(cfg), v)
+    if v.suppress_k is not None:
+        return grid_filters(v, options)
+    default = read.default_filters(options)
     periods = options["periods"]
     with st.sidebar:
         st.subheader("Filter")
@@ -180,14 +265,14 @@ def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
         programs = st.multiselect(
             "Programm",
             options["programs"],
-            format_func=lambda c: access.code_label("program", c),
+            format_func=lambda c: catalog.code_label("program", c),
             placeholder="alle",
             key="f_programs",
         )
         regions = st.multiselect(
             "Region",
             options["regions"],
-            format_func=access.region_label,
+            format_func=region_label,
             placeholder="alle",
             key="f_regions",
         )
@@ -200,13 +285,84 @@ def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
             providers = st.multiselect(
                 "Träger", options["providers"], placeholder="alle", key="f_providers"
             )
-    return access.Filters(
+    return read.Filters(
         period_from=lo,
         period_to=hi,
         programs=tuple(programs),
         regions=tuple(regions),
         providers=tuple(providers),
     )
+
+
+def grid_filters(v: read.Viewer, options: dict) -> read.Filters:
+    """A suppressed reader's filters choose cells of the publication grid: one quarter,
+    half-year or year, and one programme, one region or one provider (or all)."""
+    partial = set(options["partial"])
+    choices = [
+        *reversed(options["years"]),
+        *reversed(options["halves"]),
+        *reversed(options["periods"]),
+    ]
+    complete = [p for p in reversed(options["periods"]) if p not in partial]
+    default = complete[0] if complete else (choices[0] if choices else None)
+    with st.sidebar:
+        st.subheader("Filter")
+        st.caption(
+            "Veröffentlichte Zahlen: ein Zeitraum des Veröffentlichungsrasters und höchstens"
+            " eine Gliederung (Programm, Region oder Träger)."
+        )
+        period = st.selectbox(
+            "Zeitraum",
+            choices,
+            index=choices.index(default) if default in choices else 0,
+            format_func=lambda p: (
+                f"{_grid_period_text(p)} (unvollständig)" if p in partial else _grid_period_text(p)
+            ),
+            key="g_period",
+        )
+        if v.role == "traeger":
+            st.selectbox("Träger", [v.provider], disabled=True, key="g_provider_fixed")
+            return read.Filters(period, period, providers=(v.provider,))
+        kinds = {
+            "alle": "Netzwerk gesamt",
+            "program": "Programm",
+            "region": "Region",
+            "provider": "Träger",
+        }
+        kind = st.radio("Gliederung", list(kinds), format_func=kinds.get, key="g_kind")
+        pick: dict[str, tuple[str, ...]] = {"program": (), "region": (), "provider": ()}
+        if kind == "program":
+            pick["program"] = (
+                st.selectbox(
+                    "Programm",
+                    options["programs"],
+                    key="g_program",
+                    format_func=lambda c: catalog.code_label("program", c),
+                ),
+            )
+        elif kind == "region":
+            pick["region"] = (
+                st.selectbox(
+                    "Region", options["regions"], key="g_region", format_func=region_label
+                ),
+            )
+        elif kind == "provider":
+            pick["provider"] = (st.selectbox("Träger", options["providers"], key="g_provider"),)
+    return read.Filters(
+        period,
+        period,
+        programs=pick["program"],
+        regions=pick["region"],
+        providers=pick["provider"],
+    )
+
+
+def _grid_period_text(p: str) -> str:
+    if len(p) == 4:
+        return f"Jahr {p}"
+    if p[5] == "H":
+        return f"{p[-1]}. Halbjahr {p[:4]}"
+    return f"{p[-1]}. Quartal {p[:4]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,16 +373,47 @@ def sidebar_filters(cfg: AppConfig, v: access.Viewer) -> access.Filters:
 class Context:
     cfg: AppConfig
     user: User
-    viewer: access.Viewer
-    filters: access.Filters
-    settings: object
+    viewer: read.Viewer
+    filters: read.Filters
+    source: read.Source
+    view: str | None = field(default=None)  # set by `page`
+
+    @property
+    def who(self) -> access.Who:
+        """The session for the access log and the download guard, with this page's filters."""
+        filters = access.filters_of(self.viewer, self.filters)
+        return _who(self.cfg, self.user, filters=filters, view=self.view)
 
     @property
     def workspace(self) -> Path:
         return self.cfg.workspace
 
-    def load(self, name: str, *args, **kwargs):
-        return data.load(name, self.workspace, *args, **kwargs)
+    @property
+    def settings(self):
+        return self.source.settings
+
+    def run(self, q, *, filters: read.Filters | None = None, **options):
+        """Run a view's declared query (cached), with the page's filters unless given."""
+        f = filters or self.filters
+        if q.program and not f.programs:
+            f = replace(f, programs=(q.program,))
+        return data.load(q.func, self.source, self.viewer, f, **{**q.options, **options})
+
+    def run_if_published(self, q, **options):
+        """`run`, or None with a note when the selection is no cell of the publication grid
+        (a suppressed reader sees only grid cells)."""
+        try:
+            return self.run(q, **options)
+        except read.NotInGrid as exc:
+            st.info(str(exc), icon=":material/grid_off:")
+            return None
+
+    def run_options(self) -> dict:
+        """The filter choices of this viewer (periods, programmes, regions, providers)."""
+        return data.load(read.filter_options, self.source, self.viewer)
+
+    def basis(self) -> read.DataBasis:
+        return data.load(read.data_basis, self.source, self.viewer)
 
 
 def context() -> Context:
@@ -238,23 +425,25 @@ def context() -> Context:
     return ctx
 
 
-def period_text(f: access.Filters) -> str:
+def period_text(f: read.Filters) -> str:
     if not f.period_from:
         return "alle Quartale"
     if f.period_from == f.period_to:
-        return f"Quartal {f.period_from}"
+        return _grid_period_text(f.period_from)
     return f"{f.period_from} bis {f.period_to}"
 
 
-def filter_text(ctx: Context, *, periods: bool = True) -> str:
+def filter_text(ctx: Context, *, periods: bool = True, markdown: bool = True) -> str:
+    """The page's filters in words; data values escaped for Markdown unless `markdown=False`."""
+    esc = md_text if markdown else str
     f = ctx.filters
-    parts = [period_text(f)] if periods else []
+    parts = [esc(period_text(f))] if periods else []
     if f.programs:
-        parts.append(", ".join(access.code_label("program", p) for p in f.programs))
+        parts.append(", ".join(esc(catalog.code_label("program", p)) for p in f.programs))
     if f.regions:
-        parts.append(", ".join(access.region_label(r) for r in f.regions))
-    provs = access.effective_providers(ctx.viewer, f)
-    parts.append("Träger " + ", ".join(provs) if provs else "alle Träger")
+        parts.append(", ".join(esc(region_label(r)) for r in f.regions))
+    provs = read.effective_providers(ctx.viewer, f)
+    parts.append("Träger " + ", ".join(esc(p) for p in provs) if provs else "alle Träger")
     return " · ".join(parts)
 
 
@@ -278,7 +467,7 @@ def table(
     height: int | str = "auto",
 ) -> None:
     """A published table with CSV and XLSX download (exactly what is shown, with its note)."""
-    shown = access.show(pub, drop=drop)
+    shown = catalog.show(pub, drop=drop)
     st.dataframe(shown, hide_index=True, height=height, key=f"df_{key}")
     if caption:
         st.caption(caption)
@@ -288,23 +477,20 @@ def table(
 def downloads(
     ctx: Context, pub: Published, title: str, *, key: str, drop: tuple[str, ...] = ()
 ) -> None:
-    from pipelines.reports.xlsx import Sheet, workbook_bytes
-
     if drop:
         keep = [c for c in pub.table.columns if c not in drop]
         pub = Published(pub.table[keep], pub.flags[keep], pub.k)
-    name = _slug(title)
-    basis = ctx.load("data_basis", ctx.viewer)
+    basis = ctx.basis()
 
     def xlsx() -> bytes:
-        return workbook_bytes(
+        return exports.workbook_bytes(
             [
-                Sheet(
+                exports.Sheet(
                     title[:31],
                     pub,
                     title=title,
-                    caption=filter_text(ctx),
-                    percent=[c for c in pub.table.columns if c in access.PERCENT_COLUMNS],
+                    caption=filter_text(ctx, markdown=False),
+                    percent=catalog.percent_columns(pub.table.columns),
                 )
             ],
             basis=basis,
@@ -312,65 +498,40 @@ def downloads(
             role_label=ctx.viewer.role_label,
         )
 
+    _buttons(ctx, title, key, lambda: exports.table_csv(pub), xlsx, pub.k)
+
+
+def _buttons(ctx: Context, title: str, key: str, csv, xlsx, k: int | None) -> None:
+    """CSV and XLSX buttons: each file is made when its button is clicked (not on every run),
+    only for this browser, and recorded in the access log."""
+    name, who = _slug(title), ctx.who
     c1, c2, _ = st.columns([1, 1, 4])
-    with c1:
-        st.download_button(
-            "CSV",
-            access.table_csv(pub),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"csv_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-    with c2:
-        st.download_button(
-            "XLSX",
-            xlsx,
-            file_name=f"{name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"xlsx_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    for col, fmt, produce, mime in ((c1, "csv", csv, "text/csv"), (c2, "xlsx", xlsx, XLSX)):
+        with col:
+            st.download_button(
+                fmt.upper(),
+                access.on_click(produce, who, fmt=fmt, title=title, k=k),
+                file_name=f"{name}.{fmt}",
+                mime=mime,
+                key=f"{fmt}_{key}",
+                icon=":material/download:",
+                on_click="ignore",
+            )
 
 
 def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str | None = None):
     """A case-level or audit table (not aggregated, so no suppression) with downloads."""
-    from pipelines.reports.xlsx import Sheet, workbook_bytes
-
-    shown = access.display_frame(df)
+    shown = catalog.display_frame(df)
     st.dataframe(shown, hide_index=True, key=f"df_{key}")
     if caption:
         st.caption(caption)
-    basis = ctx.load("data_basis", ctx.viewer)
-    name = _slug(title)
-    c1, c2, _ = st.columns([1, 1, 4])
-    with c1:
-        st.download_button(
-            "CSV",
-            access.frame_csv(df),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"csv_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-    with c2:
-        st.download_button(
-            "XLSX",
-            lambda: workbook_bytes(
-                [Sheet(title[:31], df, title=title)],
-                basis=basis,
-                suppressed_k=None,
-                role_label=ctx.viewer.role_label,
-            ),
-            file_name=f"{name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"xlsx_{key}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    basis, role = ctx.basis(), ctx.viewer.role_label
+    sheet = exports.Sheet(title[:31], df, title=title)
+
+    def xlsx() -> bytes:
+        return exports.workbook_bytes([sheet], basis=basis, suppressed_k=None, role_label=role)
+
+    _buttons(ctx, title, key, lambda: exports.frame_csv(df), xlsx, None)
 
 
 def figure(fig, key: str) -> None:
@@ -379,7 +540,14 @@ def figure(fig, key: str) -> None:
 
 def suppression_note(ctx: Context) -> None:
     k = ctx.viewer.suppress_k
-    if k:
+    if ctx.viewer.role == "traeger":
+        st.info(
+            "Ihre eigenen Fälle sehen Sie vollständig. Zahlen, die auch auf Daten anderer Träger"
+            " beruhen (netzwerkweite Themen, Wiederaufnahmen und Rückfälle), stehen unter"
+            f" statistischer Geheimhaltung (k = {ctx.viewer.network_k}).",
+            icon=":material/visibility_off:",
+        )
+    elif k:
         st.info(
             f"Statistische Geheimhaltung (k = {k}): Fallzahlen von 1 bis {k - 1} erscheinen als "
             f"„<{k}“; Quoten mit Zähler oder Nenner unter {k} und Werte, aus denen ein geheim "
@@ -388,27 +556,47 @@ def suppression_note(ctx: Context) -> None:
         )
 
 
-def footer(cfg: AppConfig, v: access.Viewer) -> None:
-    basis = data.load("data_basis", cfg.workspace, v)
+def footer(cfg: AppConfig, v: read.Viewer) -> None:
+    basis = data.load(read.data_basis, source(cfg), v)
     st.divider()
-    st.caption(f"**Datenbasis:** {basis.text(v.suppress_k)}")
+    st.caption(f"**Datenbasis:** {basis.text(v.network_k)}")
     if cfg.demo:
         st.caption("Demo-Modus: synthetische Daten, keine echten Fälle.")
 
 
 def no_data(cfg: AppConfig) -> None:
     st.title("Lagebild")
-    st.info(access.NO_DATA_MESSAGE, icon=":material/hourglass_empty:")
-    st.caption(f"Arbeitsbereich: {cfg.workspace}")
+    st.info(read.NO_DATA_MESSAGE, icon=":material/hourglass_empty:")
+    st.caption(f"Arbeitsbereich: {md_text(cfg.workspace)}")
 
 
-def require(view: str) -> Context:
-    """The context for a view, after checking the role may see it; writes the title."""
-    ctx = context()
-    if view not in ctx.viewer.views:
+def _once(kind: str, key: tuple) -> bool:
+    """True the first time this session reaches `key` for `kind` (then remembered)."""
+    logged = st.session_state.setdefault(LOGGED_KEY, {})
+    if logged.get(kind) == key:
+        return False
+    logged[kind] = key
+    return True
+
+
+def drilldown(ctx: Context, what: str) -> None:
+    """Case-level data is being shown: one access-log entry per drill-down and filter state."""
+    k = suppression_state(ctx.viewer.suppress_k)
+    if _once(f"drilldown:{ctx.view}:{what}", (ctx.filters, k)):
+        ctx.who.record("drilldown", object=what, suppression=k)
+
+
+def page(view, render) -> None:
+    """Run a view as the current page: check the role may see it, write the title, record the
+    view in the access log (again when filters or suppression change), render."""
+    ctx = replace(context(), view=view.key)
+    if ctx.viewer.role not in view.roles:
         st.error("Diese Ansicht ist für Ihre Rolle nicht freigegeben.")
         st.stop()
-    st.title(access.VIEWS[view])
+    k = suppression_state(ctx.viewer.suppress_k)
+    if _once("view", (view.key, ctx.filters, k)):
+        ctx.who.record("view", suppression=k)
+    st.title(view.title)
     if ctx.user.demo:
-        st.caption(f"Demo-Modus · angemeldet als {ctx.user.display_name}")
-    return ctx
+        st.caption(f"Demo-Modus · angemeldet als {md_text(ctx.user.display_name)}")
+    render(ctx)

@@ -73,6 +73,17 @@ class Settings:
     delivery_timeout_seconds: float = 1800.0
     # how long `lagebild run` waits for another run to release the workspace (0 = not at all)
     lock_wait_seconds: float = 30.0
+    # dashboard security (docs/security.md)
+    login_max_failures: int = 5  # failed logins of one user name (per hour), then a lockout
+    login_client_max_failures: int = 20  # failed logins from one client address, then a lockout
+    login_lockout_minutes: float = 15
+    login_delay_seconds: float = 1.0  # waits after repeated failures: 1, 2, 4 … s (max 30 s)
+    session_idle_minutes: float = 30  # a dashboard session without activity ends
+    download_link_seconds: float = 30  # a download's URL works this long, in its browser only
+    access_log_retention_days: int = 730  # WORKSPACE/audit/access.jsonl keeps two years
+    # Behind a reverse proxy: the header it sets to the client's address (e.g. X-Forwarded-For,
+    # rightmost entry). Only when the dashboard is reachable through that proxy alone.
+    proxy_client_header: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property

@@ -10,9 +10,13 @@ WORKSPACE/
   themenspeicher.duckdb  theme register (status, owner body, decision notes); its own file so
                          it survives every re-run, re-delivery and warehouse rebuild
   users.yaml             dashboard users (salted argon2 hashes)
+  audit/access.jsonl     access log (kernel/access_log.py); audit/login-throttle.json: failed
+                         logins per name and client (dashboards/throttle.py)
   .dagster/              Dagster instance (runs, events); telemetry off
   logs/<run>.log         technical details (tracebacks) of runs that could not run
   lagebild.yaml          optional settings overrides
+
+Everything in it is owner-only (kernel/private.py).
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class Workspace:
     @property
     def users_file(self) -> Path:
         return self.root / "users.yaml"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.root / "audit"
 
     @property
     def dagster_home(self) -> Path:

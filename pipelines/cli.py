@@ -3,12 +3,18 @@
 Argument parsing only; every command's work lives in the module that owns it and is imported
 lazily, so `lagebild --help` stays instant (Dagster and Great Expectations are slow to import).
 Messages for users are German.
+
+Commands that write start with umask 077 (`kernel.private`); `run` and `demo` first warn about
+and close looser modes in the workspace, prune the access log to its retention, and make
+everything the run wrote owner-only at the end (landing copies keep their source's mode).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import re
 import sys
 from datetime import date
@@ -22,10 +28,14 @@ HANDLERS = {
     "check": "pipelines.runner:cli_check",
     "demo": "pipelines.runner:cli_demo",
     "generate": "generator:cli_generate",
-    "report": "pipelines.reports:cli_report",
+    "report": "dashboards.reports:cli_report",
     "dashboard": "dashboards.launch:cli_dashboard",
-    "themes": "pipelines.themes:cli_themes",
+    "themes": "pipelines.commands.themes:cli_themes",
     "users": "dashboards.auth:cli_users",
+    "audit-log": "kernel.access_log:cli_audit_log",
+    "release": "pipelines.commands.release:cli_release",
+    "releases": "pipelines.commands.release:cli_releases",
+    "verify": "pipelines.commands.release:cli_verify",
 }
 
 
@@ -176,13 +186,82 @@ def build_parser() -> argparse.ArgumentParser:
     ur.add_argument("--workspace", type=Path, required=True)
     ul = usub.add_parser("list", help="Nutzer auflisten")
     ul.add_argument("--workspace", type=Path, required=True)
+    uu = usub.add_parser(
+        "unlock", help="Anmeldesperre und Wartezeit eines Nutzers nach Fehlversuchen aufheben"
+    )
+    uu.add_argument("name", nargs="?")
+    uu.add_argument("--all", action="store_true", help="alle Sperren (Namen und Clients)")
+    uu.add_argument("--workspace", type=Path, required=True)
+
+    audit = sub.add_parser(
+        "audit-log", help="Zugriffsprotokoll zeigen (Anmeldungen, Ansichten, Downloads, Berichte)"
+    )
+    audit.add_argument("--workspace", type=Path, required=True)
+    audit.add_argument("--since", type=iso_date, help="nur Einträge ab JJJJ-MM-TT")
+    audit.add_argument(
+        "--prune",
+        action="store_true",
+        help="Einträge älter als access_log_retention_days entfernen",
+    )
+    _release_parsers(sub)
     return p
 
 
+def _release_parsers(sub) -> None:
+    rel = sub.add_parser("release", help="Bericht unveränderlich veröffentlichen (prüfbar)")
+    rel.add_argument("--workspace", type=Path, required=True)
+    rel.add_argument("--kind", choices=["lenkungsgruppe", "evaluation", "foerderer"], required=True)
+    rel.add_argument("--period", type=quarter, required=True, help="Quartal JJJJ-Qn")
+    rel.add_argument("--note", help="Anmerkung, z. B. Sitzung der Lenkungsgruppe am …")
+    rels = sub.add_parser("releases", help="Veröffentlichungen auflisten")
+    rsub = rels.add_subparsers(dest="releases_command", required=True, metavar="AKTION")
+    rsub.add_parser("list", help="alle Veröffentlichungen").add_argument(
+        "--workspace", type=Path, required=True
+    )
+    ver = sub.add_parser(
+        "verify", help="Veröffentlichung aus ihren Lieferungen nachbauen und prüfen"
+    )
+    ver.add_argument("release_id")
+    ver.add_argument("--workspace", type=Path, required=True)
+
+
+def _workspace_and_inbox(args) -> tuple[Path, Path | None]:
+    workspace = Path(args.workspace).resolve()
+    inbox = getattr(args, "inbox", None)
+    return workspace, Path(inbox).resolve() if inbox else workspace / "inbox"
+
+
+def _before_run(args) -> None:
+    """Looser modes in the workspace: one warning line, then owner-only; access-log retention."""
+    from kernel import access_log
+    from kernel.private import secure_workspace
+    from kernel.settings import load_settings
+
+    workspace, inbox = _workspace_and_inbox(args)
+    message = secure_workspace(workspace, skip=(inbox,))
+    if message:
+        print(message, file=sys.stderr)
+    with contextlib.suppress(ValueError):  # a broken lagebild.yaml: the command reports it
+        access_log.prune(workspace, load_settings(workspace).access_log_retention_days)
+
+
+def _after_run(args) -> None:
+    from kernel.private import tighten
+
+    workspace, inbox = _workspace_and_inbox(args)
+    tighten(workspace, skip=(inbox,))
+
+
 def main(argv: list[str] | None = None) -> int:
+    from kernel.private import WRITING_COMMANDS, private_umask
+
     args = build_parser().parse_args(argv)
     module_name, func_name = HANDLERS[args.command].split(":")
+    previous = private_umask() if args.command in WRITING_COMMANDS else None
+    runs = args.command in ("run", "demo")
     try:
+        if runs:
+            _before_run(args)
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
     except UserError as exc:
@@ -198,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         err = cannot_run(exc, Path(workspace).resolve() if workspace else None, args.command)
         print(f"Fehler: {err}", file=sys.stderr)
         return 2
+    finally:
+        if runs:
+            _after_run(args)
+        if previous is not None:
+            os.umask(previous)  # for callers in the same process (tests)
 
 
 if __name__ == "__main__":

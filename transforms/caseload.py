@@ -53,7 +53,7 @@ def rollup(
         raise ValueError(f"scope must be one of {SCOPES}")
     table = "mart.caseload_by_caseworker" if by_caseworker else "mart.caseload"
     allowed = (*GROUP_COLUMNS, "caseworker_id") if by_caseworker else GROUP_COLUMNS
-    sel = selection(con, period_from, period_to, group_by, filters, allowed)
+    sel = selection(period_from, period_to, group_by, filters, allowed)
     groups = "".join(f"r.{c}, " for c in sel.group_cols)
     out_groups = "".join(f"{c}, " for c in sel.group_cols)
     order = ", ".join(["period", *sel.group_cols])

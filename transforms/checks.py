@@ -1,8 +1,8 @@
-"""Consistency rules for the marts: the logic behind the Dagster asset checks.
+"""Consistency rules for the marts and the themes: the logic behind the Dagster asset checks.
 
-Each rule counts the rows that break it (0 = passed). `run_checks(con)` runs them all on a
-connection; pipelines/defs/marts.py exposes each rule as an asset check of its mart, and the
-tests call `run_checks` after every fixture build.
+Each rule counts the rows that break it (0 = passed). `run_checks(con)` runs them on a
+connection; pipelines/defs/marts.py and pipelines/defs/themes.py expose each rule as an asset
+check of its table, and the tests call `run_checks` after every fixture build.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ class Rule:
     name: str
     description: str  # German: shown in the Dagster UI
     sql: str | None = None  # SELECT returning one number: the failing rows
-    func: Callable[[duckdb.DuckDBPyConnection], tuple[int, dict]] | None = None
+    func: Callable[..., tuple[int, dict]] | None = None  # (con[, register]) -> (failing, meta)
     blocking: bool = True
+    needs_register: bool = False  # func also gets the theme register's connection
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,7 @@ def _fte_gaps(con: duckdb.DuckDBPyConnection) -> tuple[int, dict]:
            group by all order by quarters desc, grp"""
     ).fetchall()
     listed = "; ".join(f"{g} ({n} Quartale)" for g, n in gaps[:20])
-    return failing, {
-        "datenluecken_gruppen": len(gaps),
-        "datenluecken": listed or "keine",
-    }
+    return failing, {"fte_gap_groups": len(gaps), "fte_gaps": listed or "keine"}
 
 
 RULES: tuple[Rule, ...] = (
@@ -279,9 +277,60 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> Outcome:
+def _themes_registered(con: duckdb.DuckDBPyConnection, register) -> tuple[int, dict]:
+    """Every theme of the register is in mart.themes (the register is never pruned)."""
+    ids = {r[0] for r in con.execute("select theme_id from mart.themes").fetchall()}
+    registered = {r[0] for r in register.execute("select theme_id from themes").fetchall()}
+    missing = sorted(registered - ids)
+    return len(missing), {"missing_from_mart": len(missing), "examples": ", ".join(missing[:5])}
+
+
+THEME_TABLES = ("themes", "theme_cases")
+
+THEME_RULES: tuple[Rule, ...] = (
+    _grain("themes", ("theme_id",)),
+    Rule(
+        "themes",
+        "register_complete",
+        "Alle Einträge des Themenspeichers stehen in mart.themes.",
+        func=_themes_registered,
+        needs_register=True,
+    ),
+    Rule(
+        "themes",
+        "thresholds_consistent",
+        "Aktive Themen erfüllen die Schwellen (Fälle, Träger), inaktive nicht.",
+        """select count(*) from mart.themes
+           where active <> (cases >= min_cases and providers >= min_providers)""",
+    ),
+    Rule(
+        "themes",
+        "exemplary_cases_known",
+        "Exemplarische Fälle sind Fälle des Themas im Fenster und stehen in mart.cases.",
+        """select count(*) from mart.theme_cases t
+           where t.exemplary_rank is not null and not exists (
+             select 1 from mart.cases c
+             where c.provider_id = t.provider_id and c.case_id = t.case_id)""",
+    ),
+    Rule(
+        "themes",
+        "no_free_text",
+        "Datenschutz: Themen tragen nur einzelne Begriffe und pseudonyme Schlüssel, nie Notiztext.",
+        """select (select count(*) from duckdb_columns()
+                   where schema_name = 'mart' and table_name in ('themes', 'theme_cases')
+                     and database_name = current_database()
+                     and column_name in ('note', 'notiz', 'notes', 'text'))
+                + (select count(*) from (select unnest(terms) as term from mart.themes)
+                   where not regexp_full_match(term, '\\p{L}+') or length(term) > 60)""",
+    ),
+)
+
+
+def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, register=None) -> Outcome:
+    """Run one rule; `register` is the theme register's connection for rules that need it."""
     if rule.func is not None:
-        failing, metadata = rule.func(con)
+        args = (con, register) if rule.needs_register else (con,)
+        failing, metadata = rule.func(*args)
     else:
         failing = int(con.execute(rule.sql).fetchall()[0][0] or 0)
         metadata = {}
@@ -289,5 +338,5 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> Outcome:
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, table: str | None = None) -> list[Outcome]:
-    """Run every rule (or those of one mart table)."""
+    """Run every mart rule (or those of one mart table); theme rules run with the themes."""
     return [run_rule(con, r) for r in RULES if table is None or r.table == table]

@@ -1,11 +1,11 @@
-"""Supply gaps, referral waits and structural closures over any span of quarters and grouping.
+"""Supply gaps, referral waits and structural closures over any span of quarters and grouping:
+the one definition of these figures.
 
-The one implementation dashboards and reports call for these figures beyond the stored grain
-(a half-year, a year, all providers, one domain). Distinct counts (`cases_with_gap`) and
-quantiles (median and 90th percentile wait) cannot be summed from quarter rows, so these
-functions recompute them from the row-level marts (`mart.goals`, `mart.referrals`,
-`mart.cases`) with the same definitions as the quarter marts; tests check that over one
-quarter at the mart's grain they return exactly the stored rows.
+Distinct counts (`cases_with_gap`) and quantiles (median and 90th percentile wait) cannot be
+summed from quarter rows, so every figure is computed from the row-level marts (`mart.goals`,
+`mart.referrals`, `mart.cases`). The quarter marts `mart.supply_gaps`, `mart.referral_waits`
+and `mart.structural_closures` are these same queries at their stored grain (`MARTS`, built by
+transforms/runner.py); dashboards and reports call the functions for any other span.
 
     from transforms.gaps import supply_gaps, referral_waits, structural_closures
     supply_gaps(con, "2025-Q1", "2025-Q4", group_by=["domain"])
@@ -15,6 +15,7 @@ quarter at the mart's grain they return exactly the stored rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -43,7 +44,13 @@ def supply_gaps(
     """Goals set in the span, those without a suitable offer, the rate, distinct cases with
     such a goal. group_by / filters: provider_id, program, region_code, intensity, domain
     (and "period" in group_by for one row per quarter)."""
-    sel = selection(con, period_from, period_to, group_by, filters, GAP_COLUMNS)
+    sql, params = _supply_gaps_sql(
+        selection(period_from, period_to, group_by, filters, GAP_COLUMNS)
+    )
+    return _frame(con, sql, params)
+
+
+def _supply_gaps_sql(sel) -> tuple[str, list[Any]]:
     g = "".join(f"r.{c}, " for c in sel.group_cols)
     order = ", ".join(["period", *sel.group_cols])
     sql = f"""
@@ -72,7 +79,7 @@ def supply_gaps(
     from aggregated
     order by {order}
     """
-    return _frame(con, sql, [*sel.bucket_params, *sel.where_params])
+    return sql, [*sel.bucket_params, *sel.where_params]
 
 
 def referral_waits(
@@ -86,7 +93,13 @@ def referral_waits(
     percentile and mean wait in days, quantile_cont = linear interpolation), and those waiting
     at the span's last counted day. group_by / filters: provider_id, program, region_code,
     intensity, service_type (and "period" in group_by)."""
-    sel = selection(con, period_from, period_to, group_by, filters, WAIT_COLUMNS)
+    sql, params = _referral_waits_sql(
+        selection(period_from, period_to, group_by, filters, WAIT_COLUMNS)
+    )
+    return _frame(con, sql, params)
+
+
+def _referral_waits_sql(sel) -> tuple[str, list[Any]]:
     g = "".join(f"r.{c}, " for c in sel.group_cols)
     keys = ["period", *sel.group_cols]
 
@@ -178,8 +191,7 @@ def referral_waits(
     order by {", ".join(f"k.{c}" for c in keys)}
     """
     # the filter clause appears three times (requested, started, waiting)
-    params = [*sel.bucket_params, *sel.where_params * 3]
-    return _frame(con, sql, params)
+    return sql, [*sel.bucket_params, *sel.where_params * 3]
 
 
 def structural_closures(
@@ -191,7 +203,13 @@ def structural_closures(
 ) -> pd.DataFrame:
     """Cases closed in the span and those closed for structural reasons
     (close_reason = strukturelle_hindernisse), with their share of all closures."""
-    sel = selection(con, period_from, period_to, group_by, filters, CLOSURE_COLUMNS)
+    sql, params = _structural_closures_sql(
+        selection(period_from, period_to, group_by, filters, CLOSURE_COLUMNS)
+    )
+    return _frame(con, sql, params)
+
+
+def _structural_closures_sql(sel) -> tuple[str, list[Any]]:
     g = "".join(f"r.{c}, " for c in sel.group_cols)
     order = ", ".join(["period", *sel.group_cols])
     sql = f"""
@@ -219,4 +237,69 @@ def structural_closures(
     from aggregated
     order by {order}
     """
-    return _frame(con, sql, [*sel.bucket_params, *sel.where_params])
+    return sql, [*sel.bucket_params, *sel.where_params]
+
+
+# ---------------------------------------------------------------------------------------------
+# the quarter marts: the same queries, every quarter, at the stored grain
+
+
+@dataclass(frozen=True)
+class QuarterMart:
+    name: str
+    description: str
+    sql: str
+
+
+def _quarter_mart(
+    name: str, description: str, build, grain: tuple[str, ...], allowed
+) -> QuarterMart:
+    body, params = build(selection(None, None, ["period", *grain], None, allowed))
+    assert not params, "a quarter mart has no parameters"
+    keys = ", ".join(grain)
+    sql = f"""
+with
+figures as ({body}),
+
+final as (
+  select
+    f.period,
+    p.period_start,
+    p.period_end,
+    f.partial,
+    f.* exclude (period, period_from, period_to, partial)
+  from figures as f
+  inner join mart.periods as p
+    on f.period = p.period
+)
+
+select * from final order by period, {keys}
+"""
+    return QuarterMart(name, description, sql)
+
+
+MARTS = (
+    _quarter_mart(
+        "supply_gaps",
+        "Supply gaps per quarter x provider x program x region x domain (transforms/gaps.py).",
+        _supply_gaps_sql,
+        ("provider_id", "program", "region_code", "domain"),
+        GAP_COLUMNS,
+    ),
+    _quarter_mart(
+        "referral_waits",
+        "Referral waits per quarter x provider x program x region x service type"
+        " (transforms/gaps.py).",
+        _referral_waits_sql,
+        ("provider_id", "program", "region_code", "service_type"),
+        WAIT_COLUMNS,
+    ),
+    _quarter_mart(
+        "structural_closures",
+        "Closures and structural closures per quarter x provider x program x region"
+        " (transforms/gaps.py).",
+        _structural_closures_sql,
+        ("provider_id", "program", "region_code"),
+        CLOSURE_COLUMNS,
+    ),
+)

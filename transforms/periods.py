@@ -1,8 +1,9 @@
 """Period selection and filters shared by the roll-up functions (caseload, gaps).
 
 A roll-up covers the quarters `period_from`..`period_to` of `mart.periods`, either as one
-bucket (the whole range: half-year, year, any span) or quarter by quarter (`"period"` in
-`group_by`). Filters are `{column: value or [values]}`, always passed as query parameters.
+bucket (the whole range: any span) or one bucket per quarter, half-year or year (`"period"`,
+`"half"` or `"year"` in `group_by`; the result's `period` column holds `YYYY-Qn`, `YYYY-Hn` or
+`YYYY`). Filters are `{column: value or [values]}`, always passed as query parameters.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
 _PERIOD = re.compile(r"^\d{4}-Q[1-4]$")
+# group_by level -> the bucket label of a quarter `period` (YYYY-Qn): one row per quarter, per
+# half-year (YYYY-H1/H2) or per year (YYYY); the result column is called `period` either way
+PERIOD_LEVELS = {
+    "period": "period",
+    "half": "left(period, 4) || '-H' || (CASE WHEN right(period, 1) <= '2' THEN 1 ELSE 2 END)",
+    "year": "left(period, 4)",
+}
 
 
 @dataclass(frozen=True)
@@ -29,19 +35,7 @@ class Selection:
     by_period: bool
 
 
-def period_bounds(
-    con: duckdb.DuckDBPyConnection, period_from: str | None, period_to: str | None
-) -> tuple[str | None, str | None]:
-    """Resolve open ends to the first / last period in mart.periods."""
-    for p in (period_from, period_to):
-        if p is not None and not _PERIOD.match(p):
-            raise ValueError(f"'{p}' ist kein Quartal im Format JJJJ-Qn")
-    lo, hi = con.execute("SELECT min(period), max(period) FROM mart.periods").fetchall()[0]
-    return period_from or lo, period_to or hi
-
-
 def selection(
-    con: duckdb.DuckDBPyConnection,
     period_from: str | None,
     period_to: str | None,
     group_by: Sequence[str],
@@ -50,20 +44,35 @@ def selection(
 ) -> Selection:
     allowed = set(allowed)
     group_by = list(group_by)
-    unknown = [c for c in [*group_by, *(filters or {})] if c not in allowed | {"period"}]
+    levels = [c for c in group_by if c in PERIOD_LEVELS]
+    unknown = [c for c in [*group_by, *(filters or {})] if c not in allowed | set(PERIOD_LEVELS)]
     if unknown:
         raise ValueError(
             f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
-    lo, hi = period_bounds(con, period_from, period_to)
-    by_period = "period" in group_by
-    partition = "partition by period" if by_period else ""
+    if len(levels) > 1:
+        raise ValueError("group by one period level: period, half or year")
+    for p in (period_from, period_to):
+        if p is not None and not _PERIOD.match(p):
+            raise ValueError(f"'{p}' ist kein Quartal im Format JJJJ-Qn")
+    by_period = bool(levels)
     label = (
-        "period"
-        if by_period
-        else "case when min(period) over w = max(period) over w then min(period) over w"
-        " else min(period) over w || '–' || max(period) over w end"
+        PERIOD_LEVELS[levels[0]]
+        if levels
+        else (
+            "case when min(period) over w = max(period) over w then min(period) over w"
+            " else min(period) over w || '–' || max(period) over w end"
+        )
     )
+    partition = f"partition by {label}" if by_period else ""
+    # an open end is the first / last reported quarter
+    bounds = (
+        " and ".join(
+            [*(["period >= ?"] if period_from else []), *(["period <= ?"] if period_to else [])]
+        )
+        or "true"
+    )
+    bucket_params: list[Any] = [p for p in (period_from, period_to) if p]
     buckets_cte = f"""
     buckets as (
       select
@@ -79,10 +88,9 @@ def selection(
         sum(days) over w as bucket_days,
         bool_or(partial) over w as bucket_partial
       from mart.periods
-      where period between ? and ?
+      where {bounds}
       window w as ({partition})
     )"""
-    bucket_params: list[Any] = [lo, hi]
     clauses, params = [], []
     for column, value in (filters or {}).items():
         if column == "period":
@@ -103,6 +111,6 @@ def selection(
         bucket_params=bucket_params,
         where=where,
         where_params=params,
-        group_cols=[c for c in group_by if c != "period"],
+        group_cols=[c for c in group_by if c not in PERIOD_LEVELS],
         by_period=by_period,
     )

@@ -23,7 +23,7 @@ The caller filters (any subgroup); the function describes the population it was 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import duckdb
@@ -52,6 +52,7 @@ RESULT_COLUMNS = [
     "event_label",
     "window_days",
     "closed_cases",
+    "with_person_key",
     "person_key_share",
     "eligible",
     "events_observed",
@@ -97,7 +98,9 @@ def _codes_text(df: pd.DataFrame, column: str, code_list: str, plural: str) -> s
     return f"{plural}: " + ", ".join(codes.label_of(c) for c in present)
 
 
-def describe_population(df: pd.DataFrame, as_of: date | None = None) -> str:
+def describe_population(
+    df: pd.DataFrame, as_of: date | None = None, count_text: Callable[[int], str] | None = str
+) -> str:
     """German description of the closed cases in `df` (programs, intensities, close reasons)."""
     until = f" bis zum Datenstand {as_of:%d.%m.%Y}" if as_of else ""
     parts = [
@@ -105,7 +108,8 @@ def describe_population(df: pd.DataFrame, as_of: date | None = None) -> str:
         _codes_text(df, "intensity", "intensity", "Intensitäten"),
         _codes_text(df, "close_reason", "close_reason", "Abschlussgründe"),
     ]
-    return f"{len(df)} abgeschlossene Fälle{until} ({'; '.join(parts)})"
+    n = f"{count_text(len(df))} " if count_text else ""
+    return f"{n}abgeschlossene Fälle{until} ({'; '.join(parts)})"
 
 
 def event_definition(event: str, transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS) -> str:
@@ -131,6 +135,30 @@ def event_definition(event: str, transfer_max_days: int = DEFAULT_TRANSFER_MAX_D
     raise ValueError(f"unknown event {event!r}; expected one of {sorted(EVENTS)}")
 
 
+def event_times(df: pd.DataFrame, event: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per closed case: days to the event, or the follow-up when none happened (an event is
+    always within follow-up), and whether it happened — the Kaplan–Meier input."""
+    days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
+    follow = df["followup_days"].to_numpy(dtype=float)
+    happened = ~np.isnan(days)
+    return np.where(happened, np.minimum(days, follow), follow), happened
+
+
+def window_masks(df: pd.DataFrame, event: str, window: int) -> dict[str, np.ndarray]:
+    """Per closed case, for one window W: `eligible` (followed up for at least W days),
+    `observed` (eligible and the event within W days), `at_risk` (still observed without the
+    event at day W: time to event or censoring >= W)."""
+    days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
+    follow = df["followup_days"].to_numpy(dtype=float)
+    durations, happened = event_times(df, event)
+    eligible = follow >= window
+    return {
+        "eligible": eligible,
+        "observed": eligible & happened & (days <= window),
+        "at_risk": durations >= window,
+    }
+
+
 def reentry_rates(
     data: pd.DataFrame | duckdb.DuckDBPyRelation,
     windows: Sequence[int] | None = None,
@@ -140,46 +168,57 @@ def reentry_rates(
     base_population: str | None = None,
     transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS,
     confidence: float = 0.95,
+    count_text: Callable[[int], str] | None = str,
 ) -> pd.DataFrame:
     """Observed rates (Wilson) and Kaplan–Meier cumulative incidence per event and window.
 
     `data`: rows of mart.reentry (DataFrame or DuckDB relation), already filtered to the
     subgroup wanted. `base_population` replaces the generated description of the population
     (e.g. "KIM-Case-Management, Intensität Case Management, ohne Weitervermittlungen").
+    `count_text` writes the case counts named in the definition; None leaves them (and the
+    person-key share) out of the text, for readers whose counts come from the publication
+    grid with its own suppression pattern.
     Returns one row per (event, window) with the columns in RESULT_COLUMNS.
     """
     df = _frame(data)
     windows = tuple(DEFAULT_WINDOWS if windows is None else windows)
     n = len(df)
-    follow = df["followup_days"].to_numpy(dtype=float)
     share = person_key_share(df)
-    population = base_population or describe_population(df, as_of)
+    with_key = int(df["person_key_present"].astype(bool).sum()) if n else 0
+    population = base_population or describe_population(df, as_of, count_text)
     pct = f"{confidence:.0%}".replace("%", " %")
     rows = []
     for event in events:
-        column, label = EVENTS[event]
-        days = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-        happened = ~np.isnan(days)
-        # time to event, or follow-up when none happened (an event is always within follow-up)
-        durations = np.where(happened, np.minimum(days, follow), follow)
+        label = EVENTS[event][1]
+        durations, happened = event_times(df, event)
         km = kaplan_meier_at(durations, happened, windows, confidence)
-        eligible = np.array([(follow >= w).sum() for w in windows])
-        observed = np.array([((follow >= w) & happened & (days <= w)).sum() for w in windows])
+        masks = [window_masks(df, event, w) for w in windows]
+        eligible = np.array([m["eligible"].sum() for m in masks])
+        observed = np.array([m["observed"].sum() for m in masks])
         low, high = wilson_interval(observed, eligible, confidence)
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(eligible > 0, observed / np.maximum(eligible, 1), np.nan)
+
+        def counted(x: int, before: str = " (", after: str = ")") -> str:
+            return f"{before}{count_text(int(x))}{after}" if count_text else ""
+
         for i, w in enumerate(windows):
+            key_share = (f"{share:.0%}".replace("%", " %") if n else "—") if count_text else None
             definition = (
                 f"{event_definition(event, transfer_max_days)}"
                 f" Fensterbeginn: Tag des Fallabschlusses; Fensterlänge: {w} Tage."
                 f" Grundgesamtheit: {population}."
                 f" Beobachtete Quote: Fälle mit mindestens {w} Tagen Nachbeobachtung"
-                f" ({int(eligible[i])}), {pct}-Intervall nach Wilson."
-                f" Kaplan–Meier: alle {n} Fälle, zensiert am Datenstand; kumulative Inzidenz"
-                f" 1 − S({w}) mit {pct}-Intervall (Greenwood, log-log);"
-                f" unter Risiko bei Tag {w}: {int(km.at_risk[i])}."
-                f" Anteil der Fälle mit Personen-Pseudonym: "
-                + (f"{share:.0%}".replace("%", " %") if n else "—")
+                f"{counted(eligible[i])}, {pct}-Intervall nach Wilson."
+                f" Kaplan–Meier: alle{counted(n, ' ', '')} Fälle, zensiert am Datenstand;"
+                f" kumulative Inzidenz 1 − S({w}) mit {pct}-Intervall (Greenwood, log-log)"
+                + (
+                    f"; unter Risiko bei Tag {w}: {count_text(int(km.at_risk[i]))}."
+                    if count_text
+                    else "."
+                )
+                + " Anteil der Fälle mit Personen-Pseudonym"
+                + (f": {key_share}" if key_share else " siehe Tabelle")
                 + " (ohne Pseudonym sind nur Wiedereröffnungen über vorheriger_fall_id"
                 " sichtbar)."
             )
@@ -189,6 +228,7 @@ def reentry_rates(
                     "event_label": label,
                     "window_days": int(w),
                     "closed_cases": n,
+                    "with_person_key": with_key,
                     "person_key_share": share,
                     "eligible": int(eligible[i]),
                     "events_observed": int(observed[i]),

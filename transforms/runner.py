@@ -1,4 +1,5 @@
-"""A tiny SQL model runner: `transforms/intermediate/*.sql` and `transforms/marts/*.sql`.
+"""A tiny SQL model runner: `transforms/intermediate/*.sql`, `transforms/marts/*.sql` and the
+quarter marts that transforms/gaps.py defines with its roll-ups.
 
 Each file is one model: a single SELECT (a lowercase CTE chain import → logic → final) that
 the runner materialises as `intermediate.<file stem>` or `mart.<file stem>`. A first-line
@@ -26,6 +27,7 @@ import duckdb
 
 from kernel.settings import Settings
 from kernel.warehouse import current_as_of
+from transforms import gaps
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent
 # folder -> DuckDB schema
@@ -76,30 +78,36 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
 
 
+def _model(schema: str, name: str, path: Path, sql: str) -> Model:
+    match = _MATERIALIZED.search(sql)
+    refs = {f"{s}.{n}" for s, n in _REF.findall(_strip_comments(sql))}
+    key = f"{schema}.{name}"
+    return Model(
+        schema=schema,
+        name=name,
+        path=path,
+        sql=sql,
+        materialized=match.group(1) if match else "table",
+        deps=tuple(
+            sorted(r for r in refs if not r.startswith("staging.") and r not in (key, PARAMS_TABLE))
+        ),
+        sources=tuple(sorted(r for r in refs if r.startswith("staging."))),
+    )
+
+
 def load_models(root: Path = TRANSFORMS_DIR) -> list[Model]:
-    """All models under `root`, in dependency order (dependencies first)."""
+    """All models under `root`, in dependency order (dependencies first): the SQL files, and
+    the quarter marts of the roll-up modules (one definition each, see transforms/gaps.py)."""
     found: dict[str, Model] = {}
     for folder, schema in LAYERS.items():
         for path in sorted((root / folder).glob("*.sql")):
-            sql = path.read_text(encoding="utf-8")
-            match = _MATERIALIZED.search(sql)
-            refs = {f"{s}.{n}" for s, n in _REF.findall(_strip_comments(sql))}
-            key = f"{schema}.{path.stem}"
-            found[key] = Model(
-                schema=schema,
-                name=path.stem,
-                path=path,
-                sql=sql,
-                materialized=match.group(1) if match else "table",
-                deps=tuple(
-                    sorted(
-                        r
-                        for r in refs
-                        if not r.startswith("staging.") and r not in (key, PARAMS_TABLE)
-                    )
-                ),
-                sources=tuple(sorted(r for r in refs if r.startswith("staging."))),
+            found[f"{schema}.{path.stem}"] = _model(
+                schema, path.stem, path, path.read_text(encoding="utf-8")
             )
+    if root == TRANSFORMS_DIR:
+        for mart in gaps.MARTS:
+            sql = f"-- {mart.description}\n{mart.sql}"
+            found[f"mart.{mart.name}"] = _model("mart", mart.name, Path(gaps.__file__), sql)
     for model in found.values():
         unknown = [d for d in model.deps if d not in found]
         if unknown:

@@ -5,16 +5,43 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import access, figures, ui
+from dashboards import access, exports, figures, read, ui
+from dashboards.views import Query, View
+
+Q = {
+    "deliveries": Query("Lieferungen", read.deliveries),
+    "rejections": Query("Ablehnungen", read.rejections),
+    "tables": Query("Zeilen je Tabelle", read.delivery_tables),
+}
 
 
-def render() -> None:
-    ctx = ui.require("lieferungen")
+def workbook(source: read.Source, viewer: read.Viewer) -> bytes:
+    """Delivery status with every rejection reason in one XLSX file (made on click)."""
+    sheets = [
+        exports.Sheet(
+            "Lieferungen",
+            read.deliveries(source, viewer),
+            "Alle Lieferungen mit Status und Abgleich",
+        ),
+        exports.Sheet(
+            "Tabellen", read.delivery_tables(source, viewer), "Zeilen je Lieferung und Tabelle"
+        ),
+        exports.Sheet(
+            "Zurückweisungen", read.rejections(source, viewer), "Alle Zurückweisungsgründe"
+        ),
+    ]
+    basis = read.data_basis(source, viewer)
+    return exports.workbook_bytes(
+        sheets, basis=basis, suppressed_k=None, role_label=viewer.role_label
+    )
+
+
+def render(ctx: ui.Context) -> None:
     v = ctx.viewer
     if v.role == "traeger":
-        st.caption(f"Nur die Lieferungen von Träger {v.provider}.")
-    deliveries = ctx.load("deliveries", v)
-    rejections = ctx.load("rejections", v)
+        st.caption(f"Nur die Lieferungen von Träger {ui.md_text(v.provider)}.")
+    deliveries = ctx.run(Q["deliveries"])
+    rejections = ctx.run(Q["rejections"])
 
     c1, c2, c3 = st.columns(3)
     c1.metric("Lieferungen", len(deliveries))
@@ -23,9 +50,11 @@ def render() -> None:
 
     st.download_button(
         "Lieferstatus mit allen Zurückweisungsgründen (XLSX, eine Datei)",
-        lambda: access.deliveries_workbook(access.published_path(ctx.workspace), v),
+        access.on_click(
+            lambda: workbook(ctx.source, v), ctx.who, fmt="xlsx", title="Lieferstatus", k=None
+        ),
         file_name="lieferstatus.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mime=ui.XLSX,
         key="deliveries_workbook",
         icon=":material/download:",
         type="primary",
@@ -41,12 +70,7 @@ def render() -> None:
         caption="Abgleich: erhaltene Zeilen = geladene + abgewiesene Zeilen.",
     )
     st.subheader("Zeilen je Tabelle")
-    ui.frame(
-        ctx,
-        ctx.load("delivery_tables", v),
-        "Zeilen je Lieferung und Tabelle",
-        key="delivery_tables",
-    )
+    ui.frame(ctx, ctx.run(Q["tables"]), "Zeilen je Lieferung und Tabelle", key="delivery_tables")
     st.subheader("Zurückweisungsgründe")
     if v.rejection_lines:
         st.caption(
@@ -58,4 +82,14 @@ def render() -> None:
     ui.frame(ctx, rejections, "Zurückweisungsgründe", key="rejections")
 
 
-render()
+VIEW = View(
+    "lieferungen",
+    "Datenlieferungen",
+    ":material/inbox:",
+    70,
+    Q,
+    roles=("koordination", "traeger", "evaluation"),
+)
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import figures, ui
+from dashboards import figures, read, ui
+from dashboards.views import Query, View
+
+Q = {"quality": Query("Regelkreis-Treue", read.process_quality)}
 
 
-def render() -> None:
-    ctx = ui.require("prozessqualitaet")
+def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx) + " · Fälle, die im Zeitraum aktiv waren")
     ui.suppression_note(ctx)
     s = ctx.settings
-    pq = ctx.load("process_quality", ctx.viewer, ctx.filters)
-    body = pq.table[pq.table["provider_id"] != "Gesamt"]
+    # a suppressed reader sees the grid's cells: per programme and calendar year
+    key = "program" if ctx.viewer.suppress_k is not None else "provider_id"
+    pq = ctx.run_if_published(Q["quality"], group_by=(key,))
+    if pq is None:
+        return
+    body = pq.table[pq.table[key] != "Gesamt"]
     if len(body):
-        ui.figure(figures.process_shares(pq, title=None), key="pq")
+        ui.figure(figures.process_shares(pq, group_col=key, title=None), key="pq")
     st.caption(
         "Case-Management-Fälle: Assessment dokumentiert; Hilfeplan (ein Ziel oder ein "
         "Hilfeplan-Schritt); Überprüfung (Reassessment oder Zielstatus nach Vereinbarung); "
@@ -24,12 +30,11 @@ def render() -> None:
         f"{s.close_due_days} Tagen. Abgeschlossene CM-Fälle älter als "
         f"{s.followup_conversation_days} Tage ohne Nachgespräch."
     )
-    ui.table(
-        ctx,
-        pq,
-        "Regelkreis-Treue nach Träger",
-        key="pq",
-    )
+    by = "Programm" if key == "program" else "Träger"
+    ui.table(ctx, pq, f"Regelkreis-Treue nach {by}", key="pq")
 
 
-render()
+VIEW = View("prozessqualitaet", "Prozessqualität", ":material/checklist:", 60, Q)
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)

@@ -7,13 +7,28 @@ from datetime import date
 
 import streamlit as st
 
-from dashboards import access, data, figures, ui
+from dashboards import data, read, ui
+from dashboards import figures as fig
+from dashboards.views import Query, View
+from transforms.themes.register import STATUS_LABELS, STATUSES
+from transforms.themes.store import set_theme_status, theme_history
 
 
-def render() -> None:
-    ctx = ui.require("themen")
-    v = ctx.viewer
-    s = ctx.settings
+def _first_theme(source, viewer) -> dict:
+    """A theme to time the exemplary cases with (the benchmark's sample)."""
+    ids = read.themes(source, viewer).table["theme_id"].head(1).tolist()
+    return {"theme_id": ids[0] if ids else ""}
+
+
+Q = {
+    "themes": Query("Themen", read.themes),
+    "trend": Query("Themenverlauf", read.theme_trend),
+    "cases": Query("exemplarische Fälle", read.theme_cases, sample=_first_theme),
+}
+
+
+def render(ctx: ui.Context) -> None:
+    v, s = ctx.viewer, ctx.settings
     st.caption(
         f"Ein kodiertes Thema ist ein Paar aus Hürde und Lebensbereich, das im Fenster der "
         f"letzten {s.theme_window_quarters} Quartale bis zum Datenstand in mindestens "
@@ -22,15 +37,15 @@ def render() -> None:
         "hier nicht."
     )
     ui.suppression_note(ctx)
-    themes = ctx.load("themes", v)
+    themes = ctx.run(Q["themes"])
     if len(themes.table) == 0:
         st.info("Noch keine Themen erkannt.")
         return
     ui.table(ctx, themes, "Themenspeicher", key="themes", drop=("active",))
 
-    trend = ctx.load("theme_trend", v)
+    trend = ctx.run(Q["trend"])
     if len(trend.table):
-        ui.figure(figures.theme_trends(trend, title=None), key="theme_trend")
+        ui.figure(fig.theme_trends(trend, title=None), key="theme_trend")
         st.caption("Fälle je Thema nach dem Quartal ihrer ersten Nennung im Themenfenster.")
 
     st.subheader("Thema im Detail")
@@ -40,11 +55,12 @@ def render() -> None:
         "Thema", options, format_func=lambda t: f"{labels.get(t, t)} ({t})", key="theme_pick"
     )
     if v.case_level:
-        cases = ctx.load("theme_cases_for", v, theme_id)
+        cases = ctx.run(Q["cases"], theme_id=theme_id)
         title = "Exemplarische Fälle für die Fallrekonstruktion"
         if v.role == "traeger":
             title += " (eigene Fälle)"
         st.markdown(f"**{title}**")
+        ui.drilldown(ctx, f"Exemplarische Fälle zum Thema {theme_id}")
         if len(cases):
             ui.frame(
                 ctx,
@@ -61,46 +77,28 @@ def render() -> None:
         _edit(ctx, theme_id, themes.table)
 
 
-def _history(ctx, theme_id: str) -> None:
-    from pipelines.themes import theme_history
-
+def _history(ctx: ui.Context, theme_id: str) -> None:
     with st.expander("Verlauf und Beschlüsse"):
         try:
             hist = theme_history(ctx.workspace, theme_id)
         except Exception as exc:  # register missing or locked
-            st.caption(f"Verlauf nicht verfügbar: {exc}")
+            st.caption(f"Verlauf nicht verfügbar: {ui.md_text(exc)}")
             return
         if len(hist):
-            cols = [
-                c
-                for c in (
-                    "decided_on",
-                    "entry_kind",
-                    "user_name",
-                    "old_status",
-                    "new_status",
-                    "new_owner",
-                    "note",
-                )
-                if c in hist.columns
-            ]
-            shown = hist[cols].rename(
-                columns={
-                    "decided_on": "Datum",
-                    "entry_kind": "Art",
-                    "user_name": "von",
-                    "old_status": "Status vorher",
-                    "new_status": "Status",
-                    "new_owner": "Gremium",
-                    "note": "Notiz",
-                }
-            )
+            columns = {
+                "decided_on": "Datum",
+                "entry_kind": "Art",
+                "user_name": "von",
+                "old_status": "Status vorher",
+                "new_status": "Status",
+                "new_owner": "Gremium",
+                "note": "Notiz",
+            }
+            shown = hist[[c for c in columns if c in hist.columns]].rename(columns=columns)
             st.dataframe(shown, hide_index=True)
 
 
-def _edit(ctx, theme_id: str, table) -> None:
-    from pipelines.themes import STATUS_LABELS, STATUSES, set_theme_status
-
+def _edit(ctx: ui.Context, theme_id: str, table) -> None:
     row = table[table["theme_id"] == theme_id].iloc[0]
     current = row["status"] if row["status"] in STATUSES else STATUSES[0]
     with st.form(f"edit_{theme_id}"):
@@ -127,13 +125,14 @@ def _edit(ctx, theme_id: str, table) -> None:
                 user=ctx.user.name,
             )
         except Exception as exc:
-            st.error(f"Nicht gespeichert: {exc}")
+            st.error(f"Nicht gespeichert: {ui.md_text(exc)}")
             return
         data.clear()
-        st.success(
-            f"Gespeichert: {access.VIEWS['themen']} – {theme_id}: "
-            f"{change.get('old_status')} → {change.get('new_status')}."
-        )
+        old, new = (ui.md_text(change.get(k)) for k in ("old_status", "new_status"))
+        st.success(f"Gespeichert: {VIEW.title} – {ui.md_text(theme_id)}: {old} → {new}.")
 
 
-render()
+VIEW = View("themen", "Generative Themen", ":material/topic:", 30, Q)
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import access, figures, ui
-from pipelines.disclosure import format_number, format_percent
+from dashboards import catalog, figures, read, ui
+from dashboards.disclosure import format_number, format_percent
+from dashboards.views import Query, View
+
+Q = {
+    "total": Query("Fälle je VZÄ gesamt", read.caseload, {"group_by": (), "benchmarks": True}),
+    "gaps": Query("Versorgungslücken gesamt", read.gaps, {"group_by": ()}),
+    "closures": Query("strukturelle Abschlüsse", read.structural_closures, {"group_by": ()}),
+    "themes": Query("Themen", read.themes),
+    "decisions": Query("Was eine Entscheidung braucht", read.decisions),
+    "counts": Query("Fälle je Quartal", read.case_counts),
+    "cases": Query("Falltabelle", read.cases, on_demand=True),
+}
 
 
 def _value(pub, col: str, fmt) -> str:
@@ -15,17 +26,11 @@ def _value(pub, col: str, fmt) -> str:
     return v if isinstance(v, str) else fmt(v)
 
 
-def render() -> None:
-    ctx = ui.require("ueberblick")
+def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx))
     ui.suppression_note(ctx)
-    s = ctx.settings
-    v, f = ctx.viewer, ctx.filters
-
-    total = ctx.load("caseload", v, f, group_by=(), benchmarks=s.benchmarks)
-    gaps_total = ctx.load("gaps", v, f, group_by=())
-    closures = ctx.load("structural_closures", v, f, group_by=())
-    themes = ctx.load("themes", v)
+    s, v = ctx.settings, ctx.viewer
+    total, gaps_total, closures = ctx.run(Q["total"]), ctx.run(Q["gaps"]), ctx.run(Q["closures"])
 
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Fälle im Zeitraum", _value(total, "cases_in_period", format_number))
@@ -48,15 +53,14 @@ def render() -> None:
     )
 
     st.subheader("Was eine Entscheidung braucht")
-    dec = ctx.load(
-        "decisions", v, f, overload_threshold=s.overload_threshold, benchmarks=s.benchmarks
-    )
+    dec = ctx.run(Q["decisions"])
     d1, d2, d3 = st.columns(3)
     with d1:
         st.markdown("**Größte Versorgungslücken**")
         if len(dec["gaps"].table):
-            for rec in access.show(dec["gaps"]).itertuples(index=False):
-                st.markdown(f"- {rec[0]} · {rec[1]}: **{rec[-1]}** der Ziele ohne Angebot")
+            for rec in catalog.show(dec["gaps"]).itertuples(index=False):
+                domain, region, share = (ui.md_text(x) for x in (rec[0], rec[1], rec[-1]))
+                st.markdown(f"- {domain} · {region}: **{share}** der Ziele ohne Angebot")
         else:
             st.caption("Keine ausweisbare Lücke (mind. 10 Ziele je Zelle).")
     with d2:
@@ -64,7 +68,8 @@ def render() -> None:
         t = dec["themes"].table
         if len(t):
             for rec in t.head(6).itertuples(index=False):
-                st.markdown(f"- {rec.label} ({rec.status}, {rec.trend})")
+                label, status, trend = (ui.md_text(x) for x in (rec.label, rec.status, rec.trend))
+                st.markdown(f"- {label} ({status}, {trend})")
             if len(t) > 6:
                 st.caption(f"… und {len(t) - 6} weitere unter „Generative Themen“.")
         else:
@@ -78,22 +83,24 @@ def render() -> None:
         if len(o):
             for rec in o.itertuples(index=False):
                 avg, end = (
-                    v if isinstance(v, str) else format_number(v, 1)
-                    for v in (rec.avg_caseload, rec.caseload_end)
+                    ui.md_text(x if isinstance(x, str) else format_number(x, 1))
+                    for x in (rec.avg_caseload, rec.caseload_end)
                 )
+                provider = ui.md_text(rec.provider_id)
                 if rec.fte_missing:
-                    st.markdown(f"- {rec.provider_id}: keine VZÄ gemeldet – Datenlücke")
+                    st.markdown(f"- {provider}: keine VZÄ gemeldet – Datenlücke")
                 else:
                     st.markdown(
-                        f"- {rec.provider_id}: {avg} Fälle je VZÄ (Durchschnitt), {end} am Stichtag"
+                        f"- {provider}: {avg} Fälle je VZÄ (Durchschnitt), {end} am Stichtag"
                     )
         else:
             st.caption("Kein Träger über der Schwelle.")
 
     st.subheader("Fälle je Quartal")
-    counts = ctx.load("case_counts", v, f)
+    counts = ctx.run(Q["counts"])
     ui.figure(figures.cases_per_quarter(counts, title=None), key="cases_q")
     ui.table(ctx, counts, "Fälle je Quartal", key="cases_q", drop=("partial",))
+    themes = ctx.run(Q["themes"])
     if len(themes.table):
         st.caption(
             f"{len(themes.table)} Themen im Themenspeicher; Details unter „Generative Themen“."
@@ -107,7 +114,11 @@ def render() -> None:
                 + (" Nur Fälle Ihres Trägers." if v.role == "traeger" else "")
             )
             if st.toggle("Falltabelle laden", key="load_cases"):
-                ui.frame(ctx, ctx.load("cases", v, f), "Fälle im Zeitraum", key="cases")
+                ui.drilldown(ctx, "Fälle im Zeitraum")
+                ui.frame(ctx, ctx.run(Q["cases"]), "Fälle im Zeitraum", key="cases")
 
 
-render()
+VIEW = View("ueberblick", "Überblick", ":material/dashboard:", 10, Q)
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)

@@ -5,29 +5,40 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import figures, ui
+from dashboards import figures, read, ui
+from dashboards.views import Query, View
+
+Q = {
+    "matrix": Query("Heatmap Lebensbereich × Region", read.gap_matrix),
+    "by_domain": Query("Lücken je Lebensbereich", read.gaps, {"group_by": ("domain",)}),
+    "waits": Query("Wartezeiten je Angebotsart", read.waits),
+    "closures": Query(
+        "strukturelle Abschlüsse je Quartal", read.structural_closures, {"group_by": ("period",)}
+    ),
+}
 
 
-def render() -> None:
-    ctx = ui.require("versorgungsluecken")
+def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx))
     ui.suppression_note(ctx)
-    v, f = ctx.viewer, ctx.filters
 
     st.subheader("Ziele ohne passendes Angebot")
     st.caption(
         "Lückenquote = im Zeitraum vereinbarte Ziele ohne passendes Angebot / alle im Zeitraum "
         "vereinbarten Ziele, je Lebensbereich und Region."
     )
-    matrix = ctx.load("gap_matrix", v, f)
-    if len(matrix.table):
+    matrix = ctx.run_if_published(Q["matrix"])
+    if matrix is not None and len(matrix.table):
         ui.figure(figures.gap_heatmap(matrix, title=None), key="gap_heatmap")
-    else:
+    elif matrix is not None:
         st.info("Im gewählten Zeitraum wurden keine Ziele vereinbart.")
-    by_domain = ctx.load("gaps", v, f, group_by=("domain",))
+    by_domain = ctx.run(Q["by_domain"])
     ui.table(ctx, by_domain, "Versorgungslücken nach Lebensbereich", key="gaps_domain")
-    with st.expander("Lebensbereich × Region als Tabelle"):
-        ui.table(ctx, matrix, "Versorgungslücken nach Lebensbereich und Region", key="gaps_matrix")
+    if matrix is not None:
+        with st.expander("Lebensbereich × Region als Tabelle"):
+            ui.table(
+                ctx, matrix, "Versorgungslücken nach Lebensbereich und Region", key="gaps_matrix"
+            )
 
     st.subheader("Wartezeiten nach Angebotsart")
     st.caption(
@@ -35,14 +46,17 @@ def render() -> None:
         "90. Perzentil der Wartezeit (Beginn − Anfrage) über die im Zeitraum begonnenen "
         "Vermittlungen; wartend am letzten gezählten Tag des Zeitraums."
     )
-    waits = ctx.load("waits", v, f)
+    waits = ctx.run(Q["waits"])
     if len(waits.table):
         ui.figure(figures.waits_by_service(waits, title=None), key="waits")
     ui.table(ctx, waits, "Vermittlungen und Wartezeiten nach Angebotsart", key="waits")
 
     st.subheader("Abschlüsse wegen struktureller Hindernisse")
-    closures = ctx.load("structural_closures", v, f, group_by=("period",))
+    closures = ctx.run(Q["closures"])
     ui.table(ctx, closures, "Strukturelle Abschlüsse je Quartal", key="closures")
 
 
-render()
+VIEW = View("versorgungsluecken", "Versorgungslücken", ":material/grid_on:", 20, Q)
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)

@@ -5,49 +5,63 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pandas as pd
 import streamlit as st
 
-from dashboards import access, figures, ui
-from pipelines.disclosure import format_percent
+from dashboards import catalog, figures, read, ui
+from dashboards.disclosure import format_percent
+from dashboards.views import Query, View
+from data_contracts import load_contract
+
+Q = {
+    "reentry": Query("Quoten Wiederaufnahme", read.reentry),
+    "relapse": Query("Quoten Rückfall (pcve)", read.reentry, program="pcve"),
+    "km_reentry": Query("Kaplan–Meier Wiederaufnahme", read.km_curve, {"event": "reentry"}),
+    "km_relapse": Query(
+        "Kaplan–Meier Rückfall", read.km_curve, {"event": "relapse"}, program="pcve"
+    ),
+    "cases": Query("abgeschlossene Fälle", read.reentry_cases, on_demand=True),
+}
+EVENTS = {"reentry": "Wiederaufnahme", "relapse": "Rückfall"}
 
 
-def render() -> None:
-    ctx = ui.require("wiederaufnahme")
-    v, f, s = ctx.viewer, ctx.filters, ctx.settings
+def render(ctx: ui.Context) -> None:
+    v, f = ctx.viewer, ctx.filters
     st.caption(
         ui.filter_text(ctx, periods=False)
         + " · Grundgesamtheit: alle bis zum Datenstand abgeschlossenen Fälle (der Zeitraumfilter "
         "gilt hier nicht; das Fenster beginnt mit dem Fallabschluss)."
     )
     ui.suppression_note(ctx)
-    c1, c2 = st.columns(2)
-    intensities = c1.multiselect(
-        "Intensität",
-        ["information", "verweisberatung", "case_management"],
-        format_func=lambda c: access.code_label("intensity", c),
-        placeholder="alle",
-        key="re_intensity",
-    )
-    reasons = c2.multiselect(
-        "Abschlussgrund",
-        [
-            "ziel_erreicht",
-            "beendigung_klient",
-            "mangelnde_kooperation",
-            "strukturelle_hindernisse",
-            "kein_kontakt",
-            "weitervermittlung",
-            "sonstiges",
-        ],
-        format_func=lambda c: access.code_label("close_reason", c),
-        placeholder="alle",
-        key="re_reason",
-    )
-    kw = dict(intensities=tuple(intensities), close_reasons=tuple(reasons))
-    rates = ctx.load(
-        "reentry", v, f, windows=tuple(s.windows), transfer_max_days=s.transfer_max_days, **kw
-    )
+    kw = {}
+    if v.network_k is None:  # published figures: the grid has no such breakdown
+        codes = load_contract().codes
+        c1, c2 = st.columns(2)
+        intensities = c1.multiselect(
+            "Intensität",
+            list(codes["intensity"].values),
+            format_func=lambda c: catalog.code_label("intensity", c),
+            placeholder="alle",
+            key="re_intensity",
+        )
+        reasons = c2.multiselect(
+            "Abschlussgrund",
+            list(codes["close_reason"].values),
+            format_func=lambda c: catalog.code_label("close_reason", c),
+            placeholder="alle",
+            key="re_reason",
+        )
+        kw = {"intensities": tuple(intensities), "close_reasons": tuple(reasons)}
+    # relapses are documented in exit and distancing work: that is their base population
+    pcve = not f.programs and "pcve" in ctx.run_options()["programs"]
+    if v.network_k is not None:  # a published figure has one breakdown: the grid's cells
+        pcve = pcve and not f.regions and not read.effective_providers(v, f)
+    queries = {
+        "reentry": (Q["reentry"], Q["km_reentry"]),
+        "relapse": tuple(
+            q if pcve else replace(q, program=None) for q in (Q["relapse"], Q["km_relapse"])
+        ),
+    }
+    rates = ctx.run(Q["reentry"], **kw)
     share = rates.table["person_key_share"].iloc[0] if len(rates.table) else None
     share_text = share if isinstance(share, str) else format_percent(share)
     st.info(
@@ -55,75 +69,41 @@ def render() -> None:
         "Pseudonym sind nur Wiedereröffnungen über „vorheriger Fall“ beim selben Träger sichtbar.",
         icon=":material/info:",
     )
-    options = ctx.load("filter_options", v)
-    relapse_f = f
-    relapse_note = ""
-    if not f.programs and "pcve" in options["programs"]:
-        # relapses are documented in exit and distancing work: that is the base population
-        relapse_f = replace(f, programs=("pcve",))
-        relapse_note = (
-            "Grundgesamtheit: abgeschlossene Fälle der "
-            f"{access.code_label('program', 'pcve')}, wo Rückfälle dokumentiert werden "
-            "(mit dem Programmfilter änderbar)."
-        )
-        rel = ctx.load(
-            "reentry",
-            v,
-            relapse_f,
-            windows=tuple(s.windows),
-            transfer_max_days=s.transfer_max_days,
-            **kw,
-        )
-        rates = access.Published(
-            pd.concat(
-                [
-                    rates.table[rates.table["event"] == "reentry"],
-                    rel.table[rel.table["event"] == "relapse"],
-                ],
-                ignore_index=True,
-            ),
-            pd.concat(
-                [
-                    rates.flags[rates.table["event"] == "reentry"],
-                    rel.flags[rel.table["event"] == "relapse"],
-                ],
-                ignore_index=True,
-            ),
-            rates.k,
-        )
-    for event, title in (("reentry", "Wiederaufnahme"), ("relapse", "Rückfall")):
+    for event, title in EVENTS.items():
         st.subheader(title)
-        ef = relapse_f if event == "relapse" else f
-        if event == "relapse" and relapse_note:
-            st.caption(relapse_note)
-        sub = access.subset(rates, rates.table["event"] == event)
-        km = ctx.load("km_curve", v, ef, event=event, horizon=max(s.windows), **kw)
+        rates_q, km_q = queries[event]
+        if event == "relapse" and rates_q.program:
+            st.caption(
+                "Grundgesamtheit: abgeschlossene Fälle der "
+                f"{catalog.code_label('program', 'pcve')}, wo Rückfälle dokumentiert werden "
+                "(mit dem Programmfilter änderbar)."
+            )
+        table = ctx.run(rates_q, **kw)
+        sub = table.rows((table.table["event"] == event).to_numpy())
+        km = ctx.run(km_q, **kw)
         if km["withheld"]:
             st.caption(f"Kurve nicht ausgewiesen: weniger als {km['k']} Fälle oder Ereignisse.")
         else:
-            ui.figure(
-                figures.km_curves([km], title=None, windows=tuple(s.windows)), key=f"km_{event}"
-            )
+            ui.figure(figures.km_curves([km], title=None), key=f"km_{event}")
         ui.table(
             ctx,
             sub,
             f"{title}: Quoten je Fenster",
             key=f"rates_{event}",
-            drop=("event", "definition", "person_key_share"),
+            drop=("event", "definition", "person_key_share", "with_person_key"),
         )
         with st.expander(f"Definition „{title}“ (vollständig)"):
             for rec in sub.table.itertuples(index=False):
-                st.markdown(f"**{rec.window_days} Tage:** {rec.definition}")
+                st.markdown(f"**{rec.window_days} Tage:** {ui.md_text(rec.definition)}")
 
     if v.case_level:
         with st.expander("Abgeschlossene Fälle (pseudonym, eine Zeile je Fall)"):
             if st.toggle("Falltabelle laden", key="load_reentry_cases"):
-                ui.frame(
-                    ctx,
-                    ctx.load("reentry_cases", v, f),
-                    "Abgeschlossene Fälle",
-                    key="reentry_cases",
-                )
+                ui.drilldown(ctx, "Abgeschlossene Fälle")
+                ui.frame(ctx, ctx.run(Q["cases"]), "Abgeschlossene Fälle", key="reentry_cases")
 
 
-render()
+VIEW = View("wiederaufnahme", "Wiederaufnahme & Rückfall", ":material/replay:", 50, Q)
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)

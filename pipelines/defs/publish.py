@@ -9,10 +9,13 @@ Staging — with its free-text notes — is not published.
 
 import logging
 import os
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from kernel.private import tighten
+from kernel.settings import Settings
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
 from pipelines.observe import stage
@@ -22,8 +25,11 @@ PUBLISHED_SCHEMAS = ("mart", "audit", "meta")
 log = logging.getLogger("lagebild.publish")
 
 
-def publish(con: duckdb.DuckDBPyConnection, ws: Workspace) -> dict[str, int]:
-    """Copy the read-side schemas into WORKSPACE/published/lagebild.duckdb (atomic swap).
+def publish(
+    con: duckdb.DuckDBPyConnection, ws: Workspace, settings: Settings | None = None
+) -> dict[str, int]:
+    """Copy the read-side schemas into WORKSPACE/published/lagebild.duckdb (atomic swap), with
+    the publication grid built from the marts when `settings` are given.
 
     Views are materialised as tables, so the copy is self-contained and fast to read.
     Returns rows per published table.
@@ -51,10 +57,15 @@ def publish(con: duckdb.DuckDBPyConnection, ws: Workspace) -> dict[str, int]:
             counts[f"{schema}.{table}"] = con.execute(
                 f"SELECT count(*) FROM published.{schema}.{table}"
             ).fetchone()[0]
+        if settings is not None:
+            from dashboards.disclosure import publication
+
+            with stage("grid"):
+                publication.write(con, publication.build(con, settings), "published.grid")
     finally:
         con.execute("DETACH published")
-    # readable by dashboards, written by nobody
-    tmp.chmod(0o444)
+    # read by the dashboards (same account), written by nobody, private to the owner
+    tmp.chmod(0o400)
     os.replace(tmp, ws.published_db_path)
     return counts
 
@@ -81,14 +92,46 @@ def _upstream() -> list[dg.AssetKey]:
 def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
     ws = lagebild.ws
     with stage("publish"), lagebild.write() as con:
-        counts = publish(con, ws)
+        counts = publish(con, ws, lagebild.settings())
+    # landing and quarantine copies keep their source's mode: owner-only, also for runs
+    # started from the Dagster UI (docs/security.md); the inbox is input and stays as it is
+    inboxes = (ws.root / "inbox", *((Path(lagebild.inbox),) if lagebild.inbox else ()))
+    tighten(ws.root, skip=inboxes)
     log.info(f"Veröffentlichte Kopie geschrieben: {ws.published_db_path}")
     return dg.MaterializeResult(
         metadata={
-            "pfad": str(ws.published_db_path),
-            "tabellen": len(counts),
-            "groesse_mb": round(ws.published_db_path.stat().st_size / 2**20, 1),
+            "path": str(ws.published_db_path),
+            "tables": len(counts),
+            "size_mb": round(ws.published_db_path.stat().st_size / 2**20, 1),
         }
+    )
+
+
+@dg.asset_check(
+    asset="published_warehouse",
+    blocking=True,
+    description="Geheimhaltungsprüfung des Veröffentlichungsrasters: Für jede unterdrückte"
+    " Zelle lässt sich aus allen veröffentlichten Zellen (lineare Optimierung, nicht negative"
+    " Zahlen, alle Summen) kein Intervall schmaler als k ableiten.",
+)
+def grid_protection_audit(lagebild: LagebildResource) -> dg.AssetCheckResult:
+    con = connect(lagebild.ws.published_db_path, read_only=True)
+    try:
+        audit = con.execute("SELECT * FROM grid.audit ORDER BY family").df()
+    finally:
+        con.close()
+    unprotected = int(audit["unprotected"].fillna(0).sum()) if len(audit) else 0
+    widths = audit["narrowest_width"].dropna() if len(audit) else audit
+    return dg.AssetCheckResult(
+        passed=unprotected == 0,
+        metadata={
+            "families": len(audit),
+            "cells": int(audit["cells"].sum()) if len(audit) else 0,
+            "cells_audited": int(audit["cells_audited"].sum()) if len(audit) else 0,
+            "unprotected": unprotected,
+            "narrowest_width": float(widths.min()) if len(widths) else None,
+            "seconds": float(audit["seconds"].sum()) if len(audit) else 0.0,
+        },
     )
 
 
@@ -96,7 +139,7 @@ def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
     asset="published_warehouse",
     description="Die Kopie ist lesbar und enthält keine Staging-Tabellen (keine Freitexte).",
 )
-def kopie_lesbar_ohne_freitext(lagebild: LagebildResource) -> dg.AssetCheckResult:
+def readable_without_free_text(lagebild: LagebildResource) -> dg.AssetCheckResult:
     con = connect(lagebild.ws.published_db_path, read_only=True)
     try:
         schemas = {
@@ -109,5 +152,5 @@ def kopie_lesbar_ohne_freitext(lagebild: LagebildResource) -> dg.AssetCheckResul
         con.close()
     return dg.AssetCheckResult(
         passed="staging" not in schemas and notes == 0,
-        metadata={"schemas": sorted(schemas), "freitext_spalten": notes},
+        metadata={"schemas": sorted(schemas), "free_text_columns": notes},
     )

@@ -1,8 +1,10 @@
 """Dagster asset `reports`: the three reports for the last complete quarter up to as_of.
 
 Writes WORKSPACE/reports/{lenkungsgruppe,evaluation,foerderer}_YYYY-Qn.{html,pdf,xlsx} from the
-published copy (so it reads exactly what the dashboards show). Without Chromium the PDFs are
-skipped with a warning; HTML and XLSX are always written.
+published copy through the read side (dashboards.reports), so it shows exactly what the
+dashboards show. Without Chromium the PDFs are skipped with a warning; HTML and XLSX are always
+written. Without data (every delivery quarantined, or as_of before all data) there is nothing
+to report: the asset says so and the run still completes.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ from pipelines.resources import LagebildResource
     ),
 )
 def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
-    from dashboards.access import Viewer, data_basis, published_path
-    from pipelines.reports import last_complete_quarter, write_all
-    from pipelines.reports.content import ReportError
+    from dashboards.reports import default_period, write_all
 
     ws = lagebild.ws
     skipped: list[str] = []
@@ -37,17 +37,16 @@ def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
         context.log.warning(f"PDF übersprungen ({path.name}): {exc}")
 
     with stage("reports"):
-        basis = data_basis(published_path(ws.root), Viewer("koordination"))
-        if basis.as_of is None:
-            raise ReportError("Kein Datenstand in der veröffentlichten Kopie.")
-        period = last_complete_quarter(basis.as_of)
+        period = default_period(ws.root)
+        if period is None:
+            context.log.info("Keine Daten: es wurden keine Berichte geschrieben.")
+            return dg.MaterializeResult(metadata={"files": 0, "note": "keine Daten"})
         written = write_all(ws.root, period, on_pdf_error=pdf_failed)
     metadata = {
-        "quartal": period,
-        "datenstand": basis.as_of.isoformat(),
-        "dateien": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
-        "anzahl": len(written),
+        "period": period,
+        "files_written": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
+        "files": len(written),
     }
     if skipped:
-        metadata["übersprungen"] = ", ".join(skipped)
+        metadata["pdf_skipped"] = ", ".join(skipped)
     return dg.MaterializeResult(metadata=metadata)

@@ -1,5 +1,5 @@
-"""Dagster asset and checks of the themes stage (the logic lives in pipelines/themes.py,
-which stays free of Dagster so the command line and dashboards import it quickly)."""
+"""Dagster asset and checks of the themes stage. The logic lives in transforms/themes/ (build,
+register, read); the checks are the theme rules of transforms/checks.py."""
 
 import logging
 
@@ -7,7 +7,9 @@ import dagster as dg
 
 from pipelines.observe import stage
 from pipelines.resources import LagebildResource
-from pipelines.themes import _has_table, build_themes, open_register
+from transforms.checks import THEME_RULES, run_rule
+from transforms.themes.build import build_themes
+from transforms.themes.store import open_register
 
 log = logging.getLogger("lagebild.themes")
 THEMES_KEY = dg.AssetKey(["mart", "themes"])
@@ -40,92 +42,22 @@ def mart_themes(lagebild: LagebildResource) -> dg.MaterializeResult:
     )
 
 
-def _check_con(lagebild: LagebildResource):
-    return lagebild.write()
-
-
-@dg.asset_check(
-    asset=THEMES_KEY,
-    description="Jede Themen-ID genau einmal; alle Einträge des"
-    " Themenspeichers sind in mart.themes.",
+@dg.multi_asset_check(
+    name="theme_checks",
+    specs=[
+        dg.AssetCheckSpec(rule.name, asset=THEMES_KEY, description=rule.description)
+        for rule in THEME_RULES
+    ],
 )
-def themes_ids_unique(lagebild: LagebildResource) -> dg.AssetCheckResult:
-    with _check_con(lagebild) as con:
-        dupes = con.execute(
-            "SELECT count(*) FROM (SELECT theme_id FROM mart.themes GROUP BY 1 HAVING count(*) > 1)"
-        ).fetchone()[0]
-        ids = {r[0] for r in con.execute("SELECT theme_id FROM mart.themes").fetchall()}
-    with open_register(lagebild.ws) as rcon:
-        registered = {r[0] for r in rcon.execute("SELECT theme_id FROM themes").fetchall()}
-    missing = sorted(registered - ids)
-    return dg.AssetCheckResult(
-        passed=dupes == 0 and not missing,
-        metadata={
-            "duplicate_ids": dupes,
-            "missing_from_mart": len(missing),
-            "missing_examples": ", ".join(missing[:5]),
-        },
-    )
-
-
-@dg.asset_check(
-    asset=THEMES_KEY,
-    description="Aktive Themen erfüllen die Schwellen (Fälle, Träger), inaktive nicht.",
-)
-def themes_thresholds(lagebild: LagebildResource) -> dg.AssetCheckResult:
-    with _check_con(lagebild) as con:
-        bad = con.execute(
-            """SELECT count(*) FROM mart.themes
-               WHERE active <> (cases >= min_cases AND providers >= min_providers)"""
-        ).fetchone()[0]
-    return dg.AssetCheckResult(passed=bad == 0, metadata={"inconsistent_themes": bad})
-
-
-@dg.asset_check(
-    asset=THEMES_KEY,
-    description="Exemplarische Fälle sind Fälle des Themas im"
-    " Fenster und stehen in mart.cases; nur pseudonyme Schlüssel.",
-)
-def themes_exemplary_cases(lagebild: LagebildResource) -> dg.AssetCheckResult:
-    n = lagebild.settings().theme_exemplary_cases
-    with _check_con(lagebild) as con:
-        too_many = con.execute(
-            "SELECT count(*) FROM mart.themes WHERE len(exemplary_cases) > ?", [n]
-        ).fetchone()[0]
-        unknown = 0
-        if _has_table(con, "mart", "cases"):
-            unknown = con.execute(
-                """SELECT count(*) FROM mart.theme_cases t
-                   WHERE t.exemplary_rank IS NOT NULL AND NOT EXISTS (
-                     SELECT 1 FROM mart.cases c
-                     WHERE c.provider_id = t.provider_id AND c.case_id = t.case_id)"""
-            ).fetchone()[0]
-    return dg.AssetCheckResult(
-        passed=too_many == 0 and unknown == 0,
-        metadata={"themes_with_too_many": too_many, "exemplary_not_in_mart_cases": unknown},
-    )
-
-
-@dg.asset_check(
-    asset=THEMES_KEY,
-    description="Datenschutz: Themen tragen nur einzelne Begriffe"
-    " und pseudonyme Schlüssel, nie Notiztext.",
-)
-def themes_no_free_text(lagebild: LagebildResource) -> dg.AssetCheckResult:
-    with _check_con(lagebild) as con:
-        cols = {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = 'mart' AND table_name IN ('themes', 'theme_cases')"
-            ).fetchall()
-        }
-        bad_terms = con.execute(
-            """SELECT count(*) FROM (SELECT unnest(terms) AS term FROM mart.themes)
-               WHERE NOT regexp_full_match(term, '\\p{L}+') OR length(term) > 60"""
-        ).fetchone()[0]
-    text_cols = sorted(cols & {"note", "notiz", "notes", "text"})
-    return dg.AssetCheckResult(
-        passed=not text_cols and bad_terms == 0,
-        metadata={"text_columns": ", ".join(text_cols), "terms_not_single_words": bad_terms},
-    )
+def theme_checks(lagebild: LagebildResource):
+    """Every theme rule of transforms/checks.py, on one connection (and the register's)."""
+    with lagebild.write() as con, open_register(lagebild.ws) as register:
+        for rule in THEME_RULES:
+            outcome = run_rule(con, rule, register=register)
+            yield dg.AssetCheckResult(
+                asset_key=THEMES_KEY,
+                check_name=rule.name,
+                passed=outcome.passed,
+                metadata=outcome.metadata,
+                description=rule.description,
+            )

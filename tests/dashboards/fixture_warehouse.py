@@ -5,6 +5,11 @@ models (`transforms.runner.build_marts`), so the tables have exactly the columns
 writes. Audit, meta and theme tables are filled by hand. Provider `p04` is deliberately tiny
 (two cases) so that suppression is visible. The slow, complete path (`lagebild generate` +
 `lagebild run`) is used by the e2e and report integration tests.
+
+`build(..., hostile=True)` writes the same warehouse with hostile keys — formulas, HTML,
+Markdown images — as provider, case and caseworker ids, region codes and theme labels,
+bypassing the ingest (which rejects such keys), plus planted case ids (`GEHEIMFALL…`) and a
+provider without staff (the "keine VZÄ" warning): the security tests check every surface.
 """
 
 from __future__ import annotations
@@ -36,6 +41,43 @@ STEPS = [
     "abschluss",
     "nachgespraech",
 ]
+
+
+HOSTILE = (
+    '=HYPERLINK("http://evil.example/x","Info")',
+    '<a href="http://evil.example">x</a>',
+    "![x](http://evil.example/p.png)",
+    "<img src=http://evil.example/i.png>",
+    "+cmd",
+    "@SUM(A1)",
+    "-1+1",
+)
+HOSTILE_PROVIDERS = dict(zip(PROVIDERS, HOSTILE[:4], strict=True))  # p01..p04
+HOSTILE_REGIONS = {"05315": HOSTILE[2], "05913": HOSTILE[1]}  # 05111 stays a real Kreis
+HOSTILE_CASEWORKERS = {"cw1": HOSTILE[4], "cw2": HOSTILE[5]}
+SECRET_CASE = "GEHEIMFALL"  # every other case id starts with it
+
+
+def _hostile_case(case_id: str) -> str:
+    i = int(case_id[1:])
+    return HOSTILE[[6, 4, 5, 0, 1][i]] if i < 5 else f"{SECRET_CASE}{i:04d}"
+
+
+def _make_hostile(frames: dict[str, pd.DataFrame]) -> None:
+    """Keys as an attacker would deliver them (after delivery ids were derived)."""
+    for df in frames.values():
+        if "case_id" in df.columns:
+            df["case_id"] = df["case_id"].map(_hostile_case)
+        if "caseworker_id" in df.columns:
+            df["caseworker_id"] = (
+                df["caseworker_id"].str.split("-").str[-1].map(HOSTILE_CASEWORKERS)
+            )
+        if "region_code" in df.columns:
+            df["region_code"] = df["region_code"].map(lambda r: HOSTILE_REGIONS.get(r, r))
+        if "provider_id" in df.columns:
+            df["provider_id"] = df["provider_id"].map(HOSTILE_PROVIDERS)
+    staffing = frames["staffing"]
+    frames["staffing"] = staffing[staffing["provider_id"] != HOSTILE_PROVIDERS["p03"]]
 
 
 def _staging(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
@@ -181,8 +223,8 @@ def _staging(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
     }
 
 
-def build(path: Path, seed: int = 3) -> Path:
-    """Write a published warehouse to `path` and return it."""
+def build(path: Path, seed: int = 3, *, hostile: bool = False) -> Path:
+    """Write a published warehouse to `path` and return it (with hostile keys on request)."""
     from transforms.runner import build_marts
 
     rng = np.random.default_rng(seed)
@@ -193,7 +235,12 @@ def build(path: Path, seed: int = 3) -> Path:
     con.execute(staging_ddl())
     con.execute(AUDIT_DDL)
     con.execute(META_DDL)
-    for table, df in _staging(rng).items():
+    frames = _staging(rng)
+    for df in frames.values():
+        df["delivery_id"] = "d" + df["provider_id"].str.slice(1).str.zfill(15)
+    if hostile:
+        _make_hostile(frames)
+    for table, df in frames.items():
         cols = [
             c
             for (c,) in con.execute(
@@ -203,7 +250,6 @@ def build(path: Path, seed: int = 3) -> Path:
             ).fetchall()
         ]
         df = df.copy()
-        df["delivery_id"] = "d" + df["provider_id"].str.slice(1).str.zfill(15)
         for c in cols:
             if c not in df.columns:
                 df[c] = None
@@ -211,9 +257,19 @@ def build(path: Path, seed: int = 3) -> Path:
         con.execute(f"INSERT INTO staging.{table} SELECT * FROM src")
         con.unregister("src")
     settings = Settings(workspace=path.parent.parent, as_of=AS_OF)
-    _audit(con)
+    _audit(con, HOSTILE_PROVIDERS if hostile else {})
     build_marts(con, settings, AS_OF)
     _themes(con, settings)
+    if hostile:
+        labels = con.execute("SELECT theme_id FROM mart.themes ORDER BY theme_id").fetchall()
+        for i, (theme_id,) in enumerate(labels):
+            con.execute(
+                "UPDATE mart.themes SET label = ? WHERE theme_id = ?",
+                [HOSTILE[i % len(HOSTILE)], theme_id],
+            )
+    from dashboards.disclosure import publication
+
+    publication.write(con, publication.build(con, settings))  # as the publish step does
     for schema in ("staging", "intermediate"):
         con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     con.close()
@@ -222,7 +278,7 @@ def build(path: Path, seed: int = 3) -> Path:
 
 def _themes(con, settings: Settings) -> None:
     try:
-        from pipelines.themes import build_themes
+        from transforms.themes.build import build_themes
     except ImportError:  # themes stage not there yet
         build_themes = None
     if build_themes is not None:
@@ -256,14 +312,14 @@ def _themes(con, settings: Settings) -> None:
     )
 
 
-def _audit(con) -> None:
+def _audit(con, rename: dict[str, str]) -> None:
     deliveries = []
     for i, prov in enumerate(PROVIDERS):
         partial = prov == "p03"
         deliveries.append(
             (
                 f"d{prov[1:].zfill(15)}",
-                prov,
+                rename.get(prov, prov),
                 f"{prov}_export_2026-10.zip",
                 f"{i:064d}",
                 datetime(2026, 10, 2, 9, i),
@@ -284,7 +340,7 @@ def _audit(con) -> None:
     deliveries.append(
         (
             "q000000000000001",
-            "p02",
+            rename.get("p02", "p02"),
             "p02_export_alt.xlsx",
             "f" * 64,
             datetime(2026, 9, 1, 9),

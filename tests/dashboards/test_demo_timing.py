@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from dashboards.access import ROLE_VIEWS
+from dashboards.read import ROLES
+from dashboards.views import views_for
 from tests.dashboards.apptest import logged_in
 from tests.e2e.pipeline_workspace import pipeline_workspace, providers
+
+ROLE_VIEWS = {r: tuple(v.key for v in views_for(r)) for r in ROLES}
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from dashboards import access
+from dashboards import read
 from dashboards.launch import command, prepare
+from dashboards.read import AccessDenied, Filters, Source, Viewer
 from kernel.errors import UserError
 from tests.dashboards.fixture_warehouse import build
 
@@ -45,9 +46,10 @@ def test_new_publication_is_read_without_restart(tmp_path):
 
     ws = Workspace(tmp_path)
     build(ws.published_db_path, seed=3)
-    v = access.Viewer("koordination")
-    key1 = access.source_key(ws.published_db_path)
-    before = access.case_counts(ws.published_db_path, v, access.Filters()).table
+    src = Source.of(tmp_path)
+    v = src.viewer("koordination")
+    key1 = src.identity()
+    before = read.case_counts(src, v, Filters()).table
 
     # a reader holding the old file open is not disturbed by the swap
     from kernel.warehouse import reader
@@ -57,58 +59,57 @@ def test_new_publication_is_read_without_restart(tmp_path):
         build(tmp, seed=11)
         os.replace(tmp, ws.published_db_path)
         assert con.execute("SELECT count(*) FROM mart.cases").fetchone()[0] > 0
-    key2 = access.source_key(ws.published_db_path)
+    key2 = src.identity()
     assert key1 != key2
-    after = access.case_counts(ws.published_db_path, v, access.Filters()).table
+    after = read.case_counts(src, v, Filters()).table
     assert not before.equals(after)
 
 
 def test_funder_gets_no_case_level_data(workspace):
-    db = access.published_path(workspace)
-    f = access.Filters()
-    v = access.Viewer("foerderer")
-    for fn in (access.cases, access.reentry_cases):
-        with pytest.raises(access.AccessDenied):
-            fn(db, v, f)
-    with pytest.raises(access.AccessDenied):
-        access.caseload_by_caseworker(db, v, f)
-    with pytest.raises(access.AccessDenied):
-        access.deliveries(db, v)
-    with pytest.raises(access.AccessDenied):
-        access.rejections(db, v)
-    with pytest.raises(access.AccessDenied):
-        access.theme_cases_for(workspace, v, "T-kein_angebot-wohnen")
+    src = Source.of(workspace)
+    f = Filters()
+    v = Viewer("foerderer")
+    for fn in (read.cases, read.reentry_cases, read.caseload_by_caseworker):
+        with pytest.raises(AccessDenied):
+            fn(src, v, f)
+    with pytest.raises(AccessDenied):
+        read.deliveries(src, v)
+    with pytest.raises(AccessDenied):
+        read.rejections(src, v)
+    with pytest.raises(AccessDenied):
+        read.theme_cases(src, v, theme_id="T-kein_angebot-wohnen")
 
 
 def test_provider_filter_cannot_be_widened(workspace):
-    db = access.published_path(workspace)
-    v = access.Viewer("traeger", "p04")
-    wide = access.Filters(providers=("p01", "p02", "p03", "p04"))
-    assert set(access.cases(db, v, wide)["provider_id"]) == {"p04"}
-    assert set(access.deliveries(db, v)["provider_id"]) == {"p04"}
-    assert set(access.rejections(db, v)["provider_id"]) <= {"p04"}
-    cl = access.caseload(db, v, wide)
+    src = Source.of(workspace)
+    v = Viewer("traeger", "p04")
+    wide = Filters(providers=("p01", "p02", "p03", "p04"))
+    assert set(read.cases(src, v, wide)["provider_id"]) == {"p04"}
+    assert set(read.deliveries(src, v)["provider_id"]) == {"p04"}
+    assert set(read.rejections(src, v)["provider_id"]) <= {"p04"}
+    cl = read.caseload(src, v, wide)
     assert set(cl.table["provider_id"]) == {"p04"}
     assert cl.k == 3
-    assert access.filter_options(db, v)["providers"] == ["p04"]
-    with pytest.raises(access.AccessDenied):
-        access.Viewer("traeger")
+    assert read.filter_options(src, v)["providers"] == ["p04"]
+    with pytest.raises(AccessDenied):
+        Viewer("traeger")
 
 
 def test_evaluation_gets_counted_rejections_without_file_names(workspace):
-    db = access.published_path(workspace)
-    v = access.Viewer("evaluation")
-    rej = access.rejections(db, v)
+    src = Source.of(workspace)
+    v = Viewer("evaluation")
+    rej = read.rejections(src, v)
     assert "line" not in rej.columns and "file_name" not in rej.columns
     assert "rejections" in rej.columns
-    assert "source_name" not in access.deliveries(db, v).columns
+    assert "source_name" not in read.deliveries(src, v).columns
 
 
 def test_deliveries_workbook_has_every_rejection(workspace):
     from python_calamine import CalamineWorkbook
 
-    db = access.published_path(workspace)
-    data = access.deliveries_workbook(db, access.Viewer("koordination"))
+    from dashboards.views.lieferungen import workbook
+
+    data = workbook(Source.of(workspace), Viewer("koordination"))
     path = workspace.parent / "lieferstatus.xlsx"
     path.write_bytes(data)
     wb = CalamineWorkbook.from_path(str(path))

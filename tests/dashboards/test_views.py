@@ -11,9 +11,15 @@ import time
 import pytest
 import streamlit as st
 
-from dashboards.access import ROLE_VIEWS, VIEWS
+from dashboards.catalog import label
+from dashboards.markup import md_text
+from dashboards.read import ROLES
+from dashboards.views import titles, views_for
 from tests.dashboards.apptest import app, frames, logged_in, texts
 from tests.dashboards.conftest import PASSWORD, ROLE_USERS
+
+ROLE_VIEWS = {r: tuple(v.key for v in views_for(r)) for r in ROLES}
+VIEWS = titles()
 
 ROLES = {
     "koordination": None,
@@ -96,7 +102,7 @@ def test_demo_users_only_in_demo_mode(workspace, monkeypatch, tmp_path):
     at.button[0].click().run()
     assert not at.exception
     body = texts(at)
-    assert "Demo: Förderer" in body and "Demo-Modus" in body
+    assert md_text("Demo: Förderer") in body and "Demo-Modus" in body  # label escaped
 
 
 def test_missing_published_copy_is_friendly(tmp_path, monkeypatch):
@@ -130,7 +136,7 @@ def test_funder_tables_are_suppressed(workspace, monkeypatch):
     assert "p04" in provider_col
     row = table[table["Träger"] == "p04"].iloc[0]
     assert row["Fälle im Zeitraum"] == "<3"
-    assert row["Fälle je VZÄ (Durchschnitt)"] == "x"
+    assert row[label("avg_caseload")] == "x"
 
 
 def test_provider_sees_only_itself(workspace, monkeypatch):
@@ -144,7 +150,7 @@ def test_provider_sees_only_itself(workspace, monkeypatch):
 
 
 def test_koordination_edits_theme_register(workspace, monkeypatch):
-    from pipelines.themes import theme_history
+    from transforms.themes.store import theme_history
 
     at, _ = run_view(workspace, monkeypatch, "koordination", "themen")
     theme_id = at.selectbox(key="theme_pick").value

@@ -6,11 +6,14 @@ Nothing is downloaded: Playwright drives /usr/bin/chromium; the server is starte
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "e2e-passwort-123"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
@@ -52,17 +56,18 @@ def e2e_workspace(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(e2e_workspace):
+@contextlib.contextmanager
+def serve(workspace: Path, log_name: str) -> Iterator[str]:
+    """The dashboard as `lagebild dashboard` starts it (server.py, 127.0.0.1); yields its URL."""
     from dashboards.launch import HERE, command, environment
 
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "e2e-streamlit.log", "w")  # noqa: SIM115
+    log = open(ARTIFACTS / log_name, "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        command(e2e_workspace, port=port),
+        command(workspace, port=port),
         cwd=HERE,
-        env=environment(e2e_workspace),
+        env=environment(workspace),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -78,13 +83,37 @@ def dashboard_url(e2e_workspace):
     else:
         proc.terminate()
         pytest.fail("Dashboard-Server ist nicht gestartet")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(e2e_workspace):
+    with serve(e2e_workspace, "e2e-streamlit.log") as url:
+        yield url
+
+
+def outside_requests(page) -> list[str]:
+    """Start recording every request of `page`; the returned list fills with those that
+    leave loopback (anything but 127.0.0.1/localhost over http(s), data: and blob:)."""
+    outside: list[str] = []
+
+    def check(request) -> None:
+        parts = urllib.parse.urlsplit(request.url)
+        if parts.scheme in ("data", "blob"):
+            return
+        if parts.scheme not in ("http", "https", "ws", "wss") or parts.hostname not in LOOPBACK:
+            outside.append(request.url)
+
+    page.on("request", check)
+    return outside
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """A workspace built the real way: `lagebild generate` (demo size) + `lagebild run`.
 
 Built once per test session under pytest's base temp folder and shared by the e2e tests and
-the report integration tests (they only read it).
+the report integration tests (they only read it). The run starts under umask 022 with a
+world-readable file already in the workspace (`vorher.txt`): tests/integration/
+test_private_run.py checks the warning and that nothing is left readable for others.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ def _lagebild(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("lagebild")
     cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "pipelines.cli", *args]
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        preexec_fn=lambda: os.umask(0o022),  # a common default; lagebild must not rely on it
+    )
+
+
+PLANTED = "vorher.txt"  # world-readable before the run
 
 
 def pipeline_workspace(base: Path) -> Path:
@@ -53,13 +65,17 @@ def pipeline_workspace(base: Path) -> Path:
             str(inbox),
         )
         assert gen.returncode == 0, gen.stdout + gen.stderr
+        planted = root / PLANTED
+        planted.write_text("vor dem Lauf angelegt", encoding="utf-8")
+        planted.chmod(0o644)
         run = _lagebild("run", "--inbox", str(inbox), "--workspace", str(root))
         published = root / "published" / "lagebild.duckdb"
         # The run may report a failing check of another stage; what these tests need is the
         # published copy.
         assert published.exists(), run.stdout + run.stderr
-        (root / "run.log").write_text(run.stdout + run.stderr, encoding="utf-8")
-        done.write_text("ok", encoding="utf-8")
+        for name, text in (("run.log", run.stdout + run.stderr), (".built", "ok")):
+            (root / name).write_text(text, encoding="utf-8")
+            (root / name).chmod(0o600)
     return root
 
 

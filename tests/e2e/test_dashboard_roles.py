@@ -1,5 +1,6 @@
 """Log in as each role in a real headless Chromium, open every view, check what is and is not
-visible, measure the render time and write a screenshot of every view.
+visible, measure the render time and write a screenshot of every view. Every request a page
+makes is recorded: none may leave loopback (no font, icon, script or image from outside).
 
 Screenshots: test-artifacts/screenshots/<rolle>_<ansicht>.png; render times:
 test-artifacts/render_times.json (seconds from the click in the navigation until the view's
@@ -14,9 +15,13 @@ import time
 
 import pytest
 
-from dashboards.access import ROLE_VIEWS, VIEWS
-from tests.e2e.conftest import ARTIFACTS, PASSWORD
+from dashboards.read import ROLES
+from dashboards.views import titles, views_for
+from tests.e2e.conftest import ARTIFACTS, PASSWORD, outside_requests
 from tests.e2e.pipeline_workspace import providers
+
+ROLE_VIEWS = {r: tuple(v.key for v in views_for(r)) for r in ROLES}
+VIEWS = titles()
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -91,6 +96,7 @@ ROLE_USERS = {
 @pytest.mark.parametrize("role", list(ROLE_USERS))
 def test_role_in_browser(role, browser, dashboard_url, e2e_workspace, screenshots_dir):
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="de-DE")
+    outside = outside_requests(page)
     try:
         _login(page, dashboard_url, ROLE_USERS[role])
         assert _nav_labels(page) == [VIEWS[v] for v in ROLE_VIEWS[role]]
@@ -146,10 +152,12 @@ def test_role_in_browser(role, browser, dashboard_url, e2e_workspace, screenshot
     finally:
         page.close()
     _write_times()
+    assert not outside, f"{role}: requests leave the machine: {outside[:5]}"
 
 
 def test_no_anonymous_access(browser, dashboard_url, screenshots_dir):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside = outside_requests(page)
     try:
         for path in ("", "/fallzahlen", "/lieferungen"):
             page.goto(dashboard_url + path)
@@ -165,6 +173,7 @@ def test_no_anonymous_access(browser, dashboard_url, screenshots_dir):
         page.wait_for_selector("text=Anmeldung fehlgeschlagen", timeout=15_000)
     finally:
         page.close()
+    assert not outside, f"the login page loads from outside: {outside[:5]}"
 
 
 def _write_times() -> None:

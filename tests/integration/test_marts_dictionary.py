@@ -4,7 +4,6 @@ docs/data-dictionary.md = what the generator makes of it."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -13,20 +12,35 @@ from kernel.settings import Settings
 from kernel.warehouse import connect
 from transforms.dictionary import DOC_FILE, column_types, load_mart_dictionary, render_markdown
 from transforms.runner import build_marts, load_models
+from transforms.themes.build import build_themes
 
-MART_MODELS = [m.name for m in load_models() if m.schema == "mart"]
+THEME_MARTS = ["themes", "theme_cases"]
+MART_TABLES = [m.name for m in load_models() if m.schema == "mart"] + THEME_MARTS
 
 
 @pytest.fixture(scope="module")
-def built():
+def built(tmp_path_factory):
     con = connect()
     fill_staging(con, 2000, providers=3, as_of=date(2026, 8, 20))
-    build_marts(con, Settings(workspace=Path("/nonexistent")), date(2026, 8, 20))
+    settings = Settings(workspace=tmp_path_factory.mktemp("ws"), theme_min_providers=1)
+    build_marts(con, settings, date(2026, 8, 20))
+    build_themes(con, settings)
     yield con
     con.close()
 
 
-@pytest.mark.parametrize("table", MART_MODELS)
+def test_every_table_of_schema_mart_is_in_the_dictionary(built):
+    built_tables = {
+        r[0]
+        for r in built.execute(
+            "select table_name from duckdb_tables() where schema_name = 'mart'"
+            " union select view_name from duckdb_views() where schema_name = 'mart'"
+        ).fetchall()
+    }
+    assert built_tables == set(MART_TABLES) == set(load_mart_dictionary()["tables"])
+
+
+@pytest.mark.parametrize("table", MART_TABLES)
 def test_built_columns_equal_the_dictionary(built, table):
     actual = built.execute(
         "select column_name, data_type from duckdb_columns()"
@@ -39,7 +53,7 @@ def test_built_columns_equal_the_dictionary(built, table):
 
 def test_every_mart_model_is_documented_with_key_and_grain():
     tables = load_mart_dictionary()["tables"]
-    for name in MART_MODELS:
+    for name in MART_TABLES:
         assert name in tables, name
         spec = tables[name]
         assert spec["grain"] and spec["label"] and spec["key"]
@@ -62,6 +76,8 @@ def test_required_columns_of_the_product_spec_are_present():
         " no_offer rejected started wait_days_median wait_days_p90 waiting_at_end",
         "reentry": "provider_id case_id program region_code intensity close_reason risk_level"
         " closed_on followup_days reentry_days relapse_days relapses_during",
+        "themes": "theme_id kind label barrier_code domain terms cases providers regions"
+        " first_seen last_seen trend exemplary_cases status",
     }
     required["caseload_by_caseworker"] = required["caseload"] + " caseworker_id"
     for table, cols in required.items():

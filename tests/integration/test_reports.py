@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from dashboards.reports import write_report
+from dashboards.reports.model import ReportError
 from pipelines.cli import main
-from pipelines.reports import write_report
-from pipelines.reports.content import ReportError
 from tests.dashboards.fixture_warehouse import build
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -10,7 +10,8 @@ import pytest
 
 from kernel.settings import load_settings
 from pipelines.cli import main
-from pipelines.themes import list_themes, theme_history
+from transforms.themes.read import list_themes
+from transforms.themes.store import theme_history
 
 generate = pytest.importorskip("generator")
 runner = pytest.importorskip("pipelines.runner")

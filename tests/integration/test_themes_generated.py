@@ -9,8 +9,8 @@ from data_contracts.contract import load_contract
 from data_contracts.schema import create_all, staging_columns
 from kernel.settings import Settings
 from kernel.warehouse import connect
-from pipelines.themes import build_themes
 from tests import themes_data as td
+from transforms.themes.build import build_themes
 
 generate = pytest.importorskip("generator")
 

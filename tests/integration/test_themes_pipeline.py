@@ -11,20 +11,15 @@ import pytest
 from data_contracts.schema import AUDIT_DDL, META_DDL, staging_ddl
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
-from pipelines import themes
 from pipelines.cli import main
 from pipelines.defs import themes as th
 from pipelines.resources import LagebildResource
 from tests import themes_data as td
+from transforms.themes.read import list_themes
+from transforms.themes.store import theme_history
 
 WZ = "T-wartezeit-gesundheit_psychisch"
-ASSETS = [
-    th.mart_themes,
-    th.themes_ids_unique,
-    th.themes_thresholds,
-    th.themes_exemplary_cases,
-    th.themes_no_free_text,
-]
+ASSETS = [th.mart_themes, th.theme_checks]
 
 
 def _fill_warehouse(ws: Path, drop_wz_cases: bool = False) -> None:
@@ -48,10 +43,11 @@ def _materialize(ws: Path) -> dg.ExecuteInProcessResult:
     assert res.success
     checks = {e.check_name: e.passed for e in res.get_asset_check_evaluations()}
     assert checks == {
-        "themes_ids_unique": True,
-        "themes_thresholds": True,
-        "themes_exemplary_cases": True,
-        "themes_no_free_text": True,
+        "grain_unique": True,
+        "register_complete": True,
+        "thresholds_consistent": True,
+        "exemplary_cases_known": True,
+        "no_free_text": True,
     }
     return res
 
@@ -67,7 +63,7 @@ def test_register_survives_reruns_and_warehouse_rebuilds(tmp_path, capsys):
     ws = tmp_path / "ws"
     _fill_warehouse(ws)
     _materialize(ws)
-    first = themes.list_themes(ws)
+    first = list_themes(ws)
     assert WZ in set(first["theme_id"])
     text_ids = sorted(t for t in first["theme_id"] if t.startswith("T-text-"))
     assert len(text_ids) == 3
@@ -98,12 +94,12 @@ def test_register_survives_reruns_and_warehouse_rebuilds(tmp_path, capsys):
     # re-delivery: the warehouse is rebuilt from scratch, the register file stays
     _fill_warehouse(ws)
     _materialize(ws)
-    again = themes.list_themes(ws).set_index("theme_id")
+    again = list_themes(ws).set_index("theme_id")
     assert sorted(t for t in again.index if t.startswith("T-text-")) == text_ids
     assert again.loc[WZ, "status"] == "projektgruppe"
     assert again.loc[WZ, "owner"] == "Projektgruppe Gesundheit"
     assert again.loc[text_ids[0], "status"] == "themenspeicher"
-    hist = themes.theme_history(ws, WZ)
+    hist = theme_history(ws, WZ)
     assert hist["note"].tolist()[-1] == "Komplexes Thema, an die Projektgruppe übergeben"
 
     # a re-delivery in which the theme no longer reaches the thresholds: inactive, kept

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from pipelines.disclosure import (
+from dashboards.disclosure.tables import (
     PRIMARY,
     RATE,
     SECONDARY,
+    Unclassified,
     format_count,
     format_number,
     format_percent,
@@ -268,9 +269,38 @@ def test_display_strings_and_note():
 
 def test_publish_without_k_is_internal():
     df = pd.DataFrame({"cases": [1, 2]})
-    assert publish(df, ["cases"], None).table["cases"].tolist() == [1, 2]
+    assert publish(df, None).table["cases"].tolist() == [1, 2]
     assert not unsuppressed(df).suppressed
-    assert publish(df, ["cases"], 3).table["cases"].tolist() == ["<3", "<3"]
+    assert publish(df, 3).table["cases"].tolist() == ["<3", "<3"]
+
+
+def test_a_numeric_column_without_a_disclosure_class_cannot_be_published():
+    """Default-deny: the catalogue decides; a column nobody classified raises."""
+    df = pd.DataFrame({"cases": [5, 6], "unknown_count": [1, 2]})
+    with pytest.raises(Unclassified, match="unknown_count"):
+        publish(df, 3)
+    with pytest.raises(Unclassified):
+        publish(df, None)
+
+
+def test_a_derived_column_needs_its_basis_in_the_table():
+    with pytest.raises(Unclassified, match="goals_set"):
+        publish(pd.DataFrame({"gap_rate": [0.5], "goals_without_offer": [4]}), 3)
+
+
+def test_classes_decide_what_is_suppressed():
+    df = pd.DataFrame(
+        {
+            "goals_set": [10, 2],
+            "goals_without_offer": [5, 1],
+            "fte_end": [1.0, 0.5],
+            "gap_rate": [0.5, 0.5],
+        }
+    )
+    pub = publish(df, 3, margins=[])
+    assert pub.table["goals_set"].tolist() == [10, "<3"]
+    assert pub.table["gap_rate"].tolist() == [0.5, "x"]
+    assert pub.table["fte_end"].tolist() == [1.0, 0.5]  # staff FTE: free of disclosure risk
 
 
 def test_missing_column_is_an_error():

@@ -235,7 +235,24 @@ def test_gap_check_reports_the_gap_and_catches_a_division(con):
 
     first = outcome()
     assert first.passed  # the gap is flagged correctly: a finding, not a mart error
-    assert first.metadata["datenluecken_gruppen"] == 1
-    assert first.metadata["datenluecken"] == "P2 / jmd / 05315 (2 Quartale)"
+    assert first.metadata["fte_gap_groups"] == 1
+    assert first.metadata["fte_gaps"] == "P2 / jmd / 05315 (2 Quartale)"
     con.execute("update mart.caseload set avg_caseload = 1e308 * 10 where fte_missing")
     assert not outcome().passed
+
+
+@pytest.mark.parametrize(
+    ("level", "bucket", "earlier"), [("half", "2024-H1", "2023-H2"), ("year", "2024", "2023")]
+)
+def test_rollup_by_half_and_year_equals_the_span(con, level, bucket, earlier):
+    """One row per half-year or year: the same figures as a roll-up over that span, and the
+    distinct count is exact (P1 in 2024 up to as_of: A, B, C, E; D opens after as_of)."""
+    from transforms.caseload import rollup
+
+    by_level = rollup(con, group_by=[level, "provider_id"]).set_index(["period", "provider_id"])
+    span = rollup(con, "2024-Q1", "2024-Q2", group_by=["provider_id"]).set_index("provider_id")
+    got = by_level.xs(bucket, level="period")
+    for col in ("case_days", "fte_days", "cases_in_period", "active_cases_end", "cases_opened"):
+        assert got[col].tolist() == span[col].tolist(), col
+    assert got.loc["P1", "cases_in_period"] == 4
+    assert by_level.loc[(earlier, "P1"), "cases_in_period"] == 1  # C, from 2023-12-01

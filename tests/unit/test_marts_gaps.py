@@ -246,7 +246,7 @@ def test_structural_closures(con):
     ],
 )
 def test_rollup_at_the_mart_grain_equals_the_mart(con, func, table, keys, values):
-    """One definition: the roll-up functions reproduce the stored quarter rows exactly."""
+    """The quarter marts are the roll-up queries at their grain: the same rows exactly."""
     group = ["period", "provider_id", "program", "region_code", *keys]
     got = func(con, group_by=group).sort_values(group).reset_index(drop=True)
     mart = con.execute(f"select * from mart.{table}").df().sort_values(group)

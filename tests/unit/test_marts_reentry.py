@@ -191,3 +191,26 @@ def test_many_cases_of_one_person_do_not_multiply(staging_con):
     # c(i + 25) opens 15 days after it: the re-entry
     c0 = one(staging_con, "select * from mart.reentry where case_id = 'c0'")
     assert (c0["transfer_days"], c0["reentry_days"]) == (1, 15)
+
+
+def own(con, case_id, provider="P1"):
+    return one(
+        con,
+        "select own_reentry_days, own_transfer_days, own_relapse_days, own_relapses_during"
+        " from mart.reentry where provider_id = ? and case_id = ?",
+        [provider, case_id],
+    )
+
+
+def test_own_columns_hold_only_what_the_closing_provider_recorded(con):
+    """A provider's case table shows the own_* figures: never a date or event that another
+    provider recorded for the same person (here P2's cases and P2's relapse report)."""
+    z1 = own(con, "Z1")  # network: re-entry at P2 after 32 days, relapse at P2 after 41
+    assert (z1["own_reentry_days"], z1["own_relapse_days"]) == (None, 90)
+    assert z1["own_relapses_during"] == 2
+    assert own(con, "V1")["own_reentry_days"] is None  # re-entry only at P2
+    assert own(con, "Y1")["own_transfer_days"] is None
+    t1, u1, w1 = own(con, "T1"), own(con, "U1"), own(con, "W1")  # all at P1 itself
+    assert (t1["own_transfer_days"], u1["own_reentry_days"], w1["own_reentry_days"]) == (14, 15, 30)
+    z2 = own(con, "Z2", "P2")  # P2's own relapse during support; P1's later one is not P2's
+    assert (z2["own_relapses_during"], z2["own_relapse_days"]) == (1, None)

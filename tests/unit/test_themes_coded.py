@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 
 from kernel.settings import Settings
-from pipelines.themes import build_themes, exemplary_cases, theme_window
 from tests import themes_data as td
+from transforms.themes.build import build_themes, theme_window
+from transforms.themes.read import exemplary_cases
 
 WZ = "T-wartezeit-gesundheit_psychisch"
 

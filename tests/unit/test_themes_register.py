@@ -7,16 +7,11 @@ from datetime import date, datetime
 import pytest
 
 from kernel.settings import Settings
-from pipelines.themes import (
-    STATUSES,
-    UnknownTheme,
-    build_themes,
-    list_themes,
-    set_theme_status,
-    theme_history,
-    theme_observations,
-)
 from tests import themes_data as td
+from transforms.themes.build import build_themes
+from transforms.themes.read import list_themes
+from transforms.themes.register import STATUSES, UnknownTheme
+from transforms.themes.store import set_theme_status, theme_history, theme_observations
 
 WZ = "T-wartezeit-gesundheit_psychisch"
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from kernel.settings import Settings
-from pipelines.themes import build_themes
 from tests import themes_data as td
+from transforms.themes.build import build_themes
 from transforms.themes.matching import (
     coded_theme_id,
     jaccard,

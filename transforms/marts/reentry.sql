@@ -6,7 +6,9 @@
 -- neither. Relapse: the earliest relapse event strictly after the closure, of this case or
 -- (with a person_key) of any case of the same person; relapses from opened_on to closed_on are
 -- counted as during support. Matching is by ASOF join (nearest later date per key), so a
--- person with many cases never multiplies rows.
+-- person with many cases never multiplies rows. The own_* columns repeat each figure from the
+-- closing provider's own records only: a provider's case-level view shows those, never a date
+-- or event that another provider recorded for the same person.
 with
 params as (
   select as_of, transfer_max_days from intermediate.params
@@ -17,7 +19,7 @@ cases as (
 ),
 
 relapses as (
-  select subject_key, event_on, kind from intermediate.relapses
+  select provider_id, subject_key, event_on, kind from intermediate.relapses
 ),
 
 closed as (
@@ -44,7 +46,7 @@ closed as (
 ),
 
 person_openings as (
-  select person_key, opened_on from cases where person_key is not null
+  select person_key, provider_id, opened_on from cases where person_key is not null
 ),
 
 -- (a) same person, any provider: the first opening from day 1 and from day 15
@@ -60,6 +62,23 @@ person_reentry as (
   from closed as c
   asof left join person_openings as o
     on c.person_key = o.person_key and c.reentry_from <= o.opened_on
+),
+
+-- (a') the same, at the closing provider only
+own_person_next as (
+  select c.provider_id, c.case_id, o.opened_on as next_on
+  from closed as c
+  asof left join person_openings as o
+    on c.person_key = o.person_key and c.provider_id = o.provider_id
+    and c.transfer_from <= o.opened_on
+),
+
+own_person_reentry as (
+  select c.provider_id, c.case_id, o.opened_on as reentry_on
+  from closed as c
+  asof left join person_openings as o
+    on c.person_key = o.person_key and c.provider_id = o.provider_id
+    and c.reentry_from <= o.opened_on
 ),
 
 -- (b) re-opening at the same provider through previous_case_id
@@ -82,11 +101,21 @@ relapse_after as (
     on c.subject_key = r.subject_key and c.closed_on < r.event_on
 ),
 
+own_relapse_after as (
+  select c.provider_id, c.case_id, r.event_on as relapse_on
+  from closed as c
+  asof left join relapses as r
+    on c.subject_key = r.subject_key and c.provider_id = r.provider_id
+    and c.closed_on < r.event_on
+),
+
 relapse_during as (
   select
     c.provider_id,
     c.case_id,
-    count(distinct (r.event_on, r.kind))::INTEGER as relapses_during
+    count(distinct (r.event_on, r.kind))::INTEGER as relapses_during,
+    count(distinct (r.event_on, r.kind)) filter (where r.provider_id = c.provider_id)
+      ::INTEGER as own_relapses_during
   from closed as c
   inner join relapses as r
     on c.subject_key = r.subject_key and r.event_on between c.opened_on and c.closed_on
@@ -103,7 +132,11 @@ joined as (
     least(pn.next_on, s.next_on) as next_on,
     least(pr.reentry_on, s.reentry_on) as reentry_on,
     ra.relapse_on,
-    coalesce(rd.relapses_during, 0) as relapses_during
+    coalesce(rd.relapses_during, 0) as relapses_during,
+    least(opn.next_on, s.next_on) as own_next_on,
+    least(opr.reentry_on, s.reentry_on) as own_reentry_on,
+    ora.relapse_on as own_relapse_on,
+    coalesce(rd.own_relapses_during, 0) as own_relapses_during
   from closed as c
   left join person_next as pn
     on c.provider_id = pn.provider_id and c.case_id = pn.case_id
@@ -115,6 +148,12 @@ joined as (
     on c.provider_id = ra.provider_id and c.case_id = ra.case_id
   left join relapse_during as rd
     on c.provider_id = rd.provider_id and c.case_id = rd.case_id
+  left join own_person_next as opn
+    on c.provider_id = opn.provider_id and c.case_id = opn.case_id
+  left join own_person_reentry as opr
+    on c.provider_id = opr.provider_id and c.case_id = opr.case_id
+  left join own_relapse_after as ora
+    on c.provider_id = ora.provider_id and c.case_id = ora.case_id
 ),
 
 final as (
@@ -140,7 +179,13 @@ final as (
     end as reentry_via,
     case when next_on < reentry_from then (next_on - closed_on)::INTEGER end as transfer_days,
     (relapse_on - closed_on)::INTEGER as relapse_days,
-    relapses_during::INTEGER as relapses_during
+    relapses_during::INTEGER as relapses_during,
+    (own_reentry_on - closed_on)::INTEGER as own_reentry_days,
+    case
+      when own_next_on < reentry_from then (own_next_on - closed_on)::INTEGER
+    end as own_transfer_days,
+    (own_relapse_on - closed_on)::INTEGER as own_relapse_days,
+    own_relapses_during::INTEGER as own_relapses_during
   from joined
 )
 

@@ -1,5 +1,9 @@
-"""Generative themes: coded themes (SQL), text themes (simplemma + scikit-learn), stable ids and
-the theme register (Themenspeicher). Orchestrated by ``pipelines.themes``."""
+"""Generative themes, all in one room: coded themes (SQL), text themes (simplemma +
+scikit-learn), stable ids and the theme register (Themenspeicher).
+
+``build`` writes mart.themes and mart.theme_cases, ``store`` opens the register under its lock
+(``register`` holds its operations), ``read`` serves themes to the dashboards and the CLI;
+their consistency rules are in transforms/checks.py with the marts' rules."""
 
 from __future__ import annotations
 

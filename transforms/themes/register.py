@@ -2,7 +2,7 @@
 
 The register lives in its own DuckDB file (``WORKSPACE/themenspeicher.duckdb``), never in the
 warehouse, so that it survives every re-run, re-delivery and warehouse rebuild. Opening it
-(locking, short connections) is the caller's business: see ``pipelines.themes``.
+(locking, short connections) is the caller's business: see ``transforms.themes.store``.
 
 Nothing is ever deleted. A theme that falls below the thresholds stays with ``active = false``;
 every status or owner change is appended to ``decisions`` (who, when, old -> new, note), and

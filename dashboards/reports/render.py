@@ -20,10 +20,10 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from dashboards import access
-from pipelines.disclosure import Published
-from pipelines.reports.content import Bullets, Figure, Report, ReportError, Table, Text
-from pipelines.reports.definitions import VERSION
+from dashboards import catalog, exports
+from dashboards.disclosure import Published
+from dashboards.reports.definitions import VERSION
+from dashboards.reports.model import Bullets, Figure, Report, ReportError, Table, Text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PRINT_WIDTH_PX = 680  # A4 (210 mm) minus 2 × 15 mm margins at 96 dpi
@@ -52,9 +52,12 @@ def _plotly_js() -> str:
 
 
 def _env() -> jinja2.Environment:
+    """Every value is HTML-escaped (keys, labels, texts); only the static CSS, the plotly.js
+    bundle and plotly's own figure markup (its data JSON-escaped, its texts escaped by
+    `dashboards.figures`) are inserted as they are."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -77,7 +80,7 @@ def _table_block(t: Table) -> dict:
     if t.drop:
         keep = [c for c in pub.table.columns if c not in t.drop]
         pub = Published(pub.table[keep], pub.flags[keep], pub.k)
-    shown = access.show(pub)
+    shown = catalog.show(pub)
     aligns = ["num" if _is_numeric_col(pub, c) else "" for c in pub.table.columns]
     rows = []
     first = pub.table.columns[0] if len(pub.table.columns) else None
@@ -142,7 +145,9 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
     """The report as one self-contained HTML document (plotly.js inlined)."""
     as_of = report.basis.as_of.strftime("%d.%m.%Y") if report.basis.as_of else "—"
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    release = f" · Veröffentlichung {report.release_id}" if report.release_id else ""
     css = css.replace("{{AS_OF}}", as_of).replace("{{K}}", str(report.k))
+    css = css.replace("{{RELEASE}}", release)
     built = (
         pd.Timestamp(report.basis.built_at).strftime("%d.%m.%Y %H:%M")
         if report.basis.built_at is not None
@@ -156,7 +161,7 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
             "snapshot_on": pd.Timestamp(d.snapshot_on).strftime("%d.%m.%Y")
             if d.snapshot_on is not None
             else "—",
-            "status": access.STATUS_LABELS_DELIVERY.get(d.status, d.status),
+            "status": catalog.DELIVERY_STATUS_LABELS.get(d.status, d.status),
         }
         for d in report.basis.delivery_list.itertuples(index=False)
     ]
@@ -239,7 +244,6 @@ def write_pdf(report: Report, out: Path) -> Path:
 
 
 def write_xlsx(report: Report, out: Path) -> Path:
-    from pipelines.reports.xlsx import Sheet, write_workbook
 
     sheets = []
     for t in report.tables():
@@ -248,12 +252,13 @@ def write_xlsx(report: Report, out: Path) -> Path:
             keep = [c for c in pub.table.columns if c not in t.drop]
             pub = Published(pub.table[keep], pub.flags[keep], pub.k)
         sheets.append(
-            Sheet(
+            exports.Sheet(
                 t.sheet,
                 pub,
                 title=t.title,
-                caption=f"{report.title} · Quartal {report.period_label} · {report.scope}",
-                percent=[c for c in pub.table.columns if c in access.PERCENT_COLUMNS],
+                caption=f"{report.title} · Quartal {report.period_label} · {report.scope}"
+                + (f" · Veröffentlichung {report.release_id}" if report.release_id else ""),
+                percent=catalog.percent_columns(pub.table.columns),
             )
         )
     # every re-entry / relapse figure keeps its full definition next to it
@@ -262,7 +267,7 @@ def write_xlsx(report: Report, out: Path) -> Path:
         if "definition" in t.pub.table.columns:
             for rec in t.pub.table.itertuples(index=False):
                 defs.append((f"{rec.event_label}, {rec.window_days} Tage", rec.definition))
-    write_workbook(
+    exports.write_workbook(
         sheets,
         out,
         basis=report.basis,
@@ -270,5 +275,6 @@ def write_xlsx(report: Report, out: Path) -> Path:
         role_label=f"{report.viewer.role_label} · {report.scope}",
         definitions=defs,
         title=f"{report.title} – Quartal {report.period_label}",
+        release_id=report.release_id,
     )
     return out

@@ -1,14 +1,22 @@
-"""XLSX output: one sheet per table, a sheet of definitions and a sheet with the data basis.
+"""Every file the read side hands out: CSV and XLSX, for the dashboard downloads and the reports.
 
-Used by the reports (`--out FILE.xlsx`) and by the dashboard downloads. Suppressed cells keep
-their marker text (``<3``, ``x``); every other number stays a number, so the tables can be
-recalculated. Each table sheet says in its second row whether suppression was applied and
-with which k.
+XLSX: one sheet per table, a sheet of definitions and a sheet with the data basis. Suppressed
+cells keep their marker text (``<3``, ``x``); every other number stays a number, so the tables
+can be recalculated. Each table sheet says in its second row whether suppression was applied
+and with which k. CSV: semicolon, decimal comma, UTF-8 with BOM (opens correctly in German
+Excel), the suppression statement in its first line.
+
+Formula-safe: keys and labels come from deliveries. Every XLSX cell is written as a string,
+number, date or blank cell (`write_string` etc.; the workbook never turns strings into
+formulas, URLs or numbers). In CSV every text cell that begins with `=`, `+`, `-`, `@`, a tab
+or a carriage return is neutralised as OWASP recommends ("CSV injection"): a leading `'` and
+the cell in double quotes. Numbers are never touched, so a negative number stays a number.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,9 +27,19 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from pipelines.disclosure import Published, internal_note, note
+from dashboards.catalog import headings
+from dashboards.disclosure import Published, internal_note, note
 
 _BAD = re.compile(r"[\[\]:*?/\\]")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+WORKBOOK_OPTIONS = {
+    "in_memory": True,
+    "remove_timezone": True,
+    "nan_inf_to_errors": False,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 
 
 @dataclass
@@ -77,13 +95,11 @@ def write_workbook(
     role_label: str | None = None,
     definitions: Sequence[tuple[str, str]] = (),
     title: str = "",
+    release_id: str | None = None,
 ) -> None:
-    """Write the workbook. `basis` is a dashboards.access.DataBasis (or None)."""
-    from dashboards.access import headings
-
+    """Write the workbook. `basis` is a dashboards.read.DataBasis (or None)."""
     wb = xlsxwriter.Workbook(
-        target if not isinstance(target, Path) else str(target),
-        {"in_memory": True, "remove_timezone": True, "nan_inf_to_errors": False},
+        target if not isinstance(target, Path) else str(target), dict(WORKBOOK_OPTIONS)
     )
     bold = wb.add_format({"bold": True, "font_size": 13})
     head = wb.add_format(
@@ -111,15 +127,15 @@ def write_workbook(
             flags = None
             statement = note(suppressed_k) if suppressed_k else internal_note()
         labels = {**headings(df.columns), **(sh.labels or {})}
-        ws.write(0, 0, sh.title or sh.name, bold)
-        ws.write(1, 0, statement, muted)
+        ws.write_string(0, 0, str(sh.title or sh.name), bold)
+        ws.write_string(1, 0, statement, muted)
         row0 = 2
         if sh.caption:
-            ws.write(2, 0, sh.caption, muted)
+            ws.write_string(2, 0, str(sh.caption), muted)
             row0 = 3
         header_row = row0 + 1
         for j, col in enumerate(df.columns):
-            ws.write(header_row, j, labels.get(col, col), head)
+            ws.write_string(header_row, j, str(labels.get(col, col)), head)
         widths = [min(max(len(str(labels.get(c, c))), 8), 40) for c in df.columns]
         for i, rec in enumerate(df.itertuples(index=False)):
             r = header_row + 1 + i
@@ -145,7 +161,7 @@ def write_workbook(
                         fmt = {0: num0, 1: num1}.get(d, num2)
                     ws.write_number(r, j, v, fmt)
                 else:
-                    ws.write(r, j, str(v))
+                    ws.write_string(r, j, str(v))
         for j, w in enumerate(widths):
             ws.set_column(j, j, w + 2)
         if len(df.columns):
@@ -154,17 +170,17 @@ def write_workbook(
 
     if definitions:
         ws = wb.add_worksheet(sheet_name("Definitionen", used))
-        ws.write(0, 0, "Definitionen (Metrikdefinitionen v1)", bold)
-        ws.write(2, 0, "Begriff", head)
-        ws.write(2, 1, "Definition", head)
+        ws.write_string(0, 0, "Definitionen (Metrikdefinitionen v1)", bold)
+        ws.write_string(2, 0, "Begriff", head)
+        ws.write_string(2, 1, "Definition", head)
         for i, (term, text) in enumerate(definitions):
-            ws.write(3 + i, 0, term, wrap)
-            ws.write(3 + i, 1, text, wrap)
+            ws.write_string(3 + i, 0, str(term), wrap)
+            ws.write_string(3 + i, 1, str(text), wrap)
         ws.set_column(0, 0, 34)
         ws.set_column(1, 1, 110)
 
     ws = wb.add_worksheet(sheet_name("Datenbasis", used))
-    ws.write(0, 0, title or "Datenbasis", bold)
+    ws.write_string(0, 0, str(title or "Datenbasis"), bold)
     rows: list[tuple[str, object]] = []
     if basis is not None:
         rows += [
@@ -175,6 +191,7 @@ def write_workbook(
             ("aufbereitet am", basis.built_at),
             ("Lauf", basis.run_id),
         ]
+    rows += [("Veröffentlichung", release_id)] if release_id else []
     rows += [
         ("Ansicht / Rolle", role_label or "—"),
         (
@@ -184,32 +201,35 @@ def write_workbook(
         ("erstellt am", datetime.now().replace(microsecond=0)),
     ]
     for i, (key, value) in enumerate(rows):
-        ws.write(2 + i, 0, key, head)
+        ws.write_string(2 + i, 0, key, head)
         v = _cell(value)
         if isinstance(v, datetime):
             ws.write_datetime(2 + i, 1, v, dtf)
         elif isinstance(v, date):
             ws.write_datetime(2 + i, 1, datetime(v.year, v.month, v.day), datef)
-        elif v is None:
-            ws.write(2 + i, 1, "—")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            ws.write_number(2 + i, 1, v)
         else:
-            ws.write(2 + i, 1, v)
+            ws.write_string(2 + i, 1, "—" if v is None else str(v))
     ws.set_column(0, 0, 34)
     ws.set_column(1, 1, 100)
     if basis is not None and len(basis.delivery_list):
         start = 4 + len(rows)
-        ws.write(start - 1, 0, "Verwendete Lieferungen", bold)
+        ws.write_string(start - 1, 0, "Verwendete Lieferungen", bold)
         dl = basis.delivery_list
         lab = headings(dl.columns)
         lab["current_tables"] = "aktuelle Tabellen"
         for j, col in enumerate(dl.columns):
-            ws.write(start, j, lab.get(col, col), head)
+            ws.write_string(start, j, str(lab.get(col, col)), head)
         for i, rec in enumerate(dl.itertuples(index=False)):
             for j, value in enumerate(rec):
                 v = _cell(value)
                 if isinstance(v, (datetime, date)):
                     v = v.strftime("%d.%m.%Y")
-                ws.write(start + 1 + i, j, v if v is not None else "")
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    ws.write_number(start + 1 + i, j, v)
+                else:
+                    ws.write_string(start + 1 + i, j, "" if v is None else str(v))
         for j in range(2, len(dl.columns)):
             ws.set_column(j, j, 22)
     wb.close()
@@ -219,3 +239,54 @@ def workbook_bytes(sheets: Sequence[Sheet], **kwargs) -> bytes:
     buf = io.BytesIO()
     write_workbook(sheets, buf, **kwargs)
     return buf.getvalue()
+
+
+def neutralise(text: str) -> str:
+    """A CSV text cell that a spreadsheet would read as a formula gets a leading `'`."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _csv_number(v: float) -> str:
+    if math.isnan(v) or math.isinf(v):
+        return ""
+    return repr(float(v)).replace(".", ",")
+
+
+def _csv_cell(value) -> str:
+    """One CSV field: numbers as numbers (decimal comma), every text cell neutralised."""
+    v = _cell(value)
+    if v is None:
+        return ""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        return _csv_number(v)
+    if isinstance(v, datetime):
+        text = v.strftime("%Y-%m-%d" if v.time() == datetime.min.time() else "%Y-%m-%d %H:%M:%S")
+    elif isinstance(v, date):
+        text = v.isoformat()
+    else:
+        text = str(v)
+    safe = neutralise(text)
+    if safe != text or any(ch in text for ch in ';"\n\r'):
+        return '"' + safe.replace('"', '""') + '"'
+    return safe
+
+
+def csv_bytes(df: pd.DataFrame, labels: dict[str, str], first_line: str | None = None) -> bytes:
+    """Semicolon CSV, UTF-8 with BOM; `first_line` (the suppression note) as a comment."""
+    lines = [f"# {first_line}"] if first_line else []
+    lines.append(";".join(_csv_cell(labels.get(c, c)) for c in df.columns))
+    for rec in df.itertuples(index=False):
+        lines.append(";".join(_csv_cell(v) for v in rec))
+    return ("\ufeff" + "\n".join(lines) + "\n").encode("utf-8")
+
+
+def table_csv(pub: Published, labels: dict | None = None) -> bytes:
+    """A published table as CSV, with its suppression statement in the first line."""
+    return csv_bytes(pub.table, labels or headings(pub.table.columns), pub.note())
+
+
+def frame_csv(df: pd.DataFrame) -> bytes:
+    """A case-level or audit frame as CSV (German headings)."""
+    return csv_bytes(df, headings(df.columns))

@@ -1,4 +1,4 @@
-"""Small-number suppression (statistische Geheimhaltung) — the one implementation.
+"""Small-number suppression (statistische Geheimhaltung) of single tables.
 
 Every output meant to leave the coordinating office (all reports and their XLSX tables, the
 dashboard for the roles `foerderer` and `traeger`, and any export a user marks for
@@ -135,6 +135,29 @@ class Published:
     @property
     def suppressed(self) -> bool:
         return self.k is not None
+
+    def rows(self, mask) -> Published:
+        """The rows selected by a boolean mask or an index order (table and flags together)."""
+        if np.asarray(mask).dtype == bool:
+            mask = np.asarray(mask, dtype=bool)
+            table, flags = self.table[mask], self.flags[mask]
+        else:
+            table, flags = self.table.iloc[list(mask)], self.flags.iloc[list(mask)]
+        return Published(table.reset_index(drop=True), flags.reset_index(drop=True), self.k)
+
+    def hide(self, rows, columns: Sequence[str]) -> Published:
+        """The same table with the given derived values hidden ('x') in the given rows."""
+        table, flags = self.table.astype(object).copy(), self.flags.copy()
+        rows = np.asarray(rows, dtype=bool)
+        for col in columns:
+            defined = table[col].notna().to_numpy() & rows
+            table.loc[defined, col] = RATE_MARK
+            flags.loc[defined, col] = RATE
+        return Published(table, flags, self.k)
+
+    def drop(self, columns: Sequence[str]) -> Published:
+        keep = [c for c in self.table.columns if c not in columns]
+        return Published(self.table[keep], self.flags[keep], self.k)
 
     @property
     def hidden_cells(self) -> int:
@@ -330,12 +353,27 @@ def suppress(
         if after == before:
             break
 
+    return with_pattern(df, k, primary, masks, rates)
+
+
+def with_pattern(
+    df: pd.DataFrame,
+    k: int,
+    primary: Mapping[str, pd.Series],
+    hidden: Mapping[str, pd.Series],
+    rates: Mapping[str, Sequence[str]],
+) -> Published:
+    """A table with a decided suppression pattern: counts hidden where `hidden` says (as
+    ``<k`` where `primary` says, else ``x``), and every derived column hidden where one of its
+    basis counts is below k or hidden."""
+    df = df.reset_index(drop=True)
+    masks = {c: pd.Series(np.asarray(m, dtype=bool), index=df.index) for c, m in hidden.items()}
     table = df.astype(object).copy()
     flags = pd.DataFrame("", index=df.index, columns=df.columns)
     mark = primary_mark(k)
-    for c in counts:
-        prim = primary[c].to_numpy()
-        sec = masks[c].to_numpy() & ~prim
+    for c, m in masks.items():
+        prim = np.asarray(primary[c], dtype=bool)
+        sec = m.to_numpy() & ~prim
         table.loc[prim, c] = mark
         table.loc[sec, c] = SECONDARY_MARK
         flags.loc[prim, c] = PRIMARY
@@ -361,16 +399,65 @@ def _num(v) -> float:
         return float("nan")
 
 
+class Unclassified(ValueError):
+    """A column that may not be published: it has no disclosure class in the catalogue."""
+
+
+def disclosure_classes(df: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
+    """The count columns and the derived columns (with their basis) of a table, from the
+    catalogue of published figures (dashboards.catalog). Default-deny: a numeric column
+    without a class, or a derived column whose basis is not in the table, raises."""
+    from dashboards.catalog import COUNT, DERIVED, figure
+
+    counts, rates = [], {}
+    for col in df.columns:
+        f = figure(col)
+        numeric = pd.api.types.is_numeric_dtype(df[col].dtype) or _mixed_numeric(df[col])
+        if f is None:
+            if numeric:
+                raise Unclassified(
+                    f"Spalte '{col}' hat keine Geheimhaltungsklasse im Katalog"
+                    " (dashboards/catalog.py) und darf nicht veröffentlicht werden."
+                )
+            continue
+        if f.cls == COUNT:
+            counts.append(col)
+        elif f.cls == DERIVED:
+            missing = [b for b in f.basis if b not in df.columns]
+            if missing:
+                raise Unclassified(
+                    f"Spalte '{col}' beruht auf {', '.join(missing)}, die in der Tabelle fehlen."
+                )
+            rates[col] = list(f.basis)
+    return counts, rates
+
+
 def publish(
     df: pd.DataFrame,
-    counts: Sequence[str],
     k: int | None,
-    **kwargs,
+    *,
+    margins: Sequence[Sequence[str]] = ((),),
+    total_mask: pd.Series | None = None,
 ) -> Published:
-    """`suppress()` when k is given, else the internal table unchanged."""
+    """A table as it may leave the query: suppressed with k (classes from the catalogue), or
+    internal (k None) — in both cases only with classified columns."""
+    counts, rates = disclosure_classes(df)
     if k is None:
         return unsuppressed(df)
-    return suppress(df, counts, k, **kwargs)
+    return suppress(df, counts, k, rates=rates, margins=margins, total_mask=total_mask)
+
+
+def from_grid(df: pd.DataFrame, k: int, status: Mapping[str, Sequence[str]]) -> Published:
+    """A table whose counts are cells of the publication grid, shown with the grid's pattern
+    (`status` per count column: '', 'primary' or 'secondary'; a missing status is a zero
+    cell). Default-deny: every count column must come with its grid status."""
+    counts, rates = disclosure_classes(df)
+    if missing := [c for c in counts if c not in status]:
+        raise Unclassified(f"Zählungen ohne Zelle im Veröffentlichungsraster: {missing}")
+    st = {c: pd.Series(list(status[c]), dtype=object).fillna("").astype(str) for c in counts}
+    primary = {c: (v == PRIMARY).to_numpy() for c, v in st.items()}
+    hidden = {c: (v != "").to_numpy() for c, v in st.items()}
+    return with_pattern(df, k, primary, hidden, rates)
 
 
 def suppress_pivot(

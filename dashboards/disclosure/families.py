@@ -1,0 +1,483 @@
+"""What the publication grid holds: one family per counted population, its dimensions, the
+cross-classifications that may be published, and its leaf counts (from transforms/, the one
+definition of every figure).
+
+Dimensions: `period` (quarter → half-year → year), the groups `provider_id`, `program`,
+`region_code`, and the family's own classifications (domain, service type, theme) and
+breakdowns (a part of the population: goals with and without an offer, referrals by
+outcome, case management and other cases …). A breakdown is published with its parts even
+where a view shows only one of them: "all goals" minus "goals without an offer" is a figure
+too, and the grid protects it. Every family is published by exactly one of programme, region
+or provider (with their totals) — the filters a suppressed reader can combine — and the
+caseload additionally by programme × region.
+
+Period kinds: `flow` counts add up over quarters (goals set, closures); `distinct` counts do
+not (a case active in two quarters counts once in their half-year: every level has its own
+leaves, linked by max(children) ≤ parent ≤ sum(children)); `stock` counts are taken at the
+end of a quarter and published per quarter only (a half-year's stock is its last quarter's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from kernel.settings import Settings
+from transforms import gaps as gap_figures
+from transforms.caseload import rollup
+from transforms.process import CLASS_FLAGS, case_classes
+from transforms.reentry import EVENTS, window_masks
+
+ALL = "__all__"
+EVERY = "*"  # every level of a dimension (dashboards.disclosure.linked.ALL_LEVELS)
+GROUPS = ("provider_id", "program", "region_code")
+LEVELS = ("period", "half", "year")  # transforms roll-up bucket levels
+
+
+@dataclass(frozen=True)
+class Context:
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # table grid.<name>
+    label: str  # German, for the audit
+    measure: str  # the count column of the catalogue it publishes
+    dims: tuple[str, ...]
+    period: str  # flow | distinct | stock | none
+    breakdowns: Mapping[str, Mapping[str, str | None]]  # dim -> child -> parent
+    publications: tuple[Mapping[str, object], ...]
+    leaves: Callable[[Context], pd.DataFrame]  # dims (+ value) at leaf level
+    non_additive: tuple[str, ...] = ()  # further distinct-count dimensions (gap cases: domain)
+    extras: Callable[[Context], pd.DataFrame] | None = None  # per-cell figures, keyed by dims
+    extra_columns: tuple[str, ...] = field(default=())
+
+
+def _flat(*codes: str) -> dict[str, str | None]:
+    return {ALL: None, **{c: ALL for c in codes}}
+
+
+def by_group(
+    period: str,
+    *extra: str,
+    with_region_program: bool = False,
+    providers: bool = True,
+    regions: bool = True,
+) -> tuple[dict, ...]:
+    """The publications of a family: per programme, per region and (where a reader may see
+    providers) per provider, each with its total and every level of the family's own
+    dimensions."""
+    p = {"period": "quarter" if period == "stock" else EVERY} if period != "none" else {}
+    own = {d: EVERY for d in extra}
+    pubs = [{**p, "program": EVERY, **own}]
+    if regions:
+        pubs.append({**p, "region_code": EVERY, **own})
+    if providers:
+        pubs.append({**p, "provider_id": "leaf", **own})
+    if with_region_program:
+        pubs.append({**p, "program": EVERY, "region_code": EVERY, **own})
+    return tuple(pubs)
+
+
+def _levels(func, con, dims, **kw) -> pd.DataFrame:
+    """A roll-up at every period level (quarter, half-year, year), `period` = bucket label."""
+    return pd.concat(
+        [func(con, group_by=[level, *dims], **kw) for level in LEVELS], ignore_index=True
+    )
+
+
+def _parts(df: pd.DataFrame, keys: list[str], parts: Mapping[str, pd.Series]) -> pd.DataFrame:
+    """Long leaves: one row per key and part with its value."""
+    out = [df[keys].assign(part=name, value=values.to_numpy()) for name, values in parts.items()]
+    return pd.concat(out, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# caseload
+
+
+def _caseload(ctx: Context, levels=LEVELS) -> pd.DataFrame:
+    """alle and case-management figures per bucket and group, side by side."""
+    frames = []
+    for level in levels:
+        alle = rollup(ctx.con, group_by=[level, *GROUPS], scope="alle")
+        cm = rollup(ctx.con, group_by=[level, *GROUPS], scope="case_management")
+        keys = ["period", *GROUPS]
+        frames.append(alle.merge(cm, on=keys, how="left", suffixes=("", "_cm")).fillna(0))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cases_leaves(ctx: Context) -> pd.DataFrame:
+    df = _caseload(ctx)
+    return df[["period", *GROUPS]].assign(value=df["cases_in_period"].to_numpy())
+
+
+GROUP_PATTERNS = ((), ("provider_id",), ("program",), ("region_code",), ("program", "region_code"))
+
+
+def _caseload_cells(ctx: Context, levels=LEVELS) -> pd.DataFrame:
+    """The caseload roll-up at every published grouping (totals as ALL), alle and CM."""
+    frames = []
+    for groups in GROUP_PATTERNS:
+        for level in levels:
+            keys = ["period", *groups]
+            alle = rollup(ctx.con, group_by=[level, *groups], scope="alle")
+            cm = rollup(ctx.con, group_by=[level, *groups], scope="case_management")
+            df = alle.merge(cm, on=keys, how="left", suffixes=("", "_cm")).fillna(0)
+            frames.append(df.assign(**{g: ALL for g in GROUPS if g not in groups}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cases_extras(ctx: Context) -> pd.DataFrame:
+    """Additive components of every published cell: the caseload ratios rest on them."""
+    df = _caseload_cells(ctx)
+    return df[["period", *GROUPS, "case_days", "fte_days", "fte_end", "days"]]
+
+
+def _active_leaves(ctx: Context) -> pd.DataFrame:
+    df = _caseload(ctx, ("period",))
+    return df[["period", *GROUPS]].assign(value=df["active_cases_end"].to_numpy())
+
+
+def _active_extras(ctx: Context) -> pd.DataFrame:
+    return _caseload_cells(ctx, ("period",))[["period", *GROUPS, "fte_end"]]
+
+
+def _flow_leaves(column: str) -> Callable[[Context], pd.DataFrame]:
+    def leaves(ctx: Context) -> pd.DataFrame:
+        df = rollup(ctx.con, group_by=["period", *GROUPS])
+        return df[["period", *GROUPS]].assign(value=df[column].to_numpy())
+
+    return leaves
+
+
+# ---------------------------------------------------------------------------------------------
+# supply gaps, referrals, closures
+
+
+def _goals_leaves(ctx: Context) -> pd.DataFrame:
+    df = gap_figures.supply_gaps(ctx.con, group_by=["period", *GROUPS, "domain"])
+    without = df["goals_without_offer"]
+    return _parts(
+        df,
+        ["period", *GROUPS, "domain"],
+        {"without_offer": without, "with_offer": df["goals_set"] - without},
+    )
+
+
+def _gap_cases_leaves(ctx: Context) -> pd.DataFrame:
+    by_domain = _levels(gap_figures.supply_gaps, ctx.con, [*GROUPS, "domain"])
+    overall = _levels(gap_figures.supply_gaps, ctx.con, list(GROUPS)).assign(domain=ALL)
+    df = pd.concat([by_domain, overall], ignore_index=True)
+    return df[["period", *GROUPS, "domain"]].assign(value=df["cases_with_gap"].to_numpy())
+
+
+def _referral_table(ctx: Context) -> pd.DataFrame:
+    return gap_figures.referral_waits(ctx.con, group_by=["period", *GROUPS, "service_type"])
+
+
+def _referrals_leaves(ctx: Context) -> pd.DataFrame:
+    df = _referral_table(ctx)
+    return _parts(
+        df,
+        ["period", *GROUPS, "service_type"],
+        {
+            "kein_angebot": df["no_offer"],
+            "abgelehnt": df["rejected"],
+            "other": df["referrals"] - df["no_offer"] - df["rejected"],
+        },
+    )
+
+
+def _column_leaves(table: Callable, column: str, dims: tuple[str, ...]) -> Callable:
+    def leaves(ctx: Context) -> pd.DataFrame:
+        df = table(ctx)
+        return df[list(dims)].assign(value=df[column].to_numpy())
+
+    return leaves
+
+
+def _wait_extras(ctx: Context) -> pd.DataFrame:
+    """Median and 90th percentile wait of every published cell (quantiles do not add up)."""
+    frames = []
+    for groups in GROUP_PATTERNS[:4]:
+        for service in (("service_type",), ()):
+            dims = [*groups, *service]
+            df = _levels(gap_figures.referral_waits, ctx.con, dims)
+            df = df.assign(**{d: ALL for d in (*GROUPS, "service_type") if d not in dims})
+            frames.append(
+                df[["period", *GROUPS, "service_type", "wait_days_median", "wait_days_p90"]]
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _closures_leaves(ctx: Context) -> pd.DataFrame:
+    df = gap_figures.structural_closures(ctx.con, group_by=["period", *GROUPS])
+    structural = df["structural_closures"]
+    return _parts(
+        df,
+        ["period", *GROUPS],
+        {"strukturell": structural, "other": df["closures"] - structural},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# process quality: one cube of the case classes (every count is a margin of it)
+
+FLAG = {ALL: None, "ja": ALL, "nein": ALL, "na": ALL}
+# count -> the flags it fixes to "ja" (the others at their total)
+PROCESS_MARGINS = {
+    "cm_cases": ("cm",),
+    "with_assessment": ("cm", "assessment"),
+    "with_plan": ("cm", "plan"),
+    "with_review": ("cm", "review"),
+    "closed_cm": ("closed_cm",),
+    "with_evaluation": ("closed_cm", "evaluation"),
+    "with_close_reason": ("closed_cm", "close_reason"),
+    "open_cases": ("open",),
+    "review_due": ("open", "due"),
+    "close_overdue": ("open", "overdue"),
+    "followup_base": ("followup_base",),
+    "followup_missing": ("followup_base", "followup_missing"),
+}
+# Published per programme and year: the cube of eleven flags crossed with quarters, half-years
+# and providers makes the joint suppression slow and hides most cells (docs/decisions.md).
+PROCESS_GROUPS = ("program",)
+PROCESS_LEVEL = "year"
+
+
+def _process_leaves(ctx: Context) -> pd.DataFrame:
+    df = case_classes(ctx.con, group_by=[PROCESS_LEVEL, *PROCESS_GROUPS])
+    return df[["period", *PROCESS_GROUPS, *CLASS_FLAGS]].assign(value=df["cases"].to_numpy())
+
+
+def _process_publications() -> tuple[dict, ...]:
+    flag_sets = {f for fs in PROCESS_MARGINS.values() for f in [fs[:1], fs]}
+    return tuple(
+        {"period": "year", "program": EVERY, **{f: "leaf" for f in flags}} for flags in flag_sets
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# re-entry and relapse: the closed cases by what each window observed
+
+
+OBS = {
+    ALL: None,
+    "eligible": ALL,
+    "ineligible": ALL,
+    "event": "eligible",
+    "no_event": "eligible",
+    "not_followed": "ineligible",
+}
+KM = _flat("at_risk", "ended")
+PK = _flat("ja", "nein")
+
+
+def reentry_dims(settings: Settings) -> list[tuple[str, str]]:
+    """(observation dim, curve dim) per event and window, e.g. ("reentry_365_obs", …)."""
+    return [(f"{e}_{w}_obs", f"{e}_{w}_km") for e in EVENTS for w in settings.windows]
+
+
+def _reentry_leaves(ctx: Context) -> pd.DataFrame:
+    df = ctx.con.execute(
+        "SELECT provider_id, program, region_code, person_key_present, followup_days,"
+        " reentry_days, relapse_days FROM mart.reentry"
+    ).df()
+    out = df[list(GROUPS)].copy()
+    out["person_key"] = np.where(df["person_key_present"], "ja", "nein")
+    for event in EVENTS:
+        for w in ctx.settings.windows:
+            m = window_masks(df, event, w)
+            out[f"{event}_{w}_obs"] = np.select(
+                [m["observed"], m["eligible"]], ["event", "no_event"], "not_followed"
+            )
+            out[f"{event}_{w}_km"] = np.where(m["at_risk"], "at_risk", "ended")
+    return out.groupby(list(out.columns), as_index=False).size().rename(columns={"size": "value"})
+
+
+def _reentry_family(settings: Settings) -> Family:
+    pairs = reentry_dims(settings)
+    breakdowns = {"person_key": PK}
+    pubs = []
+    for group in ({"program": EVERY}, {"region_code": EVERY}, {"provider_id": "leaf"}):
+        pubs.append({**group, "person_key": "leaf"})
+        for obs, km in pairs:
+            breakdowns[obs], breakdowns[km] = OBS, KM
+            pubs += [{**group, obs: EVERY}, {**group, km: "leaf"}]
+    dims = (*GROUPS, "person_key", *[d for pair in pairs for d in pair])
+    return Family(
+        "reentry",
+        "Abgeschlossene Fälle nach Nachbeobachtung",
+        "closed_cases",
+        dims,
+        "none",
+        breakdowns,
+        tuple(pubs),
+        _reentry_leaves,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# themes
+
+
+def _theme_leaves(ctx: Context) -> pd.DataFrame:
+    return ctx.con.execute(
+        """SELECT theme_id, year(first_noted) || '-Q' || quarter(first_noted) AS first_quarter,
+                  CASE WHEN in_prev THEN 'ja' ELSE 'nein' END AS in_prev,
+                  CASE WHEN in_recent THEN 'ja' ELSE 'nein' END AS in_recent,
+                  count(*)::INTEGER AS value
+           FROM mart.theme_cases WHERE first_noted IS NOT NULL GROUP BY ALL"""
+    ).df()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def families(settings: Settings) -> tuple[Family, ...]:
+    """Every family of the grid (the re-entry family follows the configured windows)."""
+    g = ("period", *GROUPS)
+    # the supply-gap families: per programme only. Crossed with regions as well, the joint
+    # suppression takes minutes on the demo and hides most cells (docs/decisions.md)
+    ng = ("period", "program")
+    return (
+        Family(
+            "cases",
+            "Fälle im Zeitraum",
+            "cases_in_period",
+            g,
+            "distinct",
+            {},
+            by_group("distinct", with_region_program=True),
+            _cases_leaves,
+            extras=_cases_extras,
+            extra_columns=("case_days", "fte_days", "fte_end", "days"),
+        ),
+        Family(
+            "active",
+            "Aktive Fälle am Quartalsende",
+            "active_cases_end",
+            g,
+            "stock",
+            {},
+            by_group("stock", with_region_program=True),
+            _active_leaves,
+            extras=_active_extras,
+            extra_columns=("fte_end",),
+        ),
+        Family(
+            "opened",
+            "Neue Fälle",
+            "cases_opened",
+            g,
+            "flow",
+            {},
+            by_group("flow", with_region_program=True),
+            _flow_leaves("cases_opened"),
+        ),
+        Family(
+            "closed",
+            "Abgeschlossene Fälle",
+            "cases_closed",
+            g,
+            "flow",
+            {},
+            by_group("flow", with_region_program=True),
+            _flow_leaves("cases_closed"),
+        ),
+        Family(
+            "goals",
+            "Vereinbarte Ziele",
+            "goals_set",
+            (*ng, "domain", "part"),
+            "flow",
+            {"part": _flat("without_offer", "with_offer")},
+            by_group("flow", "domain", "part", providers=False, regions=False),
+            _goals_leaves,
+        ),
+        Family(
+            "gap_cases",
+            "Fälle mit Versorgungslücke",
+            "cases_with_gap",
+            (*ng, "domain"),
+            "distinct",
+            {},
+            by_group("distinct", "domain", providers=False, regions=False),
+            _gap_cases_leaves,
+            non_additive=("domain",),
+        ),
+        Family(
+            "referrals",
+            "Vermittlungen",
+            "referrals",
+            (*ng, "service_type", "part"),
+            "flow",
+            {"part": _flat("kein_angebot", "abgelehnt", "other")},
+            by_group("flow", "service_type", "part", providers=False, regions=False),
+            _referrals_leaves,
+        ),
+        Family(
+            "started",
+            "Begonnene Vermittlungen",
+            "started",
+            (*ng, "service_type"),
+            "flow",
+            {},
+            by_group("flow", "service_type", providers=False, regions=False),
+            _column_leaves(_referral_table, "started", (*g, "service_type")),
+            extras=_wait_extras,
+            extra_columns=("wait_days_median", "wait_days_p90"),
+        ),
+        Family(
+            "waiting",
+            "Wartende Vermittlungen am Quartalsende",
+            "waiting_at_end",
+            (*ng, "service_type"),
+            "stock",
+            {},
+            by_group("stock", "service_type", providers=False, regions=False),
+            _column_leaves(_referral_table, "waiting_at_end", (*g, "service_type")),
+        ),
+        Family(
+            "closures",
+            "Abschlüsse",
+            "closures",
+            (*ng, "part"),
+            "flow",
+            {"part": _flat("strukturell", "other")},
+            by_group("flow", "part", providers=False, regions=False),
+            _closures_leaves,
+        ),
+        Family(
+            "process",
+            "Prozessqualität",
+            "cm_cases",
+            ("period", *PROCESS_GROUPS, *CLASS_FLAGS),
+            "distinct",
+            dict.fromkeys(CLASS_FLAGS, FLAG),
+            _process_publications(),
+            _process_leaves,
+        ),
+        _reentry_family(settings),
+        Family(
+            "themes",
+            "Fälle je Thema",
+            "cases",
+            ("theme_id", "first_quarter", "in_prev", "in_recent"),
+            "none",
+            {"in_prev": _flat("ja", "nein"), "in_recent": _flat("ja", "nein")},
+            (
+                {"theme_id": "leaf", "first_quarter": EVERY},
+                {"theme_id": "leaf", "in_prev": "leaf"},
+                {"theme_id": "leaf", "in_recent": "leaf"},
+            ),
+            _theme_leaves,
+        ),
+    )

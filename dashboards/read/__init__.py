@@ -1,0 +1,80 @@
+"""The read side: role-scoped queries on the published copy, split by domain, behind one gate.
+
+    from dashboards import read
+    source = read.Source.of(workspace)
+    viewer = source.viewer("foerderer")
+    table = read.caseload(source, viewer, read.Filters("2026-Q1", "2026-Q2"))
+
+Every query is declared with `read.gate.query` (roles) and has the signature
+`(source, viewer, filters, **options)`; nothing else of the dashboards or the reports opens the
+published copy. Figures come from `transforms` (one implementation each); suppression from
+`dashboards.disclosure`; labels and formats from `dashboards.catalog`.
+"""
+
+from dashboards.read.basis import DataBasis, data_basis, filter_options
+from dashboards.read.caseload import benchmark_label, case_counts, caseload, caseload_by_caseworker
+from dashboards.read.cases import cases
+from dashboards.read.deliveries import deliveries, delivery_tables, rejections
+from dashboards.read.gaps import gap_matrix, gaps, structural_closures, waits
+from dashboards.read.gate import REGISTRY, query
+from dashboards.read.grid import NotInGrid
+from dashboards.read.overview import decisions
+from dashboards.read.process import PROCESS_COUNTS, process_quality
+from dashboards.read.reentry import km_curve, reentry, reentry_cases
+from dashboards.read.scope import (
+    ALL,
+    NO_DATA_MESSAGE,
+    ROLE_LABELS,
+    ROLES,
+    AccessDenied,
+    Filters,
+    Source,
+    Viewer,
+    default_filters,
+    effective_providers,
+    last_complete_quarter,
+    quarter_shift,
+)
+from dashboards.read.themes import theme_cases, theme_trend, themes
+
+__all__ = [
+    "ALL",
+    "NO_DATA_MESSAGE",
+    "PROCESS_COUNTS",
+    "REGISTRY",
+    "ROLES",
+    "ROLE_LABELS",
+    "AccessDenied",
+    "DataBasis",
+    "Filters",
+    "NotInGrid",
+    "Source",
+    "Viewer",
+    "benchmark_label",
+    "case_counts",
+    "caseload",
+    "caseload_by_caseworker",
+    "cases",
+    "data_basis",
+    "decisions",
+    "default_filters",
+    "deliveries",
+    "delivery_tables",
+    "effective_providers",
+    "filter_options",
+    "gap_matrix",
+    "gaps",
+    "km_curve",
+    "last_complete_quarter",
+    "process_quality",
+    "quarter_shift",
+    "query",
+    "reentry",
+    "reentry_cases",
+    "rejections",
+    "structural_closures",
+    "theme_cases",
+    "theme_trend",
+    "themes",
+    "waits",
+]

@@ -1,0 +1,110 @@
+"""The data basis every view and report states (Datenstand, deliveries, k) and the choices the
+filters offer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from dashboards.read.gate import query
+from dashboards.read.scope import Filters, Source, Viewer, where
+
+
+@dataclass
+class DataBasis:
+    as_of: date | None
+    as_of_source: str | None
+    providers: int
+    deliveries: int
+    built_at: object
+    run_id: str | None
+    delivery_list: pd.DataFrame = field(default_factory=pd.DataFrame)
+    k: int = 3
+
+    def text(self, suppressed_k: int | None) -> str:
+        as_of = self.as_of.strftime("%d.%m.%Y") if self.as_of else "—"
+        built = (
+            pd.Timestamp(self.built_at).strftime("%d.%m.%Y %H:%M")
+            if self.built_at is not None
+            else "—"
+        )
+        source = {"argument": "vorgegeben", "lieferungen": "aus den Lieferungen"}.get(
+            self.as_of_source or "", self.as_of_source or ""
+        )
+        sup = (
+            f"Geheimhaltung: Werte von 1 bis {suppressed_k - 1} als „<{suppressed_k}“ (k = "
+            f"{suppressed_k}), sekundär und abgeleitet „x“"
+            if suppressed_k
+            else f"ohne Geheimhaltung (interne Ansicht; für Veröffentlichungen k = {self.k})"
+        )
+        return (
+            f"Datenstand {as_of} ({source}) · {self.deliveries} Lieferungen von"
+            f" {self.providers} Trägern · aufbereitet am {built} · {sup}"
+        )
+
+
+@query()
+def data_basis(source: Source, viewer: Viewer, filters: Filters) -> DataBasis:
+    """meta.data_basis plus the current deliveries the figures rest on (scoped to the role)."""
+    with source.read() as con:
+        row = con.execute(
+            "SELECT as_of, as_of_source, providers, deliveries, built_at, run_id"
+            " FROM meta.data_basis LIMIT 1"
+        ).fetchone()
+        cond, params = where(viewer, Filters())
+        deliveries = con.execute(
+            f"""SELECT delivery_id, provider_id, source_name, snapshot_on, status,
+                       list_sort(current_tables) AS current_tables
+                FROM audit.deliveries
+                WHERE len(current_tables) > 0 AND {cond}
+                ORDER BY provider_id, snapshot_on""",
+            params,
+        ).df()
+    if row is None:
+        row = (None, None, 0, 0, None, None)
+    return DataBasis(
+        as_of=row[0],
+        as_of_source=row[1],
+        providers=int(row[2] or 0),
+        deliveries=int(row[3] or 0),
+        built_at=row[4],
+        run_id=row[5],
+        delivery_list=deliveries.reset_index(drop=True),
+        k=viewer.k,
+    )
+
+
+@query()
+def filter_options(source: Source, viewer: Viewer, filters: Filters) -> dict[str, list]:
+    """Periods, programs, regions and providers the viewer may choose from."""
+    with source.read() as con:
+        periods = con.execute("SELECT period, partial FROM mart.periods ORDER BY period").fetchall()
+        cond, params = where(viewer, Filters())
+        dims = con.execute(
+            f"SELECT DISTINCT provider_id, program, region_code FROM mart.cases WHERE {cond}",
+            params,
+        ).df()
+    quarters = [p for p, _ in periods]
+    halves = sorted({f"{q[:4]}-H{1 if int(q[-1]) <= 2 else 2}" for q in quarters})
+    years = sorted({q[:4] for q in quarters})
+    partial = [p for p, is_partial in periods if is_partial]
+    partial += [
+        h
+        for h in halves
+        if any(
+            q in partial and q.startswith(h[:4]) and (q[-1] in "12") == (h[-1] == "1")
+            for q in quarters
+        )
+    ]
+    partial += [y for y in years if any(q in partial and q.startswith(y) for q in quarters)]
+    return {
+        "periods": quarters,
+        "halves": halves,
+        "years": years,
+        "partial": partial,
+        "programs": sorted(dims["program"].dropna().unique().tolist()),
+        "regions": sorted(dims["region_code"].dropna().unique().tolist()),
+        "providers": sorted(dims["provider_id"].dropna().unique().tolist()),
+    }

@@ -1,0 +1,23 @@
+"""Case level (pseudonymous): mart.cases rows for case reconstruction and evaluation."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboards.read.gate import CASE_LEVEL_ROLES, query
+from dashboards.read.scope import Filters, Source, Viewer, span_dates, where
+
+
+@query(roles=CASE_LEVEL_ROLES)
+def cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    """mart.cases rows active in the span — koordination, evaluation, own cases for a
+    provider; never funders."""
+    cond, params = where(viewer, filters)
+    with source.read() as con:
+        start, end = span_dates(con, filters)
+        return con.execute(
+            f"""SELECT * FROM mart.cases WHERE {cond} AND opened_on <= ?::DATE
+                AND (closed_on IS NULL OR closed_on >= ?::DATE)
+                ORDER BY provider_id, case_id""",
+            [*params, end, start],
+        ).df()

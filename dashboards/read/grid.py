@@ -1,0 +1,189 @@
+"""Reading the publication grid (schema `grid` of the published copy): the only source of a
+suppressed reader's figures. A suppressed reader's filters choose grid cells — one period of
+the grid (quarter, half-year or year), and at most one of programme, region and provider —
+they never form new unions of cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from dashboards.disclosure.families import ALL, GROUPS
+from dashboards.read.scope import AccessDenied, Filters, Source, Viewer, effective_providers
+
+# the group combinations the grid publishes (families.by_group); caseload adds the pair
+PUBLISHED_GROUPS = ((), ("program",), ("region_code",), ("provider_id",))
+CASELOAD_GROUPS = (*PUBLISHED_GROUPS, ("program", "region_code"))
+
+
+class NotInGrid(AccessDenied):
+    """The selection is no cell of the publication grid."""
+
+
+def period_label(filters: Filters) -> str | None:
+    """The grid period a suppressed reader's filters name: a quarter, a half-year or a year
+    (a span of quarters that is exactly one of those names it too)."""
+    lo, hi = filters.period_from, filters.period_to
+    if lo is None and hi is None:
+        return None
+    if lo == hi or hi is None or lo is None:
+        return lo or hi
+    if len(lo) == len(hi) == 7 and lo[:4] == hi[:4] and lo[5] == hi[5] == "Q":
+        q1, q2 = int(lo[-1]), int(hi[-1])
+        if (q1, q2) == (1, 4):
+            return lo[:4]
+        if (q1, q2) in ((1, 2), (3, 4)):
+            return f"{lo[:4]}-H{1 if q1 == 1 else 2}"
+    raise NotInGrid(
+        "Für veröffentlichte Zahlen ist der Zeitraum ein Quartal, ein Halbjahr oder ein Jahr."
+    )
+
+
+def quarters(label: str, available: Iterable[str]) -> list[str]:
+    """The quarters of a grid period that have data."""
+    if len(label) == 7 and label[5] == "Q":
+        wanted = {label}
+    elif len(label) == 4:
+        wanted = {f"{label}-Q{q}" for q in range(1, 5)}
+    else:
+        h = int(label[-1])
+        wanted = {f"{label[:4]}-Q{q}" for q in (2 * h - 1, 2 * h)}
+    return sorted(q for q in available if q in wanted)
+
+
+def fixed_groups(viewer: Viewer, filters: Filters) -> dict[str, str]:
+    """The group codes the filters fix (a provider always its own)."""
+    chosen = {
+        "provider_id": effective_providers(viewer, filters),
+        "program": filters.programs,
+        "region_code": filters.regions,
+    }
+    out = {}
+    for dim, values in chosen.items():
+        if len(values) > 1:
+            raise NotInGrid(
+                "Für veröffentlichte Zahlen ist je Filter ein Wert oder „alle“ wählbar."
+            )
+        if values:
+            out[dim] = values[0]
+    return out
+
+
+def conditions(
+    viewer: Viewer,
+    filters: Filters,
+    group_by: Sequence[str],
+    allowed: Sequence[Sequence[str]] = PUBLISHED_GROUPS,
+) -> dict[str, object]:
+    """Column conditions on a family's cells: the breakdown dims in `group_by` vary (not the
+    total), dims fixed by the filters are that code, the others their total."""
+    fixed = fixed_groups(viewer, filters)
+    used = tuple(d for d in GROUPS if d in group_by or d in fixed)
+    if used not in {tuple(a) for a in allowed}:
+        raise NotInGrid(
+            "Diese Kombination von Filtern und Gliederung ist nicht veröffentlicht: wählen Sie"
+            " höchstens eines von Programm, Region und Träger."
+        )
+    out: dict[str, object] = {}
+    for d in GROUPS:  # a fixed code wins: a provider grouped by provider is one row, its own
+        out[d] = fixed.get(d, NOT_ALL if d in group_by else ALL)
+    return out
+
+
+NOT_ALL = object()  # condition: every code except the total
+
+
+def cells(source: Source, family: str, where: dict[str, object]) -> pd.DataFrame:
+    """The family's cells matching the conditions (a value, a list of values or NOT_ALL)."""
+    clauses, params = ["true"], []
+    with source.read() as con:
+        columns = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'grid'"
+                " AND table_name = ?",
+                [family],
+            ).fetchall()
+        }
+    for col, value in where.items():
+        if col not in columns:  # a group the family is not published by: its total only
+            if value == ALL:
+                continue
+            raise NotInGrid(
+                "Diese Zahl wird nicht nach dieser Gliederung veröffentlicht (z. B. je Träger)."
+            )
+        if value is NOT_ALL:
+            clauses.append(f"{col} <> ?")
+            params.append(ALL)
+        elif isinstance(value, (list, tuple, set)):
+            values = list(value)
+            clauses.append(f"{col} IN ({', '.join('?' for _ in values)})" if values else "false")
+            params += values
+        else:
+            clauses.append(f"{col} = ?")
+            params.append(value)
+    with source.read() as con:
+        return con.execute(
+            f"SELECT * FROM grid.{family} WHERE {' AND '.join(clauses)}", params
+        ).df()
+
+
+def periods(source: Source) -> dict[str, list[str]]:
+    """The grid periods by level (quarter, half, year), and the partial ones."""
+    with source.read() as con:
+        rows = con.execute("SELECT period, partial FROM mart.periods ORDER BY 1").fetchall()
+    return period_levels([q for q, _ in rows], [q for q, p in rows if p])
+
+
+def period_levels(qs: Sequence[str], partial_quarters: Iterable[str]) -> dict[str, list[str]]:
+    """Quarters, the half-years and years they make up, and which of them are partial."""
+    partial = set(partial_quarters)
+    halves = sorted({f"{q[:4]}-H{1 if int(q[-1]) <= 2 else 2}" for q in qs})
+    years = sorted({q[:4] for q in qs})
+    partial |= {h for h in halves if any(q in partial for q in quarters(h, qs))}
+    partial |= {y for y in years if any(q in partial for q in quarters(y, qs))}
+    return {"quarter": list(qs), "half": halves, "year": years, "partial": sorted(partial)}
+
+
+def status_of(df: pd.DataFrame) -> list[str]:
+    return df["status"].fillna("").astype(str).tolist() if len(df) else []
+
+
+def period_list(source: Source, filters: Filters, by_period: bool) -> list[str]:
+    """The grid periods a table shows: the chosen one, or its quarters (one row each)."""
+    available = periods(source)["quarter"]
+    lo, hi = filters.period_from, filters.period_to
+    if by_period and lo and hi and len(lo) == len(hi) == 7 and lo[5] == hi[5] == "Q":
+        return [q for q in available if lo <= q <= hi]
+    label = period_label(filters)
+    if label is None:
+        label = available[-1][:4] if available else None
+    if label is None:
+        return []
+    return quarters(label, available) if by_period else [label]
+
+
+def stock_quarter(label: str, available: Sequence[str]) -> str | None:
+    """A stock (count at the end of a period) of a half-year or year is its last quarter's."""
+    qs = quarters(label, available)
+    return qs[-1] if qs else None
+
+
+def keyed(df: pd.DataFrame, keys: Sequence[str], value: str) -> pd.DataFrame:
+    """Cells as value and status columns named after the figure, keyed for merging."""
+    return df[[*keys, "value", "status"]].rename(
+        columns={"value": value, "status": f"{value}__status"}
+    )
+
+
+def group_codes(source: Source, group: str) -> list[str]:
+    """The codes of a group dimension in the published data."""
+    with source.read() as con:
+        return [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT {group} FROM mart.cases WHERE {group} IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        ]

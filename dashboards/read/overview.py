@@ -1,0 +1,77 @@
+"""What needs a decision (overview and steering-group report): the largest gaps, new and
+rising themes, overloaded providers — chosen among the values the viewer may see (a
+suppressed cell is never ranked)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dashboards.disclosure import Published
+from dashboards.read.caseload import caseload
+from dashboards.read.gaps import gap_matrix, gaps
+from dashboards.read.gate import query
+from dashboards.read.grid import NotInGrid
+from dashboards.read.scope import Filters, Source, Viewer
+from dashboards.read.themes import themes
+
+_MATRIX_ORDER = [
+    "domain",
+    "region_code",
+    "goals_set",
+    "goals_without_offer",
+    "cases_with_gap",
+    "gap_rate",
+]
+MIN_GOALS = 10  # a gap is ranked only with at least this many goals in its cell
+TOP_GAPS = 5
+
+
+def _num(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce")
+
+
+@query()
+def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Published]:
+    """{"gaps", "themes", "overloaded"}: the published rows that need a decision."""
+    threshold = source.settings.overload_threshold
+    try:
+        gm = gap_matrix(source, viewer, filters)
+    except NotInGrid:  # published figures for one programme or provider: by domain only
+        by_domain = gaps(source, viewer, filters, group_by=("domain",))
+        gm = by_domain.rows((by_domain.table["domain"] != "Gesamt").to_numpy())
+        gm = Published(
+            gm.table.assign(region_code="alle Regionen"), gm.flags.assign(region_code=""), gm.k
+        )
+        gm = Published(gm.table[_MATRIX_ORDER], gm.flags[_MATRIX_ORDER], gm.k)
+    rate = _num(gm.table["gap_rate"])
+    ok = rate.notna() & (_num(gm.table["goals_set"]) >= MIN_GOALS)
+    ranked = rate.where(ok).sort_values(ascending=False, na_position="last")
+    largest = gm.rows([i for i in ranked.index[:TOP_GAPS] if ok.iat[i]])
+
+    cl = caseload(source, viewer, filters, benchmarks=True)
+    over = (_num(cl.table["avg_caseload"]) > threshold).fillna(False) | (
+        _num(cl.table["caseload_end"]) > threshold
+    ).fillna(False)
+    overloaded = cl.rows((over | cl.table["fte_missing"].astype(bool)).to_numpy())
+
+    th = themes(source, viewer, filters)
+    if len(th.table):
+        t = th.table
+        rising = t["trend"].astype(str).str.startswith("steigend")
+        active = t["active"].astype(bool) if "active" in t.columns else True
+        chosen = th.rows(((t["status"].astype(str).eq("neu") | rising) & active).to_numpy())
+        order = (
+            pd.DataFrame(
+                {
+                    "rising": chosen.table["trend"].astype(str).str.startswith("steigend"),
+                    "cases": _num(chosen.table["cases"]).fillna(0),
+                }
+            )
+            .sort_values(["rising", "cases"], ascending=[False, False])
+            .index
+        )
+        new_rising = chosen.rows(np.asarray(order))
+    else:
+        new_rising = th
+    return {"gaps": largest, "themes": new_rising, "overloaded": overloaded}

@@ -1,0 +1,228 @@
+"""Re-entry and relapse: observed rates (Wilson), Kaplan–Meier incidence and curves, from
+`transforms.reentry` and `transforms.survival` (the one implementation). Windows, the
+transfer rule and k come from the settings, so a change of definition is made there only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dashboards.disclosure import Published, publish
+from dashboards.disclosure.curves import protected_days
+from dashboards.disclosure.families import ALL
+from dashboards.disclosure.tables import from_grid
+from dashboards.read import grid
+from dashboards.read.gate import CASE_LEVEL_ROLES, query
+from dashboards.read.scope import Filters, Source, Viewer, where
+from data_contracts import load_contract
+from transforms.reentry import EVENTS, event_times, reentry_rates
+from transforms.survival import kaplan_meier_at
+
+
+def _rows(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    intensities: Sequence[str] = (),
+    close_reasons: Sequence[str] = (),
+    columns: str = "*",
+) -> pd.DataFrame:
+    cond, params = where(viewer, filters)
+    for col, values in (("intensity", intensities), ("close_reason", close_reasons)):
+        if values:
+            cond += f" AND {col} IN ({', '.join('?' for _ in values)})"
+            params += list(values)
+    with source.read() as con:
+        return con.execute(f"SELECT {columns} FROM mart.reentry WHERE {cond}", params).df()
+
+
+def _as_of(source: Source):
+    with source.read() as con:
+        row = con.execute("SELECT as_of FROM meta.data_basis").fetchone()
+    return row[0] if row else None
+
+
+def _rate_columns() -> str:
+    """What the rates and curves read: the day counts, and the codes that name the population
+    as ENUMs (pandas categoricals): a tenth of the cost of all columns as strings."""
+    contract = load_contract()
+    codes = [
+        f"CAST({c} AS ENUM({', '.join(repr(v) for v in contract.codes[c].values)})) AS {c}"
+        for c in ("program", "intensity", "close_reason")
+    ]
+    return ", ".join(
+        ["followup_days", "reentry_days", "relapse_days", "person_key_present", *codes]
+    )
+
+
+@query()
+def reentry(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    *,
+    intensities: Sequence[str] = (),
+    close_reasons: Sequence[str] = (),
+) -> Published:
+    """Observed rates (Wilson) and Kaplan–Meier incidence per event and window, each with the
+    full definition of the figure."""
+    s = source.settings
+    k = viewer.network_k
+    if k is not None and (intensities or close_reasons):
+        raise grid.NotInGrid(
+            "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
+        )
+    df = _rows(source, viewer, filters, intensities, close_reasons, _rate_columns())
+    res = reentry_rates(
+        df,
+        s.windows,
+        as_of=_as_of(source),
+        transfer_max_days=s.transfer_max_days,
+        count_text=None if k else str,
+    )
+    if k is None:
+        return publish(res, k, margins=[])
+    # the counts are cells of the publication grid, with its pattern
+    counts = _grid_counts(source, viewer, filters)
+    res = res.drop(columns=[*GRID_COUNTS, "km_events"]).merge(
+        counts, on=["event", "window_days"], how="left"
+    )
+    status = {c: res.pop(f"{c}__status") for c in GRID_COUNTS}
+    pub = from_grid(res, k, status)
+    # the curve values a suppressed reader sees in the table are points of its chart
+    shown = {e: set(protected_days(*event_times(df, e), k, s.windows)) for e in EVENTS}
+    off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
+    return pub.hide(np.asarray(off), ["km_cumulative_incidence", "km_ci_low", "km_ci_high"])
+
+
+GRID_COUNTS = ("closed_cases", "with_person_key", "eligible", "events_observed", "km_at_risk")
+
+
+def _grid_cells(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    """The re-entry family's cells of the reader's population (one group or the network)."""
+    return grid.cells(source, "reentry", grid.conditions(viewer, filters, ()))
+
+
+def _margin(cells: pd.DataFrame, fixed: dict[str, str]) -> pd.Series:
+    """The cell where the given breakdowns have the given codes and all others their total."""
+    dims = [c for c in cells.columns if c == "person_key" or c.endswith(("_obs", "_km"))]
+    mask = np.ones(len(cells), dtype=bool)
+    for d in dims:
+        mask &= (cells[d] == fixed.get(d, ALL)).to_numpy()
+    hit = cells[mask]
+    return hit.iloc[0] if len(hit) else pd.Series({"value": 0, "status": ""})
+
+
+def _grid_counts(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    cells = _grid_cells(source, viewer, filters)
+    rows = []
+    for event in EVENTS:
+        for w in source.settings.windows:
+            obs, km = f"{event}_{w}_obs", f"{event}_{w}_km"
+            row: dict = {"event": event, "window_days": int(w)}
+            for column, fixed in (
+                ("closed_cases", {}),
+                ("with_person_key", {"person_key": "ja"}),
+                ("eligible", {obs: "eligible"}),
+                ("events_observed", {obs: "event"}),
+                ("km_at_risk", {km: "at_risk"}),
+            ):
+                cell = _margin(cells, fixed)
+                row[column], row[f"{column}__status"] = int(cell["value"]), cell["status"]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@query()
+def km_curve(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    *,
+    event: str = "reentry",
+    step: int = 7,
+    intensities: Sequence[str] = (),
+    close_reasons: Sequence[str] = (),
+) -> dict:
+    """Kaplan–Meier cumulative incidence curve up to the longest window, with its 95 %
+    interval and the numbers at risk at day 0 and at each window.
+
+    Suppressed viewers: the curve is shown only at the days `protected_days` allows (every
+    step rests on at least k events and k persons at risk) and withheld when there is none;
+    numbers at risk below k are shown as '<k'.
+    """
+    windows = source.settings.windows
+    horizon = max(windows)
+    df = _rows(
+        source,
+        viewer,
+        filters,
+        intensities,
+        close_reasons,
+        "followup_days, reentry_days, relapse_days",
+    )
+    label = EVENTS[event][1]
+    durations, happened = event_times(df, event)
+    k = viewer.network_k
+    if k is not None and (intensities or close_reasons):
+        raise grid.NotInGrid(
+            "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
+        )
+    if k is None:
+        days = list(range(0, horizon + 1, step))
+        days += [] if days[-1] == horizon else [horizon]
+    else:
+        days = protected_days(durations, happened, k, windows, step)
+    at_risk_days = sorted({0, *windows})
+    curve = kaplan_meier_at(durations, happened, days) if len(df) else pd.DataFrame()
+    risk = (
+        kaplan_meier_at(durations, happened, at_risk_days)[["horizon", "at_risk", "events"]]
+        if len(df)
+        else pd.DataFrame({"horizon": at_risk_days, "at_risk": 0, "events": 0})
+    )
+    withheld = len(days) < 2 if k is not None else False
+    if withheld:
+        curve = pd.DataFrame()
+    risk_shown = risk[["horizon", "at_risk"]].astype(object)
+    if k is not None:  # the numbers at risk are the grid's cells, with its pattern
+        cells = _grid_cells(source, viewer, filters)
+        marks = []
+        for day in risk["horizon"]:
+            fixed = {} if day == 0 else {f"{event}_{int(day)}_km": "at_risk"}
+            cell = _margin(cells, fixed)
+            status = str(cell["status"] or "")
+            marks.append(f"<{k}" if status == "primary" else "x" if status else int(cell["value"]))
+        risk_shown["at_risk"] = marks
+    return {
+        "event": event,
+        "label": label,
+        "curve": curve,
+        "at_risk": risk_shown,
+        "withheld": withheld,
+        "k": k,
+        "windows": tuple(windows),
+    }
+
+
+OWN_EVENTS = {
+    "own_reentry_days": "reentry_days",
+    "own_transfer_days": "transfer_days",
+    "own_relapse_days": "relapse_days",
+    "own_relapses_during": "relapses_during",
+}
+
+
+@query(roles=CASE_LEVEL_ROLES)
+def reentry_cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    """mart.reentry rows (one per closed case, pseudonymous) in the viewer's scope.
+
+    A provider gets the events from its own records only (`own_*`): a re-entry, transfer or
+    relapse that another provider recorded for the same person never reaches its case table;
+    it counts in the (suppressed) rates only."""
+    df = _rows(source, viewer, filters)
+    if viewer.role == "traeger":
+        network = [*OWN_EVENTS.values(), "reentry_via"]
+        return df.drop(columns=network).rename(columns=OWN_EVENTS)
+    return df.drop(columns=list(OWN_EVENTS))

@@ -1,0 +1,258 @@
+"""Who reads, from which published copy, with which filters: the scope every query runs in.
+
+A `Source` is one workspace's published copy (`WORKSPACE/published/lagebild.duckdb`) with its
+settings; queries open one short read-only connection per call (DuckDB connections are not
+thread-safe and Streamlit serves sessions in threads). A `Viewer` is the role a query is
+scoped to: a `traeger` sees only its own provider (the provider filter is overridden, not
+just hidden), a `foerderer` aggregates only, always suppressed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from kernel.settings import Settings, load_settings
+from kernel.warehouse import reader
+from kernel.workspace import Workspace
+
+ROLE_LABELS = {
+    "koordination": "Koordinierende Stelle",
+    "traeger": "Träger",
+    "evaluation": "Evaluation",
+    "foerderer": "Förderer",
+}
+ROLES = tuple(ROLE_LABELS)
+
+NO_DATA_MESSAGE = "Noch keine Daten – bitte zuerst `lagebild run` ausführen."
+
+
+class AccessDenied(PermissionError):
+    """The viewer's role may not see this."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The role a query is scoped to.
+
+    k            suppression threshold (Settings.suppression_k)
+    publication  koordination / evaluation chose "für Veröffentlichung": suppress as well
+    """
+
+    role: str
+    provider: str | None = None
+    k: int = 3
+    publication: bool = False
+
+    def __post_init__(self):
+        if self.role not in ROLE_LABELS:
+            raise AccessDenied(f"Unbekannte Rolle '{self.role}'")
+        if self.role == "traeger" and not self.provider:
+            raise AccessDenied("Die Rolle Träger braucht eine Träger-ID.")
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+    @property
+    def suppress_k(self) -> int | None:
+        """k when this viewer's output is suppressed, else None. A provider's view of its own
+        cases is not (metrics.md: only "anything beyond its own cases" is); what rests on
+        other providers' records reaches it under `network_k`."""
+        if self.role == "foerderer" or (self.publication and self.role != "traeger"):
+            return self.k
+        return None
+
+    @property
+    def network_k(self) -> int | None:
+        """k for figures that rest on other providers' records too (re-entries and relapses
+        found through the person key, the network's themes): suppressed for providers."""
+        return (
+            self.suppress_k
+            if self.suppress_k is not None
+            else (self.k if self.role == "traeger" else None)
+        )
+
+    @property
+    def case_level(self) -> bool:
+        return self.role in ("koordination", "evaluation", "traeger")
+
+    @property
+    def rejection_lines(self) -> bool:
+        return self.role in ("koordination", "traeger")
+
+    @property
+    def edits_register(self) -> bool:
+        return self.role == "koordination"
+
+    def published(self) -> Viewer:
+        """The same viewer with suppression on (reports, exports for publication)."""
+        return replace(self, publication=True)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Dashboard filters. Empty tuples mean "all" (within what the role may see)."""
+
+    period_from: str | None = None
+    period_to: str | None = None
+    programs: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+
+
+ALL = Filters()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A workspace's published copy and its settings: what every query reads."""
+
+    workspace: Path
+    settings: Settings = field(compare=False)
+
+    @classmethod
+    def of(cls, workspace: str | Path, settings: Settings | None = None) -> Source:
+        root = Path(workspace).resolve()
+        return cls(root, settings or load_settings(root))
+
+    @property
+    def ws(self) -> Workspace:
+        return Workspace(self.workspace)
+
+    @property
+    def db(self) -> Path:
+        return self.ws.published_db_path
+
+    def viewer(self, role: str, provider: str | None = None, publication: bool = False):
+        return Viewer(role, provider, k=self.settings.suppression_k, publication=publication)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with reader(self.db) as con:
+            yield con
+
+    def identity(self) -> tuple:
+        """Changes with every publication and every register edit: the key of caches."""
+        parts: list = []
+        for path in (self.db, self.ws.register_db_path, self.workspace / "lagebild.yaml"):
+            st = path.stat() if path.exists() else None
+            parts.append((st.st_mtime_ns, st.st_size) if st else None)
+        return (str(self.workspace), *parts)
+
+    def has_data(self) -> bool:
+        if not self.db.exists():
+            return False
+        try:
+            with self.read() as con:
+                return has_table(con, "meta", "data_basis") and has_table(con, "mart", "cases")
+        except duckdb.Error:
+            return False
+
+
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?"
+            " AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def effective_providers(viewer: Viewer, filters: Filters) -> tuple[str, ...]:
+    """The provider restriction actually applied: a traeger is always its own provider."""
+    if viewer.role == "traeger":
+        return (viewer.provider,)
+    return tuple(filters.providers)
+
+
+def rollup_filters(viewer: Viewer, filters: Filters) -> dict:
+    """{column: [values]} for transforms.* roll-ups (only non-empty restrictions)."""
+    out: dict = {}
+    provs = effective_providers(viewer, filters)
+    if provs:
+        out["provider_id"] = list(provs)
+    if filters.programs:
+        out["program"] = list(filters.programs)
+    if filters.regions:
+        out["region_code"] = list(filters.regions)
+    return out
+
+
+def where(
+    viewer: Viewer,
+    filters: Filters,
+    alias: str = "",
+    *,
+    period_col: str | None = None,
+    provider_col: str = "provider_id",
+) -> tuple[str, list]:
+    """SQL condition and parameters for the viewer's scope and the filters."""
+    a = f"{alias}." if alias else ""
+    clauses, params = ["true"], []
+    for col, values in (
+        (provider_col, effective_providers(viewer, filters)),
+        ("program", filters.programs),
+        ("region_code", filters.regions),
+    ):
+        if values:
+            clauses.append(f"{a}{col} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+    if period_col and filters.period_from:
+        clauses.append(f"{a}{period_col} >= ?")
+        params.append(filters.period_from)
+    if period_col and filters.period_to:
+        clauses.append(f"{a}{period_col} <= ?")
+        params.append(filters.period_to)
+    return " AND ".join(clauses), params
+
+
+def span_dates(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[date, date]:
+    """First day and last counted day of the filtered quarters."""
+    lo, hi = filters.period_from or "0000-Q1", filters.period_to or "9999-Q4"
+    row = con.execute(
+        "SELECT min(period_start), max(counted_until) FROM mart.periods"
+        " WHERE period BETWEEN ? AND ?",
+        [lo, hi],
+    ).fetchone()
+    if row is None or row[0] is None:
+        row = con.execute(
+            "SELECT min(period_start), max(counted_until) FROM mart.periods"
+        ).fetchone()
+    return row[0], row[1]
+
+
+def quarter_shift(period: str, n: int) -> str:
+    y, q = int(period[:4]), int(period[-1])
+    idx = y * 4 + (q - 1) + n
+    return f"{idx // 4}-Q{idx % 4 + 1}"
+
+
+def default_filters(options: dict) -> Filters:
+    """The last four complete quarters (a partial current quarter can be chosen)."""
+    periods = options["periods"]
+    if not periods:
+        return Filters()
+    complete = [p for p in periods if p not in options.get("partial", [])]
+    last = complete[-1] if complete else periods[-1]
+    first = quarter_shift(last, -3)
+    if first < periods[0]:
+        first = periods[0]
+    return Filters(period_from=first, period_to=last)
+
+
+def last_complete_quarter(as_of: date) -> str:
+    """The last calendar quarter that ends on or before as_of."""
+    q = (as_of.month - 1) // 3 + 1
+    end_month = 3 * q
+    next_first = date(as_of.year + (end_month == 12), end_month % 12 + 1, 1)
+    period = f"{as_of.year}-Q{q}"
+    if (next_first - as_of).days > 1:  # as_of is not the quarter's last day
+        period = quarter_shift(period, -1)
+    return period

@@ -1,0 +1,238 @@
+"""Reports: steering group, evaluation and funder statistics (HTML, PDF, XLSX).
+
+    lagebild report --workspace DIR --kind lenkungsgruppe|evaluation|foerderer \
+                    --period YYYY-Qn --out FILE.html|.pdf|.xlsx [--provider P]
+
+    from dashboards.reports import write_report
+    write_report(workspace, "lenkungsgruppe", "2026-Q3", Path("lg.pdf"))
+
+One module per report kind (`lenkungsgruppe`, `evaluation`, `foerderer`) says what it shows,
+built from the read side (`dashboards.read`) — the same queries the dashboards run. Every
+report is suppressed (k from the settings) because it is meant to leave the coordinating
+office, names its data basis (as_of, deliveries, k) and the definitions it uses.
+`--provider` makes a provider's own report. Every report written (command line or the
+pipeline's `reports` asset) is owner-only and goes to the access log (kernel/access_log.py).
+"""
+
+from __future__ import annotations
+
+import getpass
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+from dashboards import read
+from dashboards.reports import evaluation, foerderer, lenkungsgruppe
+from dashboards.reports.definitions import pick
+from dashboards.reports.model import ALLOWED, KINDS, Report, ReportError
+from kernel.errors import UserError
+
+FORMATS = (".html", ".pdf", ".xlsx")
+BUILDERS = {
+    "lenkungsgruppe": lenkungsgruppe.build,
+    "evaluation": evaluation.build,
+    "foerderer": foerderer.build,
+}
+
+
+def _period_info(src: read.Source, period: str) -> tuple[bool, list[str]]:
+    with src.read() as con:
+        rows = con.execute("SELECT period, partial FROM mart.periods ORDER BY period").fetchall()
+    periods = [p for p, _ in rows]
+    if period not in periods:
+        span = f"{periods[0]} bis {periods[-1]}" if periods else "keine"
+        raise ReportError(
+            f"Für das Quartal {period} gibt es keine Daten (vorhandene Quartale: {span})."
+        )
+    return dict(rows)[period], periods
+
+
+def build_report(src: read.Source, kind: str, period: str, viewer: read.Viewer) -> Report:
+    """The report's content, ready to be written in any format."""
+    if kind not in KINDS:
+        raise ReportError(f"Unbekannte Berichtsart '{kind}'.")
+    if kind not in ALLOWED[viewer.role]:
+        raise ReportError(f"Die Rolle {viewer.role_label} darf den {KINDS[kind]} nicht erstellen.")
+    viewer = viewer.published()  # everything in a report leaves the office
+    if not src.has_data():
+        raise ReportError(read.NO_DATA_MESSAGE)
+    partial, periods = _period_info(src, period)
+    basis = read.data_basis(src, viewer)
+    base = read.Filters(period, period)
+    scope = f"Träger {viewer.provider}" if viewer.role == "traeger" else "alle Träger des Netzwerks"
+    sections, used = BUILDERS[kind](src, viewer, src.settings, base, period, periods)
+    used = ["as_of", *used, "suppression"]
+    period_label = (
+        f"{period} (unvollständig, Datenstand {basis.as_of:%d.%m.%Y})" if partial else period
+    )
+    return Report(
+        kind=kind,
+        title=KINDS[kind],
+        period=period,
+        period_label=period_label,
+        partial=partial,
+        scope=scope,
+        viewer=viewer,
+        basis=basis,
+        sections=sections,
+        definitions=pick(src.settings, used),
+        generated_at=datetime.now().replace(microsecond=0),
+    )
+
+
+def build(
+    workspace: str | Path,
+    kind: str,
+    period: str,
+    provider: str | None = None,
+    role: str = "koordination",
+) -> Report:
+    """The report for a role (a provider's own report with `provider`)."""
+    src = read.Source.of(workspace)
+    if provider:
+        role = "traeger"
+    try:
+        viewer = src.viewer(role, provider, publication=True)
+    except read.AccessDenied as exc:
+        raise ReportError(str(exc)) from exc
+    if viewer.role == "traeger":
+        _check_provider(src, provider)
+    return build_report(src, kind, period, viewer)
+
+
+def _check_format(out: str | Path) -> Path:
+    out = Path(out)
+    if out.suffix.lower() not in FORMATS:
+        raise ReportError(
+            f"Unbekanntes Ausgabeformat '{out.suffix or out.name}': erlaubt sind .html, .pdf,"
+            " .xlsx."
+        )
+    return out
+
+
+def write(report: Report, out: str | Path) -> Path:
+    """Write a built report; the format follows the suffix (.html, .pdf, .xlsx). Owner-only."""
+    from dashboards.reports.render import write_html, write_pdf, write_xlsx
+
+    out = _check_format(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = {".html": write_html, ".pdf": write_pdf, ".xlsx": write_xlsx}[out.suffix.lower()]
+    written = writer(report, out)
+    written.chmod(0o600)
+    return written
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (container without passwd entry)
+        return "unbekannt"
+
+
+def _record(workspace: Path, report: Report, out: Path, source: str) -> None:
+    """One access-log entry per report file: kind, period, format, scope, suppression."""
+    from kernel.access_log import record, suppression
+
+    record(
+        workspace,
+        "report",
+        user=_os_user(),
+        role=report.viewer.role,
+        provider=report.viewer.provider,
+        object=report.kind,
+        period=report.period,
+        format=out.suffix.lower().lstrip("."),
+        suppression=suppression(report.k),
+        source=source,
+    )
+
+
+def write_report(
+    workspace: str | Path,
+    kind: str,
+    period: str,
+    out: str | Path,
+    provider: str | None = None,
+    role: str = "koordination",
+) -> Path:
+    """Write one report to `out` (format from the suffix) and return the path.
+
+    role: the role the report is made for ("koordination", "evaluation", "traeger",
+    "foerderer"); `provider` implies role "traeger". Raises ReportError (German message).
+    """
+    _check_format(out)
+    report = build(workspace, kind, period, provider, role)
+    path = write(report, out)
+    _record(Path(workspace).resolve(), report, path, "kommandozeile")
+    return path
+
+
+def _check_provider(src: read.Source, provider: str) -> None:
+    if not src.has_data():
+        return  # build_report says that there is no data
+    opts = read.filter_options(src, src.viewer("koordination"))
+    if provider not in opts["providers"]:
+        raise ReportError(
+            f"Träger '{provider}' kommt in den Daten nicht vor"
+            f" (vorhanden: {', '.join(opts['providers']) or 'keine'})."
+        )
+
+
+def default_period(workspace: str | Path) -> str | None:
+    """The last complete quarter up to the data cut-off, or None without data."""
+    src = read.Source.of(workspace)
+    if not src.has_data():
+        return None
+    basis = read.data_basis(src, src.viewer("koordination"))
+    return read.last_complete_quarter(basis.as_of) if basis.as_of else None
+
+
+def write_all(
+    workspace: str | Path,
+    period: str | None = None,
+    out_dir: str | Path | None = None,
+    formats: tuple[str, ...] = FORMATS,
+    on_pdf_error=None,
+) -> list[Path]:
+    """All three reports for `period` (default: the last complete quarter up to as_of) in
+    every format, into WORKSPACE/reports/ unless `out_dir` is given; each report's content is
+    built once. Used by the Dagster asset `reports` (and so by `lagebild demo`).
+    `on_pdf_error(path, error)`: called instead of raising when a PDF cannot be printed."""
+    src = read.Source.of(workspace)
+    period = period or default_period(src.workspace)
+    if period is None:
+        raise ReportError("Kein Datenstand: bitte zuerst `lagebild run` ausführen.")
+    target = Path(out_dir) if out_dir else src.ws.reports_dir
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    prints = []  # (future, out): Chromium prints the PDFs side by side, each its own process
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for kind in KINDS:
+            report = build_report(src, kind, period, src.viewer("koordination"))
+            for suffix in formats:
+                out = target / f"{kind}_{period}{suffix}"
+                if suffix == ".pdf":
+                    prints.append((pool.submit(write, report, out), out, report))
+                else:
+                    written.append(write(report, out))
+                    _record(src.workspace, report, out, "pipeline")
+        for future, out, report in prints:
+            try:
+                written.append(future.result())
+                _record(src.workspace, report, out, "pipeline")
+            except ReportError as exc:
+                if on_pdf_error is None:
+                    raise
+                on_pdf_error(out, exc)
+    return written
+
+
+def cli_report(args) -> int:
+    try:
+        path = write_report(
+            args.workspace, args.kind, args.period, args.out, provider=args.provider
+        )
+    except ReportError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"Bericht geschrieben: {path.resolve()}")
+    return 0

@@ -1,0 +1,1 @@
+"""The `lagebild` subcommands that are not pipeline runs."""
