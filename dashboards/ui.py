@@ -463,7 +463,9 @@ def page(view, render) -> None:
     if ctx.viewer.role not in view.roles:
         st.error("Diese Ansicht ist für Ihre Rolle nicht freigegeben.")
         st.stop()
-    k = suppression_state(ctx.viewer.suppress_k)
+    # a provider's own figures are not suppressed, what rests on others' records is: the log
+    # names the k that protects the page's figures beyond the reader's own cases
+    k = suppression_state(ctx.viewer.network_k)
     if _once("view", (view.key, ctx.filters, k)):
         ctx.who.record("view", suppression=k)
     st.title(view.title)
