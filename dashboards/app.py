@@ -18,6 +18,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import ui
+from dashboards.filters import sidebar_filters
 from dashboards.views import all_views, views_for
 
 st.set_page_config(page_title="Lagebild", page_icon="📊", layout="wide")
@@ -54,7 +55,7 @@ if not ui.source(cfg).has_data():
     st.stop()
 
 viewer = ui.viewer(cfg, user)
-filters = ui.sidebar_filters(cfg, viewer)
+filters = sidebar_filters(ui.source(cfg), viewer)
 st.session_state["lagebild_context"] = ui.Context(
     cfg=cfg, user=user, viewer=viewer, filters=filters, source=ui.source(cfg)
 )

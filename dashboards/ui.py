@@ -1,4 +1,4 @@
-"""Shared Streamlit pieces: configuration, login, sidebar filters, tables with downloads,
+"""Shared Streamlit pieces: configuration, login, tables with downloads,
 figures and the data-basis footer. Views call these; no view talks to DuckDB itself.
 
 Text from the data enters Markdown only through `md_text` (keys, codes, region and theme
@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards import access, catalog, data, exports, media_guard, read
+from dashboards import access, catalog, data, exports, filters, media_guard, read
 from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, login
 from dashboards.disclosure import Published
 from dashboards.markup import md_text
@@ -235,136 +235,6 @@ def sidebar_user(cfg: AppConfig, user: User) -> None:
             st.rerun()
 
 
-def _period_label(options: dict):
-    partial = set(options.get("partial", []))
-    return lambda p: f"{p} (unvollständig)" if p in partial else p
-
-
-def sidebar_filters(cfg: AppConfig, v: read.Viewer) -> read.Filters:
-    """Period, program, region and provider filters; a provider sees only itself."""
-    options = data.load(read.filter_options, source(cfg), v)
-    if v.suppress_k is not None:
-        return grid_filters(v, options)
-    default = read.default_filters(options)
-    periods = options["periods"]
-    with st.sidebar:
-        st.subheader("Filter")
-        if len(periods) >= 2:
-            value = st.session_state.get("f_period") or (default.period_from, default.period_to)
-            if value[0] not in periods or value[1] not in periods:
-                value = (default.period_from, default.period_to)
-            lo, hi = st.select_slider(
-                "Zeitraum (Quartale)",
-                options=periods,
-                value=value,
-                format_func=_period_label(options),
-                key="f_period",
-            )
-        else:
-            lo = hi = periods[0] if periods else None
-        programs = st.multiselect(
-            "Programm",
-            options["programs"],
-            format_func=lambda c: catalog.code_label("program", c),
-            placeholder="alle",
-            key="f_programs",
-        )
-        regions = st.multiselect(
-            "Region",
-            options["regions"],
-            format_func=region_label,
-            placeholder="alle",
-            key="f_regions",
-        )
-        if v.role == "traeger":
-            st.multiselect(
-                "Träger", [v.provider], default=[v.provider], disabled=True, key="f_providers"
-            )
-            providers: list[str] = [v.provider]
-        else:
-            providers = st.multiselect(
-                "Träger", options["providers"], placeholder="alle", key="f_providers"
-            )
-    return read.Filters(
-        period_from=lo,
-        period_to=hi,
-        programs=tuple(programs),
-        regions=tuple(regions),
-        providers=tuple(providers),
-    )
-
-
-def grid_filters(v: read.Viewer, options: dict) -> read.Filters:
-    """A suppressed reader's filters choose cells of the publication grid: one quarter,
-    half-year or year, and one programme, one region or one provider (or all)."""
-    partial = set(options["partial"])
-    choices = [
-        *reversed(options["years"]),
-        *reversed(options["halves"]),
-        *reversed(options["periods"]),
-    ]
-    complete = [p for p in reversed(options["periods"]) if p not in partial]
-    default = complete[0] if complete else (choices[0] if choices else None)
-    with st.sidebar:
-        st.subheader("Filter")
-        st.caption(
-            "Veröffentlichte Zahlen: ein Zeitraum des Veröffentlichungsrasters und höchstens"
-            " eine Gliederung (Programm, Region oder Träger)."
-        )
-        period = st.selectbox(
-            "Zeitraum",
-            choices,
-            index=choices.index(default) if default in choices else 0,
-            format_func=lambda p: (
-                f"{_grid_period_text(p)} (unvollständig)" if p in partial else _grid_period_text(p)
-            ),
-            key="g_period",
-        )
-        if v.role == "traeger":
-            st.selectbox("Träger", [v.provider], disabled=True, key="g_provider_fixed")
-            return read.Filters(period, period, providers=(v.provider,))
-        kinds = {
-            "alle": "Netzwerk gesamt",
-            "program": "Programm",
-            "region": "Region",
-            "provider": "Träger",
-        }
-        kind = st.radio("Gliederung", list(kinds), format_func=kinds.get, key="g_kind")
-        pick: dict[str, tuple[str, ...]] = {"program": (), "region": (), "provider": ()}
-        if kind == "program":
-            pick["program"] = (
-                st.selectbox(
-                    "Programm",
-                    options["programs"],
-                    key="g_program",
-                    format_func=lambda c: catalog.code_label("program", c),
-                ),
-            )
-        elif kind == "region":
-            pick["region"] = (
-                st.selectbox(
-                    "Region", options["regions"], key="g_region", format_func=region_label
-                ),
-            )
-        elif kind == "provider":
-            pick["provider"] = (st.selectbox("Träger", options["providers"], key="g_provider"),)
-    return read.Filters(
-        period,
-        period,
-        programs=pick["program"],
-        regions=pick["region"],
-        providers=pick["provider"],
-    )
-
-
-def _grid_period_text(p: str) -> str:
-    if len(p) == 4:
-        return f"Jahr {p}"
-    if p[5] == "H":
-        return f"{p[-1]}. Halbjahr {p[:4]}"
-    return f"{p[-1]}. Quartal {p[:4]}"
-
-
 # ---------------------------------------------------------------------------------------------
 # view context
 
@@ -429,7 +299,7 @@ def period_text(f: read.Filters) -> str:
     if not f.period_from:
         return "alle Quartale"
     if f.period_from == f.period_to:
-        return _grid_period_text(f.period_from)
+        return filters.grid_period_text(f.period_from)
     return f"{f.period_from} bis {f.period_to}"
 
 
@@ -593,7 +463,9 @@ def page(view, render) -> None:
     if ctx.viewer.role not in view.roles:
         st.error("Diese Ansicht ist für Ihre Rolle nicht freigegeben.")
         st.stop()
-    k = suppression_state(ctx.viewer.suppress_k)
+    # a provider's own figures are not suppressed, what rests on others' records is: the log
+    # names the k that protects the page's figures beyond the reader's own cases
+    k = suppression_state(ctx.viewer.network_k)
     if _once("view", (view.key, ctx.filters, k)):
         ctx.who.record("view", suppression=k)
     st.title(view.title)

@@ -15,7 +15,7 @@ from dashboards.read.basis import DataBasis, data_basis, filter_options
 from dashboards.read.caseload import benchmark_label, case_counts, caseload, caseload_by_caseworker
 from dashboards.read.cases import cases
 from dashboards.read.deliveries import deliveries, delivery_tables, rejections
-from dashboards.read.gaps import gap_matrix, gaps, structural_closures, waits
+from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
 from dashboards.read.overview import decisions
@@ -66,6 +66,7 @@ __all__ = [
     "gaps",
     "km_curve",
     "last_complete_quarter",
+    "matrix_across",
     "process_quality",
     "quarter_shift",
     "query",

@@ -82,11 +82,19 @@ def gaps(
 
 @query()
 def gap_matrix(source: Source, viewer: Viewer, filters: Filters) -> Published:
-    """Domain × region: the heatmap's cells (long form, margins per domain and per region)."""
+    """Domain × region: the heatmap's cells (long form, margins per domain and per region).
+    A suppressed reader gets domain × programme, the cells the publication grid holds."""
     if viewer.suppress_k is not None:
-        return _gaps_from_grid(source, viewer, filters, ["domain", "region_code"], False)
+        return _gaps_from_grid(source, viewer, filters, ["domain", "program"], False)
     df = label_codes(_gap_rows(source, viewer, filters, ["domain", "region_code"]))
     return publish(df, viewer.suppress_k, margins=[["domain"], ["region_code"]])
+
+
+def matrix_across(matrix: Published) -> tuple[str, str]:
+    """The matrix's second dimension and its German name: region, or programme."""
+    if "region_code" in matrix.table.columns:
+        return "region_code", "Region"
+    return "program", "Programm"
 
 
 @query()

@@ -9,20 +9,13 @@ import pandas as pd
 
 from dashboards.disclosure import Published
 from dashboards.read.caseload import caseload
-from dashboards.read.gaps import gap_matrix, gaps
+from dashboards.read.gaps import gap_matrix, gaps, matrix_across
 from dashboards.read.gate import query
 from dashboards.read.grid import NotInGrid
 from dashboards.read.scope import Filters, Source, Viewer
 from dashboards.read.themes import themes
 
-_MATRIX_ORDER = [
-    "domain",
-    "region_code",
-    "goals_set",
-    "goals_without_offer",
-    "cases_with_gap",
-    "gap_rate",
-]
+_MATRIX_COUNTS = ["goals_set", "goals_without_offer", "cases_with_gap", "gap_rate"]
 MIN_GOALS = 10  # a gap is ranked only with at least this many goals in its cell
 TOP_GAPS = 5
 
@@ -31,19 +24,30 @@ def _num(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
+def _gaps_by_domain(source: Source, viewer: Viewer, filters: Filters) -> Published:
+    """The gap rows by domain alone, as a matrix with one column ("alle Regionen")."""
+    try:
+        by_domain = gaps(source, viewer, filters, group_by=("domain",))
+    except NotInGrid:  # not published for this selection at all
+        empty = pd.DataFrame(columns=["domain", "region_code", *_MATRIX_COUNTS])
+        return Published(empty, empty.astype(str), viewer.suppress_k)
+    gm = by_domain.rows((by_domain.table["domain"] != "Gesamt").to_numpy())
+    return Published(
+        gm.table.assign(region_code="alle Regionen"), gm.flags.assign(region_code=""), gm.k
+    )
+
+
 @query()
 def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Published]:
     """{"gaps", "themes", "overloaded"}: the published rows that need a decision."""
     threshold = source.settings.overload_threshold
     try:
         gm = gap_matrix(source, viewer, filters)
-    except NotInGrid:  # published figures for one programme or provider: by domain only
-        by_domain = gaps(source, viewer, filters, group_by=("domain",))
-        gm = by_domain.rows((by_domain.table["domain"] != "Gesamt").to_numpy())
-        gm = Published(
-            gm.table.assign(region_code="alle Regionen"), gm.flags.assign(region_code=""), gm.k
-        )
-        gm = Published(gm.table[_MATRIX_ORDER], gm.flags[_MATRIX_ORDER], gm.k)
+    except NotInGrid:  # published figures for one region or provider: by domain only
+        gm = _gaps_by_domain(source, viewer, filters)
+    across, _ = matrix_across(gm)
+    order = ["domain", across, *_MATRIX_COUNTS]
+    gm = Published(gm.table[order], gm.flags[order], gm.k)
     rate = _num(gm.table["gap_rate"])
     ok = rate.notna() & (_num(gm.table["goals_set"]) >= MIN_GOALS)
     ranked = rate.where(ok).sort_values(ascending=False, na_position="last")

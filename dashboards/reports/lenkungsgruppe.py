@@ -43,7 +43,7 @@ def build(src, v, s, base, period, periods):
     gaps_items = bullets_from(
         dec["gaps"],
         lambda r: (
-            f"{r.domain} in {r.region_code}: {fmt(r.gap_rate, percent=True)} der "
+            f"{r.domain} in {r[1]}: {fmt(r.gap_rate, percent=True)} der "
             f"{fmt(r.goals_set)} vereinbarten Ziele ohne passendes Angebot"
         ),
     )
@@ -85,11 +85,12 @@ def build(src, v, s, base, period, periods):
 
     gaps_sec = Section("Versorgungslücken")
     matrix = read.gap_matrix(src, v, base)
+    across, across_name = read.matrix_across(matrix)
     if len(matrix.table):
         gaps_sec.blocks.append(
             Figure(
-                "Lückenquote nach Lebensbereich und Region",
-                figures.gap_heatmap(matrix, title=None),
+                f"Lückenquote nach Lebensbereich und {across_name}",
+                figures.gap_heatmap(matrix, col_col=across, title=None),
                 height=380,
             )
         )

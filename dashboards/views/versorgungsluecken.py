@@ -25,19 +25,23 @@ def render(ctx: ui.Context) -> None:
     st.subheader("Ziele ohne passendes Angebot")
     st.caption(
         "Lückenquote = im Zeitraum vereinbarte Ziele ohne passendes Angebot / alle im Zeitraum "
-        "vereinbarten Ziele, je Lebensbereich und Region."
+        "vereinbarten Ziele, je Lebensbereich und Region (veröffentlichte Zahlen: je Programm)."
     )
     matrix = ctx.run_if_published(Q["matrix"])
+    across, across_name = read.matrix_across(matrix) if matrix is not None else ("", "")
     if matrix is not None and len(matrix.table):
-        ui.figure(figures.gap_heatmap(matrix, title=None), key="gap_heatmap")
+        ui.figure(figures.gap_heatmap(matrix, col_col=across, title=None), key="gap_heatmap")
     elif matrix is not None:
         st.info("Im gewählten Zeitraum wurden keine Ziele vereinbart.")
     by_domain = ctx.run(Q["by_domain"])
     ui.table(ctx, by_domain, "Versorgungslücken nach Lebensbereich", key="gaps_domain")
     if matrix is not None:
-        with st.expander("Lebensbereich × Region als Tabelle"):
+        with st.expander(f"Lebensbereich × {across_name} als Tabelle"):
             ui.table(
-                ctx, matrix, "Versorgungslücken nach Lebensbereich und Region", key="gaps_matrix"
+                ctx,
+                matrix,
+                f"Versorgungslücken nach Lebensbereich und {across_name}",
+                key="gaps_matrix",
             )
 
     st.subheader("Wartezeiten nach Angebotsart")

@@ -89,7 +89,7 @@ def test_provider_filter_cannot_be_widened(workspace):
     assert set(read.rejections(src, v)["provider_id"]) <= {"p04"}
     cl = read.caseload(src, v, wide)
     assert set(cl.table["provider_id"]) == {"p04"}
-    assert cl.k == 3
+    assert cl.k is None  # its own cases, unsuppressed (metrics.md: beyond its own cases)
     assert read.filter_options(src, v)["providers"] == ["p04"]
     with pytest.raises(AccessDenied):
         Viewer("traeger")

@@ -31,6 +31,7 @@ ALLOWED = {
 STREAMLIT_APP = (
     "dashboards.app",
     "dashboards.ui",
+    "dashboards.filters",
     "dashboards.data",
     "dashboards.views",
     "dashboards.server",  # the st.App entry: app.py behind the download guard
