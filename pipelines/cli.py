@@ -25,7 +25,7 @@ from kernel.errors import UserError
 # command -> "module:function"; the function takes the parsed args and returns an exit code.
 HANDLERS = {
     "run": "pipelines.runner:cli_run",
-    "check": "pipelines.runner:cli_check",
+    "check": "pipelines.commands.check:cli_check",
     "demo": "pipelines.runner:cli_demo",
     "generate": "generator:cli_generate",
     "report": "dashboards.reports:cli_report",
@@ -235,13 +235,15 @@ def _before_run(args) -> None:
     """Looser modes in the workspace: one warning line, then owner-only; access-log retention."""
     from kernel import access_log
     from kernel.private import secure_workspace
-    from kernel.settings import load_settings
+    from kernel.settings import SettingsError, load_settings
 
     workspace, inbox = _workspace_and_inbox(args)
+    if not workspace.is_dir():  # not a workspace (yet): nothing to tighten; the run reports it
+        return
     message = secure_workspace(workspace, skip=(inbox,))
     if message:
         print(message, file=sys.stderr)
-    with contextlib.suppress(ValueError):  # a broken lagebild.yaml: the command reports it
+    with contextlib.suppress(ValueError, SettingsError):  # a broken lagebild.yaml: the run says it
         access_log.prune(workspace, load_settings(workspace).access_log_retention_days)
 
 
@@ -249,7 +251,9 @@ def _after_run(args) -> None:
     from kernel.private import tighten
 
     workspace, inbox = _workspace_and_inbox(args)
-    tighten(workspace, skip=(inbox,))
+    if workspace.is_dir():  # never raises out of `finally`: a read-only workspace was reported
+        with contextlib.suppress(OSError):
+            tighten(workspace, skip=(inbox,))
 
 
 def main(argv: list[str] | None = None) -> int:

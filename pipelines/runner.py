@@ -383,7 +383,7 @@ def _stage_figures(instance, run_id: str) -> dict[str, dict]:
 
 def _print_run_summary(settings: Settings, outcome: RunOutcome) -> None:
     from kernel.warehouse import reader
-    from pipelines.ingest.load import STATUS_DE
+    from pipelines.ingest.batch import STATUS_DE
 
     ws = settings.ws
     if not ws.db_path.exists():
@@ -489,85 +489,6 @@ def cli_run(args) -> int:
         _print_failures(outcome)
         return 1
     return 0
-
-
-def cli_check(args) -> int:
-    """Validate one delivery without loading anything. Exit 0 = fehlerfrei, 1 = Zeilen würden
-    abgelehnt, 3 = Quarantäne."""
-    from kernel.warehouse import connect
-    from pipelines.ingest.load import REJECTIONS_TMP, inspect_delivery, quarantine_rows
-
-    path: Path = args.path
-    if not os.path.lexists(path):
-        raise UserError(f"Lieferung nicht gefunden: {path}")
-    con = connect()
-    with tempfile.TemporaryDirectory(prefix="lagebild-check-") as tmp:
-        insp = inspect_delivery(con, path, Path(tmp))
-        rows = con.execute(
-            f"SELECT table_name, file_name, line, column_name, reason FROM {REJECTIONS_TMP}"
-            " ORDER BY table_name, line"
-        ).fetchall()
-    kind = insp.parsed.format or insp.parsed.kind
-    print(f"Prüfung der Lieferung {insp.parsed.source_name} ({kind})")
-    print(f"Träger: {insp.provider_id or '—'} · Exportdatum: {insp.exported_on or '—'}")
-    for note in insp.notes:
-        print(f"Hinweis: {note}")
-    if insp.quarantine:
-        print("\nDie Lieferung käme vollständig in Quarantäne (keine Zeile würde geladen):")
-        for _, file_name, line, _, reason, _ in quarantine_rows(insp):
-            where = f"{file_name or '—'}" + (f", Zeile {line}" if line else "")
-            print(f"  - {where}: {reason}")
-        con.close()
-        return 3
-    print(f"\n{'Tabelle':<12}{'Datei':<28}{'erhalten':>10}{'gültig':>10}{'abgelehnt':>11}")
-    for c in insp.counts.values():
-        print(
-            f"{c.table_name:<12}{c.file_name[:27]:<28}{c.received:>10}{c.loaded:>10}"
-            f"{c.rejected:>11}"
-        )
-    shown = rows[:50]
-    if rows:
-        print(f"\nAbgelehnte Zeilen ({len(rows)}):")
-        for _table, file_name, line, _, reason in shown:
-            print(f"  - {file_name}, Zeile {line}: {reason}")
-        if len(rows) > len(shown):
-            print(f"  … und {len(rows) - len(shown)} weitere")
-    gx = _check_with_suites(con, insp)
-    con.close()
-    if gx:
-        print(f"\nGreat Expectations auf den gültigen Zeilen: {gx}")
-    if rows:
-        print(
-            f"\nErgebnis: würde teilweise angenommen ({len(rows)} Zeilen abgelehnt)."
-            " Es wurde nichts geladen."
-        )
-        return 1
-    print("\nErgebnis: fehlerfrei, würde vollständig angenommen. Es wurde nichts geladen.")
-    return 0
-
-
-def _check_with_suites(con, insp) -> str:
-    """Run the contract's GX suites on the rows that passed the row rules."""
-    from data_contracts.suites import ephemeral_context, validate_frame
-
-    context = ephemeral_context()
-    results = []
-    for name in insp.counts:
-        table = insp.parsed.tables[name].table
-        cols = ", ".join(table.column_names)
-        frame = con.execute(
-            f"SELECT {cols}, NULL::VARCHAR AS delivery_id FROM checked_{name} WHERE len(faults) = 0"
-        ).df()
-        results.append(validate_frame(context, table, frame)[0])
-    if not results:
-        return ""
-    bad = [r for r in results if not r.success]
-    total = sum(r.evaluated for r in results)
-    if not bad:
-        return f"{len(results)} Suiten, {total} Erwartungen, alle erfüllt"
-    return f"{len(bad)} von {len(results)} Suiten verletzt: " + "; ".join(
-        f"{r.table}: {', '.join(f['expectation'] for f in r.failed)}" for r in bad
-    )
 
 
 def cli_demo(args) -> int:

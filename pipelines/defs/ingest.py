@@ -12,9 +12,9 @@ import dagster as dg
 from data_contracts import load_contract
 from data_contracts.schema import create_all
 from kernel.warehouse import reader
+from pipelines.ingest.batch import STATUS_DE, ingest_pending, resolve_data_basis
 from pipelines.ingest.landing import land
 from pipelines.ingest.limits import Limits
-from pipelines.ingest.load import STATUS_DE, ingest_pending, resolve_data_basis
 from pipelines.observe import stage
 from pipelines.resources import LagebildResource
 

@@ -21,21 +21,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from pipelines.ingest.faults import LimitExceeded, UnreadableFile
+from pipelines.ingest.limits import Limits
+
+__all__ = ["LimitExceeded", "UnreadableFile"]  # the readers' faults, re-exported
+
 CHUNK = 64 * 1024 * 1024
 NL, QUOTE, CR = 10, 34, 13
-
-
-class UnreadableFile(Exception):
-    """A structural fault: the file cannot be read as a CSV of the exchange format."""
-
-    def __init__(self, reason: str, line: int | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.line = line
-
-
-class LimitExceeded(UnreadableFile):
-    """A limit of exchange-format.md "Limits" is exceeded: the delivery is quarantined."""
 
 
 def de_int(n: int) -> str:
@@ -274,8 +266,6 @@ def read_header(
 
 def inspect_csv(path: Path, workdir: Path, limits=None) -> CsvLayout:
     """Encoding, line endings, separator, header and record structure of a delivered CSV."""
-    from pipelines.ingest.limits import Limits
-
     limits = limits or Limits()
     if path.stat().st_size == 0:
         raise UnreadableFile("Datei ist leer")

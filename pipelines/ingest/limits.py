@@ -9,12 +9,16 @@ references) and again while it streams (decompressed bytes are counted, not trus
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from pipelines.ingest.csvfile import LimitExceeded
+from pipelines.ingest.faults import LimitExceeded
 
 __all__ = ["LimitExceeded", "Limits", "watchdog"]
 
@@ -103,3 +107,34 @@ def watchdog(con, limits: Limits) -> Iterator[None]:
         yield
     finally:
         done.set()
+
+
+def probe_survives(path: Path, limits: Limits) -> bool:
+    """Open a delivery whose processing a crash interrupted in a separate process first (the
+    same reading and checking as `lagebild check`, nothing recorded): True when that process
+    finishes. A native reader that aborts, or a delivery that exhausts memory or time, then
+    kills only the probe, never the run."""
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    env.pop("LAGEBILD_CRASH_AT", None)
+    try:
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipelines.ingest.probe",
+                str(path),
+                str(limits.max_unpacked_bytes),
+                str(limits.max_compression_ratio),
+                str(limits.max_columns),
+                str(limits.max_sheet_cells),
+                str(limits.max_line_bytes),
+                str(limits.timeout_seconds),
+            ],
+            capture_output=True,
+            timeout=limits.timeout_seconds + 120,
+            env=env,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+    return res.returncode == 0

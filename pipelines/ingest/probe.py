@@ -2,8 +2,8 @@
 of its own (an in-memory DuckDB, nothing recorded) and exit 0 when that finished.
 
 The pipeline runs this for a delivery whose processing a crash interrupted before it opens it
-again itself (pipelines/ingest/load.py, `probe_survives`). Nothing is printed: the delivery
-may hold identifiers.
+again itself (`probe_survives` in pipelines/ingest/limits.py). Nothing is printed: the
+delivery may hold identifiers.
 """
 
 from __future__ import annotations

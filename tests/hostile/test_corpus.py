@@ -97,8 +97,8 @@ def test_delivery_is_judged_as_the_contract_says(tmp_path, case):
 @pytest.mark.parametrize("case", [c for c in CASES if c.level == "inbox"], ids=lambda c: c.id)
 def test_inbox_entry_is_landed_and_judged_without_being_opened(tmp_path, case):
     from data_contracts.schema import create_all
+    from pipelines.ingest.batch import ingest_pending
     from pipelines.ingest.landing import land
-    from pipelines.ingest.load import ingest_pending
 
     inbox = tmp_path / "inbox"
     case.build(inbox, provider_of(case))

@@ -11,7 +11,7 @@ import pytest
 from data_contracts.schema import create_all
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
-from pipelines.ingest import load
+from pipelines.ingest import batch, load
 from pipelines.ingest.landing import land
 from pipelines.ingest.limits import Limits
 from tests.hostile.corpus import EMAIL, cases_csv, folder
@@ -50,7 +50,7 @@ def test_an_error_while_reading_one_delivery_quarantines_it_and_the_run_goes_on(
         return real(con_, path, *a, **k)
 
     monkeypatch.setattr(load, "parse_delivery", explode)
-    load.ingest_pending(con, ws)
+    batch.ingest_pending(con, ws)
     got = statuses(con)
     assert got["a_gut"][0] == got["c_gut"][0] == "accepted"
     assert got["b_boese"] == (
@@ -72,7 +72,7 @@ def test_an_interrupted_delivery_is_probed_in_another_process_first(setup, monke
         return path.name != "c_gut"  # c_gut kills the reader again
 
     monkeypatch.setattr(load, "probe_survives", probe)
-    load.ingest_pending(con, ws)
+    batch.ingest_pending(con, ws)
     got = statuses(con)
     assert sorted(seen) == ["a_gut", "c_gut"]
     assert got["a_gut"][0] == "accepted"
@@ -90,7 +90,7 @@ def test_twice_interrupted_is_quarantined_without_opening(setup, monkeypatch):
     con.execute("UPDATE audit.landing SET attempts = 2 WHERE source_name = 'a_gut'")
     monkeypatch.setattr(load, "probe_survives", lambda *a: pytest.fail("not probed"))
     monkeypatch.setattr(load, "inspect_delivery", _only_for({"b_boese", "c_gut"}))
-    load.ingest_pending(con, ws)
+    batch.ingest_pending(con, ws)
     status, message = statuses(con)["a_gut"]
     assert status == "quarantined" and "mehrfach abgebrochen" in message
 
@@ -119,7 +119,7 @@ def test_an_interrupt_by_the_user_does_not_count_as_a_crash(setup, monkeypatch):
 
     monkeypatch.setattr(load, "inspect_delivery", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        load.ingest_pending(con, ws)
+        batch.ingest_pending(con, ws)
     assert con.execute("SELECT max(attempts) FROM audit.landing").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM audit.deliveries").fetchone()[0] == 0
 
