@@ -42,9 +42,9 @@ def landing(lagebild: LagebildResource) -> dg.MaterializeResult:
     )
     return dg.MaterializeResult(
         metadata={
-            "neue_lieferungen": len(result.new),
-            "duplikate": len(result.duplicates),
-            "bereits_bekannt": result.known,
+            "new_deliveries": len(result.new),
+            "duplicates": len(result.duplicates),
+            "already_known": result.known,
         }
     )
 
@@ -79,7 +79,7 @@ def staging(context: dg.AssetExecutionContext, lagebild: LagebildResource) -> dg
     log.info(f"Datenstand (as_of): {as_of}")
     return dg.MaterializeResult(
         metadata={
-            "lieferungen_verarbeitet": len(results),
+            "deliveries_processed": len(results),
             **{f"status_{k}": v for k, v in by_status.items()},
             **{f"zeilen_{k}": v for k, v in rows.items()},
             "as_of": str(as_of),
@@ -105,7 +105,7 @@ def _run_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, str]:
 def _contract_check(table_name: str):
     @dg.asset_check(
         asset="staging",
-        name=f"vertrag_{table_name}",
+        name=f"contract_{table_name}",
         blocking=True,
         description=f"Great-Expectations-Suite des Austauschformats für staging.{table_name}",
     )
@@ -130,10 +130,10 @@ def _contract_check(table_name: str):
             passed=all(r.success for r in results),
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "geprueft": scope,
-                "zeilen": sum(r.rows for r in results),
-                "erwartungen": results[0].evaluated if results else 0,
-                "verletzt": len(failed),
+                "checked": scope,
+                "rows": sum(r.rows for r in results),
+                "expectations": results[0].evaluated if results else 0,
+                "violated": len(failed),
                 "details": dg.MetadataValue.json(failed) if failed else "keine",
             },
         )
@@ -150,7 +150,7 @@ contract_checks = [_contract_check(name) for name in load_contract().tables]
     description="Abgleich je Lieferung und Tabelle: erhalten = geladen + abgelehnt; die"
     " Zeilen in staging entsprechen den geladenen Zeilen der aktuellen Lieferungen.",
 )
-def abgleich(lagebild: LagebildResource) -> dg.AssetCheckResult:
+def reconciliation(lagebild: LagebildResource) -> dg.AssetCheckResult:
     with reader(lagebild.ws.db_path) as con:
         unbalanced = con.execute(
             "SELECT count(*) FROM audit.delivery_tables WHERE rows_received <>"
@@ -181,9 +181,9 @@ def abgleich(lagebild: LagebildResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=unbalanced == 0 and deliveries_unbalanced == 0 and staged_mismatch == 0,
         metadata={
-            "tabellen_ohne_abgleich": unbalanced,
-            "lieferungen_ohne_abgleich": deliveries_unbalanced,
-            "staging_abweichungen": staged_mismatch,
+            "unbalanced_tables": unbalanced,
+            "unbalanced_deliveries": deliveries_unbalanced,
+            "staging_mismatches": staged_mismatch,
         },
     )
 
@@ -194,7 +194,7 @@ def abgleich(lagebild: LagebildResource) -> dg.AssetCheckResult:
     description="Jede Zeile mit Fallbezug gehört zu einem Fall desselben Trägers in staging.cases;"
     " Schlüssel sind eindeutig.",
 )
-def bezuege_und_schluessel(lagebild: LagebildResource) -> dg.AssetCheckResult:
+def references_and_keys(lagebild: LagebildResource) -> dg.AssetCheckResult:
     contract = load_contract()
     with reader(lagebild.ws.db_path) as con:
         orphans = {
@@ -215,7 +215,7 @@ def bezuege_und_schluessel(lagebild: LagebildResource) -> dg.AssetCheckResult:
         }
     return dg.AssetCheckResult(
         passed=not any(orphans.values()) and not any(dupes.values()),
-        metadata={"ohne_fall": orphans, "doppelte_schluessel": dupes},
+        metadata={"orphans": orphans, "duplicate_keys": dupes},
     )
 
 
@@ -226,7 +226,7 @@ def bezuege_und_schluessel(lagebild: LagebildResource) -> dg.AssetCheckResult:
     " (E-Mail, Telefon, IBAN, Geburtsdatum, Anschrift); dieselben Muster wie die"
     " Identifikator-Sperre.",
 )
-def keine_identifikatoren(
+def no_identifiers(
     context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
 ) -> dg.AssetCheckResult:
     from data_contracts.rules import lit
@@ -256,18 +256,18 @@ def keine_identifikatoren(
         ).fetchall()
     hits = {t: int(n) for t, n in rows if n}
     return dg.AssetCheckResult(
-        passed=not hits, metadata={"geprueft": scope, "treffer": hits or "keine"}
+        passed=not hits, metadata={"checked": scope, "hits": hits or "keine"}
     )
 
 
 @dg.sensor(
-    name="posteingang",
+    name="inbox_sensor",
     target=dg.AssetSelection.all(),
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Startet einen Lauf, sobald eine neue Lieferung im Posteingang liegt.",
 )
-def posteingang(context: dg.SensorEvaluationContext, lagebild: LagebildResource):
+def inbox_sensor(context: dg.SensorEvaluationContext, lagebild: LagebildResource):
     inbox = lagebild.settings().inbox
     if not inbox or not Path(inbox).is_dir():
         return dg.SkipReason("Kein Posteingang konfiguriert (LAGEBILD_INBOX).")
@@ -287,4 +287,4 @@ def posteingang(context: dg.SensorEvaluationContext, lagebild: LagebildResource)
     return dg.RunRequest(run_key=None)
 
 
-SENSORS = [posteingang]
+SENSORS = [inbox_sensor]

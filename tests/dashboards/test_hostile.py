@@ -17,9 +17,9 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from dashboards.read import ROLES
-from dashboards.views import views_for
+from dashboards.views import titles, views_for
 from kernel import access_log
-from tests.dashboards.apptest import logged_in
+from tests.dashboards.apptest import logged_in, texts
 from tests.dashboards.fixture_warehouse import HOSTILE, HOSTILE_PROVIDERS, SECRET_CASE, build
 from tests.dashboards.safe_files import (
     csv_problems,
@@ -57,6 +57,8 @@ def made(monkeypatch):
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     return found
+
+VIEWS = titles()
 
 
 def _markdown_sources(at) -> list[str]:
@@ -109,6 +111,13 @@ def test_every_surface_of_every_role_stays_text(hostile_ws, monkeypatch, made):
                 at.toggle(key=toggle).set_value(True).run()
             where = f"{role}/{view}"
             _check_page(at, where)
+            # every view renders for every role with its title, data basis and, where
+            # suppressed, the k (this loop is the per-view render test as well)
+            body = texts(at)
+            assert VIEWS[view] in [t.value for t in at.title], where
+            assert "Datenbasis:" in body and "Datenstand 30.09.2026" in body, where
+            if role in ("foerderer", "traeger"):
+                assert "k = 3" in body, where
             files += [(where, name, data) for name, data in _download_all(at, made, where)]
 
     # every file a view offers: formula-free, hostile keys present as plain strings

@@ -49,12 +49,12 @@ def test_contract_suites_are_blocking_checks_on_staging(defs):
         if key.asset_key == dg.AssetKey("staging")
     }
     for table in ("cases", "goals", "referrals", "contacts", "barriers", "staffing", "relapses"):
-        assert checks[f"vertrag_{table}"].blocking
-    assert checks["abgleich"].blocking and checks["keine_identifikatoren"].blocking
+        assert checks[f"contract_{table}"].blocking
+    assert checks["reconciliation"].blocking and checks["no_identifiers"].blocking
 
 
 def test_inbox_sensor_job_and_in_process_executor(defs):
-    assert defs.get_sensor_def("posteingang")
+    assert defs.get_sensor_def("inbox_sensor")
     assert defs.resolve_job_def("lagebild").executor_def.name == "in_process"
 
 

@@ -328,24 +328,24 @@ def test_contract_suites_validate_what_a_run_loaded_and_everything_when_run_alon
     inbox, ws = tmp_path / "inbox", tmp_path / "ws"
     cases_delivery(inbox, "d1", ["K1", "K2", "K3"], exported_on="2026-09-01")
     first = run(inbox, ws)
-    meta = check_metadata(ws, first.run_id, "vertrag_cases")
-    assert meta["passed"] and meta["zeilen"] == 3
-    assert meta["geprueft"] == "in diesem Lauf geladene Zeilen"
+    meta = check_metadata(ws, first.run_id, "contract_cases")
+    assert meta["passed"] and meta["rows"] == 3
+    assert meta["checked"] == "in diesem Lauf geladene Zeilen"
 
     cases_delivery(inbox, "d2", ["K1"], provider="p2", exported_on="2026-09-01")
     second = run(inbox, ws)
-    assert check_metadata(ws, second.run_id, "vertrag_cases")["zeilen"] == 1
+    assert check_metadata(ws, second.run_id, "contract_cases")["rows"] == 1
 
     # a row against the contract reaching staging by any other way: the check alone finds it
     with writer(ws / "lagebild.duckdb", ws / ".lagebild.lock") as con:
         con.execute("UPDATE staging.cases SET program = 'unbekannt' WHERE case_id = 'K2'")
         con.execute("UPDATE staging.cases SET person_key = 'x@example.org' WHERE case_id = 'K3'")
     alone = run_pipeline(load_settings(ws, inbox), selection=dg_checks_only())
-    meta = check_metadata(ws, alone.run_id, "vertrag_cases")
-    assert not meta["passed"] and meta["zeilen"] == 4 and meta["geprueft"] == "alle Zeilen"
-    leak = check_metadata(ws, alone.run_id, "keine_identifikatoren")
-    assert not leak["passed"] and leak["geprueft"] == "alle Zeilen"
-    assert check_metadata(ws, second.run_id, "keine_identifikatoren")["passed"]
+    meta = check_metadata(ws, alone.run_id, "contract_cases")
+    assert not meta["passed"] and meta["rows"] == 4 and meta["checked"] == "alle Zeilen"
+    leak = check_metadata(ws, alone.run_id, "no_identifiers")
+    assert not leak["passed"] and leak["checked"] == "alle Zeilen"
+    assert check_metadata(ws, second.run_id, "no_identifiers")["passed"]
     assert not alone.success
 
 
