@@ -147,7 +147,7 @@ def code_version() -> dict:
 def figure_settings(settings: Settings) -> dict:
     """The settings that affect figures (everything but where things are)."""
     values = dataclasses.asdict(settings)
-    for key in ("workspace", "inbox", "as_of"):
+    for key in ("workspace", "inbox", "as_of", "extra"):
         values.pop(key, None)
     return json.loads(json.dumps(values, default=str))
 

@@ -58,6 +58,7 @@ def made(monkeypatch):
     monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     return found
 
+
 VIEWS = titles()
 
 

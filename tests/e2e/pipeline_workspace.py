@@ -44,6 +44,8 @@ def pipeline_workspace(base: Path) -> Path:
     given = os.environ.get("LAGEBILD_TEST_WORKSPACE")
     if given and (Path(given) / ".built").exists():
         return Path(given)
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one build for all workers of the session
+        base = base.parent
     root = base / "lagebild-demo-ws"
     done = root / ".built"
     base.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,88 @@
+"""Releases (issue 14): a release is immutable, is rebuilt identically from the deliveries its
+manifest names even after later deliveries, a new release shows what changed, and a changed
+file in the release folder is reported as tampering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dashboards.reports.release import list_releases, released_cells
+from generator import generate_inbox
+from pipelines.cli import main
+
+PERIOD = "2026-Q3"
+CORRECTED, NEW = "kim-koeln", "pcve-nrw-west"
+
+
+def _release(ws: Path, capsys) -> str:
+    assert main(["release", "--workspace", str(ws), "--kind", "foerderer", "--period", PERIOD]) == 0
+    out = capsys.readouterr().out
+    assert "Prüfen mit: lagebild verify" in out
+    return list_releases(ws)["release_id"].iloc[0]  # newest first
+
+
+@pytest.mark.slow
+def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, capsys):
+    ws, inbox, later = tmp_path / "ws", tmp_path / "inbox", tmp_path / "later"
+    generate_inbox(inbox, cases=600, providers=3, seed=5, plain=True)
+    assert main(["run", "--inbox", str(inbox), "--workspace", str(ws)]) == 0
+    first = _release(ws, capsys)
+    folder = ws / "releases" / first
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "foerderer" and manifest["period"] == PERIOD
+    assert len(manifest["deliveries"]) == 3
+    assert {f.name for f in folder.iterdir()} >= {"manifest.json", "zellen.csv"}
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+    # a month later: a corrected snapshot of one provider and a new provider
+    generate_inbox(
+        later, cases=700, providers=4, seed=5, plain=True, exported_on=date(2026, 11, 16)
+    )
+    for name in (CORRECTED, NEW):
+        shutil.copytree(later / f"{name}_20261116", inbox / f"{name}_20261116")
+    assert main(["run", "--inbox", str(inbox), "--workspace", str(ws)]) == 0
+    capsys.readouterr()
+    # the run left the release as it was
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+    assert main(["verify", first, "--workspace", str(ws)]) == 0
+    assert "identisch" in capsys.readouterr().out
+
+    second = _release(ws, capsys)
+    old, new = released_cells(ws, first), released_cells(ws, second)
+    keys = ["table", "row", "column"]
+    both = old.merge(new, on=keys, how="outer", suffixes=("_old", "_new"), indicator=True)
+    changed = both[
+        (both["_merge"] != "both")
+        | (both["value_old"] != both["value_new"])
+        | (both["suppression_old"] != both["suppression_new"])
+    ]
+    assert len(changed)
+    assert changed["row"].str.contains(NEW).any()  # the new provider's rows appear
+    # a provider that delivered nothing new keeps its figures wherever both show them
+    untouched = both[
+        (both["_merge"] == "both")
+        & both["row"].str.contains("jmd-dortmund|mbe-bielefeld")
+        & ~both["row"].str.contains(CORRECTED)
+        & (both["suppression_old"] == "")
+        & (both["suppression_new"] == "")
+        & (both["column"] != "Datenlücke Personal")
+    ]
+    assert len(untouched)
+    pd.testing.assert_series_equal(
+        untouched["value_old"], untouched["value_new"], check_names=False
+    )
+
+    # tampering: one changed byte in a released file
+    pdf = next(p for p in folder.iterdir() if p.suffix in (".html", ".xlsx", ".pdf"))
+    pdf.chmod(0o600)
+    pdf.write_bytes(pdf.read_bytes() + b" ")
+    assert main(["verify", first, "--workspace", str(ws)]) == 1
+    out = capsys.readouterr().out
+    assert "Manipulation" in out and pdf.name in out
