@@ -523,9 +523,24 @@ def cli_demo(args) -> int:
     if not outcome.success:
         _print_failures(outcome)
         return 1
+    _demo_release(workspace)
     print(f"\nDashboards: make dashboard  (oder lagebild dashboard --workspace {workspace} --demo)")
     if args.serve:
         from dashboards.launch import launch
 
         return launch(workspace, port=args.port, demo=True)
     return 0
+
+
+def _demo_release(workspace: Path) -> None:
+    """The demo's first run makes one release of the steering-group report and says how to
+    verify it (issue 14); later demo runs leave the releases as they are."""
+    from dashboards.reports import default_period
+    from dashboards.reports.release import list_releases, make_release
+
+    period = default_period(workspace)
+    if period is None or not list_releases(workspace).empty:
+        return
+    folder = make_release(workspace, "lenkungsgruppe", period, note="Demo", user="demo")
+    print(f"\nVeröffentlichung {folder.name}: {folder}")
+    print(f"Prüfen mit: lagebild verify {folder.name} --workspace {workspace}")
