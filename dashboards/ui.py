@@ -269,13 +269,14 @@ class Context:
             f = replace(f, programs=(q.program,))
         return data.load(q.func, self.source, self.viewer, f, **{**q.options, **options})
 
-    def run_if_published(self, q, **options):
-        """`run`, or None with a note when the selection is no cell of the publication grid
-        (a suppressed reader sees only grid cells)."""
+    def run_if_published(self, q, *, note: bool = True, **options):
+        """`run`, or None (with a note unless `note=False`) when the selection is no cell of
+        the publication grid (a suppressed reader sees only grid cells)."""
         try:
             return self.run(q, **options)
         except read.NotInGrid as exc:
-            st.info(str(exc), icon=":material/grid_off:")
+            if note:
+                st.info(str(exc), icon=":material/grid_off:")
             return None
 
     def run_options(self) -> dict:
@@ -471,4 +472,7 @@ def page(view, render) -> None:
     st.title(view.title)
     if ctx.user.demo:
         st.caption(f"Demo-Modus · angemeldet als {md_text(ctx.user.display_name)}")
-    render(ctx)
+    try:
+        render(ctx)
+    except read.NotInGrid as exc:  # a figure this selection has no grid cell for: say so
+        st.info(str(exc), icon=":material/grid_off:")

@@ -30,7 +30,10 @@ def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx))
     ui.suppression_note(ctx)
     s, v = ctx.settings, ctx.viewer
-    total, gaps_total, closures = ctx.run(Q["total"]), ctx.run(Q["gaps"]), ctx.run(Q["closures"])
+    total = ctx.run(Q["total"])
+    # supply gaps are published per programme: for a region or provider the tiles say "–"
+    gaps_total = ctx.run_if_published(Q["gaps"], note=False)
+    closures = ctx.run_if_published(Q["closures"], note=False)
 
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Fälle im Zeitraum", _value(total, "cases_in_period", format_number))

@@ -28,21 +28,22 @@ def render(ctx: ui.Context) -> None:
         "vereinbarten Ziele, je Lebensbereich und Region (veröffentlichte Zahlen: je Programm)."
     )
     matrix = ctx.run_if_published(Q["matrix"])
-    across, across_name = read.matrix_across(matrix) if matrix is not None else ("", "")
-    if matrix is not None and len(matrix.table):
+    if matrix is None:  # not published for this selection (e.g. a region): nothing below is
+        return
+    across, across_name = read.matrix_across(matrix)
+    if len(matrix.table):
         ui.figure(figures.gap_heatmap(matrix, col_col=across, title=None), key="gap_heatmap")
-    elif matrix is not None:
+    else:
         st.info("Im gewählten Zeitraum wurden keine Ziele vereinbart.")
     by_domain = ctx.run(Q["by_domain"])
     ui.table(ctx, by_domain, "Versorgungslücken nach Lebensbereich", key="gaps_domain")
-    if matrix is not None:
-        with st.expander(f"Lebensbereich × {across_name} als Tabelle"):
-            ui.table(
-                ctx,
-                matrix,
-                f"Versorgungslücken nach Lebensbereich und {across_name}",
-                key="gaps_matrix",
-            )
+    with st.expander(f"Lebensbereich × {across_name} als Tabelle"):
+        ui.table(
+            ctx,
+            matrix,
+            f"Versorgungslücken nach Lebensbereich und {across_name}",
+            key="gaps_matrix",
+        )
 
     st.subheader("Wartezeiten nach Angebotsart")
     st.caption(

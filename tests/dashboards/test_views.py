@@ -169,3 +169,21 @@ def test_every_role_can_log_in(workspace, monkeypatch, role):
     at.button[0].click().run()
     assert not at.exception
     assert "Überblick" in [t.value for t in at.title]
+
+
+@pytest.mark.parametrize("kind", ["region", "provider"])
+def test_every_grid_selection_of_a_funder_renders(workspace, monkeypatch, kind):
+    """A funder may pick a region or a provider; figures the grid holds only per programme
+    (supply gaps, closures) say so instead of failing the page."""
+    at = logged_in(workspace, monkeypatch, "foerderer", None)
+    at.run()
+    at.radio(key="g_kind").set_value(kind).run()
+    assert not at.exception, at.exception
+    for view in ROLE_VIEWS["foerderer"]:
+        at.switch_page(f"views/{view}.py")
+        at.run()
+        assert not at.exception, (kind, view, at.exception)
+        assert VIEWS[view] in [t.value for t in at.title]
+    at.switch_page("views/versorgungsluecken.py")
+    at.run()
+    assert any("je Programm" in i.value or "nicht" in i.value for i in at.info), kind
