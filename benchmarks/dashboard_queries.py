@@ -21,15 +21,29 @@ ROLES = (("koordination", "Koordination"), ("foerderer", "Förderer"))
 
 
 def _context(ws: Path, role: str):
+    """The view's default filters: for a suppressed reader the grid's default, the latest
+    complete quarter (dashboards/filters.grid_filters)."""
     src = read.Source.of(ws)
     viewer = src.viewer(role)
-    return src, viewer, read.default_filters(read.filter_options(src, viewer))
+    options = read.filter_options(src, viewer, read.ALL)
+    if viewer.suppress_k is None:
+        return src, viewer, read.default_filters(options)
+    complete = [p for p in options["periods"] if p not in set(options["partial"])]
+    quarter = (complete or options["periods"])[-1]
+    return src, viewer, read.Filters(quarter, quarter)
 
 
 def _call(q, src, viewer, filters) -> Callable[[], object]:
     f = replace(filters, programs=(q.program,)) if q.program and not filters.programs else filters
     sample = q.sample(src, viewer) if q.sample else {}
-    return lambda: q.func(src, viewer, f, **{**q.options, **sample})
+
+    def call():
+        try:
+            return q.func(src, viewer, f, **{**q.options, **sample})
+        except read.NotInGrid:  # the view shows a note for this selection: that is its cost
+            return None
+
+    return call
 
 
 def view_queries(ws: Path, role: str) -> dict[str, list[Query]]:
