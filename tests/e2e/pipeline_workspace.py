@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DEMO_CASES = 6000  # `lagebild demo` defaults
+DEMO_CASES = 3000  # half the `lagebild demo` default: the same shape, a shorter build
 DEMO_PROVIDERS = 8
 DEMO_SEED = 7
 
