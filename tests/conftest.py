@@ -25,3 +25,18 @@ def staging_con():
     con.execute(META_DDL)
     yield con
     con.close()
+
+
+# The long-running folders first: `make test` hands whole files to two workers in collection
+# order (pytest-xdist, --dist loadfile), so the many quick unit tests fill the end instead
+# of one worker finishing a slow file alone.
+SLOW_FIRST = ("e2e", "integration", "hostile", "dashboards")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        parts = item.path.parts
+        folder = parts[parts.index("tests") + 1] if "tests" in parts else ""
+        return SLOW_FIRST.index(folder) if folder in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a folder stays
