@@ -27,6 +27,21 @@ def benchmark_label(value: float, benchmarks) -> str:
     return "zwischen den Vergleichswerten"
 
 
+# the caseload figures a table shows, in their order (unsuppressed and from the grid alike)
+CASELOAD_FIGURES = (
+    "days",
+    "cases_in_period",
+    "active_cases_end",
+    "fte_end",
+    "case_days",
+    "fte_days",
+    "avg_caseload",
+    "caseload_end",
+    "throughput_per_fte",
+    "fte_missing",
+)
+
+
 @query()
 def caseload(
     source: Source,
@@ -52,19 +67,7 @@ def caseload(
             filters=rollup_filters(viewer, filters),
             scope=scope,
         )
-    cols = [
-        *gb,
-        "days",
-        "cases_in_period",
-        "active_cases_end",
-        "fte_end",
-        "case_days",
-        "fte_days",
-        "avg_caseload",
-        "caseload_end",
-        "throughput_per_fte",
-        "fte_missing",
-    ]
+    cols = [*gb, *CASELOAD_FIGURES]
     if not by_period:
         cols.insert(0, "period")
     df = df[[c for c in cols if c in df.columns]]
@@ -107,19 +110,7 @@ def _caseload_from_grid(source, viewer, filters, group_by, scope, by_period, ben
         df["benchmark"] = [benchmark_label(v, bands) for v in df["avg_caseload"]]
     df = df.sort_values(keys).reset_index(drop=True)
     status = {c: df.pop(f"{c}__status") for c in ("cases_in_period", "active_cases_end")}
-    columns = [
-        *keys,
-        "days",
-        "cases_in_period",
-        "active_cases_end",
-        "fte_end",
-        "case_days",
-        "fte_days",
-        "avg_caseload",
-        "caseload_end",
-        "throughput_per_fte",
-        "fte_missing",
-    ]
+    columns = [*keys, *CASELOAD_FIGURES]
     df = label_codes(df[[*columns, *(["benchmark"] if benchmarks else [])]])
     return from_grid(df, viewer.suppress_k, status)
 

@@ -96,20 +96,7 @@ def list_themes(workspace: str | Path | Workspace, include_inactive: bool = Fals
             registered = reg.themes_frame(rcon)
     else:
         registered = pd.DataFrame(columns=list(REGISTER_COLUMNS))
-    live = registered[
-        [
-            "theme_id",
-            "kind",
-            "barrier_code",
-            "domain",
-            "label",
-            "status",
-            "owner",
-            "active",
-            "first_as_of",
-            "last_active_as_of",
-        ]
-    ]
+    live = registered[list(REGISTER_COLUMNS)]
     df = mart.merge(live, on="theme_id", how="outer", suffixes=("_mart", ""), indicator=True)
     in_register = df["_merge"] != "left_only"
     for col in live.columns.drop("theme_id"):
