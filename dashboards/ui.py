@@ -375,19 +375,35 @@ def downloads(
 def _buttons(ctx: Context, title: str, key: str, csv, xlsx, k: int | None) -> None:
     """CSV and XLSX buttons: each file is made when its button is clicked (not on every run),
     only for this browser, and recorded in the access log."""
-    name, who = _slug(title), ctx.who
+    name = _slug(title)
     c1, c2, _ = st.columns([1, 1, 4])
     for col, fmt, produce, mime in ((c1, "csv", csv, "text/csv"), (c2, "xlsx", xlsx, XLSX)):
         with col:
-            st.download_button(
-                fmt.upper(),
-                access.on_click(produce, who, fmt=fmt, title=title, k=k),
-                file_name=f"{name}.{fmt}",
-                mime=mime,
-                key=f"{fmt}_{key}",
-                icon=":material/download:",
-                on_click="ignore",
-            )
+            file_button(ctx, fmt.upper(), produce, f"{name}.{fmt}", mime, title=title, k=k, key=key)
+
+
+def file_button(
+    ctx: Context,
+    label: str,
+    produce,
+    file_name: str,
+    mime: str,
+    *,
+    title: str,
+    k: int | None,
+    key: str,
+) -> None:
+    """One download: made on click, only for this browser, recorded in the access log."""
+    fmt = file_name.rsplit(".", 1)[-1]
+    st.download_button(
+        label,
+        access.on_click(produce, ctx.who, fmt=fmt, title=title, k=k),
+        file_name=file_name,
+        mime=mime,
+        key=f"{fmt}_{key}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
 
 
 def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str | None = None):

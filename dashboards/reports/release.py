@@ -308,3 +308,100 @@ def tampered_files(workspace: str | Path, manifest: dict) -> list[str]:
 def released_cells(workspace: str | Path, release_id: str) -> pd.DataFrame:
     folder = releases_dir(Workspace(Path(workspace).resolve())) / release_id
     return pd.read_csv(folder / "zellen.csv", dtype=str, keep_default_na=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# the report history: who may see which releases, and what changed between two of them
+
+# A release is a publication for its audience (docs/decisions.md "Berichtsarchiv"): the
+# steering group (koordination, evaluation, the providers sitting in it), the evaluators,
+# the funders. Koordination and evaluation see every release.
+READERS = {
+    "lenkungsgruppe": ("koordination", "evaluation", "traeger"),
+    "evaluation": ("koordination", "evaluation"),
+    "foerderer": ("koordination", "evaluation", "foerderer"),
+}
+REPORT_FILES = {"bericht.pdf": "PDF", "bericht.html": "HTML", "bericht.xlsx": "XLSX"}
+# what a release rests on (deliveries, code, settings) is internal to the office
+MANIFEST_READERS = ("koordination", "evaluation")
+
+
+def releases_for(workspace: str | Path, role: str) -> pd.DataFrame:
+    """The register entries a role may see, newest first."""
+    df = list_releases(workspace)
+    allowed = [kind for kind, roles in READERS.items() if role in roles]
+    return df[df["kind"].isin(allowed)].reset_index(drop=True)
+
+
+def release_file(workspace: str | Path, release_id: str, name: str) -> bytes:
+    if name not in REPORT_FILES and name != "zellen.csv":
+        raise ReportError(f"Die Datei {name} gehört nicht zu einer Veröffentlichung.")
+    return (releases_dir(Workspace(Path(workspace).resolve())) / release_id / name).read_bytes()
+
+
+def _current(manifest: dict) -> dict[str, dict]:
+    """provider -> the delivery the release's figures rest on (its current one then)."""
+    return {
+        d["provider_id"]: d
+        for d in manifest["deliveries"]
+        if d.get("provider_id") and d.get("current_tables")
+    }
+
+
+@dataclasses.dataclass
+class ReleaseChange:
+    """What differs between an earlier and a later release of the same report."""
+
+    cells: pd.DataFrame  # table, row, column, value/suppression before and after
+    new_providers: list[str]
+    new_snapshots: list[str]  # providers whose current delivery is another one
+    gone_providers: list[str]
+    code_changed: bool
+    settings_changed: list[str]  # names of figure settings that changed (k included)
+    definitions_changed: list[str]  # "Datenvertrag", "Kennzahlen-Definitionen"
+
+    def reasons(self) -> list[str]:
+        """German sentences: why cells may have moved."""
+        out = []
+        if self.new_providers:
+            out.append("neue Träger: " + ", ".join(self.new_providers))
+        if self.new_snapshots:
+            out.append("neue oder korrigierte Lieferungen von: " + ", ".join(self.new_snapshots))
+        if self.gone_providers:
+            out.append("ohne aktuelle Lieferung: " + ", ".join(self.gone_providers))
+        if self.definitions_changed:
+            out.append("geändert: " + ", ".join(self.definitions_changed))
+        if self.settings_changed:
+            out.append("geänderte Einstellungen: " + ", ".join(self.settings_changed))
+        if self.code_changed:
+            out.append("andere Programmversion")
+        return out
+
+
+def compare_releases(workspace: str | Path, earlier: str, later: str) -> ReleaseChange:
+    """The cells that moved between two releases and what their inputs say about why."""
+    a, b = load_manifest(workspace, earlier), load_manifest(workspace, later)
+    if a["kind"] != b["kind"]:
+        raise ReportError("Verglichen werden nur Veröffentlichungen derselben Berichtsart.")
+    before, after = _current(a), _current(b)
+    settings = {**a["settings"], "suppression_k": a["suppression_k"]}
+    settings_b = {**b["settings"], "suppression_k": b["suppression_k"]}
+    return ReleaseChange(
+        cells=compare_cells(released_cells(workspace, earlier), released_cells(workspace, later)),
+        new_providers=sorted(set(after) - set(before)),
+        new_snapshots=sorted(
+            p
+            for p in set(after) & set(before)
+            if after[p]["delivery_id"] != before[p]["delivery_id"]
+        ),
+        gone_providers=sorted(set(before) - set(after)),
+        code_changed=a["code"] != b["code"],
+        settings_changed=sorted(
+            k for k in set(settings) | set(settings_b) if settings.get(k) != settings_b.get(k)
+        ),
+        definitions_changed=[
+            label
+            for key, label in (("contract", "Datenvertrag"), ("metrics", "Kennzahlen-Definitionen"))
+            if a[key] != b[key]
+        ],
+    )

@@ -40,7 +40,8 @@ def run_view(workspace, monkeypatch, role: str, view: str):
 def test_each_view_has_downloads(workspace, monkeypatch):
     for view in VIEWS:
         at, _ = run_view(workspace, monkeypatch, "koordination", view)
-        assert len(at.get("download_button")) >= 1, view
+        # no release in this workspace: the archive's downloads are in test_berichtsarchiv
+        assert len(at.get("download_button")) >= 1 or view == "berichtsarchiv", view
 
 
 def test_login_form_and_logout(workspace, monkeypatch):

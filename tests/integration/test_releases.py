@@ -13,7 +13,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from dashboards.reports.release import list_releases, released_cells, tampered_files
+from dashboards.reports.release import (
+    compare_releases,
+    list_releases,
+    released_cells,
+    tampered_files,
+)
 from generator import generate_inbox
 from kernel.settings import load_settings
 from pipelines.cli import main
@@ -88,6 +93,17 @@ def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, ca
     pd.testing.assert_series_equal(
         untouched["value_old"], untouched["value_new"], check_names=False
     )
+
+    # the report history names exactly these cells, and why they may have moved
+    change = compare_releases(ws, first, second)
+    assert len(change.cells) == len(changed)
+    assert change.new_providers == [NEW] and change.new_snapshots == [CORRECTED]
+    assert change.gone_providers == [] and change.settings_changed == []
+    assert not change.code_changed
+    assert change.reasons() == [
+        f"neue Träger: {NEW}",
+        f"neue oder korrigierte Lieferungen von: {CORRECTED}",
+    ]
 
     # tampering: one changed byte in a released file, one file gone (what `verify` reports
     # first as "Manipulation"; its replay is the one exercised above)

@@ -1,0 +1,161 @@
+"""Berichtsarchiv: the releases of the reports (`lagebild release`), their files, what each
+rests on, and what changed between two releases of the same report.
+
+Releases live in WORKSPACE/releases (dashboards/reports/release.py), not in the published
+copy, so the view declares no read-side query; who sees which release is
+`release.READERS`, what a release rests on only koordination and evaluation. Every download
+is recorded in the access log."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import ui
+from dashboards.reports import release
+from dashboards.reports.model import KINDS
+from dashboards.views import View
+
+MIME = {
+    "bericht.pdf": "application/pdf",
+    "bericht.html": "text/html",
+    "bericht.xlsx": ui.XLSX,
+}
+CHANGE_COLUMNS = {
+    "table": "Tabelle",
+    "row": "Zeile",
+    "column": "Spalte",
+    "value_before": "vorher",
+    "value_after": "nachher",
+}
+
+
+def register_frame(df: pd.DataFrame, internal: bool) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "Veröffentlichung": df["release_id"],
+            "Bericht": df["kind"].map(KINDS),
+            "Quartal": df["period"],
+            "Datenstand": df["as_of"],
+            "erstellt": df["created_at"].astype(str).str.replace("T", " ").str[:16],
+            "Notiz": df["note"].fillna(""),
+        }
+    )
+    if internal:
+        out.insert(5, "von", df["created_by"].fillna(""))
+    return out
+
+
+def _details(ctx: ui.Context, release_id: str) -> None:
+    manifest = release.load_manifest(ctx.workspace, release_id)
+    problems = release.tampered_files(ctx.workspace, manifest)
+    if problems:
+        st.error(
+            "Die Dateien dieser Veröffentlichung stimmen nicht mit ihrem Manifest überein: "
+            + "; ".join(problems)
+            + ". Bitte die Koordination informieren; `lagebild verify` prüft sie.",
+            icon=":material/gpp_bad:",
+        )
+    else:
+        st.success(
+            "Alle Dateien unverändert (SHA-256 wie im Manifest).", icon=":material/verified:"
+        )
+    cols = st.columns(len(release.REPORT_FILES))
+    for col, (name, label) in zip(cols, release.REPORT_FILES.items(), strict=True):
+        if name not in manifest["files"]:
+            continue
+        with col:
+            ui.file_button(
+                ctx,
+                label,
+                lambda name=name: release.release_file(ctx.workspace, release_id, name),
+                f"{release_id}.{name.rsplit('.', 1)[-1]}",
+                MIME[name],
+                title=f"Veröffentlichung {release_id}",
+                k=manifest["suppression_k"],
+                key=f"release_{name}",
+            )
+    if ctx.viewer.role not in release.MANIFEST_READERS:
+        return
+    with st.expander("Worauf die Veröffentlichung beruht (Manifest)"):
+        used = [d for d in manifest["deliveries"] if d.get("current_tables")]
+        code = manifest["code"]
+        st.markdown(
+            f"- Datenstand: {manifest['as_of']} · Geheimhaltung k = {manifest['suppression_k']}\n"
+            f"- Datenvertrag Version {manifest['contract']['version']}, Kennzahlen-Definitionen "
+            f"Version {manifest['metrics']['version']}\n"
+            f"- Programmversion {code.get('package')}"
+            + (f" (Commit {code['git_commit'][:12]})" if code.get("git_commit") else "")
+            + f"\n- {len(used)} Lieferungen tragen die Zahlen, {len(manifest['deliveries'])}"
+            " waren insgesamt eingegangen"
+        )
+        deliveries = pd.DataFrame(manifest["deliveries"])
+        if not deliveries.empty:
+            st.dataframe(
+                deliveries[
+                    ["provider_id", "source_name", "received_at", "status", "sha256"]
+                ].rename(
+                    columns={
+                        "provider_id": "Träger",
+                        "source_name": "Lieferung",
+                        "received_at": "eingegangen",
+                        "status": "Status",
+                        "sha256": "SHA-256",
+                    }
+                ),
+                hide_index=True,
+                key="release_deliveries",
+            )
+
+
+def _comparison(ctx: ui.Context, visible: pd.DataFrame, release_id: str) -> None:
+    kind = visible.loc[visible["release_id"] == release_id, "kind"].iloc[0]
+    others = [r for r in visible.loc[visible["kind"] == kind, "release_id"] if r != release_id]
+    st.subheader("Was hat sich geändert?")
+    if not others:
+        st.info("Von diesem Bericht gibt es noch keine zweite Veröffentlichung zum Vergleich.")
+        return
+    other = st.selectbox("verglichen mit", others, key="release_other")
+    made = dict(zip(visible["release_id"], visible["created_at"].astype(str), strict=True))
+    earlier, later = sorted([release_id, other], key=made.get)
+    change = release.compare_releases(ctx.workspace, earlier, later)
+    st.caption(f"von {earlier} zu {later}")
+    reasons = change.reasons()
+    if ctx.viewer.role in release.MANIFEST_READERS and reasons:
+        st.markdown("**Was sich an den Grundlagen geändert hat:** " + "; ".join(reasons) + ".")
+    if change.cells.empty:
+        st.success("Alle veröffentlichten Zellen sind gleich geblieben.")
+        return
+    st.markdown(f"**{len(change.cells)} Zellen** haben sich geändert:")
+    st.dataframe(
+        change.cells[list(CHANGE_COLUMNS)].rename(columns=CHANGE_COLUMNS).fillna("–"),
+        hide_index=True,
+        key="release_changes",
+    )
+
+
+def render(ctx: ui.Context) -> None:
+    st.caption(
+        "Veröffentlichte Berichte bleiben unverändert: jede Veröffentlichung trägt ihre Kennung"
+        " auf jeder Seite, ihre Dateien sind mit SHA-256 im Manifest festgehalten und lassen"
+        " sich mit `lagebild verify` aus den damaligen Lieferungen nachbauen."
+    )
+    visible = release.releases_for(ctx.workspace, ctx.viewer.role)
+    if visible.empty:
+        st.info(
+            "Noch keine Veröffentlichung für Ihre Rolle. Die Koordination erstellt sie mit"
+            " `lagebild release`.",
+            icon=":material/inventory_2:",
+        )
+        return
+    internal = ctx.viewer.role in release.MANIFEST_READERS
+    st.dataframe(register_frame(visible, internal), hide_index=True, key="release_register")
+    chosen = st.selectbox("Veröffentlichung", list(visible["release_id"]), key="release_chosen")
+    _details(ctx, chosen)
+    _comparison(ctx, visible, chosen)
+
+
+VIEW = View("berichtsarchiv", "Berichtsarchiv", ":material/inventory_2:", 75, {})
+
+if __name__ == "__main__":
+    ui.page(VIEW, render)
