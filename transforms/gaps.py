@@ -50,6 +50,24 @@ def supply_gaps(
     return _frame(con, sql, params)
 
 
+def _goals_in_span_sql(sel) -> str:
+    """The goal rows a supply-gap figure counts: each goal set in a quarter of the span, with
+    the span's bucket. The figures below are counts over exactly these rows; `gap_goals`
+    lists them (lineage: "Wie entsteht diese Zahl?")."""
+    return f"""
+      select
+        b.bucket as period,
+        b.period_from,
+        b.period_to,
+        b.bucket_partial as partial,
+        r.* exclude (period),
+        r.period as quarter
+      from mart.goals as r
+      inner join buckets as b
+        on r.period = b.period
+      where {sel.where}"""
+
+
 def _supply_gaps_sql(sel) -> tuple[str, list[Any]]:
     g = "".join(f"r.{c}, " for c in sel.group_cols)
     order = ", ".join(["period", *sel.group_cols])
@@ -59,19 +77,16 @@ def _supply_gaps_sql(sel) -> tuple[str, list[Any]]:
 
     aggregated as (
       select
-        b.bucket as period,
-        b.period_from,
-        b.period_to,
-        b.bucket_partial as partial,
+        r.period,
+        r.period_from,
+        r.period_to,
+        r.partial,
         {g}
         count(*)::INTEGER as goals_set,
         count(*) filter (where not r.offer_available)::INTEGER as goals_without_offer,
         count(distinct (r.provider_id, r.case_id)) filter (where not r.offer_available)
           ::INTEGER as cases_with_gap
-      from mart.goals as r
-      inner join buckets as b
-        on r.period = b.period
-      where {sel.where}
+      from ({_goals_in_span_sql(sel)}) as r
       group by all
     )
 
@@ -80,6 +95,26 @@ def _supply_gaps_sql(sel) -> tuple[str, list[Any]]:
     order by {order}
     """
     return sql, [*sel.bucket_params, *sel.where_params]
+
+
+def gap_goals(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Every goal counted by `supply_gaps` over the span with these filters (same rows, same
+    definition): provider_id, case_id, goal_id, domain, quarter, set_on, offer_available."""
+    sel = selection(period_from, period_to, [], filters, GAP_COLUMNS)
+    sql = f"""
+    with
+    {sel.buckets_cte}
+    select provider_id, case_id, goal_id, program, region_code, domain, quarter, set_on,
+           offer_available
+    from ({_goals_in_span_sql(sel)})
+    order by provider_id, case_id, goal_id
+    """
+    return _frame(con, sql, [*sel.bucket_params, *sel.where_params])
 
 
 def referral_waits(

@@ -18,6 +18,7 @@ from dashboards.read.deliveries import deliveries, delivery_tables, rejections
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
+from dashboards.read.lineage import gap_counts, gap_lineage
 from dashboards.read.overview import decisions
 from dashboards.read.process import PROCESS_COUNTS, process_quality
 from dashboards.read.reentry import km_curve, reentry, reentry_cases
@@ -62,6 +63,8 @@ __all__ = [
     "delivery_tables",
     "effective_providers",
     "filter_options",
+    "gap_counts",
+    "gap_lineage",
     "gap_matrix",
     "gaps",
     "km_curve",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import figures, read, ui
-from dashboards.views import Query, View
+from dashboards.views import Query, View, herkunft
 
 Q = {
     "matrix": Query("Heatmap Lebensbereich × Region", read.gap_matrix),
@@ -15,6 +15,7 @@ Q = {
     "closures": Query(
         "strukturelle Abschlüsse je Quartal", read.structural_closures, {"group_by": ("period",)}
     ),
+    "lineage": Query("Herkunft der Lücken (Ziele)", read.gap_lineage, on_demand=True),
 }
 
 
@@ -37,6 +38,7 @@ def render(ctx: ui.Context) -> None:
         st.info("Im gewählten Zeitraum wurden keine Ziele vereinbart.")
     by_domain = ctx.run(Q["by_domain"])
     ui.table(ctx, by_domain, "Versorgungslücken nach Lebensbereich", key="gaps_domain")
+    herkunft.gap_panel(ctx, Q["lineage"])
     with st.expander(f"Lebensbereich × {across_name} als Tabelle"):
         ui.table(
             ctx,
