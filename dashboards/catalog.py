@@ -179,6 +179,8 @@ FIGURES = MappingProxyType(
         "source_name": _dim("Datei/Ordner"),
         "received_at": _dim("eingegangen"),
         "snapshot_on": _dim("Stand der Lieferung"),
+        "delivery": _dim("aus Lieferung"),  # lineage: the delivery a case-level row came from
+        "delivery_snapshot_on": _dim("Stand der Lieferung"),
         "format": _dim("Format"),
         "rows_received": _free("Zeilen einer Lieferung", "Zeilen erhalten"),
         "rows_loaded": _free("Zeilen einer Lieferung", "Zeilen geladen"),

@@ -10,13 +10,18 @@ from dashboards.read.scope import Filters, Source, Viewer, span_dates, where
 
 @query(roles=CASE_LEVEL_ROLES)
 def cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
-    """mart.cases rows active in the span — koordination, evaluation, own cases for a
-    provider; never funders."""
+    """mart.cases rows active in the span, each with the delivery it came from — koordination,
+    evaluation, own cases for a provider; never funders. They are the cases the caseload's
+    "Fälle im Zeitraum" counts (the lineage of that figure; tests/dashboards/test_lineage.py)."""
     cond, params = where(viewer, filters)
     with source.read() as con:
         start, end = span_dates(con, filters)
         return con.execute(
-            f"""SELECT * FROM mart.cases WHERE {cond} AND opened_on <= ?::DATE
+            f"""SELECT c.*, d.source_name AS delivery, d.snapshot_on AS delivery_snapshot_on
+                FROM mart.cases c LEFT JOIN (
+                  SELECT provider_id, source_name, snapshot_on FROM audit.deliveries
+                  WHERE list_contains(current_tables, 'cases')) d USING (provider_id)
+                WHERE {cond} AND opened_on <= ?::DATE
                 AND (closed_on IS NULL OR closed_on >= ?::DATE)
                 ORDER BY provider_id, case_id""",
             [*params, end, start],

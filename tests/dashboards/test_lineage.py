@@ -85,3 +85,21 @@ def test_lineage_rows_are_the_rows_the_figure_counts(workspace):
             published = table[table["domain"] == domain]
         expected = published.iloc[0][["goals_set", "goals_without_offer", "cases_with_gap"]]
         assert read.gap_counts(rows) == {k: int(v) for k, v in expected.items()}
+
+
+def test_the_case_table_is_the_lineage_of_cases_in_period(workspace):
+    """Überblick's case table lists exactly the cases 'Fälle im Zeitraum' counts, each with
+    the delivery it came from (also for a provider's own scope)."""
+    from transforms.caseload import rollup
+
+    src = read.Source.of(workspace)
+    f = _filters(src)
+    for viewer, scope in (
+        (src.viewer("koordination"), {}),
+        (src.viewer("traeger", "p02"), {"provider_id": ["p02"]}),
+    ):
+        cases = read.cases(src, viewer, f)
+        with src.read() as con:
+            counted = rollup(con, f.period_from, f.period_to, group_by=[], filters=scope)
+        assert len(cases) == int(counted["cases_in_period"].iloc[0]) > 0
+        assert cases["delivery"].notna().all()
