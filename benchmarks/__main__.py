@@ -9,6 +9,8 @@ For each size (inboxes and results cached in bench-cache/, so a re-run is quick)
   4. an incremental run: one provider re-delivers a corrected snapshot
   5. (largest size) the dashboard's queries, p50 and p95 per view
   6. a hand-written pandas caseload mart against ours, as a ratio (results compared too)
+  7. the publication grid's cells and LP audit, a release of the steering-group report and
+     its verification (benchmarks/publication.py)
 Results go to docs/performance.md (machine, date) and docs/performance-history.json, which
 keeps every earlier result for comparison. Performance goals live here, never in unit tests.
 """
@@ -31,6 +33,8 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks import publication
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench-cache"
 HISTORY = ROOT / "docs" / "performance-history.json"
@@ -39,7 +43,17 @@ LAGEBILD = Path(sys.executable).parent / "lagebild"
 SIZES = (10_000, 100_000, 1_000_000)
 SEED = 11
 EXPORTED_ON = date(2026, 10, 15)
-STAGES = ("landing", "parse", "validate", "staging", "marts", "themes", "publish", "reports")
+STAGES = (
+    "landing",
+    "parse",
+    "validate",
+    "staging",
+    "marts",
+    "themes",
+    "grid",
+    "publish",
+    "reports",
+)
 INGEST_STAGES = ("landing", "parse", "validate", "staging")
 
 GOALS = {
@@ -238,6 +252,9 @@ def bench_size(cases: int, force: bool) -> dict:
         "warehouse_mb": round((ws / "lagebild.duckdb").stat().st_size / 2**20),
     }
     result["caseload_vs_pandas"] = caseload_vs_pandas(ws)
+    say("  Veröffentlichungsraster, Veröffentlichung und Nachprüfung …")
+    result["grid"] = publication.grid_audit(ws)
+    result["release"] = publication.release_and_verify(ws)
     if cases == max(SIZES) or os.environ.get("LAGEBILD_BENCH_DASHBOARD"):
         result["dashboard"] = dashboard_queries(ws)
     cached.write_text(json.dumps(result, indent=1))
@@ -390,6 +407,7 @@ def render_markdown(history: list[dict]) -> str:
         ]
         for label, t in d["on_demand"].items():
             lines.append(f"| {label} | {t['p50_ms']} ms | {t['p95_ms']} ms |")
+    lines += publication.markdown(latest["results"])
     lines += ["", "## Goals", ""]
     big = next((r for r in latest["results"] if r["cases"] == max(SIZES)), None)
     if big:
