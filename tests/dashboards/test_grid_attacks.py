@@ -4,7 +4,9 @@ published cells and SciPy's LP — and the read side's refusal to form new union
 
 from __future__ import annotations
 
+import os
 from itertools import product
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -21,6 +23,14 @@ from kernel.workspace import Workspace
 
 K = 3
 FUNDER = Viewer("foerderer", k=K)
+
+
+@pytest.fixture(scope="module")
+def workspace(workspace):
+    """The dashboard fixture; or, with LAGEBILD_ATTACK_WORKSPACE, any pipeline-built workspace
+    (the 100,000-case one `make bench` leaves in bench-cache/ws-100000, the demo's)."""
+    other = os.environ.get("LAGEBILD_ATTACK_WORKSPACE")
+    return Path(other) if other else workspace
 
 
 def _grid(workspace, family: str) -> pd.DataFrame:
@@ -84,6 +94,8 @@ def test_an_independent_lp_attacker_cannot_narrow_a_hidden_cell(workspace, famil
     subject to all published cells; the interval must stay at least k wide."""
     cells = _grid(workspace, family).reset_index(drop=True)
     hidden = cells["status"].isin(["primary", "secondary"]).to_numpy()
+    if not hidden.any() and os.environ.get("LAGEBILD_ATTACK_WORKSPACE"):
+        pytest.skip(f"{family}: in this workspace no cell is suppressed")
     assert hidden.any()
     eqs = _attacker_equations(cells)
     assert len(eqs) > 50
