@@ -30,7 +30,9 @@ class Allowed:
 def allowlist(path: Path = STATEMENT) -> list[Allowed]:
     """The findings the accessibility statement allows, each with its reason."""
     text = path.read_text(encoding="utf-8")
-    m = re.search(r"<!-- axe-allowlist -->\s*```yaml\n(.*?)```\s*<!-- /axe-allowlist -->", text, re.S)
+    m = re.search(
+        r"<!-- axe-allowlist -->\s*```yaml\n(.*?)```\s*<!-- /axe-allowlist -->", text, re.S
+    )
     if not m:
         raise AssertionError(f"{path}: kein axe-allowlist-Block")
     entries = yaml.safe_load(m.group(1)) or []
@@ -63,5 +65,7 @@ def findings(page, where: str) -> list[str]:
             target = " ".join(str(t) for t in node["target"])
             if any(a.rule == v["id"] and a.target in target for a in allowed):
                 continue
-            out.append(f"{where}: {v['id']} ({v['impact']}) {target} – {node.get('failureSummary', v['help'])[:300]}")
+            out.append(
+                f"{where}: {v['id']} ({v['impact']}) {target} – {node.get('failureSummary', v['help'])[:300]}"
+            )
     return out
