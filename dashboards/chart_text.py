@@ -41,6 +41,12 @@ def _fmt(value: float, percent: bool) -> str:
     return format_percent(value, 0) if percent else format_number(value, 1 if value % 1 else 0)
 
 
+def _withheld(mark) -> bool:
+    """A marker text (``<3``, ``x``, ``–``) in place of a number."""
+    text = html.unescape(str(mark)).strip() if mark is not None else ""
+    return text.startswith("<") or text in ("x", "–")
+
+
 def _name(trace) -> str:
     return html.unescape(str(trace.name))
 
@@ -83,7 +89,11 @@ def describe(fig, what: str | None = None) -> str:
     gaps = 0
     for t in traces:
         cats = list(t.y if horizontal else t.x)
-        for cat, v in zip(cats, _numbers(t.x if horizontal else t.y), strict=False):
+        values = _numbers(t.x if horizontal else t.y)
+        marks = list(t.text) if isinstance(t.text, (list, tuple)) else [None] * len(values)
+        for cat, v, mark in zip(cats, values, marks, strict=False):
+            if _withheld(mark):  # drawn as an empty bar, its marker as text
+                v = None
             cat = html.unescape(str(cat))  # labels are escaped for plotly
             label = f"{_name(t)} · {cat}" if len(traces) > 1 and t.name else cat
             if cat not in categories:

@@ -4,7 +4,7 @@
 * PDF: the same template in print mode (A4 pages, fixed figure sizes, static plots, page
   numbers), printed by Debian's Chromium with ``--print-to-pdf --no-pdf-header-footer``, tagged
   (``--export-tagged-pdf``: headings, tables with header cells, figures with their text
-  alternative, /Lang de and the title; checked in tests/integration/test_report_a11y.py);
+  alternative, /Lang de and the title; checked in tests/integration/test_reports.py);
   ``--virtual-time-budget`` lets plotly finish drawing before the page is printed. Chromium
   runs with a throw-away profile and without network features; nothing is downloaded.
 * XLSX: one sheet per table, a definitions sheet and a data-basis sheet.
