@@ -118,7 +118,8 @@ def describe(fig, what: str | None = None) -> str:
         text += f" Höchster Wert {_fmt(best[0], percent)} ({best[1]})"
         text += f", niedrigster {_fmt(worst[0], percent)} ({worst[1]})."
     if gaps:
-        text += f" {gaps} Werte nicht ausgewiesen (geheim gehalten oder ohne Daten)."
+        values = "1 Wert" if gaps == 1 else f"{gaps} Werte"
+        text += f" {values} nicht ausgewiesen (geheim gehalten oder ohne Daten)."
     return text
 
 
@@ -133,9 +134,11 @@ def _describe_heatmap(t, measure: str) -> str:
                 gaps += 1
             elif best is None or v > best[0]:
                 best = (v, f"{rows[r]} · {cols[c]}")
-    text = f"Heatmap: {measure}, {len(rows)} Zeilen × {len(cols)} Spalten."
+    size = f"{len(rows)} Zeile{'n' if len(rows) != 1 else ''} × {len(cols)} Spalte{'n' if len(cols) != 1 else ''}"
+    text = f"Heatmap: {measure}, {size}."
     if best is not None:
         text += f" Höchster Wert {format_percent(best[0], 0)} ({best[1]})."
     if gaps:
-        text += f" {gaps} Felder ohne Wert (geheim gehalten oder ohne Daten)."
+        cells = "1 Feld" if gaps == 1 else f"{gaps} Felder"
+        text += f" {cells} ohne Wert (geheim gehalten oder ohne Daten)."
     return text
