@@ -134,7 +134,9 @@ def _describe_heatmap(t, measure: str) -> str:
                 gaps += 1
             elif best is None or v > best[0]:
                 best = (v, f"{rows[r]} · {cols[c]}")
-    size = f"{len(rows)} Zeile{'n' if len(rows) != 1 else ''} × {len(cols)} Spalte{'n' if len(cols) != 1 else ''}"
+    n_rows = "1 Zeile" if len(rows) == 1 else f"{len(rows)} Zeilen"
+    n_cols = "1 Spalte" if len(cols) == 1 else f"{len(cols)} Spalten"
+    size = f"{n_rows} × {n_cols}"
     text = f"Heatmap: {measure}, {size}."
     if best is not None:
         text += f" Höchster Wert {format_percent(best[0], 0)} ({best[1]})."
