@@ -18,6 +18,7 @@ from tests.dashboards.fixture_warehouse import build
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HAS_CHROMIUM = Path("/usr/bin/chromium").exists() or shutil.which("chromium") is not None
+KINDS = ["lenkungsgruppe", "evaluation", "foerderer"]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,15 @@ def blank_pages(pdf: Path, tmp: Path) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_html_is_one_offline_file(ws, tmp_path):
-    out = write_report(ws, "lenkungsgruppe", "2026-Q3", tmp_path / "lg.html")
+@pytest.fixture(scope="module")
+def htmls(ws, tmp_path_factory):
+    """The three HTML reports, written once for the tests below."""
+    folder = tmp_path_factory.mktemp("html")
+    return {k: write_report(ws, k, "2026-Q3", folder / f"{k}.html") for k in KINDS}
+
+
+def test_html_is_one_offline_file(htmls):
+    out = htmls["lenkungsgruppe"]
     html = out.read_text(encoding="utf-8")
     assert not re.findall(r"<script[^>]*\bsrc\s*=", html), "no external scripts"
     assert not re.findall(r"<link[^>]*href\s*=\s*[\"']?https?:", html), "no external styles"
@@ -82,8 +90,8 @@ def test_html_is_one_offline_file(ws, tmp_path):
     assert "Überlastete Träger" in text
 
 
-def test_funder_report_is_suppressed(ws, tmp_path):
-    out = write_report(ws, "foerderer", "2026-Q3", tmp_path / "f.html")
+def test_funder_report_is_suppressed(htmls):
+    out = htmls["foerderer"]
     text = _visible_text(out.read_text(encoding="utf-8"))
     assert "Statistische Geheimhaltung angewendet (k = 3)" in text
     # provider p04 has two cases: shown as <3 with its ratio hidden, and a second cell hidden
@@ -98,9 +106,6 @@ def test_provider_report_shows_only_that_provider(ws, tmp_path):
     assert "Träger p04" in text
     for other in ("p01", "p02", "p03"):
         assert not re.search(rf"\b{other}\b", text), other
-
-
-KINDS = ["lenkungsgruppe", "evaluation", "foerderer"]
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +193,12 @@ def report_page():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_html_report_passes_axe(ws, tmp_path, report_page, kind):
+def test_html_report_passes_axe(htmls, report_page, kind):
     """No serious or critical WCAG 2.1 A/AA finding of axe-core in the HTML report, except
     those docs/barrierefreiheit.md allows with their reason."""
     from tests.e2e.a11y import findings
 
-    out = write_report(ws, kind, "2026-Q3", tmp_path / f"{kind}.html")
-    report_page.goto(out.resolve().as_uri())
+    report_page.goto(htmls[kind].resolve().as_uri())
     report_page.wait_for_function(
         "() => [...document.querySelectorAll('.js-plotly-plot')]"
         ".every(p => p.querySelector('.main-svg'))"
@@ -247,8 +251,8 @@ def test_xlsx_header_rows_are_marked(ws, tmp_path):
         assert "_xlnm.Print_Titles" in workbook
 
 
-def test_evaluation_report_names_definitions_and_intervals(ws, tmp_path):
-    out = write_report(ws, "evaluation", "2026-Q3", tmp_path / "e.html")
+def test_evaluation_report_names_definitions_and_intervals(htmls):
+    out = htmls["evaluation"]
     text = _visible_text(out.read_text(encoding="utf-8"))
     assert "Ereignis: Wiederaufnahme" in text and "Wilson" in text
     assert "Kaplan–Meier" in text and "95 %-KI" in text
