@@ -101,6 +101,7 @@ def write_workbook(
     wb = xlsxwriter.Workbook(
         target if not isinstance(target, Path) else str(target), dict(WORKBOOK_OPTIONS)
     )
+    wb.set_properties({"title": title or (sheets[0].title if sheets else "") or "Lagebild"})
     bold = wb.add_format({"bold": True, "font_size": 13})
     head = wb.add_format(
         {"bold": True, "bg_color": "#DDE6F0", "text_wrap": True, "valign": "top", "border": 1}
@@ -167,12 +168,15 @@ def write_workbook(
         if len(df.columns):
             ws.autofilter(header_row, 0, header_row + max(len(df), 1), len(df.columns) - 1)
             ws.freeze_panes(header_row + 1, 0)
+            ws.repeat_rows(header_row)  # the header row on every printed page too
 
     if definitions:
         ws = wb.add_worksheet(sheet_name("Definitionen", used))
         ws.write_string(0, 0, "Definitionen (Metrikdefinitionen v1)", bold)
         ws.write_string(2, 0, "Begriff", head)
         ws.write_string(2, 1, "Definition", head)
+        ws.freeze_panes(3, 0)
+        ws.repeat_rows(2)
         for i, (term, text) in enumerate(definitions):
             ws.write_string(3 + i, 0, str(term), wrap)
             ws.write_string(3 + i, 1, str(text), wrap)

@@ -18,23 +18,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboards import palette
 from dashboards.disclosure import Published, format_number, format_percent
 from dashboards.markup import plot_text, plot_texts
 
 FONT = "Source Sans Pro, Segoe UI, Arial, sans-serif"
-COLORS = [
-    "#1f5f8b",
-    "#e07b39",
-    "#3a9d5d",
-    "#b5463c",
-    "#7b5ea7",
-    "#8c6d31",
-    "#3b8ea5",
-    "#c2559b",
-    "#5b6770",
-    "#a4a33a",
-]
-BAND_COLORS = ["#dcefe2", "#e6eef7", "#fdf1d9", "#f7dada", "#f2c4c4"]
+COLORS = palette.SERIES
+BAND_COLORS = palette.BANDS
 
 
 def numeric(values) -> pd.Series:
@@ -72,6 +62,12 @@ def _layout(fig: go.Figure, title: str | None, width: int | None, height: int) -
     fig.update_xaxes(gridcolor="#e5e5e5", zerolinecolor="#cccccc", automargin=True)
     fig.update_yaxes(gridcolor="#e5e5e5", zerolinecolor="#cccccc", automargin=True)
     return fig
+
+
+def _series_style(i: int) -> dict:
+    """Line and marker of the i-th series: colour, dash and symbol differ (not colour alone)."""
+    s = palette.series(i)
+    return {"line": {"color": s["color"], "dash": s["dash"]}, "marker": {"symbol": s["symbol"]}}
 
 
 def _table(data: Published | pd.DataFrame) -> pd.DataFrame:
@@ -112,9 +108,11 @@ def caseload_benchmarks(
                 layer="below",
                 line_width=0,
             )
-        if b.low <= xmax:
-            pos = b.high if b.high > b.low else b.low
-            fig.add_vline(x=pos, line={"color": "#888888", "width": 1, "dash": "dot"})
+        if b.low <= xmax:  # the band's edges: the bands do not depend on their fill
+            for pos in {b.low, b.high} if b.high > b.low else {b.low}:
+                if 0 < pos <= xmax:
+                    line = {"color": palette.BAND_EDGE, "width": 1, "dash": "dot"}
+                    fig.add_vline(x=pos, line=line)
         fig.add_trace(
             go.Scatter(
                 x=[None],
@@ -124,20 +122,21 @@ def caseload_benchmarks(
                 marker={
                     "symbol": "square",
                     "size": 12,
-                    "color": BAND_COLORS[i % len(BAND_COLORS)] if b.high > b.low else "#888888",
+                    "color": BAND_COLORS[i % len(BAND_COLORS)] if b.high > b.low else palette.MUTED,
+                    "line": {"color": palette.BAND_EDGE, "width": 1},
                 },
             )
         )
     colors = []
     for v in values:
         if np.isnan(v):
-            colors.append("#cccccc")
+            colors.append(palette.MISSING)
         elif v > 150:
-            colors.append("#8b1e1e")
+            colors.append(palette.VERY_HIGH)
         elif v > 60:
-            colors.append("#c0622b")
+            colors.append(palette.HIGH)
         else:
-            colors.append("#1f5f8b")
+            colors.append(palette.PRIMARY)
     fig.add_trace(
         go.Bar(
             y=labels,
@@ -178,15 +177,15 @@ def caseload_trend(
             fig.add_hrect(
                 y0=b.low,
                 y1=min(b.high, top),
-                fillcolor="#e6eef7",
-                opacity=0.7,
+                fillcolor=BAND_COLORS[1],
+                opacity=0.9,
                 line_width=0,
                 layer="below",
             )
         elif b.high == b.low:
             fig.add_hline(
                 y=b.low,
-                line={"color": "#999999", "width": 1, "dash": "dot"},
+                line={"color": palette.BAND_EDGE, "width": 1, "dash": "dot"},
                 annotation_text=str(int(b.low)),
                 annotation_position="top left",
             )
@@ -197,7 +196,7 @@ def caseload_trend(
                 y=numeric(g[value_col]),
                 mode="lines+markers",
                 name=plot_text(name),
-                line={"color": COLORS[i % len(COLORS)]},
+                **_series_style(i),
                 connectgaps=False,
                 text=_marker_text(g[value_col], lambda v: format_number(v, 1)),
                 hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>",
@@ -256,7 +255,8 @@ def gap_heatmap(
             texttemplate="%{text}",
             customdata=hover,
             hovertemplate="%{customdata}<extra></extra>",
-            colorscale="OrRd",
+            colorscale=[list(stop) for stop in palette.HEAT_SCALE],
+            textfont={"color": palette.HEAT_TEXT},
             zmin=0,
             zmax=1,
             colorbar={"title": {"text": "Lücken"}, "tickformat": ".0%"},
@@ -289,7 +289,7 @@ def waits_by_service(
             x=numeric(df["wait_days_p90"]),
             orientation="h",
             name="90. Perzentil",
-            marker={"color": "#f3c79b"},
+            marker={"color": palette.WAIT_P90},
             text=_marker_text(df["wait_days_p90"], lambda v: format_number(v)),
             textposition="outside",
             cliponaxis=False,
@@ -302,9 +302,10 @@ def waits_by_service(
             x=numeric(df["wait_days_median"]),
             orientation="h",
             name="Median",
-            marker={"color": "#c0622b"},
+            marker={"color": palette.WAIT_MEDIAN},
             text=_marker_text(df["wait_days_median"], lambda v: format_number(v)),
             textposition="inside",
+            insidetextfont={"color": palette.text_on(palette.WAIT_MEDIAN)},
             hovertemplate="%{y}: Median %{text} Tage<extra></extra>",
         )
     )
@@ -372,7 +373,8 @@ def km_curves(
         )
         at_risk_rows.append((c["label"], c["at_risk"]))
     for w in sorted({w for c in curves for w in c.get("windows", ())}):
-        fig.add_vline(x=w, line={"color": "#aaaaaa", "width": 1, "dash": "dot"}, row=1, col=1)
+        line = {"color": palette.MUTED, "width": 1, "dash": "dot"}
+        fig.add_vline(x=w, line=line, row=1, col=1)
     # numbers at risk as text rows
     for label, risk in at_risk_rows:
         y = [plot_text(label)] * len(risk)
@@ -453,7 +455,7 @@ def theme_trends(
                     y=numeric(g["cases"]),
                     mode="lines+markers",
                     name=plot_text(label),
-                    line={"color": COLORS[i % len(COLORS)]},
+                    **_series_style(i),
                     text=_marker_text(g["cases"].fillna(0), lambda v: format_number(v)),
                     hovertemplate="%{x}: %{text} Fälle<extra>%{fullData.name}</extra>",
                 )
@@ -478,7 +480,7 @@ def cases_per_quarter(
             x=plot_texts(df["period"]),
             y=numeric(df["cases_in_period"]),
             name="Fälle im Quartal",
-            marker={"color": "#1f5f8b"},
+            marker={"color": palette.PRIMARY},
             text=_marker_text(df["cases_in_period"], format_number),
             textposition="outside",
             cliponaxis=False,
@@ -491,7 +493,7 @@ def cases_per_quarter(
                 y=numeric(df["cases_opened"]),
                 name="neue Fälle",
                 mode="lines+markers",
-                line={"color": "#e07b39"},
+                **_series_style(1),
             )
         )
     fig.update_xaxes(type="category")
@@ -529,6 +531,7 @@ def process_shares(
                 marker={"color": COLORS[i]},
                 text=_marker_text(df[col], lambda v: format_percent(v, 0)),
                 textposition="auto",
+                insidetextfont={"color": palette.text_on(COLORS[i])},
                 hovertemplate="%{y}: %{text}<extra>" + name + "</extra>",
             )
         )
@@ -544,7 +547,7 @@ def delivery_status(df: pd.DataFrame, *, width: int | None = None, height: int =
         go.Bar(
             x=plot_texts(counts["status"]),
             y=counts["n"],
-            marker={"color": "#1f5f8b"},
+            marker={"color": palette.PRIMARY},
             text=counts["n"],
             textposition="outside",
             cliponaxis=False,

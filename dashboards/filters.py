@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import catalog, data, read
+from dashboards.markup import md_text
 from data_contracts import region_label
 
 
@@ -50,10 +51,8 @@ def sidebar_filters(source: read.Source, v: read.Viewer) -> read.Filters:
             placeholder="alle",
             key="f_regions",
         )
-        if v.role == "traeger":
-            st.multiselect(
-                "Träger", [v.provider], default=[v.provider], disabled=True, key="f_providers"
-            )
+        if v.role == "traeger":  # fixed: text, not a disabled control (keyboard, contrast)
+            _fixed_provider(v.provider)
             providers: list[str] = [v.provider]
         else:
             providers = st.multiselect(
@@ -95,7 +94,7 @@ def grid_filters(v: read.Viewer, options: dict) -> read.Filters:
             key="g_period",
         )
         if v.role == "traeger":
-            st.selectbox("Träger", [v.provider], disabled=True, key="g_provider_fixed")
+            _fixed_provider(v.provider)
             return read.Filters(period, period, providers=(v.provider,))
         kinds = {
             "alle": "Netzwerk gesamt",
@@ -129,6 +128,10 @@ def grid_filters(v: read.Viewer, options: dict) -> read.Filters:
         regions=pick["region"],
         providers=pick["provider"],
     )
+
+
+def _fixed_provider(provider: str) -> None:
+    st.markdown(f"**Träger**  \n{md_text(provider)}")
 
 
 def grid_period_text(p: str) -> str:

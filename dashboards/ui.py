@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards import access, catalog, data, exports, filters, media_guard, read
+from dashboards import access, catalog, chart_text, data, exports, filters, media_guard, read
 from dashboards.auth import DEMO_PASSWORD, DEMO_USERS, ROLES, User, login
 from dashboards.disclosure import Published
 from dashboards.markup import md_text
@@ -112,6 +112,7 @@ def browser_token() -> str | None:
 def login_page() -> None:
     cfg = config()
     settings = source(cfg).settings
+    st.set_page_config(page_title="Anmelden – Lagebild")
     st.title("Lagebild")
     st.caption("Systemsicht für das Case-Management-Netzwerk – bitte anmelden.")
     if st.session_state.pop(EXPIRED_KEY, False):
@@ -421,8 +422,19 @@ def frame(ctx: Context, df: pd.DataFrame, title: str, *, key: str, caption: str 
     _buttons(ctx, title, key, lambda: exports.frame_csv(df), xlsx, None)
 
 
-def figure(fig, key: str) -> None:
+def figure(
+    fig, key: str, *, what: str | None = None, data: pd.DataFrame | Published | None = None
+) -> None:
+    """A chart with its short text (what it shows, highest and lowest value) and its numbers
+    as a table next to it: `data` in an expander „Daten als Tabelle“, else the view shows the
+    table right below the chart."""
     st.plotly_chart(fig, config=PLOTLY_CONFIG, key=f"fig_{key}", width="stretch")
+    where = "in der Tabelle „Daten als Tabelle“" if data is not None else "in der Tabelle darunter"
+    st.caption(f"**Grafik:** {md_text(chart_text.describe(fig, what))} Die Zahlen stehen {where}.")
+    if data is not None:
+        with st.expander("Daten als Tabelle"):
+            shown = catalog.show(data) if isinstance(data, Published) else data
+            st.dataframe(shown, hide_index=True, key=f"df_fig_{key}")
 
 
 def suppression_note(ctx: Context) -> None:
@@ -485,6 +497,7 @@ def page(view, render) -> None:
     k = suppression_state(ctx.viewer.network_k)
     if _once("view", (view.key, ctx.filters, k)):
         ctx.who.record("view", suppression=k)
+    st.set_page_config(page_title=f"{view.title} – Lagebild")  # the tab says where one is
     st.title(view.title)
     if ctx.user.demo:
         st.caption(f"Demo-Modus · angemeldet als {md_text(ctx.user.display_name)}")

@@ -2,7 +2,9 @@
 
 * HTML: the plotly.js bundle is inlined once (no CDN, no network); figures are interactive.
 * PDF: the same template in print mode (A4 pages, fixed figure sizes, static plots, page
-  numbers), printed by Debian's Chromium with ``--print-to-pdf --no-pdf-header-footer``;
+  numbers), printed by Debian's Chromium with ``--print-to-pdf --no-pdf-header-footer``, tagged
+  (``--export-tagged-pdf``: headings, tables with header cells, figures with their text
+  alternative, /Lang de and the title; checked in tests/integration/test_reports.py);
   ``--virtual-time-budget`` lets plotly finish drawing before the page is printed. Chromium
   runs with a throw-away profile and without network features; nothing is downloaded.
 * XLSX: one sheet per table, a definitions sheet and a data-basis sheet.
@@ -20,7 +22,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from dashboards import catalog, exports
+from dashboards import catalog, chart_text, exports
 from dashboards.disclosure import Published
 from dashboards.reports.definitions import VERSION
 from dashboards.reports.model import Bullets, Figure, Report, ReportError, Table, Text
@@ -124,7 +126,10 @@ def _figure_block(f: Figure, for_print: bool) -> dict:
         default_width=f"{PRINT_WIDTH_PX}px" if for_print else "100%",
         default_height=f"{fig.layout.height or f.height}px",
     )
-    return {"type": "figure", "title": f.title, "caption": f.caption, "html": html}
+    # the text alternative: the tagged PDF's /Alt (role="img" on the static plot), on screen
+    # a visible sentence under the interactive chart (whose buttons must stay reachable)
+    alt = chart_text.describe(f.fig, f.title)
+    return {"type": "figure", "title": f.title, "caption": f.caption, "html": html, "alt": alt}
 
 
 def _blocks(section, for_print: bool) -> list[dict]:
@@ -219,6 +224,9 @@ def print_pdf(html_file: Path, pdf_file: Path, *, timeout: int = 180) -> Path:
             *CHROMIUM_ARGS,
             f"--user-data-dir={profile}",
             "--no-pdf-header-footer",
+            # a tagged PDF (structure tree, /Lang, /MarkInfo) with bookmarks from the headings
+            "--export-tagged-pdf",
+            "--generate-pdf-document-outline",
             "--virtual-time-budget=30000",
             f"--print-to-pdf={pdf_file}",
             html_file.resolve().as_uri(),

@@ -42,7 +42,11 @@ def render(ctx: ui.Context) -> None:
         + "."
     )
     by_provider = ctx.run(Q["by_provider"], scope=scope)
-    ui.figure(figures.caseload_benchmarks(by_provider, s.benchmarks, title=None), key="bench")
+    ui.figure(
+        figures.caseload_benchmarks(by_provider, s.benchmarks, title=None),
+        key="bench",
+        what="Fälle je Vollzeitstelle nach Träger, mit den Richtwerten als Bänder",
+    )
     missing = by_provider.table[by_provider.table["fte_missing"].astype(bool)]
     for p in missing["provider_id"]:
         st.warning(
@@ -58,8 +62,12 @@ def render(ctx: ui.Context) -> None:
 
     st.subheader("Verlauf")
     trend = ctx.run(Q["trend"], scope=scope)
-    ui.figure(figures.caseload_trend(trend, s.benchmarks, title=None), key="trend")
-    with st.expander("Verlauf als Tabelle"):
+    ui.figure(
+        figures.caseload_trend(trend, s.benchmarks, title=None),
+        key="trend",
+        what="Fälle je Vollzeitstelle nach Quartal und Träger",
+    )
+    with st.expander("Daten als Tabelle: Verlauf"):
         ui.table(ctx, trend, "Fälle je VZÄ nach Quartal und Träger", key="caseload_trend")
 
     if v.role != "traeger":  # a provider's figures are its own; no programme × region grid

@@ -36,6 +36,12 @@ def workbook(source: read.Source, viewer: read.Viewer) -> bytes:
     )
 
 
+def status_counts(deliveries):
+    """What the status chart shows: deliveries per status."""
+    counts = deliveries.groupby("status").size().reset_index(name="n")
+    return counts.rename(columns={"status": "Status", "n": "Lieferungen"})
+
+
 def render(ctx: ui.Context) -> None:
     v = ctx.viewer
     if v.role == "traeger":
@@ -61,7 +67,12 @@ def render(ctx: ui.Context) -> None:
         on_click="ignore",
     )
     if len(deliveries):
-        ui.figure(figures.delivery_status(deliveries), key="status")
+        ui.figure(
+            figures.delivery_status(deliveries),
+            key="status",
+            what="Lieferungen nach Status",
+            data=status_counts(deliveries),
+        )
     ui.frame(
         ctx,
         deliveries,

@@ -21,7 +21,11 @@ def render(ctx: ui.Context) -> None:
         return
     body = pq.table[pq.table[key] != "Gesamt"]
     if len(body):
-        ui.figure(figures.process_shares(pq, group_col=key, title=None), key="pq")
+        ui.figure(
+            figures.process_shares(pq, group_col=key, title=None),
+            key="pq",
+            what="Anteil der Fälle mit dokumentiertem Schritt",
+        )
     st.caption(
         "Case-Management-Fälle: Assessment dokumentiert; Hilfeplan (ein Ziel oder ein "
         "Hilfeplan-Schritt); Überprüfung (Reassessment oder Zielstatus nach Vereinbarung); "

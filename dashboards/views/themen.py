@@ -45,7 +45,12 @@ def render(ctx: ui.Context) -> None:
 
     trend = ctx.run(Q["trend"])
     if len(trend.table):
-        ui.figure(fig.theme_trends(trend, title=None), key="theme_trend")
+        ui.figure(
+            fig.theme_trends(trend, title=None),
+            key="theme_trend",
+            what="Fälle je Thema nach Quartal der ersten Nennung",
+            data=trend,
+        )
         st.caption("Fälle je Thema nach dem Quartal ihrer ersten Nennung im Themenfenster.")
 
     st.subheader("Thema im Detail")

@@ -101,7 +101,7 @@ def render(ctx: ui.Context) -> None:
 
     st.subheader("Fälle je Quartal")
     counts = ctx.run(Q["counts"])
-    ui.figure(figures.cases_per_quarter(counts, title=None), key="cases_q")
+    ui.figure(figures.cases_per_quarter(counts, title=None), key="cases_q", what="Fälle je Quartal")
     ui.table(ctx, counts, "Fälle je Quartal", key="cases_q", drop=("partial",))
     themes = ctx.run(Q["themes"])
     if len(themes.table):

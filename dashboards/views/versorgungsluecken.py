@@ -33,7 +33,11 @@ def render(ctx: ui.Context) -> None:
         return
     across, across_name = read.matrix_across(matrix)
     if len(matrix.table):
-        ui.figure(figures.gap_heatmap(matrix, col_col=across, title=None), key="gap_heatmap")
+        ui.figure(
+            figures.gap_heatmap(matrix, col_col=across, title=None),
+            key="gap_heatmap",
+            what=f"Lückenquote nach Lebensbereich und {across_name}",
+        )
     else:
         st.info("Im gewählten Zeitraum wurden keine Ziele vereinbart.")
     by_domain = ctx.run(Q["by_domain"])
@@ -55,7 +59,11 @@ def render(ctx: ui.Context) -> None:
     )
     waits = ctx.run(Q["waits"])
     if len(waits.table):
-        ui.figure(figures.waits_by_service(waits, title=None), key="waits")
+        ui.figure(
+            figures.waits_by_service(waits, title=None),
+            key="waits",
+            what="Wartezeit in Tagen (Median und 90. Perzentil) nach Angebotsart",
+        )
     ui.table(ctx, waits, "Vermittlungen und Wartezeiten nach Angebotsart", key="waits")
 
     st.subheader("Abschlüsse wegen struktureller Hindernisse")

@@ -24,6 +24,22 @@ Q = {
 EVENTS = {"reentry": "Wiederaufnahme", "relapse": "Rückfall"}
 
 
+def km_table(km: dict):
+    """The curve's numbers as shown: day, cumulative incidence and its 95 % interval."""
+    curve = km["curve"][["horizon", "cumulative_incidence", "ci_low", "ci_high"]]
+    shown = curve.rename(
+        columns={
+            "horizon": "Tage seit Fallabschluss",
+            "cumulative_incidence": "kumulierte Inzidenz",
+            "ci_low": "95 %-KI unten",
+            "ci_high": "95 %-KI oben",
+        }
+    )
+    for col in list(shown.columns)[1:]:
+        shown[col] = shown[col].map(lambda x: format_percent(x, 1))
+    return shown
+
+
 def render(ctx: ui.Context) -> None:
     v, f = ctx.viewer, ctx.filters
     st.caption(
@@ -84,7 +100,12 @@ def render(ctx: ui.Context) -> None:
         if km["withheld"]:
             st.caption(f"Kurve nicht ausgewiesen: weniger als {km['k']} Fälle oder Ereignisse.")
         else:
-            ui.figure(figures.km_curves([km], title=None), key=f"km_{event}")
+            ui.figure(
+                figures.km_curves([km], title=None),
+                key=f"km_{event}",
+                what=f"{title}: kumulierte Inzidenz nach Tagen seit Fallabschluss",
+                data=km_table(km),
+            )
         ui.table(
             ctx,
             sub,

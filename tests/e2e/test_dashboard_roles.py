@@ -1,6 +1,9 @@
 """Log in as each role in a real headless Chromium, open every view, check what is and is not
 visible, measure the render time and write a screenshot of every view. Every request a page
 makes is recorded: none may leave loopback (no font, icon, script or image from outside).
+Every view and the login page are checked with axe-core (WCAG 2.1 A/AA, serious and critical
+findings; tests/e2e/a11y.py), for German `lang` and a title that names the view; one walk
+uses the keyboard only (login, a filter change, a download).
 
 Screenshots: test-artifacts/screenshots/<rolle>_<ansicht>.png; render times:
 test-artifacts/render_times.json (seconds from the click in the navigation until the view's
@@ -17,6 +20,7 @@ import pytest
 
 from dashboards.read import ROLES
 from dashboards.views import titles, views_for
+from tests.e2e.a11y import findings
 from tests.e2e.conftest import ARTIFACTS, PASSWORD, outside_requests
 from tests.e2e.pipeline_workspace import providers
 
@@ -105,6 +109,7 @@ def test_role_in_browser(role, browser, dashboard_url, e2e_workspace, screenshot
         own = all_providers[0]
         times = TIMES.setdefault(role, {})
         texts = {}
+        barriers: list[str] = []
         for view in ROLE_VIEWS[role]:
             # render times are recorded for the notes (targets live in `make bench`)
             times[view] = round(_open(page, view), 3) if view != "ueberblick" else None
@@ -115,6 +120,11 @@ def test_role_in_browser(role, browser, dashboard_url, e2e_workspace, screenshot
             text = _main_text(page)
             texts[view] = text
             assert "Datenbasis:" in text and "Datenstand 15.10.2026" in text, view
+            barriers += findings(page, f"{role}/{view}")
+            assert page.title() == f"{VIEWS[view]} – Lagebild", view
+            assert page.evaluate("document.documentElement.lang") == "de"
+            if page.locator(".js-plotly-plot").count():  # every chart says what it shows
+                assert "Grafik:" in text, view
             _shot(page, screenshots_dir / f"{role}_{view}.png")
 
         if role in ("foerderer", "traeger"):
@@ -158,6 +168,7 @@ def test_role_in_browser(role, browser, dashboard_url, e2e_workspace, screenshot
         page.close()
     _write_times()
     assert not outside, f"{role}: requests leave the machine: {outside[:5]}"
+    assert not barriers, "axe-core (WCAG 2.1 AA):\n" + "\n".join(barriers)
 
 
 def test_no_anonymous_access(browser, dashboard_url, screenshots_dir):
@@ -172,6 +183,9 @@ def test_no_anonymous_access(browser, dashboard_url, screenshots_dir):
             assert "Fälle je VZÄ" not in body
             assert "Page not found" not in body
         page.screenshot(path=str(screenshots_dir / "anmeldung.png"))
+        barriers = findings(page, "anmelden")
+        assert page.evaluate("document.documentElement.lang") == "de"
+        assert page.title() == "Anmelden – Lagebild"
         page.get_by_label("Nutzername").fill("e2e-koordination")
         page.get_by_label("Passwort", exact=True).fill("falsch-falsch")
         page.get_by_role("button", name="Anmelden").click()
@@ -179,6 +193,76 @@ def test_no_anonymous_access(browser, dashboard_url, screenshots_dir):
     finally:
         page.close()
     assert not outside, f"the login page loads from outside: {outside[:5]}"
+    assert not barriers, "axe-core (WCAG 2.1 AA):\n" + "\n".join(barriers)
+
+
+def _focused(page) -> dict:
+    """What has the keyboard focus: its label, role, text and outline."""
+    return page.evaluate(
+        """() => {
+            const e = document.activeElement;
+            if (!e) return {};
+            const s = getComputedStyle(e);
+            return {
+                label: e.getAttribute('aria-label') || (e.labels && e.labels[0]
+                    ? e.labels[0].innerText : ''),
+                text: (e.innerText || '').trim(),
+                tag: e.tagName, role: e.getAttribute('role') || '',
+                widget: (e.closest('[data-testid=stMultiSelect]')
+                    ?.querySelector('[data-testid=stWidgetLabel]')?.innerText || '').trim(),
+                outline: s.outlineStyle !== 'none' ? parseFloat(s.outlineWidth) : 0,
+            };
+        }"""
+    )
+
+
+def _tab_to(page, wanted, limit: int = 60, key: str = "Tab") -> dict:
+    """Press Tab until the focused element matches `wanted` (a predicate on `_focused`)."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        now = _focused(page)
+        if wanted(now):
+            return now
+    raise AssertionError(f"nicht per Tastatur erreichbar (zuletzt: {now})")
+
+
+def test_keyboard_only_walk(browser, dashboard_url):
+    """Login, a filter change and a download with the keyboard alone; the focus is visible."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="de-DE")
+    try:
+        page.goto(dashboard_url)
+        page.wait_for_selector("text=Nutzername", timeout=30_000)
+        _tab_to(page, lambda f: f.get("label") == "Nutzername")
+        page.keyboard.type(ROLE_USERS["koordination"])
+        _tab_to(page, lambda f: f.get("label") == "Passwort")
+        page.keyboard.type(PASSWORD)
+        button = _tab_to(page, lambda f: f.get("text") == "Anmelden")
+        assert button["outline"] >= 2, "kein sichtbarer Fokus auf „Anmelden“"
+        page.keyboard.press("Enter")
+        page.wait_for_selector("h1:has-text('Überblick')", timeout=30_000)
+        _settle(page)
+
+        # a filter: the programme, chosen from the keyboard
+        before = page.locator("[data-testid='stMain'] [data-testid='stCaptionContainer']").first
+        before_text = before.inner_text()
+        _tab_to(page, lambda f: f.get("widget") == "Programm")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        page.wait_for_function(
+            "t => document.querySelector(\"[data-testid='stMain'] [data-testid='stCaptionContainer']\").innerText !== t",
+            arg=before_text,
+            timeout=30_000,
+        )
+        _settle(page)
+
+        # a download: the first CSV button of the view
+        _tab_to(page, lambda f: f.get("text", "").endswith("CSV"), limit=120)
+        with page.expect_download(timeout=30_000) as info:
+            page.keyboard.press("Enter")
+        assert info.value.suggested_filename.endswith(".csv")
+    finally:
+        page.close()
 
 
 def _write_times() -> None:

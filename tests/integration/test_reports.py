@@ -18,6 +18,7 @@ from tests.dashboards.fixture_warehouse import build
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HAS_CHROMIUM = Path("/usr/bin/chromium").exists() or shutil.which("chromium") is not None
+KINDS = ["lenkungsgruppe", "evaluation", "foerderer"]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,15 @@ def blank_pages(pdf: Path, tmp: Path) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_html_is_one_offline_file(ws, tmp_path):
-    out = write_report(ws, "lenkungsgruppe", "2026-Q3", tmp_path / "lg.html")
+@pytest.fixture(scope="module")
+def htmls(ws, tmp_path_factory):
+    """The three HTML reports, written once for the tests below."""
+    folder = tmp_path_factory.mktemp("html")
+    return {k: write_report(ws, k, "2026-Q3", folder / f"{k}.html") for k in KINDS}
+
+
+def test_html_is_one_offline_file(htmls):
+    out = htmls["lenkungsgruppe"]
     html = out.read_text(encoding="utf-8")
     assert not re.findall(r"<script[^>]*\bsrc\s*=", html), "no external scripts"
     assert not re.findall(r"<link[^>]*href\s*=\s*[\"']?https?:", html), "no external styles"
@@ -82,8 +90,8 @@ def test_html_is_one_offline_file(ws, tmp_path):
     assert "Überlastete Träger" in text
 
 
-def test_funder_report_is_suppressed(ws, tmp_path):
-    out = write_report(ws, "foerderer", "2026-Q3", tmp_path / "f.html")
+def test_funder_report_is_suppressed(htmls):
+    out = htmls["foerderer"]
     text = _visible_text(out.read_text(encoding="utf-8"))
     assert "Statistische Geheimhaltung angewendet (k = 3)" in text
     # provider p04 has two cases: shown as <3 with its ratio hidden, and a second cell hidden
@@ -100,18 +108,104 @@ def test_provider_report_shows_only_that_provider(ws, tmp_path):
         assert not re.search(rf"\b{other}\b", text), other
 
 
+@pytest.fixture(scope="module")
+def pdfs(ws, tmp_path_factory):
+    """The three PDF reports, printed once for the tests below."""
+    folder = tmp_path_factory.mktemp("pdfs")
+    return {k: write_report(ws, k, "2026-Q3", folder / f"{k}.pdf") for k in KINDS}
+
+
 @pytest.mark.skipif(not HAS_CHROMIUM, reason="Debian-Paket chromium fehlt")
-@pytest.mark.parametrize("kind", ["lenkungsgruppe", "evaluation", "foerderer"])
-def test_pdf_page_count_and_no_blank_page(ws, tmp_path, kind):
+@pytest.mark.parametrize("kind", KINDS)
+def test_pdf_page_count_and_no_blank_page(pdfs, tmp_path, kind):
     from pypdf import PdfReader
 
-    out = write_report(ws, kind, "2026-Q3", tmp_path / f"{kind}.pdf")
+    out = pdfs[kind]
     pages = pdf_pages(out)
     assert 4 <= pages <= 20, pages
     assert blank_pages(out, tmp_path) == []
     first = PdfReader(str(out)).pages[0].extract_text()
     assert "Datenstand" in first and "Geheimhaltung" in first
     assert "Seite 1 von" in first
+
+
+def _structure(node, path=()):
+    """(tag, its ancestors' tags, the element) for every element of a PDF structure tree."""
+    import pikepdf
+
+    if isinstance(node, pikepdf.Dictionary) and "/S" in node:
+        yield str(node.S), path, node
+        path = (*path, str(node.S))
+    kids = node.get("/K") if isinstance(node, pikepdf.Dictionary) else None
+    for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
+        if isinstance(kid, pikepdf.Dictionary):
+            yield from _structure(kid, path)
+
+
+@pytest.mark.skipif(not HAS_CHROMIUM, reason="Debian-Paket chromium fehlt")
+@pytest.mark.parametrize("kind", KINDS)
+def test_pdf_is_tagged_with_headings_table_headers_and_figure_texts(pdfs, kind):
+    """The PDF/UA-style structure a screen reader needs: marked, German, titled; one H1 and
+    section headings; every table with header cells; every chart one /Figure with its text."""
+    import pikepdf
+
+    from dashboards.reports.model import KINDS as TITLES
+
+    with pikepdf.open(pdfs[kind]) as pdf:
+        root = pdf.Root
+        assert "/StructTreeRoot" in root
+        assert bool(root.MarkInfo.Marked)
+        assert str(root.Lang) == "de"
+        assert str(pdf.docinfo["/Title"]).startswith(TITLES[kind])
+        assert bool(root.ViewerPreferences.DisplayDocTitle)  # the title, not the file name
+        elements = list(_structure(root.StructTreeRoot))
+    tags = [t for t, _, _ in elements]
+    assert tags.count("/H1") == 1 and tags.count("/H2") >= 4, tags.count("/H2")
+    tables = [e for t, _, e in elements if t == "/Table"]
+    assert tables
+    for table in tables:
+        inside = [t for t, _, _ in _structure(table)]
+        assert "/TH" in inside and "/TD" in inside
+    # charts: role="img" wrappers whose /Alt is the chart's German text; Chromium also tags
+    # the SVG layers painted inside one as /Figure, covered by the enclosing /Alt
+    charts = [e for t, path, e in elements if t == "/Figure" and "/Figure" not in path]
+    assert charts
+    for chart in charts:
+        alt = str(chart.get("/Alt", ""))
+        assert re.match(r"(Balkendiagramm|Liniendiagramm|Heatmap)", alt), alt
+        assert "Höchster Wert" in alt or "nicht ausgewiesen" in alt or "ohne Wert" in alt, alt
+
+
+@pytest.fixture(scope="module")
+def report_page():
+    """A page of Debian's Chromium (Playwright) for the HTML reports."""
+    if not HAS_CHROMIUM:
+        pytest.skip("Debian-Paket chromium fehlt")
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="de-DE")
+        yield page
+        browser.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_html_report_passes_axe(htmls, report_page, kind):
+    """No serious or critical WCAG 2.1 A/AA finding of axe-core in the HTML report, except
+    those docs/barrierefreiheit.md allows with their reason."""
+    from tests.e2e.a11y import findings
+
+    report_page.goto(htmls[kind].resolve().as_uri())
+    report_page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')]"
+        ".every(p => p.querySelector('.main-svg'))"
+    )
+    assert report_page.evaluate("document.documentElement.lang") == "de"
+    barriers = findings(report_page, f"Bericht {kind}")
+    assert not barriers, "axe-core (WCAG 2.1 AA):\n" + "\n".join(barriers)
 
 
 def test_xlsx_sheets_definitions_and_basis(ws, tmp_path):
@@ -139,8 +233,26 @@ def test_xlsx_sheets_definitions_and_basis(ws, tmp_path):
     assert any("Fälle je Vollzeitstelle" in str(r[0]) for r in defs)
 
 
-def test_evaluation_report_names_definitions_and_intervals(ws, tmp_path):
-    out = write_report(ws, "evaluation", "2026-Q3", tmp_path / "e.html")
+def test_xlsx_header_rows_are_marked(ws, tmp_path):
+    """Every table sheet: bold header row, frozen below it, an autofilter on it and repeated
+    on printed pages; the workbook has a title."""
+    import zipfile
+
+    out = write_report(ws, "foerderer", "2026-Q3", tmp_path / "f.xlsx")
+    with zipfile.ZipFile(out) as z:
+        core = z.read("docProps/core.xml").decode()
+        assert "<dc:title>" in core and "Fallzahlenstatistik" in core
+        workbook = z.read("xl/workbook.xml").decode()
+        sheets = sorted(n for n in z.namelist() if re.match(r"xl/worksheets/sheet\d+\.xml", n))
+        for name in sheets[:-2]:  # the table sheets (then Definitionen, Datenbasis)
+            xml = z.read(name).decode()
+            assert "<autoFilter" in xml, name
+            assert 'state="frozen"' in xml, name
+        assert "_xlnm.Print_Titles" in workbook
+
+
+def test_evaluation_report_names_definitions_and_intervals(htmls):
+    out = htmls["evaluation"]
     text = _visible_text(out.read_text(encoding="utf-8"))
     assert "Ereignis: Wiederaufnahme" in text and "Wilson" in text
     assert "Kaplan–Meier" in text and "95 %-KI" in text
