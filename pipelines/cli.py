@@ -223,6 +223,12 @@ def _release_parsers(sub) -> None:
     )
     ver.add_argument("release_id")
     ver.add_argument("--workspace", type=Path, required=True)
+    ver.add_argument(
+        "--keep",
+        action="store_true",
+        help="den nachgebauten Stand behalten: „Wie entsteht diese Zahl?“ im Berichtsarchiv"
+        " zeigt dann die Fälle hinter den Zellen dieser Veröffentlichung",
+    )
 
 
 def _workspace_and_inbox(args) -> tuple[Path, Path | None]:

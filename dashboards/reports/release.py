@@ -48,6 +48,13 @@ def releases_dir(ws: Workspace) -> Path:
     return ws.root / "releases"
 
 
+def lineage_snapshot(workspace: str | Path, release_id: str) -> Path:
+    """Where `verify --keep` leaves the rebuilt published copy of a release: the snapshot
+    the drill-down of that release's cells reads (never today's data). Private to the office
+    like the warehouse; outside the release folder, which stays as it was made."""
+    return Workspace(Path(workspace).resolve()).root / "herkunft" / release_id
+
+
 def register_file(ws: Workspace) -> Path:
     return releases_dir(ws) / "register.jsonl"
 

@@ -8,13 +8,16 @@ is recorded in the access log."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
-from dashboards import ui
+from dashboards import read, ui
+from dashboards.read.gate import CASE_LEVEL_ROLES
 from dashboards.reports import release
 from dashboards.reports.model import KINDS
-from dashboards.views import View
+from dashboards.views import Query, View, herkunft
 
 MIME = {
     "bericht.pdf": "application/pdf",
@@ -108,6 +111,33 @@ def _details(ctx: ui.Context, release_id: str) -> None:
             )
 
 
+def _lineage(ctx: ui.Context, manifest: dict) -> None:
+    """The cells of this release down to their cases, from the release's own snapshot."""
+    if ctx.viewer.role not in CASE_LEVEL_ROLES:
+        return
+    release_id = manifest["release_id"]
+    snapshot = release.lineage_snapshot(ctx.workspace, release_id)
+    if not (snapshot / "published" / "lagebild.duckdb").exists():
+        if ctx.viewer.role == "koordination":
+            st.caption(
+                "Die Herkunft der Zahlen dieser Veröffentlichung (Stand ihrer Lieferungen) zeigt"
+                f" diese Seite, sobald `lagebild verify {release_id} --keep` gelaufen ist."
+            )
+        return
+    period = manifest["period"]
+    at_release = replace(
+        ctx,
+        source=read.Source.of(snapshot),
+        filters=read.Filters(period_from=period, period_to=period),
+    )
+    st.caption(
+        f"Herkunft der Zahlen im Stand der Veröffentlichung (Quartal {period}, Lieferungen wie"
+        " im Manifest), nicht der heutigen Daten."
+    )
+    herkunft.cases_panel(at_release, Q["cases"], release_id=release_id)
+    herkunft.gap_panel(at_release, Q["lineage"], release_id=release_id)
+
+
 def _comparison(ctx: ui.Context, visible: pd.DataFrame, release_id: str) -> None:
     kind = visible.loc[visible["release_id"] == release_id, "kind"].iloc[0]
     others = [r for r in visible.loc[visible["kind"] == kind, "release_id"] if r != release_id]
@@ -152,10 +182,17 @@ def render(ctx: ui.Context) -> None:
     st.dataframe(register_frame(visible, internal), hide_index=True, key="release_register")
     chosen = st.selectbox("Veröffentlichung", list(visible["release_id"]), key="release_chosen")
     _details(ctx, chosen)
+    _lineage(ctx, release.load_manifest(ctx.workspace, chosen))
     _comparison(ctx, visible, chosen)
 
 
-VIEW = View("berichtsarchiv", "Berichtsarchiv", ":material/inventory_2:", 75, {})
+Q = {
+    "cases": Query("Fälle einer Veröffentlichung", read.cases, on_demand=True),
+    "lineage": Query(
+        "Herkunft der Lücken einer Veröffentlichung", read.gap_lineage, on_demand=True
+    ),
+}
+VIEW = View("berichtsarchiv", "Berichtsarchiv", ":material/inventory_2:", 75, Q)
 
 if __name__ == "__main__":
     ui.page(VIEW, render)

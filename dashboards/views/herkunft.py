@@ -23,12 +23,14 @@ GAP_COLUMNS = {
 }
 
 
-def gap_panel(ctx: ui.Context, query) -> None:
+def gap_panel(ctx: ui.Context, query, *, release_id: str | None = None) -> None:
     """Supply gaps of the page's selection, per domain: definition, the three counts
-    recounted from their goals, the goals with case and delivery."""
+    recounted from their goals, the goals with case and delivery. `release_id`: `ctx` reads
+    that release's rebuilt snapshot (its deliveries then, not today's)."""
     if ctx.viewer.role not in CASE_LEVEL_ROLES:
         return
-    with st.expander("Wie entsteht diese Zahl?", icon=":material/account_tree:"):
+    title = "Wie entsteht diese Zahl?" + (" (Versorgungslücken)" if release_id else "")
+    with st.expander(title, icon=":material/account_tree:"):
         st.caption(
             "Lückenquote = Ziele ohne passendes Angebot / alle vereinbarten Ziele; Fälle mit"
             " Lücke = Fälle mit mindestens einem Ziel ohne passendes Angebot. Jede Zeile ist"
@@ -49,9 +51,32 @@ def gap_panel(ctx: ui.Context, query) -> None:
             key="lineage_domain",
         )
         rows = goals[goals["domain"] == domain]
-        ui.drilldown(ctx, f"Herkunft Versorgungslücken ({domain})")
+        where = f", Veröffentlichung {release_id}" if release_id else ""
+        ui.drilldown(ctx, f"Herkunft Versorgungslücken ({domain}{where})")
         counts = gap_counts(rows)
         for col, (name, value) in zip(st.columns(3), counts.items(), strict=True):
             col.metric(catalog.label(name), value)
         shown = rows[list(GAP_COLUMNS)].rename(columns=GAP_COLUMNS)
         ui.frame(ctx, shown, f"Herkunft der Versorgungslücken – {domain}", key="lineage_gaps")
+
+
+def cases_panel(ctx: ui.Context, query, *, release_id: str) -> None:
+    """ "Fälle im Zeitraum" of a release, per provider, down to the cases and their delivery."""
+    if ctx.viewer.role not in CASE_LEVEL_ROLES:
+        return
+    with st.expander(
+        "Wie entsteht diese Zahl? (Fälle im Zeitraum)", icon=":material/account_tree:"
+    ):
+        st.caption(
+            "Fälle im Zeitraum = Fälle, die an mindestens einem Tag des Quartals offen waren;"
+            " jede Zeile ein Fall aus der Lieferung, auf der die Veröffentlichung beruht."
+        )
+        if not st.toggle("Fälle laden", key="lineage_cases"):
+            return
+        cases = ctx.run(query)
+        ui.drilldown(ctx, f"Herkunft Fälle im Zeitraum (Veröffentlichung {release_id})")
+        st.metric(catalog.label("cases_in_period"), len(cases))
+        per_provider = cases.groupby("provider_id").size().rename("Fälle").reset_index()
+        st.dataframe(per_provider, hide_index=True, key="lineage_cases_per_provider")
+        shown = cases[["provider_id", "case_id", "program", "opened_on", "closed_on", "delivery"]]
+        ui.frame(ctx, shown, f"Fälle im Zeitraum – {release_id}", key="lineage_cases")

@@ -22,6 +22,7 @@ import yaml
 from dashboards.reports.model import ReportError
 from dashboards.reports.release import (
     compare_cells,
+    lineage_snapshot,
     list_releases,
     load_manifest,
     make_release,
@@ -84,8 +85,26 @@ def _copy_into(src: Path, inbox: Path) -> None:
         p.chmod(p.stat().st_mode | 0o200)  # the replay's inbox, not the immutable landing zone
 
 
-def verify(workspace: str | Path, release_id: str, progress=print) -> Verification:
-    """Rebuild the release from its inputs and compare every published cell."""
+def _keep_snapshot(ws: Workspace, release_id: str, rebuilt: Workspace) -> Path:
+    target = lineage_snapshot(ws.root, release_id)
+    tmp = target.with_name(f".{release_id}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "published").mkdir(parents=True, mode=0o700)
+    shutil.copy2(rebuilt.published_db_path, tmp / "published" / rebuilt.published_db_path.name)
+    shutil.copy2(rebuilt.root / "lagebild.yaml", tmp / "lagebild.yaml")
+    for p in (tmp, tmp / "published", *tmp.rglob("*")):
+        p.chmod(0o700 if p.is_dir() else 0o600)
+    target.parent.chmod(0o700)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def verify(
+    workspace: str | Path, release_id: str, progress=print, *, keep: bool = False
+) -> Verification:
+    """Rebuild the release from its inputs and compare every published cell; `keep` leaves
+    the rebuilt published copy for the drill-down of the release (`lineage_snapshot`)."""
     import dagster as dg
 
     from dashboards.read import Source
@@ -134,6 +153,8 @@ def verify(workspace: str | Path, release_id: str, progress=print) -> Verificati
         report = build_report(src, manifest["kind"], manifest["period"], src.viewer("koordination"))
         report = dataclasses.replace(report, release_id=release_id)
         rebuilt = report_cells(report)
+        if keep:
+            _keep_snapshot(ws, release_id, Workspace(tmp_ws))
     result.differences = compare_cells(released_cells(ws.root, release_id), rebuilt)
     now = versions()["code"]
     result.code_changed = now.get("git_commit", now["package"]) != manifest["code"].get(
@@ -171,13 +192,18 @@ def cli_releases(args) -> int:
 
 def cli_verify(args) -> int:
     try:
-        result = verify(args.workspace, args.release_id)
+        result = verify(args.workspace, args.release_id, keep=args.keep)
     except ReportError as exc:
         raise UserError(str(exc)) from exc
     if result.tampered:
         print("Manipulation: Dateien der Veröffentlichung stimmen nicht mit dem Manifest überein:")
         for t in result.tampered:
             print(f"  - {t}")
+    if args.keep:
+        print(
+            "Stand der Veröffentlichung für „Wie entsteht diese Zahl?“ im Berichtsarchiv:"
+            f" {lineage_snapshot(args.workspace, result.release_id)}"
+        )
     if result.identical:
         print(f"{result.release_id}: identisch – jede veröffentlichte Zelle kommt gleich heraus.")
         return 0

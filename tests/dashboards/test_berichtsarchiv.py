@@ -9,7 +9,9 @@ import shutil
 
 import pytest
 
+from dashboards import read
 from dashboards.reports import release
+from kernel import access_log
 from tests.dashboards.apptest import logged_in, texts
 
 CELLS = "table,row,column,value,suppression\n"
@@ -165,3 +167,23 @@ def test_only_report_files_leave_a_release(archive):
     for name in ("manifest.json", "../../users.yaml", "themenspeicher.duckdb"):
         with pytest.raises(release.ReportError):
             release.release_file(archive, F, name)
+
+
+def test_a_release_is_traced_in_its_own_snapshot(archive, monkeypatch):
+    """With `verify --keep`'s snapshot, koordination opens a release's cells down to the
+    cases of that snapshot (here: the fixture copy), on record with the release id; without
+    one, it is told how to make it."""
+    snapshot = release.lineage_snapshot(archive, B) / "published"
+    snapshot.mkdir(parents=True)
+    shutil.copy2(archive / "published" / "lagebild.duckdb", snapshot / "lagebild.duckdb")
+    at = _open(archive, monkeypatch, "koordination")
+    at.selectbox(key="release_chosen").set_value(A).run()
+    assert f"lagebild verify {A} --keep" in texts(at)
+    at.selectbox(key="release_chosen").set_value(B).run()
+    at.toggle(key="lineage_cases").set_value(True).run()
+    assert not at.exception, at.exception
+    src = read.Source.of(snapshot.parent)
+    expected = read.cases(src, src.viewer("koordination"), read.Filters("2026-Q3", "2026-Q3"))
+    assert int(at.metric[0].value) == len(expected) > 0
+    entries = access_log.read(archive)
+    assert any(e["event"] == "drilldown" and B in e["object"] for e in entries)

@@ -13,8 +13,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from dashboards import read
+from dashboards.catalog import label
 from dashboards.reports.release import (
     compare_releases,
+    lineage_snapshot,
     list_releases,
     released_cells,
     tampered_files,
@@ -42,6 +45,27 @@ def _release(ws: Path, capsys) -> str:
     return list_releases(ws)["release_id"].iloc[0]  # newest first
 
 
+def _release_cells_trace_to_their_cases(ws: Path, release_id: str) -> None:
+    """The drill-down of a release reads its rebuilt snapshot: the release's "Fälle im
+    Zeitraum" cells (network and per provider) recount from the cases of the deliveries the
+    release rests on, each case naming its delivery — later deliveries do not enter."""
+    src = read.Source.of(lineage_snapshot(ws, release_id))
+    cases = read.cases(src, src.viewer("koordination"), read.Filters(PERIOD, PERIOD))
+    assert set(cases["delivery"]) == {
+        f"{p}_20261015" for p in ("kim-koeln", "jmd-dortmund", "mbe-bielefeld")
+    }
+    cells = released_cells(ws, release_id)
+    shown = cells[(cells["column"] == label("cases_in_period")) & (cells["suppression"] == "")]
+    expected = {f"{label('period')}={PERIOD}": len(cases)} | {
+        f"{label('provider_id')}={p}": n for p, n in cases.groupby("provider_id").size().items()
+    }
+    for row, n in expected.items():
+        cell = shown[shown["row"] == row]
+        assert len(cell) and {int(v.replace(".", "")) for v in cell["value"]} == {n}, row
+    goals = read.gap_lineage(src, src.viewer("koordination"), read.Filters(PERIOD, PERIOD))
+    assert len(goals) and set(goals["delivery"]) <= set(cases["delivery"])
+
+
 @pytest.mark.slow
 def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, capsys):
     ws, inbox, later = tmp_path / "ws", tmp_path / "inbox", tmp_path / "later"
@@ -66,8 +90,9 @@ def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, ca
     # the run left the release as it was
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
-    assert main(["verify", first, "--workspace", str(ws)]) == 0
+    assert main(["verify", first, "--workspace", str(ws), "--keep"]) == 0
     assert "identisch" in capsys.readouterr().out
+    _release_cells_trace_to_their_cases(ws, first)
 
     second = _release(ws, capsys)
     old, new = released_cells(ws, first), released_cells(ws, second)
