@@ -246,6 +246,8 @@ DELIVERY_STATUS_LABELS = MappingProxyType(
         "quarantined": "in Quarantäne",
         "duplicate": "Duplikat",
         "superseded": "ersetzt",
+        "held": "zurückgehalten",
+        "rejected": "verworfen",
     }
 )
 
