@@ -14,7 +14,7 @@ published copy. Figures come from `transforms` (one implementation each); suppre
 from dashboards.read.basis import DataBasis, data_basis, filter_options
 from dashboards.read.caseload import benchmark_label, case_counts, caseload, caseload_by_caseworker
 from dashboards.read.cases import cases
-from dashboards.read.deliveries import deliveries, delivery_tables, rejections
+from dashboards.read.deliveries import deliveries, delivery_tables, holds, rejections
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
@@ -64,6 +64,7 @@ __all__ = [
     "filter_options",
     "gap_matrix",
     "gaps",
+    "holds",
     "km_curve",
     "last_complete_quarter",
     "matrix_across",

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import access, exports, figures, read, ui
+from dashboards import access, data, exports, figures, read, ui
+from dashboards.decide import decide_delivery
 from dashboards.views import Query, View
 
 Q = {
     "deliveries": Query("Lieferungen", read.deliveries),
     "rejections": Query("Ablehnungen", read.rejections),
     "tables": Query("Zeilen je Tabelle", read.delivery_tables),
+    "holds": Query("Zurückgehaltene Lieferungen", read.holds),
 }
+HOLD_ROLES = read.holds.spec.roles
 
 
 def workbook(source: read.Source, viewer: read.Viewer) -> bytes:
@@ -60,6 +63,8 @@ def render(ctx: ui.Context) -> None:
         type="primary",
         on_click="ignore",
     )
+    if v.role in HOLD_ROLES:
+        _holds(ctx)
     if len(deliveries):
         ui.figure(figures.delivery_status(deliveries), key="status")
     ui.frame(
@@ -80,6 +85,48 @@ def render(ctx: ui.Context) -> None:
     else:
         st.caption("Zurückweisungsgründe gezählt je Lieferung, Tabelle, Spalte und Grund.")
     ui.frame(ctx, rejections, "Zurückweisungsgründe", key="rejections")
+
+
+def _holds(ctx: ui.Context) -> None:
+    """Deliveries an import threshold held: reasons, decision; koordination decides."""
+    held = ctx.run(Q["holds"])
+    st.subheader("Zurückgehaltene Lieferungen")
+    st.caption(
+        "Eine neue Lieferung, die sich gegenüber dem aktuellen Stand des Trägers stärker ändert"
+        " als die Importschwellen erlauben, wird zurückgehalten: der bisherige Stand bleibt in"
+        " den Zahlen, bis die Koordination freigibt oder verwirft (wirkt im nächsten Lauf)."
+    )
+    if held.empty:
+        st.info("Keine zurückgehaltenen Lieferungen.", icon=":material/check_circle:")
+        return
+    ui.frame(ctx, held, "Zurückgehaltene Lieferungen", key="holds")
+    open_ids = held.loc[held["status"] == "zurückgehalten", "delivery_id"].tolist()
+    if ctx.viewer.role != "koordination" or not open_ids:
+        return
+    names = dict(zip(held["delivery_id"], held["source_name"], strict=True))
+    with st.form("delivery_decision"):
+        st.markdown("**Zurückgehaltene Lieferung entscheiden**")
+        did = st.selectbox("Lieferung", open_ids, format_func=lambda d: f"{names[d]} ({d})")
+        action = st.radio(
+            "Entscheidung",
+            ["release", "reject"],
+            format_func={"release": "freigeben", "reject": "verwerfen"}.get,
+            horizontal=True,
+        )
+        reason = st.text_area("Begründung", placeholder="z. B. Altfälle wurden anonymisiert")
+        saved = st.form_submit_button(
+            "Entscheidung speichern", type="primary", key="decision_submit"
+        )
+    if saved:
+        try:
+            message = decide_delivery(
+                ctx.source, ctx.viewer, did, action, reason, ctx.user.name, via="dashboard"
+            )
+        except (ValueError, read.AccessDenied) as exc:
+            st.error(f"Nicht gespeichert: {ui.md_text(exc)}")
+            return
+        data.clear()
+        st.success(ui.md_text(message))
 
 
 VIEW = View(

@@ -201,3 +201,43 @@ def test_decisions_are_append_only_and_checked(tmp_path):
     decisions.decide_delivery(tmp_path, "d1", "release", "ok", "k", "koordination")
     decisions.decide_delivery(tmp_path, "d1", "reject", "doch nicht", "k", "koordination")
     assert [e["action"] for e in decisions.read(tmp_path, "delivery")] == ["release", "reject"]
+
+
+def test_command_line_lists_releases_and_rejects_held_deliveries(loop, capsys):
+    import shutil
+
+    from kernel import access_log
+    from pipelines.cli import main
+
+    loop.deliver("q2", cases("p1", 30))
+    loop.deliver("x2", cases("p2", 30), pid="p2")
+    loop.run()
+    loop.deliver("q3", cases("p1", 10), exported_on="2026-09-30")
+    loop.deliver("x3", cases("p2", 10), pid="p2", exported_on="2026-09-30")
+    loop.run()
+    loop.con.close()  # publish: the command line reads the published copy
+    loop.ws.published_dir.mkdir()
+    shutil.copyfile(loop.ws.db_path, loop.ws.published_db_path)
+    ws = str(loop.ws.root)
+    assert main(["deliveries", "list", "--workspace", ws, "--status", "held"]) == 0
+    out = capsys.readouterr().out
+    assert "q3" in out and "x3" in out and "q2" not in out
+    assert "Fälle: Zeilen 30 → 10" in out and "Entscheidung: offen" in out
+    loop.con = connect(loop.ws.db_path)
+    q3, x3 = (
+        loop.one("SELECT delivery_id FROM audit.deliveries WHERE source_name = ?", n)
+        for n in ("q3", "x3")
+    )
+    assert (
+        main(["deliveries", "release", q3, "--reason", "Altfälle anonymisiert", "--workspace", ws])
+        == 0
+    )
+    assert "im nächsten Lauf" in capsys.readouterr().out
+    assert main(["deliveries", "reject", x3, "--reason", "falscher Export", "--workspace", ws]) == 0
+    assert main(["deliveries", "release", "q2", "--reason", "x", "--workspace", ws]) == 2
+    assert "nicht zurückgehalten" in capsys.readouterr().err
+    assert main(["deliveries", "list", "--workspace", ws]) == 0
+    assert "Freigabe vorgemerkt" in capsys.readouterr().out
+    assert [e["event"] for e in access_log.read(ws)] == ["decision", "decision"]
+    assert loop.run() == {"q3": "accepted"}
+    assert loop.status("x3") == "rejected" and loop.staged("p2") == 30 and loop.staged() == 10
