@@ -203,16 +203,34 @@ def _table_reasons(con, pid: str, name: str, count, current: tuple) -> list[tupl
     return out
 
 
+def _released(con, did: str) -> bool:
+    """Released by a decision a run applied — or, in verify's replay (which knows the decisions
+    before the deliveries), by the latest logged decision of a delivery not yet held."""
+    logged = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'decision_log' AND temporary"
+    ).fetchone()[0]
+    latest = (
+        " UNION ALL SELECT count(*) FROM (SELECT action FROM decision_log WHERE delivery_id = $d"
+        " ORDER BY seq DESC LIMIT 1) WHERE action = 'release'"
+        if logged
+        else ""
+    )
+    return any(
+        n
+        for (n,) in con.execute(
+            "SELECT count(*) FROM audit.delivery_decisions WHERE delivery_id = $d AND action ="
+            f" 'release'{latest}",
+            {"d": did},
+        ).fetchall()
+    )
+
+
 def judge(con: duckdb.DuckDBPyConnection, pid: str | None, a, counts: dict) -> Verdict:
     """Compare a delivery (`Arrival` a, its `TableCount`s) with the provider's current snapshot;
     record the reasons in audit.holds when it is held."""
     if pid is None:
         return Verdict()
-    if con.execute(
-        "SELECT count(*) FROM audit.delivery_decisions WHERE delivery_id = ? AND action ="
-        " 'release'",
-        [a.delivery_id],
-    ).fetchone()[0]:
+    if _released(con, a.delivery_id):
         older = con.execute(
             "SELECT count(*) FROM audit.holds WHERE delivery_id = ? AND rule = 'snapshot_older'",
             [a.delivery_id],

@@ -241,3 +241,13 @@ def test_command_line_lists_releases_and_rejects_held_deliveries(loop, capsys):
     assert [e["event"] for e in access_log.read(ws)] == ["decision", "decision"]
     assert loop.run() == {"q3": "accepted"}
     assert loop.status("x3") == "rejected" and loop.staged("p2") == 30 and loop.staged() == 10
+
+
+def test_verify_replay_knowing_the_release_loads_the_delivery_in_its_round(loop):
+    loop.deliver("q2", cases("p1", 30))
+    loop.run()
+    loop.deliver("q3", cases("p1", 10), exported_on="2026-09-30")
+    land(loop.con, loop.ws, loop.inbox)
+    did = loop.one("SELECT delivery_id FROM audit.landing WHERE source_name = 'q3'")
+    decisions.decide_delivery(loop.ws.root, did, "release", "geprüft", "k", "koordination")
+    assert loop.run() == {"q3": "accepted"}
