@@ -111,6 +111,20 @@ CREATE TABLE IF NOT EXISTS audit.delivery_decisions (
   decided_at TIMESTAMP NOT NULL,
   applied_run_id VARCHAR
 );
+-- The scorecard of every snapshot (transforms/scorecard.py), appended by each marts build:
+-- the base of the scorecard's trend against a provider's previous snapshots.
+CREATE TABLE IF NOT EXISTS audit.scorecard_history (
+  provider_id VARCHAR,
+  delivery_id VARCHAR,
+  snapshot_on DATE,
+  rule VARCHAR,
+  table_name VARCHAR,
+  column_name VARCHAR,
+  value DOUBLE,
+  badness DOUBLE,
+  flagged BOOLEAN,
+  recorded_at TIMESTAMP
+);
 CREATE TABLE IF NOT EXISTS audit.runs (
   run_id VARCHAR,
   stage VARCHAR,

@@ -101,8 +101,10 @@ def review_flag(
     user: str,
     role: str,
     own_provider: str | None = None,
+    badness: float | None = None,
 ) -> dict:
-    """Append a review state of a flag. A provider may review only its own flags."""
+    """Append a review state of a flag, with how bad the finding was when reviewed (a worse
+    finding later reopens the flag). A provider may review only its own flags."""
     if state not in FLAG_STATES:
         raise DecisionError("Unbekannter Prüfstatus (erwartet: offen, erklaert, korrigieren).")
     if role not in ("koordination", "traeger"):
@@ -116,6 +118,7 @@ def review_flag(
             "kind": "flag",
             **entry,
             "state": state,
+            "badness": None if badness is None else float(badness),
             "reason": _reason(reason, required=state == "erklaert"),
             "user": user,
             "role": role,
