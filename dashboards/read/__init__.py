@@ -20,6 +20,7 @@ from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
 from dashboards.read.overview import decisions
 from dashboards.read.process import PROCESS_COUNTS, process_quality
+from dashboards.read.quality import flags, scorecard
 from dashboards.read.reentry import km_curve, reentry, reentry_cases
 from dashboards.read.scope import (
     ALL,
@@ -62,6 +63,7 @@ __all__ = [
     "delivery_tables",
     "effective_providers",
     "filter_options",
+    "flags",
     "gap_matrix",
     "gaps",
     "holds",
@@ -74,6 +76,7 @@ __all__ = [
     "reentry",
     "reentry_cases",
     "rejections",
+    "scorecard",
     "structural_closures",
     "theme_cases",
     "theme_trend",

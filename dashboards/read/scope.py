@@ -167,7 +167,7 @@ def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?"
             " AND table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]  # fetchall: leaves no unfinished result (a later register fails)
     )
 
 

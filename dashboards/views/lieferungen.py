@@ -6,14 +6,17 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import access, data, exports, figures, read, ui
-from dashboards.decide import decide_delivery
+from dashboards.decide import decide_delivery, review_flag
 from dashboards.views import Query, View
+from kernel.decisions import FLAG_STATES
 
 Q = {
     "deliveries": Query("Lieferungen", read.deliveries),
     "rejections": Query("Ablehnungen", read.rejections),
     "tables": Query("Zeilen je Tabelle", read.delivery_tables),
     "holds": Query("Zurückgehaltene Lieferungen", read.holds),
+    "scorecard": Query("Scorecard Datenqualität", read.scorecard),
+    "flags": Query("Hinweise zur Datenqualität", read.flags),
 }
 HOLD_ROLES = read.holds.spec.roles
 
@@ -65,6 +68,7 @@ def render(ctx: ui.Context) -> None:
     )
     if v.role in HOLD_ROLES:
         _holds(ctx)
+        _quality(ctx)
     if len(deliveries):
         ui.figure(figures.delivery_status(deliveries), key="status")
     ui.frame(
@@ -122,6 +126,90 @@ def _holds(ctx: ui.Context) -> None:
             message = decide_delivery(
                 ctx.source, ctx.viewer, did, action, reason, ctx.user.name, via="dashboard"
             )
+        except (ValueError, read.AccessDenied) as exc:
+            st.error(f"Nicht gespeichert: {ui.md_text(exc)}")
+            return
+        data.clear()
+        st.success(ui.md_text(message))
+
+
+def _quality(ctx: ui.Context) -> None:
+    """Scorecard and flags: the provider's round of explaining and correcting."""
+    v = ctx.viewer
+    flags, card = ctx.run(Q["flags"]), ctx.run(Q["scorecard"])
+    st.subheader("Datenqualität je Träger")
+    st.caption(
+        "Hinweise aus der Scorecard des aktuellen Stands (Füllgrad, Abweisungen, Aktualität der"
+        " Dokumentation, Plausibilität gegenüber dem Netzwerk). Ein geprüfter Hinweis bleibt"
+        " geprüft, solange der Befund gleich bleibt, und ist wieder offen, wenn er sich"
+        " verschlechtert."
+    )
+    c1, c2 = st.columns(2)
+    c1.metric("offene Hinweise", int((flags["state"] == "offen").sum()) if len(flags) else 0)
+    c2.metric("Hinweise insgesamt", len(flags))
+    ui.frame(ctx, flags, "Hinweise zur Datenqualität", key="quality_flags")
+    if len(flags):
+        _review_form(ctx, flags)
+    with st.expander("Scorecard (alle Regeln)"):
+        ui.frame(ctx, card, "Scorecard Datenqualität", key="scorecard")
+    providers = sorted(card["provider_id"].dropna().unique()) if len(card) else []
+    if not providers:
+        return
+    pid = (
+        v.provider
+        if v.role == "traeger"
+        else st.selectbox("Träger für die Datei der Quartalsrunde", providers, key="round_pid")
+    )
+    basis = ctx.basis()
+
+    def xlsx() -> bytes:
+        own = read.Viewer("traeger", pid, k=v.k)
+        current = read.deliveries(ctx.source, own)
+        current = current.loc[
+            current["status"].isin(["angenommen", "teilweise angenommen"]), "delivery_id"
+        ]
+        rejections = read.rejections(ctx.source, own)
+        return exports.quality_workbook(
+            pid,
+            read.flags(ctx.source, own),
+            read.scorecard(ctx.source, own),
+            rejections[rejections["delivery_id"].isin(current)],
+            basis=basis,
+            role_label=v.role_label,
+        )
+
+    st.download_button(
+        "Datenqualität des Trägers für die Quartalsrunde (XLSX)",
+        access.on_click(xlsx, ctx.who, fmt="xlsx", title="Datenqualität Träger", k=None),
+        file_name=f"datenqualitaet_{pid}.xlsx",
+        mime=ui.XLSX,
+        key="quality_workbook",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def _review_form(ctx: ui.Context, flags) -> None:
+    keys = list(flags.index)
+
+    def label(i) -> str:
+        r = flags.loc[i]
+        col = f" · {r['column_name']}" if r["column_name"] else ""
+        return f"{r['provider_id']} · {r['rule_label']} · {r['table_label']}{col} ({r['state']})"
+
+    with st.form("flag_review"):
+        st.markdown("**Hinweis prüfen**")
+        i = st.selectbox("Hinweis", keys, format_func=label)
+        state = st.radio(
+            "Prüfstatus", list(FLAG_STATES), format_func=FLAG_STATES.get, horizontal=True
+        )
+        reason = st.text_area("Erklärung", placeholder="z. B. Merkmal wird erst ab 2027 erhoben")
+        saved = st.form_submit_button("Prüfstatus speichern", key="flag_submit")
+    if saved:
+        r = flags.loc[i]
+        key = {k: r[k] for k in ("provider_id", "rule", "table_name", "column_name")}
+        try:
+            message = review_flag(ctx.source, ctx.viewer, key, state, reason, ctx.user.name)
         except (ValueError, read.AccessDenied) as exc:
             st.error(f"Nicht gespeichert: {ui.md_text(exc)}")
             return

@@ -58,4 +58,21 @@ def test_a_provider_sees_only_its_own_held_delivery_and_no_decision_form(held_ws
     assert not at.exception, at.exception
     shown = " ".join(str(df.value.to_dict()) for df in at.dataframe)
     assert HELD["p04"] in shown and HELD["p01"] not in shown
-    assert not at.text_area  # no decision form
+    assert "decision_submit" not in [b.key for b in at.button]  # no delivery decision
+    # its own data-quality flags only, and it can explain one
+    flags = next(df.value for df in at.dataframe if "Prüfstatus" in df.value.columns)
+    assert set(flags["Träger"]) == {"p04"}
+    at.radio[0].set_value("erklaert")
+    at.text_area[0].input("Pseudonym wird erst seit 2026 erhoben")
+    at.button(key="flag_submit").click().run()
+    assert not at.exception, at.exception
+    (entry,) = decisions.read(held_ws, "flag")
+    assert (entry["provider_id"], entry["state"], entry["user"]) == (
+        "p04",
+        "erklaert",
+        "test-traeger",
+    )
+    assert entry["badness"] is not None
+    at.run()
+    flags = next(df.value for df in at.dataframe if "Prüfstatus" in df.value.columns)
+    assert "erklärt" in set(flags["Prüfstatus"])
