@@ -14,7 +14,14 @@ published copy. Figures come from `transforms` (one implementation each); suppre
 from dashboards.read.basis import DataBasis, data_basis, filter_options
 from dashboards.read.caseload import benchmark_label, case_counts, caseload, caseload_by_caseworker
 from dashboards.read.cases import cases
-from dashboards.read.deliveries import deliveries, delivery_tables, holds, rejections
+from dashboards.read.deliveries import (
+    calendar,
+    deliveries,
+    delivery_tables,
+    holds,
+    rejections,
+    trust,
+)
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
@@ -52,6 +59,7 @@ __all__ = [
     "Source",
     "Viewer",
     "benchmark_label",
+    "calendar",
     "case_counts",
     "caseload",
     "caseload_by_caseworker",
@@ -81,5 +89,6 @@ __all__ = [
     "theme_cases",
     "theme_trend",
     "themes",
+    "trust",
     "waits",
 ]

@@ -4,12 +4,16 @@ provider whose delivery it is."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
 from dashboards.catalog import DELIVERY_STATUS_LABELS, table_label
 from dashboards.read.gate import query
 from dashboards.read.scope import Filters, Source, Viewer, has_table
 from kernel import decisions
+from transforms.delivery_calendar import calendar_summary, delivery_calendar
+from transforms.scorecard import flag_states
 
 DELIVERY_ROLES = ("koordination", "evaluation", "traeger")
 DENIED = "Der Lieferstatus ist für Förderer nicht freigegeben."
@@ -154,3 +158,60 @@ HOLD_COLUMNS = [
     "decided_by",
     "decided_at",
 ]
+
+
+def _today() -> date:
+    return date.today()
+
+
+@query(roles=DELIVERY_ROLES, denied=DENIED)
+def calendar(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    """Expected vs received snapshots per provider and period (transforms/delivery_calendar)."""
+    with source.read() as con:
+        cal = delivery_calendar(con, source.settings, _today())
+    if viewer.role == "traeger":
+        cal = cal[cal["provider_id"] == viewer.provider]
+    return cal.drop(columns=["current_snapshot_on"]).reset_index(drop=True)
+
+
+@query(roles=DELIVERY_ROLES, denied=DENIED)
+def trust(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
+    """Per provider: on-time rate, current snapshot, and the trust status of its figures
+    (aktuell / Lieferung zurückgehalten / veraltet / offene Hinweise)."""
+    today = _today()
+    with source.read() as con:
+        summary = calendar_summary(delivery_calendar(con, source.settings, today), today)
+        held = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT provider_id FROM audit.deliveries WHERE status = 'held'"
+            ).fetchall()
+        }
+        open_flags: dict[str, int] = {}
+        if has_table(con, "mart", "scorecard"):
+            reviews = pd.DataFrame(decisions.read(source.workspace, "flag"))
+            states = flag_states(con, reviews)
+            open_flags = states[states["state"] == "offen"].groupby("provider_id").size().to_dict()
+    if viewer.role == "traeger":
+        summary = summary[summary["provider_id"] == viewer.provider]
+    summary = summary.copy()
+    summary["held_pending"] = [p in held for p in summary["provider_id"]]
+    summary["open_flags"] = [int(open_flags.get(p, 0)) for p in summary["provider_id"]]
+    summary["trust"] = [
+        trust_label(h, s, f)
+        for h, s, f in zip(
+            summary["held_pending"], summary["stale"], summary["open_flags"], strict=True
+        )
+    ]
+    return summary.reset_index(drop=True)
+
+
+def trust_label(held: bool, stale: bool, open_flags: int) -> str:
+    parts = []
+    if held:
+        parts.append("Lieferung zurückgehalten")
+    if stale:
+        parts.append("veraltet")
+    if open_flags:
+        parts.append(f"offene Hinweise ({open_flags})")
+    return ", ".join(parts) or "aktuell"

@@ -17,6 +17,8 @@ Q = {
     "holds": Query("Zurückgehaltene Lieferungen", read.holds),
     "scorecard": Query("Scorecard Datenqualität", read.scorecard),
     "flags": Query("Hinweise zur Datenqualität", read.flags),
+    "trust": Query("Status je Träger", read.trust),
+    "calendar": Query("Lieferkalender", read.calendar),
 }
 HOLD_ROLES = read.holds.spec.roles
 
@@ -66,6 +68,7 @@ def render(ctx: ui.Context) -> None:
         type="primary",
         on_click="ignore",
     )
+    _calendar(ctx)
     if v.role in HOLD_ROLES:
         _holds(ctx)
         _quality(ctx)
@@ -89,6 +92,26 @@ def render(ctx: ui.Context) -> None:
     else:
         st.caption("Zurückweisungsgründe gezählt je Lieferung, Tabelle, Spalte und Grund.")
     ui.frame(ctx, rejections, "Zurückweisungsgründe", key="rejections")
+
+
+def _calendar(ctx: ui.Context) -> None:
+    """Trust status per provider and the delivery calendar (expected vs received)."""
+    trust = ctx.run(Q["trust"])
+    st.subheader("Status je Träger und Lieferkalender")
+    st.caption(
+        "Erwartet wird je Träger ein vollständiger Stand je Zeitraum (Standard: quartalsweise,"
+        " fällig am 15. Tag nach Quartalsende). „veraltet“: die Zahlen des Trägers beruhen auf"
+        " einem älteren Stand, als der Kalender verlangt."
+    )
+    if len(trust):
+        c1, c2, c3 = st.columns(3)
+        c1.metric("veraltete Träger", int(trust["stale"].sum()))
+        c2.metric("zurückgehaltene Lieferungen", int(trust["held_pending"].sum()))
+        rate = trust["on_time"].sum() / max(int(trust["expected"].sum()), 1)
+        c3.metric("pünktlich geliefert", f"{rate:.0%}".replace(".", ","))
+    ui.frame(ctx, trust, "Status je Träger", key="trust")
+    with st.expander("Lieferkalender je Zeitraum"):
+        ui.frame(ctx, ctx.run(Q["calendar"]), "Lieferkalender", key="calendar")
 
 
 def _holds(ctx: ui.Context) -> None:

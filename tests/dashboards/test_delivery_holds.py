@@ -41,6 +41,9 @@ def test_koordination_releases_a_held_delivery_in_the_view(held_ws, monkeypatch)
     at, _ = open_view(logged_in(held_ws, monkeypatch, "koordination"), "lieferungen")
     assert not at.exception, at.exception
     assert "Zurückgehaltene Lieferungen" in texts(at)
+    trust = next(df.value for df in at.dataframe if "Status der Zahlen" in df.value.columns)
+    status = dict(zip(trust["Träger"], trust["Status der Zahlen"], strict=True))
+    assert status["p04"].startswith("Lieferung zurückgehalten")
     at.selectbox[0].select(HELD["p04"])
     at.text_area[0].input("Altfälle wurden anonymisiert")
     at.button(key="decision_submit").click().run()
@@ -76,3 +79,21 @@ def test_a_provider_sees_only_its_own_held_delivery_and_no_decision_form(held_ws
     at.run()
     flags = next(df.value for df in at.dataframe if "Prüfstatus" in df.value.columns)
     assert "erklärt" in set(flags["Prüfstatus"])
+
+
+def test_the_steering_group_report_lists_held_deliveries_in_its_data_basis(held_ws):
+    from dashboards.read import Source
+    from dashboards.reports import build_report
+    from dashboards.reports.render import render_html
+
+    src = Source.of(held_ws)
+    report = build_report(src, "lenkungsgruppe", "2026-Q3", src.viewer("koordination"))
+    assert set(report.basis.held["delivery_id"]) == set(HELD.values())
+    dl = report.basis.delivery_list
+    trust = dict(zip(dl["provider_id"], dl["trust"], strict=True))
+    assert trust["p04"].startswith("Lieferung zurückgehalten") and trust["p02"] in (
+        "aktuell",
+        "veraltet",
+    )
+    html = render_html(report)
+    assert "Zurückgehaltene Lieferungen" in html and "Status der Zahlen" in html
