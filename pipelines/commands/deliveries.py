@@ -66,3 +66,30 @@ def cli_deliveries(args) -> int:
         raise UserError(str(exc)) from exc
     print(message)
     return 0
+
+
+def held_summary(workspace) -> str:
+    """What the demo (or a run) leaves to decide: each held delivery, why, and the command."""
+    source = Source.of(workspace)
+    if not source.db.exists():
+        return ""
+    df = holds(source, source.viewer("koordination"))
+    df = df[df["status"] == "zurückgehalten"]
+    if df.empty:
+        return ""
+    lines = [
+        "",
+        "Zurückgehaltene Lieferungen (Importschwellen; die Zahlen beruhen auf dem vorigen Stand):",
+    ]
+    for r in df.itertuples(index=False):
+        lines.append(f"  {r.source_name} (Träger {r.provider_id}): {r.reasons}")
+        lines.append(
+            f'    freigeben: lagebild deliveries release {r.delivery_id} --reason "…"'
+            f" --workspace {source.workspace}"
+        )
+        lines.append(
+            f'    verwerfen: lagebild deliveries reject {r.delivery_id} --reason "…"'
+            f" --workspace {source.workspace}"
+        )
+    lines.append("  Eine Entscheidung wirkt im nächsten Lauf (lagebild run oder lagebild demo).")
+    return "\n".join(lines)
