@@ -102,6 +102,15 @@ def apply_decisions(con: duckdb.DuckDBPyConnection, entries: list[dict], run_id=
         return
     con.executemany("INSERT INTO decision_log VALUES (?, ?, ?, ?, ?, ?)", rows)
     con.execute("BEGIN TRANSACTION")
+    try:
+        _apply(con, run_id)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _apply(con: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE decided_now AS
         SELECT l.delivery_id, l.action, l.reason, l.decided_by, l.decided_at
@@ -125,7 +134,6 @@ def apply_decisions(con: duckdb.DuckDBPyConnection, entries: list[dict], run_id=
     con.execute(
         f"UPDATE audit.landing SET processed = false, attempts = 0 WHERE delivery_id IN {released}"
     )
-    con.execute("COMMIT")
 
 
 def _resolved(con, pid: str, table: str) -> dict[str, float]:
