@@ -63,6 +63,7 @@ GOALS = {
     "incremental_share": 0.25,
     "dashboard_p95_ms": 300,
     "pandas_over_ours": 10.0,
+    "thresholds_s": 1.0,  # issue 13: comparing a re-delivery with the current snapshot
 }
 
 
@@ -436,6 +437,7 @@ def _goal_lines(r: dict) -> list[str]:
     queries = (r.get("dashboard") or {}).get("queries", {})
     dash_p95 = max((q["p95_ms"] for v in queries.values() for q in v.values()), default=None)
     pandas_ratio = (r.get("caseload_vs_pandas") or {}).get("ratio")
+    thresholds_s = (r.get("incremental") or {}).get("stages", {}).get("thresholds", {}).get("s")
     rows = [
         (
             "1,000,000 cases end to end < 5 min",
@@ -461,6 +463,11 @@ def _goal_lines(r: dict) -> list[str]:
             "dashboard queries p95 < 300 ms",
             f"{dash_p95} ms" if dash_p95 is not None else "—",
             dash_p95 is not None and dash_p95 < GOALS["dashboard_p95_ms"],
+        ),
+        (
+            "import-threshold check of a re-delivery ≤ 1 s",
+            f"{thresholds_s} s" if thresholds_s is not None else "—",
+            thresholds_s is not None and thresholds_s <= GOALS["thresholds_s"],
         ),
         (
             "caseload mart ≥ 10× faster than pandas",

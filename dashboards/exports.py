@@ -294,3 +294,31 @@ def table_csv(pub: Published, labels: dict | None = None) -> bytes:
 def frame_csv(df: pd.DataFrame) -> bytes:
     """A case-level or audit frame as CSV (German headings)."""
     return csv_bytes(df, headings(df.columns))
+
+
+def quality_workbook(
+    provider: str,
+    flags: pd.DataFrame,
+    scorecard: pd.DataFrame,
+    rejections: pd.DataFrame,
+    *,
+    basis=None,
+    role_label: str | None = None,
+) -> bytes:
+    """One provider's file for the quarterly round (issue 13): its flags with their review
+    state, its scorecard and the rejections of its current delivery."""
+    return workbook_bytes(
+        [
+            Sheet("Hinweise", flags, f"Hinweise zur Datenqualität – Träger {provider}"),
+            Sheet("Scorecard", scorecard, f"Datenqualität je Regel – Träger {provider}"),
+            Sheet(
+                "Zurückweisungen",
+                rejections,
+                f"Zurückweisungen der aktuellen Lieferung – Träger {provider}",
+            ),
+        ],
+        basis=basis,
+        suppressed_k=None,
+        role_label=role_label,
+        title=f"Datenqualität Träger {provider}",
+    )

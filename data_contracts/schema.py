@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS audit.deliveries (
   format VARCHAR,                    -- csv, xlsx, zip+csv, zip+xlsx, folder+csv ...
   tables VARCHAR[],                  -- tables the delivery contains
   current_tables VARCHAR[],          -- tables for which it is the provider's current snapshot
-  status VARCHAR NOT NULL,           -- accepted, partial, quarantined, duplicate, superseded
+  status VARCHAR NOT NULL,           -- accepted, partial, held, rejected, quarantined, duplicate,
+                                     -- superseded
   rows_received INTEGER NOT NULL,
   rows_loaded INTEGER NOT NULL,
   rows_rejected INTEGER NOT NULL,
@@ -86,6 +87,44 @@ CREATE TABLE IF NOT EXISTS audit.rejections (
   reason VARCHAR NOT NULL,           -- German, never repeats the offending value
   kind VARCHAR NOT NULL              -- 'row' (row rejected) or 'quarantine' (whole delivery)
 );
+-- Why a delivery was held (issue 13): one row per threshold it went beyond. Kept after a
+-- release or reject (the decision is in audit.delivery_decisions).
+CREATE TABLE IF NOT EXISTS audit.holds (
+  delivery_id VARCHAR NOT NULL,
+  provider_id VARCHAR NOT NULL,
+  table_name VARCHAR NOT NULL,
+  rule VARCHAR NOT NULL,             -- row_change, rejected_share, closed_lost, fill_drop,
+                                     -- snapshot_older
+  column_name VARCHAR,               -- fill_drop: the optional column
+  before_value DOUBLE,               -- the figure of the current snapshot
+  after_value DOUBLE,                -- the figure of the held delivery
+  threshold DOUBLE,
+  reason VARCHAR NOT NULL            -- German: figure before -> after, threshold
+);
+-- Release and reject decisions of koordination, copied from WORKSPACE/audit/decisions.jsonl
+-- (append-only) by the run that applies them.
+CREATE TABLE IF NOT EXISTS audit.delivery_decisions (
+  delivery_id VARCHAR NOT NULL,
+  action VARCHAR NOT NULL,           -- release, reject
+  reason VARCHAR NOT NULL,
+  decided_by VARCHAR,
+  decided_at TIMESTAMP NOT NULL,
+  applied_run_id VARCHAR
+);
+-- The scorecard of every snapshot (transforms/scorecard.py), appended by each marts build:
+-- the base of the scorecard's trend against a provider's previous snapshots.
+CREATE TABLE IF NOT EXISTS audit.scorecard_history (
+  provider_id VARCHAR,
+  delivery_id VARCHAR,
+  snapshot_on DATE,
+  rule VARCHAR,
+  table_name VARCHAR,
+  column_name VARCHAR,
+  value DOUBLE,
+  badness DOUBLE,
+  flagged BOOLEAN,
+  recorded_at TIMESTAMP
+);
 CREATE TABLE IF NOT EXISTS audit.runs (
   run_id VARCHAR,
   stage VARCHAR,
@@ -108,6 +147,18 @@ CREATE TABLE IF NOT EXISTS meta.data_basis (
   run_id VARCHAR
 );
 """
+
+
+# Optional columns whose share of filled values is a quality figure (import threshold
+# `fill_drop`, scorecard completeness). Left out: columns whose emptiness has a meaning
+# ("empty = open", "required when closed", "not yet started", "still valid").
+NOT_QUALITY_COLUMNS = frozenset(
+    {"closed_on", "close_reason", "started_on", "valid_to", "previous_case_id", "status_on"}
+)
+
+
+def quality_columns(table: Table) -> list[str]:
+    return [c.name for c in table.columns if not c.required and c.name not in NOT_QUALITY_COLUMNS]
 
 
 def create_all(con) -> None:

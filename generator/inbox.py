@@ -33,6 +33,7 @@ from generator.writers import (
 
 OLDER_SNAPSHOT_DAYS = 92  # the superseded snapshot was taken one quarter earlier
 REDELIVERY_DAYS = 5  # the quarantined re-delivery comes a few days after the export date
+HELD_DAYS = 7  # the held re-delivery (open cases only) a week after the export date
 LEAKED_EMAIL = "m.yilmaz@beispiel-mail.de"
 
 STATUS_LABELS = {
@@ -41,6 +42,7 @@ STATUS_LABELS = {
     "quarantined": "Quarantäne",
     "superseded": "ersetzt",
     "duplicate": "Duplikat",
+    "held": "zurückgehalten (Importschwelle)",
 }
 
 
@@ -64,7 +66,8 @@ class DeliverySummary:
     rows: dict[str, int]  # data rows written per table (absent tables missing)
     planted: list[str] = field(default_factory=list)  # German notes on what this delivery shows
     faults: list[PlantedFault] = field(default_factory=list)
-    expected_status: str = "accepted"  # accepted | partial | quarantined | superseded | duplicate
+    # accepted | partial | quarantined | superseded | duplicate | held
+    expected_status: str = "accepted"
 
     @property
     def format_label(self) -> str:
@@ -443,6 +446,7 @@ def _fault_plan(providers: list[ProviderSpec], case_counts: np.ndarray) -> dict[
     chosen["row_faults"] = pick(5)
     chosen["identifier"] = pick(1)
     chosen["older_snapshot"] = pick(2)
+    chosen["held"] = pick(3)
     return chosen
 
 
@@ -561,6 +565,20 @@ def _extra_deliveries(
         f"{ds.exported_on:%d.%m.%Y} ersetzt"
     )
     extra.append(d)
+    # (5) a later snapshot with the open cases only (an export filter set wrong): beyond the
+    # import thresholds, held until koordination releases or rejects it (issue 13)
+    spec = ds.providers[plan["held"]]
+    d = write_delivery(
+        con, out, spec, _open_cases_only(ds.provider_tables(spec.index)),
+        ds.exported_on + timedelta(days=HELD_DAYS),
+    )  # fmt: skip
+    d.expected_status = "held"
+    d.planted.append(
+        "spätere Lieferung nur mit den offenen Fällen (Exportfilter falsch gesetzt): "
+        "abgeschlossene Fälle fehlen, Zeilenzahl bricht ein – zurückgehalten, der vorige Stand "
+        "bleibt aktuell, bis die Koordination freigibt oder verwirft"
+    )
+    extra.append(d)
     # (4) the same bytes once more under another name
     source = next((m for m in main if m.name.endswith(".zip")), None) or main[0]
     src_path = out / source.name
@@ -586,6 +604,19 @@ def _extra_deliveries(
         )
     )
     return extra
+
+
+def _open_cases_only(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    import pyarrow.compute as pc
+
+    cases = tables["cases"].filter(pc.is_null(tables["cases"]["closed_on"]))
+    keep = cases["case_id"]
+    out = {"cases": cases}
+    for name, data in tables.items():
+        if name != "cases":
+            has_case = "case_id" in data.column_names
+            out[name] = data.filter(pc.is_in(data["case_id"], keep)) if has_case else data
+    return out
 
 
 def _peculiarities(ds: Dataset, spec: ProviderSpec) -> list[str]:

@@ -40,6 +40,7 @@ EVENTS = {
     "download": "Download",
     "drilldown": "Drill-down",
     "report": "Bericht",
+    "decision": "Entscheidung",  # a held delivery released or rejected, a flag reviewed
 }
 FIELDS = (
     "user",  # user name (dashboard) or OS account (command line, pipeline)

@@ -15,7 +15,16 @@ import stat
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
-WRITING_COMMANDS = ("run", "demo", "report", "users", "themes", "dashboard", "audit-log")
+WRITING_COMMANDS = (
+    "run",
+    "demo",
+    "report",
+    "users",
+    "themes",
+    "dashboard",
+    "audit-log",
+    "deliveries",
+)
 
 
 def private_umask() -> int:

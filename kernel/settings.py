@@ -84,6 +84,14 @@ class Settings:
     # Behind a reverse proxy: the header it sets to the client's address (e.g. X-Forwarded-For,
     # rightmost entry). Only when the dashboard is reachable through that proxy alone.
     proxy_client_header: str | None = None
+    # Import thresholds (issue 13): a provider's new snapshot beyond one of them is `held` until
+    # koordination releases or rejects it. Rules as in IMPORT_THRESHOLDS; in lagebild.yaml a rule
+    # at the top level applies to every table, `tables: {name: {rule: value}}` to one table and
+    # `providers: {provider_id: {rule: value, tables: {...}}}` overrides both for one provider.
+    import_thresholds: dict = field(default_factory=dict)
+    # Delivery calendar: expected cadence in months (3 = quarterly) and the day of the month
+    # after a period's end by which its snapshot is due; `providers:` overrides per provider.
+    delivery_cadence: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -94,6 +102,73 @@ class Settings:
 
     def with_as_of(self, as_of: date | None) -> Settings:
         return dataclasses.replace(self, as_of=as_of)
+
+    def threshold_rows(self) -> list[tuple[str | None, str | None, str, float]]:
+        """(provider_id or None, table or None, rule, value): defaults first, then overrides."""
+        t = self.import_thresholds
+        base = {**IMPORT_THRESHOLDS, **{r: v for r, v in t.items() if r in IMPORT_THRESHOLDS}}
+        out = [(None, None, rule, float(value)) for rule, value in base.items()]
+        for table, rules in (t.get("tables") or {}).items():
+            out += [(None, table, r, v) for r, v in rules.items()]
+        for pid, p in (t.get("providers") or {}).items():
+            out += [(pid, None, r, v) for r, v in p.items() if r in IMPORT_THRESHOLDS]
+            for table, rules in (p.get("tables") or {}).items():
+                out += [(pid, table, r, v) for r, v in rules.items()]
+        return out
+
+    def cadence(self, provider_id: str | None = None) -> tuple[int, int]:
+        """(months per period, due day after the period's end) for a provider."""
+        c = {
+            **DELIVERY_CADENCE,
+            **{k: v for k, v in self.delivery_cadence.items() if k != "providers"},
+        }
+        c.update((self.delivery_cadence.get("providers") or {}).get(provider_id) or {})
+        return int(c["months"]), int(c["due_day"])
+
+
+# rule -> default. Shares are fractions (0.3 = 30 %); min_rows: below it a table is too small
+# for the count, share and fill rules; snapshot_older 1 = hold, 0 = do not.
+IMPORT_THRESHOLDS = {
+    "row_change": 0.30,  # rows loaded, against the current snapshot, either way
+    "rejected_share": 0.05,  # rejected rows of the new delivery
+    "closed_lost": 0.01,  # closed cases of the current snapshot missing from the new one
+    "fill_drop": 0.10,  # drop of the filled share of an optional column (0.1 = 10 points)
+    "snapshot_older": 1.0,  # snapshot date older than the current one
+    "min_rows": 20.0,
+}
+DELIVERY_CADENCE = {"months": 3, "due_day": 15}
+
+
+def _check_rules(rules, allowed: set[str]) -> dict:
+    if not isinstance(rules, dict):
+        raise ValueError("keine Einträge")
+    for k, v in rules.items():
+        if k not in allowed:
+            raise ValueError("unbekannte Regel")
+        if k in ("tables", "providers"):
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+            raise ValueError("keine Zahl")
+    return rules
+
+
+def _check_thresholds(value) -> dict:
+    rules = set(IMPORT_THRESHOLDS)
+    _check_rules(value, rules | {"tables", "providers"})
+    for t in (value.get("tables") or {}).values():
+        _check_rules(t, rules)
+    for p in (value.get("providers") or {}).values():
+        _check_rules(p, rules | {"tables"})
+        for t in (p.get("tables") or {}).values():
+            _check_rules(t, rules)
+    return value
+
+
+def _check_cadence(value) -> dict:
+    _check_rules(value, set(DELIVERY_CADENCE) | {"providers"})
+    for p in (value.get("providers") or {}).values():
+        _check_rules(p, set(DELIVERY_CADENCE))
+    return value
 
 
 class SettingsError(UserError):
@@ -108,6 +183,10 @@ _NUMBER_FIELDS = {
 def _coerce(name: str, value):
     if name == "benchmarks":
         return tuple(Benchmark(**b) for b in value)
+    if name == "import_thresholds":
+        return _check_thresholds(value)
+    if name == "delivery_cadence":
+        return _check_cadence(value)
     if name == "windows":
         return tuple(int(w) for w in value)
     if name == "as_of" and isinstance(value, str):

@@ -36,6 +36,7 @@ HANDLERS = {
     "release": "pipelines.commands.release:cli_release",
     "releases": "pipelines.commands.release:cli_releases",
     "verify": "pipelines.commands.release:cli_verify",
+    "deliveries": "pipelines.commands.deliveries:cli_deliveries",
 }
 
 
@@ -204,7 +205,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="Einträge älter als access_log_retention_days entfernen",
     )
     _release_parsers(sub)
+    _deliveries_parsers(sub)
     return p
+
+
+def _deliveries_parsers(sub) -> None:
+    dl = sub.add_parser(
+        "deliveries", help="zurückgehaltene Lieferungen prüfen, freigeben oder verwerfen"
+    )
+    dsub = dl.add_subparsers(dest="deliveries_command", required=True, metavar="AKTION")
+    ls = dsub.add_parser("list", help="Lieferungen mit Status, Gründen und Entscheidung")
+    ls.add_argument("--workspace", type=Path, required=True)
+    ls.add_argument(
+        "--status",
+        choices=[
+            "held",
+            "rejected",
+            "accepted",
+            "partial",
+            "quarantined",
+            "duplicate",
+            "superseded",
+        ],
+    )
+    for action, text in (("release", "freigeben"), ("reject", "verwerfen")):
+        a = dsub.add_parser(
+            action, help=f"zurückgehaltene Lieferung {text} (wirkt im nächsten Lauf)"
+        )
+        a.add_argument("delivery_id")
+        a.add_argument("--reason", required=True, help="Begründung (wird protokolliert)")
+        a.add_argument("--workspace", type=Path, required=True)
 
 
 def _release_parsers(sub) -> None:

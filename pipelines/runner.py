@@ -524,6 +524,9 @@ def cli_demo(args) -> int:
         _print_failures(outcome)
         return 1
     _demo_release(workspace)
+    from pipelines.commands.deliveries import held_summary
+
+    print(held_summary(workspace))  # issue 13: the held demo delivery and how to decide it
     print(f"\nDashboards: make dashboard  (oder lagebild dashboard --workspace {workspace} --demo)")
     if args.serve:
         from dashboards.launch import launch

@@ -256,6 +256,7 @@ RULES: tuple[Rule, ...] = (
            where structural_closures > closures or closures <= 0""",
     ),
     # re-entry
+    _grain("scorecard", ("provider_id", "rule", "table_name", "column_name")),
     _grain("reentry", ("provider_id", "case_id")),
     Rule(
         "reentry",

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import duckdb
 
+from data_contracts.schema import AUDIT_DDL
 from kernel.settings import Settings
 from kernel.warehouse import current_as_of
-from transforms import gaps
+from transforms import gaps, scorecard
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent
 # folder -> DuckDB schema
@@ -105,9 +106,13 @@ def load_models(root: Path = TRANSFORMS_DIR) -> list[Model]:
                 schema, path.stem, path, path.read_text(encoding="utf-8")
             )
     if root == TRANSFORMS_DIR:
-        for mart in gaps.MARTS:
-            sql = f"-- {mart.description}\n{mart.sql}"
-            found[f"mart.{mart.name}"] = _model("mart", mart.name, Path(gaps.__file__), sql)
+        for module in (gaps, scorecard):
+            for mart in module.MARTS:
+                schema = getattr(mart, "schema", "mart")
+                sql = f"-- {mart.description}\n{mart.sql}"
+                found[f"{schema}.{mart.name}"] = _model(
+                    schema, mart.name, Path(module.__file__), sql
+                )
     for model in found.values():
         unknown = [d for d in model.deps if d not in found]
         if unknown:
@@ -215,6 +220,7 @@ def build_marts(
         for schema in LAYERS.values():
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         build_params(con, settings, as_of)
+        con.execute(AUDIT_DDL)  # the scorecard reads audit.* (empty when nothing was delivered)
         for model in models:
             started = time.perf_counter()
             body = model.sql.strip().rstrip(";")
@@ -228,6 +234,8 @@ def build_marts(
             runs.append(
                 ModelRun(model.key, model.materialized, rows, time.perf_counter() - started)
             )
+        if any(m.key == "mart.scorecard" for m in models):
+            scorecard.record_history(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -14,13 +14,21 @@ published copy. Figures come from `transforms` (one implementation each); suppre
 from dashboards.read.basis import DataBasis, data_basis, filter_options
 from dashboards.read.caseload import benchmark_label, case_counts, caseload, caseload_by_caseworker
 from dashboards.read.cases import cases
-from dashboards.read.deliveries import deliveries, delivery_tables, rejections
+from dashboards.read.deliveries import (
+    calendar,
+    deliveries,
+    delivery_tables,
+    holds,
+    rejections,
+    trust,
+)
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
 from dashboards.read.lineage import gap_counts, gap_lineage
 from dashboards.read.overview import decisions
 from dashboards.read.process import PROCESS_COUNTS, process_quality
+from dashboards.read.quality import flags, scorecard
 from dashboards.read.reentry import km_curve, reentry, reentry_cases
 from dashboards.read.scope import (
     ALL,
@@ -52,6 +60,7 @@ __all__ = [
     "Source",
     "Viewer",
     "benchmark_label",
+    "calendar",
     "case_counts",
     "caseload",
     "caseload_by_caseworker",
@@ -63,10 +72,12 @@ __all__ = [
     "delivery_tables",
     "effective_providers",
     "filter_options",
+    "flags",
     "gap_counts",
     "gap_lineage",
     "gap_matrix",
     "gaps",
+    "holds",
     "km_curve",
     "last_complete_quarter",
     "matrix_across",
@@ -76,9 +87,11 @@ __all__ = [
     "reentry",
     "reentry_cases",
     "rejections",
+    "scorecard",
     "structural_closures",
     "theme_cases",
     "theme_trend",
     "themes",
+    "trust",
     "waits",
 ]

@@ -8,8 +8,10 @@ from datetime import date
 
 import pandas as pd
 
+from dashboards.read.deliveries import trust_label
 from dashboards.read.gate import query
 from dashboards.read.scope import Filters, Source, Viewer, where
+from transforms.delivery_calendar import calendar_summary, delivery_calendar
 
 
 @dataclass
@@ -22,6 +24,10 @@ class DataBasis:
     run_id: str | None
     delivery_list: pd.DataFrame = field(default_factory=pd.DataFrame)
     k: int = 3
+    # issue 13: deliveries held back from the figures, and providers whose current snapshot is
+    # older than the delivery calendar asks for (each row of delivery_list carries `trust`)
+    held: pd.DataFrame = field(default_factory=pd.DataFrame)
+    stale: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def text(self, suppressed_k: int | None) -> str:
         as_of = self.as_of.strftime("%d.%m.%Y") if self.as_of else "—"
@@ -62,6 +68,21 @@ def data_basis(source: Source, viewer: Viewer, filters: Filters) -> DataBasis:
                 ORDER BY provider_id, snapshot_on""",
             params,
         ).df()
+        held = con.execute(
+            f"""SELECT delivery_id, provider_id, source_name, snapshot_on FROM audit.deliveries
+                WHERE status = 'held' AND {cond} ORDER BY provider_id, snapshot_on""",
+            params,
+        ).df()
+        today = date.today()
+        summary = calendar_summary(delivery_calendar(con, source.settings, today), today)
+    stale = summary.loc[
+        summary["stale"] & summary["provider_id"].isin(deliveries["provider_id"]),
+        ["provider_id", "current_snapshot_on", "last_due_period"],
+    ].reset_index(drop=True)
+    deliveries["trust"] = [
+        trust_label(p in set(held["provider_id"]), p in set(stale["provider_id"]), 0)
+        for p in deliveries["provider_id"]
+    ]
     if row is None:
         row = (None, None, 0, 0, None, None)
     return DataBasis(
@@ -73,6 +94,8 @@ def data_basis(source: Source, viewer: Viewer, filters: Filters) -> DataBasis:
         run_id=row[5],
         delivery_list=deliveries.reset_index(drop=True),
         k=viewer.k,
+        held=held,
+        stale=stale,
     )
 
 

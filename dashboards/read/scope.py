@@ -140,7 +140,13 @@ class Source:
     def identity(self) -> tuple:
         """Changes with every publication and every register edit: the key of caches."""
         parts: list = []
-        for path in (self.db, self.ws.register_db_path, self.workspace / "lagebild.yaml"):
+        decisions = self.workspace / "audit" / "decisions.jsonl"  # kernel/decisions.py
+        for path in (
+            self.db,
+            self.ws.register_db_path,
+            self.workspace / "lagebild.yaml",
+            decisions,
+        ):
             st = path.stat() if path.exists() else None
             parts.append((st.st_mtime_ns, st.st_size) if st else None)
         return (str(self.workspace), *parts)
@@ -161,7 +167,7 @@ def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?"
             " AND table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]  # fetchall: leaves no unfinished result (a later register fails)
     )
 
 

@@ -35,6 +35,7 @@ from dashboards import catalog, read
 from dashboards.reports.definitions import VERSION as METRICS_VERSION
 from dashboards.reports.model import KINDS, Report, ReportError
 from data_contracts.contract import CONTRACT_FILE, load_contract
+from kernel import decisions
 from kernel.settings import Settings
 from kernel.workspace import Workspace
 from transforms.dictionary import MARTS_FILE
@@ -249,6 +250,8 @@ def make_release(
         "settings": figure_settings(src.settings),
         **versions(),
         "deliveries": deliveries_at_release(ws),
+        # releases and rejects of held deliveries (issue 13): verify's replay needs them
+        "delivery_decisions": decisions.read(ws.root, "delivery"),
         "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
     }
     (tmp / "manifest.json").write_text(

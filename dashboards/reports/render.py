@@ -167,8 +167,21 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
             if d.snapshot_on is not None
             else "—",
             "status": catalog.DELIVERY_STATUS_LABELS.get(d.status, d.status),
+            "trust": getattr(d, "trust", ""),
         }
         for d in report.basis.delivery_list.itertuples(index=False)
+    ]
+    held = [
+        {**d._asdict(), "snapshot_on": pd.Timestamp(d.snapshot_on).strftime("%d.%m.%Y")}
+        for d in report.basis.held.itertuples(index=False)
+    ]
+    stale = [
+        {
+            "provider_id": d.provider_id,
+            "current_snapshot_on": pd.Timestamp(d.current_snapshot_on).strftime("%d.%m.%Y"),
+            "last_due_period": d.last_due_period,
+        }
+        for d in report.basis.stale.itertuples(index=False)
     ]
     sections = [
         {"title": s.title, "css": s.css, "blocks": _blocks(s, for_print)} for s in report.sections
@@ -185,6 +198,8 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
         generated=report.generated_at.strftime("%d.%m.%Y %H:%M"),
         version=VERSION,
         deliveries=deliveries,
+        held=held,
+        stale=stale,
         print_width=PRINT_WIDTH_PX,
     )
 

@@ -10,6 +10,7 @@ and compares every published cell. Files changed in the release folder are tampe
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -127,6 +128,14 @@ def verify(
         if register.exists():
             shutil.copy2(register, tmp_ws / "themenspeicher.duckdb")
             (tmp_ws / "themenspeicher.duckdb").chmod(0o600)
+        if manifest.get("delivery_decisions"):  # held deliveries released or rejected
+            (tmp_ws / "audit").mkdir(mode=0o700)
+            (tmp_ws / "audit" / "decisions.jsonl").write_text(
+                "".join(
+                    json.dumps(e, ensure_ascii=False) + "\n" for e in manifest["delivery_decisions"]
+                ),
+                encoding="utf-8",
+            )
         as_of = date.fromisoformat(manifest["as_of"]) if manifest.get("as_of") else None
         rounds = replay_rounds(manifest["deliveries"])
         for n, batch in enumerate(rounds, 1):

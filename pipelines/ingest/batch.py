@@ -11,6 +11,7 @@ import duckdb
 
 from data_contracts import load_contract
 from kernel.workspace import Workspace
+from pipelines.ingest import holds
 from pipelines.ingest.landing import complete_moves
 from pipelines.ingest.limits import Limits
 from pipelines.ingest.load import ApplyResult, apply_delivery
@@ -37,6 +38,7 @@ def ingest_pending(
 ) -> list[ApplyResult]:
     contract = load_contract()
     complete_moves(con, ws)
+    holds.prepare(con, ws, run_id)  # thresholds and koordination's decisions (issue 13)
     pending = pending_deliveries(con)
     results = []
     for i, row in enumerate(pending, 1):
@@ -77,6 +79,8 @@ STATUS_DE = {
     "quarantined": "Quarantäne",
     "duplicate": "Duplikat",
     "superseded": "ersetzt",
+    "held": "zurückgehalten",
+    "rejected": "verworfen",
 }
 
 

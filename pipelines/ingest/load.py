@@ -29,6 +29,7 @@ import duckdb
 from data_contracts import Contract, load_contract
 from data_contracts.rules import checked_sql, lit, reference_sql
 from kernel.workspace import Workspace
+from pipelines.ingest import holds
 from pipelines.ingest.gate import scan_identifiers
 from pipelines.ingest.landing import crash_point, move_to_quarantine
 from pipelines.ingest.limits import LimitExceeded, Limits, probe_survives, watchdog
@@ -520,13 +521,14 @@ def _record_load(con, insp: Inspection, a: Arrival) -> ApplyResult:
     pid = insp.provider_id
     replaced: list[str] = []
     newer: set[str] = set()
-    for name in a.tables:
+    verdict = holds.judge(con, pid, a, insp.counts)  # import thresholds (issue 13)
+    for name in [] if verdict.held else a.tables:
         cur = con.execute(
             "SELECT delivery_id, snapshot_on, received_at FROM audit.deliveries"
             " WHERE provider_id = ? AND list_contains(current_tables, ?)",
             [pid, name],
         ).fetchone()
-        if cur and (cur[1], cur[2], cur[0]) > a.snapshot_key:
+        if cur and not verdict.force and (cur[1], cur[2], cur[0]) > a.snapshot_key:
             newer.add(cur[0])
             continue
         cols = ", ".join(c.name for c in insp.parsed.tables[name].table.columns)
@@ -547,7 +549,9 @@ def _record_load(con, insp: Inspection, a: Arrival) -> ApplyResult:
                 [f"ersetzt durch Lieferung {a.delivery_id} ({a.source_name})", cur[0]],
             )
         replaced.append(name)
-    if not replaced:
+    if verdict.held:
+        status, message = "held", verdict.message
+    elif not replaced:
         status = "superseded"
         message = (
             f"älterer Stand als die bereits geladene Lieferung {', '.join(sorted(newer))};"

@@ -242,7 +242,8 @@ def test_without_manifest_the_later_receipt_is_the_newer_snapshot(tmp_path, inge
     assert query(tmp_path / "ws", "SELECT count(*) FROM staging.cases") == [(3,)]
 
 
-def test_an_older_snapshot_arriving_later_is_superseded_on_arrival(tmp_path, ingest_only):
+def test_an_older_snapshot_arriving_later_is_held_on_arrival(tmp_path, ingest_only):
+    """Import threshold `snapshot_older` (issue 13): held until koordination decides."""
     inbox, ws = tmp_path / "inbox", tmp_path / "ws"
     cases_delivery(inbox, "neu", ["K1", "K2"], exported_on="2026-10-01")
     run(inbox, ws)
@@ -251,7 +252,7 @@ def test_an_older_snapshot_arriving_later_is_superseded_on_arrival(tmp_path, ing
     status, message = query(
         ws, "SELECT status, message FROM audit.deliveries WHERE source_name = 'alt'"
     )[0]
-    assert status == "superseded" and message.startswith("älterer Stand")
+    assert status == "held" and "ist älter als der aktuelle" in message
     assert query(ws, "SELECT count(*) FROM staging.cases") == [(2,)]
 
 

@@ -26,6 +26,7 @@ MARTS = {
     "referral_waits",
     "structural_closures",
     "reentry",
+    "scorecard",
 }
 
 
