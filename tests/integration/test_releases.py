@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 
@@ -86,8 +87,31 @@ def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, ca
     for name in (CORRECTED, NEW):
         shutil.copytree(later / f"{name}_20261116", inbox / f"{name}_20261116")
     _run(ws, inbox)
+    # the corrected snapshot changes more than the import thresholds allow (issue 13): it is
+    # held until koordination releases it, and loads in the next run
+    con = duckdb.connect(str(ws / "lagebild.duckdb"), read_only=True)
+    held = con.execute(
+        "SELECT delivery_id, provider_id FROM audit.deliveries WHERE status = 'held'"
+    ).fetchall()
+    con.close()
+    assert [p for _, p in held] == [CORRECTED]
+    assert (
+        main(
+            [
+                "deliveries",
+                "release",
+                held[0][0],
+                "--reason",
+                "Korrektur bestätigt",
+                "--workspace",
+                str(ws),
+            ]
+        )
+        == 0
+    )
+    _run(ws, inbox)
     capsys.readouterr()
-    # the run left the release as it was
+    # the runs left the release as it was
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
     assert main(["verify", first, "--workspace", str(ws), "--keep"]) == 0
