@@ -339,6 +339,7 @@ def table(
     height: int | str = "auto",
 ) -> None:
     """A published table with CSV and XLSX download (exactly what is shown, with its note)."""
+    pub = read.with_trust(pub, ctx.basis())
     shown = catalog.show(pub, drop=drop)
     st.dataframe(shown, hide_index=True, height=height, key=f"df_{key}")
     if caption:

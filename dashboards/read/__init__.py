@@ -11,7 +11,7 @@ published copy. Figures come from `transforms` (one implementation each); suppre
 `dashboards.disclosure`; labels and formats from `dashboards.catalog`.
 """
 
-from dashboards.read.basis import DataBasis, data_basis, filter_options
+from dashboards.read.basis import DataBasis, data_basis, filter_options, with_trust
 from dashboards.read.caseload import benchmark_label, case_counts, caseload, caseload_by_caseworker
 from dashboards.read.cases import cases
 from dashboards.read.deliveries import (
@@ -94,4 +94,5 @@ __all__ = [
     "themes",
     "trust",
     "waits",
+    "with_trust",
 ]

@@ -8,6 +8,7 @@ from datetime import date
 
 import pandas as pd
 
+from dashboards.disclosure import Published
 from dashboards.read.deliveries import trust_label
 from dashboards.read.gate import query
 from dashboards.read.scope import Filters, Source, Viewer, where
@@ -131,3 +132,17 @@ def filter_options(source: Source, viewer: Viewer, filters: Filters) -> dict[str
         "regions": sorted(dims["region_code"].dropna().unique().tolist()),
         "providers": sorted(dims["provider_id"].dropna().unique().tolist()),
     }
+
+
+def with_trust(pub: Published, basis: DataBasis) -> Published:
+    """Provider rows carry the status of the delivery under their figures (issue 13:
+    aktuell / Lieferung zurückgehalten / veraltet), next to the provider; totals carry none."""
+    if "provider_id" not in pub.table.columns or "trust" in pub.table.columns:
+        return pub
+    lst = basis.delivery_list
+    status = dict(zip(lst["provider_id"], lst["trust"], strict=True)) if len(lst) else {}
+    at = list(pub.table.columns).index("provider_id") + 1
+    table, flags = pub.table.copy(), pub.flags.copy()
+    table.insert(at, "trust", [status.get(p, "") for p in table["provider_id"]])
+    flags.insert(at, "trust", "")
+    return Published(table, flags, pub.k)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import getpass
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from dashboards import read
 from dashboards.reports import evaluation, foerderer, lenkungsgruppe
 from dashboards.reports.definitions import pick
-from dashboards.reports.model import ALLOWED, KINDS, Report, ReportError
+from dashboards.reports.model import ALLOWED, KINDS, Report, ReportError, Table
 from kernel.errors import UserError
 
 FORMATS = (".html", ".pdf", ".xlsx")
@@ -61,6 +62,11 @@ def build_report(src: read.Source, kind: str, period: str, viewer: read.Viewer) 
     base = read.Filters(period, period)
     scope = f"Träger {viewer.provider}" if viewer.role == "traeger" else "alle Träger des Netzwerks"
     sections, used = BUILDERS[kind](src, viewer, src.settings, base, period, periods)
+    for section in sections:  # provider rows carry the status of their delivery
+        section.blocks = [
+            replace(b, pub=read.with_trust(b.pub, basis)) if isinstance(b, Table) else b
+            for b in section.blocks
+        ]
     used = ["as_of", *used, "suppression"]
     period_label = (
         f"{period} (unvollständig, Datenstand {basis.as_of:%d.%m.%Y})" if partial else period

@@ -97,3 +97,25 @@ def test_the_steering_group_report_lists_held_deliveries_in_its_data_basis(held_
     )
     html = render_html(report)
     assert "Zurückgehaltene Lieferungen" in html and "Status der Zahlen" in html
+
+
+def test_each_provider_row_of_a_report_carries_its_delivery_status(held_ws):
+    """Issue 13: a provider row says when its figures rest on a held-back or stale delivery;
+    totals carry no status, and the status is no published cell of a release."""
+    from dashboards.read import Source
+    from dashboards.reports import build_report
+    from dashboards.reports.release import report_cells
+
+    src = Source.of(held_ws)
+    report = build_report(src, "lenkungsgruppe", "2026-Q3", src.viewer("koordination"))
+    by_provider = [t.pub.table for t in report.tables() if "provider_id" in t.pub.table.columns]
+    assert by_provider
+    for table in by_provider:
+        columns = list(table.columns)
+        assert columns[columns.index("provider_id") + 1] == "trust"
+        status = dict(zip(table["provider_id"], table["trust"], strict=True))
+        assert status["p04"].startswith("Lieferung zurückgehalten")
+        assert status["p02"] in ("aktuell", "veraltet")
+        totals = [p for p in status if p not in {"p01", "p02", "p03", "p04", "p05", "p06"}]
+        assert all(status[p] == "" for p in totals)
+    assert "Status der Zahlen" not in set(report_cells(report)["column"])
