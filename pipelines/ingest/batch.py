@@ -46,9 +46,14 @@ def ingest_pending(
         res = apply_delivery(con, ws, row, contract, run_id, limits)
         results.append(res)
         if progress:
+            loaded = (
+                "gültige Zeilen, bis zur Freigabe nicht in den Zahlen"
+                if res.status == "held"
+                else "Zeilen geladen"
+            )
             progress(
                 f"Lieferung {i}/{len(pending)} {res.source_name}: {STATUS_DE[res.status]}"
-                f" – {german_int(res.rows_loaded)} Zeilen geladen,"
+                f" – {german_int(res.rows_loaded)} {loaded},"
                 f" {german_int(res.rows_rejected)} abgelehnt ({time.perf_counter() - t0:.1f} s)"
             )
     record_duplicates(con, run_id)

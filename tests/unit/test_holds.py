@@ -61,7 +61,10 @@ class Loop:
     def run(self):
         land(self.con, self.ws, self.inbox)
         self.runs += 1
-        results = batch.ingest_pending(self.con, self.ws, f"run{self.runs}")
+        self.progress = []
+        results = batch.ingest_pending(
+            self.con, self.ws, f"run{self.runs}", progress=self.progress.append
+        )
         return {r.source_name: r.status for r in results}
 
     def status(self, name):
@@ -105,6 +108,8 @@ def test_row_drop_is_held_figures_unchanged_then_released_in_a_later_run(loop):
     loop.deliver("q3", cases("p1", 10), exported_on="2026-09-30")
     assert loop.run() == {"q3": "held"}
     assert loop.staged() == 30 and loop.status("q2") == "accepted"
+    (line,) = loop.progress  # the run's progress line does not claim the rows were loaded
+    assert "zurückgehalten – 10 gültige Zeilen, bis zur Freigabe nicht in den Zahlen" in line
     ((table, rule, col, before, after, th, reason),) = loop.holds("q3")
     assert (table, rule, col, before, after, th) == ("cases", "row_change", None, 30, 10, 0.3)
     assert reason == "Fälle: Zeilen 30 → 10 (−66,7 %), Schwelle ±30,0 %"
