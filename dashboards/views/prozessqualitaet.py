@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dashboards import figures, read, ui
@@ -16,7 +18,15 @@ def render(ctx: ui.Context) -> None:
     s = ctx.settings
     # a suppressed reader sees the grid's cells: per programme and calendar year
     key = "program" if ctx.viewer.suppress_k is not None else "provider_id"
-    pq = ctx.run_if_published(Q["quality"], group_by=(key,))
+    f = ctx.filters
+    if ctx.viewer.suppress_k is not None and f.period_from and len(f.period_from) > 4:
+        year = f.period_from[:4]  # a quarter or half-year: the calendar year it lies in
+        f = replace(f, period_from=year, period_to=year)
+        st.info(
+            f"Prozessqualität wird je Kalenderjahr veröffentlicht: gezeigt wird {year}.",
+            icon=":material/calendar_month:",
+        )
+    pq = ctx.run_if_published(Q["quality"], filters=f, group_by=(key,))
     if pq is None:
         return
     body = pq.table[pq.table[key] != "Gesamt"]

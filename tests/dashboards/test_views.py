@@ -8,6 +8,7 @@ import time
 import pytest
 import streamlit as st
 
+from dashboards import read
 from dashboards.catalog import label
 from dashboards.markup import md_text
 from dashboards.read import ROLES
@@ -188,3 +189,22 @@ def test_every_grid_selection_of_a_funder_renders(workspace, monkeypatch, kind):
     at.switch_page("views/versorgungsluecken.py")
     at.run()
     assert any("je Programm" in i.value or "nicht" in i.value for i in at.info), kind
+
+
+def test_a_funder_sees_process_quality_of_the_year_of_a_chosen_quarter(workspace, monkeypatch):
+    """Process quality is published per calendar year: a quarter chosen by a funder shows the
+    year it lies in (said on the page), the grid's cells for that year."""
+    at = logged_in(workspace, monkeypatch, "foerderer", None)
+    at.run()
+    quarter = at.selectbox(key="g_period").value
+    assert len(quarter) == 7  # the default: the last complete quarter
+    at.switch_page("views/prozessqualitaet.py")
+    at.run()
+    assert not at.exception, at.exception
+    year = quarter[:4]
+    assert any(f"gezeigt wird {year}" in i.value for i in at.info)
+    src = read.Source.of(workspace)
+    f = read.Filters(year, year)
+    expected = read.process_quality(src, src.viewer("foerderer"), f, group_by=("program",))
+    shown = frames(at)[-1]
+    assert len(shown) == len(expected.table) > 1
