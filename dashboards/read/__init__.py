@@ -25,7 +25,7 @@ from dashboards.read.deliveries import (
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
-from dashboards.read.lineage import gap_counts, gap_lineage
+from dashboards.read.lineage import gap_counts, gap_lineage, process_cases
 from dashboards.read.overview import decisions
 from dashboards.read.process import PROCESS_COUNTS, process_quality
 from dashboards.read.quality import flags, scorecard
@@ -81,6 +81,7 @@ __all__ = [
     "km_curve",
     "last_complete_quarter",
     "matrix_across",
+    "process_cases",
     "process_quality",
     "quarter_shift",
     "query",

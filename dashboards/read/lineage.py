@@ -10,6 +10,7 @@ import pandas as pd
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.scope import Filters, Source, Viewer, rollup_filters
 from transforms.gaps import gap_goals
+from transforms.process import COUNTS as PROCESS_CONDITIONS
 
 
 def _current_deliveries(con, table: str) -> pd.DataFrame:
@@ -40,3 +41,16 @@ def gap_counts(goals: pd.DataFrame) -> dict[str, int]:
         "goals_without_offer": len(without),
         "cases_with_gap": len(without[["provider_id", "case_id"]].drop_duplicates()),
     }
+
+
+def process_cases(cases: pd.DataFrame, count: str) -> pd.DataFrame:
+    """The cases of the case table (`read.cases`: the cases active in the span) that a
+    process-quality count counts, by the count's own condition (transforms.process)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("r", cases)
+        return con.execute(f"SELECT * FROM r WHERE {PROCESS_CONDITIONS[count]}").df()
+    finally:
+        con.close()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import catalog, ui
-from dashboards.read import gap_counts
+from dashboards.read import gap_counts, process_cases
 from dashboards.read.gate import CASE_LEVEL_ROLES
+from dashboards.read.process import PROCESS_COUNTS
 
 GAP_COLUMNS = {
     "provider_id": "Träger",
@@ -80,3 +81,26 @@ def cases_panel(ctx: ui.Context, query, *, release_id: str) -> None:
         st.dataframe(per_provider, hide_index=True, key="lineage_cases_per_provider")
         shown = cases[["provider_id", "case_id", "program", "opened_on", "closed_on", "delivery"]]
         ui.frame(ctx, shown, f"Fälle im Zeitraum – {release_id}", key="lineage_cases")
+
+
+def process_panel(ctx: ui.Context, query) -> None:
+    """A process-quality count of the page's selection down to its cases (of the case table:
+    the cases active in the span), each with its delivery."""
+    if ctx.viewer.role not in CASE_LEVEL_ROLES or ctx.viewer.suppress_k is not None:
+        return
+    with st.expander("Wie entsteht diese Zahl?", icon=":material/account_tree:"):
+        st.caption(
+            "Gezählt werden die im Zeitraum aktiven Fälle, die die Bedingung der Kennzahl"
+            " erfüllen; jede Zeile ein Fall aus der aktuellen Lieferung seines Trägers."
+            + (" Nur Ihre eigenen Fälle." if ctx.viewer.role == "traeger" else "")
+        )
+        if not st.toggle("Fälle laden", key="lineage_process"):
+            return
+        count = st.selectbox(
+            "Kennzahl", PROCESS_COUNTS, format_func=catalog.label, key="lineage_process_count"
+        )
+        cases = process_cases(ctx.run(query), count)
+        ui.drilldown(ctx, f"Herkunft Prozessqualität ({count})")
+        st.metric(catalog.label(count), len(cases))
+        shown = cases[["provider_id", "case_id", "program", "opened_on", "closed_on", "delivery"]]
+        ui.frame(ctx, shown, f"Herkunft – {catalog.label(count)}", key="lineage_process")

@@ -7,9 +7,12 @@ from dataclasses import replace
 import streamlit as st
 
 from dashboards import figures, read, ui
-from dashboards.views import Query, View
+from dashboards.views import Query, View, herkunft
 
-Q = {"quality": Query("Regelkreis-Treue", read.process_quality)}
+Q = {
+    "quality": Query("Regelkreis-Treue", read.process_quality),
+    "cases": Query("Fälle hinter der Regelkreis-Treue", read.cases, on_demand=True),
+}
 
 
 def render(ctx: ui.Context) -> None:
@@ -46,6 +49,7 @@ def render(ctx: ui.Context) -> None:
     )
     by = "Programm" if key == "program" else "Träger"
     ui.table(ctx, pq, f"Regelkreis-Treue nach {by}", key="pq")
+    herkunft.process_panel(ctx, Q["cases"])
 
 
 VIEW = View("prozessqualitaet", "Prozessqualität", ":material/checklist:", 60, Q)

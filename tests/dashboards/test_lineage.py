@@ -103,3 +103,32 @@ def test_the_case_table_is_the_lineage_of_cases_in_period(workspace):
             counted = rollup(con, f.period_from, f.period_to, group_by=[], filters=scope)
         assert len(cases) == int(counted["cases_in_period"].iloc[0]) > 0
         assert cases["delivery"].notna().all()
+
+
+@pytest.mark.parametrize(("role", "provider"), [("evaluation", None), ("traeger", "p02")])
+def test_every_process_count_recounts_from_the_case_table(workspace, role, provider):
+    """The case table is the lineage of the process-quality figures too: each count's own
+    condition over its rows gives the count of the total row."""
+    from dashboards.read.process import PROCESS_COUNTS
+
+    src = read.Source.of(workspace)
+    viewer, f = src.viewer(role, provider), _filters(src)
+    cases = read.cases(src, viewer, f)
+    total = read.process_quality(src, viewer, f).table.iloc[-1]
+    assert total.iloc[0] == "Gesamt"
+    for count in PROCESS_COUNTS:
+        assert len(read.process_cases(cases, count)) == int(total[count]), count
+    assert int(total["cm_cases"]) > 0
+
+
+def test_a_process_count_is_drilled_in_the_view(workspace, monkeypatch):
+    at = logged_in(workspace, monkeypatch, "koordination")
+    at.run()
+    at.switch_page("views/prozessqualitaet.py")
+    at.run()
+    at.toggle(key="lineage_process").set_value(True).run()
+    at.selectbox(key="lineage_process_count").set_value("with_assessment").run()
+    assert not at.exception, at.exception
+    src = read.Source.of(workspace)
+    total = read.process_quality(src, src.viewer("koordination"), _filters(src)).table.iloc[-1]
+    assert int(at.metric[-1].value) == int(total["with_assessment"])
