@@ -64,7 +64,8 @@ def review_flag(
         (df["provider_id"] == key.get("provider_id"))
         & (df["rule"] == key.get("rule"))
         & (df["table_name"] == key.get("table_name"))
-        & (df["column_name"] == key.get("column_name"))
+        # a rule about a whole table has no column: None matches None
+        & (df["column_name"].fillna("") == (key.get("column_name") or ""))
     ]
     if match.empty:
         raise decisions.DecisionError("Diesen Hinweis gibt es (für diese Rolle) nicht.")

@@ -401,7 +401,8 @@ def flag_states(
                 FROM mart.scorecard AS s
                 LEFT JOIN latest AS r
                   ON r.provider_id = s.provider_id AND r.rule = s.rule
-                 AND r.table_name = s.table_name AND r.column_name = s.column_name
+                 AND r.table_name = s.table_name
+                 AND r.column_name IS NOT DISTINCT FROM s.column_name
                 WHERE s.flagged AND {where}
                 ORDER BY s.provider_id, s.rule, s.table_name, s.column_name""",
             params or [],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
+from dashboards.read.lineage import delivery_name
 from dashboards.read.scope import Filters, Source, Viewer, span_dates, where
 
 
@@ -17,9 +18,10 @@ def cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     with source.read() as con:
         start, end = span_dates(con, filters)
         return con.execute(
-            f"""SELECT c.*, d.source_name AS delivery, d.snapshot_on AS delivery_snapshot_on
+            f"""SELECT c.*, d.delivery, d.snapshot_on AS delivery_snapshot_on
                 FROM mart.cases c LEFT JOIN (
-                  SELECT provider_id, source_name, snapshot_on FROM audit.deliveries
+                  SELECT provider_id, {delivery_name(viewer)} AS delivery, snapshot_on
+                  FROM audit.deliveries
                   WHERE list_contains(current_tables, 'cases')) d USING (provider_id)
                 WHERE {cond} AND opened_on <= ?::DATE
                 AND (closed_on IS NULL OR closed_on >= ?::DATE)

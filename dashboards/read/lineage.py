@@ -13,11 +13,17 @@ from transforms.gaps import gap_goals
 from transforms.process import COUNTS as PROCESS_CONDITIONS
 
 
-def _current_deliveries(con, table: str) -> pd.DataFrame:
+def delivery_name(viewer: Viewer) -> str:
+    """How a delivery is named to this viewer: evaluators see no file names (a provider's
+    export tool may put anything there, see read/deliveries.py), only the delivery id."""
+    return "delivery_id" if viewer.role == "evaluation" else "source_name"
+
+
+def _current_deliveries(con, viewer: Viewer, table: str) -> pd.DataFrame:
     """provider -> the delivery its rows of `table` come from (one current snapshot each)."""
     return con.execute(
-        """SELECT provider_id, delivery_id, source_name AS delivery, snapshot_on
-           FROM audit.deliveries WHERE list_contains(current_tables, ?)""",
+        f"""SELECT provider_id, delivery_id, {delivery_name(viewer)} AS delivery, snapshot_on
+            FROM audit.deliveries WHERE list_contains(current_tables, ?)""",
         [table],
     ).df()
 
@@ -29,7 +35,7 @@ def gap_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFram
         goals = gap_goals(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters)
         )
-        deliveries = _current_deliveries(con, "goals")
+        deliveries = _current_deliveries(con, viewer, "goals")
     return goals.merge(deliveries, on="provider_id", how="left")
 
 

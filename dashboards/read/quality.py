@@ -52,7 +52,25 @@ def scorecard(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
                 ORDER BY provider_id, flagged DESC, rule, table_name, column_name""",
             params,
         ).df()
-    return _labels(df)
+    return _labels(_hide_small_medians(source, df))
+
+
+# A network median over fewer providers pins the others' values (two providers: the other
+# one's value is 2 × median − own); it is shown from this many providers on.
+MEDIAN_MIN_PROVIDERS = 4
+
+
+def _hide_small_medians(source: Source, df: pd.DataFrame) -> pd.DataFrame:
+    if "network_median" not in df.columns or df.empty:
+        return df
+    with source.read() as con:
+        counts = con.execute(
+            """SELECT rule, table_name, column_name, count(value) AS n
+               FROM mart.scorecard GROUP BY ALL"""
+        ).df()
+    df = df.merge(counts, on=["rule", "table_name", "column_name"], how="left")
+    df["network_median"] = df["network_median"].where(df["n"] >= MEDIAN_MIN_PROVIDERS)
+    return df.drop(columns=["n"])
 
 
 @query(roles=QUALITY_ROLES, denied=DENIED)
@@ -65,4 +83,4 @@ def flags(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
             return pd.DataFrame(columns=["provider_id", "rule", "rule_label", "state"])
         df = flag_states(con, reviews, cond, params)
     df["state"] = [decisions.FLAG_STATES.get(s, s) for s in df["state"]]
-    return _labels(df)
+    return _labels(_hide_small_medians(source, df))

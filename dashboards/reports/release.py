@@ -23,6 +23,7 @@ import getpass
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -49,11 +50,21 @@ def releases_dir(ws: Workspace) -> Path:
     return ws.root / "releases"
 
 
+RELEASE_ID = re.compile(r"(lenkungsgruppe|evaluation|foerderer)-\d{4}-Q[1-4]-\d{8}-\d{6}")
+
+
+def checked_id(release_id: str) -> str:
+    """A release id as `new_release_id` makes it; anything else (a path) is refused."""
+    if not RELEASE_ID.fullmatch(str(release_id)):
+        raise ReportError(f"„{str(release_id)[:60]}“ ist keine Kennung einer Veröffentlichung.")
+    return release_id
+
+
 def lineage_snapshot(workspace: str | Path, release_id: str) -> Path:
     """Where `verify --keep` leaves the rebuilt published copy of a release: the snapshot
     the drill-down of that release's cells reads (never today's data). Private to the office
     like the warehouse; outside the release folder, which stays as it was made."""
-    return Workspace(Path(workspace).resolve()).root / "herkunft" / release_id
+    return Workspace(Path(workspace).resolve()).root / "herkunft" / checked_id(release_id)
 
 
 def register_file(ws: Workspace) -> Path:
@@ -254,7 +265,11 @@ def make_release(
         **versions(),
         "deliveries": deliveries_at_release(ws),
         # releases and rejects of held deliveries (issue 13): verify's replay needs them
-        "delivery_decisions": decisions.read(ws.root, "delivery"),
+        # (which delivery, release or reject, when — not who or why: a reason is free text)
+        "delivery_decisions": [
+            {k: e.get(k) for k in ("kind", "delivery_id", "action", "at")}
+            for e in decisions.read(ws.root, "delivery")
+        ],
         "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
     }
     (tmp / "manifest.json").write_text(
@@ -296,7 +311,7 @@ def list_releases(workspace: str | Path) -> pd.DataFrame:
 
 
 def load_manifest(workspace: str | Path, release_id: str) -> dict:
-    folder = releases_dir(Workspace(Path(workspace).resolve())) / release_id
+    folder = releases_dir(Workspace(Path(workspace).resolve())) / checked_id(release_id)
     path = folder / "manifest.json"
     if not path.exists():
         raise ReportError(f"Eine Veröffentlichung {release_id} gibt es nicht.")
@@ -319,7 +334,7 @@ def tampered_files(workspace: str | Path, manifest: dict) -> list[str]:
 
 
 def released_cells(workspace: str | Path, release_id: str) -> pd.DataFrame:
-    folder = releases_dir(Workspace(Path(workspace).resolve())) / release_id
+    folder = releases_dir(Workspace(Path(workspace).resolve())) / checked_id(release_id)
     return pd.read_csv(folder / "zellen.csv", dtype=str, keep_default_na=False)
 
 
@@ -349,7 +364,8 @@ def releases_for(workspace: str | Path, role: str) -> pd.DataFrame:
 def release_file(workspace: str | Path, release_id: str, name: str) -> bytes:
     if name not in REPORT_FILES and name != "zellen.csv":
         raise ReportError(f"Die Datei {name} gehört nicht zu einer Veröffentlichung.")
-    return (releases_dir(Workspace(Path(workspace).resolve())) / release_id / name).read_bytes()
+    folder = releases_dir(Workspace(Path(workspace).resolve())) / checked_id(release_id)
+    return (folder / name).read_bytes()
 
 
 def _current(manifest: dict) -> dict[str, dict]:

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import read, ui
+from dashboards.markup import md_text
 from dashboards.read.gate import CASE_LEVEL_ROLES
 from dashboards.reports import release
 from dashboards.reports.model import KINDS
@@ -83,21 +84,24 @@ def _details(ctx: ui.Context, release_id: str) -> None:
     with st.expander("Worauf die Veröffentlichung beruht (Manifest)"):
         used = [d for d in manifest["deliveries"] if d.get("current_tables")]
         code = manifest["code"]
+        m = {k: md_text(v) for k, v in manifest.items() if not isinstance(v, (dict, list))}
+        commit = md_text(code.get("git_commit", ""))[:12]
         st.markdown(
-            f"- Datenstand: {manifest['as_of']} · Geheimhaltung k = {manifest['suppression_k']}\n"
-            f"- Datenvertrag Version {manifest['contract']['version']}, Kennzahlen-Definitionen "
-            f"Version {manifest['metrics']['version']}\n"
-            f"- Programmversion {code.get('package')}"
-            + (f" (Commit {code['git_commit'][:12]})" if code.get("git_commit") else "")
+            f"- Datenstand: {m['as_of']} · Geheimhaltung k = {m['suppression_k']}\n"
+            f"- Datenvertrag Version {md_text(manifest['contract']['version'])},"
+            f" Kennzahlen-Definitionen Version {md_text(manifest['metrics']['version'])}\n"
+            f"- Programmversion {md_text(code.get('package'))}"
+            + (f" (Commit {commit})" if commit else "")
             + f"\n- {len(used)} Lieferungen tragen die Zahlen, {len(manifest['deliveries'])}"
             " waren insgesamt eingegangen"
         )
         deliveries = pd.DataFrame(manifest["deliveries"])
         if not deliveries.empty:
+            shown = ["provider_id", "source_name", "received_at", "status", "sha256"]
+            if ctx.viewer.role == "evaluation":  # evaluators see no file names
+                shown.remove("source_name")
             st.dataframe(
-                deliveries[
-                    ["provider_id", "source_name", "received_at", "status", "sha256"]
-                ].rename(
+                deliveries[shown].rename(
                     columns={
                         "provider_id": "Träger",
                         "source_name": "Lieferung",
@@ -152,7 +156,11 @@ def _comparison(ctx: ui.Context, visible: pd.DataFrame, release_id: str) -> None
     st.caption(f"von {earlier} zu {later}")
     reasons = change.reasons()
     if ctx.viewer.role in release.MANIFEST_READERS and reasons:
-        st.markdown("**Was sich an den Grundlagen geändert hat:** " + "; ".join(reasons) + ".")
+        st.markdown(
+            "**Was sich an den Grundlagen geändert hat:** "
+            + "; ".join(md_text(r) for r in reasons)
+            + "."
+        )
     if change.cells.empty:
         st.success("Alle veröffentlichten Zellen sind gleich geblieben.")
         return

@@ -119,3 +119,23 @@ def test_each_provider_row_of_a_report_carries_its_delivery_status(held_ws):
         totals = [p for p in status if p not in {"p01", "p02", "p03", "p04", "p05", "p06"}]
         assert all(status[p] == "" for p in totals)
     assert "Status der Zahlen" not in set(report_cells(report)["column"])
+
+
+def test_a_network_median_over_few_providers_is_not_shown(workspace):
+    """With fewer than four providers behind a rule, its network median would pin the
+    others' values (two providers: 2 × median − own): it is withheld, also in the flags."""
+    from dashboards import read
+    from dashboards.read.quality import MEDIAN_MIN_PROVIDERS
+
+    src = read.Source.of(workspace)
+    with src.read() as con:
+        n = dict(
+            con.execute("SELECT rule, count(value) FROM mart.scorecard GROUP BY rule").fetchall()
+        )
+    assert n["gap_rate"] < MEDIAN_MIN_PROVIDERS <= n["caseload_per_fte"]
+    for viewer in (src.viewer("traeger", "p02"), src.viewer("koordination")):
+        card = read.scorecard(src, viewer, read.ALL).set_index("rule")
+        assert card.loc[["gap_rate"], "network_median"].isna().all()
+        assert card.loc[["caseload_per_fte"], "network_median"].notna().all()
+    flags = read.flags(src, src.viewer("koordination"), read.ALL)
+    assert flags.loc[flags["rule"] == "gap_rate", "network_median"].isna().all()

@@ -103,6 +103,11 @@ def test_the_case_table_is_the_lineage_of_cases_in_period(workspace):
             counted = rollup(con, f.period_from, f.period_to, group_by=[], filters=scope)
         assert len(cases) == int(counted["cases_in_period"].iloc[0]) > 0
         assert cases["delivery"].notna().all()
+    # evaluators see which delivery, never its file name (read/deliveries.py)
+    cases = read.cases(src, src.viewer("evaluation"), f)
+    with src.read() as con:
+        ids = {r[0] for r in con.execute("SELECT delivery_id FROM audit.deliveries").fetchall()}
+    assert set(cases["delivery"]) <= ids
 
 
 @pytest.mark.parametrize(("role", "provider"), [("evaluation", None), ("traeger", "p02")])
