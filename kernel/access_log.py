@@ -92,7 +92,14 @@ def _plain(name: str, value):
 
 @contextlib.contextmanager
 def _locked(workspace: str | Path) -> Iterator[None]:
-    lock = _lock_path(workspace)
+    with file_lock(_lock_path(workspace)):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(lock: Path) -> Iterator[None]:
+    """An exclusive lock on `lock` (owner-only), for append-only logs written by several
+    processes (dashboard sessions, the command line)."""
     lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:

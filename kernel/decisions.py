@@ -20,12 +20,13 @@ words; it is shown to koordination and the provider concerned, never put into a 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+
+from kernel.access_log import file_lock
 
 DELIVERY_ACTIONS = {"release": "freigegeben", "reject": "verworfen"}
 FLAG_STATES = {"offen": "offen", "erklaert": "erklärt", "korrigieren": "korrigieren"}
@@ -42,15 +43,8 @@ def log_path(workspace: str | Path) -> Path:
 
 @contextlib.contextmanager
 def _locked(workspace: str | Path) -> Iterator[None]:
-    lock = Path(workspace) / "audit" / ".decisions.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(Path(workspace) / "audit" / ".decisions.lock"):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _append(workspace: str | Path, entry: dict) -> dict:
