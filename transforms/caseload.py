@@ -136,3 +136,66 @@ def rollup(
     """
     params = [*sel.bucket_params, scope, *sel.where_params, scope]
     return con.execute(sql, params).df()
+
+
+def caseload_rows(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+    scope: str = "alle",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows the caseload of one span is made of (lineage, "Wie entsteht diese Zahl?"):
+
+    - cases: every case active on a counted day of the span, with `active_days` (its days in
+      the span: their sum is `case_days`) and `active_at_end` (counted in `active_cases_end`);
+      the same interval overlap as mart.caseload_by_caseworker, over the span at once;
+    - staffing: per caseworker, `fte_days` and `fte_end` of the span from
+      mart.caseload_by_caseworker (their sums are the figure's `fte_days` and `fte_end`).
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}")
+    sel = selection(period_from, period_to, [], filters, GROUP_COLUMNS)
+    in_scope = "r.intensity = 'case_management'" if scope == "case_management" else "true"
+    cases = con.execute(
+        f"""
+        with
+        {sel.buckets_cte},
+        span as (
+          select min(bucket_start) as span_start, max(bucket_end) as span_end from buckets
+        ),
+        data as (select max(counted_until) as as_of from mart.periods),
+        active as (
+          select r.*, coalesce(r.closed_on, d.as_of) as active_until, s.*
+          from mart.cases as r, span as s, data as d
+          where {sel.where} and {in_scope}
+        )
+        select provider_id, case_id, program, region_code, caseworker_id, intensity,
+          opened_on, closed_on,
+          (least(active_until, span_end) - greatest(opened_on, span_start) + 1)::INTEGER
+            as active_days,
+          active_until >= span_end as active_at_end
+        from active as r
+        where opened_on <= span_end and active_until >= span_start
+        order by provider_id, case_id
+        """,
+        [*sel.bucket_params, *sel.where_params],
+    ).df()
+    staffing = con.execute(
+        f"""
+        with
+        {sel.buckets_cte}
+        select r.provider_id, r.program, r.region_code, r.caseworker_id,
+          sum(r.fte_days)::DOUBLE as fte_days,
+          coalesce(sum(r.fte_end) filter (where r.period = b.period_to), 0)::DOUBLE as fte_end
+        from mart.caseload_by_caseworker as r
+        inner join buckets as b
+          on r.period = b.period
+        where r.scope = ? and {sel.where}
+        group by all
+        having sum(r.fte_days) > 0
+        order by all
+        """,
+        [*sel.bucket_params, scope, *sel.where_params],
+    ).df()
+    return cases, staffing

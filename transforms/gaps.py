@@ -134,6 +134,71 @@ def referral_waits(
     return _frame(con, sql, params)
 
 
+def _referral_rows_sql(sel, kind: str) -> str:
+    """The referral rows a wait figure counts, with the span's bucket as `period`:
+    "requested" (requested in the span: referrals, no offer, rejected), "started" (started in
+    the span: the wait quantiles) or "waiting" (requested and not started by the span's last
+    counted day, and not ended without a start). The figures are counts and quantiles over
+    exactly these rows; `referral_rows` lists them (lineage)."""
+    if kind == "requested":
+        return f"""
+      select b.bucket as period, r.*
+      from mart.referrals as r
+      inner join buckets as b
+        on r.requested_period = b.period
+      where {sel.where}"""
+    if kind == "started":
+        return f"""
+      select b.bucket as period, r.*
+      from mart.referrals as r
+      inner join buckets as b
+        on r.started_period = b.period
+      where r.started_on is not null and {sel.where}"""
+    if kind == "waiting":
+        not_waiting = ", ".join(f"'{o}'" for o in NOT_WAITING)
+        return f"""
+      select s.bucket as period, r.*
+      from mart.referrals as r
+      inner join spans as s
+        on r.requested_on <= s.bucket_end
+        and coalesce(r.started_on, DATE '9999-12-31') > s.bucket_end
+      where r.outcome not in ({not_waiting}) and {sel.where}"""
+    raise ValueError(f"unknown referral row set {kind!r}")
+
+
+def referral_rows(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Every referral `referral_waits` counts over the span with these filters (same rows,
+    same definition), once, with the row sets it is in: `requested_in_span`,
+    `started_in_span`, `waiting_at_end`."""
+    sel = selection(period_from, period_to, [], filters, WAIT_COLUMNS)
+    kinds = {"requested": "requested_in_span", "started": "started_in_span"}
+    kinds["waiting"] = "waiting_at_end"
+    union = " union all ".join(
+        f"select '{kind}' as kind, * from ({_referral_rows_sql(sel, kind)})" for kind in kinds
+    )
+    flags = ", ".join(f"bool_or(kind = '{kind}') as {name}" for kind, name in kinds.items())
+    sql = f"""
+    with
+    {sel.buckets_cte},
+
+    spans as (
+      select distinct bucket, period_from, period_to, bucket_end, bucket_partial from buckets
+    )
+
+    select provider_id, case_id, referral_id, program, region_code, service_type,
+           requested_on, started_on, outcome, wait_days, {flags}
+    from ({union})
+    group by all
+    order by provider_id, case_id, referral_id
+    """
+    return _frame(con, sql, [*sel.bucket_params, *sel.where_params * 3])
+
+
 def _referral_waits_sql(sel) -> tuple[str, list[Any]]:
     g = "".join(f"r.{c}, " for c in sel.group_cols)
     keys = ["period", *sel.group_cols]
@@ -141,7 +206,6 @@ def _referral_waits_sql(sel) -> tuple[str, list[Any]]:
     def on(a: str, b: str) -> str:
         return " and ".join(f"{a}.{k} is not distinct from {b}.{k}" for k in keys)
 
-    not_waiting = ", ".join(f"'{o}'" for o in NOT_WAITING)
     sql = f"""
     with
     {sel.buckets_cte},
@@ -152,43 +216,33 @@ def _referral_waits_sql(sel) -> tuple[str, list[Any]]:
 
     requested as (
       select
-        b.bucket as period,
+        r.period,
         {g}
         count(*)::INTEGER as referrals,
         count(*) filter (where r.outcome = 'kein_angebot')::INTEGER as no_offer,
         count(*) filter (where r.outcome = 'abgelehnt')::INTEGER as rejected
-      from mart.referrals as r
-      inner join buckets as b
-        on r.requested_period = b.period
-      where {sel.where}
+      from ({_referral_rows_sql(sel, "requested")}) as r
       group by all
     ),
 
     started as (
       select
-        b.bucket as period,
+        r.period,
         {g}
         count(*)::INTEGER as started,
         quantile_cont(r.wait_days::DOUBLE, 0.5) as wait_days_median,
         quantile_cont(r.wait_days::DOUBLE, 0.9) as wait_days_p90,
         avg(r.wait_days::DOUBLE) as wait_days_mean
-      from mart.referrals as r
-      inner join buckets as b
-        on r.started_period = b.period
-      where r.started_on is not null and {sel.where}
+      from ({_referral_rows_sql(sel, "started")}) as r
       group by all
     ),
 
     waiting as (
       select
-        s.bucket as period,
+        r.period,
         {g}
         count(*)::INTEGER as waiting_at_end
-      from mart.referrals as r
-      inner join spans as s
-        on r.requested_on <= s.bucket_end
-        and coalesce(r.started_on, DATE '9999-12-31') > s.bucket_end
-      where r.outcome not in ({not_waiting}) and {sel.where}
+      from ({_referral_rows_sql(sel, "waiting")}) as r
       group by all
     ),
 
@@ -244,6 +298,46 @@ def structural_closures(
     return _frame(con, sql, params)
 
 
+STRUCTURAL = "r.close_reason = 'strukturelle_hindernisse'"
+
+
+def _closed_in_span_sql(sel) -> str:
+    """The cases a closure figure counts: each case closed on a counted day of the span, with
+    the span's bucket (`closed_cases` lists them: lineage)."""
+    return f"""
+      select
+        b.bucket as period,
+        b.period_from,
+        b.period_to,
+        b.bucket_partial as partial,
+        b.period as quarter,
+        r.*
+      from mart.cases as r
+      inner join buckets as b
+        on r.closed_on between b.period_start and b.counted_until
+      where {sel.where}"""
+
+
+def closed_cases(
+    con: duckdb.DuckDBPyConnection,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Every case `structural_closures` counts over the span with these filters, with its
+    quarter of closure and whether the closure counts as structural."""
+    sel = selection(period_from, period_to, [], filters, CLOSURE_COLUMNS)
+    sql = f"""
+    with
+    {sel.buckets_cte}
+    select provider_id, case_id, program, region_code, quarter, opened_on, closed_on,
+           close_reason, {STRUCTURAL} as structural
+    from ({_closed_in_span_sql(sel)}) as r
+    order by provider_id, case_id
+    """
+    return _frame(con, sql, [*sel.bucket_params, *sel.where_params])
+
+
 def _structural_closures_sql(sel) -> tuple[str, list[Any]]:
     g = "".join(f"r.{c}, " for c in sel.group_cols)
     order = ", ".join(["period", *sel.group_cols])
@@ -253,18 +347,14 @@ def _structural_closures_sql(sel) -> tuple[str, list[Any]]:
 
     aggregated as (
       select
-        b.bucket as period,
-        b.period_from,
-        b.period_to,
-        b.bucket_partial as partial,
+        r.period,
+        r.period_from,
+        r.period_to,
+        r.partial,
         {g}
         count(*)::INTEGER as closures,
-        count(*) filter (where r.close_reason = 'strukturelle_hindernisse')::INTEGER
-          as structural_closures
-      from mart.cases as r
-      inner join buckets as b
-        on r.closed_on between b.period_start and b.counted_until
-      where {sel.where}
+        count(*) filter (where {STRUCTURAL})::INTEGER as structural_closures
+      from ({_closed_in_span_sql(sel)}) as r
       group by all
     )
 

@@ -25,7 +25,16 @@ from dashboards.read.deliveries import (
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
 from dashboards.read.grid import NotInGrid
-from dashboards.read.lineage import gap_counts, gap_lineage, process_cases
+from dashboards.read.lineage import (
+    caseload_lineage,
+    closure_lineage,
+    gap_counts,
+    gap_lineage,
+    process_cases,
+    reentry_lineage,
+    referral_lineage,
+    theme_lineage,
+)
 from dashboards.read.overview import decisions
 from dashboards.read.process import PROCESS_COUNTS, process_quality
 from dashboards.read.quality import flags, scorecard
@@ -64,7 +73,9 @@ __all__ = [
     "case_counts",
     "caseload",
     "caseload_by_caseworker",
+    "caseload_lineage",
     "cases",
+    "closure_lineage",
     "data_basis",
     "decisions",
     "default_filters",
@@ -87,10 +98,13 @@ __all__ = [
     "query",
     "reentry",
     "reentry_cases",
+    "reentry_lineage",
+    "referral_lineage",
     "rejections",
     "scorecard",
     "structural_closures",
     "theme_cases",
+    "theme_lineage",
     "theme_trend",
     "themes",
     "trust",

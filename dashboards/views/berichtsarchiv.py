@@ -140,6 +140,11 @@ def _lineage(ctx: ui.Context, manifest: dict) -> None:
     )
     herkunft.cases_panel(at_release, Q["cases"], release_id=release_id)
     herkunft.gap_panel(at_release, Q["lineage"], release_id=release_id)
+    herkunft.waits_panel(at_release, Q["waits"], release_id=release_id)
+    herkunft.closures_panel(at_release, Q["closures"], release_id=release_id)
+    herkunft.caseload_panel(at_release, Q["caseload"], scope="alle", release_id=release_id)
+    windows = at_release.settings.windows
+    herkunft.reentry_panel(at_release, Q["reentry"], windows, release_id=release_id)
 
 
 def _comparison(ctx: ui.Context, visible: pd.DataFrame, release_id: str) -> None:
@@ -199,6 +204,10 @@ Q = {
     "lineage": Query(
         "Herkunft der Lücken einer Veröffentlichung", read.gap_lineage, on_demand=True
     ),
+    "waits": Query("Herkunft der Wartezeiten", read.referral_lineage, on_demand=True),
+    "closures": Query("Herkunft der Abschlüsse", read.closure_lineage, on_demand=True),
+    "caseload": Query("Herkunft Fälle je VZÄ", read.caseload_lineage, on_demand=True),
+    "reentry": Query("Herkunft der Quoten", read.reentry_lineage, on_demand=True),
 }
 VIEW = View("berichtsarchiv", "Berichtsarchiv", ":material/inventory_2:", 75, Q)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import figures, read, ui
-from dashboards.views import Query, View
+from dashboards.views import Query, View, herkunft
 
 SCOPES = {"alle": "alle Intensitäten", "case_management": "nur Case Management"}
 
@@ -23,6 +23,7 @@ Q = {
         {"group_by": ("program", "region_code"), "benchmarks": True},
     ),
     "caseworkers": Query("je Fachkraft", read.caseload_by_caseworker),
+    "lineage": Query("Herkunft Fälle je VZÄ", read.caseload_lineage, on_demand=True),
 }
 
 
@@ -59,6 +60,7 @@ def render(ctx: ui.Context) -> None:
         key="caseload_provider",
         drop=("case_days", "fte_days"),
     )
+    herkunft.caseload_panel(ctx, Q["lineage"], scope=scope)
 
     st.subheader("Verlauf")
     trend = ctx.run(Q["trend"], scope=scope)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboards import data, read, ui
 from dashboards import figures as fig
-from dashboards.views import Query, View
+from dashboards.views import Query, View, herkunft
 from transforms.themes.register import STATUS_LABELS, STATUSES
 from transforms.themes.store import set_theme_status, theme_history
 
@@ -24,6 +24,9 @@ Q = {
     "themes": Query("Themen", read.themes),
     "trend": Query("Themenverlauf", read.theme_trend),
     "cases": Query("exemplarische Fälle", read.theme_cases, sample=_first_theme),
+    "lineage": Query(
+        "Herkunft der Themenzahlen", read.theme_lineage, sample=_first_theme, on_demand=True
+    ),
 }
 
 
@@ -76,6 +79,7 @@ def render(ctx: ui.Context) -> None:
             )
         else:
             st.caption("Keine Fälle.")
+        herkunft.theme_panel(ctx, Q["lineage"], theme_id)
 
     if v.edits_register:
         _history(ctx, theme_id)

@@ -16,6 +16,8 @@ Q = {
         "strukturelle Abschlüsse je Quartal", read.structural_closures, {"group_by": ("period",)}
     ),
     "lineage": Query("Herkunft der Lücken (Ziele)", read.gap_lineage, on_demand=True),
+    "waits_lineage": Query("Herkunft der Wartezeiten", read.referral_lineage, on_demand=True),
+    "closures_lineage": Query("Herkunft der Abschlüsse", read.closure_lineage, on_demand=True),
 }
 
 
@@ -65,10 +67,12 @@ def render(ctx: ui.Context) -> None:
             what="Wartezeit in Tagen (Median und 90. Perzentil) nach Angebotsart",
         )
     ui.table(ctx, waits, "Vermittlungen und Wartezeiten nach Angebotsart", key="waits")
+    herkunft.waits_panel(ctx, Q["waits_lineage"])
 
     st.subheader("Abschlüsse wegen struktureller Hindernisse")
     closures = ctx.run(Q["closures"])
     ui.table(ctx, closures, "Strukturelle Abschlüsse je Quartal", key="closures")
+    herkunft.closures_panel(ctx, Q["closures_lineage"])
 
 
 VIEW = View("versorgungsluecken", "Versorgungslücken", ":material/grid_on:", 20, Q)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboards import catalog, figures, read, ui
 from dashboards.disclosure import format_percent
-from dashboards.views import Query, View
+from dashboards.views import Query, View, herkunft
 from data_contracts import load_contract
 
 Q = {
@@ -20,6 +20,7 @@ Q = {
         "Kaplan–Meier Rückfall", read.km_curve, {"event": "relapse"}, program="pcve"
     ),
     "cases": Query("abgeschlossene Fälle", read.reentry_cases, on_demand=True),
+    "lineage": Query("Herkunft der Quoten", read.reentry_lineage, on_demand=True),
 }
 EVENTS = {"reentry": "Wiederaufnahme", "relapse": "Rückfall"}
 
@@ -117,6 +118,7 @@ def render(ctx: ui.Context) -> None:
             for rec in sub.table.itertuples(index=False):
                 st.markdown(f"**{rec.window_days} Tage:** {ui.md_text(rec.definition)}")
 
+    herkunft.reentry_panel(ctx, Q["lineage"], ctx.settings.windows)
     if v.case_level:
         with st.expander("Abgeschlossene Fälle (pseudonym, eine Zeile je Fall)"):
             if st.toggle("Falltabelle laden", key="load_reentry_cases"):

@@ -312,6 +312,10 @@ def _themes(con, settings: Settings) -> None:
     )
 
 
+# the tables of a delivery (a real delivery carries them all: lineage names each row's delivery)
+TABLES = ["cases", "goals", "referrals", "staffing", "relapses", "contacts", "barriers"]
+
+
 def _audit(con, rename: dict[str, str]) -> None:
     deliveries = []
     for i, prov in enumerate(PROVIDERS):
@@ -327,8 +331,8 @@ def _audit(con, rename: dict[str, str]) -> None:
                 AS_OF,
                 AS_OF,
                 "zip+csv",
-                ["cases", "goals"],
-                ["cases", "goals"],
+                TABLES,
+                TABLES,
                 "partial" if partial else "accepted",
                 1000,
                 997 if partial else 1000,

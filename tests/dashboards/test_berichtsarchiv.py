@@ -192,3 +192,19 @@ def test_a_release_is_traced_in_its_own_snapshot(archive, monkeypatch):
     assert int(at.metric[0].value) == len(expected) > 0
     entries = access_log.read(archive)
     assert any(e["event"] == "drilldown" and B in e["object"] for e in entries)
+    # caseload per FTE of the release: its first provider's case days from the snapshot
+    at.toggle(key="lineage_caseload").set_value(True).run()
+    assert not at.exception, at.exception
+    provider = at.selectbox(key="lineage_caseload_provider").value
+    cell = read.caseload(
+        src, src.viewer("koordination"), read.Filters("2026-Q3", "2026-Q3", providers=(provider,))
+    ).table.iloc[0]
+    shown = {m.label: m.value for m in at.metric}
+    assert int(shown["Falltage"].replace(".", "")) == int(cell["case_days"]) > 0
+    assert int(shown["Fälle im Zeitraum"].replace(".", "")) == int(cell["cases_in_period"])
+    entries = access_log.read(archive)
+    assert any(
+        e["event"] == "drilldown"
+        and e["object"] == f"Herkunft Fälle je VZÄ ({provider}, Veröffentlichung {B})"
+        for e in entries
+    )

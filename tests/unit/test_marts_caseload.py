@@ -31,7 +31,7 @@ from datetime import date
 import pytest
 
 from tests.marts_helpers import build, case, insert, one, rows
-from transforms.caseload import rollup
+from transforms.caseload import caseload_rows, rollup
 
 AS_OF = date(2024, 5, 15)
 
@@ -256,3 +256,28 @@ def test_rollup_by_half_and_year_equals_the_span(con, level, bucket, earlier):
         assert got[col].tolist() == span[col].tolist(), col
     assert got.loc["P1", "cases_in_period"] == 4
     assert by_level.loc[(earlier, "P1"), "cases_in_period"] == 1  # C, from 2023-12-01
+
+
+def test_caseload_rows_are_the_days_the_figure_divides(con):
+    """Lineage: the cases of 2023-Q4..2024-Q2 with their days in the span (C: 31 + 91 + 1,
+    each case once) and the caseworkers' FTE days; their sums are the roll-up's figures."""
+    cases, staffing = caseload_rows(con, "2023-Q4", "2024-Q2", filters={"provider_id": "P1"})
+    days = dict(zip(cases["case_id"], cases["active_days"], strict=True))
+    assert days == {"A": 46, "B": 12 + 45, "C": 31 + 91 + 1, "E": 60 + 45}
+    at_end = dict(zip(cases["case_id"], cases["active_at_end"], strict=True))
+    assert at_end == {"A": False, "B": True, "C": False, "E": True}
+    fte = dict(zip(staffing["caseworker_id"], staffing["fte_days"], strict=True))
+    assert fte == pytest.approx({"w1": 46 + 45.5 + 22.5, "w2": 92 + 60, "w3": 23.25 + 33.75})
+    assert sum(days.values()) == 331 and sum(fte.values()) == pytest.approx(323)
+    fte_end = dict(zip(staffing["caseworker_id"], staffing["fte_end"], strict=True))
+    assert fte_end == {"w1": 0.5, "w2": 0.0, "w3": 0.75}  # w2 left before the last quarter
+
+
+def test_caseload_rows_case_management_scope(con):
+    cases, staffing = caseload_rows(con, "2024-Q1", "2024-Q1", scope="case_management")
+    assert dict(zip(cases["case_id"], cases["active_days"], strict=True)) == {
+        "A": 46,
+        "C": 91,
+        "F": 82,
+    }
+    assert set(staffing["provider_id"]) == {"P1"}  # P2 has cases but no staff: no FTE rows

@@ -41,7 +41,13 @@ from datetime import date
 import pytest
 
 from tests.marts_helpers import build, case, insert, one, rows
-from transforms.gaps import referral_waits, structural_closures, supply_gaps
+from transforms.gaps import (
+    closed_cases,
+    referral_rows,
+    referral_waits,
+    structural_closures,
+    supply_gaps,
+)
 
 AS_OF = date(2024, 5, 15)
 
@@ -256,3 +262,31 @@ def test_rollup_at_the_mart_grain_equals_the_mart(con, func, table, keys, values
         assert got[column].astype(object).where(got[column].notna(), None).tolist() == (
             mart[column].astype(object).where(mart[column].notna(), None).tolist()
         ), column
+
+
+def test_referral_rows_are_what_the_wait_figures_count(con):
+    """Lineage: Q1..Q2 wohnraum lists r1..r8 as requested, r9, r1, r2, r3 as started and r4,
+    r8 as waiting at 15 May; the figures recount from exactly these rows."""
+    from dashboards.read.lineage import wait_counts
+
+    got = referral_rows(con, "2024-Q1", "2024-Q2", filters={"service_type": "wohnraum"})
+    flagged = got.set_index("referral_id")
+    assert sorted(flagged.index[flagged["requested_in_span"]]) == [f"r{i}" for i in range(1, 9)]
+    assert sorted(flagged.index[flagged["started_in_span"]]) == ["r1", "r2", "r3", "r9"]
+    assert sorted(flagged.index[flagged["waiting_at_end"]]) == ["r4", "r8"]
+    counts = wait_counts(got)
+    assert counts["wait_days_median"] == pytest.approx(22.5)
+    assert counts["wait_days_p90"] == pytest.approx(57.3)
+    assert {k: counts[k] for k in ("referrals", "no_offer", "rejected", "started")} == {
+        "referrals": 8,
+        "no_offer": 1,
+        "rejected": 1,
+        "started": 4,
+    }
+    assert counts["waiting_at_end"] == 2
+
+
+def test_closed_cases_are_what_the_closure_figures_count(con):
+    got = closed_cases(con, "2024-Q1", "2024-Q2")
+    assert len(got) == 3 and int(got["structural"].sum()) == 2
+    assert got.groupby("quarter").size().to_dict() == {"2024-Q1": 2, "2024-Q2": 1}
