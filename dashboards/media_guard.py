@@ -22,10 +22,12 @@ No Streamlit import here: the grants are plain data shared by the server and the
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import secrets
 import threading
 import time
+import zlib
 from http.cookies import SimpleCookie
 
 COOKIE = "lagebild_client"
@@ -62,6 +64,19 @@ def allowed(token: str | None, data: bytes) -> bool:
     with _guard:
         until = _grants.get((token, digest(data)))
     return until is not None and until >= _now()
+
+
+def _decoded(data: bytes, encoding: bytes) -> bytes:
+    """The file a response carries: Tornado gzips compressible media (XLSX), and the grant is
+    for the file, not its transfer encoding. An unknown encoding stays as is (and fails)."""
+    try:
+        if encoding.strip().lower() == b"gzip":
+            return gzip.decompress(data)
+        if encoding.strip().lower() == b"deflate":
+            return zlib.decompress(data)
+    except (OSError, zlib.error, EOFError):
+        return data
+    return data
 
 
 def revoke(token: str | None) -> None:
@@ -140,7 +155,10 @@ class MediaGuard:
         headers = {k.lower(): v for k, v in start.get("headers", [])}
         data = b"".join(body)
         download = headers.get(b"content-disposition", b"").lower().startswith(b"attachment")
-        if download and not (start.get("status") == 200 and allowed(token, data)):
+        encoding = headers.get(b"content-encoding", b"identity")
+        if download and not (
+            start.get("status") == 200 and allowed(token, _decoded(data, encoding))
+        ):
             await send(
                 {
                     "type": "http.response.start",

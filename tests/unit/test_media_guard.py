@@ -5,6 +5,7 @@ tests/e2e/test_security_browser.py)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,6 +21,12 @@ async def _streamlit(scope, receive, send):
     if scope["path"] == "/media/d.csv":
         headers = [(b"content-disposition", b'attachment; filename="d.csv"')]
         body = FILE
+    elif scope["path"] == "/media/d.xlsx":  # Tornado gzips compressible media
+        headers = [
+            (b"content-disposition", b'attachment; filename="d.xlsx"'),
+            (b"content-encoding", b"gzip"),
+        ]
+        body = gzip.compress(FILE)
     elif scope["path"] == "/media/i.png":
         headers, body = [(b"content-type", b"image/png")], b"png"
     else:
@@ -85,3 +92,13 @@ def test_logout_revokes_and_other_media_pass():
     media_guard.revoke("browser-a")
     assert get("/media/d.csv", token="browser-a")[0] == 404
     assert get("/media/i.png")[:3:2] == (200, b"png")
+
+
+def test_a_gzipped_download_is_served_to_its_browser():
+    """The grant is for the file; the response may carry it gzip-encoded (XLSX in Chromium
+    failed with 404 before: the guard hashed the compressed body)."""
+    grant("t1", FILE, 60)
+    status, headers, body = get("/media/d.xlsx", "t1")
+    assert status == 200 and gzip.decompress(body) == FILE
+    assert headers["content-encoding"] == "gzip"
+    assert get("/media/d.xlsx", "t2")[0] == 404
