@@ -138,19 +138,29 @@ def event_definition(event: str, transfer_max_days: int = DEFAULT_TRANSFER_MAX_D
 def event_times(df: pd.DataFrame, event: str) -> tuple[np.ndarray, np.ndarray]:
     """Per closed case: days to the event, or the follow-up when none happened (an event is
     always within follow-up), and whether it happened — the Kaplan–Meier input."""
-    days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
-    follow = df["followup_days"].to_numpy(dtype=float)
-    happened = ~np.isnan(days)
-    return np.where(happened, np.minimum(days, follow), follow), happened
+    return _times(*_days(df, event))
 
 
 def window_masks(df: pd.DataFrame, event: str, window: int) -> dict[str, np.ndarray]:
     """Per closed case, for one window W: `eligible` (followed up for at least W days),
     `observed` (eligible and the event within W days), `at_risk` (still observed without the
     event at day W: time to event or censoring >= W)."""
+    days, follow = _days(df, event)
+    return _masks(days, follow, *_times(days, follow), window)
+
+
+def _days(df: pd.DataFrame, event: str) -> tuple[np.ndarray, np.ndarray]:
+    """Days to the event (NaN: none) and days of follow-up, per closed case."""
     days = pd.to_numeric(df[EVENTS[event][0]], errors="coerce").to_numpy(dtype=float)
-    follow = df["followup_days"].to_numpy(dtype=float)
-    durations, happened = event_times(df, event)
+    return days, df["followup_days"].to_numpy(dtype=float)
+
+
+def _times(days: np.ndarray, follow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    happened = ~np.isnan(days)
+    return np.where(happened, np.minimum(days, follow), follow), happened
+
+
+def _masks(days, follow, durations, happened, window: int) -> dict[str, np.ndarray]:
     eligible = follow >= window
     return {
         "eligible": eligible,
@@ -190,9 +200,10 @@ def reentry_rates(
     rows = []
     for event in events:
         label = EVENTS[event][1]
-        durations, happened = event_times(df, event)
+        days, follow = _days(df, event)  # once per event, for every window
+        durations, happened = _times(days, follow)
         km = kaplan_meier_at(durations, happened, windows, confidence)
-        masks = [window_masks(df, event, w) for w in windows]
+        masks = [_masks(days, follow, durations, happened, w) for w in windows]
         eligible = np.array([m["eligible"].sum() for m in masks])
         observed = np.array([m["observed"].sum() for m in masks])
         low, high = wilson_interval(observed, eligible, confidence)

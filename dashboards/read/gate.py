@@ -3,7 +3,8 @@
 A query is a function `(source, viewer, filters, **options)` declared with `@query`: the gate
 refuses a role the query is not for before anything is read. Queries scope their SQL to the
 viewer (scope.py) and suppress what leaves the office (dashboards.disclosure); views and
-reports call nothing else to reach the published copy.
+reports call nothing else to reach the published copy. A query call opens one connection to
+the published copy, shared by all its reads (scope.one_connection).
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dashboards.read.scope import ALL, ROLES, AccessDenied, Filters, Source, Viewer
+from dashboards.read.scope import (
+    ALL,
+    ROLES,
+    AccessDenied,
+    Filters,
+    Source,
+    Viewer,
+    one_connection,
+)
 
 CASE_LEVEL_DENIED = "Fallbezogene Daten sind für diese Rolle nicht freigegeben."
 
@@ -37,7 +46,8 @@ def query(*, roles: tuple[str, ...] = ROLES, denied: str = CASE_LEVEL_DENIED):
         def gated(source: Source, viewer: Viewer, filters: Filters = ALL, **options):
             if viewer.role not in spec.roles:
                 raise AccessDenied(spec.denied)
-            return func(source, viewer, filters, **options)
+            with one_connection():  # all reads of the call (and of queries it calls): one
+                return func(source, viewer, filters, **options)
 
         gated.spec = spec  # type: ignore[attr-defined]
         REGISTRY[spec.name] = gated

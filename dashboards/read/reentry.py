@@ -105,18 +105,43 @@ def _grid_cells(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFram
     return grid.cells(source, "reentry", grid.conditions(viewer, filters, ()))
 
 
-def _margin(cells: pd.DataFrame, fixed: dict[str, str]) -> pd.Series:
-    """The cell where the given breakdowns have the given codes and all others their total."""
+def _margins(cells: pd.DataFrame) -> pd.DataFrame:
+    """The population's margin cells — every breakdown at its total except at most one — as
+    value and status indexed by (breakdown, code); the population's total is ("", "")."""
     dims = [c for c in cells.columns if c == "person_key" or c.endswith(("_obs", "_km"))]
-    mask = np.ones(len(cells), dtype=bool)
-    for d in dims:
-        mask &= (cells[d] == fixed.get(d, ALL)).to_numpy()
-    hit = cells[mask]
-    return hit.iloc[0] if len(hit) else pd.Series({"value": 0, "status": ""})
+    codes = cells[dims].to_numpy(dtype=object)
+    coded = codes != ALL
+    n = coded.sum(axis=1)
+    rows = np.flatnonzero(n <= 1)
+    which = coded[rows].argmax(axis=1) if dims else np.zeros(len(rows), dtype=int)
+    one = n[rows] == 1  # else the total
+    margins = pd.DataFrame(
+        {
+            "dim": np.where(one, np.asarray([*dims, ""], dtype=object)[which], ""),
+            "code": np.where(one, codes[rows, which] if dims else "", ""),
+            "value": cells["value"].to_numpy()[rows],
+            "status": cells["status"].to_numpy()[rows],
+        }
+    )
+    margins = margins.drop_duplicates(["dim", "code"]).set_index(["dim", "code"])  # first wins
+    margins.attrs["dims"] = dims
+    return margins
+
+
+def _margin(margins: pd.DataFrame, fixed: dict[str, str]) -> pd.Series:
+    """The cell where the given breakdown (at most one; one the family lacks counts as not
+    given) has the given code and all others their total."""
+    key = [(d, v) for d, v in fixed.items() if d in margins.attrs["dims"] and v != ALL]
+    if len(key) > 1:
+        raise ValueError("a margin cell fixes at most one breakdown")
+    key = key[0] if key else ("", "")
+    if key not in margins.index:
+        return pd.Series({"value": 0, "status": ""})
+    return margins.loc[key]
 
 
 def _grid_counts(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
-    cells = _grid_cells(source, viewer, filters)
+    margins = _margins(_grid_cells(source, viewer, filters))
     rows = []
     for event in EVENTS:
         for w in source.settings.windows:
@@ -129,7 +154,7 @@ def _grid_counts(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFra
                 ("events_observed", {obs: "event"}),
                 ("km_at_risk", {km: "at_risk"}),
             ):
-                cell = _margin(cells, fixed)
+                cell = _margin(margins, fixed)
                 row[column], row[f"{column}__status"] = int(cell["value"]), cell["status"]
             rows.append(row)
     return pd.DataFrame(rows)
@@ -187,11 +212,11 @@ def km_curve(
         curve = pd.DataFrame()
     risk_shown = risk[["horizon", "at_risk"]].astype(object)
     if k is not None:  # the numbers at risk are the grid's cells, with its pattern
-        cells = _grid_cells(source, viewer, filters)
+        margins = _margins(_grid_cells(source, viewer, filters))
         marks = []
         for day in risk["horizon"]:
             fixed = {} if day == 0 else {f"{event}_{int(day)}_km": "at_risk"}
-            cell = _margin(cells, fixed)
+            cell = _margin(margins, fixed)
             status = str(cell["status"] or "")
             marks.append(f"<{k}" if status == "primary" else "x" if status else int(cell["value"]))
         risk_shown["at_risk"] = marks

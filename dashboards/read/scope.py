@@ -2,15 +2,20 @@
 
 A `Source` is one workspace's published copy (`WORKSPACE/published/lagebild.duckdb`) with its
 settings; queries open one short read-only connection per call (DuckDB connections are not
-thread-safe and Streamlit serves sessions in threads). A `Viewer` is the role a query is
-scoped to: a `traeger` sees only its own provider (the provider filter is overridden, not
-just hidden), a `foerderer` aggregates only, always suppressed.
+thread-safe and Streamlit serves sessions in threads): the gate runs each query in
+`one_connection()`, so all its reads, and those of the queries it calls, share the connection
+its first read opens (opening the file costs more than a grid read).
+
+A `Viewer` is the role a query is scoped to: a `traeger` sees only its own provider (the
+provider filter is overridden, not just hidden), a `foerderer` aggregates only, always
+suppressed.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -18,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from kernel.settings import Settings, load_settings
-from kernel.warehouse import reader
+from kernel.warehouse import connect, reader
 from kernel.workspace import Workspace
 
 ROLE_LABELS = {
@@ -134,8 +139,17 @@ class Source:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with reader(self.db) as con:
-            yield con
+        """A read-only connection to the published copy: inside `one_connection()` the one
+        its first read opened, else a connection of its own for this block."""
+        shared = _shared.get()
+        if shared is None:
+            with reader(self.db) as con:
+                yield con
+            return
+        con = shared.get(self.db)
+        if con is None:
+            con = shared[self.db] = connect(self.db, read_only=True)
+        yield con
 
     def identity(self) -> tuple:
         """Changes with every publication and every register edit: the key of caches."""
@@ -159,6 +173,30 @@ class Source:
                 return has_table(con, "meta", "data_basis") and has_table(con, "mart", "cases")
         except duckdb.Error:
             return False
+
+
+# the connections of the current `one_connection()` block (per thread: a new thread starts
+# with an empty context), by published copy
+_shared: ContextVar[dict[Path, duckdb.DuckDBPyConnection] | None] = ContextVar(
+    "lagebild_read_connections", default=None
+)
+
+
+@contextlib.contextmanager
+def one_connection() -> Iterator[None]:
+    """Within the block, `Source.read()` of a published copy shares one connection, opened by
+    the first read and closed when the block ends; a nested block uses the outer one."""
+    if _shared.get() is not None:
+        yield
+        return
+    opened: dict[Path, duckdb.DuckDBPyConnection] = {}
+    token = _shared.set(opened)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+        for con in opened.values():
+            con.close()
 
 
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -42,7 +42,11 @@ def themes(
 ) -> Published:
     """The register's themes with figures. Network-wide; counts suppressed for the roles that
     need it; a provider additionally sees how many of each theme's cases are its own."""
-    df = list_themes(source.workspace, include_inactive=include_inactive)
+    if source.db.exists():  # the marts on the query's connection (a second one costs more)
+        with source.read() as con:
+            df = list_themes(source.workspace, include_inactive=include_inactive, marts=con)
+    else:
+        df = list_themes(source.workspace, include_inactive=include_inactive)
     if df.empty:
         return publish(df, viewer.network_k)
     df = df[[c for c in THEME_COLUMNS if c in df.columns]].copy()

@@ -76,17 +76,22 @@ THEME_COLUMNS = [
 ]
 
 
-def list_themes(workspace: str | Path | Workspace, include_inactive: bool = False) -> pd.DataFrame:
+def list_themes(
+    workspace: str | Path | Workspace,
+    include_inactive: bool = False,
+    marts: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
     """The themes of the latest run with the register's current status and owner.
 
-    Figures come from ``mart.themes`` (published copy, else the warehouse); status, owner and
-    the active flag from the register, so an edit shows at once without a re-run. Sorted:
-    active first, then coded before text, most cases first. Extra German display columns:
+    Figures come from ``mart.themes`` (on `marts`, a connection the caller holds, else the
+    published copy, else the warehouse); status, owner and the active flag from the register,
+    so an edit shows at once without a re-run. Sorted: active first, then coded before text,
+    most cases first. Extra German display columns:
     ``kind_label``, ``status_label``, ``trend_label`` (e.g. "steigend (8 → 12)", with the
     projection when the last quarter is partial: "steigend (37 → 32, hochgerechnet 54)").
     """
     ws = workspace_of(workspace)
-    with _mart_reader(ws) as con:
+    with _mart_reader(ws if marts is None else marts) as con:
         if con is not None and _has_table(con, "mart", "themes"):
             mart = con.execute("SELECT * FROM mart.themes").df()
         else:

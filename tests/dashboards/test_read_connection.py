@@ -1,0 +1,107 @@
+"""A query call reads the published copy over one connection (scope.one_connection): opened by
+its first read, shared by the queries it calls, closed at its end, never shared across
+threads. And the re-entry grid's margin cells are looked up as the mask over all breakdowns
+finds them."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboards import read
+from dashboards.disclosure.families import ALL
+from dashboards.read import scope
+from dashboards.read.reentry import _margin, _margins
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Every connection Source.read opens inside a query call."""
+    cons: list[duckdb.DuckDBPyConnection] = []
+    real = scope.connect
+
+    def counting(*args, **kwargs):
+        con = real(*args, **kwargs)
+        cons.append(con)
+        return con
+
+    monkeypatch.setattr(scope, "connect", counting)
+    return cons
+
+
+def _closed(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        con.execute("SELECT 1").fetchall()
+    except duckdb.ConnectionException:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("role", ["foerderer", "koordination"])
+def test_a_query_call_opens_one_connection_and_closes_it(workspace, opened, role):
+    src = read.Source.of(workspace)
+    viewer = src.viewer(role)
+    filters = read.Filters("2026-Q1", "2026-Q1") if role == "foerderer" else read.ALL
+    read.decisions(src, viewer, filters)  # gap matrix, caseload and themes: queries within
+    read.reentry(src, viewer, filters)
+    assert len(opened) == 2
+    assert all(_closed(con) for con in opened)
+
+
+def test_the_connection_is_closed_when_a_query_fails(workspace, opened):
+    src = read.Source.of(workspace)
+    with pytest.raises(read.NotInGrid):  # two programmes: no cell of the grid
+        read.caseload(src, src.viewer("foerderer"), read.Filters(programs=("a", "b")))
+    assert len(opened) <= 1 and all(_closed(con) for con in opened)
+
+
+def test_reads_outside_a_query_and_in_other_threads_have_their_own(workspace):
+    src = read.Source.of(workspace)
+    with src.read() as a, src.read() as b:
+        assert a is not b
+    assert _closed(a) and _closed(b)
+    seen = {}
+    with scope.one_connection(), src.read() as outer:
+        with src.read() as inner:
+            assert inner is outer
+
+        def other():
+            with src.read() as con:
+                seen["con"] = con
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert seen["con"] is not outer and _closed(seen["con"])
+        assert not _closed(outer)
+    assert _closed(outer)
+
+
+def _margin_by_mask(cells: pd.DataFrame, fixed: dict[str, str]) -> pd.Series:
+    """The definition: every breakdown at the given code or its total, the first such cell."""
+    dims = [c for c in cells.columns if c == "person_key" or c.endswith(("_obs", "_km"))]
+    mask = np.ones(len(cells), dtype=bool)
+    for d in dims:
+        mask &= (cells[d] == fixed.get(d, ALL)).to_numpy()
+    hit = cells[mask]
+    return hit.iloc[0] if len(hit) else pd.Series({"value": 0, "status": ""})
+
+
+def test_reentry_margins_are_the_cells_the_mask_finds(workspace):
+    src = read.Source.of(workspace)
+    with src.read() as con:
+        cells = con.execute("SELECT * FROM grid.reentry").df()
+    dims = [c for c in cells.columns if c == "person_key" or c.endswith(("_obs", "_km"))]
+    codes = sorted({v for d in dims for v in cells[d].dropna().unique()} | {"gibt-es-nicht"})
+    populations = cells.groupby(["provider_id", "program", "region_code"], dropna=False)
+    assert populations.ngroups > 1
+    for _, population in populations:
+        population = population.reset_index(drop=True)
+        margins = _margins(population)
+        for fixed in [{}, *({d: c} for d in [*dims, "fehlt_183_km"] for c in codes)]:
+            got, want = _margin(margins, fixed), _margin_by_mask(population, fixed)
+            assert (int(got["value"]), got["status"]) == (int(want["value"]), want["status"])
