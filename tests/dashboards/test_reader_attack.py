@@ -1,0 +1,148 @@
+"""The reader who combines everything (issue 11, point 7): a funder walks every grid filter
+setting of every view and every report; every count it receives — tables, downloads (the same
+tables), the numbers at risk under a curve, the report's cells — must be a cell of the
+publication grid that the call read, shown with the grid's pattern. Then the reader's
+knowledge is the published grid cells and nothing else, and the independent LP attacker
+(test_grid_attacks.py) shows that no hidden cell can be narrowed below k from them.
+
+A count that is not a grid cell (a number from a mart, a sum of cells made in Python, a
+difference) fails here: it would be a new equation the grid's audit never saw.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dashboards import catalog, read
+from dashboards.disclosure import Published
+from dashboards.read import grid
+from dashboards.reports import build_report
+from dashboards.views import all_views
+
+
+@pytest.fixture(scope="module")
+def workspace(workspace):
+    other = os.environ.get("LAGEBILD_ATTACK_WORKSPACE")
+    return Path(other) if other else workspace
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Every grid cell each call reads (grid.cells is the only way to them)."""
+    read_cells: list[pd.DataFrame] = []
+    original = grid.cells
+
+    def cells(source, family, where):
+        got = original(source, family, where)
+        read_cells.append(got)
+        return got
+
+    monkeypatch.setattr(grid, "cells", cells)
+    return read_cells
+
+
+def _settings(src, viewer) -> list[read.Filters]:
+    """The grid's single choices: every year, the last four half-years and quarters for the
+    whole network; the latest complete quarter and its year for every programme, region and
+    provider (a half-year is built like a year; the cells differ, the code does not)."""
+    options = read.filter_options(src, viewer, read.ALL)
+    periods = [*options["years"], *options["halves"][-4:], *options["periods"][-4:]]
+    out = [read.Filters(p, p) for p in periods]
+    complete = [p for p in options["periods"] if p not in set(options["partial"])]
+    quarter = complete[-1]
+    for p in (quarter, quarter[:4]):
+        out += [read.Filters(p, p, programs=(c,)) for c in options["programs"]]
+        out += [read.Filters(p, p, regions=(c,)) for c in options["regions"]]
+        out += [read.Filters(p, p, providers=(c,)) for c in options["providers"]]
+    return out
+
+
+def _counts(pub: Published) -> list[tuple[str, object]]:
+    """The visible count cells of a table: (column, value)."""
+    out = []
+    for col in pub.table.columns:
+        figure = catalog.figure(col)
+        if figure is None or figure.cls != catalog.COUNT:
+            continue
+        shown = pub.flags[col].astype(str) == ""
+        out += [(col, v) for v in pub.table.loc[shown, col]]
+    return out
+
+
+def _visible(cells: list[pd.DataFrame]) -> set[int]:
+    """The values of the shown cells read; 0 too: a cell without a row is a published zero
+    (the grid stores no empty cells, its audit counts them as known)."""
+    values: set[int] = {0}
+    for df in cells:
+        if len(df) and "status" in df.columns:
+            shown = df[df["status"].fillna("").astype(str) == ""]
+            values |= {int(v) for v in shown["value"]}
+    return values
+
+
+def _results(result) -> list[Published]:
+    if isinstance(result, Published):
+        return [result]
+    if isinstance(result, dict):
+        return [v for v in result.values() if isinstance(v, Published)]
+    return []
+
+
+def _check(label: str, pubs: list[Published], cells, leaks: list[str]) -> int:
+    visible = _visible(cells)
+    checked = 0
+    for pub in pubs:
+        for col, value in _counts(pub):
+            checked += 1
+            if pd.isna(value) or int(value) not in visible:
+                leaks.append(f"{label}: {col} = {value} ist keine gelesene Rasterzelle")
+    return checked
+
+
+def test_every_count_a_funder_receives_is_a_grid_cell(workspace, spy):
+    src = read.Source.of(workspace)
+    viewer = src.viewer("foerderer")
+    leaks: list[str] = []
+    checked = calls = 0
+    for f in _settings(src, viewer):
+        for view in all_views():
+            if "foerderer" not in view.roles:
+                continue
+            for q in view.queries.values():
+                if q.on_demand or "foerderer" not in q.roles(view.roles):
+                    continue
+                sample = q.sample(src, viewer) if q.sample else {}
+                spy.clear()
+                try:
+                    result = q.func(src, viewer, f, **{**q.options, **sample})
+                except read.NotInGrid:
+                    continue
+                calls += 1
+                label = f"{view.title} / {q.label} / {f}"
+                checked += _check(label, _results(result), spy, leaks)
+                if isinstance(result, dict) and "at_risk" in result:  # a curve's numbers
+                    at_risk = result["at_risk"]["at_risk"]
+                    shown = [v for v in at_risk if not isinstance(v, str)]
+                    visible = _visible(spy)
+                    leaks += [f"{label}: unter Risiko {v}" for v in shown if int(v) not in visible]
+                    checked += len(shown)
+    assert calls > 100 and checked > 1000, (calls, checked)
+    assert not leaks, "\n".join(leaks[:20])
+
+
+@pytest.mark.parametrize("kind", ["foerderer", "lenkungsgruppe"])
+def test_every_count_of_a_report_is_a_grid_cell(workspace, spy, kind):
+    src = read.Source.of(workspace)
+    options = read.filter_options(src, src.viewer("foerderer"), read.ALL)
+    complete = [p for p in options["periods"] if p not in set(options["partial"])]
+    role = "foerderer" if kind == "foerderer" else "koordination"
+    spy.clear()
+    report = build_report(src, kind, complete[-1], src.viewer(role))
+    leaks: list[str] = []
+    checked = _check(kind, [t.pub for t in report.tables()], spy, leaks)
+    assert checked > 20
+    assert not leaks, "\n".join(leaks[:20])
