@@ -9,10 +9,13 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml scripts/system-packages.sh
+# --compile-bytecode: the .pyc files are written once here; with PYTHONDONTWRITEBYTECODE set
+# (as on the CI machine) every process would otherwise compile its imports anew (2-3 s per
+# `lagebild` call, docs/performance.md).
+$(STAMP): requirements.lock pyproject.toml scripts/system-packages.sh Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@scripts/system-packages.sh
 	@touch $(STAMP)

@@ -53,15 +53,20 @@ STAGES = (
     "grid",
     "publish",
     "reports",
+    "checks",
 )
+# stages measured inside another one (the grid is built within publish)
+NESTED_STAGES = ("grid",)
 INGEST_STAGES = ("landing", "parse", "validate", "staging")
 
-GOALS = {
-    "end_to_end_1m_s": 300,
+GOALS = {  # issue 15 (earlier: issue 6 – 5 min at 1M, 3× / 1/4 / 300 ms)
+    "end_to_end_10k_s": 8.0,
+    "run_over_floor": {100_000: 8.0, 1_000_000: 5.0},
+    "ingest_over_floor": 2.0,
+    "outside_share": 0.05,  # time of a run in no measured stage
+    "incremental_share": 0.10,
+    "dashboard_p95_ms": 150,
     "peak_rss_1m_mb": 6 * 1024,
-    "ingest_over_floor": 3.0,
-    "incremental_share": 0.25,
-    "dashboard_p95_ms": 300,
     "pandas_over_ours": 10.0,
     "thresholds_s": 1.0,  # issue 13: comparing a re-delivery with the current snapshot
 }
@@ -168,6 +173,15 @@ def stage_figures(workspace: Path) -> dict:
     finally:
         con.close()
     return {s: {"s": round(sec, 2), "peak_mb": round(mb)} for s, sec, mb in rows}
+
+
+def outside_stages(stages: dict) -> tuple[float, float]:
+    """Seconds of the run (Dagster's materialize, "gesamt") in no measured stage, and their
+    share: Dagster's own bookkeeping, imports on the way, anything not yet timed."""
+    total = stages.get("gesamt", {}).get("s", 0.0)
+    inside = sum(v["s"] for k, v in stages.items() if k != "gesamt" and k not in NESTED_STAGES)
+    rest = max(total - inside, 0.0)
+    return round(rest, 2), round(rest / total, 3) if total else 0.0
 
 
 def floor_scan(inbox: Path) -> dict:
@@ -357,18 +371,23 @@ def render_markdown(history: list[dict]) -> str:
         "",
         "## Stages (full run)",
         "",
-        "| cases | " + " | ".join(STAGES) + " |",
-        "|---:|" + "---:|" * len(STAGES),
+        "| cases | " + " | ".join(STAGES) + " | in no stage |",
+        "|---:|" + "---:|" * (len(STAGES) + 1),
     ]
     for r in latest["results"]:
         st = r["full"]["stages"]
         cells = [
             f"{st[s]['s']} s / {_fmt(st[s]['peak_mb'])} MB" if s in st else "—" for s in STAGES
         ]
-        lines.append(f"| {_fmt(r['cases'])} | " + " | ".join(cells) + " |")
+        rest, share = outside_stages(st)
+        lines.append(
+            f"| {_fmt(r['cases'])} | " + " | ".join(cells) + f" | {rest} s ({share:.0%}) |"
+        )
     lines += [
         "",
-        "Each cell: wall time / peak resident memory of the run process while the stage ran.",
+        "Each cell: wall time / peak resident memory of the run process while the stage ran."
+        " `grid` runs inside `publish`; `checks` are the asset checks (contract suites, mart and"
+        " theme rules, the grid audit's check); \"in no stage\": the rest of Dagster's run.",
         "",
         "## Caseload mart: ours against a hand-written pandas version",
         "",
@@ -412,7 +431,7 @@ def render_markdown(history: list[dict]) -> str:
     lines += ["", "## Goals", ""]
     big = next((r for r in latest["results"] if r["cases"] == max(SIZES)), None)
     if big:
-        lines += _goal_lines(big)
+        lines += _goal_lines(big, latest["results"])
     if len(history) > 1:
         lines += [
             "",
@@ -430,7 +449,7 @@ def render_markdown(history: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _goal_lines(r: dict) -> list[str]:
+def _goal_lines(r: dict, results: list[dict]) -> list[str]:
     def mark(ok: bool) -> str:
         return "erreicht" if ok else "verfehlt"
 
@@ -438,31 +457,51 @@ def _goal_lines(r: dict) -> list[str]:
     dash_p95 = max((q["p95_ms"] for v in queries.values() for q in v.values()), default=None)
     pandas_ratio = (r.get("caseload_vs_pandas") or {}).get("ratio")
     thresholds_s = (r.get("incremental") or {}).get("stages", {}).get("thresholds", {}).get("s")
-    rows = [
+    rows = []
+    for x in results:
+        n = _fmt(x["cases"])
+        if x["cases"] == 10_000:
+            rows.append(
+                (
+                    f"{n} cases end to end < 8 s",
+                    f"{x['full']['wall_s']} s",
+                    x["full"]["wall_s"] < GOALS["end_to_end_10k_s"],
+                )
+            )
+        if x["cases"] in GOALS["run_over_floor"] and x["floor"]["s"]:
+            ratio = round(x["full"]["wall_s"] / x["floor"]["s"], 1)
+            goal = GOALS["run_over_floor"][x["cases"]]
+            rows.append((f"{n} cases end to end ≤ {goal:g}× raw scan", f"{ratio}×", ratio <= goal))
+        rows.append(
+            (
+                f"{n} cases ingest ≤ 2× raw scan",
+                f"{x['ingest_over_floor']}×",
+                (x["ingest_over_floor"] or 99) <= GOALS["ingest_over_floor"],
+            )
+        )
+        rest, share = outside_stages(x["full"]["stages"])
+        rows.append(
+            (
+                f"{n} cases: time in no stage < 5 %",
+                f"{rest} s ({share:.1%})",
+                share < GOALS["outside_share"],
+            )
+        )
+    rows += [
         (
-            "1,000,000 cases end to end < 5 min",
-            f"{r['full']['wall_s']} s",
-            r["full"]["wall_s"] < GOALS["end_to_end_1m_s"],
-        ),
-        (
-            "peak memory < 6 GB",
-            f"{_fmt(r['full']['peak_rss_mb'])} MB",
-            r["full"]["peak_rss_mb"] < GOALS["peak_rss_1m_mb"],
-        ),
-        (
-            "ingest within 3× the raw scan",
-            f"{r['ingest_over_floor']}×",
-            (r["ingest_over_floor"] or 99) <= GOALS["ingest_over_floor"],
-        ),
-        (
-            "incremental re-delivery < 1/4 of a full run",
+            "re-delivery of one provider < 10 % of a full run (1,000,000)",
             f"{r['incremental_share']}",
             r["incremental_share"] < GOALS["incremental_share"],
         ),
         (
-            "dashboard queries p95 < 300 ms",
+            "dashboard queries p95 < 150 ms (1,000,000)",
             f"{dash_p95} ms" if dash_p95 is not None else "—",
             dash_p95 is not None and dash_p95 < GOALS["dashboard_p95_ms"],
+        ),
+        (
+            "peak memory < 6 GB (1,000,000)",
+            f"{_fmt(r['full']['peak_rss_mb'])} MB",
+            r["full"]["peak_rss_mb"] < GOALS["peak_rss_1m_mb"],
         ),
         (
             "import-threshold check of a re-delivery ≤ 1 s",

@@ -279,6 +279,7 @@ STAGE_LABELS = {
     "themes": "Themen",
     "publish": "Veröffentlichung",
     "reports": "Berichte",
+    "checks": "Prüfregeln",
 }
 
 

@@ -15,7 +15,7 @@ from kernel.warehouse import reader
 from pipelines.ingest.batch import STATUS_DE, ingest_pending, resolve_data_basis
 from pipelines.ingest.landing import land
 from pipelines.ingest.limits import Limits
-from pipelines.observe import stage
+from pipelines.observe import stage, timed_check
 from pipelines.resources import LagebildResource
 
 GX_BATCH_ROWS = 1_000_000
@@ -109,6 +109,7 @@ def _contract_check(table_name: str):
         blocking=True,
         description=f"Great-Expectations-Suite des Austauschformats für staging.{table_name}",
     )
+    @timed_check
     def _check(
         context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
     ) -> dg.AssetCheckResult:
@@ -150,6 +151,7 @@ contract_checks = [_contract_check(name) for name in load_contract().tables]
     description="Abgleich je Lieferung und Tabelle: erhalten = geladen + abgelehnt; die"
     " Zeilen in staging entsprechen den geladenen Zeilen der aktuellen Lieferungen.",
 )
+@timed_check
 def reconciliation(lagebild: LagebildResource) -> dg.AssetCheckResult:
     with reader(lagebild.ws.db_path) as con:
         unbalanced = con.execute(
@@ -194,6 +196,7 @@ def reconciliation(lagebild: LagebildResource) -> dg.AssetCheckResult:
     description="Jede Zeile mit Fallbezug gehört zu einem Fall desselben Trägers in staging.cases;"
     " Schlüssel sind eindeutig.",
 )
+@timed_check
 def references_and_keys(lagebild: LagebildResource) -> dg.AssetCheckResult:
     contract = load_contract()
     with reader(lagebild.ws.db_path) as con:
@@ -226,6 +229,7 @@ def references_and_keys(lagebild: LagebildResource) -> dg.AssetCheckResult:
     " (E-Mail, Telefon, IBAN, Geburtsdatum, Anschrift); dieselben Muster wie die"
     " Identifikator-Sperre.",
 )
+@timed_check
 def no_identifiers(
     context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
 ) -> dg.AssetCheckResult:

@@ -12,6 +12,7 @@ asset check of its mart, so reports are never built on marts that contradict the
 import dagster as dg
 
 from kernel.warehouse import current_as_of
+from pipelines.observe import timed_check
 from pipelines.resources import LagebildResource
 from transforms.checks import RULES, run_rule
 from transforms.dictionary import load_mart_dictionary
@@ -93,6 +94,7 @@ _CHECK_SPECS = [
 
 
 @dg.multi_asset_check(name="mart_checks", specs=_CHECK_SPECS)
+@timed_check
 def mart_checks(lagebild: LagebildResource):
     """Every consistency rule of transforms/checks.py, on one connection."""
     with lagebild.write() as con:

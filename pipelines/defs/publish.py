@@ -18,7 +18,7 @@ from kernel.private import tighten
 from kernel.settings import Settings
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
-from pipelines.observe import stage
+from pipelines.observe import stage, timed_check
 from pipelines.resources import LagebildResource
 
 PUBLISHED_SCHEMAS = ("mart", "audit", "meta")
@@ -114,6 +114,7 @@ def published_warehouse(lagebild: LagebildResource) -> dg.MaterializeResult:
     " Zelle lässt sich aus allen veröffentlichten Zellen (lineare Optimierung, nicht negative"
     " Zahlen, alle Summen) kein Intervall schmaler als k ableiten.",
 )
+@timed_check
 def grid_protection_audit(lagebild: LagebildResource) -> dg.AssetCheckResult:
     con = connect(lagebild.ws.published_db_path, read_only=True)
     try:
@@ -139,6 +140,7 @@ def grid_protection_audit(lagebild: LagebildResource) -> dg.AssetCheckResult:
     asset="published_warehouse",
     description="Die Kopie ist lesbar und enthält keine Staging-Tabellen (keine Freitexte).",
 )
+@timed_check
 def readable_without_free_text(lagebild: LagebildResource) -> dg.AssetCheckResult:
     con = connect(lagebild.ws.published_db_path, read_only=True)
     try:

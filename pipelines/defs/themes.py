@@ -5,7 +5,7 @@ import logging
 
 import dagster as dg
 
-from pipelines.observe import stage
+from pipelines.observe import stage, timed_check
 from pipelines.resources import LagebildResource
 from transforms.checks import THEME_RULES, run_rule
 from transforms.themes.build import build_themes
@@ -49,6 +49,7 @@ def mart_themes(lagebild: LagebildResource) -> dg.MaterializeResult:
         for rule in THEME_RULES
     ],
 )
+@timed_check
 def theme_checks(lagebild: LagebildResource):
     """Every theme rule of transforms/checks.py, on one connection (and the register's)."""
     with lagebild.write() as con, open_register(lagebild.ws) as register:
