@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench-cache"
 HISTORY = ROOT / "docs" / "performance-history.json"
 REPORT = ROOT / "docs" / "performance.md"
+NOTES = ROOT / "docs" / "performance-notes.md"
 LAGEBILD = Path(sys.executable).parent / "lagebild"
 SIZES = (10_000, 100_000, 1_000_000)
 SEED = 11
@@ -349,8 +350,9 @@ def render_markdown(history: list[dict]) -> str:
     lines = [
         "# Performance",
         "",
-        "Measured by `make bench` (benchmarks/__main__.py). Goals from issue 6; they are goals,",
-        "not test assertions. Earlier results stay in `docs/performance-history.json`.",
+        "Measured by `make bench` (benchmarks/__main__.py). Goals from issue 15 (see „Goals“);",
+        "they are goals, not test assertions. Earlier results stay in",
+        "`docs/performance-history.json`; where the time goes: „Where a run's time goes“.",
         "",
         f"Latest: {latest['date']} · {m['cpus']} cores · {m['memory_gb']} GB RAM · Python"
         f" {m['python']} · {m['platform']}",
@@ -428,6 +430,8 @@ def render_markdown(history: list[dict]) -> str:
         for label, t in d["on_demand"].items():
             lines.append(f"| {label} | {t['p50_ms']} ms | {t['p95_ms']} ms |")
     lines += publication.markdown(latest["results"])
+    if NOTES.exists():  # the profiles, written by hand
+        lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     lines += ["", "## Goals", ""]
     big = next((r for r in latest["results"] if r["cases"] == max(SIZES)), None)
     if big:

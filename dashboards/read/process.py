@@ -35,10 +35,11 @@ def process_quality(
     group_by: Sequence[str] = ("provider_id",),
 ) -> Published:
     """Process-quality flags of mart.cases summed per group, for cases active in the span,
-    with a total row."""
+    with a total row. A suppressed reader gets the grid's cells: per programme, for the
+    calendar year of the chosen period."""
     group_by = list(group_by)
-    if viewer.suppress_k is not None:
-        return _process_from_grid(source, viewer, filters, group_by)
+    if viewer.suppress_k is not None:  # the grid's breakdown: per programme and year
+        return _process_from_grid(source, viewer, filters, ["program"])
     with source.read() as con:
         df = process_counts(
             con,
@@ -67,6 +68,8 @@ def _process_from_grid(
     if where[key] is grid.NOT_ALL:
         del where[key]  # every programme and the total
     label = grid.period_label(filters) or (grid.periods(source)["year"] or [None])[-1]
+    if label is not None and len(label) > 4:  # a quarter or half-year: its calendar year
+        label = label[:4]
     if label is None or len(label) != 4:
         raise grid.NotInGrid(
             "Die Prozessqualität wird je Programm und Kalenderjahr veröffentlicht: wählen Sie"
