@@ -386,7 +386,8 @@ def apply_delivery(
             _create_rejections_tmp(con)
         result = _record(con, insp, did, source_name, sha, received_at, landed_at, run_id)
         crash_point("apply.before_commit")
-        con.execute("COMMIT")
+        with stage("staging"):  # writing the recorded rows to the warehouse file
+            con.execute("COMMIT")
     except (KeyboardInterrupt, SystemExit):
         _rollback(con)
         con.execute("UPDATE audit.landing SET attempts = attempts - 1 WHERE delivery_id = ?", [did])
