@@ -52,6 +52,11 @@ class DataBasis:
         )
 
 
+# who sees the file names of deliveries (the office and a provider its own); evaluators and
+# funders see delivery ids only (lineage.delivery_name, read/deliveries.py)
+FILE_NAME_READERS = ("koordination", "traeger")
+
+
 @query()
 def data_basis(source: Source, viewer: Viewer, filters: Filters) -> DataBasis:
     """meta.data_basis plus the current deliveries the figures rest on (scoped to the role)."""
@@ -76,6 +81,9 @@ def data_basis(source: Source, viewer: Viewer, filters: Filters) -> DataBasis:
         ).df()
         today = date.today()
         summary = calendar_summary(delivery_calendar(con, source.settings, today), today)
+    if viewer.role not in FILE_NAME_READERS:  # a file name may say anything (read/deliveries.py)
+        deliveries = deliveries.drop(columns=["source_name"])
+        held = held.drop(columns=["source_name"])
     stale = summary.loc[
         summary["stale"] & summary["provider_id"].isin(deliveries["provider_id"]),
         ["provider_id", "current_snapshot_on", "last_due_period"],

@@ -10,11 +10,25 @@ import pandas as pd
 
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.reentry import reentry_cases
-from dashboards.read.scope import Filters, Source, Viewer, has_table, rollup_filters
+from dashboards.read.scope import (
+    AccessDenied,
+    Filters,
+    Source,
+    Viewer,
+    has_table,
+    rollup_filters,
+)
 from transforms.caseload import caseload_rows
 from transforms.gaps import closed_cases, gap_goals, referral_rows
 from transforms.process import COUNTS as PROCESS_CONDITIONS
 from transforms.reentry import window_masks
+
+
+def _unsuppressed(viewer: Viewer) -> None:
+    """Lineage is for the internal view only: with "für Veröffentlichung" (or for a funder)
+    a case list would recount the suppressed cells (docs/decisions.md)."""
+    if viewer.suppress_k is not None:
+        raise AccessDenied("Die Herkunft der Zahlen gibt es nur in der internen Ansicht.")
 
 
 def delivery_name(viewer: Viewer) -> str:
@@ -39,6 +53,7 @@ def _with_delivery(con, viewer: Viewer, rows: pd.DataFrame, table: str) -> pd.Da
 @query(roles=CASE_LEVEL_ROLES)
 def gap_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """Every goal the supply-gap figures of this selection count, with its delivery."""
+    _unsuppressed(viewer)
     with source.read() as con:
         goals = gap_goals(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters)
@@ -74,6 +89,7 @@ def process_cases(cases: pd.DataFrame, count: str) -> pd.DataFrame:
 def referral_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """Every referral the wait figures of this selection count, with the row sets it is in
     (requested / started in the span, waiting at its end) and its delivery."""
+    _unsuppressed(viewer)
     with source.read() as con:
         rows = referral_rows(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters)
@@ -103,6 +119,7 @@ def wait_counts(rows: pd.DataFrame) -> dict[str, float | int | None]:
 @query(roles=CASE_LEVEL_ROLES)
 def closure_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """Every case closed in the span (the closure figures), with its quarter and delivery."""
+    _unsuppressed(viewer)
     with source.read() as con:
         rows = closed_cases(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters)
@@ -120,6 +137,7 @@ def caseload_lineage(
 ) -> dict[str, pd.DataFrame]:
     """{"cases", "staffing"}: the cases (with their days in the span) and the caseworkers'
     FTE days that the caseload per FTE of this selection divides, each with its delivery."""
+    _unsuppressed(viewer)
     with source.read() as con:
         cases, staffing = caseload_rows(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters), scope
@@ -148,6 +166,7 @@ def reentry_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.Data
     """The closed cases the re-entry and relapse figures rest on, with their delivery. A
     provider's rows carry only the events of its own records (read.reentry_cases): what
     another provider recorded reaches it as a suppressed aggregate only."""
+    _unsuppressed(viewer)
     rows = reentry_cases(source, viewer, filters)
     with source.read() as con:
         return _with_delivery(con, viewer, rows, "cases")
@@ -171,6 +190,7 @@ def theme_lineage(
 ) -> pd.DataFrame:
     """Every case of a theme (mart.theme_cases: what its case counts count), with its
     delivery; a provider's own cases only."""
+    _unsuppressed(viewer)
     params: list = [theme_id]
     own = ""
     if viewer.role == "traeger":

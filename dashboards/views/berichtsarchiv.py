@@ -15,7 +15,6 @@ import streamlit as st
 
 from dashboards import read, ui
 from dashboards.markup import md_text
-from dashboards.read.gate import CASE_LEVEL_ROLES
 from dashboards.reports import release
 from dashboards.reports.model import KINDS
 from dashboards.views import Query, View, herkunft
@@ -117,7 +116,7 @@ def _details(ctx: ui.Context, release_id: str) -> None:
 
 def _lineage(ctx: ui.Context, manifest: dict) -> None:
     """The cells of this release down to their cases, from the release's own snapshot."""
-    if ctx.viewer.role not in CASE_LEVEL_ROLES:
+    if not herkunft.lineage_shown(ctx):
         return
     release_id = manifest["release_id"]
     snapshot = release.lineage_snapshot(ctx.workspace, release_id)

@@ -32,11 +32,17 @@ GAP_COLUMNS = {
 }
 
 
+def lineage_shown(ctx: ui.Context) -> bool:
+    """Whether this viewer gets lineage at all: case level, and never in the published view
+    ("für Veröffentlichung": suppressed cells must not be recountable from case lists)."""
+    return ctx.viewer.role in CASE_LEVEL_ROLES and ctx.viewer.suppress_k is None
+
+
 def gap_panel(ctx: ui.Context, query, *, release_id: str | None = None) -> None:
     """Supply gaps of the page's selection, per domain: definition, the three counts
     recounted from their goals, the goals with case and delivery. `release_id`: `ctx` reads
     that release's rebuilt snapshot (its deliveries then, not today's)."""
-    if ctx.viewer.role not in CASE_LEVEL_ROLES:
+    if not lineage_shown(ctx):
         return
     title = "Wie entsteht diese Zahl?" + (" (Versorgungslücken)" if release_id else "")
     with st.expander(title, icon=":material/account_tree:"):
@@ -71,7 +77,7 @@ def gap_panel(ctx: ui.Context, query, *, release_id: str | None = None) -> None:
 
 def cases_panel(ctx: ui.Context, query, *, release_id: str) -> None:
     """ "Fälle im Zeitraum" of a release, per provider, down to the cases and their delivery."""
-    if ctx.viewer.role not in CASE_LEVEL_ROLES:
+    if not lineage_shown(ctx):
         return
     with st.expander(
         "Wie entsteht diese Zahl? (Fälle im Zeitraum)", icon=":material/account_tree:"
@@ -124,7 +130,7 @@ def _drill(
     """The expander "Wie entsteht diese Zahl? (figure)" with the figure's definition; yields
     True once the user loads the rows (case level: never for a funder, never in the published
     view)."""
-    if ctx.viewer.role not in CASE_LEVEL_ROLES or ctx.viewer.suppress_k is not None:
+    if not lineage_shown(ctx):
         yield False
         return
     with st.expander(f"{TITLE} ({figure})", icon=ICON):

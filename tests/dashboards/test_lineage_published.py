@@ -1,0 +1,60 @@
+"""Attack review of the lineage (issue 14): no case list in the published view, and no
+delivery file names for evaluators and funders in any download's data basis."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from dashboards import exports, read
+from dashboards.ui import PUBLICATION_KEY
+from tests.dashboards.apptest import logged_in
+
+LINEAGE = ["gap_lineage", "referral_lineage", "closure_lineage", "caseload_lineage"]
+LINEAGE += ["reentry_lineage"]
+
+
+def _filters(src):
+    return read.default_filters(read.filter_options(src, src.viewer("koordination")))
+
+
+def test_no_gap_lineage_with_publication_on(workspace, monkeypatch):
+    at = logged_in(workspace, monkeypatch, "koordination")
+    at.session_state[PUBLICATION_KEY] = True
+    at.run()
+    at.switch_page("views/versorgungsluecken.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert not [e for e in at.expander if e.label.startswith("Wie entsteht diese Zahl?")]
+    assert not [t for t in at.toggle if t.key == "lineage_gaps"]
+
+
+@pytest.mark.parametrize("role", ["koordination", "evaluation"])
+@pytest.mark.parametrize("func", LINEAGE)
+def test_no_lineage_query_for_a_published_viewer(workspace, role, func):
+    src = read.Source.of(workspace)
+    viewer = src.viewer(role, publication=True)
+    with pytest.raises(read.AccessDenied):
+        getattr(read, func)(src, viewer, _filters(src))
+    with pytest.raises(read.AccessDenied):
+        read.theme_lineage(src, viewer, _filters(src), theme_id="x")
+
+
+@pytest.mark.parametrize("role", ["evaluation", "foerderer"])
+def test_no_file_names_in_a_downloads_data_basis(workspace, role):
+    src = read.Source.of(workspace)
+    with src.read() as con:
+        names = {r[0] for r in con.execute("SELECT source_name FROM audit.deliveries").fetchall()}
+    basis = read.data_basis(src, src.viewer(role))
+    assert "source_name" not in basis.delivery_list.columns
+    assert "source_name" not in basis.held.columns
+    book = exports.workbook_bytes(
+        [exports.Sheet("t", basis.delivery_list, title="t")], basis=basis, suppressed_k=None
+    )
+    with zipfile.ZipFile(io.BytesIO(book)) as z:
+        text = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    assert not [n for n in names if n in text]
+    mine = read.data_basis(src, src.viewer("koordination"))
+    assert set(mine.delivery_list["source_name"]) <= names  # the office still sees them
