@@ -9,7 +9,7 @@ from dashboards.read.lineage import delivery_name
 from dashboards.read.scope import Filters, Source, Viewer, span_dates, where
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """mart.cases rows active in the span, each with the delivery it came from — koordination,
     evaluation, own cases for a provider; never funders. They are the cases the caseload's

@@ -24,6 +24,9 @@ from dashboards.read.scope import (
 )
 
 CASE_LEVEL_DENIED = "Fallbezogene Daten sind für diese Rolle nicht freigegeben."
+PUBLISHED_DENIED = (
+    "Fallbezogene Daten gibt es nur in der internen Ansicht, nicht „für Veröffentlichung“."
+)
 
 
 @dataclass(frozen=True)
@@ -31,21 +34,29 @@ class QuerySpec:
     name: str  # module.function, stable: cache keys and the access log use it
     roles: tuple[str, ...]
     denied: str
+    case_level: bool = False  # rows of cases: never for a suppressed viewer
 
 
 REGISTRY: dict[str, Callable] = {}
 
 
-def query(*, roles: tuple[str, ...] = ROLES, denied: str = CASE_LEVEL_DENIED):
-    """Declare a read-side query and the roles it serves."""
+def query(
+    *, roles: tuple[str, ...] = ROLES, denied: str = CASE_LEVEL_DENIED, case_level: bool = False
+):
+    """Declare a read-side query and the roles it serves. `case_level`: it returns case rows
+    (case tables, lineage), refused to a suppressed viewer ("für Veröffentlichung"): a case
+    list would recount every suppressed cell."""
 
     def declare(func: Callable) -> Callable:
-        spec = QuerySpec(f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}", roles, denied)
+        name = f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}"
+        spec = QuerySpec(name, roles, denied, case_level)
 
         @functools.wraps(func)
         def gated(source: Source, viewer: Viewer, filters: Filters = ALL, **options):
             if viewer.role not in spec.roles:
                 raise AccessDenied(spec.denied)
+            if spec.case_level and viewer.suppress_k is not None:
+                raise AccessDenied(PUBLISHED_DENIED)
             with one_connection():  # all reads of the call (and of queries it calls): one
                 return func(source, viewer, filters, **options)
 

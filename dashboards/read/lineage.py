@@ -10,25 +10,11 @@ import pandas as pd
 
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.reentry import reentry_cases
-from dashboards.read.scope import (
-    AccessDenied,
-    Filters,
-    Source,
-    Viewer,
-    has_table,
-    rollup_filters,
-)
+from dashboards.read.scope import Filters, Source, Viewer, has_table, rollup_filters
 from transforms.caseload import caseload_rows
 from transforms.gaps import closed_cases, gap_goals, referral_rows
 from transforms.process import COUNTS as PROCESS_CONDITIONS
 from transforms.reentry import window_masks
-
-
-def _unsuppressed(viewer: Viewer) -> None:
-    """Lineage is for the internal view only: with "für Veröffentlichung" (or for a funder)
-    a case list would recount the suppressed cells (docs/decisions.md)."""
-    if viewer.suppress_k is not None:
-        raise AccessDenied("Die Herkunft der Zahlen gibt es nur in der internen Ansicht.")
 
 
 def delivery_name(viewer: Viewer) -> str:
@@ -50,10 +36,9 @@ def _with_delivery(con, viewer: Viewer, rows: pd.DataFrame, table: str) -> pd.Da
     return rows.merge(_current_deliveries(con, viewer, table), on="provider_id", how="left")
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def gap_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """Every goal the supply-gap figures of this selection count, with its delivery."""
-    _unsuppressed(viewer)
     with source.read() as con:
         goals = gap_goals(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters)
@@ -85,11 +70,10 @@ def process_cases(cases: pd.DataFrame, count: str) -> pd.DataFrame:
         con.close()
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def referral_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """Every referral the wait figures of this selection count, with the row sets it is in
     (requested / started in the span, waiting at its end) and its delivery."""
-    _unsuppressed(viewer)
     with source.read() as con:
         rows = referral_rows(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters)
@@ -116,10 +100,9 @@ def wait_counts(rows: pd.DataFrame) -> dict[str, float | int | None]:
     }
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def closure_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """Every case closed in the span (the closure figures), with its quarter and delivery."""
-    _unsuppressed(viewer)
     with source.read() as con:
         rows = closed_cases(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters)
@@ -131,13 +114,12 @@ def closure_counts(rows: pd.DataFrame) -> dict[str, int]:
     return {"closures": len(rows), "structural_closures": int(rows["structural"].sum())}
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def caseload_lineage(
     source: Source, viewer: Viewer, filters: Filters, *, scope: str = "alle"
 ) -> dict[str, pd.DataFrame]:
     """{"cases", "staffing"}: the cases (with their days in the span) and the caseworkers'
     FTE days that the caseload per FTE of this selection divides, each with its delivery."""
-    _unsuppressed(viewer)
     with source.read() as con:
         cases, staffing = caseload_rows(
             con, filters.period_from, filters.period_to, rollup_filters(viewer, filters), scope
@@ -161,12 +143,11 @@ def caseload_counts(cases: pd.DataFrame, staffing: pd.DataFrame) -> dict[str, fl
     }
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def reentry_lineage(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """The closed cases the re-entry and relapse figures rest on, with their delivery. A
     provider's rows carry only the events of its own records (read.reentry_cases): what
     another provider recorded reaches it as a suppressed aggregate only."""
-    _unsuppressed(viewer)
     rows = reentry_cases(source, viewer, filters)
     with source.read() as con:
         return _with_delivery(con, viewer, rows, "cases")
@@ -184,13 +165,12 @@ def reentry_counts(rows: pd.DataFrame, event: str, window: int, *, events: bool 
     return out
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def theme_lineage(
     source: Source, viewer: Viewer, filters: Filters, *, theme_id: str = ""
 ) -> pd.DataFrame:
     """Every case of a theme (mart.theme_cases: what its case counts count), with its
     delivery; a provider's own cases only."""
-    _unsuppressed(viewer)
     params: list = [theme_id]
     own = ""
     if viewer.role == "traeger":

@@ -239,7 +239,7 @@ OWN_EVENTS = {
 }
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def reentry_cases(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
     """mart.reentry rows (one per closed case, pseudonymous) in the viewer's scope.
 

@@ -85,7 +85,9 @@ class Viewer:
 
     @property
     def case_level(self) -> bool:
-        return self.role in ("koordination", "evaluation", "traeger")
+        """Case tables are shown: the case-level roles, and not in the published view ("für
+        Veröffentlichung": everything on the page must be fit to leave the office)."""
+        return self.role in ("koordination", "evaluation", "traeger") and self.suppress_k is None
 
     @property
     def rejection_lines(self) -> bool:

@@ -218,7 +218,7 @@ EXEMPLARY_COLUMNS = [
 ]
 
 
-@query(roles=CASE_LEVEL_ROLES)
+@query(roles=CASE_LEVEL_ROLES, case_level=True)
 def theme_cases(
     source: Source, viewer: Viewer, filters: Filters, *, theme_id: str = ""
 ) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from dashboards.ui import PUBLICATION_KEY
 from tests.dashboards.apptest import logged_in
 
 LINEAGE = ["gap_lineage", "referral_lineage", "closure_lineage", "caseload_lineage"]
-LINEAGE += ["reentry_lineage"]
+LINEAGE += ["reentry_lineage", "cases", "reentry_cases"]  # and the case tables
 
 
 def _filters(src):
@@ -58,3 +58,24 @@ def test_no_file_names_in_a_downloads_data_basis(workspace, role):
     assert not [n for n in names if n in text]
     mine = read.data_basis(src, src.viewer("koordination"))
     assert set(mine.delivery_list["source_name"]) <= names  # the office still sees them
+
+
+@pytest.mark.parametrize(
+    ("page", "expander"),
+    [
+        ("views/ueberblick.py", "Falldaten (pseudonym)"),
+        ("views/wiederaufnahme.py", "Abgeschlossene Fälle (pseudonym"),
+    ],
+)
+def test_no_case_table_with_publication_on(workspace, monkeypatch, page, expander):
+    """Everything on a page "für Veröffentlichung" may leave the office: no case table."""
+    at = logged_in(workspace, monkeypatch, "koordination")
+    at.session_state[PUBLICATION_KEY] = True
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    assert not [e for e in at.expander if e.label.startswith(expander)]
+    src = read.Source.of(workspace)
+    with pytest.raises(read.AccessDenied):
+        read.theme_cases(src, src.viewer("koordination", publication=True), theme_id="x")
