@@ -17,7 +17,7 @@ from dashboards.read import grid
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.scope import Filters, Source, Viewer, where
 from data_contracts import load_contract
-from transforms.reentry import EVENTS, event_times, reentry_rates
+from transforms.reentry import EVENTS, event_times, reentry_rates, window_masks
 from transforms.survival import kaplan_meier_at
 
 
@@ -157,7 +157,40 @@ def _grid_counts(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFra
                 cell = _margin(margins, fixed)
                 row[column], row[f"{column}__status"] = int(cell["value"]), cell["status"]
             rows.append(row)
-    return pd.DataFrame(rows)
+    counts = pd.DataFrame(rows)
+    if viewer.role == "traeger":
+        counts = _known_to_provider(source, viewer, filters, counts)
+    return counts
+
+
+def _known_to_provider(
+    source: Source, viewer: Viewer, filters: Filters, counts: pd.DataFrame
+) -> pd.DataFrame:
+    """A provider knows from its own records its closed cases, who was followed up long
+    enough (eligible) and the events it recorded itself. Against that, at risk ≈ eligible −
+    events, and the network's events − its own = the events other providers recorded for its
+    clients. So in a row both counts are hidden when either is, or when those other events
+    are 1 … k−1 (attack review, issue 11 point 6)."""
+    k = viewer.network_k
+    own = _rows(
+        source,
+        viewer,
+        filters,
+        columns="followup_days, own_reentry_days AS reentry_days, own_relapse_days AS relapse_days",
+    )
+    hidden = []
+    for rec in counts.itertuples(index=False):  # one row per event and window
+        own_events = int(window_masks(own, rec.event, rec.window_days)["observed"].sum())
+        others = rec.events_observed - own_events
+        hidden.append(
+            bool(rec.events_observed__status) or bool(rec.km_at_risk__status) or 0 < others < k
+        )
+    hidden = np.asarray(hidden, dtype=bool)
+    counts = counts.copy()
+    for column in ("events_observed", "km_at_risk"):
+        status = counts[f"{column}__status"].fillna("").astype(str)
+        counts[f"{column}__status"] = status.where(~hidden | (status != ""), "secondary")
+    return counts
 
 
 @query()
@@ -213,12 +246,17 @@ def km_curve(
     risk_shown = risk[["horizon", "at_risk"]].astype(object)
     if k is not None:  # the numbers at risk are the grid's cells, with its pattern
         margins = _margins(_grid_cells(source, viewer, filters))
+        counts = _grid_counts(source, viewer, filters)  # with what a provider knows
+        at_window = counts[counts["event"] == event].set_index("window_days")
         marks = []
         for day in risk["horizon"]:
-            fixed = {} if day == 0 else {f"{event}_{int(day)}_km": "at_risk"}
-            cell = _margin(margins, fixed)
-            status = str(cell["status"] or "")
-            marks.append(f"<{k}" if status == "primary" else "x" if status else int(cell["value"]))
+            if day == 0:
+                cell = _margin(margins, {})
+                value, status = cell["value"], str(cell["status"] or "")
+            else:
+                value = at_window.loc[int(day), "km_at_risk"]
+                status = str(at_window.loc[int(day), "km_at_risk__status"] or "")
+            marks.append(f"<{k}" if status == "primary" else "x" if status else int(value))
         risk_shown["at_risk"] = marks
     return {
         "event": event,

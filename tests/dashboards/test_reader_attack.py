@@ -146,3 +146,33 @@ def test_every_count_of_a_report_is_a_grid_cell(workspace, spy, kind):
     checked = _check(kind, [t.pub for t in report.tables()], spy, leaks)
     assert checked > 20
     assert not leaks, "\n".join(leaks[:20])
+
+
+def test_a_provider_cannot_difference_its_own_records_against_the_rates(workspace):
+    """A provider knows its closed cases, who was followed up long enough and the events it
+    recorded itself. The re-entry table must not let it derive a hidden event count (at risk
+    = eligible − events) nor how many of its clients other providers saw again (network −
+    own events between 1 and k−1); the curve's numbers at risk follow the table."""
+    from transforms.reentry import window_masks
+
+    src = read.Source.of(workspace)
+    options = read.filter_options(src, src.viewer("koordination"), read.ALL)
+    checked = 0
+    for provider in options["providers"]:
+        viewer = src.viewer("traeger", provider)
+        k = viewer.network_k
+        pub = read.reentry(src, viewer, read.ALL)
+        own = read.reentry_cases(src, viewer, read.ALL)  # its own records' events only
+        for i, rec in enumerate(pub.table.itertuples(index=False)):
+            events_hidden = pub.flags["events_observed"].iat[i] != ""
+            at_risk_hidden = pub.flags["km_at_risk"].iat[i] != ""
+            assert events_hidden == at_risk_hidden, (provider, rec.event, rec.window_days)
+            if not events_hidden:
+                own_events = window_masks(own, rec.event, rec.window_days)["observed"].sum()
+                others = int(rec.events_observed) - int(own_events)
+                assert not 0 < others < k, (provider, rec.event, rec.window_days, others)
+                checked += 1
+            curve = read.km_curve(src, viewer, read.ALL, event=rec.event)
+            marks = curve["at_risk"].set_index("horizon")["at_risk"]
+            assert isinstance(marks[rec.window_days], str) == at_risk_hidden
+    assert checked > 0
