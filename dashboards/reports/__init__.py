@@ -59,6 +59,13 @@ def build_report(src: read.Source, kind: str, period: str, viewer: read.Viewer) 
         raise ReportError(read.NO_DATA_MESSAGE)
     partial, periods = _period_info(src, period)
     basis = read.data_basis(src, viewer)
+    # a report leaves the office: deliveries by id, provider and date, never by file name (an
+    # export tool may write anything into it; read/deliveries.py)
+    basis = replace(
+        basis,
+        delivery_list=basis.delivery_list.drop(columns=["source_name"], errors="ignore"),
+        held=basis.held.drop(columns=["source_name"], errors="ignore"),
+    )
     base = read.Filters(period, period)
     scope = f"Träger {viewer.provider}" if viewer.role == "traeger" else "alle Träger des Netzwerks"
     sections, used = BUILDERS[kind](src, viewer, src.settings, base, period, periods)

@@ -162,7 +162,6 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
         {
             "delivery_id": d.delivery_id,
             "provider_id": d.provider_id,
-            "source_name": getattr(d, "source_name", ""),
             "snapshot_on": pd.Timestamp(d.snapshot_on).strftime("%d.%m.%Y")
             if d.snapshot_on is not None
             else "—",

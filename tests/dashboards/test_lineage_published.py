@@ -79,3 +79,25 @@ def test_no_case_table_with_publication_on(workspace, monkeypatch, page, expande
     src = read.Source.of(workspace)
     with pytest.raises(read.AccessDenied):
         read.theme_cases(src, src.viewer("koordination", publication=True), theme_id="x")
+
+
+@pytest.mark.parametrize("kind", ["lenkungsgruppe", "evaluation", "foerderer"])
+def test_no_file_names_in_a_report(workspace, tmp_path, kind):
+    """A report leaves the office: its data basis names deliveries by id, provider and date,
+    in HTML and XLSX alike (attack review: the funder's report listed every file name)."""
+    from dashboards.reports import build_report
+    from dashboards.reports.render import render_html, write_xlsx
+
+    src = read.Source.of(workspace)
+    with src.read() as con:
+        names = {r[0] for r in con.execute("SELECT source_name FROM audit.deliveries").fetchall()}
+        ids = {r[0] for r in con.execute("SELECT delivery_id FROM audit.deliveries").fetchall()}
+    period = read.data_basis(src, src.viewer("koordination")).as_of
+    quarter = f"{period.year}-Q{(period.month - 1) // 3 + 1}"
+    report = build_report(src, kind, quarter, src.viewer("koordination"))
+    html = render_html(report)
+    book = write_xlsx(report, tmp_path / "r.xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(book)) as z:
+        text = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    assert not [n for n in names if n in html or n in text]
+    assert any(i in html for i in ids)  # the deliveries are still named, by id
