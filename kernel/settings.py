@@ -8,6 +8,7 @@ read from the environment at import time.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -73,6 +74,11 @@ class Settings:
     delivery_timeout_seconds: float = 1800.0
     # how long `lagebild run` waits for another run to release the workspace (0 = not at all)
     lock_wait_seconds: float = 30.0
+    # DuckDB's memory for a run ("8GB", "60%"; None: DuckDB's default, 80 % of the RAM) and
+    # where it spills beyond it (None: WORKSPACE/.spill): large inboxes spill to
+    # disk instead of failing (issue 15)
+    duckdb_memory_limit: str | None = None
+    duckdb_temp_directory: str | None = None
     # dashboard security (docs/security.md)
     login_max_failures: int = 5  # failed logins of one user name (per hour), then a lockout
     login_client_max_failures: int = 20  # failed logins from one client address, then a lockout
@@ -180,6 +186,9 @@ _NUMBER_FIELDS = {
 }
 
 
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$", re.IGNORECASE)
+
+
 def _coerce(name: str, value):
     if name == "benchmarks":
         return tuple(Benchmark(**b) for b in value)
@@ -191,6 +200,14 @@ def _coerce(name: str, value):
         return tuple(int(w) for w in value)
     if name == "as_of" and isinstance(value, str):
         return date.fromisoformat(value)
+    if name == "duckdb_memory_limit":
+        if not isinstance(value, str) or not _MEMORY.match(value.strip()):
+            raise ValueError("keine Speichergröße")
+        return value.strip()
+    if name == "duckdb_temp_directory":
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("kein Ordner")
+        return value.strip()
     kind = _NUMBER_FIELDS.get(name)
     if kind is not None:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -198,7 +198,7 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
     while the lock is still held (the command line prints its summary there)."""
     import dagster as dg
 
-    from kernel.warehouse import WorkspaceBusy, write_lock
+    from kernel.warehouse import WorkspaceBusy, limit_memory, write_lock
     from pipelines import observe
     from pipelines.defs import all_asset_checks, all_assets
     from pipelines.resources import LagebildResource
@@ -213,6 +213,10 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
         raise UserError(str(exc)) from exc
     try:
         ws.ensure()
+        limit_memory(
+            settings.duckdb_memory_limit,
+            settings.duckdb_temp_directory or ws.root / ".spill",
+        )
         _check_warehouse(ws, settings.lock_wait_seconds, on_wait)
         instance = _open_instance(ws)
         resource = LagebildResource(
