@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench dashboard dagster clean
+.PHONY: install demo test test-fast lint bench bench-10m dashboard dagster clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# 10,000,000 cases from 500 providers (issue 15): most of an hour, not part of `make bench`
+bench-10m: install
+	$(BIN)/python -m benchmarks.tenm
 
 dashboard: install
 	@test -f demo-workspace/published/lagebild.duckdb || $(BIN)/lagebild demo --workspace demo-workspace

@@ -92,7 +92,7 @@ def say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def generate(cases: int) -> tuple[Path, float]:
+def generate(cases: int, providers: int | None = None) -> tuple[Path, float]:
     inbox = CACHE / f"inbox-{cases}"
     done = inbox / ".complete"
     if done.exists():
@@ -107,7 +107,7 @@ def generate(cases: int) -> tuple[Path, float]:
             "--cases",
             str(cases),
             "--providers",
-            str(providers_for(cases)),
+            str(providers or providers_for(cases)),
             "--out",
             str(inbox),
             "--seed",
