@@ -430,6 +430,7 @@ def render_markdown(history: list[dict]) -> str:
         for label, t in d["on_demand"].items():
             lines.append(f"| {label} | {t['p50_ms']} ms | {t['p95_ms']} ms |")
     lines += publication.markdown(latest["results"])
+    lines += tenm_markdown()
     if NOTES.exists():  # the profiles, written by hand
         lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     lines += ["", "## Goals", ""]
@@ -451,6 +452,60 @@ def render_markdown(history: list[dict]) -> str:
                     f" {_fmt(r['full']['peak_rss_mb'])} MB | {r['ingest_over_floor']} |"
                 )
     return "\n".join(lines) + "\n"
+
+
+TENM = ROOT / "docs" / "performance-10m.json"
+
+
+def tenm_markdown() -> list[str]:
+    """The last `make bench-10m` (benchmarks/tenm.py), when there is one."""
+    if not TENM.exists():
+        return []
+    r = json.loads(TENM.read_text(encoding="utf-8"))
+    full = r["full"]
+    lines = [
+        "",
+        f"## {_fmt(r['cases'])} cases (`make bench-10m`, {r['date']})",
+        "",
+        f"{r['providers']} providers, DuckDB memory limit {r['memory_limit']}, inbox generated in"
+        f" {r['generate_s']} s; raw scan {r['floor']['s']} s ({_fmt(r['floor']['mb'])} MB).",
+        "",
+    ]
+    if "failed" in full:
+        return [
+            *lines,
+            f"The run failed after {full['wall_s']} s:",
+            "",
+            "```",
+            full["failed"],
+            "```",
+        ]
+    st = full["stages"]
+    rest, share = outside_stages(st)
+    ok = full["wall_s"] < 20 * 60 and full["peak_rss_mb"] < 12 * 1024
+    lines += [
+        f"End to end {full['wall_s']} s ({round(full['wall_s'] / r['floor']['s'], 1)}× the raw"
+        f" scan), peak memory {_fmt(full['peak_rss_mb'])} MB, in no stage {rest} s"
+        f" ({share:.0%}). Goal (under 20 min, under 12 GB): {'erreicht' if ok else 'verfehlt'}.",
+        "",
+        "| " + " | ".join(STAGES) + " |",
+        "|" + "---:|" * len(STAGES),
+        "| "
+        + " | ".join(
+            f"{st[s]['s']} s / {_fmt(st[s]['peak_mb'])} MB" if s in st else "—" for s in STAGES
+        )
+        + " |",
+    ]
+    views = (r.get("dashboard") or {}).get("views", {})
+    if views:
+        name, worst = max(views.items(), key=lambda kv: kv[1]["p95_ms"])
+        met = "erreicht" if worst["p95_ms"] < 1000 else "verfehlt"
+        lines += [
+            "",
+            f"Dashboard views p95 (cold, 5 repeats): highest {worst['p95_ms']} ms ({name});"
+            f" goal under 1 s: {met}.",
+        ]
+    return lines
 
 
 def _goal_lines(r: dict, results: list[dict]) -> list[str]:
