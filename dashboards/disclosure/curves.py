@@ -16,16 +16,29 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def protected_days(durations, observed, k: int, windows: Sequence[int], step: int = 7) -> list[int]:
-    """Day 0 and the days at which the cumulative incidence may be shown."""
+def protected_days(
+    durations, observed, k: int, windows: Sequence[int], step: int = 7, known=None
+) -> list[int]:
+    """Day 0 and the days at which the cumulative incidence may be shown.
+
+    `known`: per case, whether the reader knows its event already (a provider: the events it
+    recorded itself). Then the events it does not know, between two shown days, are 0 or at
+    least k too — else the curve against its own records would pin how many of its clients
+    another provider saw."""
     t = np.asarray(durations, dtype=float)
-    event_days = np.sort(t[np.asarray(observed, dtype=bool)])
+    happened = np.asarray(observed, dtype=bool)
+    event_days = np.sort(t[happened])
+    unknown = happened if known is None else happened & ~np.asarray(known, dtype=bool)
+    unknown_days = np.sort(t[unknown])
     all_days = np.sort(t)
 
-    def events(a: float, b: float) -> int:  # events in (a, b]
-        return int(
-            np.searchsorted(event_days, b, "right") - np.searchsorted(event_days, a, "right")
-        )
+    def count(days: np.ndarray, a: float, b: float) -> int:  # in (a, b]
+        return int(np.searchsorted(days, b, "right") - np.searchsorted(days, a, "right"))
+
+    def events(a: float, b: float) -> int:
+        e = count(event_days, a, b)
+        hidden = count(unknown_days, a, b) if known is not None else 0
+        return e if hidden == 0 or hidden >= k else 0  # 0: the step is not allowed
 
     def at_risk(d: float) -> int:
         return int(all_days.size - np.searchsorted(all_days, d, "left"))

@@ -53,7 +53,15 @@ def _rate_columns() -> str:
         for c in ("program", "intensity", "close_reason")
     ]
     return ", ".join(
-        ["followup_days", "reentry_days", "relapse_days", "person_key_present", *codes]
+        [
+            "followup_days",
+            "reentry_days",
+            "relapse_days",
+            "own_reentry_days",  # what a provider knows from its own records
+            "own_relapse_days",
+            "person_key_present",
+            *codes,
+        ]
     )
 
 
@@ -92,12 +100,25 @@ def reentry(
     status = {c: res.pop(f"{c}__status") for c in GRID_COUNTS}
     pub = from_grid(res, k, status)
     # the curve values a suppressed reader sees in the table are points of its chart
-    shown = {e: set(protected_days(*event_times(df, e), k, s.windows)) for e in EVENTS}
+    shown = {e: set(_curve_days(viewer, df, e, s.windows)) for e in EVENTS}
     off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
     return pub.hide(np.asarray(off), ["km_cumulative_incidence", "km_ci_low", "km_ci_high"])
 
 
 GRID_COUNTS = ("closed_cases", "with_person_key", "eligible", "events_observed", "km_at_risk")
+
+
+def _curve_days(viewer: Viewer, df: pd.DataFrame, event: str, windows, step: int = 7) -> list[int]:
+    """The days a suppressed reader's curve is shown at (dashboards.disclosure.curves). A
+    provider knows the events it recorded itself: the others between two days are 0 or ≥ k."""
+    durations, happened = event_times(df, event)
+    known = None
+    if viewer.role == "traeger":
+        column = EVENTS[event][0]
+        net = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+        mine = pd.to_numeric(df[f"own_{column}"], errors="coerce").to_numpy(dtype=float)
+        known = ~np.isnan(net) & (net == mine)  # its own record is the event the curve counts
+    return protected_days(durations, happened, viewer.network_k, windows, step, known=known)
 
 
 def _grid_cells(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
@@ -219,7 +240,7 @@ def km_curve(
         filters,
         intensities,
         close_reasons,
-        "followup_days, reentry_days, relapse_days",
+        "followup_days, reentry_days, relapse_days, own_reentry_days, own_relapse_days",
     )
     label = EVENTS[event][1]
     durations, happened = event_times(df, event)
@@ -232,7 +253,7 @@ def km_curve(
         days = list(range(0, horizon + 1, step))
         days += [] if days[-1] == horizon else [horizon]
     else:
-        days = protected_days(durations, happened, k, windows, step)
+        days = _curve_days(viewer, df, event, windows, step)
     at_risk_days = sorted({0, *windows})
     curve = kaplan_meier_at(durations, happened, days) if len(df) else pd.DataFrame()
     risk = (

@@ -12,6 +12,7 @@ difference) fails here: it would be a new equation the grid's audit never saw.
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -176,3 +177,33 @@ def test_a_provider_cannot_difference_its_own_records_against_the_rates(workspac
             marks = curve["at_risk"].set_index("horizon")["at_risk"]
             assert isinstance(marks[rec.window_days], str) == at_risk_hidden
     assert checked > 0
+
+
+def test_a_providers_curve_does_not_pin_what_others_recorded(workspace):
+    """Between two days of a provider's Kaplan–Meier curve, the events it did not record
+    itself (another provider saw its client) are 0 or at least k, and all events at least k."""
+    from transforms.reentry import EVENTS, event_times
+
+    src = read.Source.of(workspace)
+    options = read.filter_options(src, src.viewer("koordination"), read.ALL)
+    curves = 0
+    for provider in options["providers"]:
+        viewer = src.viewer("traeger", provider)
+        k = viewer.network_k
+        with src.read() as con:  # the truth: network and own-recorded events of its cases
+            rows = con.execute("SELECT * FROM mart.reentry WHERE provider_id = ?", [provider]).df()
+        for event, (column, _) in EVENTS.items():
+            curve = read.km_curve(src, viewer, read.ALL, event=event)
+            if curve["withheld"]:
+                continue
+            curves += 1
+            days = list(curve["curve"]["horizon"])
+            t, happened = event_times(rows, event)
+            net = rows[column].astype(float)
+            unknown = happened & ~(net.notna() & (net == rows[f"own_{column}"].astype(float)))
+            for a, b in pairwise(days):
+                inside = (t > a) & (t <= b)
+                assert (happened & inside).sum() >= k, (provider, event, a, b)
+                others = int((unknown & inside).sum())
+                assert others == 0 or others >= k, (provider, event, a, b, others)
+    assert curves > 0
