@@ -486,7 +486,7 @@ def tenm_markdown() -> list[str]:
     lines += [
         f"End to end {full['wall_s']} s ({round(full['wall_s'] / r['floor']['s'], 1)}× the raw"
         f" scan), peak memory {_fmt(full['peak_rss_mb'])} MB, in no stage {rest} s"
-        f" ({share:.0%}). Goal (under 20 min, under 12 GB): {'erreicht' if ok else 'verfehlt'}.",
+        f" ({share:.1%}). Goal (under 20 min, under 12 GB): {'erreicht' if ok else 'verfehlt'}.",
         "",
         "| " + " | ".join(STAGES) + " |",
         "|" + "---:|" * len(STAGES),
