@@ -200,6 +200,8 @@ def _coerce(name: str, value):
         return tuple(int(w) for w in value)
     if name == "as_of" and isinstance(value, str):
         return date.fromisoformat(value)
+    if name in ("duckdb_memory_limit", "duckdb_temp_directory") and value is None:
+        return None  # DuckDB's default (a settings file may name the default explicitly)
     if name == "duckdb_memory_limit":
         if not isinstance(value, str) or not _MEMORY.match(value.strip()):
             raise ValueError("keine Speichergröße")

@@ -167,9 +167,17 @@ def code_version() -> dict:
 
 
 def figure_settings(settings: Settings) -> dict:
-    """The settings that affect figures (everything but where things are)."""
+    """The settings that affect figures (everything but where things are and how much
+    memory a run may use)."""
     values = dataclasses.asdict(settings)
-    for key in ("workspace", "inbox", "as_of", "extra"):
+    for key in (
+        "workspace",
+        "inbox",
+        "as_of",
+        "extra",
+        "duckdb_memory_limit",
+        "duckdb_temp_directory",
+    ):
         values.pop(key, None)
     return json.loads(json.dumps(values, default=str))
 

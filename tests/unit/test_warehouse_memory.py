@@ -22,6 +22,9 @@ def test_settings_name_the_limit_and_the_folder(tmp_path):
     s = load_settings(tmp_path)
     assert (s.duckdb_memory_limit, s.duckdb_temp_directory) == ("6GB", "/tmp/spill")
     assert load_settings(tmp_path / "x").duckdb_memory_limit is None  # DuckDB's default
+    # a settings file written from the settings (verify rebuilds with them) names the default
+    (tmp_path / "lagebild.yaml").write_text("duckdb_memory_limit: null\n", encoding="utf-8")
+    assert load_settings(tmp_path).duckdb_memory_limit is None
 
 
 @pytest.mark.parametrize("value", ["viel", "6", 6, "-1GB", "6 GB; DROP"])
