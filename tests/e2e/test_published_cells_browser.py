@@ -20,23 +20,13 @@ from python_calamine import CalamineWorkbook
 from dashboards import exports, read
 from dashboards.disclosure import Published
 from dashboards.views import all_views
-from tests.e2e.conftest import PASSWORD
 from tests.e2e.pipeline_workspace import providers
-from tests.e2e.test_dashboard_roles import ROLE_USERS, ROLE_VIEWS, VIEWS, _open, _settle
+from tests.e2e.test_dashboard_roles import ROLE_USERS, ROLE_VIEWS, VIEWS, _login, _open
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # audit lists and released reports: no figures of the grid
 SKIP = ("lieferungen", "berichtsarchiv", "zugriffe")
-
-
-def _login(page, url: str, user: str) -> None:
-    page.goto(url)
-    page.get_by_label("Nutzername").fill(user)
-    page.get_by_label("Passwort", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Anmelden").click()
-    page.wait_for_selector("h1:has-text('Überblick')", timeout=30_000)
-    _settle(page)
 
 
 def _csv_frame(data: bytes) -> pd.DataFrame:
