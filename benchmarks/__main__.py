@@ -180,7 +180,11 @@ def outside_stages(stages: dict) -> tuple[float, float]:
     """Seconds of the run (Dagster's materialize, "gesamt") in no measured stage, and their
     share: Dagster's own bookkeeping, imports on the way, anything not yet timed."""
     total = stages.get("gesamt", {}).get("s", 0.0)
-    inside = sum(v["s"] for k, v in stages.items() if k != "gesamt" and k not in NESTED_STAGES)
+    inside = sum(
+        v["s"]
+        for k, v in stages.items()
+        if k != "gesamt" and k not in NESTED_STAGES and "." not in k  # checks.<name>: nested
+    )
     rest = max(total - inside, 0.0)
     return round(rest, 2), round(rest / total, 3) if total else 0.0
 

@@ -1,10 +1,11 @@
 """The data queries behind each dashboard view, read from the views' own declarations
 (`dashboards.views`), without Streamlit and without cache.
 
-`make bench` times them at 1,000,000 cases (p50 / p95 per query and per view, cold cache),
-with each view's default filters (the last four complete quarters), for the coordinating
-office (`koordination`) and the funder (`foerderer`, suppressed). The pseudonymous case tables
-load only when a user switches them on ("Falltabelle laden"); they are timed apart.
+`make bench` times them at 1,000,000 cases (p50 / p95 per query and per view, cold: no
+Streamlit cache; the published copy open as in the server), with each view's default filters
+(the last four complete quarters), for the coordinating office (`koordination`) and the
+funder (`foerderer`, suppressed). The pseudonymous case tables load only when a user switches
+them on ("Falltabelle laden"); they are timed apart.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dashboards import read
+from dashboards.read.scope import keep_copies_open
 from dashboards.views import all_views
 
 Query = tuple[str, Callable[[], object]]
@@ -47,7 +49,9 @@ def _call(q, src, viewer, filters) -> Callable[[], object]:
 
 
 def view_queries(ws: Path, role: str) -> dict[str, list[Query]]:
-    """View title -> [(query label, call)] for what the view runs on opening."""
+    """View title -> [(query label, call)] for what the view runs on opening; the published
+    copy stays open between calls, as in the dashboard server (read/scope.py)."""
+    keep_copies_open()
     src, viewer, filters = _context(ws, role)
     out: dict[str, list[Query]] = {}
     for view in all_views():

@@ -16,6 +16,9 @@ from starlette.middleware import Middleware
 
 from dashboards.media_guard import MediaGuard
 from dashboards.page_shell import GermanPage
+from dashboards.read.scope import keep_copies_open
+
+keep_copies_open()  # this process only reads: published copies stay open (read/scope.py)
 
 # the page in German with the accessibility style sheet (page_shell.py), downloads guarded
 app = st.App("app.py", middleware=[Middleware(GermanPage), Middleware(MediaGuard)])

@@ -1,10 +1,13 @@
 """A query call reads the published copy over one connection (scope.one_connection): opened by
 its first read, shared by the queries it calls, closed at its end, never shared across
-threads. And the re-entry grid's margin cells are looked up as the mask over all breakdowns
+threads. The dashboard server keeps the copy open and opens a new publication as soon as no
+query reads the old one any more. And the re-entry grid's margin cells are looked up as the mask over all breakdowns
 finds them."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 
 import duckdb
@@ -16,6 +19,7 @@ from dashboards import read
 from dashboards.disclosure.families import ALL
 from dashboards.read import scope
 from dashboards.read.reentry import _margin, _margins
+from kernel.warehouse import connect
 
 
 @pytest.fixture
@@ -79,6 +83,75 @@ def test_reads_outside_a_query_and_in_other_threads_have_their_own(workspace):
         assert seen["con"] is not outer and _closed(seen["con"])
         assert not _closed(outer)
     assert _closed(outer)
+
+
+@pytest.fixture
+def kept_open(monkeypatch):
+    """Published copies kept open as in the dashboard server (at most two)."""
+    copies = scope._OpenCopies(keep=2)
+    copies.enabled = True
+    monkeypatch.setattr(scope, "_OPEN", copies)
+    yield copies
+    copies.close_all()
+
+
+def _publish_again(root) -> None:
+    """A new publication, as the pipeline swaps it in: a changed copy renamed over the old."""
+    db = read.Source.of(root).db
+    tmp = db.with_name(".neu.duckdb.tmp")
+    shutil.copyfile(db, tmp)
+    tmp.chmod(0o600)
+    con = connect(tmp)
+    con.execute("CREATE TABLE meta.neue_veroeffentlichung AS SELECT 1 AS x")
+    con.close()
+    os.replace(tmp, db)
+
+
+def _is_new(con) -> bool:
+    return scope.has_table(con, "meta", "neue_veroeffentlichung")
+
+
+def test_the_server_opens_the_copy_once_and_a_new_publication_at_once(
+    workspace, tmp_path, kept_open, opened
+):
+    root = tmp_path / "ws"
+    shutil.copytree(workspace, root)
+    src = read.Source.of(root)
+    for _ in range(3):
+        read.decisions(src, src.viewer("koordination"), read.ALL)
+    assert len(opened) == 1  # opened by the first query, kept for the others
+    _publish_again(root)
+    with src.read() as con:
+        assert _is_new(con)  # the next read reads the new publication
+    assert len(opened) == 2 and _closed(opened[0])  # the old one is closed
+
+
+def test_an_old_copy_in_use_stays_open_until_its_reader_is_done(workspace, tmp_path, kept_open):
+    root = tmp_path / "ws"
+    shutil.copytree(workspace, root)
+    src = read.Source.of(root)
+    with src.read() as reading:
+        _publish_again(root)
+        with src.read() as meanwhile:  # DuckDB would hand out the old database anyway
+            assert not _is_new(meanwhile)
+        assert not _is_new(reading)
+    with src.read() as con:
+        assert _is_new(con)
+
+
+def test_at_most_keep_copies_stay_open(workspace, tmp_path, kept_open):
+    for name in ("a", "b", "c"):
+        shutil.copytree(workspace, tmp_path / name)
+        with read.Source.of(tmp_path / name).read() as con:
+            assert not _is_new(con)
+    assert [p.parent.parent.name for p in kept_open.held] == ["b", "c"]
+
+
+def test_the_pipeline_process_does_not_keep_copies_open(workspace, opened):
+    assert not scope._OPEN.enabled  # only dashboards/server.py switches it on
+    src = read.Source.of(workspace)
+    read.themes(src, src.viewer("koordination"), read.ALL)
+    assert len(opened) == 1 and _closed(opened[0])
 
 
 def _margin_by_mask(cells: pd.DataFrame, fixed: dict[str, str]) -> pd.Series:
