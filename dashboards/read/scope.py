@@ -182,22 +182,35 @@ class Source:
             return False
 
 
+@dataclass(eq=False)
+class _Copy:
+    """One version of a published copy, open: an in-memory database with the file attached."""
+
+    version: tuple
+    db: duckdb.DuckDBPyConnection
+    in_use: int = 0
+    stale: bool = False
+
+
 class _OpenCopies:
     """Published copies this process keeps open: one read-only database per file version.
 
     A query reads through a cursor of it (microseconds) instead of opening the file (10 ms)
-    and closing it again. A new publication replaces the file (atomic rename: a new inode),
-    and the next read opens the new version. DuckDB hands a connection to a path the database
-    already open for that path, so the old one is closed first, and only when no cursor of it
-    is in use: until then readers go on reading the old version, as an open dashboard page
-    does. At most `keep` copies stay open (release snapshots of the Berichtsarchiv too).
+    and closing it again. A new publication replaces the file (atomic rename: a new inode);
+    the next read sees the new version at once and opens it, and the old one is closed when
+    the last query reading it ends. Each version is attached to an in-memory database of its
+    own: DuckDB hands every connection to a file *path* the database already open for it, so
+    opening the path again would serve the old version as long as anything held it. At most
+    `keep` copies stay open (release snapshots of the Berichtsarchiv too).
     """
+
+    ALIAS = "published_copy"
 
     def __init__(self, keep: int = 4):
         self.keep = keep
         self.enabled = False
         self.guard = threading.Lock()
-        self.held: OrderedDict[Path, list] = OrderedDict()  # path -> [version, db, in use]
+        self.held: OrderedDict[Path, _Copy] = OrderedDict()
 
     @staticmethod
     def _version(db: Path) -> tuple | None:
@@ -207,28 +220,58 @@ class _OpenCopies:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _cursor(self, db: Path) -> tuple[list, duckdb.DuckDBPyConnection] | None:
+    def _open(self, db: Path, version: tuple) -> _Copy | None:
+        con = connect(None)
+        try:
+            con.execute(
+                f"ATTACH '{str(db).replace(chr(39), chr(39) * 2)}' AS {self.ALIAS} (READ_ONLY)"
+            )
+        except duckdb.Error:
+            con.close()
+            return None  # not a database (any more): the caller's own connection reports it
+        return _Copy(version, con)
+
+    def _release(self, copy: _Copy) -> None:
+        """Called under the lock: close a replaced or evicted copy nobody reads any more."""
+        if copy.stale and not copy.in_use:
+            copy.db.close()
+
+    def _cursor(self, db: Path) -> tuple[_Copy, duckdb.DuckDBPyConnection] | None:
         version = self._version(db)
+        if version is None:
+            return None
         with self.guard:
-            held = self.held.get(db)
-            if held is not None and held[0] != version and not held[2]:
-                held[1].close()
-                del self.held[db]
-                held = None
-            if held is None and version is not None:
-                try:
-                    held = self.held[db] = [version, connect(db, read_only=True), 0]
-                except duckdb.Error:
-                    return None  # the caller's own connection reports it
-                for path in [p for p, h in self.held.items() if not h[2] and p != db]:
-                    if len(self.held) <= self.keep:
-                        break
-                    self.held.pop(path)[1].close()
-            if held is None:
-                return None
-            held[2] += 1
+            copy = self.held.get(db)
+            if copy is None or copy.version != version:
+                fresh = self._open(db, version)
+                if fresh is None:
+                    return None
+                if copy is not None:
+                    copy.stale = True
+                    self._release(copy)
+                copy = self.held[db] = fresh
             self.held.move_to_end(db)
-            return held, held[1].cursor()  # under the lock: the database is shared by threads
+            for path in list(self.held)[: max(len(self.held) - self.keep, 0)]:
+                evicted = self.held.pop(path)
+                evicted.stale = True
+                self._release(evicted)
+            # under the lock: the database is shared by threads
+            cursor = copy.db.cursor()
+            copy.in_use += 1
+        try:
+            cursor.execute(f"USE {self.ALIAS}")
+        except BaseException:
+            self._done(copy, cursor)
+            raise
+        return copy, cursor
+
+    def _done(self, copy: _Copy, cursor: duckdb.DuckDBPyConnection) -> None:
+        try:
+            cursor.close()
+        finally:
+            with self.guard:
+                copy.in_use -= 1
+                self._release(copy)
 
     @contextlib.contextmanager
     def connection(self, db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -240,18 +283,17 @@ class _OpenCopies:
             finally:
                 con.close()
             return
-        held, con = opened
+        copy, con = opened
         try:
             yield con
         finally:
-            con.close()
-            with self.guard:
-                held[2] -= 1
+            self._done(copy, con)
 
     def close_all(self) -> None:
         with self.guard:
-            for _, db, _ in self.held.values():
-                db.close()
+            for copy in self.held.values():
+                copy.stale = True
+                self._release(copy)
             self.held.clear()
 
 

@@ -1,7 +1,7 @@
 """A query call reads the published copy over one connection (scope.one_connection): opened by
 its first read, shared by the queries it calls, closed at its end, never shared across
-threads. The dashboard server keeps the copy open and opens a new publication as soon as no
-query reads the old one any more. And the re-entry grid's margin cells are looked up as the mask over all breakdowns
+threads. The dashboard server keeps the copy open, reads a new publication from the next query
+on and closes the old one when its last reader is done. And the re-entry grid's margin cells are looked up as the mask over all breakdowns
 finds them."""
 
 from __future__ import annotations
@@ -123,20 +123,42 @@ def test_the_server_opens_the_copy_once_and_a_new_publication_at_once(
     _publish_again(root)
     with src.read() as con:
         assert _is_new(con)  # the next read reads the new publication
-    assert len(opened) == 2 and _closed(opened[0])  # the old one is closed
+    assert len(opened) == 2 and _closed(opened[0]) and not _closed(opened[1])
 
 
-def test_an_old_copy_in_use_stays_open_until_its_reader_is_done(workspace, tmp_path, kept_open):
+def test_a_new_publication_is_read_at_once_even_while_the_old_one_is_read(
+    workspace, tmp_path, kept_open
+):
+    """Under steady load some query is always reading: new ones must still get the new
+    copy (DuckDB would hand out the old database for the same path)."""
     root = tmp_path / "ws"
     shutil.copytree(workspace, root)
     src = read.Source.of(root)
     with src.read() as reading:
         _publish_again(root)
-        with src.read() as meanwhile:  # DuckDB would hand out the old database anyway
-            assert not _is_new(meanwhile)
-        assert not _is_new(reading)
+        with src.read() as meanwhile:
+            assert _is_new(meanwhile)
+        assert not _is_new(reading)  # a query under way finishes on what it began with
     with src.read() as con:
         assert _is_new(con)
+    (kept,) = kept_open.held.values()
+    assert not kept.stale and not _closed(kept.db)
+
+
+def test_the_old_copy_is_closed_when_its_last_reader_ends(workspace, tmp_path, kept_open):
+    root = tmp_path / "ws"
+    shutil.copytree(workspace, root)
+    src = read.Source.of(root)
+    with src.read():
+        first = next(iter(kept_open.held.values()))
+        _publish_again(root)
+        with src.read():
+            pass
+        assert first.stale and not _closed(first.db)  # still read
+    assert _closed(first.db)
+    with pytest.raises(RuntimeError), src.read():  # a failing query gives its cursor back
+        raise RuntimeError("Abfrage fehlgeschlagen")
+    assert [c.in_use for c in kept_open.held.values()] == [0]
 
 
 def test_at_most_keep_copies_stay_open(workspace, tmp_path, kept_open):
