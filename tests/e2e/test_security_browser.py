@@ -103,8 +103,12 @@ def test_a_download_url_is_useless_outside_its_browser(browser, hostile_url):
         _login(page, hostile_url, USERS["koordination"])
         _open(page, "fallzahlen")
         assert page.get_by_label("Download as CSV").count() == 0  # st.dataframe's export is off
+        # the table's own button by its key: a stale or collapsed button elsewhere in the DOM
+        # (e.g. of the page left) is never the one clicked
+        button = page.locator(".st-key-csv_caseload_provider button")
+        button.wait_for(state="visible")
         with page.expect_download() as info:
-            page.locator("[data-testid='stDownloadButton'] button", has_text="CSV").first.click()
+            button.click()
         download = info.value
         url = download.url
         assert re.search(r"/media/[0-9a-f]+\.csv$", url)
