@@ -69,30 +69,44 @@ def _goals_in_span_sql(sel) -> str:
 
 
 def _supply_gaps_sql(sel) -> tuple[str, list[Any]]:
-    g = "".join(f"r.{c}, " for c in sel.group_cols)
-    order = ", ".join(["period", *sel.group_cols])
+    g = "".join(f"{c}, " for c in sel.group_cols)
+    keys = ["period", *sel.group_cols]
+    same = " and ".join(f"c.{c} is not distinct from w.{c}" for c in keys)
+    # the distinct-case count runs over the rows without an offer only: DuckDB evaluates a
+    # FILTERed count(distinct …) over every row (1,000,000 cases: 126 ms, split 39 ms)
     sql = f"""
     with
     {sel.buckets_cte},
 
-    aggregated as (
+    goal_rows as ({_goals_in_span_sql(sel)}),
+
+    counted as (
       select
-        r.period,
-        r.period_from,
-        r.period_to,
-        r.partial,
+        period,
+        period_from,
+        period_to,
+        partial,
         {g}
         count(*)::INTEGER as goals_set,
-        count(*) filter (where not r.offer_available)::INTEGER as goals_without_offer,
-        count(distinct (r.provider_id, r.case_id)) filter (where not r.offer_available)
-          ::INTEGER as cases_with_gap
-      from ({_goals_in_span_sql(sel)}) as r
+        count(*) filter (where not offer_available)::INTEGER as goals_without_offer
+      from goal_rows
+      group by all
+    ),
+
+    with_gap as (
+      select period, {g} count(distinct (provider_id, case_id))::INTEGER as cases_with_gap
+      from goal_rows
+      where not offer_available
       group by all
     )
 
-    select *, goals_without_offer / nullif(goals_set, 0) as gap_rate
-    from aggregated
-    order by {order}
+    select
+      c.*,
+      coalesce(w.cases_with_gap, 0)::INTEGER as cases_with_gap,
+      c.goals_without_offer / nullif(c.goals_set, 0) as gap_rate
+    from counted as c
+    left join with_gap as w on {same}
+    order by {", ".join(f"c.{c}" for c in keys)}
     """
     return sql, [*sel.bucket_params, *sel.where_params]
 
