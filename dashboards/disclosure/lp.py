@@ -329,13 +329,14 @@ def _solve_targets(solver, tcells, t_idx, state, offset, k, exact, dual_cells, b
     """Bounds of the targets of one block; every LP solution widens the inner bounds of all."""
     lo, hi, exact_lo, exact_hi = state
     solves = 0
+    indptr, indices, data = tcells.indptr, tcells.indices, tcells.data
     for pos, i in enumerate(t_idx):
-        row = tcells[pos]
-        hit = []
+        row = slice(indptr[pos], indptr[pos + 1])  # not tcells[pos]: scipy's row copy was
+        hit = []  # a fifth of the suppression's time at 10,000 cases
         for maximize in (True, False):
             if not exact and _wide_enough(lo[i] + offset[i], hi[i] + offset[i], k):
                 break
-            status, value, x, dual = solver.optimize(row.indices, row.data, maximize)
+            status, value, x, dual = solver.optimize(indices[row], data[row], maximize)
             solves += 1
             if maximize:
                 hi[i], exact_hi[i] = value, True
