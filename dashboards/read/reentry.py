@@ -44,9 +44,10 @@ def _as_of(source: Source):
     return row[0] if row else None
 
 
-def _rate_columns() -> str:
-    """What the rates and curves read: the day counts, and the codes that name the population
-    as ENUMs (pandas categoricals): a tenth of the cost of all columns as strings."""
+def _rate_columns(own: bool) -> str:
+    """What the rates and curves read: the day counts (`own`: also a provider's own records),
+    and the codes that name the population as ENUMs (pandas categoricals): a tenth of the
+    cost of all columns as strings."""
     contract = load_contract()
     codes = [
         f"CAST({c} AS ENUM({', '.join(repr(v) for v in contract.codes[c].values)})) AS {c}"
@@ -57,8 +58,7 @@ def _rate_columns() -> str:
             "followup_days",
             "reentry_days",
             "relapse_days",
-            "own_reentry_days",  # what a provider knows from its own records
-            "own_relapse_days",
+            *(["own_reentry_days", "own_relapse_days"] if own else []),
             "person_key_present",
             *codes,
         ]
@@ -82,7 +82,8 @@ def reentry(
         raise grid.NotInGrid(
             "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
         )
-    df = _rows(source, viewer, filters, intensities, close_reasons, _rate_columns())
+    own = viewer.role == "traeger"  # what a provider knows from its own records (the curve)
+    df = _rows(source, viewer, filters, intensities, close_reasons, _rate_columns(own))
     res = reentry_rates(
         df,
         s.windows,
@@ -240,7 +241,8 @@ def km_curve(
         filters,
         intensities,
         close_reasons,
-        "followup_days, reentry_days, relapse_days, own_reentry_days, own_relapse_days",
+        "followup_days, reentry_days, relapse_days"
+        + (", own_reentry_days, own_relapse_days" if viewer.role == "traeger" else ""),
     )
     label = EVENTS[event][1]
     durations, happened = event_times(df, event)
