@@ -209,7 +209,7 @@ def _wait_extras(ctx: Context) -> pd.DataFrame:
     for groups in GROUP_PATTERNS[:4]:
         for service in (("service_type",), ()):
             dims = [*groups, *service]
-            df = _levels(gap_figures.referral_waits, ctx.con, dims)
+            df = _levels(gap_figures.wait_quantiles, ctx.con, dims)
             df = df.assign(**{d: ALL for d in (*GROUPS, "service_type") if d not in dims})
             frames.append(
                 df[["period", *GROUPS, "service_type", "wait_days_median", "wait_days_p90"]]

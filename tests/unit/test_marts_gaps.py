@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from tests.marts_helpers import build, case, insert, one, rows
@@ -47,6 +48,7 @@ from transforms.gaps import (
     referral_waits,
     structural_closures,
     supply_gaps,
+    wait_quantiles,
 )
 
 AS_OF = date(2024, 5, 15)
@@ -204,6 +206,22 @@ def test_referral_waits_rollup_recomputes_quantiles(con):
     assert (w.referrals, w.started, w.waiting_at_end) == (8, 4, 2)
     assert w.wait_days_median == pytest.approx(22.5)
     assert w.wait_days_p90 == pytest.approx(57.3)
+
+
+def test_wait_quantiles_are_the_started_part_of_referral_waits(con):
+    """The grid's wait quantiles skip the costly "waiting at the end"; same rows, same figures
+    (hand-computed above: wohnraum over 2024-Q1..Q2, 4 started, median 22.5, p90 57.3)."""
+    got = wait_quantiles(con, "2024-Q1", "2024-Q2", group_by=["service_type"])
+    w = got[got.service_type == "wohnraum"].iloc[0]
+    assert w.started == 4
+    assert w.wait_days_median == pytest.approx(22.5)
+    assert w.wait_days_p90 == pytest.approx(57.3)
+    for group_by in (["period", "service_type"], ["year", "provider_id"]):
+        full = referral_waits(con, group_by=group_by)
+        part = wait_quantiles(con, group_by=group_by)
+        cols = list(part.columns)
+        expected = full[full.started > 0][cols].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part.reset_index(drop=True), expected, check_dtype=False)
 
 
 def test_structural_closures(con):
