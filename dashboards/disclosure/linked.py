@@ -33,7 +33,10 @@ exact"):
    fix)``, then the fewest aggregated dimensions (interior before margins), then position;
 3. LP audit of the suppressed cells not yet known to be safe; for every cell still narrower
    than k, suppress the cheapest shown cell among the constraints that bind its LP bounds
-   (non-zero duals), preferring cells binding several failures; repeat from 2. Suppressing
+   (non-zero duals), preferring cells binding several failures; a cell still too narrow
+   after two rounds gets 2, 4, … 16 such cells at once, the further ones no more aggregated
+   than itself (some cells need many: 1,000,000 cases, re-entry grid 39 → 26 s, 2,696 →
+   2,758 secondary cells; docs/decisions.md); repeat from 2. Suppressing
    more cells only widens intervals, so cells once safe stay safe and only failures and
    new suppressions are audited again (in LPs kept warm across rounds, `AttackSession`).
    Each round suppresses at least one cell, so it ends.
@@ -85,24 +88,39 @@ __all__ = [
 ]
 
 SHOWN, PRIMARY, SECONDARY = "", "primary", "secondary"
+STUBBORN_MAX = 4  # at most 2**4 cells added at once for one cell that keeps failing
 
 
 # ---------------------------------------------------------------------------------------------
 # suppression
 
 
-def _choose(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, grid: Grid) -> np.ndarray:
+def _choose(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    cost: np.ndarray,
+    grid: Grid,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """For every problem (`rows`), the candidate (`cols`) of least cost; ties: interior, index.
 
     Cost is the cell value divided by the number of problems the candidate takes part in,
-    so one cell that fixes several problems is preferred."""
+    so one cell that fixes several problems is preferred. `extra` = (take, level) per
+    problem: up to `take` candidates, the further ones aggregated no more than `level`."""
     if not len(rows):
         return np.zeros(0, dtype=int)
     score = np.bincount(cols, minlength=len(cost))
     c = cost[cols] / score[cols]
     order = np.lexsort((cols, grid.n_aggregated[cols], c, rows))
-    _, first = np.unique(rows[order], return_index=True)
-    return np.unique(cols[order][first])
+    r, picked = rows[order], cols[order]
+    first = np.r_[True, r[1:] != r[:-1]]
+    keep = first
+    if extra is not None:
+        take, level = extra
+        starts = np.flatnonzero(first)
+        rank = np.arange(len(r)) - np.repeat(starts, np.diff(np.r_[starts, len(r)]))
+        keep = first | ((rank < take[r]) & (grid.n_aggregated[picked] <= level[r]))
+    return np.unique(picked[keep])
 
 
 def _structural(sup: np.ndarray, grid: Grid, eqs: Equations, dup: np.ndarray, k: int):
@@ -171,11 +189,15 @@ def suppress(
     pending = np.flatnonzero(sup)
     rounds = solves = 0
     failing = np.zeros(0, dtype=int)
+    streak = np.zeros(len(values), dtype=int)  # rounds in a row a cell was still too narrow
     while len(pending) and rounds < max_rounds:
         rounds += 1
         r = session.intervals(pending, k)
         solves += r["lp_solves"]
-        failing = pending[widths(r["lo"], r["hi"]) < k]
+        narrow = widths(r["lo"], r["hi"]) < k
+        failing = pending[narrow]
+        streak[pending[~narrow]] = 0
+        streak[failing] += 1
         if not len(failing):
             break
         rows, cols = [], []  # candidates: shown cells in the constraints that bind it
@@ -188,7 +210,12 @@ def suppress(
                 cand = cand[~sup[cand] & (values[cand] > 0)]
             rows.append(np.full(len(cand), i))
             cols.append(cand)
-        chosen = _choose(np.concatenate(rows), np.concatenate(cols), values, grid)
+        # a cell still too narrow after two rounds gets 2, 4, … 16 cells at once (some need
+        # many: at 1,000,000 cases 9 cells of the re-entry grid failed 30 rounds in a row),
+        # the further ones no more aggregated than itself: never a total for a provider cell
+        take = 2 ** np.clip(streak[failing] - 2, 0, STUBBORN_MAX)
+        extra = (take, grid.n_aggregated[failing])
+        chosen = _choose(np.concatenate(rows), np.concatenate(cols), values, grid, extra)
         if not len(chosen):
             break
         before = sup.copy()

@@ -472,3 +472,25 @@ def test_grid_intervals_match_integer_enumeration_over_leaves(seed):
     assert res["lo"].tolist() == reachable.min(axis=0).tolist()
     expected_hi = np.where(open_above, np.inf, reachable.max(axis=0))
     assert res["hi"].tolist() == expected_hi.tolist()
+
+
+def test_a_cell_that_keeps_failing_gets_several_cells_never_a_more_aggregated_one():
+    """`_choose` with `extra`: problem 0 (still too narrow after rounds, may take 3, level 1)
+    gets its three cheapest candidates except the one more aggregated than itself; problem 1
+    (take 1) only its cheapest, as without `extra`."""
+    from types import SimpleNamespace
+
+    from dashboards.disclosure.linked import _choose
+
+    cost = np.zeros(30)
+    cost[[10, 11, 12, 13, 20, 21]] = [5, 7, 6, 9, 4, 3]
+    n_aggregated = np.zeros(30, dtype=int)
+    n_aggregated[11] = 2  # a margin: more aggregated than the failing cell
+    grid = SimpleNamespace(n_aggregated=n_aggregated)
+    rows = np.array([0, 0, 0, 0, 1, 1])
+    cols = np.array([10, 11, 12, 13, 20, 21])
+    assert _choose(rows, cols, cost, grid).tolist() == [10, 21]
+    extra = (np.array([3, 1]), np.array([1, 1]))
+    assert _choose(rows, cols, cost, grid, extra).tolist() == [10, 12, 21]
+    extra = (np.array([4, 2]), np.array([1, 1]))
+    assert _choose(rows, cols, cost, grid, extra).tolist() == [10, 12, 13, 20, 21]
