@@ -500,14 +500,15 @@ def tenm_markdown() -> list[str]:
         )
         + " |",
     ]
-    views = (r.get("dashboard") or {}).get("views", {})
-    if views:
-        name, worst = max(views.items(), key=lambda kv: kv[1]["p95_ms"])
+    queries = (r.get("dashboard") or {}).get("queries", {})
+    per_query = [(f"{q} ({view})", x) for view, qs in queries.items() for q, x in qs.items()]
+    if per_query:  # the goal is per query (issue 15), as at 1,000,000 cases
+        name, worst = max(per_query, key=lambda kv: kv[1]["p95_ms"])
         met = "erreicht" if worst["p95_ms"] < 1000 else "verfehlt"
         lines += [
             "",
-            f"Dashboard views p95 (cold, 5 repeats): highest {worst['p95_ms']} ms ({name});"
-            f" goal under 1 s: {met}.",
+            f"Dashboard queries p95 (cold, 5 repeats): highest {worst['p95_ms']} ms ({name});"
+            f" goal under 1 s per query: {met}.",
         ]
     return lines
 

@@ -161,3 +161,27 @@ def test_theme_below_thresholds_stays_inactive_never_deleted(built, tmp_path):
     assert theme_history(tmp_path, WZ)["note"].iloc[-1].startswith("Wieder über den Schwellen")
     assert theme_observations(tmp_path, WZ)["active"].tolist() == [False, True]
     assert list_themes(tmp_path).set_index("theme_id").loc[WZ, "status"] == "projektgruppe"
+
+
+def test_list_themes_reads_the_register_again_only_after_a_change(built, tmp_path, monkeypatch):
+    """The register is opened once per change, not per query (~35 ms each in the dashboard),
+    and an edit shows at the very next read, also one made by another process."""
+    import transforms.themes.read as read
+
+    assert list_themes(tmp_path).set_index("theme_id").loc[WZ, "status"] == "neu"
+    opened = []
+    real_open = read.open_register
+
+    def counting(ws):
+        opened.append(ws)
+        return real_open(ws)
+
+    monkeypatch.setattr(read, "open_register", counting)
+    assert list_themes(tmp_path).set_index("theme_id").loc[WZ, "status"] == "neu"
+    assert opened == []  # unchanged file: the kept read
+    set_theme_status(tmp_path, WZ, "priorisiert", decided_on=date(2026, 10, 12), user="k")
+    assert list_themes(tmp_path).set_index("theme_id").loc[WZ, "status"] == "priorisiert"
+    assert len(opened) == 1
+    listed = list_themes(tmp_path)
+    listed.loc[listed["theme_id"] == WZ, "status"] = "verändert"  # a caller's copy
+    assert list_themes(tmp_path).set_index("theme_id").loc[WZ, "status"] == "priorisiert"
