@@ -94,7 +94,6 @@ class ValuePattern:
     label: str
     regex: str
     scope: str  # "all" (keys too) or "free_text" (everything but keys)
-    suite: bool = True  # also in the GX suites (Python's re); all run in the SQL gate
 
 
 @dataclass(frozen=True)
@@ -234,7 +233,7 @@ def header_words(header: str) -> list[str]:
 
 def _codes(codes) -> str:
     """Two-letter codes as a trie of character classes: (a[de]|b[eg]) — the same language as
-    (ad|ae|be|bg), but cheap for backtracking engines (Python's re in the GX suites)."""
+    (ad|ae|be|bg), but cheap for backtracking engines (Python's re)."""
     first: dict[str, list[str]] = {}
     for cc in sorted(codes):
         first.setdefault(cc[0], []).append(cc[1])
@@ -308,7 +307,6 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
             spec["label"],
             spec["regex"] if "regex" in spec else _iban_regex(spec),
             spec.get("scope", "all"),
-            bool(spec.get("suite", True)),
         )
         for name, spec in ident["values"].items()
     )

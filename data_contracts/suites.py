@@ -1,22 +1,49 @@
 """Great Expectations suites generated from the contract.
 
-One suite per table, run against the typed staging rows (pandas frames pulled from DuckDB —
-GX over duckdb-engine is broken, see architecture.md) in an ephemeral context with analytics
-and progress bars off. Rules that span tables (a goal's case must exist) are SQL checks in the
-pipeline; everything a single table can say is here. Import this module lazily: GX takes
-seconds to import.
+One suite per table, run against the typed staging rows (pandas frames pulled from DuckDB
+through Arrow — GX over duckdb-engine is broken, see architecture.md) in an ephemeral context
+with analytics and progress bars off. Rules that span tables (a goal's case must exist) are
+SQL checks in the pipeline; everything a single table can say is here. Import this module
+lazily: GX takes seconds to import.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 
 from data_contracts.contract import Contract, Table, load_contract
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def end_of_text(regex: str) -> str:
+    """The regex with every `$` anchor written `\\Z`, the end of the text.
+
+    That is how RE2 (the SQL gate) reads `$`; Python's `$` also matches before a final newline.
+    pandas hands a pattern with `\\Z` to Arrow's RE2 even when the data hold newlines (notes
+    do); with `$` it falls back to Python's backtracking `re`: 15–25× slower on the notes."""
+    out, i, class_from = [], 0, None  # class_from: where the members of an open [...] begin
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            out.append(regex[i : i + 2])
+            i += 2
+            continue
+        if class_from is None:
+            if ch == "[":
+                class_from = i + 1 + (regex[i + 1 : i + 2] == "^")
+            elif ch == "$":
+                ch = r"\Z"
+        elif ch == "]" and i > class_from:
+            class_from = None
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def expectations_for(table: Table, contract: Contract) -> list:
@@ -50,7 +77,7 @@ def expectations_for(table: Table, contract: Contract) -> list:
         if c.pattern:
             exps.append(
                 gxe.ExpectColumnValuesToMatchRegex(
-                    column=c.name, regex=contract.patterns[c.pattern]["regex"]
+                    column=c.name, regex=end_of_text(contract.patterns[c.pattern]["regex"])
                 )
             )
         # a length is implied by a code list or a pattern (keys: at most 64 characters)
@@ -79,7 +106,7 @@ def expectations_for(table: Table, contract: Contract) -> list:
             exps.append(
                 gxe.ExpectColumnValuesToNotMatchRegexList(
                     column=c.name,
-                    regex_list=[f"(?i){p.regex}" for p in contract.identifier_values if p.suite],
+                    regex_list=[f"(?i){end_of_text(p.regex)}" for p in contract.identifier_values],
                 )
             )
     if table.key:
@@ -125,6 +152,32 @@ class SuiteResult:
     @property
     def failed_count(self) -> int:
         return sum(int(f.get("unexpected_count") or 0) for f in self.failed)
+
+
+def frames(con, sql: str, params=(), rows: int = 1_000_000):
+    """A query's rows as pandas frames of about `rows` rows (whole row groups), through Arrow.
+
+    The strings stay Arrow-backed, so pandas runs the suites' regexes in RE2, and the fetch is
+    5–8× faster than DuckDB's `fetch_df_chunk` (1,000,000 cases: 8 million contacts 4.1 → 0.6 s).
+    Dates arrive as datetime64 as with `.df()`. Through the DB-API result, not `con.sql`: that
+    refuses a connection whose last result was not read to the end (`lagebild check`'s); the
+    copy this costs (DuckDB warns of it) is a few hundred milliseconds per 10 million rows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+        reader = con.execute(sql, list(params)).to_arrow_reader(rows)
+
+    def frame(batches) -> pd.DataFrame:
+        return pa.Table.from_batches(batches).combine_chunks().to_pandas(date_as_object=False)
+
+    # DuckDB hands out row groups (~122,880 rows); GX costs ~0.1 s per frame whatever its size
+    pending: list = []
+    for batch in reader:
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) >= rows:
+            yield frame(pending)
+            pending = []
+    if pending:
+        yield frame(pending)
 
 
 def validate_frame(

@@ -66,23 +66,31 @@ def cli_check(args) -> int:
 
 def _check_with_suites(con, insp) -> str:
     """Run the contract's GX suites on the rows that passed the row rules."""
-    from data_contracts.suites import ephemeral_context, validate_frame
+    from data_contracts.suites import ephemeral_context, frames, validate_frame
 
     context = ephemeral_context()
     results = []
     for name in insp.counts:
         table = insp.parsed.tables[name].table
         cols = ", ".join(table.column_names)
-        frame = con.execute(
-            f"SELECT {cols}, NULL::VARCHAR AS delivery_id FROM checked_{name} WHERE len(faults) = 0"
-        ).df()
-        results.append(validate_frame(context, table, frame)[0])
+        sql = f"SELECT {cols}, NULL::VARCHAR AS delivery_id FROM checked_{name}"
+        sql += " WHERE len(faults) = 0"
+        results += [validate_frame(context, table, frame)[0] for frame in frames(con, sql)]
+    return suite_summary(results)
+
+
+def suite_summary(results) -> str:
+    """One German line over the suites' results; a table of many rows comes in several."""
     if not results:
         return ""
-    bad = [r for r in results if not r.success]
-    total = sum(r.evaluated for r in results)
-    if not bad:
-        return f"{len(results)} Suiten, {total} Erwartungen, alle erfüllt"
-    return f"{len(bad)} von {len(results)} Suiten verletzt: " + "; ".join(
-        f"{r.table}: {', '.join(f['expectation'] for f in r.failed)}" for r in bad
+    suites = {r.table: r.evaluated for r in results}
+    failed: dict[str, dict[str, None]] = {}  # table -> violated expectations, in order
+    for r in results:
+        if r.failed:
+            failed.setdefault(r.table, {}).update(dict.fromkeys(f["expectation"] for f in r.failed))
+    if not failed:
+        n = len(suites)
+        return f"{n} Suite{'n' if n > 1 else ''}, {sum(suites.values())} Erwartungen, alle erfüllt"
+    return f"{len(failed)} von {len(suites)} Suiten verletzt: " + "; ".join(
+        f"{table}: {', '.join(names)}" for table, names in failed.items()
     )

@@ -106,7 +106,7 @@ def _contract_check(table_name: str):
     def _check(
         context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
     ) -> dg.AssetCheckResult:
-        from data_contracts.suites import ephemeral_context, validate_frame
+        from data_contracts.suites import ephemeral_context, frames, validate_frame
 
         table = load_contract().tables[table_name]
         condition, params, scope = _run_scope(context)
@@ -114,9 +114,8 @@ def _contract_check(table_name: str):
         gx = None
         results = []
         with reader(lagebild.ws.db_path) as con:
-            result = con.execute(sql, params)
             # stream in batches: GX validates pandas frames, memory stays bounded
-            while len(frame := result.fetch_df_chunk(GX_BATCH_ROWS // 2048)):
+            for frame in frames(con, sql, params, GX_BATCH_ROWS):
                 gx = gx or ephemeral_context()
                 results.append(validate_frame(gx, table, frame)[0])
         failed = [f for r in results for f in r.failed]

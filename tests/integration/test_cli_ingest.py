@@ -97,3 +97,22 @@ def test_run_on_a_busy_workspace_fails_fast_with_a_clear_message(tmp_path):
     assert res.returncode == 2
     assert "wird gerade von einem anderen Lauf beschrieben" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_check_names_each_violated_suite_once_however_many_batches_it_took():
+    from data_contracts.suites import SuiteResult
+    from pipelines.commands.check import suite_summary
+
+    unique = {"expectation": "expect_compound_columns_to_be_unique", "unexpected_count": 2}
+    in_set = {"expectation": "expect_column_values_to_be_in_set", "unexpected_count": 1}
+    results = [
+        SuiteResult("cases", 1_000_000, False, 25, [unique]),
+        SuiteResult("cases", 400_000, False, 25, [unique, in_set]),
+        SuiteResult("goals", 10, True, 14, []),
+    ]
+    assert suite_summary(results) == (
+        "1 von 2 Suiten verletzt: cases: expect_compound_columns_to_be_unique,"
+        " expect_column_values_to_be_in_set"
+    )
+    assert suite_summary(results[2:]) == "1 Suite, 14 Erwartungen, alle erfüllt"
+    assert suite_summary([]) == ""
