@@ -23,7 +23,7 @@ The caller filters (any subgroup); the function describes the population it was 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 
 import duckdb
@@ -86,11 +86,18 @@ def person_key_share(data: pd.DataFrame | duckdb.DuckDBPyRelation) -> float:
     return float(df["person_key_present"].astype(bool).mean())
 
 
-def _codes_text(df: pd.DataFrame, column: str, code_list: str, plural: str) -> str:
-    if column not in df.columns:
+POPULATION_CODES = {  # column of mart.reentry -> (code list, German plural)
+    "program": ("program", "Programme"),
+    "intensity": ("intensity", "Intensitäten"),
+    "close_reason": ("close_reason", "Abschlussgründe"),
+}
+
+
+def _codes_text(values: Iterable | None, code_list: str, plural: str) -> str:
+    if values is None:
         return f"{plural}: nicht angegeben"
     codes = load_contract().codes[code_list]
-    present = sorted({str(v) for v in df[column].dropna().unique()})
+    present = sorted({str(v) for v in values if not pd.isna(v)})
     if not present:
         return f"{plural}: —"
     if set(codes.values) <= set(present):
@@ -99,15 +106,19 @@ def _codes_text(df: pd.DataFrame, column: str, code_list: str, plural: str) -> s
 
 
 def describe_population(
-    df: pd.DataFrame, as_of: date | None = None, count_text: Callable[[int], str] | None = str
+    df: pd.DataFrame,
+    as_of: date | None = None,
+    count_text: Callable[[int], str] | None = str,
+    present: Mapping[str, Iterable] | None = None,
 ) -> str:
-    """German description of the closed cases in `df` (programs, intensities, close reasons)."""
+    """German description of the closed cases in `df` (programs, intensities, close reasons).
+
+    `present`: the codes present per column (POPULATION_CODES), when `df` does not hold them:
+    a dashboard fetches them as distinct values, not one per closed case."""
+    if present is None:
+        present = {c: df[c].dropna().unique() for c in POPULATION_CODES if c in df.columns}
     until = f" bis zum Datenstand {as_of:%d.%m.%Y}" if as_of else ""
-    parts = [
-        _codes_text(df, "program", "program", "Programme"),
-        _codes_text(df, "intensity", "intensity", "Intensitäten"),
-        _codes_text(df, "close_reason", "close_reason", "Abschlussgründe"),
-    ]
+    parts = [_codes_text(present.get(c), *spec) for c, spec in POPULATION_CODES.items()]
     n = f"{count_text(len(df))} " if count_text else ""
     return f"{n}abgeschlossene Fälle{until} ({'; '.join(parts)})"
 
@@ -176,6 +187,7 @@ def reentry_rates(
     *,
     as_of: date | None = None,
     base_population: str | None = None,
+    present_codes: Mapping[str, Iterable] | None = None,
     transfer_max_days: int = DEFAULT_TRANSFER_MAX_DAYS,
     confidence: float = 0.95,
     count_text: Callable[[int], str] | None = str,
@@ -185,6 +197,7 @@ def reentry_rates(
     `data`: rows of mart.reentry (DataFrame or DuckDB relation), already filtered to the
     subgroup wanted. `base_population` replaces the generated description of the population
     (e.g. "KIM-Case-Management, Intensität Case Management, ohne Weitervermittlungen").
+    `present_codes`: see `describe_population`.
     `count_text` writes the case counts named in the definition; None leaves them (and the
     person-key share) out of the text, for readers whose counts come from the publication
     grid with its own suppression pattern.
@@ -195,7 +208,7 @@ def reentry_rates(
     n = len(df)
     share = person_key_share(df)
     with_key = int(df["person_key_present"].astype(bool).sum()) if n else 0
-    population = base_population or describe_population(df, as_of, count_text)
+    population = base_population or describe_population(df, as_of, count_text, present_codes)
     pct = f"{confidence:.0%}".replace("%", " %")
     rows = []
     for event in events:

@@ -16,9 +16,25 @@ from dashboards.disclosure.tables import from_grid
 from dashboards.read import grid
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.scope import Filters, Source, Viewer, where
-from data_contracts import load_contract
-from transforms.reentry import EVENTS, event_times, reentry_rates, window_masks
+from transforms.reentry import (
+    EVENTS,
+    POPULATION_CODES,
+    event_times,
+    reentry_rates,
+    window_masks,
+)
 from transforms.survival import kaplan_meier_at
+
+
+def _where(
+    viewer: Viewer, filters: Filters, intensities: Sequence[str], close_reasons: Sequence[str]
+) -> tuple[str, list]:
+    cond, params = where(viewer, filters)
+    for col, values in (("intensity", intensities), ("close_reason", close_reasons)):
+        if values:
+            cond += f" AND {col} IN ({', '.join('?' for _ in values)})"
+            params += list(values)
+    return cond, params
 
 
 def _rows(
@@ -29,13 +45,25 @@ def _rows(
     close_reasons: Sequence[str] = (),
     columns: str = "*",
 ) -> pd.DataFrame:
-    cond, params = where(viewer, filters)
-    for col, values in (("intensity", intensities), ("close_reason", close_reasons)):
-        if values:
-            cond += f" AND {col} IN ({', '.join('?' for _ in values)})"
-            params += list(values)
+    cond, params = _where(viewer, filters, intensities, close_reasons)
     with source.read() as con:
         return con.execute(f"SELECT {columns} FROM mart.reentry WHERE {cond}", params).df()
+
+
+def _present_codes(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    intensities: Sequence[str],
+    close_reasons: Sequence[str],
+) -> dict[str, list]:
+    """The codes present in the population, as distinct values: 20 ms at 10,000,000 cases,
+    where one code per closed case cost 0.3 s of the rates query."""
+    cond, params = _where(viewer, filters, intensities, close_reasons)
+    lists = ", ".join(f"list(DISTINCT {c})" for c in POPULATION_CODES)
+    with source.read() as con:
+        row = con.execute(f"SELECT {lists} FROM mart.reentry WHERE {cond}", params).fetchone()
+    return dict(zip(POPULATION_CODES, row, strict=True))
 
 
 def _as_of(source: Source):
@@ -45,23 +73,11 @@ def _as_of(source: Source):
 
 
 def _rate_columns(own: bool) -> str:
-    """What the rates and curves read: the day counts (`own`: also a provider's own records),
-    and the codes that name the population as ENUMs (pandas categoricals): a tenth of the
-    cost of all columns as strings."""
-    contract = load_contract()
-    codes = [
-        f"CAST({c} AS ENUM({', '.join(repr(v) for v in contract.codes[c].values)})) AS {c}"
-        for c in ("program", "intensity", "close_reason")
-    ]
+    """What the rates and curves read per closed case: the day counts (`own`: also a
+    provider's own records). The population's codes come from `_present_codes`."""
+    days = ["followup_days", "reentry_days", "relapse_days"]
     return ", ".join(
-        [
-            "followup_days",
-            "reentry_days",
-            "relapse_days",
-            *(["own_reentry_days", "own_relapse_days"] if own else []),
-            "person_key_present",
-            *codes,
-        ]
+        [*days, *(["own_reentry_days", "own_relapse_days"] if own else []), "person_key_present"]
     )
 
 
@@ -88,6 +104,7 @@ def reentry(
         df,
         s.windows,
         as_of=_as_of(source),
+        present_codes=_present_codes(source, viewer, filters, intensities, close_reasons),
         transfer_max_days=s.transfer_max_days,
         count_text=None if k else str,
     )

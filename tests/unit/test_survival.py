@@ -79,6 +79,21 @@ def test_reentry_rates_by_hand():
         assert part in text, part
 
 
+def test_the_population_text_from_the_distinct_codes_is_the_text_from_every_case():
+    """A dashboard fetches the codes present (distinct values), not one code per case: the
+    definition must not change by that."""
+    days = HAND.drop(columns=["program", "intensity", "close_reason"])
+    present = {c: list(HAND[c].dropna().unique()) for c in ("program", "intensity", "close_reason")}
+    whole = reentry_rates(HAND, windows=[365], as_of=date(2025, 12, 31))
+    from_codes = reentry_rates(days, windows=[365], as_of=date(2025, 12, 31), present_codes=present)
+    assert from_codes.definition.tolist() == whole.definition.tolist()
+    assert from_codes.drop(columns="definition").equals(whole.drop(columns="definition"))
+    only_kim = {**present, "program": ["kim", None]}
+    text = reentry_rates(days, windows=[365], present_codes=only_kim).definition.iloc[0]
+    assert "Programme: KIM-Case-Management;" in text
+    assert "Programme: nicht angegeben" in reentry_rates(days, windows=[365]).definition.iloc[0]
+
+
 def test_relapse_definition_names_kinds_and_source():
     got = reentry_rates(HAND, windows=[365], events=["relapse"], base_population="nur PCVE")
     text = got.definition.iloc[0]
