@@ -45,38 +45,52 @@ closed as (
   where c.closed_on is not null
 ),
 
+-- Only a person with more than one case can open another one after a closure, and only a
+-- subject with a relapse can have one: the ASOF joins run over those closed cases alone
+-- (1,000,000 cases: a fifth of the closed cases), and return matches only.
+repeat_persons as (
+  select person_key from cases where person_key is not null
+  group by person_key having count(*) > 1
+),
+
 person_openings as (
-  select person_key, provider_id, opened_on from cases where person_key is not null
+  select person_key, provider_id, opened_on from cases
+  where person_key in (select person_key from repeat_persons)
+),
+
+closed_repeat as (
+  select provider_id, case_id, person_key, transfer_from, reentry_from from closed
+  where person_key in (select person_key from repeat_persons)
 ),
 
 -- (a) same person, any provider: the first opening from day 1 and from day 15
 person_next as (
   select c.provider_id, c.case_id, o.opened_on as next_on
-  from closed as c
-  asof left join person_openings as o
+  from closed_repeat as c
+  asof join person_openings as o
     on c.person_key = o.person_key and c.transfer_from <= o.opened_on
 ),
 
 person_reentry as (
   select c.provider_id, c.case_id, o.opened_on as reentry_on
-  from closed as c
-  asof left join person_openings as o
+  from closed_repeat as c
+  asof join person_openings as o
     on c.person_key = o.person_key and c.reentry_from <= o.opened_on
 ),
 
 -- (a') the same, at the closing provider only
 own_person_next as (
   select c.provider_id, c.case_id, o.opened_on as next_on
-  from closed as c
-  asof left join person_openings as o
+  from closed_repeat as c
+  asof join person_openings as o
     on c.person_key = o.person_key and c.provider_id = o.provider_id
     and c.transfer_from <= o.opened_on
 ),
 
 own_person_reentry as (
   select c.provider_id, c.case_id, o.opened_on as reentry_on
-  from closed as c
-  asof left join person_openings as o
+  from closed_repeat as c
+  asof join person_openings as o
     on c.person_key = o.person_key and c.provider_id = o.provider_id
     and c.reentry_from <= o.opened_on
 ),
@@ -94,17 +108,22 @@ successor as (
   group by c.provider_id, c.case_id
 ),
 
+closed_relapsing as (
+  select provider_id, case_id, subject_key, closed_on from closed
+  where subject_key in (select subject_key from relapses)
+),
+
 relapse_after as (
   select c.provider_id, c.case_id, r.event_on as relapse_on
-  from closed as c
-  asof left join relapses as r
+  from closed_relapsing as c
+  asof join relapses as r
     on c.subject_key = r.subject_key and c.closed_on < r.event_on
 ),
 
 own_relapse_after as (
   select c.provider_id, c.case_id, r.event_on as relapse_on
-  from closed as c
-  asof left join relapses as r
+  from closed_relapsing as c
+  asof join relapses as r
     on c.subject_key = r.subject_key and c.provider_id = r.provider_id
     and c.closed_on < r.event_on
 ),
