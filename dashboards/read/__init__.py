@@ -38,7 +38,13 @@ from dashboards.read.lineage import (
 from dashboards.read.overview import decisions
 from dashboards.read.process import PROCESS_COUNTS, process_quality
 from dashboards.read.quality import flags, scorecard
-from dashboards.read.reentry import km_curve, reentry, reentry_cases
+from dashboards.read.reentry import (
+    NOT_PUBLISHED_NOTE,
+    event_published,
+    km_curve,
+    reentry,
+    reentry_cases,
+)
 from dashboards.read.scope import (
     ALL,
     NO_DATA_MESSAGE,
@@ -57,6 +63,7 @@ from dashboards.read.themes import theme_cases, theme_trend, themes
 
 __all__ = [
     "ALL",
+    "NOT_PUBLISHED_NOTE",
     "NO_DATA_MESSAGE",
     "PROCESS_COUNTS",
     "REGISTRY",
@@ -82,6 +89,7 @@ __all__ = [
     "deliveries",
     "delivery_tables",
     "effective_providers",
+    "event_published",
     "filter_options",
     "flags",
     "gap_counts",

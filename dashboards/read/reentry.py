@@ -11,7 +11,7 @@ import pandas as pd
 
 from dashboards.disclosure import Published, publish
 from dashboards.disclosure.curves import protected_days
-from dashboards.disclosure.families import ALL
+from dashboards.disclosure.families import ALL, reentry_published
 from dashboards.disclosure.tables import from_grid
 from dashboards.read import grid
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
@@ -118,7 +118,10 @@ def reentry(
     status = {c: res.pop(f"{c}__status") for c in GRID_COUNTS}
     pub = from_grid(res, k, status)
     # the curve values a suppressed reader sees in the table are points of its chart
-    shown = {e: set(_curve_days(viewer, df, e, s.windows)) for e in EVENTS}
+    shown = {
+        e: set(_curve_days(viewer, df, e, s.windows) if event_published(viewer, filters, e) else [])
+        for e in EVENTS
+    }
     off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
     return pub.hide(np.asarray(off), ["km_cumulative_incidence", "km_ci_low", "km_ci_high"])
 
@@ -137,6 +140,24 @@ def _curve_days(viewer: Viewer, df: pd.DataFrame, event: str, windows, step: int
         mine = pd.to_numeric(df[f"own_{column}"], errors="coerce").to_numpy(dtype=float)
         known = ~np.isnan(net) & (net == mine)  # its own record is the event the curve counts
     return protected_days(durations, happened, viewer.network_k, windows, step, known=known)
+
+
+def event_published(viewer: Viewer, filters: Filters, event: str) -> bool:
+    """Whether a suppressed reader gets `event` for this population: relapses are published
+    by programme and for the network only (dashboards.disclosure.families.EVENT_GROUPS).
+    Unsuppressed readers get every population."""
+    if viewer.network_k is None:
+        return True
+    fixed = grid.fixed_groups(viewer, filters)
+    return all(reentry_published(event, group) for group in fixed) if fixed else True
+
+
+NOT_PUBLISHED_NOTE = (
+    "Rückfälle werden in veröffentlichten Zahlen nur je Programm und für das ganze Netzwerk"
+    " ausgewiesen, nicht je Region oder Träger: dort sind es meist ein oder zwei Fälle, und"
+    " ihr Schutz hätte auch die Wiederaufnahme-Zahlen derselben Region oder desselben Trägers"
+    " verdeckt."
+)
 
 
 def _grid_cells(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFrame:
@@ -183,6 +204,7 @@ def _grid_counts(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFra
     margins = _margins(_grid_cells(source, viewer, filters))
     rows = []
     for event in EVENTS:
+        published = event_published(viewer, filters, event)
         for w in source.settings.windows:
             obs, km = f"{event}_{w}_obs", f"{event}_{w}_km"
             row: dict = {"event": event, "window_days": int(w)}
@@ -193,6 +215,9 @@ def _grid_counts(source: Source, viewer: Viewer, filters: Filters) -> pd.DataFra
                 ("events_observed", {obs: "event"}),
                 ("km_at_risk", {km: "at_risk"}),
             ):
+                if not published:  # no cell of the grid: hidden, never a zero
+                    row[column], row[f"{column}__status"] = 0, "secondary"
+                    continue
                 cell = _margin(margins, fixed)
                 row[column], row[f"{column}__status"] = int(cell["value"]), cell["status"]
             rows.append(row)
@@ -271,8 +296,10 @@ def km_curve(
     if k is None:
         days = list(range(0, horizon + 1, step))
         days += [] if days[-1] == horizon else [horizon]
-    else:
+    elif event_published(viewer, filters, event):
         days = _curve_days(viewer, df, event, windows, step)
+    else:
+        days = [0]  # withheld: the grid has no such cells
     at_risk_days = sorted({0, *windows})
     curve = kaplan_meier_at(durations, happened, days) if len(df) else pd.DataFrame()
     risk = (

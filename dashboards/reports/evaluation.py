@@ -43,6 +43,10 @@ def build(src, v, s, base, period, periods):
     ]
     for event, title, f in populations:
         sec = Section(title)
+        if not read.event_published(v, f, event):
+            sec.blocks.append(Text(read.NOT_PUBLISHED_NOTE, "note"))
+            sections.append(sec)
+            continue
         rates = read.reentry(src, v, f)
         sub = rates.rows(rates.table["event"] == event)
         closed = sub.table["closed_cases"].iloc[0] if len(sub.table) else 0

@@ -89,6 +89,9 @@ def render(ctx: ui.Context) -> None:
     for event, title in EVENTS.items():
         st.subheader(title)
         rates_q, km_q = queries[event]
+        if not read.event_published(v, f, event):
+            st.info(read.NOT_PUBLISHED_NOTE, icon=":material/info:")
+            continue
         if event == "relapse" and rates_q.program:
             st.caption(
                 "Grundgesamtheit: abgeschlossene Fälle der "

@@ -184,7 +184,9 @@ def test_a_validated_batch_is_not_fingerprinted(gx_context):
 
 def test_the_rows_for_the_suites_are_streamed_not_copied_whole(tmp_path):
     """20 million rows (about 1.6 GB as Arrow) through `frames` in a fresh process: its peak
-    memory stays far below one copy of them (10,000,000 cases: a copy cost 11.6 GB)."""
+    memory stays far below one copy of them (10,000,000 cases: a copy cost 11.6 GB). Here the
+    copy peaks at 1,812 MB, streaming at 350 MB alone and up to 812 MB on a loaded machine
+    (DuckDB reads ahead while the consumer waits for a core): the bound lies between."""
     import os
     import subprocess
     import sys
@@ -205,4 +207,4 @@ def test_the_rows_for_the_suites_are_streamed_not_copied_whole(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
     assert int(out[0]) == 20_000_000
-    assert int(out[1]) < 800, f"peak {out[1]} MB"
+    assert int(out[1]) < 1_200, f"peak {out[1]} MB"
