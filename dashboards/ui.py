@@ -443,8 +443,10 @@ def suppression_note(ctx: Context) -> None:
     if ctx.viewer.role == "traeger":
         st.info(
             "Ihre eigenen Fälle sehen Sie vollständig. Zahlen, die auch auf Daten anderer Träger"
-            " beruhen (netzwerkweite Themen, Wiederaufnahmen und Rückfälle), stehen unter"
-            f" statistischer Geheimhaltung (k = {ctx.viewer.network_k}).",
+            " beruhen (netzwerkweite Themen, Wiederaufnahmen), stehen unter statistischer"
+            f" Geheimhaltung (k = {ctx.viewer.network_k}); Rückfallquoten werden nur je"
+            " Programm und für das ganze Netzwerk veröffentlicht, Ihre eigenen Rückfälle"
+            " stehen in Ihrer Falltabelle.",
             icon=":material/visibility_off:",
         )
     elif k:

@@ -12,6 +12,7 @@ Both are cross-checked against lifelines and statsmodels in tests/unit/test_surv
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from statistics import NormalDist
 
@@ -42,6 +43,47 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
     return low, high
 
 
+class CumulativeCounts:
+    """How many of `values` are <= x (or < x), for many x.
+
+    Day counts are whole numbers: one `bincount` and its running sum answer every question in
+    O(1), where sorting the 660,000 closed cases of 1,000,000 took 40 ms per sort (a re-entry
+    view sorted them 13 times). Anything else (NaN, fractions, negatives) is sorted once and
+    searched, as before."""
+
+    MAX_WHOLE = 1_000_000  # a longer range of days is no day count: sort instead
+
+    def __init__(self, values):
+        v = np.asarray(values, dtype=float)
+        self.n = v.size
+        self._sorted = self._cum = None
+        whole = v.size and v.min() >= 0 and v.max() < self.MAX_WHOLE
+        if whole and np.array_equal(v, np.floor(v)):
+            self._cum = np.cumsum(np.bincount(v.astype(np.int64)))
+        else:
+            self._sorted = np.sort(v)
+
+    def at_most(self, x) -> np.ndarray:
+        """#(values <= x)."""
+        if self._cum is not None and isinstance(x, int | float):  # one day: no array
+            i = math.floor(x)
+            return 0 if i < 0 else int(self._cum[min(i, len(self._cum) - 1)])
+        x = np.asarray(x, dtype=float)
+        if self._cum is None:
+            return np.searchsorted(self._sorted, x, side="right") if self.n else np.zeros_like(x)
+        i = np.clip(np.floor(x), -1, len(self._cum) - 1).astype(np.int64)
+        return np.where(i < 0, 0, self._cum[np.maximum(i, 0)])
+
+    def below(self, x) -> np.ndarray:
+        """#(values < x)."""
+        if self._cum is not None:
+            if isinstance(x, int | float):
+                return self.at_most(math.ceil(x) - 1)
+            return self.at_most(np.ceil(np.asarray(x, dtype=float)) - 1)
+        x = np.asarray(x, dtype=float)
+        return np.searchsorted(self._sorted, x, side="left") if self.n else np.zeros_like(x)
+
+
 def kaplan_meier_at(
     durations, observed, horizons: Iterable[int], confidence: float = 0.95
 ) -> pd.DataFrame:
@@ -60,12 +102,12 @@ def kaplan_meier_at(
     if t.shape != e.shape:
         raise ValueError("durations and observed must have the same length")
     horizons = np.asarray(list(horizons), dtype=float)
-    t_sorted = np.sort(t)
+    times = CumulativeCounts(t)
     n_total = t.size
 
     event_times, deaths = np.unique(t[e], return_counts=True)
     # at risk at an event time: everyone whose time is >= it
-    at_risk_events = n_total - np.searchsorted(t_sorted, event_times, side="left")
+    at_risk_events = n_total - times.below(event_times)
     with np.errstate(divide="ignore", invalid="ignore"):
         factors = 1 - deaths / at_risk_events
         greenwood_terms = np.where(
@@ -89,8 +131,8 @@ def kaplan_meier_at(
     s_low = np.where(np.isnan(s_low), survival, s_low)
     s_high = np.where(np.isnan(s_high), survival, s_high)
 
-    at_risk = n_total - np.searchsorted(t_sorted, horizons, side="left")
-    events = np.searchsorted(np.sort(t[e]), horizons, side="right")
+    at_risk = n_total - times.below(horizons)
+    events = np.where(has_step, np.cumsum(deaths)[safe_idx] if event_times.size else 0, 0)
     return pd.DataFrame(
         {
             "horizon": horizons.astype(int),

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from transforms.survival import CumulativeCounts
+
 
 def protected_days(
     durations, observed, k: int, windows: Sequence[int], step: int = 7, known=None
@@ -27,21 +29,21 @@ def protected_days(
     another provider saw."""
     t = np.asarray(durations, dtype=float)
     happened = np.asarray(observed, dtype=bool)
-    event_days = np.sort(t[happened])
+    event_days = CumulativeCounts(t[happened])
     unknown = happened if known is None else happened & ~np.asarray(known, dtype=bool)
-    unknown_days = np.sort(t[unknown])
-    all_days = np.sort(t)
+    unknown_days = CumulativeCounts(t[unknown]) if known is not None else None
+    all_days = CumulativeCounts(t)
 
-    def count(days: np.ndarray, a: float, b: float) -> int:  # in (a, b]
-        return int(np.searchsorted(days, b, "right") - np.searchsorted(days, a, "right"))
+    def count(days: CumulativeCounts, a: float, b: float) -> int:  # in (a, b]
+        return int(days.at_most(b) - days.at_most(a))
 
     def events(a: float, b: float) -> int:
         e = count(event_days, a, b)
-        hidden = count(unknown_days, a, b) if known is not None else 0
+        hidden = count(unknown_days, a, b) if unknown_days is not None else 0
         return e if hidden == 0 or hidden >= k else 0  # 0: the step is not allowed
 
     def at_risk(d: float) -> int:
-        return int(all_days.size - np.searchsorted(all_days, d, "left"))
+        return int(all_days.n - all_days.below(d))
 
     def allowed(a: float, b: float) -> bool:
         return events(a, b) >= k and at_risk(b) >= k

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from transforms.reentry import RESULT_COLUMNS, reentry_rates
-from transforms.survival import kaplan_meier_at, wilson_interval
+from transforms.survival import CumulativeCounts, kaplan_meier_at, wilson_interval
 
 # Eight closed cases: (followup_days, reentry_days)
 #   1 (400, 20)  2 (400, –)  3 (400, 200)  4 (100, –)  5 (300, 250)  6 (200, –)
@@ -192,3 +192,27 @@ def test_reentry_rates_match_peer_libraries_on_generated_data():
         assert row.km_cumulative_incidence == pytest.approx(
             1 - kmf.survival_function_at_times([w]).iloc[0], abs=1e-12
         )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0, 3, 3, 7, 730, 731, 2000],  # day counts: the counting path
+        [0.5, 3, 3, 7.25, 730],  # fractions: sorted and searched
+        [np.nan, 3, 7],  # a missing value: sorted and searched
+        [-2, 3, 7],
+        [],
+    ],
+)
+def test_cumulative_counts_agree_with_searching_the_sorted_values(values):
+    """The counting shortcut (whole day numbers) answers exactly what searchsorted on the
+    sorted values answers, for whole and fractional days, before, inside and after them."""
+    counts = CumulativeCounts(values)
+    ordered = np.sort(np.asarray(values, dtype=float))
+    xs = [-5, -1, 0, 0.5, 2.999, 3, 3.5, 7, 100, 729.5, 730, 731, 5000]
+    expect_le = np.searchsorted(ordered, xs, side="right")
+    expect_lt = np.searchsorted(ordered, xs, side="left")
+    assert counts.at_most(np.asarray(xs)).tolist() == expect_le.tolist()
+    assert counts.below(np.asarray(xs)).tolist() == expect_lt.tolist()
+    assert [counts.at_most(x) for x in xs] == expect_le.tolist()  # one day at a time
+    assert [counts.below(x) for x in xs] == expect_lt.tolist()
