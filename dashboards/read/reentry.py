@@ -293,11 +293,18 @@ def km_curve(
         raise grid.NotInGrid(
             "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
         )
+    at_window = None
+    if k is not None:  # the numbers at risk are the grid's cells, with its pattern
+        counts = _grid_counts(source, viewer, filters)  # with what a provider knows
+        at_window = counts[counts["event"] == event].set_index("window_days")
     if k is None:
         days = list(range(0, horizon + 1, step))
         days += [] if days[-1] == horizon else [horizon]
     elif event_published(viewer, filters, event):
-        days = _curve_days(viewer, df, event, windows, step)
+        # a window whose number at risk the grid hides has no point either: the table hides
+        # its value, the chart must not show it (fewer points only widen the steps)
+        hidden = {int(w) for w, flag in at_window["km_at_risk__status"].items() if flag}
+        days = [d for d in _curve_days(viewer, df, event, windows, step) if d not in hidden]
     else:
         days = [0]  # withheld: the grid has no such cells
     at_risk_days = sorted({0, *windows})
@@ -311,10 +318,8 @@ def km_curve(
     if withheld:
         curve = pd.DataFrame()
     risk_shown = risk[["horizon", "at_risk"]].astype(object)
-    if k is not None:  # the numbers at risk are the grid's cells, with its pattern
+    if k is not None:
         margins = _margins(_grid_cells(source, viewer, filters))
-        counts = _grid_counts(source, viewer, filters)  # with what a provider knows
-        at_window = counts[counts["event"] == event].set_index("window_days")
         marks = []
         for day in risk["horizon"]:
             if day == 0:

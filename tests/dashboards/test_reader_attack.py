@@ -207,3 +207,23 @@ def test_a_providers_curve_does_not_pin_what_others_recorded(workspace):
                 others = int((unknown & inside).sum())
                 assert others == 0 or others >= k, (provider, event, a, b, others)
     assert curves > 0
+
+
+def test_a_curve_has_no_point_where_the_table_hides_the_number_at_risk(workspace):
+    """The table hides a window's incidence when the grid hides its number at risk; the chart
+    beside it must not show that value either (metrics.md: the curve agrees with the grid)."""
+    src = read.Source.of(workspace)
+    viewer = src.viewer("foerderer")
+    options = read.filter_options(src, viewer, read.ALL)
+    settings = [read.ALL, *(read.Filters(programs=(p,)) for p in options["programs"])]
+    settings += [read.Filters(regions=(r,)) for r in options["regions"]]
+    checked = 0
+    for f in settings:
+        for event in ("reentry", "relapse"):
+            curve = read.km_curve(src, viewer, f, event=event)
+            marks = curve["at_risk"].set_index("horizon")["at_risk"]
+            days = set(curve["curve"]["horizon"]) if len(curve["curve"]) else set()
+            hidden = {int(d) for d, m in marks.items() if d > 0 and isinstance(m, str)}
+            assert not days & hidden, (f, event, sorted(days & hidden))
+            checked += len(hidden)
+    assert checked > 0
