@@ -102,7 +102,10 @@ def render(ctx: ui.Context) -> None:
         sub = table.rows((table.table["event"] == event).to_numpy())
         km = ctx.run(km_q, **kw)
         if km["withheld"]:
-            st.caption(f"Kurve nicht ausgewiesen: weniger als {km['k']} Fälle oder Ereignisse.")
+            st.caption(
+                f"Kurve nicht ausgewiesen: weniger als {km['k']} Fälle oder Ereignisse, oder die"
+                " Zahlen unter Risiko sind zum Schutz kleiner Zahlen verborgen."
+            )
         else:
             ui.figure(
                 figures.km_curves([km], title=None),

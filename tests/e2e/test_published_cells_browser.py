@@ -171,7 +171,7 @@ def test_what_a_suppressed_reader_gets_is_the_published_cells(
     own = providers(e2e_workspace)[0] if role == "traeger" else None
     expected = _expected(e2e_workspace, role, own)
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="de-DE")
-    unmatched, foreign, downloads, charted = [], [], 0, 0
+    unmatched, foreign, downloads, charted, withheld = [], [], 0, 0, 0
     try:
         _login(page, dashboard_url, ROLE_USERS[role])
         sidebar = page.locator("[data-testid='stSidebar']")
@@ -191,6 +191,8 @@ def test_what_a_suppressed_reader_gets_is_the_published_cells(
                 downloads += 1
                 if not _matches(got, frames):
                     unmatched.append(f"{VIEWS[view]}: {name}")
+            if view == "wiederaufnahme":
+                withheld += page.get_by_text("Kurve nicht ausgewiesen").count()
             numbers = _numbers(frames)
             for chart in page.evaluate(CHART_NUMBERS):
                 for trace in chart:
@@ -200,6 +202,8 @@ def test_what_a_suppressed_reader_gets_is_the_published_cells(
                         foreign.append(f"{VIEWS[view]} / {trace['name']}: {extra[:5]}")
     finally:
         page.close()
-    assert downloads >= 5 and charted > 0
+    # charts were checked, or (the small provider of the demo) its curves are withheld because
+    # the grid hides their numbers at risk, and the view says so
+    assert downloads >= 5 and (charted > 0 or (role == "traeger" and withheld > 0))
     assert not unmatched, "Downloads ohne gleiche Tabelle der Leseseite:\n" + "\n".join(unmatched)
     assert not foreign, "Diagrammdaten mit Zahlen außerhalb der Tabellen:\n" + "\n".join(foreign)
