@@ -105,6 +105,17 @@ def _codes_text(values: Iterable | None, code_list: str, plural: str) -> str:
     return f"{plural}: " + ", ".join(codes.label_of(c) for c in present)
 
 
+def defined_codes(programs: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The population's codes by its definition, not by the data: the chosen programmes (else
+    all) and every intensity and close reason. A published text must not list the codes
+    present, or a code left out would tell the reader an exact 0 for that group."""
+    codes = load_contract().codes
+    defined = {c: list(codes[spec[0]].values) for c, spec in POPULATION_CODES.items()}
+    if programs:
+        defined["program"] = list(programs)
+    return defined
+
+
 def describe_population(
     df: pd.DataFrame,
     as_of: date | None = None,

@@ -19,6 +19,7 @@ from dashboards.read.scope import Filters, Source, Viewer, where
 from transforms.reentry import (
     EVENTS,
     POPULATION_CODES,
+    defined_codes,
     event_times,
     reentry_rates,
     window_masks,
@@ -104,7 +105,10 @@ def reentry(
         df,
         s.windows,
         as_of=_as_of(source),
-        present_codes=_present_codes(source, viewer, filters, intensities, close_reasons),
+        # a suppressed reader reads the population's definition, not the codes present in it
+        present_codes=defined_codes(filters.programs)
+        if k is not None
+        else _present_codes(source, viewer, filters, intensities, close_reasons),
         transfer_max_days=s.transfer_max_days,
         count_text=None if k else str,
     )

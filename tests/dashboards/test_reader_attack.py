@@ -227,3 +227,25 @@ def test_a_curve_has_no_point_where_the_table_hides_the_number_at_risk(workspace
             assert not days & hidden, (f, event, sorted(days & hidden))
             checked += len(hidden)
     assert checked > 0
+
+
+def test_the_rates_definition_names_no_code_that_a_group_lacks(workspace):
+    """The definition beside the re-entry rates described the population by the codes present:
+    a close reason missing from a region's list was an exact 0 for that region. A suppressed
+    reader reads the population's definition (its filter, else „alle“), whatever the data."""
+    src = read.Source.of(workspace)
+    funder, office = src.viewer("foerderer"), src.viewer("koordination")
+    options = read.filter_options(src, funder, read.ALL)
+    settings = [read.Filters(regions=(r,)) for r in options["regions"]]
+    settings += [read.Filters(providers=(p,)) for p in options["providers"]]
+    lacking = 0
+    for f in settings:
+        text = read.reentry(src, funder, f).table["definition"].iloc[0]
+        assert "Intensitäten: alle" in text and "Abschlussgründe: alle" in text, (f, text)
+        assert "Programme: alle" in text, (f, text)
+        inside = read.reentry(src, office, f).table["definition"].iloc[0]
+        lacking += "Abschlussgründe: alle" not in inside or "Programme: alle" not in inside
+    assert lacking > 0  # the demo has groups without some code: the attack is real there
+    chosen = read.Filters(programs=(options["programs"][0],))
+    text = read.reentry(src, funder, chosen).table["definition"].iloc[0]
+    assert "Programme: alle" not in text and "Intensitäten: alle" in text, text
