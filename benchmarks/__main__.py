@@ -46,6 +46,7 @@ SEED = 11
 EXPORTED_ON = date(2026, 10, 15)
 STAGES = (
     "landing",
+    "ingest",
     "parse",
     "validate",
     "staging",
@@ -56,9 +57,11 @@ STAGES = (
     "reports",
     "checks",
 )
-# stages measured inside another one (the grid is built within publish)
-NESTED_STAGES = ("grid",)
-INGEST_STAGES = ("landing", "parse", "validate", "staging")
+# stages measured inside another one: the grid within publish; parse, validate and staging
+# (with its thresholds) within ingest, summed over the two threads that read deliveries side
+# by side (pipelines.ingest.batch), so they add up to more than the ingest's wall time
+NESTED_STAGES = ("grid", "parse", "validate", "staging", "thresholds")
+INGEST_STAGES = ("landing", "ingest")
 
 GOALS = {  # issue 15 (earlier: issue 6 – 5 min at 1M, 3× / 1/4 / 300 ms)
     "end_to_end_10k_s": 8.0,

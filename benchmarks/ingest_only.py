@@ -16,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-INGEST_STAGES = ("landing", "parse", "validate", "staging")
+INGEST_STAGES = ("landing", "parse", "validate", "staging")  # thread-seconds since 12-03
+WALL_STAGES = ("landing", "ingest")  # wall time (code from 2026-12-03 on)
 
 
 def main(inbox: Path, ws: Path, label: str) -> None:
@@ -31,8 +32,9 @@ def main(inbox: Path, ws: Path, label: str) -> None:
     con = duckdb.connect(str(ws / "lagebild.duckdb"), read_only=True)
     stages = dict(con.execute("SELECT stage, seconds FROM audit.runs").fetchall())
     con.close()
-    ingest = sum(stages.get(s, 0) for s in INGEST_STAGES)
-    shown = {s: round(stages.get(s, 0), 2) for s in INGEST_STAGES}
+    summed = WALL_STAGES if "ingest" in stages else INGEST_STAGES
+    ingest = sum(stages.get(s, 0) for s in summed)
+    shown = {s: round(stages.get(s, 0), 2) for s in (*INGEST_STAGES, "ingest") if s in stages}
     print(f"{label} {shown} ingest {ingest:.2f} s")
 
 

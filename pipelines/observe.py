@@ -80,10 +80,12 @@ def stage(name: str) -> Iterator[None]:
         yield
     finally:
         elapsed = time.perf_counter() - p0
-        st = STAGES.setdefault(name, StageTiming(name))
-        st.seconds += elapsed
-        st.peak_rss_mb = max(st.peak_rss_mb, peak_between(t0, time.time()))
-        st.calls += 1
+        peak = peak_between(t0, time.time())
+        with _guard:  # deliveries are read in two threads at once (pipelines.ingest.batch)
+            st = STAGES.setdefault(name, StageTiming(name))
+            st.seconds += elapsed
+            st.peak_rss_mb = max(st.peak_rss_mb, peak)
+            st.calls += 1
 
 
 def timed_check(fn):

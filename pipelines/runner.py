@@ -300,9 +300,7 @@ def _has_no_data(ws) -> bool:
 
 STAGE_LABELS = {
     "landing": "Landung",
-    "parse": "Lesen",
-    "validate": "Prüfung",
-    "staging": "Staging",
+    "ingest": "Lesen, Prüfen und Laden",  # wall time; parse/validate/staging overlap in it
     "marts": "Marts",
     "themes": "Themen",
     "publish": "Veröffentlichung",

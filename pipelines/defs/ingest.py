@@ -61,13 +61,14 @@ def staging(context: dg.AssetExecutionContext, lagebild: LagebildResource) -> dg
     settings = lagebild.settings()
     with lagebild.write() as con:
         create_all(con)
-        results = ingest_pending(
-            con,
-            settings.ws,
-            context.run_id,
-            progress=log.info,
-            limits=Limits.from_settings(settings),
-        )
+        with stage("ingest"):  # wall time: its parse, validate and staging overlap
+            results = ingest_pending(
+                con,
+                settings.ws,
+                context.run_id,
+                progress=log.info,
+                limits=Limits.from_settings(settings),
+            )
         as_of = resolve_data_basis(con, settings.as_of, context.run_id)
         rows = {
             name: con.execute(f"SELECT count(*) FROM staging.{name}").fetchone()[0]

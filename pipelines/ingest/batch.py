@@ -3,18 +3,37 @@ the data basis (the as_of every figure of the run counts to)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
+import shutil
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import duckdb
 
 from data_contracts import load_contract
+from kernel.settings import load_settings
 from kernel.workspace import Workspace
 from pipelines.ingest import holds
 from pipelines.ingest.landing import complete_moves
 from pipelines.ingest.limits import Limits
-from pipelines.ingest.load import ApplyResult, apply_delivery
+from pipelines.ingest.load import (
+    ApplyResult,
+    Attempt,
+    apply_delivery,
+    inspect_attempt,
+    mark_attempt,
+    reads_current_cases,
+    record_attempt,
+)
+
+# deliveries read at once: one per core, and one more that reads while another is recorded
+# (1,000,000 cases on 2 cores: 82 s one after the other, 47 s with two readers, 43 s with three)
+READERS = min(4, (os.cpu_count() or 1) + 1)
 
 
 def pending_deliveries(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -35,15 +54,21 @@ def ingest_pending(
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
     limits: Limits | None = None,
+    readers: int = READERS,
 ) -> list[ApplyResult]:
+    """Apply every pending delivery, in `pending_deliveries` order. With `readers` > 1 the
+    next deliveries are read and checked (parse, identifier gate, row rules: the most of the
+    time, and read-only) on their own connections while the one before is recorded; recording
+    stays one writer, in order, each transaction begun after the previous one committed, so
+    the result is that of one delivery after the other (tests/hostile/test_parallel_ingest)."""
     contract = load_contract()
+    limits = limits or Limits()
     complete_moves(con, ws)
     holds.prepare(con, ws, run_id)  # thresholds and koordination's decisions (issue 13)
     pending = pending_deliveries(con)
     results = []
-    for i, row in enumerate(pending, 1):
-        t0 = time.perf_counter()
-        res = apply_delivery(con, ws, row, contract, run_id, limits)
+
+    def report(i: int, res: ApplyResult, seconds: float) -> None:
         results.append(res)
         if progress:
             loaded = (
@@ -54,10 +79,118 @@ def ingest_pending(
             progress(
                 f"Lieferung {i}/{len(pending)} {res.source_name}: {STATUS_DE[res.status]}"
                 f" – {german_int(res.rows_loaded)} {loaded},"
-                f" {german_int(res.rows_rejected)} abgelehnt ({time.perf_counter() - t0:.1f} s)"
+                f" {german_int(res.rows_rejected)} abgelehnt ({seconds:.1f} s)"
             )
+
+    if readers <= 1 or len(pending) <= 1:
+        for i, row in enumerate(pending, 1):
+            t0 = time.perf_counter()
+            res = apply_delivery(con, ws, row, contract, run_id, limits)
+            report(i, res, time.perf_counter() - t0)
+    else:
+        _side_by_side(con, ws, pending, contract, run_id, limits, readers, report)
     record_duplicates(con, run_id)
     return results
+
+
+class _Stopped(Exception):
+    """Another delivery was interrupted by the user: do not record this one."""
+
+
+class _Turns:
+    """Recording in the order of the pending list, one delivery at a time."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.next = 0
+        self.stopped = False
+        self.write = threading.Lock()  # one writing statement or transaction at a time
+
+    def wait(self, i: int) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.next == i or self.stopped)
+            if self.stopped:
+                raise _Stopped
+
+    def done(self, i: int) -> None:
+        with self.cond:
+            self.next = max(self.next, i + 1)
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
+
+
+def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -> None:
+    """Read and check up to `readers` deliveries at once, record them in order (see
+    `ingest_pending`). Each reader is a cursor of `con`: its own temp tables, one database."""
+    turns = _Turns()
+    idle: queue.SimpleQueue = queue.SimpleQueue()
+    opened = [con.cursor() for _ in range(readers)]
+    reading: set = set()  # cursors reading a delivery: interrupted when the user stops the run
+    for cur in opened:
+        holds.write_thresholds(cur, load_settings(ws.root))
+        idle.put(cur)
+
+    def read(cur, a: Attempt):
+        reading.add(cur)
+        try:
+            return inspect_attempt(cur, ws, a, contract, limits)
+        finally:
+            reading.discard(cur)
+
+    def one(i: int, row: tuple) -> tuple[ApplyResult, float]:
+        cur = idle.get()
+        t0 = time.perf_counter()
+        try:
+            a = Attempt.of(ws, row, limits)
+            with turns.write:
+                mark_attempt(cur, a)
+            try:
+                if turns.stopped:
+                    raise _Stopped
+                insp = read(cur, a)
+                turns.wait(i)
+                if reads_current_cases(insp):  # checked against the staging of its turn
+                    insp = read(cur, a)
+            except BaseException:
+                with turns.write:
+                    mark_attempt(cur, a, -1)
+                shutil.rmtree(a.workdir(ws), ignore_errors=True)
+                raise
+            with turns.write:
+                return record_attempt(cur, ws, a, insp, run_id), time.perf_counter() - t0
+        except BaseException:
+            turns.stop()  # nothing after a delivery that failed or was interrupted is recorded
+            raise
+        finally:
+            turns.done(i)
+            idle.put(cur)
+
+    pool = ThreadPoolExecutor(readers, thread_name_prefix="lagebild-reader")
+    futures = [pool.submit(one, i, row) for i, row in enumerate(pending)]
+    try:
+        for i, fut in enumerate(futures, 1):
+            report(i, *fut.result())
+    except BaseException as exc:
+        turns.stop()
+        for cur in list(reading):
+            with contextlib.suppress(Exception):
+                cur.interrupt()
+        if isinstance(exc, _Stopped):  # raise what stopped it (a later delivery's error)
+            pool.shutdown(wait=True, cancel_futures=True)
+            for fut in futures:
+                cause = None if fut.cancelled() else fut.exception()
+                if cause is not None and not isinstance(cause, _Stopped):
+                    raise cause from None
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for cur in opened:
+            with contextlib.suppress(Exception):
+                cur.close()
 
 
 def german_int(n: int) -> str:

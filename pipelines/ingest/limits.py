@@ -9,6 +9,7 @@ references) and again while it streams (decompressed bytes are counted, not trus
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -49,10 +50,11 @@ class Limits:
         )
 
     def start(self) -> Limits:
-        """A fresh budget for one delivery."""
-        self.deadline = time.monotonic() + self.timeout_seconds
-        self.used_bytes = 0
-        return self
+        """A fresh budget for one delivery: a copy, so deliveries read side by side (two
+        threads of one run) each keep their own deadline and byte count."""
+        return dataclasses.replace(
+            self, deadline=time.monotonic() + self.timeout_seconds, used_bytes=0
+        )
 
     def check_time(self) -> None:
         if self.deadline and time.monotonic() > self.deadline:

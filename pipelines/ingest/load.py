@@ -330,6 +330,139 @@ class Arrival:
         return (self.snapshot_on, self.received_at, self.delivery_id)
 
 
+@dataclass
+class Attempt:
+    """A landed delivery under way: what landing recorded, and why it is not opened (if so)."""
+
+    delivery_id: str
+    source_name: str
+    sha256: str
+    received_at: datetime
+    landed_at: datetime
+    landed_path: str | None
+    extra: list[str]
+    unopened: str | None  # None: open it; else the reason ("" for landing's faults alone)
+
+    @classmethod
+    def of(cls, ws: Workspace, landing_row: tuple, limits: Limits) -> Attempt:
+        """Decide whether to open a landed delivery (a crash while reading it before: probe it
+        in another process first; twice: never again)."""
+        did, source_name, sha, received_at, landed_at, landed_path, attempts, faults = landing_row
+        unopened: str | None = None
+        if landed_path is None:
+            unopened = ""  # not copied (symlink, FIFO, too big …): quarantined with its faults
+        elif attempts >= 2:
+            unopened = (
+                "nicht lesbar: die Verarbeitung wurde mehrfach abgebrochen (Absturz beim Lesen)"
+            )
+        elif attempts == 1 and not probe_survives(ws.root / landed_path, limits):
+            unopened = (
+                "nicht lesbar: das Lesen der Lieferung brach den Prozess ab (Absturz oder"
+                " Speicher-/Zeitgrenze); sie wurde nicht erneut geöffnet"
+            )
+        return cls(
+            did, source_name, sha, received_at, landed_at, landed_path, list(faults or []), unopened
+        )
+
+    def workdir(self, ws: Workspace) -> Path:
+        return ws.root / ".work" / self.delivery_id
+
+
+def mark_attempt(con: duckdb.DuckDBPyConnection, a: Attempt, step: int = 1) -> None:
+    """Count an attempt before the delivery is opened (committed at once), so a crash while
+    reading it is known at the next run; -1 when the user interrupted it."""
+    con.execute(
+        "UPDATE audit.landing SET attempts = attempts + ? WHERE delivery_id = ?",
+        [step, a.delivery_id],
+    )
+
+
+def inspect_attempt(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    a: Attempt,
+    contract: Contract,
+    limits: Limits,
+) -> Inspection:
+    """Read and check a delivery into the connection's temp tables, in one transaction that
+    writes nothing to the warehouse (a transaction per statement would commit every temp table
+    of the reader to the warehouse file's log). Runs side by side with another delivery's."""
+    if a.unopened is not None:
+        _create_rejections_tmp(con)
+        insp = Inspection(parsed=ParsedDelivery(source_name=a.source_name, kind="other"))
+        insp.quarantine = [Fault(f) for f in [*a.extra, a.unopened] if f]
+        return insp
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW provider_cases AS SELECT provider_id, case_id"
+            " FROM staging.cases"
+        )
+        insp = inspect_delivery(
+            con,
+            ws.root / a.landed_path,
+            a.workdir(ws),
+            contract,
+            known_cases="provider_cases",
+            limits=limits,
+            extra_faults=a.extra,
+            received_on=a.received_at.date(),
+        )
+        if insp.unreadable:  # an error inside may have aborted the transaction: start over
+            _rollback(con)
+            _create_rejections_tmp(con)
+        else:
+            con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+    return insp
+
+
+def reads_current_cases(insp: Inspection) -> bool:
+    """Whether the checks read the provider's cases in staging (a delivery without cases whose
+    rows refer to cases): then it must be checked after the deliveries before it are loaded."""
+    tables = insp.parsed.tables
+    return "cases" not in tables and any(st.table.references for st in tables.values())
+
+
+def record_attempt(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    a: Attempt,
+    insp: Inspection,
+    run_id: str | None,
+) -> ApplyResult:
+    """Record an inspected delivery (quarantine or load into staging): one transaction. Never
+    raises for anything in the delivery: a failure while recording quarantines it unopened."""
+    args = (a.delivery_id, a.source_name, a.sha256, a.received_at, a.landed_at, run_id)
+    try:
+        try:
+            con.execute("BEGIN TRANSACTION")
+            result = _record(con, insp, *args)
+            crash_point("apply.before_commit")
+            with stage("staging"):  # writing the recorded rows to the warehouse file
+                con.execute("COMMIT")
+        except (KeyboardInterrupt, SystemExit):
+            _rollback(con)
+            raise
+        except BaseException as exc:  # recording failed: quarantine it unopened
+            _rollback(con)
+            log_unreadable(exc, a.source_name)
+            con.execute("BEGIN TRANSACTION")
+            _create_rejections_tmp(con)
+            insp = Inspection(parsed=ParsedDelivery(source_name=a.source_name, kind="other"))
+            insp.quarantine = [Fault(f) for f in [*a.extra, unreadable_reason(exc)] if f]
+            result = _record(con, insp, *args)
+            con.execute("COMMIT")
+    finally:
+        shutil.rmtree(a.workdir(ws), ignore_errors=True)
+    if result.status == "quarantined":
+        crash_point("quarantine.committed")
+        move_to_quarantine(ws, a.delivery_id, [f.reason for f in insp.quarantine])
+    return result
+
+
 def apply_delivery(
     con: duckdb.DuckDBPyConnection,
     ws: Workspace,
@@ -338,75 +471,22 @@ def apply_delivery(
     run_id: str | None,
     limits: Limits | None = None,
 ) -> ApplyResult:
-    """Inspect a landed delivery and record it; one transaction. Never raises for anything in
-    the delivery: it ends quarantined "nicht lesbar" instead (see the module docstring)."""
-    did, source_name, sha, received_at, landed_at, landed_path, attempts, landing_faults = (
-        landing_row
-    )
+    """Inspect a landed delivery and record it. Never raises for anything in the delivery: it
+    ends quarantined "nicht lesbar" instead (see the module docstring)."""
     limits = limits or Limits()
-    workdir = ws.root / ".work" / did
-    extra = list(landing_faults or [])
-    unopened: str | None = None
-    if landed_path is None:
-        unopened = ""  # not copied (symlink, FIFO, too big …): quarantined with landing's faults
-    elif attempts >= 2:
-        unopened = "nicht lesbar: die Verarbeitung wurde mehrfach abgebrochen (Absturz beim Lesen)"
-    elif attempts == 1 and not probe_survives(ws.root / landed_path, limits):
-        unopened = (
-            "nicht lesbar: das Lesen der Lieferung brach den Prozess ab (Absturz oder"
-            " Speicher-/Zeitgrenze); sie wurde nicht erneut geöffnet"
-        )
-    con.execute("UPDATE audit.landing SET attempts = attempts + 1 WHERE delivery_id = ?", [did])
+    a = Attempt.of(ws, landing_row, limits)
+    mark_attempt(con, a)
     try:
-        # one transaction: reading, checking and recording (a transaction per statement would
-        # commit every temp table of the reader to the warehouse file's log)
-        con.execute("BEGIN TRANSACTION")
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW provider_cases AS SELECT provider_id, case_id"
-            " FROM staging.cases"
-        )
-        if unopened is None:
-            insp = inspect_delivery(
-                con,
-                ws.root / landed_path,
-                workdir,
-                contract,
-                known_cases="provider_cases",
-                limits=limits,
-                extra_faults=extra,
-                received_on=received_at.date(),
-            )
-        else:
-            _create_rejections_tmp(con)
-            insp = Inspection(parsed=ParsedDelivery(source_name=source_name, kind="other"))
-            insp.quarantine = [Fault(f) for f in [*extra, unopened] if f]
-        if insp.unreadable:  # an error inside may have aborted the transaction: start over
-            _rollback(con)
-            con.execute("BEGIN TRANSACTION")
-            _create_rejections_tmp(con)
-        result = _record(con, insp, did, source_name, sha, received_at, landed_at, run_id)
-        crash_point("apply.before_commit")
-        with stage("staging"):  # writing the recorded rows to the warehouse file
-            con.execute("COMMIT")
+        insp = inspect_attempt(con, ws, a, contract, limits)
     except (KeyboardInterrupt, SystemExit):
-        _rollback(con)
-        con.execute("UPDATE audit.landing SET attempts = attempts - 1 WHERE delivery_id = ?", [did])
+        mark_attempt(con, a, -1)
+        shutil.rmtree(a.workdir(ws), ignore_errors=True)
         raise
-    except BaseException as exc:  # recording failed: quarantine it unopened
-        _rollback(con)
-        log_unreadable(exc, source_name)
-        con.execute("BEGIN TRANSACTION")
-        _create_rejections_tmp(con)
-        insp = Inspection(parsed=ParsedDelivery(source_name=source_name, kind="other"))
-        insp.quarantine = [Fault(f) for f in [*extra, unreadable_reason(exc)] if f]
-        result = _record(con, insp, did, source_name, sha, received_at, landed_at, run_id)
-        con.execute("COMMIT")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if result.status == "quarantined":
-        crash_point("quarantine.committed")
-        move_to_quarantine(ws, did, [f.reason for f in insp.quarantine])
-    return result
+    try:
+        return record_attempt(con, ws, a, insp, run_id)
+    except (KeyboardInterrupt, SystemExit):
+        mark_attempt(con, a, -1)
+        raise
 
 
 def _rollback(con) -> None:

@@ -62,7 +62,7 @@ def parse_delivery(
     A limit exceeded stops reading at once (the delivery is quarantined in bounded time)."""
     limits = limits or Limits()
     if not limits.deadline:
-        limits.start()
+        limits = limits.start()
     own_name, _ = decode_name(path.name)
     shown, label = shown_name(contract, own_name, "Lieferung")
     parsed = ParsedDelivery(source_name=shown, kind="other")

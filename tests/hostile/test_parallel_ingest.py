@@ -1,0 +1,139 @@
+"""Deliveries are read and checked side by side (pipelines.ingest.batch, `readers`), recorded
+one after the other in the pending order: the warehouse must be exactly what reading them one
+after the other gives, whatever finishes first."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from data_contracts.schema import create_all
+from kernel.warehouse import connect
+from kernel.workspace import Workspace
+from pipelines.ingest import batch
+from pipelines.ingest.landing import land
+from tests.fixtures import messy
+from tests.hostile.corpus import cases_csv, csv_text, folder
+
+# what differs between two workspaces by construction (ids, clocks, paths)
+VOLATILE = {"delivery_id", "landed_at", "received_at", "run_id", "landed_path", "message"}
+GOALS_HEAD = "provider_id,case_id,goal_id,domain,set_on,due_on,status,status_on,offer_available"
+
+
+def _workspace(root: Path, inbox: Path) -> tuple[duckdb.DuckDBPyConnection, Workspace]:
+    ws = Workspace(root)
+    for d in (ws.root, ws.landing_dir, ws.quarantine_dir):
+        d.mkdir(parents=True)
+    con = connect(ws.db_path)
+    create_all(con)
+    land(con, ws, inbox)
+    return con, ws
+
+
+def _contents(con) -> dict[str, list[tuple]]:
+    """Every staging and audit table, sorted, without the volatile columns."""
+    out = {}
+    tables = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_schema IN ('staging', 'audit') AND table_name <> 'runs' ORDER BY 1, 2"
+    ).fetchall()
+    for schema, table in tables:
+        cols = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [schema, table],
+            ).fetchall()
+            if c not in VOLATILE
+        ]
+        sel = ", ".join(f'"{c}"' for c in cols)
+        out[f"{schema}.{table}"] = con.execute(
+            f"SELECT {sel} FROM {schema}.{table} ORDER BY ALL"
+        ).fetchall()
+    return out
+
+
+def test_reading_side_by_side_gives_what_one_after_the_other_gives(tmp_path):
+    inbox = tmp_path / "inbox"
+    messy.mixed_inbox(inbox)  # supersede, duplicates, quarantine, row faults, XLSX
+    folder(inbox, "pz_nur_ziele", {"goals.csv": _goals("kim-koeln", ["K-1001", "K-1002"])})
+    got = {}
+    for readers in (1, 3):
+        con, ws = _workspace(tmp_path / f"ws{readers}", inbox)
+        results = batch.ingest_pending(con, ws, readers=readers)
+        got[readers] = (sorted((r.source_name, r.status) for r in results), _contents(con))
+        con.close()
+    assert len(got[1][0]) >= 7
+    assert {s for _, s in got[1][0]} >= {"accepted", "quarantined", "partial"}
+    assert got[3][0] == got[1][0]
+    for table, rows in got[1][1].items():
+        assert got[3][1][table] == rows, table
+
+
+def _goals(pid: str, cases: list[str]) -> str:
+    row = ["Z1", "sprache", "2025-02-01", "2025-06-01", "teilweise", "", "true"]
+    return csv_text(GOALS_HEAD, [[pid, c, *row] for c in cases])
+
+
+def test_a_delivery_without_cases_is_checked_against_the_cases_loaded_before_it(
+    tmp_path, monkeypatch
+):
+    """Goals without a cases file refer to the provider's cases in staging: if they were read
+    while the cases before them were still being recorded, every goal would be rejected as
+    belonging to an unknown case. The reader checks them again in their turn."""
+    inbox = tmp_path / "inbox"
+    folder(inbox, "a_faelle", {"cases.csv": cases_csv("pa", n=2)})
+    folder(inbox, "b_ziele", {"goals.csv": _goals("pa", ["K1", "K2"])})
+    con, ws = _workspace(tmp_path / "ws", inbox)
+
+    goals_read = threading.Event()
+    real_inspect, real_record = batch.inspect_attempt, batch.record_attempt
+
+    def inspect(cur, ws_, a, *args, **kw):
+        insp = real_inspect(cur, ws_, a, *args, **kw)
+        if a.source_name == "b_ziele":
+            goals_read.set()
+        return insp
+
+    def record(cur, ws_, a, *args, **kw):
+        if a.source_name == "a_faelle":  # the goals are read before the cases are loaded
+            assert goals_read.wait(60)
+        return real_record(cur, ws_, a, *args, **kw)
+
+    monkeypatch.setattr(batch, "inspect_attempt", inspect)
+    monkeypatch.setattr(batch, "record_attempt", record)
+    results = {r.source_name: r for r in batch.ingest_pending(con, ws, readers=2)}
+    assert results["a_faelle"].status == "accepted"
+    assert (results["b_ziele"].status, results["b_ziele"].rows_loaded) == ("accepted", 2)
+    assert con.execute("SELECT count(*) FROM staging.goals").fetchone()[0] == 2
+    con.close()
+
+
+@pytest.mark.parametrize("readers", [2, 3])
+def test_an_interrupt_while_others_are_read_leaves_no_attempt_counted(
+    tmp_path, monkeypatch, readers
+):
+    """The user stops the run while deliveries are read side by side: none of them counts as
+    crashed (that would send it to the probe next time), none is recorded after the stop."""
+    inbox = tmp_path / "inbox"
+    for i in range(5):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    con, ws = _workspace(tmp_path / "ws", inbox)
+    real = batch.inspect_attempt
+
+    def inspect(cur, ws_, a, *args, **kw):
+        if a.source_name == "1_gut":
+            raise KeyboardInterrupt
+        return real(cur, ws_, a, *args, **kw)
+
+    monkeypatch.setattr(batch, "inspect_attempt", inspect)
+    with pytest.raises(KeyboardInterrupt):
+        batch.ingest_pending(con, ws, readers=readers)
+    assert con.execute("SELECT max(attempts) FROM audit.landing").fetchone()[0] == 0
+    recorded = {r[0] for r in con.execute("SELECT source_name FROM audit.deliveries").fetchall()}
+    assert recorded <= {"0_gut"}  # only what came before the stop in the pending order
+    con.close()
