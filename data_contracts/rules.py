@@ -164,19 +164,26 @@ def checked_sql(
     raws = ", ".join(c.name for c in table.columns)
     checks = [f for c in table.columns for f in _faults_for(c, table, contract, shown)]
     fault_list = ",\n      ".join(_fault_struct(cond, col, r) for cond, col, r in checks)
-    key_fault = "[]"
+    key_fault, firsts, join = "[]", "", ""
     if table.key:
+        # the first line of each key that occurs more than once: an aggregate over the keys
+        # and a join, not a window over every row (1,000,000 cases: a tenth of the checks)
         key_cols = ", ".join(f"t_{k}" for k in table.key)
         all_set = " AND ".join(f"t_{k} IS NOT NULL" for k in table.key)
         key_shown = ", ".join(f"‚{shown.get(k, table.column(k).alias)}‘" for k in table.key)
+        firsts = f""", firsts AS (
+  SELECT {key_cols}, min(__line) AS first_line FROM typed WHERE {all_set}
+  GROUP BY ALL HAVING count(*) > 1
+)"""
+        on = " AND ".join(f"d.t_{k} = j.t_{k}" for k in table.key)
+        join = f"LEFT JOIN firsts d ON {on}"
         key_fault = (
-            f"CASE WHEN {all_set} AND __line > min(__line) OVER (PARTITION BY {key_cols})"
+            f"CASE WHEN j.__line > d.first_line"
             f" THEN [{{'col': {lit(table.key[-1])}, 'reason': {lit('doppelter Schlüssel (')}"
-            f" || {lit(key_shown)} || ' bereits in Zeile ' ||"
-            f" CAST(min(__line) OVER (PARTITION BY {key_cols}) AS VARCHAR) || ')'}}]"
-            " ELSE [] END"
+            f" || {lit(key_shown)} || ' bereits in Zeile ' || CAST(d.first_line AS VARCHAR)"
+            " || ')'}] ELSE [] END"
         )
-    final_cols = ", ".join(f"t_{c.name} AS {c.name}" for c in table.columns)
+    final_cols = ", ".join(f"j.t_{c.name} AS {c.name}" for c in table.columns)
     trimmed = ", ".join(f"nullif(trim({c.name}), '') AS {c.name}" for c in table.columns)
     return f"""
 WITH source AS (
@@ -185,16 +192,17 @@ WITH source AS (
   SELECT __line, {raws},
     {typed}
   FROM source
-), judged AS (
+){firsts}, judged AS (
   SELECT *,
     list_filter([
       {fault_list}
     ], lambda f: f IS NOT NULL) AS row_faults
   FROM typed
 )
-SELECT __line, {final_cols},
-  list_concat(row_faults, {key_fault}) AS faults
-FROM judged
+SELECT j.__line, {final_cols},
+  list_concat(j.row_faults, {key_fault}) AS faults
+FROM judged j {join}
+ORDER BY j.__line
 """
 
 

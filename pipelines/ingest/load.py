@@ -104,11 +104,12 @@ def _check_provider(
     provider_id recorded for the delivery is a valid pseudonym or none: a value breaking the
     key pattern (or looking like an identifier) is never stored."""
     parts = [
-        f"SELECT DISTINCT trim(provider_id) AS p FROM {st.raw} WHERE nullif(trim(provider_id), '')"
-        " IS NOT NULL"
+        f"SELECT DISTINCT provider_id AS p FROM {st.raw} WHERE provider_id IS NOT NULL"
         for st in parsed.tables.values()
     ]
-    found = sorted(r[0] for r in con.execute(" UNION ".join(parts)).fetchall()) if parts else []
+    # trimmed (of spaces, as SQL's trim) on the distinct values, not on every row
+    raw = con.execute(" UNION ".join(parts)).fetchall() if parts else []
+    found = sorted({v.strip(" ") for (v,) in raw} - {""})
     manifest_pid = str(parsed.manifest.get("provider_id") or "").strip() or None
     faults = []
     if len(found) > 1:
@@ -242,23 +243,17 @@ def _judge(
         if st is None:
             continue
         checked = f"checked_{name}"
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {checked} AS "
-            + checked_sql(st.table, st.raw, st.headers, st.bool_mark_columns, contract)
-        )
+        sql = checked_sql(st.table, st.raw, st.headers, st.bool_mark_columns, contract)
         if st.table.references:
             cases = "checked_cases_valid" if "cases" in parsed.tables else known_cases
-            if cases:
-                shown = st.headers.get("case_id", "fall_id")
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {checked} AS "
-                    + reference_sql(checked, cases, shown)
-                )
+            if cases:  # in the same statement: one table written, not two
+                sql = reference_sql(f"({sql})", cases, st.headers.get("case_id", "fall_id"))
             else:
                 insp.notes.append(
                     f"{st.file_name}: keine Fälle in der Lieferung – Zuordnung der Fälle wird"
                     " erst beim Laden geprüft"
                 )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {checked} AS {sql}")
         if name == "cases":
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE checked_cases_valid AS"
