@@ -19,10 +19,7 @@ from data_contracts import load_contract
 from kernel.settings import load_settings
 from kernel.workspace import Workspace
 from pipelines.ingest import holds
-from pipelines.ingest.landing import complete_moves
-from pipelines.ingest.limits import Limits
-from pipelines.ingest.load import (
-    ApplyResult,
+from pipelines.ingest.attempt import (
     Attempt,
     apply_delivery,
     inspect_attempt,
@@ -30,6 +27,9 @@ from pipelines.ingest.load import (
     reads_current_cases,
     record_attempt,
 )
+from pipelines.ingest.landing import complete_moves
+from pipelines.ingest.limits import Limits
+from pipelines.ingest.load import ApplyResult
 
 # deliveries read at once: one per core, and one more that reads while another is recorded
 # (1,000,000 cases on 2 cores: 82 s one after the other, 47 s with two readers, 43 s with three)

@@ -11,7 +11,7 @@ import pytest
 from data_contracts.schema import create_all
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
-from pipelines.ingest import batch, load
+from pipelines.ingest import attempt, batch, load
 from pipelines.ingest.landing import land
 from pipelines.ingest.limits import Limits
 from tests.hostile.corpus import EMAIL, cases_csv, folder
@@ -71,7 +71,7 @@ def test_an_interrupted_delivery_is_probed_in_another_process_first(setup, monke
         seen.append(path.name)
         return path.name != "c_gut"  # c_gut kills the reader again
 
-    monkeypatch.setattr(load, "probe_survives", probe)
+    monkeypatch.setattr(attempt, "probe_survives", probe)
     batch.ingest_pending(con, ws)
     got = statuses(con)
     assert sorted(seen) == ["a_gut", "c_gut"]
@@ -88,15 +88,15 @@ def test_an_interrupted_delivery_is_probed_in_another_process_first(setup, monke
 def test_twice_interrupted_is_quarantined_without_opening(setup, monkeypatch):
     con, ws = setup
     con.execute("UPDATE audit.landing SET attempts = 2 WHERE source_name = 'a_gut'")
-    monkeypatch.setattr(load, "probe_survives", lambda *a: pytest.fail("not probed"))
-    monkeypatch.setattr(load, "inspect_delivery", _only_for({"b_boese", "c_gut"}))
+    monkeypatch.setattr(attempt, "probe_survives", lambda *a: pytest.fail("not probed"))
+    monkeypatch.setattr(attempt, "inspect_delivery", _only_for({"b_boese", "c_gut"}))
     batch.ingest_pending(con, ws)
     status, message = statuses(con)["a_gut"]
     assert status == "quarantined" and "mehrfach abgebrochen" in message
 
 
 def _only_for(names):
-    real = load.inspect_delivery
+    real = attempt.inspect_delivery
 
     def inspect(con, path, *a, **k):
         assert path.name in names, path.name
@@ -108,7 +108,7 @@ def _only_for(names):
 def test_the_probe_really_runs_a_delivery_in_another_process(setup):
     _, ws = setup
     landed = next(ws.landing_dir.glob("*/a_gut"))
-    assert load.probe_survives(landed, Limits())
+    assert attempt.probe_survives(landed, Limits())
 
 
 def test_an_interrupt_by_the_user_does_not_count_as_a_crash(setup, monkeypatch):
@@ -117,7 +117,7 @@ def test_an_interrupt_by_the_user_does_not_count_as_a_crash(setup, monkeypatch):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(load, "inspect_delivery", interrupted)
+    monkeypatch.setattr(attempt, "inspect_delivery", interrupted)
     with pytest.raises(KeyboardInterrupt):
         batch.ingest_pending(con, ws)
     assert con.execute("SELECT max(attempts) FROM audit.landing").fetchone()[0] == 0
