@@ -14,6 +14,7 @@ import duckdb
 
 from data_contracts import Contract
 from kernel.workspace import Workspace
+from pipelines.ingest.faults import interrupts
 from pipelines.ingest.landing import crash_point, move_to_quarantine
 from pipelines.ingest.limits import Limits, probe_survives
 from pipelines.ingest.load import (
@@ -113,9 +114,16 @@ def inspect_attempt(
             create_rejections_tmp(con)
         else:
             con.execute("COMMIT")
-    except BaseException:
+    except interrupts():
         rollback(con)
         raise
+    except BaseException as exc:  # around the reading (the transaction): still the delivery's
+        rollback(con)
+        log_unreadable(exc, a.source_name)
+        create_rejections_tmp(con)
+        insp = Inspection(parsed=ParsedDelivery(source_name=a.source_name, kind="other"))
+        insp.quarantine = [Fault(f) for f in [*a.extra, unreadable_reason(exc)] if f]
+        insp.unreadable = True
     return insp
 
 
@@ -143,7 +151,7 @@ def record_attempt(
             crash_point("apply.before_commit")
             with stage("staging"):  # writing the recorded rows to the warehouse file
                 con.execute("COMMIT")
-        except (KeyboardInterrupt, SystemExit):
+        except interrupts():
             rollback(con)
             raise
         except BaseException as exc:  # recording failed: quarantine it unopened
@@ -178,12 +186,12 @@ def apply_delivery(
     mark_attempt(con, a)
     try:
         insp = inspect_attempt(con, ws, a, contract, limits)
-    except (KeyboardInterrupt, SystemExit):
+    except interrupts():
         mark_attempt(con, a, -1)
         shutil.rmtree(a.workdir(ws), ignore_errors=True)
         raise
     try:
         return record_attempt(con, ws, a, insp, run_id)
-    except (KeyboardInterrupt, SystemExit):
+    except interrupts():
         mark_attempt(con, a, -1)
         raise

@@ -4,6 +4,7 @@ the data basis (the as_of every figure of the run counts to)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
 import shutil
@@ -16,7 +17,6 @@ from datetime import date
 import duckdb
 
 from data_contracts import load_contract
-from kernel.settings import load_settings
 from kernel.workspace import Workspace
 from pipelines.ingest import holds
 from pipelines.ingest.attempt import (
@@ -27,6 +27,7 @@ from pipelines.ingest.attempt import (
     reads_current_cases,
     record_attempt,
 )
+from pipelines.ingest.faults import interrupts
 from pipelines.ingest.landing import complete_moves
 from pipelines.ingest.limits import Limits
 from pipelines.ingest.load import ApplyResult
@@ -82,35 +83,43 @@ def ingest_pending(
                 f" {german_int(res.rows_rejected)} abgelehnt ({seconds:.1f} s)"
             )
 
-    if readers <= 1 or len(pending) <= 1:
-        for i, row in enumerate(pending, 1):
-            t0 = time.perf_counter()
-            res = apply_delivery(con, ws, row, contract, run_id, limits)
-            report(i, res, time.perf_counter() - t0)
-    else:
-        _side_by_side(con, ws, pending, contract, run_id, limits, readers, report)
+    # deliveries a crash interrupted before (attempts > 0, last in the list) are read alone:
+    # the next crash must be charged to the delivery that caused it, not to its neighbours
+    fresh = [row for row in pending if not row[6]]
+    serial = pending[len(fresh) :] if readers > 1 and len(fresh) > 1 else pending
+    if serial is not pending:
+        _side_by_side(con, ws, fresh, contract, run_id, limits, readers, report)
+    for i, row in enumerate(serial, len(pending) - len(serial) + 1):
+        t0 = time.perf_counter()
+        res = apply_delivery(con, ws, row, contract, run_id, limits)
+        report(i, res, time.perf_counter() - t0)
     record_duplicates(con, run_id)
     return results
 
 
 class _Stopped(Exception):
-    """Another delivery was interrupted by the user: do not record this one."""
+    """The run was stopped (the user, or another delivery's unexpected error): this delivery
+    is not recorded, and its attempt does not count as a crash."""
 
 
 class _Turns:
-    """Recording in the order of the pending list, one delivery at a time."""
+    """Recording in the order of the list, one delivery at a time; `stop` ends it all."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.next = 0
-        self.stopped = False
+        self.cancel = threading.Event()  # read by the readers' limits (watchdog, check_time)
         self.write = threading.Lock()  # one writing statement or transaction at a time
+
+    @property
+    def stopped(self) -> bool:
+        return self.cancel.is_set()
 
     def wait(self, i: int) -> None:
         with self.cond:
             self.cond.wait_for(lambda: self.next == i or self.stopped)
-            if self.stopped:
-                raise _Stopped
+        if self.stopped:
+            raise _Stopped
 
     def done(self, i: int) -> None:
         with self.cond:
@@ -119,51 +128,55 @@ class _Turns:
 
     def stop(self) -> None:
         with self.cond:
-            self.stopped = True
+            self.cancel.set()
             self.cond.notify_all()
 
 
 def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -> None:
     """Read and check up to `readers` deliveries at once, record them in order (see
-    `ingest_pending`). Each reader is a cursor of `con`: its own temp tables, one database."""
+    `ingest_pending`). Each reader is a cursor of `con`: its own temp tables, one database.
+    A stop ends the readings through their limits (`Limits.cancel`) and records nothing
+    more; a cursor that records is never interrupted."""
     turns = _Turns()
+    limits = dataclasses.replace(limits, cancel=turns.cancel)
     idle: queue.SimpleQueue = queue.SimpleQueue()
     opened = [con.cursor() for _ in range(readers)]
-    reading: set = set()  # cursors reading a delivery: interrupted when the user stops the run
     for cur in opened:
-        holds.write_thresholds(cur, load_settings(ws.root))
+        holds.prepare_reader(cur, ws)
         idle.put(cur)
 
-    def read(cur, a: Attempt):
-        reading.add(cur)
-        try:
-            return inspect_attempt(cur, ws, a, contract, limits)
-        finally:
-            reading.discard(cur)
-
     def one(i: int, row: tuple) -> tuple[ApplyResult, float]:
+        if turns.stopped:  # before a probe or a read
+            raise _Stopped
         cur = idle.get()
         t0 = time.perf_counter()
+        a: Attempt | None = None
         try:
             a = Attempt.of(ws, row, limits)
             with turns.write:
-                mark_attempt(cur, a)
-            try:
                 if turns.stopped:
+                    a = None
                     raise _Stopped
-                insp = read(cur, a)
-                turns.wait(i)
-                if reads_current_cases(insp):  # checked against the staging of its turn
-                    insp = read(cur, a)
-            except BaseException:
+                mark_attempt(cur, a)
+            insp = inspect_attempt(cur, ws, a, contract, limits)
+            turns.wait(i)
+            if reads_current_cases(insp):  # checked against the staging of its turn
+                insp = inspect_attempt(cur, ws, a, contract, limits)
+            with turns.write:
+                if turns.stopped:  # what was read after the stop is not recorded
+                    raise _Stopped
+                res = record_attempt(cur, ws, a, insp, run_id)
+                a = None  # recorded: the attempt is done
+            return res, time.perf_counter() - t0
+        except (_Stopped, *interrupts()):
+            turns.stop()
+            if a is not None:
                 with turns.write:
                     mark_attempt(cur, a, -1)
                 shutil.rmtree(a.workdir(ws), ignore_errors=True)
-                raise
-            with turns.write:
-                return record_attempt(cur, ws, a, insp, run_id), time.perf_counter() - t0
+            raise
         except BaseException:
-            turns.stop()  # nothing after a delivery that failed or was interrupted is recorded
+            turns.stop()  # an unexpected error stops the run, as one after the other
             raise
         finally:
             turns.done(i)
@@ -176,9 +189,6 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
             report(i, *fut.result())
     except BaseException as exc:
         turns.stop()
-        for cur in list(reading):
-            with contextlib.suppress(Exception):
-                cur.interrupt()
         if isinstance(exc, _Stopped):  # raise what stopped it (a later delivery's error)
             pool.shutdown(wait=True, cancel_futures=True)
             for fut in futures:

@@ -87,8 +87,28 @@ def prepare(con: duckdb.DuckDBPyConnection, ws: Workspace, run_id: str | None = 
     apply_decisions(con, decisions.read(ws.root, "delivery"), run_id)
 
 
+def prepare_reader(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+    """What `judge` reads on a further connection of the run (a reader of
+    pipelines.ingest.batch): the thresholds and the decision log, as temp tables of its own."""
+    write_thresholds(con, load_settings(ws.root))
+    write_decision_log(con, decisions.read(ws.root, "delivery"))
+
+
 def apply_decisions(con: duckdb.DuckDBPyConnection, entries: list[dict], run_id=None) -> None:
     """The latest decision of each held delivery: reject it, or queue it again (released)."""
+    if not write_decision_log(con, entries):
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _apply(con, run_id)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def write_decision_log(con: duckdb.DuckDBPyConnection, entries: list[dict]) -> bool:
+    """The delivery decisions as the temp table `decision_log`; False when there are none."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE decision_log (seq INTEGER, delivery_id VARCHAR,"
         " action VARCHAR, reason VARCHAR, decided_by VARCHAR, decided_at TIMESTAMP)"
@@ -99,15 +119,9 @@ def apply_decisions(con: duckdb.DuckDBPyConnection, entries: list[dict], run_id=
         if e.get("action") in decisions.DELIVERY_ACTIONS and e.get("at")
     ]
     if not rows:
-        return
+        return False
     con.executemany("INSERT INTO decision_log VALUES (?, ?, ?, ?, ?, ?)", rows)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _apply(con, run_id)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    return True
 
 
 def _apply(con: duckdb.DuckDBPyConnection, run_id: str | None) -> None:

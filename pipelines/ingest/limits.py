@@ -37,6 +37,8 @@ class Limits:
     ratio_floor_bytes: int = 1_000_000
     deadline: float = field(default=0.0, repr=False)  # time.monotonic(); 0 = not started
     used_bytes: int = field(default=0, repr=False)  # unpacked so far in this delivery
+    # set when the user stops the run: reading ends at the next check, like the time limit
+    cancel: threading.Event | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings) -> Limits:
@@ -57,6 +59,8 @@ class Limits:
         )
 
     def check_time(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise LimitExceeded("Lesen abgebrochen: der Lauf wurde angehalten")
         if self.deadline and time.monotonic() > self.deadline:
             raise LimitExceeded(
                 f"Zeitgrenze überschritten: Lesen und Prüfen dauerte länger als"
@@ -90,7 +94,8 @@ def _size(n: int) -> str:
 @contextlib.contextmanager
 def watchdog(con, limits: Limits) -> Iterator[None]:
     """Interrupt a DuckDB query that runs past the delivery's deadline (DuckDB then raises,
-    and the delivery is quarantined as exceeding the time limit)."""
+    and the delivery is quarantined as exceeding the time limit), or once the user stopped the
+    run (`limits.cancel`: then nothing of the delivery is recorded)."""
     if not limits.deadline:
         yield
         return
@@ -98,7 +103,8 @@ def watchdog(con, limits: Limits) -> Iterator[None]:
 
     def watch() -> None:
         while not done.wait(0.5):
-            if time.monotonic() > limits.deadline:
+            cancelled = limits.cancel is not None and limits.cancel.is_set()
+            if cancelled or time.monotonic() > limits.deadline:
                 with contextlib.suppress(Exception):
                     con.interrupt()
                 return

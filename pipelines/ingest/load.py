@@ -28,6 +28,7 @@ import duckdb
 from data_contracts import Contract, load_contract
 from data_contracts.rules import checked_sql, lit, reference_sql
 from pipelines.ingest import holds
+from pipelines.ingest.faults import interrupts
 from pipelines.ingest.gate import scan_identifiers
 from pipelines.ingest.limits import LimitExceeded, Limits, watchdog
 from pipelines.ingest.reader import Fault, ParsedDelivery, parse_delivery
@@ -104,9 +105,19 @@ def _check_provider(
         f"SELECT DISTINCT provider_id AS p FROM {st.raw} WHERE provider_id IS NOT NULL"
         for st in parsed.tables.values()
     ]
-    # trimmed (of spaces, as SQL's trim) on the distinct values, not on every row
-    raw = con.execute(" UNION ".join(parts)).fetchall() if parts else []
-    found = sorted({v.strip(" ") for (v,) in raw} - {""})
+    # trimmed on the distinct values, not on every row; by SQL's trim (which also strips
+    # Unicode spaces such as U+00A0), as the row rules trim the values they load
+    found = (
+        sorted(
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT trim(p) FROM ({' UNION '.join(parts)})"
+                " WHERE nullif(trim(p), '') IS NOT NULL"
+            ).fetchall()
+        )
+        if parts
+        else []
+    )
     manifest_pid = str(parsed.manifest.get("provider_id") or "").strip() or None
     faults = []
     if len(found) > 1:
@@ -183,7 +194,7 @@ def inspect_delivery(
         ]
         with stage("validate"), watchdog(con, limits):
             return _judge(con, parsed, contract, known_cases, received_on)
-    except (KeyboardInterrupt, SystemExit):
+    except interrupts():
         raise
     except BaseException as exc:  # also Rust panics of native readers
         log_unreadable(exc, parsed.source_name)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipelines.ingest.csvfile import LimitExceeded, UnreadableFile, de_int
+from pipelines.ingest.faults import interrupts
 from pipelines.ingest.limits import Limits
 from pipelines.ingest.members import check_zip_directory
 
@@ -220,7 +221,7 @@ def read_sheets(path: Path) -> dict[str, list[list]]:
         for name in wb.sheet_names:
             out[name] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         return out
-    except (KeyboardInterrupt, SystemExit):
+    except interrupts():
         raise
     except BaseException as exc:  # calamine raises XmlError, ZipError, Rust panics …
         raise UnreadableFile(

@@ -13,7 +13,7 @@ import pytest
 from data_contracts.schema import create_all
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
-from pipelines.ingest import batch
+from pipelines.ingest import attempt, batch
 from pipelines.ingest.landing import land
 from tests.fixtures import messy
 from tests.hostile.corpus import cases_csv, csv_text, folder
@@ -133,7 +133,70 @@ def test_an_interrupt_while_others_are_read_leaves_no_attempt_counted(
     monkeypatch.setattr(batch, "inspect_attempt", inspect)
     with pytest.raises(KeyboardInterrupt):
         batch.ingest_pending(con, ws, readers=readers)
-    assert con.execute("SELECT max(attempts) FROM audit.landing").fetchone()[0] == 0
+    unrecorded = "SELECT max(attempts) FROM audit.landing WHERE NOT processed"
+    assert con.execute(unrecorded).fetchone()[0] == 0
     recorded = {r[0] for r in con.execute("SELECT source_name FROM audit.deliveries").fetchall()}
     assert recorded <= {"0_gut"}  # only what came before the stop in the pending order
+    con.close()
+
+
+def test_a_provider_id_padded_with_non_breaking_spaces_is_that_provider(tmp_path):
+    """Spreadsheet exports pad cells with U+00A0. The row rules trim it away when loading, so
+    the provider check must read the same provider — else the new snapshot would not replace
+    the old one, and the provider's cases would be counted twice."""
+    inbox = tmp_path / "inbox"
+    folder(inbox, "a_alt", {"cases.csv": cases_csv("pa", n=2)})
+    folder(inbox, "b_neu", {"cases.csv": cases_csv("pa\u00a0", n=3)})
+    con, ws = _workspace(tmp_path / "ws", inbox)
+    results = {r.source_name: r for r in batch.ingest_pending(con, ws)}
+    assert results["b_neu"].provider_id == "pa" and results["b_neu"].status == "accepted"
+    assert results["a_alt"].status == "accepted"
+    staged = con.execute("SELECT provider_id, count(*) FROM staging.cases GROUP BY 1").fetchall()
+    assert staged == [("pa", 3)]
+    con.close()
+
+
+def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(tmp_path):
+    """Ctrl-C reaches the main thread while it waits for the readers (here: raised from the
+    progress line of the first delivery): nothing after it is recorded, no attempt counts as a
+    crash, nothing is left in the work folder."""
+    inbox = tmp_path / "inbox"
+    for i in range(6):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    con, ws = _workspace(tmp_path / "ws", inbox)
+
+    def progress(line: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batch.ingest_pending(con, ws, progress=progress, readers=3)
+    unrecorded = "SELECT max(attempts) FROM audit.landing WHERE NOT processed"
+    assert con.execute(unrecorded).fetchone()[0] == 0
+    recorded = [r[0] for r in con.execute("SELECT source_name FROM audit.deliveries").fetchall()]
+    assert recorded == ["0_gut"]
+    assert not any((ws.root / ".work").glob("*/*"))
+    con.close()
+
+
+def test_deliveries_a_crash_interrupted_are_read_one_at_a_time(tmp_path, monkeypatch):
+    """A delivery with a counted attempt (a crash while reading it) is probed and read alone,
+    after the others: a second crash is then charged to the delivery that caused it."""
+    inbox = tmp_path / "inbox"
+    for i in range(4):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    con, ws = _workspace(tmp_path / "ws", inbox)
+    con.execute("UPDATE audit.landing SET attempts = 1 WHERE source_name IN ('1_gut', '2_gut')")
+    monkeypatch.setattr(attempt, "probe_survives", lambda *a: True)
+    alone: list[str] = []
+    real = batch.apply_delivery
+
+    def apply(con_, ws_, row, *a, **k):
+        alone.append(row[1])
+        return real(con_, ws_, row, *a, **k)
+
+    monkeypatch.setattr(batch, "apply_delivery", apply)
+    results = batch.ingest_pending(con, ws, readers=3)
+    assert [r.source_name for r in results] == ["0_gut", "3_gut", "1_gut", "2_gut"]
+    assert alone == ["1_gut", "2_gut"]
+    assert {r.status for r in results} == {"accepted"}
     con.close()

@@ -256,3 +256,17 @@ def test_verify_replay_knowing_the_release_loads_the_delivery_in_its_round(loop)
     did = loop.one("SELECT delivery_id FROM audit.landing WHERE source_name = 'q3'")
     decisions.decide_delivery(loop.ws.root, did, "release", "geprüft", "k", "koordination")
     assert loop.run() == {"q3": "accepted"}
+
+
+def test_a_release_known_before_the_round_holds_when_deliveries_are_read_side_by_side(loop):
+    """The same replay with a second provider in the round: the deliveries are then read on
+    the readers' own connections (pipelines.ingest.batch), which must know the decision log."""
+    loop.deliver("q2", cases("p1", 30))
+    loop.run()
+    loop.deliver("q3", cases("p1", 10), exported_on="2026-09-30")
+    loop.deliver("r3", cases("p2", 10), pid="p2", exported_on="2026-09-30")
+    land(loop.con, loop.ws, loop.inbox)
+    did = loop.one("SELECT delivery_id FROM audit.landing WHERE source_name = 'q3'")
+    decisions.decide_delivery(loop.ws.root, did, "release", "geprüft", "k", "koordination")
+    assert loop.run() == {"q3": "accepted", "r3": "accepted"}
+    assert loop.staged() == 10
