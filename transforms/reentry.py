@@ -71,6 +71,25 @@ _NEEDED = ["followup_days", "reentry_days", "relapse_days", "person_key_present"
 _DESCRIBED = {"program": "program", "intensity": "intensity", "close_reason": "close_reason"}
 
 
+CASES = "cases"  # optional column: how many closed cases a row stands for (rows grouped by days)
+
+
+def case_counts(df: pd.DataFrame) -> np.ndarray | None:
+    """The `cases` column of closed cases grouped by their day numbers (a dashboard groups them
+    in SQL: 6.6 million closed cases at 10,000,000 are some hundred thousand rows); None when
+    every row is one closed case."""
+    return df[CASES].to_numpy(dtype=np.int64) if CASES in df.columns else None
+
+
+def _n(df: pd.DataFrame) -> int:
+    w = case_counts(df)
+    return len(df) if w is None else int(w.sum())
+
+
+def _count(mask: np.ndarray, w: np.ndarray | None) -> int:
+    return int(mask.sum()) if w is None else int(w[mask].sum())
+
+
 def _frame(data: pd.DataFrame | duckdb.DuckDBPyRelation) -> pd.DataFrame:
     if isinstance(data, duckdb.DuckDBPyRelation):
         wanted = [c for c in [*_NEEDED, *_DESCRIBED] if c in data.columns]
@@ -81,9 +100,10 @@ def _frame(data: pd.DataFrame | duckdb.DuckDBPyRelation) -> pd.DataFrame:
 def person_key_share(data: pd.DataFrame | duckdb.DuckDBPyRelation) -> float:
     """Share of closed cases with a person key (NaN for no cases)."""
     df = _frame(data)
-    if len(df) == 0:
+    n = _n(df)
+    if n == 0:
         return float("nan")
-    return float(df["person_key_present"].astype(bool).mean())
+    return _count(df["person_key_present"].astype(bool).to_numpy(), case_counts(df)) / n
 
 
 POPULATION_CODES = {  # column of mart.reentry -> (code list, German plural)
@@ -130,7 +150,7 @@ def describe_population(
         present = {c: df[c].dropna().unique() for c in POPULATION_CODES if c in df.columns}
     until = f" bis zum Datenstand {as_of:%d.%m.%Y}" if as_of else ""
     parts = [_codes_text(present.get(c), *spec) for c, spec in POPULATION_CODES.items()]
-    n = f"{count_text(len(df))} " if count_text else ""
+    n = f"{count_text(_n(df))} " if count_text else ""
     return f"{n}abgeschlossene Fälle{until} ({'; '.join(parts)})"
 
 
@@ -206,7 +226,8 @@ def reentry_rates(
     """Observed rates (Wilson) and Kaplan–Meier cumulative incidence per event and window.
 
     `data`: rows of mart.reentry (DataFrame or DuckDB relation), already filtered to the
-    subgroup wanted. `base_population` replaces the generated description of the population
+    subgroup wanted; or such rows grouped by their day numbers with a `cases` column (the
+    same figures, exactly). `base_population` replaces the generated description of the population
     (e.g. "KIM-Case-Management, Intensität Case Management, ohne Weitervermittlungen").
     `present_codes`: see `describe_population`.
     `count_text` writes the case counts named in the definition; None leaves them (and the
@@ -216,9 +237,10 @@ def reentry_rates(
     """
     df = _frame(data)
     windows = tuple(DEFAULT_WINDOWS if windows is None else windows)
-    n = len(df)
+    weights = case_counts(df)
+    n = _n(df)
     share = person_key_share(df)
-    with_key = int(df["person_key_present"].astype(bool).sum()) if n else 0
+    with_key = _count(df["person_key_present"].astype(bool).to_numpy(), weights) if n else 0
     population = base_population or describe_population(df, as_of, count_text, present_codes)
     pct = f"{confidence:.0%}".replace("%", " %")
     rows = []
@@ -226,10 +248,10 @@ def reentry_rates(
         label = EVENTS[event][1]
         days, follow = _days(df, event)  # once per event, for every window
         durations, happened = _times(days, follow)
-        km = kaplan_meier_at(durations, happened, windows, confidence)
+        km = kaplan_meier_at(durations, happened, windows, confidence, weights=weights)
         masks = [_masks(days, follow, durations, happened, w) for w in windows]
-        eligible = np.array([m["eligible"].sum() for m in masks])
-        observed = np.array([m["observed"].sum() for m in masks])
+        eligible = np.array([_count(m["eligible"], weights) for m in masks])
+        observed = np.array([_count(m["observed"], weights) for m in masks])
         low, high = wilson_interval(observed, eligible, confidence)
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(eligible > 0, observed / np.maximum(eligible, 1), np.nan)

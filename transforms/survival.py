@@ -43,8 +43,22 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
     return low, high
 
 
+def case_weights(weights, size: int) -> np.ndarray | None:
+    """Whole non-negative case counts per value (None: each value is one case)."""
+    if weights is None:
+        return None
+    w = np.asarray(weights)
+    if w.shape != (size,):
+        raise ValueError("weights must have one entry per value")
+    out = w.astype(np.int64)
+    if (out < 0).any() or not np.array_equal(out, w):
+        raise ValueError("weights are case counts: whole and non-negative")
+    return out
+
+
 class CumulativeCounts:
-    """How many of `values` are <= x (or < x), for many x.
+    """How many of `values` are <= x (or < x), for many x; `weights`: how many cases each
+    value stands for (closed cases grouped by their day numbers in SQL).
 
     Day counts are whole numbers: one `bincount` and its running sum answer every question in
     O(1), where sorting the 660,000 closed cases of 1,000,000 took 40 ms per sort (a re-entry
@@ -53,15 +67,28 @@ class CumulativeCounts:
 
     MAX_WHOLE = 1_000_000  # a longer range of days is no day count: sort instead
 
-    def __init__(self, values):
+    def __init__(self, values, weights=None):
         v = np.asarray(values, dtype=float)
-        self.n = v.size
-        self._sorted = self._cum = None
+        w = case_weights(weights, v.size)
+        self.n = v.size if w is None else int(w.sum())
+        self._sorted = self._cum = self._sorted_cum = None
         whole = v.size and v.min() >= 0 and v.max() < self.MAX_WHOLE
         if whole and np.array_equal(v, np.floor(v)):
-            self._cum = np.cumsum(np.bincount(v.astype(np.int64)))
-        else:
+            self._cum = np.cumsum(np.bincount(v.astype(np.int64), weights=w))
+            if w is not None:  # bincount sums weights as floats: whole again, exactly
+                self._cum = np.rint(self._cum).astype(np.int64)
+        elif w is None:
             self._sorted = np.sort(v)
+        else:
+            order = np.argsort(v, kind="stable")
+            self._sorted = v[order]
+            self._sorted_cum = np.concatenate([[0], np.cumsum(w[order])])
+
+    def _searched(self, x, side: str) -> np.ndarray:
+        if not self.n:
+            return np.zeros_like(x)
+        i = np.searchsorted(self._sorted, x, side=side)
+        return i if self._sorted_cum is None else self._sorted_cum[i]
 
     def at_most(self, x) -> np.ndarray:
         """#(values <= x)."""
@@ -70,7 +97,7 @@ class CumulativeCounts:
             return 0 if i < 0 else int(self._cum[min(i, len(self._cum) - 1)])
         x = np.asarray(x, dtype=float)
         if self._cum is None:
-            return np.searchsorted(self._sorted, x, side="right") if self.n else np.zeros_like(x)
+            return self._searched(x, "right")
         i = np.clip(np.floor(x), -1, len(self._cum) - 1).astype(np.int64)
         return np.where(i < 0, 0, self._cum[np.maximum(i, 0)])
 
@@ -80,12 +107,11 @@ class CumulativeCounts:
             if isinstance(x, int | float):
                 return self.at_most(math.ceil(x) - 1)
             return self.at_most(np.ceil(np.asarray(x, dtype=float)) - 1)
-        x = np.asarray(x, dtype=float)
-        return np.searchsorted(self._sorted, x, side="left") if self.n else np.zeros_like(x)
+        return self._searched(np.asarray(x, dtype=float), "left")
 
 
 def kaplan_meier_at(
-    durations, observed, horizons: Iterable[int], confidence: float = 0.95
+    durations, observed, horizons: Iterable[int], confidence: float = 0.95, weights=None
 ) -> pd.DataFrame:
     """Kaplan–Meier estimate at each horizon W.
 
@@ -96,16 +122,26 @@ def kaplan_meier_at(
     - `cumulative_incidence` 1 - S(W) with `ci_low` / `ci_high` (log-log Greenwood interval)
     - `at_risk` subjects with time >= W (still observed and event-free just before W)
     - `events` events at times <= W.
+
+    `weights`: how many cases each row stands for (rows grouped by their days); the estimate
+    is that of the expanded rows, exactly.
     """
     t = np.asarray(durations, dtype=float)
     e = np.asarray(observed, dtype=bool)
     if t.shape != e.shape:
         raise ValueError("durations and observed must have the same length")
     horizons = np.asarray(list(horizons), dtype=float)
-    times = CumulativeCounts(t)
-    n_total = t.size
+    w = case_weights(weights, t.size)
+    times = CumulativeCounts(t, w)
+    n_total = times.n
 
-    event_times, deaths = np.unique(t[e], return_counts=True)
+    if w is None:
+        event_times, deaths = np.unique(t[e], return_counts=True)
+    else:
+        event_times, where = np.unique(t[e], return_inverse=True)
+        deaths = np.bincount(where, weights=w[e], minlength=event_times.size)
+        deaths = np.rint(deaths).astype(np.int64)
+        event_times, deaths = event_times[deaths > 0], deaths[deaths > 0]
     # at risk at an event time: everyone whose time is >= it
     at_risk_events = n_total - times.below(event_times)
     with np.errstate(divide="ignore", invalid="ignore"):

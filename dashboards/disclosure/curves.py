@@ -15,24 +15,29 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from transforms.survival import CumulativeCounts
+from transforms.survival import CumulativeCounts, case_weights
 
 
 def protected_days(
-    durations, observed, k: int, windows: Sequence[int], step: int = 7, known=None
+    durations, observed, k: int, windows: Sequence[int], step: int = 7, known=None, weights=None
 ) -> list[int]:
     """Day 0 and the days at which the cumulative incidence may be shown.
 
     `known`: per case, whether the reader knows its event already (a provider: the events it
     recorded itself). Then the events it does not know, between two shown days, are 0 or at
     least k too — else the curve against its own records would pin how many of its clients
-    another provider saw."""
+    another provider saw. `weights`: how many cases each row stands for (grouped rows)."""
     t = np.asarray(durations, dtype=float)
     happened = np.asarray(observed, dtype=bool)
-    event_days = CumulativeCounts(t[happened])
+    w = case_weights(weights, t.size)
+
+    def counts(rows: np.ndarray) -> CumulativeCounts:
+        return CumulativeCounts(t[rows], None if w is None else w[rows])
+
+    event_days = counts(happened)
     unknown = happened if known is None else happened & ~np.asarray(known, dtype=bool)
-    unknown_days = CumulativeCounts(t[unknown]) if known is not None else None
-    all_days = CumulativeCounts(t)
+    unknown_days = counts(unknown) if known is not None else None
+    all_days = CumulativeCounts(t, w)
 
     def count(days: CumulativeCounts, a: float, b: float) -> int:  # in (a, b]
         return int(days.at_most(b) - days.at_most(a))

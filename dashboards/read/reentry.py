@@ -17,8 +17,10 @@ from dashboards.read import grid
 from dashboards.read.gate import CASE_LEVEL_ROLES, query
 from dashboards.read.scope import Filters, Source, Viewer, where
 from transforms.reentry import (
+    CASES,
     EVENTS,
     POPULATION_CODES,
+    case_counts,
     defined_codes,
     event_times,
     reentry_rates,
@@ -49,6 +51,25 @@ def _rows(
     cond, params = _where(viewer, filters, intensities, close_reasons)
     with source.read() as con:
         return con.execute(f"SELECT {columns} FROM mart.reentry WHERE {cond}", params).df()
+
+
+def _by_days(
+    source: Source,
+    viewer: Viewer,
+    filters: Filters,
+    columns: str,
+    intensities: Sequence[str] = (),
+    close_reasons: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The population's closed cases grouped by `columns` (their day numbers), with the number
+    of cases per row (`cases`): the rates and curves are those of the cases, exactly, from
+    50,000 rows instead of 690,000 at 1,000,000 cases."""
+    cond, params = _where(viewer, filters, intensities, close_reasons)
+    with source.read() as con:
+        return con.execute(
+            f"SELECT {columns}, count(*) AS {CASES} FROM mart.reentry WHERE {cond} GROUP BY ALL",
+            params,
+        ).df()
 
 
 def _present_codes(
@@ -100,7 +121,7 @@ def reentry(
             "Intensität und Abschlussgrund sind für veröffentlichte Zahlen nicht wählbar."
         )
     own = viewer.role == "traeger"  # what a provider knows from its own records (the curve)
-    df = _rows(source, viewer, filters, intensities, close_reasons, _rate_columns(own))
+    df = _by_days(source, viewer, filters, _rate_columns(own), intensities, close_reasons)
     res = reentry_rates(
         df,
         s.windows,
@@ -143,7 +164,9 @@ def _curve_days(viewer: Viewer, df: pd.DataFrame, event: str, windows, step: int
         net = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
         mine = pd.to_numeric(df[f"own_{column}"], errors="coerce").to_numpy(dtype=float)
         known = ~np.isnan(net) & (net == mine)  # its own record is the event the curve counts
-    return protected_days(durations, happened, viewer.network_k, windows, step, known=known)
+    return protected_days(
+        durations, happened, viewer.network_k, windows, step, known=known, weights=case_counts(df)
+    )
 
 
 def event_published(viewer: Viewer, filters: Filters, event: str) -> bool:
@@ -240,15 +263,16 @@ def _known_to_provider(
     clients. So in a row both counts are hidden when either is, or when those other events
     are 1 … k−1 (attack review, issue 11 point 6)."""
     k = viewer.network_k
-    own = _rows(
+    own = _by_days(
         source,
         viewer,
         filters,
-        columns="followup_days, own_reentry_days AS reentry_days, own_relapse_days AS relapse_days",
+        "followup_days, own_reentry_days AS reentry_days, own_relapse_days AS relapse_days",
     )
+    cases = case_counts(own)
     hidden = []
     for rec in counts.itertuples(index=False):  # one row per event and window
-        own_events = int(window_masks(own, rec.event, rec.window_days)["observed"].sum())
+        own_events = int(cases[window_masks(own, rec.event, rec.window_days)["observed"]].sum())
         others = rec.events_observed - own_events
         hidden.append(
             bool(rec.events_observed__status) or bool(rec.km_at_risk__status) or 0 < others < k
@@ -281,14 +305,14 @@ def km_curve(
     """
     windows = source.settings.windows
     horizon = max(windows)
-    df = _rows(
+    df = _by_days(
         source,
         viewer,
         filters,
-        intensities,
-        close_reasons,
         "followup_days, reentry_days, relapse_days"
         + (", own_reentry_days, own_relapse_days" if viewer.role == "traeger" else ""),
+        intensities,
+        close_reasons,
     )
     label = EVENTS[event][1]
     durations, happened = event_times(df, event)
@@ -312,9 +336,14 @@ def km_curve(
     else:
         days = [0]  # withheld: the grid has no such cells
     at_risk_days = sorted({0, *windows})
-    curve = kaplan_meier_at(durations, happened, days) if len(df) else pd.DataFrame()
+    weights = case_counts(df)
+    curve = (
+        kaplan_meier_at(durations, happened, days, weights=weights) if len(df) else pd.DataFrame()
+    )
     risk = (
-        kaplan_meier_at(durations, happened, at_risk_days)[["horizon", "at_risk", "events"]]
+        kaplan_meier_at(durations, happened, at_risk_days, weights=weights)[
+            ["horizon", "at_risk", "events"]
+        ]
         if len(df)
         else pd.DataFrame({"horizon": at_risk_days, "at_risk": 0, "events": 0})
     )

@@ -216,3 +216,87 @@ def test_cumulative_counts_agree_with_searching_the_sorted_values(values):
     assert counts.below(np.asarray(xs)).tolist() == expect_lt.tolist()
     assert [counts.at_most(x) for x in xs] == expect_le.tolist()  # one day at a time
     assert [counts.below(x) for x in xs] == expect_lt.tolist()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0, 3, 3, 7, 730, 731, 2000],  # day counts: the counting path
+        [0.5, 3, 7.25, 730],  # fractions: sorted and searched
+        [np.nan, 3, 7],
+        [],
+    ],
+)
+def test_cumulative_counts_of_grouped_values_are_those_of_the_expanded_values(values):
+    """A dashboard groups the closed cases by their day numbers in SQL; each value then
+    stands for `weights` cases, and every count is that of the repeated values."""
+    v = np.asarray(values, dtype=float)
+    weights = np.arange(1, v.size + 1) * 3
+    grouped, expanded = CumulativeCounts(v, weights), CumulativeCounts(np.repeat(v, weights))
+    xs = np.asarray([-1, 0, 0.5, 3, 3.5, 7, 729.5, 730, 5000])
+    assert grouped.n == expanded.n
+    assert grouped.at_most(xs).tolist() == expanded.at_most(xs).tolist()
+    assert grouped.below(xs).tolist() == expanded.below(xs).tolist()
+    assert [grouped.at_most(x) for x in xs] == [expanded.at_most(x) for x in xs]
+
+
+def _closed_cases(seed: int, n: int = 4000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    followup = rng.integers(0, 900, size=n)
+    t = rng.integers(20, 1200, size=n)
+    r = rng.integers(1, 800, size=n)
+    return pd.DataFrame(
+        {
+            "followup_days": followup,
+            "reentry_days": np.where(t <= followup, t, np.nan),
+            "relapse_days": np.where((r <= followup) & (rng.uniform(size=n) < 0.1), r, np.nan),
+            "person_key_present": rng.uniform(size=n) < 0.7,
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rates_from_cases_grouped_by_their_days_are_the_rates_of_the_cases(seed):
+    """Grouped rows with a `cases` column give the same table, to the last bit: counts, rates,
+    intervals, Kaplan–Meier values and the definition text."""
+    df = _closed_cases(seed)
+    cols = list(df.columns)
+    grouped = df.groupby(cols, dropna=False).size().rename("cases").reset_index()
+    assert len(grouped) < len(df)
+    windows = (183, 365, 730)
+    pd.testing.assert_frame_equal(
+        reentry_rates(grouped, windows), reentry_rates(df, windows), check_exact=True
+    )
+    days = [0, 30, 183, 365, 500, 730]
+    for column in ("reentry_days", "relapse_days"):
+        happened = df[column].notna()
+        durations = np.where(happened, df[column], df["followup_days"])
+        g_happened = grouped[column].notna()
+        g_durations = np.where(g_happened, grouped[column], grouped["followup_days"])
+        pd.testing.assert_frame_equal(
+            kaplan_meier_at(g_durations, g_happened, days, weights=grouped["cases"]),
+            kaplan_meier_at(durations, happened, days),
+            check_exact=True,
+        )
+
+
+def test_protected_curve_days_of_grouped_cases_are_those_of_the_cases():
+    from dashboards.disclosure.curves import protected_days
+
+    df = _closed_cases(3, n=1500)
+    grouped = df.groupby(list(df.columns), dropna=False).size().rename("cases").reset_index()
+    for frame, weights in ((df, None), (grouped, grouped["cases"])):
+        happened = frame["reentry_days"].notna().to_numpy()
+        durations = np.where(happened, frame["reentry_days"], frame["followup_days"])
+        known = (frame["person_key_present"] & happened).to_numpy()
+        got = protected_days(durations, happened, 5, (183, 365, 730), 7, known, weights=weights)
+        if weights is None:
+            expected = got
+    assert got == expected and len(got) > 3
+
+
+def test_case_counts_must_be_whole_and_not_negative():
+    with pytest.raises(ValueError):
+        CumulativeCounts([1, 2], [1, -1])
+    with pytest.raises(ValueError):
+        kaplan_meier_at([1, 2], [True, False], [1], weights=[1.5, 1])
