@@ -92,7 +92,7 @@ def _count(mask: np.ndarray, w: np.ndarray | None) -> int:
 
 def _frame(data: pd.DataFrame | duckdb.DuckDBPyRelation) -> pd.DataFrame:
     if isinstance(data, duckdb.DuckDBPyRelation):
-        wanted = [c for c in [*_NEEDED, *_DESCRIBED] if c in data.columns]
+        wanted = [c for c in [*_NEEDED, *_DESCRIBED, CASES] if c in data.columns]
         return data.project(", ".join(wanted)).df()
     return data
 

@@ -300,3 +300,17 @@ def test_case_counts_must_be_whole_and_not_negative():
         CumulativeCounts([1, 2], [1, -1])
     with pytest.raises(ValueError):
         kaplan_meier_at([1, 2], [True, False], [1], weights=[1.5, 1])
+
+
+def test_a_grouped_duckdb_relation_keeps_its_case_counts():
+    """A relation grouped by the days (with `cases`) gives the rates of its cases, like the
+    grouped DataFrame: the column is not dropped on the way into pandas."""
+    import duckdb
+
+    df = _closed_cases(4, n=600)
+    con = duckdb.connect()
+    con.register("r", df)
+    grouped = con.sql("select *, count(*) as cases from r group by all")
+    pd.testing.assert_frame_equal(
+        reentry_rates(grouped, (183, 365)), reentry_rates(df, (183, 365)), check_exact=True
+    )
