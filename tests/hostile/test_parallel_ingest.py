@@ -156,18 +156,32 @@ def test_a_provider_id_padded_with_non_breaking_spaces_is_that_provider(tmp_path
     con.close()
 
 
-def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(tmp_path):
+def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(tmp_path, monkeypatch):
     """Ctrl-C reaches the main thread while it waits for the readers (here: raised from the
     progress line of the first delivery): nothing after it is recorded, no attempt counts as a
-    crash, nothing is left in the work folder."""
+    crash, nothing is left in the work folder. The other deliveries are still being read when
+    the stop comes (their reading waits for it), as on a real Ctrl-C."""
     inbox = tmp_path / "inbox"
     for i in range(6):
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
     con, ws = _workspace(tmp_path / "ws", inbox)
+    stopped = threading.Event()
+    real_stop, real_inspect = batch._Turns.stop, batch.inspect_attempt
+
+    def stop(self) -> None:
+        real_stop(self)
+        stopped.set()
+
+    def inspect(cur, ws_, a, *args, **kw):
+        if a.source_name != "0_gut":
+            assert stopped.wait(60)
+        return real_inspect(cur, ws_, a, *args, **kw)
 
     def progress(line: str) -> None:
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(batch._Turns, "stop", stop)
+    monkeypatch.setattr(batch, "inspect_attempt", inspect)
     with pytest.raises(KeyboardInterrupt):
         batch.ingest_pending(con, ws, progress=progress, readers=3)
     unrecorded = "SELECT max(attempts) FROM audit.landing WHERE NOT processed"
