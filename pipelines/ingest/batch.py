@@ -86,10 +86,10 @@ def ingest_pending(
     # deliveries a crash interrupted before (attempts > 0, last in the list) are read alone:
     # the next crash must be charged to the delivery that caused it, not to its neighbours
     fresh = [row for row in pending if not row[6]]
-    serial = pending[len(fresh) :] if readers > 1 and len(fresh) > 1 else pending
-    if serial is not pending:
-        _side_by_side(con, ws, fresh, contract, run_id, limits, readers, report)
-    for i, row in enumerate(serial, len(pending) - len(serial) + 1):
+    side_by_side = fresh if readers > 1 and len(fresh) > 1 else []
+    if side_by_side:
+        _side_by_side(con, ws, side_by_side, contract, run_id, limits, readers, report)
+    for i, row in enumerate(pending[len(side_by_side) :], len(side_by_side) + 1):
         t0 = time.perf_counter()
         res = apply_delivery(con, ws, row, contract, run_id, limits)
         report(i, res, time.perf_counter() - t0)

@@ -105,6 +105,22 @@ def folder(inbox: Path, name: str, files: dict[str, str | bytes]) -> Path:
     return d
 
 
+def landed_workspace(root: Path, inbox: Path):
+    """A fresh workspace at `root` with the deliveries of `inbox` landed: (connection, ws)."""
+    from data_contracts.schema import create_all
+    from kernel.warehouse import connect
+    from kernel.workspace import Workspace
+    from pipelines.ingest.landing import land
+
+    ws = Workspace(root)
+    for d in (ws.root, ws.landing_dir, ws.quarantine_dir):
+        d.mkdir(parents=True)
+    con = connect(ws.db_path)
+    create_all(con)
+    land(con, ws, inbox)
+    return con, ws
+
+
 def zipped(inbox: Path, name: str, entries: list[tuple[str | zipfile.ZipInfo, bytes | str]]):
     path = inbox / name
     inbox.mkdir(parents=True, exist_ok=True)

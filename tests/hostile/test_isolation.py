@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from data_contracts.schema import create_all
-from kernel.warehouse import connect
-from kernel.workspace import Workspace
 from pipelines.ingest import attempt, batch, load
-from pipelines.ingest.landing import land
 from pipelines.ingest.limits import Limits
-from tests.hostile.corpus import EMAIL, cases_csv, folder
+from tests.hostile.corpus import EMAIL, cases_csv, folder, landed_workspace
 
 
 @pytest.fixture
@@ -23,12 +19,7 @@ def setup(tmp_path):
     folder(inbox, "a_gut", {"cases.csv": cases_csv("pa")})
     folder(inbox, "b_boese", {"cases.csv": cases_csv("pb").replace("a3f09c1e77b2", EMAIL, 1)})
     folder(inbox, "c_gut", {"cases.csv": cases_csv("pc")})
-    ws = Workspace(tmp_path / "ws")
-    for d in (ws.root, ws.landing_dir, ws.quarantine_dir):
-        d.mkdir(parents=True)
-    con = connect(ws.db_path)
-    create_all(con)
-    land(con, ws, inbox)
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
     yield con, ws
     con.close()
 

@@ -5,32 +5,16 @@ after the other gives, whatever finishes first."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-import duckdb
 import pytest
 
-from data_contracts.schema import create_all
-from kernel.warehouse import connect
-from kernel.workspace import Workspace
 from pipelines.ingest import attempt, batch
-from pipelines.ingest.landing import land
 from tests.fixtures import messy
-from tests.hostile.corpus import cases_csv, csv_text, folder
+from tests.hostile.corpus import cases_csv, csv_text, folder, landed_workspace
 
 # what differs between two workspaces by construction (ids, clocks, paths)
 VOLATILE = {"delivery_id", "landed_at", "received_at", "run_id", "landed_path", "message"}
 GOALS_HEAD = "provider_id,case_id,goal_id,domain,set_on,due_on,status,status_on,offer_available"
-
-
-def _workspace(root: Path, inbox: Path) -> tuple[duckdb.DuckDBPyConnection, Workspace]:
-    ws = Workspace(root)
-    for d in (ws.root, ws.landing_dir, ws.quarantine_dir):
-        d.mkdir(parents=True)
-    con = connect(ws.db_path)
-    create_all(con)
-    land(con, ws, inbox)
-    return con, ws
 
 
 def _contents(con) -> dict[str, list[tuple]]:
@@ -63,7 +47,7 @@ def test_reading_side_by_side_gives_what_one_after_the_other_gives(tmp_path):
     folder(inbox, "pz_nur_ziele", {"goals.csv": _goals("kim-koeln", ["K-1001", "K-1002"])})
     got = {}
     for readers in (1, 3):
-        con, ws = _workspace(tmp_path / f"ws{readers}", inbox)
+        con, ws = landed_workspace(tmp_path / f"ws{readers}", inbox)
         results = batch.ingest_pending(con, ws, readers=readers)
         got[readers] = (sorted((r.source_name, r.status) for r in results), _contents(con))
         con.close()
@@ -88,7 +72,7 @@ def test_a_delivery_without_cases_is_checked_against_the_cases_loaded_before_it(
     inbox = tmp_path / "inbox"
     folder(inbox, "a_faelle", {"cases.csv": cases_csv("pa", n=2)})
     folder(inbox, "b_ziele", {"goals.csv": _goals("pa", ["K1", "K2"])})
-    con, ws = _workspace(tmp_path / "ws", inbox)
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
 
     goals_read = threading.Event()
     real_inspect, real_record = batch.inspect_attempt, batch.record_attempt
@@ -122,7 +106,7 @@ def test_an_interrupt_while_others_are_read_leaves_no_attempt_counted(
     inbox = tmp_path / "inbox"
     for i in range(5):
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = _workspace(tmp_path / "ws", inbox)
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
     real = batch.inspect_attempt
 
     def inspect(cur, ws_, a, *args, **kw):
@@ -147,7 +131,7 @@ def test_a_provider_id_padded_with_non_breaking_spaces_is_that_provider(tmp_path
     inbox = tmp_path / "inbox"
     folder(inbox, "a_alt", {"cases.csv": cases_csv("pa", n=2)})
     folder(inbox, "b_neu", {"cases.csv": cases_csv("pa\u00a0", n=3)})
-    con, ws = _workspace(tmp_path / "ws", inbox)
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
     results = {r.source_name: r for r in batch.ingest_pending(con, ws)}
     assert results["b_neu"].provider_id == "pa" and results["b_neu"].status == "accepted"
     assert results["a_alt"].status == "accepted"
@@ -164,7 +148,7 @@ def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(tmp_pa
     inbox = tmp_path / "inbox"
     for i in range(6):
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = _workspace(tmp_path / "ws", inbox)
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
     stopped = threading.Event()
     real_stop, real_inspect = batch._Turns.stop, batch.inspect_attempt
 
@@ -198,7 +182,7 @@ def test_deliveries_a_crash_interrupted_are_read_one_at_a_time(tmp_path, monkeyp
     inbox = tmp_path / "inbox"
     for i in range(4):
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = _workspace(tmp_path / "ws", inbox)
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
     con.execute("UPDATE audit.landing SET attempts = 1 WHERE source_name IN ('1_gut', '2_gut')")
     monkeypatch.setattr(attempt, "probe_survives", lambda *a: True)
     alone: list[str] = []
