@@ -115,11 +115,12 @@ def audit(
     t0 = time.perf_counter()
     r = attack_intervals(model, suppressed, k, implied=implied, exact=exact, backend=backend)
     t = r["targets"]
-    w = widths(r["lo"], r["hi"])
+    w = widths(r["lo"], r["hi"], r["floor"])
     table = keys.iloc[t].reset_index(drop=True) if keys is not None else pd.DataFrame({"cell": t})
+    insider = r["floor"] > r["lo"] + _TOL  # judged from a provider's own part
     table = table.assign(
         value=model.values[t],
-        lo=np.ceil(r["lo"] - _TOL) + 0.0,
+        lo=np.ceil(np.maximum(r["lo"], r["floor"]) - _TOL) + 0.0,
         hi=np.where(np.isinf(r["hi"]), math.inf, np.floor(r["hi"] + _TOL)),
         width=w,
         protected=w >= k,
@@ -129,9 +130,12 @@ def audit(
         table["protected"],
         "",
         [
-            f"Geheim gehaltener Wert ist aus den veröffentlichten Zahlen auf {lo:.0f} bis "
+            f"Geheim gehaltener Wert ist aus den veröffentlichten Zahlen"
+            f"{' und dem eigenen Anteil eines Trägers' if own else ''} auf {lo:.0f} bis "
             f"{hi:.0f} eingrenzbar (Spannweite {wd:.0f}, verlangt mindestens {k})"
-            for lo, hi, wd in zip(table["lo"], table["hi"], table["width"], strict=True)
+            for lo, hi, wd, own in zip(
+                table["lo"], table["hi"], table["width"], insider, strict=True
+            )
         ],
     )
     return AuditResult(

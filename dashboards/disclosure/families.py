@@ -57,6 +57,9 @@ class Family:
     non_additive: tuple[str, ...] = ()  # further distinct-count dimensions (gap cases: domain)
     extras: Callable[[Context], pd.DataFrame] | None = None  # per-cell figures, keyed by dims
     extra_columns: tuple[str, ...] = field(default=())
+    # the leaves as each provider knows its own (None: exactly as they are); every leaves
+    # table carries `provider_id`, for what a provider knows of a cell (insiders.py)
+    known: Callable[[Context], pd.DataFrame] | None = None
 
 
 def _flat(*codes: str) -> dict[str, str | None]:
@@ -253,8 +256,9 @@ PROCESS_LEVEL = "year"
 
 
 def _process_leaves(ctx: Context) -> pd.DataFrame:
-    df = case_classes(ctx.con, group_by=[PROCESS_LEVEL, *PROCESS_GROUPS])
-    return df[["period", *PROCESS_GROUPS, *CLASS_FLAGS]].assign(value=df["cases"].to_numpy())
+    keys = [*PROCESS_GROUPS, "provider_id"]
+    df = case_classes(ctx.con, group_by=[PROCESS_LEVEL, *keys])
+    return df[["period", *keys, *CLASS_FLAGS]].assign(value=df["cases"].to_numpy())
 
 
 def _process_publications() -> tuple[dict, ...]:
@@ -299,10 +303,10 @@ def reentry_dims(settings: Settings) -> list[tuple[str, str]]:
     return [(f"{e}_{w}_obs", f"{e}_{w}_km") for e in EVENTS for w in settings.windows]
 
 
-def _reentry_leaves(ctx: Context) -> pd.DataFrame:
+def _reentry_leaves(ctx: Context, days: str = "reentry_days, relapse_days") -> pd.DataFrame:
     df = ctx.con.execute(
         "SELECT provider_id, program, region_code, person_key_present, followup_days,"
-        " reentry_days, relapse_days FROM mart.reentry"
+        f" {days} FROM mart.reentry"
     ).df()
     out = df[list(GROUPS)].copy()
     out["person_key"] = np.where(df["person_key_present"], "ja", "nein")
@@ -314,6 +318,13 @@ def _reentry_leaves(ctx: Context) -> pd.DataFrame:
             )
             out[f"{event}_{w}_km"] = np.where(m["at_risk"], "at_risk", "ended")
     return out.groupby(list(out.columns), as_index=False).size().rename(columns={"size": "value"})
+
+
+def _reentry_known(ctx: Context) -> pd.DataFrame:
+    """The closed cases as their provider sees them: with the events it recorded itself."""
+    return _reentry_leaves(
+        ctx, "own_reentry_days AS reentry_days, own_relapse_days AS relapse_days"
+    )
 
 
 def _reentry_family(settings: Settings) -> Family:
@@ -337,6 +348,7 @@ def _reentry_family(settings: Settings) -> Family:
         breakdowns,
         tuple(pubs),
         _reentry_leaves,
+        known=_reentry_known,
     )
 
 
@@ -346,7 +358,8 @@ def _reentry_family(settings: Settings) -> Family:
 
 def _theme_leaves(ctx: Context) -> pd.DataFrame:
     return ctx.con.execute(
-        """SELECT theme_id, year(first_noted) || '-Q' || quarter(first_noted) AS first_quarter,
+        """SELECT theme_id, provider_id,
+                  year(first_noted) || '-Q' || quarter(first_noted) AS first_quarter,
                   CASE WHEN in_prev THEN 'ja' ELSE 'nein' END AS in_prev,
                   CASE WHEN in_recent THEN 'ja' ELSE 'nein' END AS in_recent,
                   count(*)::INTEGER AS value

@@ -154,20 +154,7 @@ class Grid:
             tuple(int(x) for x in p): np.flatnonzero((self.cell_depth == p).all(axis=1))
             for p in np.unique(self.cell_depth, axis=0)
         }
-        rows, cols = [], []
-        for pattern, idx in self.patterns.items():
-            proj, ok = _project(self.leaf_codes, dims, pattern)
-            cell_keys = pd.Index(_keys(self.cell_codes[idx], self.radix))
-            if not cell_keys.is_unique:
-                raise ValueError("the grid holds the same cell twice")
-            hit = cell_keys.get_indexer(_keys(proj[ok], self.radix))
-            found = hit >= 0
-            rows.append(idx[hit[found]])
-            cols.append(np.flatnonzero(ok)[found])
-        r, c = np.concatenate(rows), np.concatenate(cols)
-        self.incidence = sp.csr_matrix(
-            (np.ones(len(r)), (r, c)), shape=(len(self.cell_codes), len(self.leaf_codes))
-        )
+        self.incidence = self.incidence_of(self.leaf_codes)
         sums = self.incidence @ self.leaf_values
         if (bad := np.flatnonzero(np.abs(sums - self.cell_values) > 1e-9)).size:
             raise ValueError(
@@ -177,6 +164,24 @@ class Grid:
         self.links = _links(self.leaf_codes, dims, self.radix)
         if self.links is not None and (self.links @ self.leaf_values > 1e-9).any():
             raise ValueError("the leaf counts violate max(children) <= parent <= sum(children)")
+
+    def incidence_of(self, leaf_codes: np.ndarray) -> sp.csr_matrix:
+        """(cells × rows) 0/1: which published cells each row of leaf codes falls in (the
+        grid's own leaves, or another table at leaf level such as one provider's part)."""
+        rows, cols = [], []
+        for pattern, idx in self.patterns.items():
+            proj, ok = _project(leaf_codes, self.dimensions, pattern)
+            cell_keys = pd.Index(_keys(self.cell_codes[idx], self.radix))
+            if not cell_keys.is_unique:
+                raise ValueError("the grid holds the same cell twice")
+            hit = cell_keys.get_indexer(_keys(proj[ok], self.radix))
+            found = hit >= 0
+            rows.append(idx[hit[found]])
+            cols.append(np.flatnonzero(ok)[found])
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        return sp.csr_matrix(
+            (np.ones(len(r)), (r, c)), shape=(len(self.cell_codes), len(leaf_codes))
+        )
 
     @classmethod
     def from_frames(
@@ -197,8 +202,10 @@ class Grid:
         }
         return pd.DataFrame({**out, "value": self.cell_values.astype(np.int64)})
 
-    def attack_model(self) -> AttackModel:
-        return AttackModel(self.incidence, self.cell_values, self.leaf_values, links=self.links)
+    def attack_model(self, floor: np.ndarray | None = None) -> AttackModel:
+        return AttackModel(
+            self.incidence, self.cell_values, self.leaf_values, links=self.links, floor=floor
+        )
 
 
 def _project(codes: np.ndarray, dims: Sequence[Dimension], pattern: Sequence[int]):

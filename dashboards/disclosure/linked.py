@@ -66,6 +66,7 @@ from dashboards.disclosure.grid import (
     grid_equations,
     period_dimension,
 )
+from dashboards.disclosure.insiders import Insiders, owned_hidden
 from dashboards.disclosure.lp import DEFAULT_K, AttackSession, Equations, widths
 
 __all__ = [
@@ -123,11 +124,20 @@ def _choose(
     return np.unique(picked[keep])
 
 
-def _structural(sup: np.ndarray, grid: Grid, eqs: Equations, dup: np.ndarray, k: int):
-    """Cheap rules before any LP: no single hidden cell in an equation, enough hidden mass."""
+def _structural(
+    sup: np.ndarray,
+    grid: Grid,
+    eqs: Equations,
+    dup: np.ndarray,
+    k: int,
+    insiders: Insiders | None = None,
+):
+    """Cheap rules before any LP: no single hidden cell in an equation, enough hidden mass —
+    for every reader, and for every provider counting the hidden cells it owns as known."""
     values = grid.cell_values
     members = eqs.children
     parent = eqs.parent
+    owner = None if insiders is None or not insiders.providers else insiders.owner
     while True:
         # one figure in two tables: same leaves, same status
         hidden_group = np.bincount(dup, weights=sup, minlength=dup.max(initial=0) + 1) > 0
@@ -138,19 +148,53 @@ def _structural(sup: np.ndarray, grid: Grid, eqs: Equations, dup: np.ndarray, k:
         single = (n_child + s[parent]) == 1
         short = ~sup[parent] & (n_child >= 1) & (mass < k)
         problem = np.flatnonzero(single | short)
+        against = np.full(len(problem), -1)  # the provider a problem is one for (-1: anyone)
+        if owner is not None:
+            extra, by = _insider_problems(sup, values, owner, eqs, k, len(insiders.providers))
+            problem, against = np.r_[problem, extra], np.r_[against, by]
         if not len(problem):
             return sup
         sub = members[problem].tocoo()
         ok = ~sup[sub.col] & (values[sub.col] > 0)
+        if owner is not None:  # a cell its owner knows does not help against it
+            ok &= (against[sub.row] < 0) | (owner[sub.col] != against[sub.row])
         rows, cols = sub.row[ok], sub.col[ok]
         orphan = np.setdiff1d(np.arange(len(problem)), rows)  # no visible child: the margin
-        orphan = orphan[~sup[parent[problem[orphan]]]]
+        top = parent[problem[orphan]]
+        orphan = orphan[
+            ~sup[top] & ((against[orphan] < 0) | (_owner_of(owner, top) != against[orphan]))
+        ]
         rows = np.concatenate([rows, orphan])
         cols = np.concatenate([cols, parent[problem[orphan]]])
         chosen = _choose(rows, cols, values, grid)
         if not len(chosen):
             return sup
         sup[chosen] = True
+
+
+def _owner_of(owner: np.ndarray | None, cells: np.ndarray) -> np.ndarray:
+    return np.full(len(cells), -1) if owner is None else owner[cells]
+
+
+def _insider_problems(sup, values, owner, eqs: Equations, k: int, n_providers: int):
+    """Equations a provider can solve with the hidden cells it owns: one hidden cell left
+    that it does not own, or (margin shown) less than k hidden mass it does not own.
+    Returns (equation, provider) pairs."""
+    mine = owned_hidden(sup, owner, eqs, n_providers)
+    if not mine.nnz:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    e, p = mine.row, mine.col
+    s = sup.astype(float)
+    hidden = np.asarray(eqs.children @ s + s[eqs.parent])[e]
+    unknown = hidden - mine.data
+    mass_known = owned_hidden(sup, owner, eqs, n_providers, weights=values)
+    mass = np.asarray(eqs.children @ (s * values))[e]
+    own_mass = np.asarray(mass_known.tocsr()[e, p]).ravel()
+    own_parent = sup[eqs.parent[e]] & (owner[eqs.parent[e]] == p)
+    own_mass -= np.where(own_parent, values[eqs.parent[e]], 0)  # the margin is no child
+    short = ~sup[eqs.parent[e]] & (unknown >= 1) & (mass - own_mass < k)
+    bad = (unknown == 1) | short
+    return e[bad], p[bad]
 
 
 def _implied(sup: np.ndarray, eqs: Equations) -> np.ndarray:
@@ -171,21 +215,32 @@ def _duplicates(grid: Grid) -> np.ndarray:
 
 
 def suppress(
-    grid: Grid, k: int = DEFAULT_K, *, backend: str = "auto", max_rounds: int = 1000
+    grid: Grid,
+    k: int = DEFAULT_K,
+    *,
+    insiders: Insiders | None = None,
+    backend: str = "auto",
+    max_rounds: int = 1000,
 ) -> pd.DataFrame:
     """Primary and secondary suppression of all cells of the grid, jointly.
 
+    `insiders`: what providers know of the cells (`dashboards.disclosure.insiders`): their
+    small remainders are primary, their own parts raise the floor of the LP audit, and no
+    equation may be solvable by a provider with the hidden cells it owns.
     Returns `grid.cells` with ``status`` ('' shown, 'primary', 'secondary'); ``attrs``
-    holds the figures of the run: cells, primary, secondary, rounds, lp_solves, seconds and
-    ``unverified`` (cells still failing when `max_rounds` stopped the loop; normally 0).
+    holds the figures of the run: cells, primary (of them ``insider``: primary only for a
+    provider's remainder), secondary, rounds, lp_solves, seconds and ``unverified`` (cells
+    still failing when `max_rounds` stopped the loop; normally 0).
     """
     t0 = time.perf_counter()
     values = grid.cell_values
-    primary = (values >= 1) & (values < k)
+    small = (values >= 1) & (values < k)
+    insiders = insiders or Insiders.none(len(values))
+    primary = small | insiders.primary
     eqs = grid_equations(grid)
     dup = _duplicates(grid)
-    sup = _structural(primary.copy(), grid, eqs, dup, k)
-    session = AttackSession(grid.attack_model(), sup, backend)
+    sup = _structural(primary.copy(), grid, eqs, dup, k, insiders)
+    session = AttackSession(grid.attack_model(insiders.floor), sup, backend)
     pending = np.flatnonzero(sup)
     rounds = solves = 0
     failing = np.zeros(0, dtype=int)
@@ -194,7 +249,7 @@ def suppress(
         rounds += 1
         r = session.intervals(pending, k)
         solves += r["lp_solves"]
-        narrow = widths(r["lo"], r["hi"]) < k
+        narrow = widths(r["lo"], r["hi"], r["floor"]) < k
         failing = pending[narrow]
         streak[pending[~narrow]] = 0
         streak[failing] += 1
@@ -220,7 +275,7 @@ def suppress(
             break
         before = sup.copy()
         sup[chosen] = True
-        sup = _structural(sup, grid, eqs, dup, k)
+        sup = _structural(sup, grid, eqs, dup, k, insiders)
         session.hide(np.flatnonzero(sup & ~before))
         pending = np.union1d(failing, np.flatnonzero(sup & ~before))
     status = np.where(primary, PRIMARY, np.where(sup, SECONDARY, SHOWN))
@@ -229,6 +284,7 @@ def suppress(
         "k": k,
         "cells": len(values),
         "primary": int(primary.sum()),
+        "insider": int((primary & ~small).sum()),
         "secondary": int((sup & ~primary).sum()),
         "rounds": rounds,
         "lp_solves": solves,
@@ -239,13 +295,23 @@ def suppress(
 
 
 def audit_grid(
-    grid: Grid, status: pd.Series | np.ndarray, k: int = DEFAULT_K, **kwargs
+    grid: Grid,
+    status: pd.Series | np.ndarray,
+    k: int = DEFAULT_K,
+    *,
+    insiders: Insiders | None = None,
+    **kwargs,
 ) -> AuditResult:
-    """The LP audit of a suppression pattern on the grid (every non-'' status is hidden)."""
+    """The LP audit of a suppression pattern on the grid (every non-'' status is hidden),
+    with `insiders`: every interval judged from the largest part a provider knows of the cell
+    (`lp.AttackModel.floor`)."""
     hidden = (pd.Series(np.asarray(status)).fillna("").astype(str) != "").to_numpy()
     keys = grid.cells[[d.name for d in grid.dimensions]]
-    implied = _implied(hidden, grid_equations(grid))
-    return audit(grid.attack_model(), hidden, k, keys=keys, implied=implied, **kwargs)
+    eqs = grid_equations(grid)
+    implied = _implied(hidden, eqs)
+    floor = None if insiders is None else insiders.floor
+    result = audit(grid.attack_model(floor), hidden, k, keys=keys, implied=implied, **kwargs)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

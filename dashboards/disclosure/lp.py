@@ -48,6 +48,10 @@ class AttackModel:
     truth       the true variables, a feasible point (used for inner bounds)
     equalities  optional rows ``E x = 0`` (relations between cells in `audit_tables`)
     links       optional rows ``G x <= 0`` (non-additive dimensions)
+    floor       optional, per cell: what an insider knows the cell holds at least (a
+                provider's own part of it, `dashboards.disclosure.insiders`); a cell's
+                interval is judged from max(lo, floor), so the part of it that rests on
+                the others' records must still be k wide
     """
 
     cells: sp.csr_matrix
@@ -55,11 +59,16 @@ class AttackModel:
     truth: np.ndarray
     equalities: sp.csr_matrix | None = None
     links: sp.csr_matrix | None = None
+    floor: np.ndarray | None = None
 
     def __post_init__(self):
         self.cells = sp.csr_matrix(self.cells, dtype=float)
         self.values = np.asarray(self.values, dtype=float)
         self.truth = np.asarray(self.truth, dtype=float)
+        n = self.cells.shape[0]
+        self.floor = np.zeros(n) if self.floor is None else np.asarray(self.floor, dtype=float)
+        if self.floor.shape != (n,) or (self.floor > self.values + _TOL).any():
+            raise ValueError("an insider's floor must be at most the cell's value")
         if np.abs(self.cells @ self.truth - self.values).max(initial=0) > _TOL:
             raise ValueError("cell values are not the sums of their variables")
         for rows, name in ((self.equalities, "equalities"), (self.links, "links")):
@@ -284,6 +293,7 @@ def attack_intervals(
 
     lo = t_all @ truth
     hi = lo.copy()
+    floor = model.floor[targets]
     exact_lo = ~has_vars  # everything under it is pinned: the cell is known
     exact_hi = exact_lo.copy()
     binding: dict[int, np.ndarray] = {}
@@ -308,6 +318,7 @@ def attack_intervals(
             t_idx,
             (lo, hi, exact_lo, exact_hi),
             offset,
+            floor,
             k,
             exact,
             lambda d, rows=rows: row_cell[rows[np.abs(d) > 1e-9]],
@@ -317,6 +328,7 @@ def attack_intervals(
     return {
         "lo": lo + offset,
         "hi": hi + offset,
+        "floor": floor,
         "exact": exact_lo & exact_hi,
         "binding": binding,
         "lp_solves": solves,
@@ -325,8 +337,11 @@ def attack_intervals(
     }
 
 
-def _solve_targets(solver, tcells, t_idx, state, offset, k, exact, dual_cells, binding, targets):
-    """Bounds of the targets of one block; every LP solution widens the inner bounds of all."""
+def _solve_targets(
+    solver, tcells, t_idx, state, offset, floor, k, exact, dual_cells, binding, targets
+):
+    """Bounds of the targets of one block; every LP solution widens the inner bounds of all.
+    A target is wide enough when its interval above `floor` is (an insider's own part)."""
     lo, hi, exact_lo, exact_hi = state
     solves = 0
     indptr, indices, data = tcells.indptr, tcells.indices, tcells.data
@@ -334,7 +349,7 @@ def _solve_targets(solver, tcells, t_idx, state, offset, k, exact, dual_cells, b
         row = slice(indptr[pos], indptr[pos + 1])  # not tcells[pos]: scipy's row copy was
         hit = []  # a fifth of the suppression's time at 10,000 cases
         for maximize in (True, False):
-            if not exact and _wide_enough(lo[i] + offset[i], hi[i] + offset[i], k):
+            if not exact and _wide_enough(max(lo[i] + offset[i], floor[i]), hi[i] + offset[i], k):
                 break
             status, value, x, dual = solver.optimize(indices[row], data[row], maximize)
             solves += 1
@@ -415,6 +430,7 @@ class AttackSession:
         binding: dict[int, np.ndarray] = {}
         solves = 0
         offset = np.zeros(len(targets))
+        floor = self.model.floor[targets]
         groups = _groups(self.cell_lab[targets])
         for lab, t_idx in groups.items():
             if lab < 0:
@@ -429,11 +445,12 @@ class AttackSession:
             tcells = t_all[t_idx][:, cols].tocsr()
             state = (lo, hi, exact_lo, exact_hi)
             solves += _solve_targets(
-                solver, tcells, t_idx, state, offset, k, exact, dual_cells, binding, targets
+                solver, tcells, t_idx, state, offset, floor, k, exact, dual_cells, binding, targets
             )
         return {
             "lo": lo,
             "hi": hi,
+            "floor": floor,
             "exact": exact_lo & exact_hi,
             "binding": binding,
             "lp_solves": solves,
@@ -442,8 +459,9 @@ class AttackSession:
         }
 
 
-def widths(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Width of the integer interval inside [lo, hi]; inf when hi is unbounded."""
+def widths(lo: np.ndarray, hi: np.ndarray, floor: np.ndarray | None = None) -> np.ndarray:
+    """Width of the integer interval inside [max(lo, floor), hi]; inf when hi is unbounded."""
+    lo = lo if floor is None else np.maximum(lo, floor)
     with np.errstate(invalid="ignore"):
         w = np.floor(hi + _TOL) - np.ceil(lo - _TOL)
     return np.where(np.isinf(hi), math.inf, w)

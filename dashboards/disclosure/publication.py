@@ -22,6 +22,7 @@ import pandas as pd
 
 from dashboards.disclosure.families import ALL, GROUPS, Context, Family, families
 from dashboards.disclosure.grid import Dimension, build_grid, flat_dimension, period_dimension
+from dashboards.disclosure.insiders import PROVIDER, insiders
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.settings import Settings
@@ -50,9 +51,9 @@ def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
 def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
     """The family's published cells with their suppression status, and the audit figures."""
     t0 = time.perf_counter()
-    leaves = family.leaves(ctx).astype({d: str for d in family.dims})
+    by_provider = family.leaves(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
     # groups the family is never published by are summed away (fewer unknowns, same LP)
-    leaves = leaves.groupby(list(family.dims), as_index=False, sort=False)["value"].sum()
+    leaves = by_provider.groupby(list(family.dims), as_index=False, sort=False)["value"].sum()
     leaves = leaves[leaves["value"] > 0]
     k = ctx.settings.suppression_k
     if leaves.empty:
@@ -61,6 +62,7 @@ def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
             "family": family.name,
             "cells": 0,
             "primary": 0,
+            "insider_primary": 0,
             "secondary": 0,
             "cells_audited": 0,
             "unprotected": 0,
@@ -69,13 +71,18 @@ def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
         }
     dims = _dimensions(family, leaves)
     grid = build_grid(leaves, dims, family.publications)
-    cells = suppress_grid(grid, k)
-    result = audit_grid(grid, cells["status"], k)
+    known = None
+    if family.known is not None:
+        known = family.known(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
+    inside = insiders(grid, by_provider, known, k)
+    cells = suppress_grid(grid, k, insiders=inside)
+    result = audit_grid(grid, cells["status"], k, insiders=inside)
     stats = cells.attrs.get("suppression", {})
     summary = {
         "family": family.name,
         "cells": len(cells),
         "primary": int((cells["status"] == "primary").sum()),
+        "insider_primary": stats.get("insider"),
         "secondary": int((cells["status"] == "secondary").sum()),
         **result.summary(),
         "suppression_rounds": stats.get("rounds"),
