@@ -96,6 +96,9 @@ def _mart(con: duckdb.DuckDBPyConnection, relapses: dict[str, int]) -> None:
                     "followup_days": 800,
                     "reentry_days": 50.0 if i % 6 == 0 else np.nan,
                     "relapse_days": 100.0 if i < relapses[region] else np.nan,
+                    # every event recorded by the case's own provider
+                    "own_reentry_days": 50.0 if i % 6 == 0 else np.nan,
+                    "own_relapse_days": 100.0 if i < relapses[region] else np.nan,
                 }
             )
     con.execute("CREATE SCHEMA mart")
@@ -103,24 +106,25 @@ def _mart(con: duckdb.DuckDBPyConnection, relapses: dict[str, int]) -> None:
     con.execute("CREATE TABLE mart.reentry AS SELECT * FROM rows")
 
 
-def test_a_single_relapse_in_a_region_hides_nothing(tmp_path):
-    """One relapse in a region and three in the other: the network's and the programme's
-    relapse counts (4) are published, the regions' are not in the grid at all, so no cell
-    needs protecting and every re-entry figure of both regions is shown. Before, the single
-    relapse was a primary cell and took its region's re-entry counts with it."""
+def test_a_single_relapse_in_a_region_hides_no_reentry_figure(tmp_path):
+    """One relapse in a region (p1) and three in the other (p2): the regions' relapse counts
+    are not in the grid at all, so every re-entry figure of both regions is shown. Before,
+    the single relapse was a primary cell and took its region's re-entry counts with it.
+    The programme's and the network's relapse count 4 is hidden: p2 knows its own 3 and
+    would have p1's single relapse (network minus own, docs/decisions.md)."""
     con = duckdb.connect()
     _mart(con, {"05315000": 1, "05911000": 3})
     settings = Settings(workspace=tmp_path)
     family = next(f for f in families(settings) if f.name == "reentry")
     cells, summary = build_family(Context(con, settings), family)
-    assert summary["primary"] == 0 and summary["secondary"] == 0
-    assert (cells["status"] == "").all()
+    assert summary["primary"] == summary["insider_primary"] and summary["unprotected"] == 0
     relapse = cells[_coded(cells, "relapse_")]
+    reentry = cells[~_coded(cells, "relapse_")]
+    assert (reentry["status"] == "").all()
     assert (relapse["region_code"] == ALL).all()
-    network_event = relapse[(relapse["program"] == ALL) & (relapse["relapse_183_obs"] == "event")][
-        "value"
-    ]
-    assert network_event.tolist() == [4]
+    network_event = relapse[(relapse["program"] == ALL) & (relapse["relapse_183_obs"] == "event")]
+    assert network_event["value"].tolist() == [4]
+    assert network_event["status"].tolist() == ["primary"]
 
 
 def test_the_view_says_why_a_provider_sees_no_relapse_rate(workspace, monkeypatch):
