@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dashboards import read
+from dashboards.read.scope import one_connection
 from dashboards.reports import evaluation, foerderer, lenkungsgruppe
 from dashboards.reports.definitions import pick
 from dashboards.reports.model import ALLOWED, KINDS, Report, ReportError, Table
@@ -219,7 +220,9 @@ def write_all(
     target.mkdir(parents=True, exist_ok=True)
     written = []
     prints = []  # (future, out): Chromium prints the PDFs side by side, each its own process
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    # one_connection: the three reports read the published copy over one connection (opening
+    # it for each of their ~130 queries took 1.3 s at 10,000 cases, docs/performance.md)
+    with ThreadPoolExecutor(max_workers=3) as pool, one_connection():
         for kind in KINDS:
             report = build_report(src, kind, period, src.viewer("koordination"))
             for suffix in formats:

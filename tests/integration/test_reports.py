@@ -208,6 +208,53 @@ def test_html_report_passes_axe(htmls, report_page, kind):
     assert not barriers, "axe-core (WCAG 2.1 AA):\n" + "\n".join(barriers)
 
 
+def test_vendored_plotly_bundle_is_plotly_pys_version():
+    """The reports inline plotly.js' cartesian bundle (dashboards/reports/vendor): it must be
+    the plotly.js that plotly.py writes its figures for, or a plotly upgrade breaks them."""
+    from plotly.offline import get_plotlyjs_version
+
+    from dashboards.reports.render import PLOTLY_BUNDLE
+
+    banner = PLOTLY_BUNDLE.read_text(encoding="utf-8")[:200]
+    assert f"plotly.js (cartesian - minified) v{get_plotlyjs_version()}" in banner
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_report_figure_is_drawn_by_the_inlined_bundle(htmls, report_page, kind):
+    """Each figure's trace types are registered in the inlined plotly.js (a type missing from
+    the cartesian bundle would be left out of the chart without an error) and every figure
+    draws its traces; the page raises no script error."""
+    errors: list[str] = []
+    report_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    report_page.goto(htmls[kind].resolve().as_uri())
+    report_page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')]"
+        ".every(p => p.querySelector('.main-svg'))"
+    )
+    found = report_page.evaluate(
+        """() => {
+            const known = new Set(Object.keys(Plotly.PlotSchema.get().traces));
+            return [...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
+                types: gd.data.map(t => t.type || 'scatter'),
+                unknown: gd.data.map(t => t.type || 'scatter').filter(t => !known.has(t)),
+                // a trace with some value to show (a heatmap whose cells are all hidden
+                // draws nothing, with any bundle)
+                shown: gd._fullData.filter(t => [t.z, t.y].some(a => a && Array.from(a)
+                    .flatMap(v => (v && typeof v === 'object') ? Array.from(v) : [v])
+                    .some(v => typeof v === 'number' && isFinite(v)))).length,
+                drawn: gd.querySelectorAll('.trace, .hm image').length,
+            }));
+        }"""
+    )
+    assert found, "the report has figures"
+    assert not errors, errors
+    for fig in found:
+        assert not fig["unknown"], f"trace types not in the bundle: {fig['unknown']}"
+        if fig["shown"]:
+            assert fig["drawn"] >= 1, f"figure with {fig['types']} drew nothing"
+    assert any(fig["drawn"] for fig in found), "at least one figure drew its data"
+
+
 def test_xlsx_sheets_definitions_and_basis(ws, tmp_path):
     from python_calamine import CalamineWorkbook
 
