@@ -55,3 +55,31 @@ def test_a_query_beyond_the_limit_spills_instead_of_failing(tmp_path, config):
         con.close()
     warehouse.limit_memory(None, spill)
     assert "memory_limit" not in warehouse.DUCKDB_CONFIG
+
+
+def test_the_write_connection_checkpoints_at_1_gb_of_log_not_after_every_delivery(tmp_path):
+    """DuckDB's default (16 MB of log) checkpointed after nearly every delivery; the writer
+    keeps commits in the log up to CHECKPOINT_THRESHOLD and writes them into the file when it
+    closes, with nothing lost."""
+    db = tmp_path / "w.duckdb"
+    wal = tmp_path / "w.duckdb.wal"
+    with warehouse.writer(db, tmp_path / ".lock") as con:
+        con.execute("CREATE TABLE t (i BIGINT, s VARCHAR)")
+        # six small "deliveries" of ~7 MB of log each, each committed (smaller than a row
+        # group: DuckDB logs them instead of writing them to the file at once)
+        for part in range(6):
+            con.execute(
+                "INSERT INTO t SELECT range + ?, md5(range::VARCHAR) || md5((range + 1)::VARCHAR)"
+                " FROM range(100000)",
+                [part * 100000],
+            )
+        assert wal.exists() and wal.stat().st_size > 32 * 2**20  # no checkpoint at 16 MB
+    assert not wal.exists() or wal.stat().st_size == 0  # written into the file on close
+    con = warehouse.connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT i) FROM t").fetchone() == (
+            600000,
+            600000,
+        )
+    finally:
+        con.close()
