@@ -69,6 +69,9 @@ def staging(context: dg.AssetExecutionContext, lagebild: LagebildResource) -> dg
                 progress=log.info,
                 limits=Limits.from_settings(settings),
             )
+            # the loaded deliveries written into the warehouse file now, as part of the
+            # ingest (the writer keeps up to 1 GB of log: kernel.warehouse.CHECKPOINT_THRESHOLD)
+            con.execute("CHECKPOINT")
         as_of = resolve_data_basis(con, settings.as_of, context.run_id)
         rows = {
             name: con.execute(f"SELECT count(*) FROM staging.{name}").fetchone()[0]
