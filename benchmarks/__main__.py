@@ -89,7 +89,7 @@ def code_version() -> str:
     h = hashlib.sha256()
     for folder in ("kernel", "pipelines", "transforms", "data_contracts", "dashboards"):
         for p in sorted((ROOT / folder).rglob("*")):
-            if p.is_file() and p.suffix in (".py", ".sql", ".yaml", ".txt"):
+            if p.is_file() and p.suffix in (".py", ".sql", ".yaml", ".txt", ".js", ".j2"):
                 h.update(p.relative_to(ROOT).as_posix().encode() + p.read_bytes())
     return h.hexdigest()[:12]
 
@@ -239,14 +239,21 @@ def corrected_snapshot(inbox: Path) -> Path:
     return target
 
 
-def bench_size(cases: int, force: bool) -> dict:
-    cached = CACHE / f"results-{cases}.json"
-    version = code_version()
+def _from_cache(cached: Path, version: str, force: bool, label: str) -> dict | None:
+    """A cached result measured with the same code (None: measure again)."""
     if cached.exists() and not force:
         result = json.loads(cached.read_text())
         if result.get("code") == version:
-            say(f"{cases:,} Fälle: Ergebnis aus dem Cache (Code {version})")
+            say(f"{label}: Ergebnis aus dem Cache (Code {version})")
             return result
+    return None
+
+
+def bench_size(cases: int, force: bool) -> dict:
+    cached = CACHE / f"results-{cases}.json"
+    version = code_version()
+    if (result := _from_cache(cached, version, force, f"{cases:,} Fälle")) is not None:
+        return result
     say(f"{cases:,} Fälle ({providers_for(cases)} Träger)")
     inbox, gen_s = generate(cases)
     ws = CACHE / f"ws-{cases}"
@@ -292,11 +299,8 @@ def bench_demo(force: bool) -> dict:
     inbox, the run with all reports and PDFs, the first release) and the run's stages."""
     cached = CACHE / "results-demo.json"
     version = code_version()
-    if cached.exists() and not force:
-        result = json.loads(cached.read_text())
-        if result.get("code") == version:
-            say(f"Demo: Ergebnis aus dem Cache (Code {version})")
-            return result
+    if (result := _from_cache(cached, version, force, "Demo")) is not None:
+        return result
     say("Demo (lagebild demo, neuer Arbeitsbereich) …")
     ws = CACHE / "ws-demo"
     shutil.rmtree(ws, ignore_errors=True)
