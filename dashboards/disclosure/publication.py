@@ -111,8 +111,9 @@ def build(
     """Every family of the grid from the marts on `con`: {family: (cells, summary)}.
 
     The families are independent: they are built side by side, each reading over a cursor of
-    its own, `workers` at a time (default: the cores); DuckDB and HiGHS work without Python's
-    lock, so two cores build the grid in about half the time (docs/performance.md)."""
+    its own, `workers` at a time (default: the cores). DuckDB and HiGHS work without Python's
+    lock, the suppression's pandas and Python do not: on two cores 1.2-1.3x faster (10,000
+    cases 5.8 -> 4.5 s, docs/performance.md), the same cells and audit."""
     fams = families(settings)
     workers = max(1, min(workers or os.cpu_count() or 1, len(fams)))
 
