@@ -72,7 +72,13 @@ def marts(context: dg.AssetExecutionContext, lagebild: LagebildResource):
         runs = build_marts(con, settings, as_of)
     by_key = {r.key: r for r in runs}
     total = sum(r.seconds for r in runs)
-    context.log.info(f"Marts gebaut zum Datenstand {as_of:%d.%m.%Y} in {total:.1f} s")
+    partial = {r.providers for r in runs if r.providers is not None}
+    scope = (
+        f"; fallbezogene Marts nur für {partial.pop()} geänderte Träger neu berechnet"
+        if partial
+        else ""
+    )
+    context.log.info(f"Marts gebaut zum Datenstand {as_of:%d.%m.%Y} in {total:.1f} s{scope}")
     for model in _MART_MODELS:
         run = by_key[model.key]
         yield dg.MaterializeResult(
@@ -80,6 +86,11 @@ def marts(context: dg.AssetExecutionContext, lagebild: LagebildResource):
             metadata={
                 "rows": dg.MetadataValue.int(run.rows or 0),
                 "seconds": dg.MetadataValue.float(round(run.seconds, 3)),
+                "rebuilt_for": dg.MetadataValue.text(
+                    "alle Träger"
+                    if run.providers is None
+                    else f"{run.providers} geänderte Träger (transforms.runner: partitioned)"
+                ),
                 "as_of": dg.MetadataValue.text(as_of.isoformat()),
             },
         )

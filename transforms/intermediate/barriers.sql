@@ -1,4 +1,5 @@
 -- materialized: view
+-- partitioned: provider_id
 -- Barrier codes noted on or before as_of, of cases in intermediate.cases. The free-text note
 -- is deliberately not carried into any mart.
 with

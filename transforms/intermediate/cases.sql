@@ -1,3 +1,4 @@
+-- partitioned: provider_id
 -- Every case opened on or before as_of, cut at as_of: a closure after as_of is treated as
 -- open at as_of (closed_on and close_reason empty); `active_until` is the last day the case
 -- is active in the counted time (closed_on, else as_of). Empty person keys become NULL.

@@ -1,4 +1,5 @@
 -- materialized: view
+-- partitioned: provider_id
 -- Documented steps of the case management cycle on or before as_of, of cases in
 -- intermediate.cases.
 with

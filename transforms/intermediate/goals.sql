@@ -1,4 +1,5 @@
 -- materialized: view
+-- partitioned: provider_id
 -- Goals set on or before as_of, of cases in intermediate.cases, with the case's group and the
 -- quarter of set_on. A goal review (status_on) after as_of is not counted.
 with

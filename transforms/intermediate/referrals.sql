@@ -1,4 +1,5 @@
 -- materialized: view
+-- partitioned: provider_id
 -- Referrals requested on or before as_of, of cases in intermediate.cases. A start after
 -- as_of counts as not started; wait_days = started_on - requested_on of a started referral.
 with

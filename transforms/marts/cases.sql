@@ -1,3 +1,4 @@
+-- partitioned: provider_id
 -- Case reconstruction (Fallrekonstruktion): one row per case opened on or before as_of, with
 -- pseudonymous keys and codes only (never free text), the counts of goals and referrals, the
 -- longest wait, the barrier codes, the last contact and the process-quality flags.

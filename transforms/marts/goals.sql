@@ -1,3 +1,4 @@
+-- partitioned: provider_id
 -- One row per goal set on or before as_of (support-plan goals), with its case's group and
 -- the quarter of set_on; the base of the supply-gap figures.
 with

@@ -1,3 +1,4 @@
+-- partitioned: provider_id
 -- One row per referral requested on or before as_of, with its case's group, the quarters of
 -- request and start and the wait in days; the base of the referral-wait figures.
 with

@@ -1,0 +1,217 @@
+"""Partitioned marts: when a few providers' staging rows change, the models marked
+`-- partitioned: provider_id` are rebuilt for those providers only (issue 15, a re-delivery
+redoes only its provider's work) — and every mart is exactly what a whole build gives."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from benchmarks.staging_fill import fill_staging
+from data_contracts.schema import AUDIT_DDL
+from kernel.settings import Settings
+from kernel.warehouse import connect
+from pipelines.defs.publish import PUBLISHED_SCHEMAS
+from transforms.runner import BUILD_STATE, INPUT_STATE, build_marts, load_models
+
+AS_OF = date(2026, 8, 20)
+SETTINGS = Settings(workspace=Path("/nonexistent"))
+PARTITIONED = {
+    "intermediate.cases",
+    "intermediate.barriers",
+    "intermediate.contacts",
+    "intermediate.goals",
+    "intermediate.referrals",
+    "mart.cases",
+    "mart.goals",
+    "mart.referrals",
+}
+
+
+@pytest.fixture
+def built(tmp_path) -> Path:
+    """A warehouse of 1,200 synthetic cases of 4 providers, its marts built once."""
+    db = tmp_path / "a.duckdb"
+    con = connect(db)
+    con.execute(AUDIT_DDL)
+    fill_staging(con, 1200, providers=4, as_of=AS_OF)
+    build_marts(con, SETTINGS, AS_OF)
+    con.close()
+    return db
+
+
+def _providers(con) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute("SELECT DISTINCT provider_id FROM staging.cases ORDER BY 1").fetchall()
+    ]
+
+
+def _partial_and_whole(db: Path, change, settings=SETTINGS, as_of=AS_OF):
+    """Apply `change` to staging, then build partially on `db` and whole on a copy; returns the
+    partial build's runs and the differences (model, rows only in one, rows only in other)."""
+    con = connect(db)
+    change(con)
+    con.close()
+    whole_db = db.with_name("whole.duckdb")
+    shutil.copy(db, whole_db)
+    con = connect(db)
+    runs = build_marts(con, settings, as_of)
+    con.close()
+    con = connect(whole_db)
+    build_marts(con, settings, as_of, partial=False)
+    con.execute(f"ATTACH '{db}' AS partial (READ_ONLY)")
+    diffs = []
+    for m in load_models():
+        if m.materialized == "table":
+            a, b = (
+                con.execute(
+                    f"SELECT count(*) FROM (SELECT * FROM {x} EXCEPT ALL SELECT * FROM {y})"
+                ).fetchone()[0]
+                for x, y in ((m.key, f"partial.{m.key}"), (f"partial.{m.key}", m.key))
+            )
+            if a or b:
+                diffs.append((m.key, a, b))
+    con.close()
+    return {r.key: r for r in runs}, diffs
+
+
+def _redeliver(con: duckdb.DuckDBPyConnection) -> None:
+    """The first provider's corrected snapshot: cases closed, goals gone, a contact changed."""
+    pid = _providers(con)[0]
+    con.execute(
+        "UPDATE staging.cases SET closed_on = DATE '2026-08-01', close_reason = 'ziel_erreicht'"
+        " WHERE provider_id = ? AND closed_on IS NULL AND case_id IN (SELECT case_id FROM"
+        " staging.cases WHERE provider_id = ? AND closed_on IS NULL ORDER BY case_id LIMIT 5)",
+        [pid, pid],
+    )
+    con.execute(
+        "DELETE FROM staging.goals WHERE provider_id = ? AND goal_id IN (SELECT goal_id FROM"
+        " staging.goals WHERE provider_id = ? ORDER BY goal_id LIMIT 7)",
+        [pid, pid],
+    )
+    con.execute(
+        "UPDATE staging.contacts SET step = 'evaluation' WHERE provider_id = ? AND case_id ="
+        " (SELECT min(case_id) FROM staging.contacts WHERE provider_id = ?)",
+        [pid, pid],
+    )
+
+
+def test_the_declared_models_are_the_partitioned_ones():
+    assert {m.key for m in load_models() if m.partitioned} == PARTITIONED
+
+
+def test_a_redelivery_rebuilds_one_provider_and_every_mart_equals_a_whole_build(built):
+    runs, diffs = _partial_and_whole(built, _redeliver)
+    assert diffs == []
+    assert {k for k, r in runs.items() if r.providers is not None} == PARTITIONED
+    assert {r.providers for r in runs.values() if r.providers is not None} == {1}
+    # the whole models are rebuilt whole, as before
+    assert runs["mart.reentry"].providers is None
+    con = connect(built)
+    closed = con.execute(
+        "SELECT count(*) FROM mart.cases WHERE closed_on = DATE '2026-08-01'"
+    ).fetchone()[0]
+    con.close()
+    assert closed >= 5
+
+
+def test_a_new_and_a_vanished_provider_are_both_rebuilt(built):
+    def change(con):
+        first, second = _providers(con)[:2]
+        for table in ("cases", "goals", "referrals", "contacts", "barriers", "staffing"):
+            con.execute(f"DELETE FROM staging.{table} WHERE provider_id = ?", [first])
+            con.execute(
+                f"INSERT INTO staging.{table} SELECT * REPLACE ('neu-' || provider_id AS"
+                f" provider_id) FROM staging.{table} WHERE provider_id = ?",
+                [second],
+            )
+
+    runs, diffs = _partial_and_whole(built, change)
+    assert diffs == []
+    assert runs["mart.cases"].providers == 2
+    con = connect(built)
+    providers = [
+        r[0] for r in con.execute("SELECT DISTINCT provider_id FROM mart.cases").fetchall()
+    ]
+    con.close()
+    assert len(providers) == 4 and any(p.startswith("neu-") for p in providers)
+
+
+def test_nothing_changed_rebuilds_no_provider(built):
+    runs, diffs = _partial_and_whole(built, lambda con: None)
+    assert diffs == []
+    assert runs["mart.cases"].providers == 0 and runs["mart.cases"].rows == 1200 - _not_yet(built)
+
+
+def _not_yet(db: Path) -> int:
+    con = connect(db)
+    n = con.execute("SELECT count(*) FROM staging.cases WHERE opened_on > ?", [AS_OF]).fetchone()
+    con.close()
+    return n[0]
+
+
+@pytest.mark.parametrize(
+    "settings, as_of",
+    [
+        (SETTINGS, date(2026, 7, 31)),  # another cut-off: every case's figures can change
+        (Settings(workspace=Path("/nonexistent"), review_due_days=30), AS_OF),
+    ],
+    ids=["as_of", "parameter"],
+)
+def test_another_cut_off_or_parameter_builds_whole(built, settings, as_of):
+    runs, diffs = _partial_and_whole(built, _redeliver, settings, as_of)
+    assert diffs == []
+    assert all(r.providers is None for r in runs.values())
+
+
+def test_many_changed_providers_build_whole(built):
+    def change(con):
+        for pid in _providers(con)[:3]:
+            con.execute("DELETE FROM staging.goals WHERE provider_id = ?", [pid])
+
+    runs, diffs = _partial_and_whole(built, change)
+    assert diffs == []
+    assert all(r.providers is None for r in runs.values())
+
+
+def test_changed_sql_builds_whole(built, monkeypatch):
+    """A model whose SQL changed (a new release of Lagebild) is never patched per provider."""
+    models = load_models()
+    changed = [
+        m.__class__(**{**m.__dict__, "sql": m.sql + "\n-- geändert"})
+        if m.key == "mart.goals"
+        else m
+        for m in models
+    ]
+    con = connect(built)
+    _redeliver(con)
+    runs = build_marts(con, SETTINGS, AS_OF, models=changed)
+    con.close()
+    assert all(r.providers is None for r in runs)
+
+
+def test_a_partitioned_model_may_not_read_a_whole_model(tmp_path):
+    (tmp_path / "intermediate").mkdir()
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "intermediate" / "totals.sql").write_text(
+        "with final as (select provider_id, count(*) n from staging.cases group by all)\n"
+        "select * from final"
+    )
+    (tmp_path / "marts" / "shares.sql").write_text(
+        "-- partitioned: provider_id\n"
+        "with final as (select provider_id, n / sum(n) over () share from intermediate.totals)\n"
+        "select * from final"
+    )
+    with pytest.raises(ValueError, match="partitioned, but reads the whole model"):
+        load_models(tmp_path)
+
+
+def test_the_build_state_is_never_published():
+    """Row counts per provider and staging table are what the small-number rules protect."""
+    for table in (BUILD_STATE, INPUT_STATE):
+        assert table.split(".")[0] not in PUBLISHED_SCHEMAS
