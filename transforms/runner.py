@@ -308,7 +308,7 @@ def _fingerprint_inputs(con: duckdb.DuckDBPyConnection, models: list[Model]) -> 
     0.05 s at 1,000,000 cases: one pass over each table in DuckDB."""
     parts = [
         f"SELECT '{t}' AS table_name, provider_id, count(*) AS row_count,"
-        f" sum(hash(s)::HUGEINT) AS fingerprint FROM {t} AS s GROUP BY provider_id"
+        f" sum(hash(__row)::HUGEINT) AS fingerprint FROM {t} AS __row GROUP BY provider_id"
         for t in _partition_sources(models)
     ] or ["SELECT ''::VARCHAR, ''::VARCHAR, 0::BIGINT, 0::HUGEINT WHERE false"]
     con.execute(
@@ -342,7 +342,9 @@ def changed_providers(
         return None
     if con.execute(f"SELECT build_key FROM {BUILD_STATE}").fetchall() != [(key,)]:
         return None
-    if not all(_exists(con, m.key, m.materialized) for m in models if m.partitioned):
+    built = {m.key for m in models}
+    partitioned = [m for m in models if m.partitioned]
+    if not all(set(m.deps) <= built and _exists(con, m.key, m.materialized) for m in partitioned):
         return None
     changed, providers, unnamed = con.execute(
         f"""SELECT list(DISTINCT provider_id ORDER BY provider_id)
