@@ -5,6 +5,9 @@ if a delivered row ever reached staging against the contract, no mart is built f
 """
 
 import logging
+import os
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +22,7 @@ from pipelines.observe import stage, timed_check
 from pipelines.resources import LagebildResource
 
 GX_BATCH_ROWS = 1_000_000
+SUITE_WORKERS = min(2, os.cpu_count() or 1)  # tables validated at once (memory: a frame each)
 log = logging.getLogger("lagebild.ingest")
 
 
@@ -106,45 +110,77 @@ def _run_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, str]:
     return "true", [], "alle Zeilen"
 
 
-def _contract_check(table_name: str):
-    def _check(
-        context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
-    ) -> dg.AssetCheckResult:
-        from data_contracts.suites import ephemeral_context, frames, validate_frame
+def _validate_table(con, gx, table_name: str, condition: str, params: list) -> dict:
+    """One table's suite over its staging rows, streamed in frames (memory stays bounded)."""
+    from data_contracts.suites import frames, validate_frame
 
-        table = load_contract().tables[table_name]
-        condition, params, scope = _run_scope(context)
-        sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
-        gx = None
-        results = []
-        with reader(lagebild.ws.db_path) as con:
-            # stream in batches: GX validates pandas frames, memory stays bounded
-            for frame in frames(con, sql, params, GX_BATCH_ROWS):
-                gx = gx or ephemeral_context()
-                results.append(validate_frame(gx, table, frame)[0])
-        failed = [f for r in results for f in r.failed]
-        return dg.AssetCheckResult(
-            passed=all(r.success for r in results),
+    table = load_contract().tables[table_name]
+    sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
+    with stage(f"checks.contract_{table_name}"):
+        results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
+    failed = [f for r in results for f in r.failed]
+    return {
+        "passed": all(r.success for r in results),
+        "rows": sum(r.rows for r in results),
+        "expectations": results[0].evaluated if results else 0,
+        "failed": failed,
+    }
+
+
+@dg.multi_asset_check(
+    name="contract_suites",
+    specs=[
+        dg.AssetCheckSpec(
+            f"contract_{name}",
+            asset="staging",
+            blocking=True,
+            description=f"Great-Expectations-Suite des Austauschformats für staging.{name}",
+        )
+        for name in load_contract().tables
+    ],
+)
+@timed_check
+def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildResource):
+    """Every table's suite; two tables at a time, each on its own cursor and GX context: the
+    suites' pandas and Arrow work leaves Python's lock often enough that two run in about
+    half the time (1,000,000 cases: 10.7 → 5.3 s). A frame per table in flight: memory
+    grows by about one frame (GX_BATCH_ROWS rows)."""
+    from data_contracts.suites import ephemeral_context
+
+    names = list(load_contract().tables)
+    condition, params, scope = _run_scope(context)
+    with reader(lagebild.ws.db_path) as con:
+        # a cursor and a GX context per worker; the contexts made one after the other here,
+        # as GX keeps its current project in a global
+        idle: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(SUITE_WORKERS):
+            idle.put((con.cursor(), ephemeral_context()))
+
+        def one(name: str) -> dict:
+            cur, gx = idle.get()
+            try:
+                return _validate_table(cur, gx, name, condition, params)
+            finally:
+                idle.put((cur, gx))
+
+        with ThreadPoolExecutor(SUITE_WORKERS, thread_name_prefix="lagebild-suite") as pool:
+            outcomes = dict(zip(names, pool.map(one, names), strict=True))
+        while not idle.empty():
+            idle.get()[0].close()
+    for name, o in outcomes.items():
+        yield dg.AssetCheckResult(
+            asset_key="staging",
+            check_name=f"contract_{name}",
+            passed=o["passed"],
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "checked": scope,
-                "rows": sum(r.rows for r in results),
-                "expectations": results[0].evaluated if results else 0,
-                "violated": len(failed),
-                "details": dg.MetadataValue.json(failed) if failed else "keine",
+                "rows": o["rows"],
+                "expectations": o["expectations"],
+                "violated": len(o["failed"]),
+                "details": dg.MetadataValue.json(o["failed"]) if o["failed"] else "keine",
             },
         )
-
-    _check.__name__ = f"contract_{table_name}"  # its own stage in `make bench`
-    return dg.asset_check(
-        asset="staging",
-        name=f"contract_{table_name}",
-        blocking=True,
-        description=f"Great-Expectations-Suite des Austauschformats für staging.{table_name}",
-    )(timed_check(_check))
-
-
-contract_checks = [_contract_check(name) for name in load_contract().tables]
 
 
 @dg.asset_check(
