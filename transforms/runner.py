@@ -53,6 +53,7 @@ INPUT_STATE = "intermediate.mart_inputs"
 STATE_VERSION = "1"  # raise when the meaning of the state changes: the next build is whole
 # rebuilding a few providers is cheaper than all of them only while they are few
 MAX_CHANGED_SHARE = 0.5
+ROW = "eine Zeile"  # the whole row as a struct; no column name has a space (contract.py)
 
 
 @dataclass(frozen=True)
@@ -290,9 +291,17 @@ def _build_whole(con: duckdb.DuckDBPyConnection, model: Model) -> int | None:
 
 
 def _build_key(con: duckdb.DuckDBPyConnection, models: list[Model]) -> str:
-    """What the marts' rows depend on besides staging: the parameters and every model's SQL."""
-    digest = hashlib.sha256(STATE_VERSION.encode())
+    """What the marts' rows depend on besides staging's values: the parameters, every model's
+    SQL, the staging tables' columns (a row's hash ignores column names and some types) and
+    the DuckDB version (its hash function)."""
+    digest = hashlib.sha256(f"{STATE_VERSION}\0{duckdb.__version__}".encode())
     digest.update(repr(con.execute(f"SELECT * FROM {PARAMS_TABLE}").fetchall()).encode())
+    columns = con.execute(
+        "SELECT schema_name || '.' || table_name, column_name, data_type FROM duckdb_columns()"
+        " WHERE database_name = current_database() AND schema_name = 'staging'"
+        " ORDER BY table_name, column_index"
+    ).fetchall()
+    digest.update(repr(columns).encode())
     for m in models:
         digest.update(f"{m.key}\0{m.materialized}\0{m.sql}\0".encode())
     return digest.hexdigest()
@@ -308,7 +317,7 @@ def _fingerprint_inputs(con: duckdb.DuckDBPyConnection, models: list[Model]) -> 
     0.05 s at 1,000,000 cases: one pass over each table in DuckDB."""
     parts = [
         f"SELECT '{t}' AS table_name, provider_id, count(*) AS row_count,"
-        f" sum(hash(__row)::HUGEINT) AS fingerprint FROM {t} AS __row GROUP BY provider_id"
+        f' sum(hash("{ROW}")::HUGEINT) AS fingerprint FROM {t} AS "{ROW}" GROUP BY provider_id'
         for t in _partition_sources(models)
     ] or ["SELECT ''::VARCHAR, ''::VARCHAR, 0::BIGINT, 0::HUGEINT WHERE false"]
     con.execute(

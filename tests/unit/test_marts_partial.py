@@ -227,3 +227,25 @@ def test_a_subset_without_a_partitioned_models_inputs_builds_whole(built):
     runs = build_marts(con, SETTINGS, AS_OF, models=subset)
     con.close()
     assert [r.providers for r in runs] == [None, None]
+
+
+def test_a_changed_staging_schema_builds_whole(built):
+    """A row's hash ignores column names: two columns swapped by a migration keep every row's
+    hash, so the staging columns are part of the build key (found by a review as an attack)."""
+
+    def swap(con):
+        con.execute("ALTER TABLE staging.cases RENAME COLUMN program TO tmp_x")
+        con.execute("ALTER TABLE staging.cases RENAME COLUMN region_code TO program")
+        con.execute("ALTER TABLE staging.cases RENAME COLUMN tmp_x TO region_code")
+
+    runs, diffs = _partial_and_whole(built, swap)
+    assert diffs == []
+    assert all(r.providers is None for r in runs.values())
+
+
+def test_no_staging_column_can_shadow_the_row_in_the_fingerprint():
+    from data_contracts.contract import load_contract
+    from transforms.runner import ROW
+
+    names = {c for t in load_contract().tables.values() for c in t.column_names}
+    assert " " in ROW and not any(" " in n for n in names | {"delivery_id"})
