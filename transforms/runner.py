@@ -206,15 +206,9 @@ def build_params(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
 
 def _drop_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     """A model that changed from table to view (or back) replaces the old object."""
-    other = "TABLE" if model.materialized == "view" else "VIEW"
-    catalog = "duckdb_tables()" if other == "TABLE" else "duckdb_views()"
-    exists = con.execute(
-        f"SELECT count(*) FROM {catalog} WHERE schema_name = ? AND {other.lower()}_name = ?"
-        " AND database_name = current_database()",
-        [model.schema, model.name],
-    ).fetchall()[0][0]
-    if exists:
-        con.execute(f"DROP {other} {model.key} CASCADE")
+    other = "table" if model.materialized == "view" else "view"
+    if _exists(con, model.key, other):
+        con.execute(f"DROP {other.upper()} {model.key} CASCADE")
 
 
 def _resolve_as_of(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None) -> date:
@@ -327,6 +321,7 @@ def _fingerprint_inputs(con: duckdb.DuckDBPyConnection, models: list[Model]) -> 
 
 
 def _exists(con: duckdb.DuckDBPyConnection, key: str, kind: str) -> bool:
+    """Whether the warehouse has `key` ("schema.name") as a table or a view (`kind`)."""
     schema, name = key.split(".")
     catalog = "duckdb_tables()" if kind == "table" else "duckdb_views()"
     return bool(

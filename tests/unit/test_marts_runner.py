@@ -118,3 +118,19 @@ def test_public_functions_leave_the_connection_usable(staging_con):
     for step in steps:
         step()
         assert staging_con.sql("select 1 as x").fetchall() == [(1,)]
+
+
+def test_a_model_that_becomes_a_view_replaces_its_table(staging_con, tmp_path):
+    (tmp_path / "intermediate").mkdir()
+    (tmp_path / "marts").mkdir()
+    model = tmp_path / "marts" / "counts.sql"
+    model.write_text("with final as (select count(*) as n from staging.cases)\nselect * from final")
+    build_marts(staging_con, SETTINGS, date(2024, 5, 15), models=load_models(tmp_path))
+    model.write_text("-- materialized: view\n" + model.read_text())
+    build_marts(staging_con, SETTINGS, date(2024, 5, 15), models=load_models(tmp_path))
+    kinds = staging_con.execute(
+        "SELECT 'view' FROM duckdb_views() WHERE schema_name = 'mart' AND view_name = 'counts'"
+        " UNION ALL SELECT 'table' FROM duckdb_tables() WHERE schema_name = 'mart'"
+        " AND table_name = 'counts'"
+    ).fetchall()
+    assert kinds == [("view",)]
