@@ -98,6 +98,9 @@ class Settings:
     # Delivery calendar: expected cadence in months (3 = quarterly) and the day of the month
     # after a period's end by which its snapshot is due; `providers:` overrides per provider.
     delivery_cadence: dict = field(default_factory=dict)
+    # `lagebild run` prints the three reports as PDF too (Chromium, ~3 s a run); otherwise only
+    # when asked (`lagebild run --pdf`, `lagebild report --out ….pdf`); `lagebild demo` always
+    report_pdf: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -198,6 +201,10 @@ def _coerce(name: str, value):
         return _check_cadence(value)
     if name == "windows":
         return tuple(int(w) for w in value)
+    if name == "report_pdf":
+        if not isinstance(value, bool):
+            raise ValueError("nicht ja/nein")
+        return value
     if name == "as_of" and isinstance(value, str):
         return date.fromisoformat(value)
     if name in ("duckdb_memory_limit", "duckdb_temp_directory") and value is None:
@@ -223,7 +230,10 @@ def _coerce(name: str, value):
 
 
 def load_settings(
-    workspace: str | Path, inbox: str | Path | None = None, as_of: str | date | None = None
+    workspace: str | Path,
+    inbox: str | Path | None = None,
+    as_of: str | date | None = None,
+    report_pdf: bool | None = None,
 ) -> Settings:
     """Settings for a workspace: defaults, then `WORKSPACE/lagebild.yaml`, then arguments."""
     workspace = Path(workspace).resolve()
@@ -236,6 +246,8 @@ def load_settings(
         values["inbox"] = Path(inbox).resolve()
     if as_of:
         values["as_of"] = as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of))
+    if report_pdf is not None:
+        values["report_pdf"] = report_pdf
     return Settings(**values)
 
 

@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--as-of", type=iso_date, help="Datenstand JJJJ-MM-TT (Standard: aus den Lieferungen)"
     )
+    run.add_argument(
+        "--pdf",
+        action="store_true",
+        help="die Berichte auch als PDF drucken (Standard: nur HTML und XLSX;"
+        " dauerhaft mit report_pdf: true in lagebild.yaml)",
+    )
 
     check = sub.add_parser("check", help="eine Lieferung prüfen, ohne sie zu laden")
     check.add_argument("path", type=Path, help="Ordner, .zip, .xlsx oder .csv einer Lieferung")

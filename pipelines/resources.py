@@ -23,9 +23,12 @@ class LagebildResource(dg.ConfigurableResource):
     workspace: str
     inbox: str = ""
     as_of: str = ""  # YYYY-MM-DD or empty: derived from the deliveries
+    report_pdf: bool = False  # asked for on the command line; else `report_pdf` in lagebild.yaml
 
     def settings(self) -> Settings:
-        return load_settings(self.workspace, self.inbox or None, self.as_of or None)
+        return load_settings(
+            self.workspace, self.inbox or None, self.as_of or None, self.report_pdf or None
+        )
 
     @property
     def ws(self) -> Workspace:

@@ -223,6 +223,7 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
             workspace=str(ws.root),
             inbox=str(settings.inbox or ""),
             as_of=settings.as_of.isoformat() if settings.as_of else "",
+            report_pdf=settings.report_pdf,
         )
         observe.reset_stages()
         observe.start_sampling()
@@ -501,7 +502,7 @@ def cli_run(args) -> int:
                 " mit --inbox angeben."
             )
         _check_workspace(ws_root)
-        settings = load_settings(args.workspace, args.inbox, args.as_of)
+        settings = load_settings(args.workspace, args.inbox, args.as_of, args.pdf or None)
         print(f"Lagebild: Lauf über {args.inbox} → {settings.workspace}")
         outcome = run_pipeline(
             settings,
@@ -531,7 +532,7 @@ def cli_demo(args) -> int:
             inbox, cases=args.cases, providers=args.providers, seed=args.seed, with_faults=True
         )
     try:
-        settings = load_settings(workspace, inbox, None)
+        settings = load_settings(workspace, inbox, None, report_pdf=True)
         print(f"Lagebild-Demo: Lauf über {inbox}")
         outcome = run_pipeline(
             settings,

@@ -1,9 +1,12 @@
 """Dagster asset `reports`: the three reports for the last complete quarter up to as_of.
 
-Writes WORKSPACE/reports/{lenkungsgruppe,evaluation,foerderer}_YYYY-Qn.{html,pdf,xlsx} from the
+Writes WORKSPACE/reports/{lenkungsgruppe,evaluation,foerderer}_YYYY-Qn.{html,xlsx} from the
 published copy through the read side (dashboards.reports), so it shows exactly what the
-dashboards show. Without Chromium the PDFs are skipped with a warning; HTML and XLSX are always
-written. Without data (every delivery quarantined, or as_of before all data) there is nothing
+dashboards show. PDFs only when asked (`report_pdf`: `lagebild run --pdf`, lagebild.yaml,
+`lagebild demo`): printing them is most of the step's time (issue 15, docs/decisions.md), and
+the PDF is the HTML on paper. Without Chromium they are skipped with a warning. A PDF of the
+period that is not printed again is removed: it would show older figures than the HTML beside
+it. Without data (every delivery quarantined, or as_of before all data) there is nothing
 to report: the asset says so and the run still completes.
 """
 
@@ -27,9 +30,10 @@ from pipelines.resources import LagebildResource
     ),
 )
 def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
-    from dashboards.reports import default_period, write_all
+    from dashboards.reports import FORMATS, KINDS, default_period, write_all
 
-    ws = lagebild.ws
+    settings = lagebild.settings()
+    ws = settings.ws
     skipped: list[str] = []
 
     def pdf_failed(path, exc) -> None:
@@ -41,11 +45,22 @@ def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
         if period is None:
             context.log.info("Keine Daten: es wurden keine Berichte geschrieben.")
             return dg.MaterializeResult(metadata={"files": 0, "note": "keine Daten"})
-        written = write_all(ws.root, period, on_pdf_error=pdf_failed)
+        formats = FORMATS if settings.report_pdf else tuple(f for f in FORMATS if f != ".pdf")
+        written = write_all(ws.root, period, formats=formats, on_pdf_error=pdf_failed)
+        stale = [ws.reports_dir / f"{kind}_{period}.pdf" for kind in KINDS]
+        removed = [p.name for p in stale if not settings.report_pdf and p.exists()]
+        for name in removed:
+            (ws.reports_dir / name).unlink()
+    if removed:
+        context.log.info(
+            f"Ältere PDF-Fassung entfernt ({', '.join(removed)}): sie zeigte einen früheren"
+            " Stand. PDFs: lagebild run --pdf oder report_pdf: true in lagebild.yaml."
+        )
     metadata = {
         "period": period,
         "files_written": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
         "files": len(written),
+        "pdf": "gedruckt" if settings.report_pdf else "nicht angefordert",
     }
     if skipped:
         metadata["pdf_skipped"] = ", ".join(skipped)

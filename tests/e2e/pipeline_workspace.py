@@ -70,7 +70,8 @@ def pipeline_workspace(base: Path) -> Path:
         planted = root / PLANTED
         planted.write_text("vor dem Lauf angelegt", encoding="utf-8")
         planted.chmod(0o644)
-        run = _lagebild("run", "--inbox", str(inbox), "--workspace", str(root))
+        # --pdf: tests/integration/test_reports.py checks the PDFs a run prints
+        run = _lagebild("run", "--inbox", str(inbox), "--workspace", str(root), "--pdf")
         published = root / "published" / "lagebild.duckdb"
         # The run may report a failing check of another stage; what these tests need is the
         # published copy.

@@ -380,27 +380,60 @@ def test_cli_writes_report(ws, tmp_path, capsys):
     assert str(out) in capsys.readouterr().out
 
 
-@pytest.mark.slow
-def test_reports_asset_writes_all_three(tmp_path):
+def _materialize_reports(root, **resource):
     import dagster as dg
 
-    from kernel.workspace import Workspace
     from pipelines.defs.reports import reports
     from pipelines.resources import LagebildResource
 
-    root = tmp_path / "ws"
-    build(Workspace(root).published_db_path)
     result = dg.materialize(
-        [reports], resources={"lagebild": LagebildResource(workspace=str(root))}
+        [reports], resources={"lagebild": LagebildResource(workspace=str(root), **resource)}
     )
     assert result.success
-    files = sorted(p.name for p in (root / "reports").iterdir())
-    expected = sorted(
-        f"{k}_2026-Q3{s}"
-        for k in ("lenkungsgruppe", "evaluation", "foerderer")
-        for s in ((".html", ".xlsx", ".pdf") if HAS_CHROMIUM else (".html", ".xlsx"))
-    )
-    assert files == expected
+    return sorted(p.name for p in (root / "reports").iterdir())
+
+
+def _report_files(suffixes):
+    return sorted(f"{k}_2026-Q3{s}" for k in KINDS for s in suffixes)
+
+
+@pytest.mark.slow
+def test_reports_asset_writes_all_three_with_pdf_when_asked(tmp_path):
+    from kernel.workspace import Workspace
+
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    files = _materialize_reports(root, report_pdf=True)
+    expected = (".html", ".xlsx", ".pdf") if HAS_CHROMIUM else (".html", ".xlsx")
+    assert files == _report_files(expected)
+
+
+def test_reports_asset_prints_no_pdf_unless_asked_and_removes_an_outdated_one(tmp_path):
+    """A run prints PDFs only when asked (issue 15): without it, a PDF of the same quarter
+    left by an earlier run would show older figures than the HTML beside it; it goes."""
+    from kernel.workspace import Workspace
+
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    (root / "reports").mkdir()
+    outdated = root / "reports" / "lenkungsgruppe_2026-Q3.pdf"
+    outdated.write_bytes(b"%PDF-1.7 alter Stand")
+    other_quarter = root / "reports" / "lenkungsgruppe_2026-Q2.pdf"
+    other_quarter.write_bytes(b"%PDF-1.7 anderes Quartal")
+    files = _materialize_reports(root)
+    assert files == sorted([*_report_files((".html", ".xlsx")), other_quarter.name])
+
+
+def test_report_pdf_setting_in_lagebild_yaml(tmp_path):
+    from kernel.settings import SettingsError, load_settings
+
+    assert load_settings(tmp_path).report_pdf is False
+    assert load_settings(tmp_path, report_pdf=True).report_pdf is True  # lagebild run --pdf
+    (tmp_path / "lagebild.yaml").write_text("report_pdf: true\n", encoding="utf-8")
+    assert load_settings(tmp_path).report_pdf is True
+    (tmp_path / "lagebild.yaml").write_text("report_pdf: vielleicht\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="report_pdf"):
+        load_settings(tmp_path)
 
 
 @pytest.mark.slow
