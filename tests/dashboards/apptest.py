@@ -13,6 +13,12 @@ APP = Path(dashboards.__file__).resolve().parent / "app.py"
 
 
 def app(workspace: Path, monkeypatch, *, demo: bool = False) -> AppTest:
+    """The app as the dashboard server runs it, published copies kept open
+    (scope.keep_copies_open: opening the file for every query call was a sixth of these tests'
+    time); the conftest closes them after each test."""
+    from dashboards.read import scope
+
+    monkeypatch.setattr(scope._OPEN, "enabled", True)
     monkeypatch.setenv("LAGEBILD_WORKSPACE", str(workspace))
     monkeypatch.setenv("LAGEBILD_DEMO", "1" if demo else "0")
     return AppTest.from_file(str(APP), default_timeout=30)

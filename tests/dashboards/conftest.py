@@ -31,9 +31,13 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches():
-    """st.cache_data survives between AppTest runs in one process."""
+    """st.cache_data survives between AppTest runs in one process; so do the published copies
+    an AppTest kept open (tests/dashboards/apptest.app)."""
     import streamlit as st
+
+    from dashboards.read import scope
 
     st.cache_data.clear()
     yield
     st.cache_data.clear()
+    scope._OPEN.close_all()
