@@ -453,6 +453,11 @@ def _print_run_summary(settings: Settings, outcome: RunOutcome) -> None:
     print(f"Warehouse: {ws.db_path}")
     if ws.published_db_path.exists():
         print(f"Veröffentlichte Kopie für Dashboards und Auswertungen: {ws.published_db_path}")
+    if ws.reports_dir.is_dir() and any(ws.reports_dir.iterdir()):
+        print(
+            f"Berichte: {ws.reports_dir}"
+            + ("" if settings.report_pdf else " (HTML und XLSX; PDF mit `lagebild run --pdf`)")
+        )
     parts = [
         f"{label} {outcome.stages[k]['seconds']:.1f} s"
         for k, label in STAGE_LABELS.items()

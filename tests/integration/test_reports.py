@@ -462,3 +462,18 @@ def test_reports_on_pipeline_built_demo_data(tmp_path_factory, tmp_path):
                 sub.mkdir()
                 assert blank_pages(out, sub) == []
     (ARTIFACTS / "reports.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
+
+
+def test_run_summary_names_the_reports_and_how_to_get_pdfs(tmp_path_factory, capsys):
+    from kernel.settings import load_settings
+    from pipelines.runner import RunOutcome, _print_run_summary
+    from tests.e2e.pipeline_workspace import pipeline_workspace
+
+    root = pipeline_workspace(tmp_path_factory.getbasetemp())
+    reports = root / "reports"
+    assert f"Berichte: {reports}\n" in (root / "run.log").read_text(encoding="utf-8")  # --pdf
+    _print_run_summary(load_settings(root), RunOutcome(True, "lauf", 1.0))
+    assert (
+        f"Berichte: {reports} (HTML und XLSX; PDF mit `lagebild run --pdf`)"
+        in capsys.readouterr().out
+    )
