@@ -4,10 +4,11 @@ Writes WORKSPACE/reports/{lenkungsgruppe,evaluation,foerderer}_YYYY-Qn.{html,xls
 published copy through the read side (dashboards.reports), so it shows exactly what the
 dashboards show. PDFs only when asked (`report_pdf`: `lagebild run --pdf`, lagebild.yaml,
 `lagebild demo`): printing them is most of the step's time (issue 15, docs/decisions.md), and
-the PDF is the HTML on paper. Without Chromium they are skipped with a warning. A PDF of the
-period that is not printed again is removed: it would show older figures than the HTML beside
-it. Without data (every delivery quarantined, or as_of before all data) there is nothing
-to report: the asset says so and the run still completes.
+the PDF is the HTML on paper. Without Chromium they are skipped with a warning. The period's
+PDFs of an earlier run are removed before the reports are written: one not printed again (not
+asked, or Chromium failed) would show older figures than the HTML beside it. Without data
+(every delivery quarantined, or as_of before all data) there is nothing to report: the asset
+says so and the run still completes.
 """
 
 from __future__ import annotations
@@ -45,13 +46,17 @@ def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
         if period is None:
             context.log.info("Keine Daten: es wurden keine Berichte geschrieben.")
             return dg.MaterializeResult(metadata={"files": 0, "note": "keine Daten"})
+        # the quarter's PDF goes first: not printed again (or a print that fails) must not
+        # leave one with older figures than the HTML beside it, even if the run stops here
+        removed = []
+        for kind in KINDS:
+            old = ws.reports_dir / f"{kind}_{period}.pdf"
+            if old.exists():
+                old.unlink()
+                removed.append(old.name)
         formats = FORMATS if settings.report_pdf else tuple(f for f in FORMATS if f != ".pdf")
         written = write_all(ws.root, period, formats=formats, on_pdf_error=pdf_failed)
-        stale = [ws.reports_dir / f"{kind}_{period}.pdf" for kind in KINDS]
-        removed = [p.name for p in stale if not settings.report_pdf and p.exists()]
-        for name in removed:
-            (ws.reports_dir / name).unlink()
-    if removed:
+    if removed and not settings.report_pdf:
         context.log.info(
             f"Ältere PDF-Fassung entfernt ({', '.join(removed)}): sie zeigte einen früheren"
             " Stand. PDFs: lagebild run --pdf oder report_pdf: true in lagebild.yaml."

@@ -424,6 +424,19 @@ def test_reports_asset_prints_no_pdf_unless_asked_and_removes_an_outdated_one(tm
     assert files == sorted([*_report_files((".html", ".xlsx")), other_quarter.name])
 
 
+def test_a_failed_print_leaves_no_older_pdf_of_the_quarter(tmp_path, monkeypatch):
+    """Asked for PDFs, but Chromium fails: the run completes with HTML and XLSX and no PDF of
+    the quarter (the earlier run's would show older figures)."""
+    from kernel.workspace import Workspace
+
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    (root / "reports").mkdir()
+    (root / "reports" / "foerderer_2026-Q3.pdf").write_bytes(b"%PDF-1.7 alter Stand")
+    monkeypatch.setenv("LAGEBILD_CHROMIUM", "/bin/false")
+    assert _materialize_reports(root, report_pdf=True) == _report_files((".html", ".xlsx"))
+
+
 def test_report_pdf_setting_in_lagebild_yaml(tmp_path):
     from kernel.settings import SettingsError, load_settings
 
