@@ -166,18 +166,24 @@ def code_version() -> dict:
     return out
 
 
+# settings that change no figure: where things are, how much memory a run may use, and whether a
+# run also prints PDFs (kept out of release manifests and out of their comparison, also for
+# manifests written before the setting existed)
+NOT_FIGURE_SETTINGS = (
+    "workspace",
+    "inbox",
+    "as_of",
+    "extra",
+    "duckdb_memory_limit",
+    "duckdb_temp_directory",
+    "report_pdf",
+)
+
+
 def figure_settings(settings: Settings) -> dict:
-    """The settings that affect figures (everything but where things are and how much
-    memory a run may use)."""
+    """The settings that affect figures (NOT_FIGURE_SETTINGS left out)."""
     values = dataclasses.asdict(settings)
-    for key in (
-        "workspace",
-        "inbox",
-        "as_of",
-        "extra",
-        "duckdb_memory_limit",
-        "duckdb_temp_directory",
-    ):
+    for key in NOT_FIGURE_SETTINGS:
         values.pop(key, None)
     return json.loads(json.dumps(values, default=str))
 
@@ -434,7 +440,9 @@ def compare_releases(workspace: str | Path, earlier: str, later: str) -> Release
         gone_providers=sorted(set(before) - set(after)),
         code_changed=a["code"] != b["code"],
         settings_changed=sorted(
-            k for k in set(settings) | set(settings_b) if settings.get(k) != settings_b.get(k)
+            k
+            for k in set(settings) | set(settings_b)
+            if settings.get(k) != settings_b.get(k) and k not in NOT_FIGURE_SETTINGS
         ),
         definitions_changed=[
             label

@@ -253,7 +253,12 @@ def print_pdf(html_file: Path, pdf_file: Path, *, timeout: int = 180) -> Path:
             html_file.resolve().as_uri(),
         ]
         env = {**os.environ, "HOME": profile}
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        except (OSError, subprocess.SubprocessError) as exc:  # not startable, or hung
+            raise ReportError(
+                f"Chromium konnte das PDF nicht schreiben ({type(exc).__name__})."
+            ) from exc
     if proc.returncode != 0 or not pdf_file.exists() or pdf_file.stat().st_size == 0:
         raise ReportError(
             f"Chromium konnte das PDF nicht schreiben (Code {proc.returncode}):"

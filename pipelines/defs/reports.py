@@ -26,8 +26,8 @@ from pipelines.resources import LagebildResource
     kinds={"html", "pdf", "xlsx"},
     description=(
         "Lenkungsgruppenbericht, Evaluationsbericht und Fallzahlenstatistik für Fördergeber"
-        " (HTML offline, PDF, XLSX) für das letzte vollständige Quartal bis zum Datenstand;"
-        " statistische Geheimhaltung angewendet."
+        " (HTML offline und XLSX, PDF auf Wunsch) für das letzte vollständige Quartal bis zum"
+        " Datenstand; statistische Geheimhaltung angewendet."
     ),
 )
 def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
@@ -51,7 +51,7 @@ def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
         removed = []
         for kind in KINDS:
             old = ws.reports_dir / f"{kind}_{period}.pdf"
-            if old.exists():
+            if old.is_symlink() or old.is_file():  # a dangling link too; never a folder
                 old.unlink()
                 removed.append(old.name)
         formats = FORMATS if settings.report_pdf else tuple(f for f in FORMATS if f != ".pdf")

@@ -380,7 +380,12 @@ def test_cli_writes_report(ws, tmp_path, capsys):
     assert str(out) in capsys.readouterr().out
 
 
-def _materialize_reports(root, **resource):
+def _materialize_reports(root, **resource) -> list[str]:
+    return _reports_metadata(root, **resource)[0]
+
+
+def _reports_metadata(root, **resource) -> tuple[list[str], dict]:
+    """The files in WORKSPACE/reports after the asset ran, and its metadata (plain values)."""
     import dagster as dg
 
     from pipelines.defs.reports import reports
@@ -390,7 +395,9 @@ def _materialize_reports(root, **resource):
         [reports], resources={"lagebild": LagebildResource(workspace=str(root), **resource)}
     )
     assert result.success
-    return sorted(p.name for p in (root / "reports").iterdir())
+    (event,) = result.get_asset_materialization_events()
+    meta = {k: v.value for k, v in event.materialization.metadata.items()}
+    return sorted(p.name for p in (root / "reports").iterdir()), meta
 
 
 def _report_files(suffixes):
@@ -420,21 +427,33 @@ def test_reports_asset_prints_no_pdf_unless_asked_and_removes_an_outdated_one(tm
     outdated.write_bytes(b"%PDF-1.7 alter Stand")
     other_quarter = root / "reports" / "lenkungsgruppe_2026-Q2.pdf"
     other_quarter.write_bytes(b"%PDF-1.7 anderes Quartal")
-    files = _materialize_reports(root)
+    (root / "reports" / "foerderer_2026-Q3.pdf").symlink_to(tmp_path / "fehlt.pdf")  # dangling
+    files, meta = _reports_metadata(root)
     assert files == sorted([*_report_files((".html", ".xlsx")), other_quarter.name])
+    assert meta["pdf"] == "nicht angefordert" and "pdf_skipped" not in meta
 
 
-def test_a_failed_print_leaves_no_older_pdf_of_the_quarter(tmp_path, monkeypatch):
-    """Asked for PDFs, but Chromium fails: the run completes with HTML and XLSX and no PDF of
-    the quarter (the earlier run's would show older figures)."""
+@pytest.mark.parametrize("chromium", ["fails", "cannot start"])
+def test_a_failed_print_leaves_no_older_pdf_of_the_quarter(tmp_path, monkeypatch, chromium):
+    """Asked for PDFs, but Chromium fails (exits with an error, or cannot be started at all):
+    the run completes with HTML and XLSX, says which PDFs it skipped, and leaves no PDF of the
+    quarter (the earlier run's would show older figures)."""
     from kernel.workspace import Workspace
 
     root = tmp_path / "ws"
     build(Workspace(root).published_db_path)
     (root / "reports").mkdir()
     (root / "reports" / "foerderer_2026-Q3.pdf").write_bytes(b"%PDF-1.7 alter Stand")
-    monkeypatch.setenv("LAGEBILD_CHROMIUM", "/bin/false")
-    assert _materialize_reports(root, report_pdf=True) == _report_files((".html", ".xlsx"))
+    not_a_program = tmp_path / "chromium.txt"
+    not_a_program.write_text("kein Programm", encoding="utf-8")
+    not_a_program.chmod(0o755)
+    monkeypatch.setenv(
+        "LAGEBILD_CHROMIUM", "/bin/false" if chromium == "fails" else str(not_a_program)
+    )
+    files, meta = _reports_metadata(root, report_pdf=True)
+    assert files == _report_files((".html", ".xlsx"))
+    assert meta["pdf"] == "gedruckt"  # asked for: the asset tried to print them
+    assert sorted(meta["pdf_skipped"].split(", ")) == _report_files((".pdf",))
 
 
 def test_report_pdf_setting_in_lagebild_yaml(tmp_path):
@@ -477,6 +496,7 @@ def test_reports_on_pipeline_built_demo_data(tmp_path_factory, tmp_path):
     (ARTIFACTS / "reports.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_run_summary_names_the_reports_and_how_to_get_pdfs(tmp_path_factory, capsys):
     from kernel.settings import load_settings
     from pipelines.runner import RunOutcome, _print_run_summary
@@ -490,3 +510,31 @@ def test_run_summary_names_the_reports_and_how_to_get_pdfs(tmp_path_factory, cap
         f"Berichte: {reports} (HTML und XLSX; PDF mit `lagebild run --pdf`)"
         in capsys.readouterr().out
     )
+
+
+def test_report_pdf_is_no_figure_setting_of_a_release(tmp_path):
+    """Whether a run prints PDFs changes no figure: not in a release's manifest, and two
+    releases around switching it on show no changed setting (also against a manifest that
+    carries it, as written before this was decided)."""
+    import json
+    import time
+
+    from dashboards.reports.release import compare_releases, load_manifest, make_release
+    from kernel.workspace import Workspace
+
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    first = make_release(root, "foerderer", "2026-Q3", pdf=False).name
+    assert "report_pdf" not in load_manifest(root, first)["settings"]
+    time.sleep(1.1)  # release ids carry the second
+    (root / "lagebild.yaml").write_text("report_pdf: true\n", encoding="utf-8")
+    second = make_release(root, "foerderer", "2026-Q3", pdf=False).name
+    change = compare_releases(root, first, second)
+    assert change.settings_changed == [] and len(change.cells) == 0
+
+    manifest = root / "releases" / first / "manifest.json"
+    old = json.loads(manifest.read_text(encoding="utf-8"))
+    old["settings"]["report_pdf"] = False
+    manifest.chmod(0o600)
+    manifest.write_text(json.dumps(old), encoding="utf-8")
+    assert compare_releases(root, first, second).settings_changed == []
