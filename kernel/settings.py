@@ -148,16 +148,21 @@ IMPORT_THRESHOLDS = {
 DELIVERY_CADENCE = {"months": 3, "due_day": 15}
 
 
+class InvalidValue(ValueError):
+    """A value of lagebild.yaml rejected by our own checks; the text (German) tells the user why
+    (errors raised by Python itself stay out of the message)."""
+
+
 def _check_rules(rules, allowed: set[str]) -> dict:
     if not isinstance(rules, dict):
-        raise ValueError("keine Einträge")
+        raise InvalidValue("keine Einträge")
     for k, v in rules.items():
         if k not in allowed:
-            raise ValueError("unbekannte Regel")
+            raise InvalidValue("unbekannte Regel")
         if k in ("tables", "providers"):
             continue
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-            raise ValueError("keine Zahl")
+            raise InvalidValue("keine Zahl")
     return rules
 
 
@@ -203,7 +208,7 @@ def _coerce(name: str, value):
         return tuple(int(w) for w in value)
     if name == "report_pdf":
         if not isinstance(value, bool):
-            raise ValueError("nicht ja/nein")
+            raise InvalidValue("erlaubt: true oder false")
         return value
     if name == "as_of" and isinstance(value, str):
         return date.fromisoformat(value)
@@ -211,20 +216,20 @@ def _coerce(name: str, value):
         return None  # DuckDB's default (a settings file may name the default explicitly)
     if name == "duckdb_memory_limit":
         if not isinstance(value, str) or not _MEMORY.match(value.strip()):
-            raise ValueError("keine Speichergröße")
+            raise InvalidValue("keine Speichergröße")
         return value.strip()
     if name == "duckdb_temp_directory":
         if not isinstance(value, str) or not value.strip():
-            raise ValueError("kein Ordner")
+            raise InvalidValue("kein Ordner")
         return value.strip()
     kind = _NUMBER_FIELDS.get(name)
     if kind is not None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("keine Zahl")
+            raise InvalidValue("keine Zahl")
         if kind in ("int", int) and not float(value).is_integer():
-            raise ValueError("keine ganze Zahl")
+            raise InvalidValue("keine ganze Zahl")
         if value < 0:
-            raise ValueError("negativ")
+            raise InvalidValue("negativ")
         return int(value) if kind in ("int", int) else float(value)
     return value
 
@@ -279,7 +284,8 @@ def _read_overrides(path: Path) -> dict:
         try:
             values[k] = _coerce(k, v)
         except (TypeError, ValueError, AttributeError) as exc:
+            why = f" ({exc})" if isinstance(exc, InvalidValue) else ""
             raise SettingsError(
-                f"Die Einstellung „{k}“ in {path} hat einen ungültigen Wert. {remedy}"
+                f"Die Einstellung „{k}“ in {path} hat einen ungültigen Wert{why}. {remedy}"
             ) from exc
     return values

@@ -464,7 +464,7 @@ def test_report_pdf_setting_in_lagebild_yaml(tmp_path):
     (tmp_path / "lagebild.yaml").write_text("report_pdf: true\n", encoding="utf-8")
     assert load_settings(tmp_path).report_pdf is True
     (tmp_path / "lagebild.yaml").write_text("report_pdf: vielleicht\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match="report_pdf"):
+    with pytest.raises(SettingsError, match=r"„report_pdf“.*\(erlaubt: true oder false\)"):
         load_settings(tmp_path)
 
 
