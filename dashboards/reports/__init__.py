@@ -201,6 +201,11 @@ def default_period(workspace: str | Path) -> str | None:
     return read.last_complete_quarter(basis.as_of) if basis.as_of else None
 
 
+def report_file(directory: Path, kind: str, period: str, suffix: str) -> Path:
+    """Where a run's report of `kind` and `period` goes (WORKSPACE/reports/<kind>_<period>.pdf)."""
+    return directory / f"{kind}_{period}{suffix}"
+
+
 def write_all(
     workspace: str | Path,
     period: str | None = None,
@@ -226,7 +231,7 @@ def write_all(
         for kind in KINDS:
             report = build_report(src, kind, period, src.viewer("koordination"))
             for suffix in formats:
-                out = target / f"{kind}_{period}{suffix}"
+                out = report_file(target, kind, period, suffix)
                 if suffix == ".pdf":
                     prints.append((pool.submit(write, report, out), out, report))
                 else:

@@ -31,7 +31,7 @@ from pipelines.resources import LagebildResource
     ),
 )
 def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
-    from dashboards.reports import FORMATS, KINDS, default_period, write_all
+    from dashboards.reports import FORMATS, KINDS, default_period, report_file, write_all
 
     settings = lagebild.settings()
     ws = settings.ws
@@ -50,7 +50,7 @@ def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
         # leave one with older figures than the HTML beside it, even if the run stops here
         removed = []
         for kind in KINDS:
-            old = ws.reports_dir / f"{kind}_{period}.pdf"
+            old = report_file(ws.reports_dir, kind, period, ".pdf")
             if old.is_symlink() or old.is_file():  # a dangling link too; never a folder
                 old.unlink()
                 removed.append(old.name)
