@@ -12,11 +12,13 @@ everything the run wrote owner-only at the end (landing copies keep their source
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import os
 import re
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -330,5 +332,27 @@ def main(argv: list[str] | None = None) -> int:
             os.umask(previous)  # for callers in the same process (tests)
 
 
+def command_line() -> int:
+    """The `lagebild` program (the console script); `main` is what tests call in-process.
+
+    It owns its process, so once the command is done it ends the way a normal exit would, less
+    the interpreter's teardown: atexit handlers (logging flushes and closes its files), output
+    flushed, then `os._exit`. The teardown's full collections over the heap of imported modules
+    (Dagster, Great Expectations, pandas) took 1.4-1.8 s of every `lagebild run`, now 0.1 s
+    (docs/performance-notes.md). Freezing that heap instead (`gc.freeze`) made DuckDB's bindings
+    print leak warnings. Nothing waits for the teardown: every command closes its own files
+    and databases (tests/integration/test_private_run.py: a run leaves no DuckDB write-ahead
+    log). A thread still at work (not a daemon) gets the normal exit, which waits for it."""
+    code = main()
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(t.is_alive() and not t.daemon for t in others):
+        return code
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to tell
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command_line())

@@ -44,3 +44,12 @@ def test_the_runs_reports_are_on_record(tmp_path_factory):
         (name.split("_")[0], name.rsplit(".", 1)[1]) for name in written
     }
     assert all(e["suppression"] == "k=3" and e["role"] == "koordination" for e in logged)
+
+
+def test_a_run_leaves_no_database_open(tmp_path_factory):
+    """The `lagebild` program ends without the interpreter's teardown (pipelines.cli.
+    command_line), so no database may rely on it to be closed: one left open would keep its
+    write-ahead log beside the file."""
+    root = pipeline_workspace(tmp_path_factory.getbasetemp())
+    assert list(root.rglob("*.duckdb"))
+    assert sorted(root.rglob("*.wal")) == []
