@@ -47,9 +47,10 @@ def themes(
             df = list_themes(source.workspace, include_inactive=include_inactive, marts=con)
     else:
         df = list_themes(source.workspace, include_inactive=include_inactive)
+    # only the published columns, also with no theme (the others have no disclosure class)
+    df = df[[c for c in THEME_COLUMNS if c in df.columns]].copy()
     if df.empty:
         return publish(df, viewer.network_k)
-    df = df[[c for c in THEME_COLUMNS if c in df.columns]].copy()
     if "terms" in df.columns:
         df["terms"] = [
             ", ".join(t) if isinstance(t, (list, np.ndarray)) else "" for t in df["terms"]
