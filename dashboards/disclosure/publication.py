@@ -59,7 +59,11 @@ def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
     leaves = leaves[leaves["value"] > 0]
     k = ctx.settings.suppression_k
     if leaves.empty:
-        cells = pd.DataFrame(columns=[*family.dims, "value", "status"])
+        # the same columns as with cells: readers select them whatever the network's size
+        level = ["level"] if "period" in family.dims else []
+        cells = pd.DataFrame(
+            columns=[*family.dims, "value", "status", *level, *family.extra_columns]
+        )
         return cells, {
             "family": family.name,
             "cells": 0,

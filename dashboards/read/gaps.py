@@ -179,7 +179,7 @@ def _gaps_from_grid(source, viewer, filters, group_by: list[str], interval: bool
         df = df.assign(gap_rate_ci_low=low, gap_rate_ci_high=high)
     is_total = df["domain"] == ALL
     df = pd.concat([df[~is_total].sort_values(keys), df[is_total]], ignore_index=True)
-    status = {c: df.pop(f"{c}__status") if f"{c}__status" in df else [] for c in counts}
+    status = grid.pop_status(df, counts)
     total = df["domain"] == ALL
     df = label_codes(df)
     df["domain"] = df["domain"].where(~total, "Gesamt")
@@ -242,9 +242,6 @@ def _closures_from_grid(source, viewer, filters, group_by: list[str]) -> Publish
             df = pd.DataFrame(
                 [{"closures": 0, "structural_closures": 0, "structural_share": np.nan}]
             )
-    status = {
-        c: df.pop(f"{c}__status") if f"{c}__status" in df else []
-        for c in ("closures", "structural_closures")
-    }
+    status = grid.pop_status(df, ("closures", "structural_closures"))
     columns = [*group_by, "closures", "structural_closures", "structural_share"]
     return from_grid(label_codes(df[columns]), viewer.suppress_k, status)

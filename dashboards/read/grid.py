@@ -177,6 +177,13 @@ def keyed(df: pd.DataFrame, keys: Sequence[str], value: str) -> pd.DataFrame:
     )
 
 
+def pop_status(df: pd.DataFrame, counts: Sequence[str]) -> dict[str, list | pd.Series]:
+    """The grid status of each count column, taken out of `df` (see `keyed`). A count with no
+    cell in the grid is a zero cell: status '' for every row (a table made of zeros for a
+    selection without any cell, e.g. a network too small for a figure)."""
+    return {c: df.pop(f"{c}__status") if f"{c}__status" in df else [""] * len(df) for c in counts}
+
+
 def group_codes(source: Source, group: str) -> list[str]:
     """The codes of a group dimension in the published data."""
     with source.read() as con:
