@@ -172,22 +172,30 @@ def _open_instance(ws):
         ) from exc
 
 
-# imported later by the asset checks (Great Expectations alone takes 2-3 s): imported in a
-# thread while landing and parsing run in DuckDB, off the critical path (issue 15; at 100,000
-# cases the checks went from 6.2 to 3.8 s). Prewarming scikit-learn for the themes showed no
-# gain and is not done.
-PREWARM_MODULES = ("great_expectations", "data_contracts.suites")
+# needed later in the run and slow to load, so loaded in a thread while DuckDB reads the
+# deliveries (issue 15): Great Expectations for the asset checks (2-3 s to import; at 100,000
+# cases the checks went from 6.2 to 3.8 s) and simplemma's German dictionary for the themes
+# (1.1 s to decode). "module" is imported, "module:function" also called. Prewarming
+# scikit-learn for the themes showed no gain and is not done.
+PREWARM = (
+    "great_expectations",
+    "data_contracts.suites",
+    "transforms.themes.text:load_dictionary",
+)
 
 
-def _import_in_background(modules: tuple[str, ...]) -> None:
-    """Start importing `modules` in a daemon thread. Python's import lock makes a later import
-    of the same module in the run wait for it, never import it twice; a failure here is
-    ignored (the real import reports it where the module is needed)."""
+def _prewarm(items: tuple[str, ...]) -> None:
+    """Start loading `items` (see PREWARM) in a daemon thread. Python's import lock makes a
+    later import of the same module wait for it, never import it twice (load_dictionary has
+    its own lock); a failure here is ignored (the real use reports it where it is needed)."""
 
     def load() -> None:
-        for name in modules:
+        for item in items:
+            name, _, func = item.partition(":")
             with contextlib.suppress(Exception):
-                importlib.import_module(name)
+                module = importlib.import_module(name)
+                if func:
+                    getattr(module, func)()
 
     threading.Thread(target=load, name="lagebild-prewarm", daemon=True).start()
 
@@ -204,7 +212,7 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
     from pipelines.resources import LagebildResource
 
     _check_workspace(settings.workspace)
-    _import_in_background(PREWARM_MODULES)
+    _prewarm(PREWARM)
     ws = settings.ws
     try:
         lock = write_lock(ws.lock_file, settings.lock_wait_seconds, on_wait)

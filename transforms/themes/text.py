@@ -22,6 +22,7 @@ The result never contains note text: topics carry terms, assignments carry ids a
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -63,16 +64,39 @@ def stopwords() -> frozenset[str]:
     return frozenset(words)
 
 
+_DICTIONARY_LOCK = threading.Lock()
+_dictionary_loaded = False
+
+
+def load_dictionary() -> None:
+    """Decode simplemma's German dictionary (1.1-1.2 s of Python, ~100 MB), once per process.
+
+    `lagebild run` starts it in the background (pipelines.runner.PREWARM) while DuckDB reads
+    the deliveries; a themes step that comes first waits for that load instead of decoding
+    the dictionary a second time beside it."""
+    global _dictionary_loaded
+    if _dictionary_loaded:
+        return
+    with _DICTIONARY_LOCK:
+        if not _dictionary_loaded:
+            import simplemma
+
+            simplemma.is_known("haus", lang="de")  # lemmatize and is_known share it
+            _dictionary_loaded = True
+
+
 @cache
 def _lemma(token: str) -> str:
     import simplemma
 
+    load_dictionary()
     return simplemma.lemmatize(token, lang="de")
 
 
 def _known(token: str) -> bool:
     import simplemma
 
+    load_dictionary()
     return simplemma.is_known(token, lang="de")
 
 

@@ -1,0 +1,44 @@
+"""What `lagebild run` loads in the background while DuckDB reads the deliveries
+(pipelines.runner.PREWARM): Great Expectations and simplemma's German dictionary."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+
+import simplemma
+
+from pipelines.runner import PREWARM
+from transforms.themes import text
+
+
+def test_every_item_of_the_prewarm_exists():
+    """A failure in the background is ignored by design, so a renamed module or function
+    would silently end the prewarm: each item must resolve."""
+    assert "transforms.themes.text:load_dictionary" in PREWARM
+    for item in PREWARM:
+        name, _, func = item.partition(":")
+        module = importlib.import_module(name)
+        assert not func or callable(getattr(module, func))
+
+
+def test_the_dictionary_is_decoded_once_however_many_threads_ask(monkeypatch):
+    """The themes step asking while the background load runs waits for it (1.1 s of Python
+    each time otherwise)."""
+    decoded = []
+
+    def slow_decode(token, lang):
+        decoded.append((token, lang))
+        time.sleep(0.2)
+        return True
+
+    monkeypatch.setattr(simplemma, "is_known", slow_decode)
+    monkeypatch.setattr(text, "_dictionary_loaded", False)
+    threads = [threading.Thread(target=text.load_dictionary) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    text.load_dictionary()
+    assert decoded == [("haus", "de")]
