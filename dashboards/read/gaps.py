@@ -170,7 +170,8 @@ def _gaps_from_grid(source, viewer, filters, group_by: list[str], interval: bool
         grid.keyed(goals[goals["part"] == "without_offer"], keys, "goals_without_offer"), "left"
     ).merge(grid.keyed(grid.cells(source, "gap_cases", where), keys, "cases_with_gap"), "left")
     counts = ["goals_set", "goals_without_offer", "cases_with_gap"]
-    if df.empty and not group_by:
+    if df.empty and not group_by and where["period"] is not None:
+        # a named period without any goal: zeros (with no period there is no published total)
         df = pd.DataFrame([{"domain": ALL, **dict.fromkeys(counts, 0)}])
     df[counts] = df[counts].fillna(0).astype(int)
     df["gap_rate"] = df["goals_without_offer"] / df["goals_set"].where(df["goals_set"] > 0)

@@ -180,8 +180,19 @@ def keyed(df: pd.DataFrame, keys: Sequence[str], value: str) -> pd.DataFrame:
 def pop_status(df: pd.DataFrame, counts: Sequence[str]) -> dict[str, list | pd.Series]:
     """The grid status of each count column, taken out of `df` (see `keyed`). A count with no
     cell in the grid is a zero cell: status '' for every row (a table made of zeros for a
-    selection without any cell, e.g. a network too small for a figure)."""
-    return {c: df.pop(f"{c}__status") if f"{c}__status" in df else [""] * len(df) for c in counts}
+    selection without any cell, e.g. a network too small for a figure). Default-deny: a
+    count without grid status that is not zero throughout raises."""
+    from dashboards.disclosure.tables import Unclassified
+
+    status = {}
+    for c in counts:
+        if f"{c}__status" in df:
+            status[c] = df.pop(f"{c}__status")
+        elif c in df and (pd.to_numeric(df[c]).fillna(0) != 0).any():
+            raise Unclassified(f"Zählung '{c}' ohne Zelle im Veröffentlichungsraster")
+        else:
+            status[c] = [""] * len(df)
+    return status
 
 
 def group_codes(source: Source, group: str) -> list[str]:
