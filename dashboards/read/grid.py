@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from dashboards.disclosure.families import ALL, GROUPS
+from dashboards.disclosure.tables import Unclassified
 from dashboards.read.scope import AccessDenied, Filters, Source, Viewer, effective_providers
 
 # the group combinations the grid publishes (families.by_group); caseload adds the pair
@@ -182,8 +183,6 @@ def pop_status(df: pd.DataFrame, counts: Sequence[str]) -> dict[str, list | pd.S
     cell in the grid is a zero cell: status '' for every row (a table made of zeros for a
     selection without any cell, e.g. a network too small for a figure). Default-deny: a
     count without grid status that is not zero throughout raises."""
-    from dashboards.disclosure.tables import Unclassified
-
     status = {}
     for c in counts:
         if f"{c}__status" in df:
