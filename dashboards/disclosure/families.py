@@ -30,7 +30,7 @@ from kernel.settings import Settings
 from transforms import gaps as gap_figures
 from transforms.caseload import rollup
 from transforms.process import CLASS_FLAGS, case_classes
-from transforms.reentry import EVENTS, window_masks
+from transforms.reentry import CASES, EVENTS, window_class_sql, window_masks
 
 ALL = "__all__"
 EVERY = "*"  # every level of a dimension (dashboards.disclosure.linked.ALL_LEVELS)
@@ -303,28 +303,37 @@ def reentry_dims(settings: Settings) -> list[tuple[str, str]]:
     return [(f"{e}_{w}_obs", f"{e}_{w}_km") for e in EVENTS for w in settings.windows]
 
 
-def _reentry_leaves(ctx: Context, days: str = "reentry_days, relapse_days") -> pd.DataFrame:
+def _reentry_leaves(
+    ctx: Context, reentry: str = "reentry_days", relapse: str = "relapse_days"
+) -> pd.DataFrame:
+    windows = ctx.settings.windows
+    days = {
+        "followup_days": "followup_days",
+        EVENTS["reentry"][0]: reentry,
+        EVENTS["relapse"][0]: relapse,
+    }
+    # grouped in SQL by window class: the same masks as per case (window_class_sql)
     df = ctx.con.execute(
-        "SELECT provider_id, program, region_code, person_key_present, followup_days,"
-        f" {days} FROM mart.reentry"
+        "SELECT provider_id, program, region_code, person_key_present, "
+        + ", ".join(f"{window_class_sql(col, windows)} AS {name}" for name, col in days.items())
+        + f", count(*) AS {CASES} FROM mart.reentry GROUP BY ALL"
     ).df()
     out = df[list(GROUPS)].copy()
     out["person_key"] = np.where(df["person_key_present"], "ja", "nein")
     for event in EVENTS:
-        for w in ctx.settings.windows:
+        for w in windows:
             m = window_masks(df, event, w)
             out[f"{event}_{w}_obs"] = np.select(
                 [m["observed"], m["eligible"]], ["event", "no_event"], "not_followed"
             )
             out[f"{event}_{w}_km"] = np.where(m["at_risk"], "at_risk", "ended")
-    return out.groupby(list(out.columns), as_index=False).size().rename(columns={"size": "value"})
+    out["value"] = df[CASES].to_numpy(dtype=np.int64)
+    return out.groupby([c for c in out.columns if c != "value"], as_index=False)["value"].sum()
 
 
 def _reentry_known(ctx: Context) -> pd.DataFrame:
     """The closed cases as their provider sees them: with the events it recorded itself."""
-    return _reentry_leaves(
-        ctx, "own_reentry_days AS reentry_days, own_relapse_days AS relapse_days"
-    )
+    return _reentry_leaves(ctx, "own_reentry_days", "own_relapse_days")
 
 
 def _reentry_family(settings: Settings) -> Family:
