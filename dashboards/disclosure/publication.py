@@ -10,13 +10,26 @@ not narrow it to an interval narrower than k. One table per family, `grid.<famil
 dimension columns (totals as `__all__`), `level` of the period, `value`, `status` ('',
 'primary', 'secondary') and the family's additive components (caseload days, FTE, wait
 quantiles); `grid.audit` holds the audit of each family.
+
+Suppression and audit are a function of a family's leaves (true and as each provider knows
+them), the settings and the code in this package. A build keeps each family's suppressed
+cells under a key of exactly these in the private warehouse (`intermediate.grid_memo`, never
+published) and reuses them while the key is the same: a provider's re-delivery changes the
+leaves of a few families only, and an unchanged family's LP work is not repeated. The leaves
+and per-cell extras are queried anew every time; the key is over their values.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -28,6 +41,104 @@ from dashboards.disclosure.insiders import PROVIDER, insiders
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.settings import Settings
+
+MEMO = "intermediate.grid_memo"  # family, input_key, summary (JSON); cells: MEMO_<family>
+MEMO_VERSION = "1"  # raise when what a key covers changes
+# settings that say where and how a run was started, not what the grid counts
+_NOT_COUNTED = ("workspace", "inbox", "report_pdf")
+
+
+@cache
+def _code_key() -> str:
+    """This package's source and the numeric libraries that decide the suppression."""
+    digest = hashlib.sha256(MEMO_VERSION.encode())
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for dist in ("numpy", "pandas", "scipy"):
+        digest.update(f"{dist}={importlib.metadata.version(dist)}\0".encode())
+    return digest.hexdigest()
+
+
+def _rows_digest(digest, frame: pd.DataFrame) -> None:
+    """The frame's columns and its rows as a multiset: the grid does not depend on row order
+    (build_grid sorts its cells), and a query's row order may vary from run to run."""
+    digest.update(repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
+    rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    digest.update(len(rows).to_bytes(8, "little") + rows.tobytes())
+
+
+def input_key(
+    family: Family, settings: Settings, leaves: pd.DataFrame, known: pd.DataFrame | None
+) -> str:
+    """Everything a family's suppressed cells depend on, as one hash."""
+    digest = hashlib.sha256(f"{_code_key()}\0{family.name}\0".encode())
+    counted = {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(settings)
+        if f.name not in _NOT_COUNTED
+    }
+    digest.update(repr(sorted(counted.items())).encode())
+    _rows_digest(digest, leaves)
+    if known is not None:
+        _rows_digest(digest, known)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass
+class Memo:
+    """The suppressed cells of the last build, per family: {family: (input_key, summary)}."""
+
+    entries: dict[str, tuple[str, dict]]
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> Memo:
+        schema, table = MEMO.split(".")
+        present = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+            " AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        if not present:
+            return cls({})
+        rows = con.execute(f"SELECT family, input_key, summary FROM {MEMO}").fetchall()
+        return cls({f: (key, json.loads(summary)) for f, key, summary in rows})
+
+    def cells(self, con, family: str, key: str) -> tuple[pd.DataFrame, dict] | None:
+        """The kept cells and summary of `family` when they were built under `key`."""
+        entry = self.entries.get(family)
+        if entry is None or entry[0] != key:
+            return None
+        cells = con.execute(f"SELECT * FROM {MEMO}_{family} ORDER BY memo_row").df()
+        return cells.drop(columns="memo_row"), dict(entry[1])
+
+    @staticmethod
+    def save(con: duckdb.DuckDBPyConnection, fresh: dict[str, tuple]) -> None:
+        """Keep newly built families: {family: (input_key, cells, summary)}. A family's old
+        entry goes first, so a build that stops halfway leaves no key on other cells."""
+        con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {MEMO}"
+            " (family VARCHAR PRIMARY KEY, input_key VARCHAR, summary VARCHAR)"
+        )
+        for family, (key, cells, summary) in fresh.items():
+            con.execute(f"DELETE FROM {MEMO} WHERE family = ?", [family])
+            frame = cells.assign(memo_row=np.arange(len(cells)))
+            con.register("grid_memo_frame", frame)
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {MEMO}_{family} AS SELECT * FROM grid_memo_frame"
+                )
+            finally:
+                con.unregister("grid_memo_frame")
+            con.execute(
+                f"INSERT INTO {MEMO} VALUES (?, ?, ?)",
+                [family, key, json.dumps(summary, default=_plain)],
+            )
+
+
+def _plain(value):
+    """numpy scalars in a summary as JSON numbers."""
+    return value.item()
 
 
 def period_level(label: str) -> str:
@@ -50,8 +161,39 @@ def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
     return dims
 
 
-def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
-    """The family's published cells with their suppression status, and the audit figures."""
+def _suppressed(
+    family: Family,
+    leaves: pd.DataFrame,
+    by_provider: pd.DataFrame,
+    known: pd.DataFrame | None,
+    k: int,
+) -> tuple[pd.DataFrame, dict]:
+    """Primary and secondary suppression of the family's cells, audited by LP."""
+    grid = build_grid(leaves, _dimensions(family, leaves), family.publications)
+    inside = insiders(grid, by_provider, known, k)
+    cells = suppress_grid(grid, k, insiders=inside)
+    result = audit_grid(grid, cells["status"], k, insiders=inside)
+    stats = cells.attrs.get("suppression", {})
+    summary = {
+        "family": family.name,
+        "cells": len(cells),
+        "primary": int((cells["status"] == "primary").sum()),
+        "insider_primary": stats.get("insider"),
+        "secondary": int((cells["status"] == "secondary").sum()),
+        **result.summary(),
+        "suppression_rounds": stats.get("rounds"),
+    }
+    cells.attrs = {}
+    return cells, summary
+
+
+def build_family(
+    ctx: Context, family: Family, memo: Memo | None = None, fresh: dict | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """The family's published cells with their suppression status, and the audit figures.
+
+    With a `memo`, cells built under the same input key are reused; newly suppressed cells
+    are added to `fresh` ({family: (input_key, cells, summary)}) for `Memo.save`."""
     t0 = time.perf_counter()
     by_provider = family.leaves(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
     # groups the family is never published by are summed away (fewer unknowns, same LP)
@@ -74,25 +216,21 @@ def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
             "unprotected": 0,
             "narrowest_width": None,
             "seconds": round(time.perf_counter() - t0, 3),
+            "reused": False,
         }
-    dims = _dimensions(family, leaves)
-    grid = build_grid(leaves, dims, family.publications)
     known = None
     if family.known is not None:
         known = family.known(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
-    inside = insiders(grid, by_provider, known, k)
-    cells = suppress_grid(grid, k, insiders=inside)
-    result = audit_grid(grid, cells["status"], k, insiders=inside)
-    stats = cells.attrs.get("suppression", {})
-    summary = {
-        "family": family.name,
-        "cells": len(cells),
-        "primary": int((cells["status"] == "primary").sum()),
-        "insider_primary": stats.get("insider"),
-        "secondary": int((cells["status"] == "secondary").sum()),
-        **result.summary(),
-        "suppression_rounds": stats.get("rounds"),
-    }
+    key = input_key(family, ctx.settings, by_provider, known) if memo is not None else None
+    kept = memo.cells(ctx.con, family.name, key) if memo is not None else None
+    if kept is not None:
+        cells, summary = kept
+        summary["reused"] = True
+    else:
+        cells, summary = _suppressed(family, leaves, by_provider, known, k)
+        if fresh is not None and key is not None:
+            fresh[family.name] = (key, cells.copy(), summary)
+        summary = {**summary, "reused": False}
     if "period" in family.dims:
         cells["level"] = [period_level(p) for p in cells["period"]]
     if family.extras is not None:
@@ -110,26 +248,37 @@ def build_family(ctx: Context, family: Family) -> tuple[pd.DataFrame, dict]:
 
 
 def build(
-    con: duckdb.DuckDBPyConnection, settings: Settings, workers: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    workers: int | None = None,
+    *,
+    reuse: bool = False,
 ) -> dict[str, tuple]:
     """Every family of the grid from the marts on `con`: {family: (cells, summary)}.
 
     The families are independent: they are built side by side, each reading over a cursor of
     its own, `workers` at a time (default: the cores). DuckDB and HiGHS work without Python's
     lock, the suppression's pandas and Python do not: on two cores 1.2-1.3x faster (10,000
-    cases 5.8 -> 4.5 s, docs/performance.md), the same cells and audit."""
+    cases 5.8 -> 4.5 s, docs/performance.md), the same cells and audit.
+
+    `reuse`: take a family's cells from the last build on `con` where its input key is the
+    same (`Memo`), and keep the newly built ones for the next build."""
     fams = families(settings)
     workers = max(1, min(workers or os.cpu_count() or 1, len(fams)))
+    memo = Memo.load(con) if reuse else None
+    fresh: dict[str, tuple] = {}
 
     def one(family: Family) -> tuple:
         cursor = con.cursor()
         try:
-            return build_family(Context(cursor, settings), family)
+            return build_family(Context(cursor, settings), family, memo, fresh)
         finally:
             cursor.close()
 
     with ThreadPoolExecutor(workers, thread_name_prefix="lagebild-grid") as pool:
         built = list(pool.map(one, fams))
+    if memo is not None:
+        Memo.save(con, fresh)
     return {f.name: result for f, result in zip(fams, built, strict=True)}
 
 

@@ -61,7 +61,8 @@ def publish(
             from dashboards.disclosure import publication
 
             with stage("grid"):
-                publication.write(con, publication.build(con, settings), "published.grid")
+                built = publication.build(con, settings, reuse=True)
+                publication.write(con, built, "published.grid")
     finally:
         con.execute("DETACH published")
     # read by the dashboards (same account), written by nobody, private to the owner

@@ -1,0 +1,93 @@
+"""A build reuses a family's suppressed cells while everything they depend on is the same
+(publication.Memo, keyed by publication.input_key), and only then: the published grid is
+the one a build from scratch gives."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+
+from dashboards import read
+from dashboards.disclosure import publication
+from kernel.warehouse import connect
+
+IGNORED = {"seconds", "reused"}
+
+
+def _same(built: dict, scratch: dict) -> None:
+    assert list(built) == list(scratch)
+    for name, (cells, summary) in built.items():
+        other_cells, other_summary = scratch[name]
+        assert cells.equals(other_cells), name
+        assert {k: v for k, v in summary.items() if k not in IGNORED} == {
+            k: v for k, v in other_summary.items() if k not in IGNORED
+        }, name
+
+
+@pytest.fixture()
+def warehouse(workspace, tmp_path):
+    """A writable copy of the fixture's warehouse (its marts) and its settings."""
+    src = read.Source.of(workspace)
+    path = tmp_path / "lagebild.duckdb"
+    shutil.copy(src.ws.published_db_path, path)
+    path.chmod(0o600)
+    con = connect(path)
+    yield con, src.settings
+    con.close()
+
+
+def _reused(built: dict) -> set[str]:
+    return {name for name, (_cells, summary) in built.items() if summary["reused"]}
+
+
+def test_an_unchanged_grid_is_reused_whole_and_the_same(warehouse):
+    con, settings = warehouse
+    scratch = publication.build(con, settings)
+    first = publication.build(con, settings, reuse=True)
+    assert _reused(first) == set()
+    _same(first, scratch)
+    second = publication.build(con, settings, reuse=True)
+    nonempty = {n for n, (cells, _s) in scratch.items() if len(cells)}
+    assert _reused(second) == nonempty and len(nonempty) >= 10
+    _same(second, scratch)
+    assert sum(int((c["status"] != "").sum()) for c, _s in second.values()) > 0
+
+
+def test_a_changed_mart_rebuilds_the_families_it_feeds_only(warehouse):
+    con, settings = warehouse
+    publication.build(con, settings, reuse=True)
+    # one provider's referrals change (a correction): referral families are rebuilt
+    provider = con.execute("SELECT min(provider_id) FROM mart.referrals").fetchone()[0]
+    con.execute(
+        "DELETE FROM mart.referrals WHERE provider_id = ? AND referral_id IN"
+        " (SELECT min(referral_id) FROM mart.referrals WHERE provider_id = ?)",
+        [provider, provider],
+    )
+    built = publication.build(con, settings, reuse=True)
+    rebuilt = set(built) - _reused(built)
+    assert {"referrals", "started"} <= rebuilt
+    assert {"cases", "goals", "reentry"} <= _reused(built)
+    _same(built, publication.build(con, settings))
+
+
+def test_other_settings_or_a_lost_memo_build_anew(warehouse):
+    con, settings = warehouse
+    publication.build(con, settings, reuse=True)
+    stricter = dataclasses.replace(settings, suppression_k=settings.suppression_k + 2)
+    built = publication.build(con, stricter, reuse=True)
+    assert _reused(built) == set()
+    _same(built, publication.build(con, stricter))
+    # a memo row whose cells are gone is no reuse either: the entry goes with its cells
+    con.execute(f"DELETE FROM {publication.MEMO} WHERE family = 'cases'")
+    built = publication.build(con, stricter, reuse=True)
+    assert "cases" not in _reused(built) and "goals" in _reused(built)
+
+
+def test_where_a_run_was_started_from_is_not_part_of_the_key(warehouse, tmp_path):
+    con, settings = warehouse
+    publication.build(con, settings, reuse=True)
+    elsewhere = dataclasses.replace(settings, inbox=tmp_path / "anderer-posteingang")
+    built = publication.build(con, elsewhere, reuse=True)
+    assert "cases" in _reused(built)
