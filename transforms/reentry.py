@@ -195,7 +195,8 @@ def window_class_sql(column: str, windows: Sequence[int]) -> str:
     """SQL for an integer day number `column` replaced by one that stands in the same relation
     (<, =, >) to every window: `window_masks` gives the same masks for it. Closed cases grouped
     by these classes are some thousand groups instead of one row per case (1,000,000 cases:
-    688,295 closed), so the publication grid counts them without fetching every case."""
+    688,295 closed), so the publication grid counts them without fetching every case. Only for
+    INTEGER or BIGINT columns: the classes rely on no day lying between two integers."""
     ws = sorted({int(w) for w in windows})
     if not ws:
         return column

@@ -25,10 +25,12 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
+import re
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -42,21 +44,32 @@ from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.settings import Settings
 
-MEMO = "intermediate.grid_memo"  # family, input_key, summary (JSON); cells: MEMO_<family>
-MEMO_VERSION = "1"  # raise when what a key covers changes
+MEMO_VERSION = "2"  # raise when what a key covers or the memo's layout changes
+MEMO = f"intermediate.grid_memo_v{MEMO_VERSION}"  # family, input_key, summary; MEMO_<family>
 # settings that say where and how a run was started, not what the grid counts
 _NOT_COUNTED = ("workspace", "inbox", "report_pdf")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a family's name is part of its tables' names
+log = logging.getLogger("lagebild.publish")
 
 
-@cache
-def _code_key() -> str:
-    """This package's source and the numeric libraries that decide the suppression."""
-    digest = hashlib.sha256(MEMO_VERSION.encode())
+def _code_digest() -> str:
+    """This package's source (read now) and the libraries that decide the suppression."""
+    digest = hashlib.sha256(f"{MEMO_VERSION}\0{sys.version}\0".encode())
     for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for dist in ("numpy", "pandas", "scipy"):
-        digest.update(f"{dist}={importlib.metadata.version(dist)}\0".encode())
+    for dist in ("numpy", "pandas", "scipy", "highspy", "duckdb"):
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"{dist}={version}\0".encode())
     return digest.hexdigest()
+
+
+# taken when this package is imported, so the key names the code that runs: a file changed
+# on disk later (an update during a run) shows as a different digest, and `Memo.save` keeps
+# nothing of that run
+CODE_KEY = _code_digest()
 
 
 def _rows_digest(digest, frame: pd.DataFrame) -> None:
@@ -71,7 +84,7 @@ def input_key(
     family: Family, settings: Settings, leaves: pd.DataFrame, known: pd.DataFrame | None
 ) -> str:
     """Everything a family's suppressed cells depend on, as one hash."""
-    digest = hashlib.sha256(f"{_code_key()}\0{family.name}\0".encode())
+    digest = hashlib.sha256(f"{CODE_KEY}\0{family.name}\0".encode())
     counted = {
         f.name: getattr(settings, f.name)
         for f in dataclasses.fields(settings)
@@ -86,59 +99,86 @@ def input_key(
 
 @dataclasses.dataclass
 class Memo:
-    """The suppressed cells of the last build, per family: {family: (input_key, summary)}."""
+    """The suppressed cells of the last build, per family: {family: (input_key, summary)}.
+
+    A memo that cannot be read is no memo: the families are built anew (and a warning
+    logged); one that cannot be written leaves the next run to build anew."""
 
     entries: dict[str, tuple[str, dict]]
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> Memo:
         schema, table = MEMO.split(".")
-        present = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-            " AND schema_name = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-        if not present:
+        try:
+            present = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+                " AND schema_name = ? AND table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
+            if not present:
+                return cls({})
+            rows = con.execute(f"SELECT family, input_key, summary FROM {MEMO}").fetchall()
+            return cls({f: (key, json.loads(summary)) for f, key, summary in rows})
+        except (duckdb.Error, ValueError) as exc:
+            log.warning(f"Gemerkte Sperrmuster nicht lesbar, alle werden neu berechnet: {exc}")
             return cls({})
-        rows = con.execute(f"SELECT family, input_key, summary FROM {MEMO}").fetchall()
-        return cls({f: (key, json.loads(summary)) for f, key, summary in rows})
 
     def cells(self, con, family: str, key: str) -> tuple[pd.DataFrame, dict] | None:
         """The kept cells and summary of `family` when they were built under `key`."""
         entry = self.entries.get(family)
         if entry is None or entry[0] != key:
             return None
-        cells = con.execute(f"SELECT * FROM {MEMO}_{family} ORDER BY memo_row").df()
+        try:
+            cells = con.execute(f"SELECT * FROM {MEMO}_{family} ORDER BY memo_row").df()
+        except duckdb.Error as exc:
+            log.warning(f"Gemerktes Sperrmuster von {family} nicht lesbar, neu berechnet: {exc}")
+            return None
         return cells.drop(columns="memo_row"), dict(entry[1])
 
     @staticmethod
-    def save(con: duckdb.DuckDBPyConnection, fresh: dict[str, tuple]) -> None:
-        """Keep newly built families: {family: (input_key, cells, summary)}. A family's old
-        entry goes first, so a build that stops halfway leaves no key on other cells."""
-        con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {MEMO}"
-            " (family VARCHAR PRIMARY KEY, input_key VARCHAR, summary VARCHAR)"
-        )
-        for family, (key, cells, summary) in fresh.items():
-            con.execute(f"DELETE FROM {MEMO} WHERE family = ?", [family])
-            frame = cells.assign(memo_row=np.arange(len(cells)))
-            con.register("grid_memo_frame", frame)
-            try:
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {MEMO}_{family} AS SELECT * FROM grid_memo_frame"
-                )
-            finally:
-                con.unregister("grid_memo_frame")
+    def save(con: duckdb.DuckDBPyConnection, fresh: dict[str, tuple], names: list[str]) -> None:
+        """Keep newly built families ({family: (input_key, cells, summary)}) and forget the
+        families no longer built (`names`: this build's). A family's old entry goes first, so
+        a build that stops halfway leaves no key on other cells."""
+        if _code_digest() != CODE_KEY:
+            log.warning("Der Programmcode hat sich während des Laufs geändert: nichts gemerkt.")
+            return
+        try:
+            con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
             con.execute(
-                f"INSERT INTO {MEMO} VALUES (?, ?, ?)",
-                [family, key, json.dumps(summary, default=_plain)],
+                f"CREATE TABLE IF NOT EXISTS {MEMO}"
+                " (family VARCHAR PRIMARY KEY, input_key VARCHAR, summary VARCHAR)"
             )
+            gone = con.execute(
+                f"SELECT family FROM {MEMO} WHERE family NOT IN (SELECT unnest(?))", [names]
+            ).fetchall()
+            for (family,) in gone:
+                con.execute(f"DELETE FROM {MEMO} WHERE family = ?", [family])
+                if _NAME.match(family):
+                    con.execute(f"DROP TABLE IF EXISTS {MEMO}_{family}")
+            for family, (key, cells, summary) in fresh.items():
+                con.execute(f"DELETE FROM {MEMO} WHERE family = ?", [family])
+                frame = cells.assign(memo_row=np.arange(len(cells)))
+                con.register("grid_memo_frame", frame)
+                try:
+                    con.execute(
+                        f"CREATE OR REPLACE TABLE {MEMO}_{family} AS SELECT * FROM grid_memo_frame"
+                    )
+                finally:
+                    con.unregister("grid_memo_frame")
+                con.execute(
+                    f"INSERT INTO {MEMO} VALUES (?, ?, ?)",
+                    [family, key, json.dumps(summary, default=_plain)],
+                )
+        except (duckdb.Error, TypeError, ValueError) as exc:
+            log.warning(f"Sperrmuster nicht gemerkt, der nächste Lauf rechnet neu: {exc}")
 
 
 def _plain(value):
-    """numpy scalars in a summary as JSON numbers."""
-    return value.item()
+    """numpy scalars in a summary as JSON numbers (anything else: not kept, TypeError)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} in a grid summary")
 
 
 def period_level(label: str) -> str:
@@ -264,6 +304,9 @@ def build(
     `reuse`: take a family's cells from the last build on `con` where its input key is the
     same (`Memo`), and keep the newly built ones for the next build."""
     fams = families(settings)
+    names = [f.name for f in fams]
+    if len(set(names)) < len(names) or not all(_NAME.match(n) for n in names):
+        raise ValueError(f"family names must be distinct lowercase identifiers: {names}")
     workers = max(1, min(workers or os.cpu_count() or 1, len(fams)))
     memo = Memo.load(con) if reuse else None
     fresh: dict[str, tuple] = {}
@@ -277,8 +320,8 @@ def build(
 
     with ThreadPoolExecutor(workers, thread_name_prefix="lagebild-grid") as pool:
         built = list(pool.map(one, fams))
-    if memo is not None:
-        Memo.save(con, fresh)
+    if memo is not None and (fresh or set(memo.entries) - set(names)):
+        Memo.save(con, fresh, names)
     return {f.name: result for f, result in zip(fams, built, strict=True)}
 
 

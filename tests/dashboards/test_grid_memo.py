@@ -82,3 +82,34 @@ def test_other_settings_or_a_lost_memo_build_anew(warehouse):
     con.execute(f"DELETE FROM {publication.MEMO} WHERE family = 'cases'")
     built = publication.build(con, stricter, reuse=True)
     assert "cases" not in _reused(built) and "goals" in _reused(built)
+
+
+def test_a_broken_or_outdated_memo_is_built_anew_never_a_crash(warehouse, monkeypatch):
+    con, settings = warehouse
+    publication.build(con, settings, reuse=True)
+    # cells gone under a kept key (e.g. dropped by hand): rebuilt and kept again
+    con.execute(f"DROP TABLE {publication.MEMO}_goals")
+    built = publication.build(con, settings, reuse=True)
+    assert "goals" not in _reused(built) and "cases" in _reused(built)
+    assert "goals" in _reused(publication.build(con, settings, reuse=True))
+    # a family no longer built is forgotten with its cells
+    con.execute(f"CREATE TABLE {publication.MEMO}_alt AS SELECT 1 AS value")
+    con.execute(f"INSERT INTO {publication.MEMO} VALUES ('alt', 'k', '{{}}')")
+    publication.build(con, stricter := dataclasses.replace(settings, suppression_k=4), reuse=True)
+    families = {f for (f,) in con.execute(f"SELECT family FROM {publication.MEMO}").fetchall()}
+    assert "alt" not in families and "goals" in families
+    tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "grid_memo_v2_alt" not in tables
+    # code changed on disk during the run: nothing of it is kept
+    monkeypatch.setattr(publication, "_code_digest", lambda: "anderer Code")
+    publication.build(con, settings, reuse=True)
+    monkeypatch.undo()
+    assert _reused(publication.build(con, stricter, reuse=True)) >= {"cases", "goals"}
+
+
+def test_a_read_only_warehouse_builds_without_keeping(workspace, caplog):
+    src = read.Source.of(workspace)
+    with src.read() as con:
+        built = publication.build(con, src.settings, reuse=True)
+    assert _reused(built) == set() and len(built) >= 10
+    assert "Sperrmuster nicht gemerkt" in caplog.text
