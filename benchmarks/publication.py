@@ -10,12 +10,14 @@ import duckdb
 
 
 def grid_audit(ws: Path) -> dict:
-    """Cells, suppressions and the LP audit of the grid the last run published."""
+    """Cells, suppressions and the LP audit of the grid the last run published, and how many
+    of its families that run took unchanged from the run before (`publication.Memo`)."""
     con = duckdb.connect(str(ws / "published" / "lagebild.duckdb"), read_only=True)
     try:
         row = con.execute(
             """SELECT sum(cells), sum("primary"), sum(secondary), sum(cells_audited),
-                      sum(unprotected), min(narrowest_width), sum(lp_solves), sum(seconds)
+                      sum(unprotected), min(narrowest_width), sum(lp_solves), sum(seconds),
+                      count(*) FILTER (WHERE reused), count(*)
                FROM grid.audit"""
         ).fetchone()
     finally:
@@ -23,6 +25,7 @@ def grid_audit(ws: Path) -> dict:
     keys = ("cells", "primary", "secondary", "audited", "unprotected", "narrowest", "lp_solves")
     out = {k: (int(v) if v is not None else None) for k, v in zip(keys, row[:7], strict=True)}
     out["audit_s"] = round(float(row[7] or 0), 2)
+    out["reused"], out["families"] = int(row[8]), int(row[9])
     return out
 
 
@@ -60,9 +63,12 @@ def markdown(results: list[dict]) -> list[str]:
         "Release: the steering-group report as HTML, PDF, XLSX and canonical cells with its",
         "manifest; verification rebuilds it from the deliveries its manifest names.",
         "",
+        "Grid figures of the full run; „reused“: the families the re-delivery took unchanged",
+        "from the run before (same leaves, settings and code: `publication.Memo`).",
+        "",
         "| cases | grid stage | cells | suppressed (primary + secondary) | audited |"
-        " narrowest interval | audit | release | release size | verify | identical |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        " narrowest interval | audit | reused | release | release size | verify | identical |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         g, rel = r.get("grid") or {}, r.get("release") or {}
@@ -70,8 +76,14 @@ def markdown(results: list[dict]) -> list[str]:
         lines.append(
             f"| {r['cases']:,} | {grid_s} s | {g.get('cells', '—')} |"
             f" {g.get('primary', '—')} + {g.get('secondary', '—')} | {g.get('audited', '—')} |"
-            f" {g.get('narrowest', '—')} | {g.get('audit_s', '—')} s |"
+            f" {g.get('narrowest', '—')} | {g.get('audit_s', '—')} s | {_reused(g)} |"
             f" {rel.get('release_s', '—')} s | {rel.get('release_mb', '—')} MB |"
             f" {rel.get('verify_s', '—')} s | {rel.get('identical', '—')} |".replace(",", " ")
         )
     return lines
+
+
+def _reused(g: dict) -> str:
+    if "reused_in_redelivery" not in g:
+        return "—"
+    return f"{g['reused_in_redelivery']} of {g.get('families', '—')}"
