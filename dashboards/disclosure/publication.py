@@ -13,7 +13,7 @@ quantiles); `grid.audit` holds the audit of each family.
 
 Suppression and audit are a function of a family's leaves (true and as each provider knows
 them), the settings and the code in this package. A build keeps each family's suppressed
-cells under a key of exactly these in the private warehouse (`intermediate.grid_memo`, never
+cells under a key of exactly these in the private warehouse (`MEMO`, never
 published) and reuses them while the key is the same: a provider's re-delivery changes the
 leaves of a few families only, and an unchanged family's LP work is not repeated. The leaves
 and per-cell extras are queried anew every time; the key is over their values.
