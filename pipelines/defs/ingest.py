@@ -18,7 +18,7 @@ from kernel.warehouse import reader
 from pipelines.ingest.batch import STATUS_DE, ingest_pending, resolve_data_basis
 from pipelines.ingest.landing import land
 from pipelines.ingest.limits import Limits
-from pipelines.observe import stage, timed_check
+from pipelines.observe import give_back_memory, stage, timed_check
 from pipelines.resources import LagebildResource
 
 GX_BATCH_ROWS = 1_000_000
@@ -118,6 +118,7 @@ def _validate_table(con, gx, table_name: str, condition: str, params: list) -> d
     sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
     with stage(f"checks.contract_{table_name}"):
         results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
+        give_back_memory()  # this worker thread's frames (Arrow keeps pages per thread)
     failed = [f for r in results for f in r.failed]
     return {
         "passed": all(r.success for r in results),
@@ -167,6 +168,7 @@ def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildRe
             outcomes = dict(zip(names, pool.map(one, names), strict=True))
         while not idle.empty():
             idle.get()[0].close()
+    give_back_memory()  # what the ended worker threads left; the marts come next
     for name, o in outcomes.items():
         yield dg.AssetCheckResult(
             asset_key="staging",
