@@ -118,7 +118,7 @@ def _validate_table(con, gx, table_name: str, condition: str, params: list) -> d
     sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
     with stage(f"checks.contract_{table_name}"):
         results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
-        give_back_memory()  # this worker thread's frames (Arrow keeps pages per thread)
+        give_back_memory()  # this table's frames (Arrow keeps pages per thread)
     failed = [f for r in results for f in r.failed]
     return {
         "passed": all(r.success for r in results),
