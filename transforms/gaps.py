@@ -72,31 +72,53 @@ def _supply_gaps_sql(sel) -> tuple[str, list[Any]]:
     g = "".join(f"{c}, " for c in sel.group_cols)
     keys = ["period", *sel.group_cols]
     same = " and ".join(f"c.{c} is not distinct from w.{c}" for c in keys)
-    # the distinct-case count runs over the rows without an offer only: DuckDB evaluates a
-    # FILTERed count(distinct …) over every row (1,000,000 cases: 126 ms, split 39 ms)
+    # The rows are those of `_goals_in_span_sql`, but not joined to their bucket one by one:
+    # the goal counts add up, so they are counted per quarter first and summed per bucket; the
+    # distinct-case count (which does not add up) reads only the rows without an offer, as
+    # distinct (bucket, group, case) rows counted per group. DuckDB evaluates a FILTERed
+    # count(distinct …) over every row, and copying the bucket's labels onto every goal row
+    # cost as much as counting it (10,000,000 cases, network by domain: 1.6 → 1.1 s).
     sql = f"""
     with
     {sel.buckets_cte},
 
-    goal_rows as ({_goals_in_span_sql(sel)}),
-
-    counted as (
+    quarter_counts as (
       select
-        period,
-        period_from,
-        period_to,
-        partial,
+        r.period as quarter,
         {g}
-        count(*)::INTEGER as goals_set,
-        count(*) filter (where not offer_available)::INTEGER as goals_without_offer
-      from goal_rows
+        count(*) as goals_set,
+        count(*) filter (where not r.offer_available) as goals_without_offer
+      from mart.goals as r
+      where r.period in (select period from buckets) and {sel.where}
       group by all
     ),
 
+    counted as (
+      select
+        b.bucket as period,
+        b.period_from,
+        b.period_to,
+        b.bucket_partial as partial,
+        {g}
+        sum(q.goals_set)::INTEGER as goals_set,
+        sum(q.goals_without_offer)::INTEGER as goals_without_offer
+      from quarter_counts as q
+      inner join buckets as b
+        on q.quarter = b.period
+      group by all
+    ),
+
+    gap_cases as (
+      select distinct b.bucket as period, {g} r.provider_id as gap_provider, r.case_id as gap_case
+      from mart.goals as r
+      inner join buckets as b
+        on r.period = b.period
+      where not r.offer_available and {sel.where}
+    ),
+
     with_gap as (
-      select period, {g} count(distinct (provider_id, case_id))::INTEGER as cases_with_gap
-      from goal_rows
-      where not offer_available
+      select period, {g} count(*)::INTEGER as cases_with_gap
+      from gap_cases
       group by all
     )
 
@@ -108,7 +130,7 @@ def _supply_gaps_sql(sel) -> tuple[str, list[Any]]:
     left join with_gap as w on {same}
     order by {", ".join(f"c.{c}" for c in keys)}
     """
-    return sql, [*sel.bucket_params, *sel.where_params]
+    return sql, [*sel.bucket_params, *sel.where_params, *sel.where_params]
 
 
 def gap_goals(
