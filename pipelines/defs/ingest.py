@@ -111,17 +111,24 @@ def _run_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, str]:
 
 
 def _validate_table(con, gx, table_name: str, condition: str, params: list) -> dict:
-    """One table's suite over its staging rows, streamed in frames (memory stays bounded)."""
+    """One table's suite over its staging rows, streamed in frames (memory stays bounded).
+
+    The memory is given back (`give_back_memory`) only after a table that filled more than one
+    frame: what waits for a collection is at most one frame per table, and a full collection
+    over the heap of a loaded Dagster and Great Expectations costs about 0.3 s, eight of them
+    2.4 of the 6 s a small run took (docs/performance-notes.md)."""
     from data_contracts.suites import frames, validate_frame
 
     table = load_contract().tables[table_name]
     sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
     with stage(f"checks.contract_{table_name}"):
         results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
-        give_back_memory()  # this table's frames (Arrow keeps pages per thread)
+        if len(results) > 1:
+            give_back_memory()  # this table's frames (Arrow keeps pages per thread)
     failed = [f for r in results for f in r.failed]
     return {
         "passed": all(r.success for r in results),
+        "frames": len(results),
         "rows": sum(r.rows for r in results),
         "expectations": results[0].evaluated if results else 0,
         "failed": failed,
@@ -168,7 +175,8 @@ def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildRe
             outcomes = dict(zip(names, pool.map(one, names), strict=True))
         while not idle.empty():
             idle.get()[0].close()
-    give_back_memory()  # what the ended worker threads left; the marts come next
+    if any(o["frames"] > 1 for o in outcomes.values()):
+        give_back_memory()  # what the ended worker threads left; the marts come next
     for name, o in outcomes.items():
         yield dg.AssetCheckResult(
             asset_key="staging",
