@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -119,7 +120,10 @@ def test_middleware_rewrites_html_only(compressed):
             sent.append(message)
 
         scope = {"type": "http", "method": "GET", "path": "/"}
-        asyncio.run(GermanPage(app)(scope, None, send))
+        # in a thread of its own: Playwright's sync API (the browser tests, when they ran in
+        # this worker before) leaves an event loop running in this one
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, GermanPage(app)(scope, None, send)).result()
         return sent[0], b"".join(m.get("body", b"") for m in sent[1:])
 
     start, body = run(app_for(b"text/html; charset=utf-8", page))
