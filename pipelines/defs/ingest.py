@@ -22,6 +22,10 @@ from pipelines.observe import give_back_memory, stage, timed_check
 from pipelines.resources import LagebildResource
 
 GX_BATCH_ROWS = 1_000_000
+# a table validated from this many rows up gives its memory back (`_validate_table`); at
+# 1,000,000 cases a run peaked at 2,090 MB when every table did, 2,205 MB so, and 2,600 MB
+# when only tables of more than one frame (GX_BATCH_ROWS) did
+GIVE_BACK_ROWS = 250_000
 SUITE_WORKERS = min(2, os.cpu_count() or 1)  # tables validated at once (memory: a frame each)
 log = logging.getLogger("lagebild.ingest")
 
@@ -113,22 +117,21 @@ def _run_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, str]:
 def _validate_table(con, gx, table_name: str, condition: str, params: list) -> dict:
     """One table's suite over its staging rows, streamed in frames (memory stays bounded).
 
-    The memory is given back (`give_back_memory`) only after a table that filled more than one
-    frame: what waits for a collection is at most one frame per table, and a full collection
-    over the heap of a loaded Dagster and Great Expectations costs about 0.3 s, eight of them
-    2.4 of the 6 s a small run took (docs/performance-notes.md)."""
+    The memory is given back (`give_back_memory`) only after a table of GIVE_BACK_ROWS rows or
+    more: a full collection over the heap of a loaded Dagster and Great Expectations costs
+    about 0.3 s (eight of them were 2.4 of the 6 s a small run took), below that it frees
+    less than it costs (docs/performance-notes.md)."""
     from data_contracts.suites import frames, validate_frame
 
     table = load_contract().tables[table_name]
     sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
     with stage(f"checks.contract_{table_name}"):
         results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
-        if len(results) > 1:
+        if sum(r.rows for r in results) >= GIVE_BACK_ROWS:
             give_back_memory()  # this table's frames (Arrow keeps pages per thread)
     failed = [f for r in results for f in r.failed]
     return {
         "passed": all(r.success for r in results),
-        "frames": len(results),
         "rows": sum(r.rows for r in results),
         "expectations": results[0].evaluated if results else 0,
         "failed": failed,
@@ -175,7 +178,7 @@ def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildRe
             outcomes = dict(zip(names, pool.map(one, names), strict=True))
         while not idle.empty():
             idle.get()[0].close()
-    if any(o["frames"] > 1 for o in outcomes.values()):
+    if any(o["rows"] >= GIVE_BACK_ROWS for o in outcomes.values()):
         give_back_memory()  # what the ended worker threads left; the marts come next
     for name, o in outcomes.items():
         yield dg.AssetCheckResult(
