@@ -30,7 +30,9 @@ from data_contracts import Contract, Table, normalise_header
 from pipelines.ingest.csvfile import (
     LimitExceeded,
     UnreadableFile,
+    drop_loaded,
     inspect_csv,
+    keep_as_loaded,
     load_csv,
     record_texts,
 )
@@ -389,8 +391,8 @@ def _add_workbook(con, m: Member, rel: str, contract: Contract, parsed, texts, l
         }
         columns["__line"] = pa.array(range(2, len(cells) + 1), pa.int64())
         cells_tbl = f"raw_{table.name}_cells"
-        sheet_cells = pa.table(columns)  # noqa: F841 - read by DuckDB (replacement scan)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {cells_tbl} AS SELECT * FROM sheet_cells")
+        drop_loaded(con, cells_tbl)
+        keep_as_loaded(con, cells_tbl, "SELECT * FROM sheet", pa.table(columns))
         _map_columns(
             con,
             contract,
@@ -536,7 +538,7 @@ def _map_columns(
         f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {', '.join(select)} FROM {cells}"
         f" WHERE {not_empty} ORDER BY __line"
     )
-    con.execute(f"DROP TABLE IF EXISTS {cells}")
+    drop_loaded(con, cells)
     rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
     mark = contract.parsing["bool_mark"]
     bool_cols = [c.name for c in table.columns if c.type == "bool" and c.name in mapped]

@@ -155,3 +155,41 @@ def test_too_many_columns_is_refused_before_duckdb_reads_them(tmp_path):
         inspect_csv(path, tmp_path, Limits())
     layout = inspect_csv(write(tmp_path, "t.csv", b"a,b" + b"," * 500 + b"\n1,2\n"), tmp_path)
     assert len(layout.header) == 502  # trailing empty columns are ignored, not counted
+
+
+def _temp_objects(con) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary"
+            " UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+        ).fetchall()
+    }
+
+
+def test_loaded_rows_are_a_view_that_drop_loaded_removes_with_its_tables(tmp_path):
+    from pipelines.ingest.csvfile import drop_loaded
+
+    layout = inspect_csv(write(tmp_path, "t.csv", b"a,b\n1,2\n\n3,4\n"), tmp_path)
+    con = connect()
+    load_csv(con, layout, "t")
+    load_csv(con, layout, "t")  # a second file of the same table name replaces the first
+    assert con.execute("SELECT c0, c1, __line FROM t ORDER BY __line").fetchall() == [
+        ("1", "2", 2),
+        ("3", "4", 4),
+    ]
+    drop_loaded(con, "t")
+    assert _temp_objects(con) == set()
+
+
+def test_a_file_that_fails_while_loading_leaves_no_temp_tables(tmp_path):
+    layout = inspect_csv(write(tmp_path, "t.csv", b"a,b\n1,2\n3,4\n"), tmp_path)
+    # the file changed between inspection and loading: one record more than inspected
+    layout.record_lines, layout.record_offsets = (
+        layout.record_lines[:-1],
+        layout.record_offsets[:-1],
+    )
+    con = connect()
+    with pytest.raises(UnreadableFile, match="Zeilenstruktur"):
+        load_csv(con, layout, "t")
+    assert _temp_objects(con) == set()

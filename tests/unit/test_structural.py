@@ -42,6 +42,23 @@ def test_rows_of_two_providers(tmp_path):
     ]
 
 
+def test_a_second_provider_only_in_a_child_table(tmp_path):
+    contacts = "provider_id,case_id,contact_on,step\np2,K1,2025-02-01,beratung\n"
+    insp = inspect(tmp_path, {"cases.csv": CASES, "contacts.csv": contacts})
+    assert reasons(insp) == [
+        "Zeilen mehrerer Träger in einer Lieferung (2 verschiedene provider_id)"
+    ]
+
+
+def test_provider_padded_with_unicode_spaces_is_one_provider(tmp_path):
+    # SQL's trim strips U+00A0 and U+3000 as the row rules do: the same provider, loaded
+    padded = CASES + "\u00a0p1\u3000,K2,kim,05315,FK1,2025-01-01,information\n"
+    insp = inspect(tmp_path, {"cases.csv": padded})
+    assert reasons(insp) == []
+    assert insp.provider_id == "p1"
+    assert insp.counts["cases"].loaded == 2
+
+
 def test_manifest_naming_another_provider(tmp_path):
     manifest = json.dumps({"provider_id": "p9", "exported_on": "2026-10-01"})
     insp = inspect(tmp_path, {"cases.csv": CASES, "manifest.json": manifest})
