@@ -81,11 +81,14 @@ def sniff(path: Path) -> Sniff:
             if offset == 0:
                 bom = chunk.startswith(codecs.BOM_UTF8)
             lf += chunk.count(b"\n")
-            cr += chunk.count(b"\r")
-            crlf += chunk.count(b"\r\n") + (prev_cr and chunk[:1] == b"\n")
+            crs = chunk.count(b"\r")
+            if crs or prev_cr:  # most files have no CR: the third pass is skipped
+                cr += crs
+                crlf += chunk.count(b"\r\n") + (prev_cr and chunk[:1] == b"\n")
             prev_cr = chunk[-1:] == b"\r"
-            if bad_at is None:
-                pending = len(decoder.getstate()[0])
+            pending = len(decoder.getstate()[0])
+            # an ASCII chunk after a complete character is valid UTF-8: not decoded (~4× faster)
+            if bad_at is None and (pending or not chunk.isascii()):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:

@@ -101,6 +101,36 @@ def test_record_structure_is_exact_across_chunk_boundaries(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # "ü" split between two chunks, then ASCII-only chunks: one valid character
+        ("ab;cd\nx;fghijü\n1234567\n1234567\n".encode(), ("utf-8", "\n")),
+        # CRLF split between chunks, then chunks without any CR
+        (b"abcdef\r\n1234567890123\r\n", ("utf-8", "\r\n")),
+        (b"abcdef\r\n1234567\n1234567\n", ("utf-8", "")),  # CRLF and LF mixed
+        (b"abcde\r\n1234567\r\n7654321\r\n", ("utf-8", "\r\n")),
+    ],
+)
+def test_sniff_across_chunk_boundaries(tmp_path, monkeypatch, data, expected):
+    from pipelines.ingest import csvfile
+
+    monkeypatch.setattr(csvfile, "CHUNK", 7)
+    found = csvfile.sniff(write(tmp_path, "s.csv", data))
+    assert (found.encoding, found.newline) == expected
+
+
+def test_a_broken_character_before_an_ascii_chunk_names_its_line(tmp_path, monkeypatch):
+    from pipelines.ingest import csvfile
+
+    monkeypatch.setattr(csvfile, "CHUNK", 7)
+    # a chunk ends with the first byte of "ü" only; the following chunk is plain ASCII
+    data = "ab;cd\nx;ä\nx;".encode() + b"\xc3\n1234567\n"
+    with pytest.raises(UnreadableFile, match="uneinheitlich") as err:
+        csvfile.sniff(write(tmp_path, "b.csv", data))
+    assert err.value.line == 3
+
+
+@pytest.mark.parametrize(
     "data",
     [
         b"a;b\r1;x\r\r2;y\r3;z\r",  # CR only (old Mac exports), with a blank line
