@@ -14,7 +14,7 @@ import duckdb
 
 from data_contracts import Contract
 from kernel.workspace import Workspace
-from pipelines.ingest.faults import interrupts
+from pipelines.ingest.faults import interrupts, raise_if_ctrl_c
 from pipelines.ingest.landing import crash_point, move_to_quarantine
 from pipelines.ingest.limits import Limits, probe_survives
 from pipelines.ingest.load import (
@@ -119,6 +119,7 @@ def inspect_attempt(
         raise
     except BaseException as exc:  # around the reading (the transaction): still the delivery's
         rollback(con)
+        raise_if_ctrl_c(exc)
         log_unreadable(exc, a.source_name)
         create_rejections_tmp(con)
         insp = Inspection(parsed=ParsedDelivery(source_name=a.source_name, kind="other"))
@@ -156,6 +157,7 @@ def record_attempt(
             raise
         except BaseException as exc:  # recording failed: quarantine it unopened
             rollback(con)
+            raise_if_ctrl_c(exc)
             log_unreadable(exc, a.source_name)
             con.execute("BEGIN TRANSACTION")
             create_rejections_tmp(con)

@@ -12,6 +12,7 @@ never contain the bytes for '\\n' or '"', so this byte-level analysis is encodin
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import re
@@ -333,7 +334,10 @@ def load_csv(
     try:
         return _scan_records(con, layout, target, ncols, max_line_bytes)
     except BaseException:
-        drop_loaded(con, target)
+        # the first error is the one to report: after an interrupt (the time limit) DuckDB's
+        # transaction is aborted and refuses the drop; its rollback removes the tables then
+        with contextlib.suppress(duckdb.Error):
+            drop_loaded(con, target)
         raise
 
 

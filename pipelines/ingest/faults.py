@@ -15,6 +15,15 @@ def interrupts() -> tuple[type[BaseException], ...]:
     return (KeyboardInterrupt, SystemExit, *([extra] if extra else []))
 
 
+def raise_if_ctrl_c(exc: BaseException) -> None:
+    """DuckDB answers Ctrl-C during a query with RuntimeError("Query interrupted") and
+    swallows the KeyboardInterrupt (DuckDB 2.0, checked by hand). That is the user stopping
+    the run, not a fault of the delivery: raised again as the KeyboardInterrupt it was, so the
+    delivery is left for the next run instead of being quarantined "nicht lesbar"."""
+    if type(exc) is RuntimeError and str(exc) == "Query interrupted":
+        raise KeyboardInterrupt from exc
+
+
 class UnreadableFile(Exception):
     """A structural fault: the file cannot be read as a CSV of the exchange format."""
 

@@ -12,6 +12,8 @@ Faults name file, column and first line and how many lines — never the value.
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 from data_contracts import Contract
@@ -168,6 +170,7 @@ def scan_identifiers(
     try:
         faults = _scan_tables(con, parsed, contract, cols) + _scan_texts(con, parsed, contract)
     finally:
-        if cols is None:
-            con.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")
+        if cols is None:  # never in place of the error that ended the scan
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")
     return sorted(faults, key=lambda f: (f.file_name or "", f.line or 0))

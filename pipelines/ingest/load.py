@@ -28,7 +28,7 @@ import duckdb
 from data_contracts import Contract, load_contract
 from data_contracts.rules import checked_sql, lit, reference_sql
 from pipelines.ingest import holds
-from pipelines.ingest.faults import interrupts
+from pipelines.ingest.faults import interrupts, raise_if_ctrl_c
 from pipelines.ingest.gate import VALUES_TABLE, collect_values, scan_identifiers
 from pipelines.ingest.limits import LimitExceeded, Limits, watchdog
 from pipelines.ingest.reader import Fault, ParsedDelivery, parse_delivery
@@ -192,6 +192,7 @@ def inspect_delivery(
     except interrupts():
         raise
     except BaseException as exc:  # also Rust panics of native readers
+        raise_if_ctrl_c(exc)
         log_unreadable(exc, parsed.source_name)
         with contextlib.suppress(duckdb.Error):  # fails in an aborted transaction: see apply
             create_rejections_tmp(con)
@@ -238,8 +239,9 @@ def _judge(
             faults += scan_identifiers(con, parsed, contract, cols)
             provider_values = [k for k, (_, col, _, _) in enumerate(cols) if col == "provider_id"]
             pid, provider_faults = _check_provider(con, parsed, contract, provider_values)
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")
+        finally:  # never in place of the error that ended the gate (see csvfile.load_csv)
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")
         insp.provider_id = pid
         faults += provider_faults
     if faults:

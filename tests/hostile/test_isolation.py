@@ -115,6 +115,26 @@ def test_an_interrupt_by_the_user_does_not_count_as_a_crash(setup, monkeypatch):
     assert con.execute("SELECT count(*) FROM audit.deliveries").fetchone()[0] == 0
 
 
+def _ctrl_c_in_duckdb(*a, **k):
+    # what DuckDB raises when Ctrl-C arrives during a query (it swallows the KeyboardInterrupt)
+    raise RuntimeError("Query interrupted")
+
+
+@pytest.mark.parametrize(
+    "where", ["parse_delivery", "record_inspection"], ids=["while reading", "while recording"]
+)
+def test_ctrl_c_during_a_duckdb_query_stops_the_run_and_quarantines_nothing(
+    setup, monkeypatch, where
+):
+    con, ws = setup
+    module = load if where == "parse_delivery" else attempt
+    monkeypatch.setattr(module, where, _ctrl_c_in_duckdb)
+    with pytest.raises(KeyboardInterrupt):
+        batch.ingest_pending(con, ws)
+    assert con.execute("SELECT count(*) FROM audit.deliveries").fetchone()[0] == 0
+    assert not any(ws.quarantine_dir.glob("*/*"))
+
+
 def test_a_step_failure_names_the_asset_and_cause_in_german(tmp_path, monkeypatch, capsys):
     """Not DagsterExecutionStepExecutionError: the asset, the cause, the log file."""
     from pipelines import defs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from kernel.warehouse import connect
@@ -223,3 +225,24 @@ def test_a_file_that_fails_while_loading_leaves_no_temp_tables(tmp_path):
     with pytest.raises(UnreadableFile, match="Zeilenstruktur"):
         load_csv(con, layout, "t")
     assert _temp_objects(con) == set()
+
+
+def test_an_error_inside_a_transaction_is_reported_not_the_failed_cleanup(tmp_path, monkeypatch):
+    # the ingest reads every delivery inside a transaction; an interrupt (its time limit)
+    # aborts it, and the cleanup's DROP must not replace the interrupt with DuckDB's
+    # "transaction is aborted" (the quarantine reason would then be a read error)
+    import duckdb
+
+    from pipelines.ingest import csvfile
+
+    def interrupted(con, *args):
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SELECT error('abgebrochen')")  # leaves the transaction aborted
+        raise duckdb.InterruptException("interrupted")
+
+    monkeypatch.setattr(csvfile, "_scan_records", interrupted)
+    layout = inspect_csv(write(tmp_path, "t.csv", b"a,b\n1,2\n"), tmp_path)
+    con = connect()
+    con.execute("BEGIN TRANSACTION")
+    with pytest.raises(duckdb.InterruptException):
+        load_csv(con, layout, "t")

@@ -167,3 +167,27 @@ def test_cp1252_delivery_with_german_headers(tmp_path):
     note = con.execute("SELECT note FROM checked_barriers WHERE case_id = 'K-001'").fetchone()[0]
     assert note == "Therapieplatz: „mindestens 9 Monate“ Wartezeit; Kosten 30 €\r\nzweite Zeile"
     assert con.execute("SELECT sum(fte) FROM checked_staffing").fetchone()[0] == 1.25
+
+
+def test_a_time_limit_in_the_gate_is_reported_as_such_inside_a_transaction(tmp_path, monkeypatch):
+    # as above for the identifier gate: its values table is dropped after it, and that drop
+    # fails in the aborted transaction; the reason must still be the time limit
+    import contextlib
+
+    import duckdb
+
+    from pipelines.ingest import load
+
+    def interrupted(con, *args):
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SELECT error('abgebrochen')")
+        raise duckdb.InterruptException("interrupted")
+
+    monkeypatch.setattr(load, "scan_identifiers", interrupted)
+    d = tmp_path / "lieferung"
+    d.mkdir()
+    (d / "cases.csv").write_text(CASES)
+    con = connect()
+    con.execute("BEGIN TRANSACTION")
+    insp = load.inspect_delivery(con, d, tmp_path / "work")
+    assert reasons(insp) == ["nicht lesbar: Zeitgrenze für Lesen und Prüfen überschritten"]
