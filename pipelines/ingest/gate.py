@@ -170,7 +170,13 @@ def scan_identifiers(
     try:
         faults = _scan_tables(con, parsed, contract, cols) + _scan_texts(con, parsed, contract)
     finally:
-        if cols is None:  # never in place of the error that ended the scan
-            with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")
+        if cols is None:
+            drop_values(con)
     return sorted(faults, key=lambda f: (f.file_name or "", f.line or 0))
+
+
+def drop_values(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop VALUES_TABLE, never in place of the error that ended the gate: after an interrupt
+    (the time limit) the transaction is aborted and refuses the drop; its rollback drops it."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")

@@ -29,7 +29,7 @@ from data_contracts import Contract, load_contract
 from data_contracts.rules import checked_sql, lit, reference_sql
 from pipelines.ingest import holds
 from pipelines.ingest.faults import interrupts, raise_if_ctrl_c
-from pipelines.ingest.gate import VALUES_TABLE, collect_values, scan_identifiers
+from pipelines.ingest.gate import VALUES_TABLE, collect_values, drop_values, scan_identifiers
 from pipelines.ingest.limits import LimitExceeded, Limits, watchdog
 from pipelines.ingest.reader import Fault, ParsedDelivery, parse_delivery
 from pipelines.observe import stage
@@ -96,13 +96,13 @@ def create_rejections_tmp(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _check_provider(
-    con, parsed: ParsedDelivery, contract: Contract, provider_values: list[int]
+    con, parsed: ParsedDelivery, contract: Contract, provider_columns: list[int]
 ) -> tuple[str | None, list[Fault]]:
     """All rows of a delivery belong to one provider_id (and the manifest's, if given). The
     provider_id recorded for the delivery is a valid pseudonym or none: a value breaking the
     key pattern (or looking like an identifier) is never stored.
 
-    `provider_values`: the provider_id columns among the distinct values the gate collected
+    `provider_columns`: the provider_id columns (k) among the distinct values the gate collected
     (gate.collect_values), trimmed by SQL's trim (which also strips Unicode spaces such as
     U+00A0), as the row rules trim the values they load."""
     found = sorted(
@@ -110,7 +110,7 @@ def _check_provider(
         for r in con.execute(
             f"SELECT DISTINCT trim(v) FROM {VALUES_TABLE} WHERE k IN (SELECT unnest(?))"
             " AND nullif(trim(v), '') IS NOT NULL",
-            [provider_values],
+            [provider_columns],
         ).fetchall()
     )
     manifest_pid = str(parsed.manifest.get("provider_id") or "").strip() or None
@@ -237,11 +237,10 @@ def _judge(
         try:
             cols = collect_values(con, parsed)
             faults += scan_identifiers(con, parsed, contract, cols)
-            provider_values = [k for k, (_, col, _, _) in enumerate(cols) if col == "provider_id"]
-            pid, provider_faults = _check_provider(con, parsed, contract, provider_values)
-        finally:  # never in place of the error that ended the gate (see csvfile.load_csv)
-            with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")
+            provider_columns = [k for k, (_, col, _, _) in enumerate(cols) if col == "provider_id"]
+            pid, provider_faults = _check_provider(con, parsed, contract, provider_columns)
+        finally:
+            drop_values(con)
         insp.provider_id = pid
         faults += provider_faults
     if faults:
