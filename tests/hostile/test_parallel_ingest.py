@@ -198,3 +198,35 @@ def test_deliveries_a_crash_interrupted_are_read_one_at_a_time(tmp_path, monkeyp
     assert alone == ["1_gut", "2_gut"]
     assert {r.status for r in results} == {"accepted"}
     con.close()
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_readers_query_on_one_thread_each_and_the_run_gets_its_threads_back(
+    tmp_path, monkeypatch, stop
+):
+    """Side by side, each delivery's queries run on one DuckDB thread (the readers are the
+    parallelism); DuckDB's `threads` belongs to the whole database, so the marts after the
+    ingest must get the setting back, also when the user stopped the ingest."""
+    inbox = tmp_path / "inbox"
+    for i in range(4):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con.execute("SET threads = 2")
+    seen = []
+    real = batch.inspect_attempt
+
+    def inspect(cur, ws_, a, *args, **kw):
+        seen.append(cur.execute("SELECT current_setting('threads')").fetchone()[0])
+        if stop and a.source_name == "2_gut":
+            raise KeyboardInterrupt
+        return real(cur, ws_, a, *args, **kw)
+
+    monkeypatch.setattr(batch, "inspect_attempt", inspect)
+    if stop:
+        with pytest.raises(KeyboardInterrupt):
+            batch.ingest_pending(con, ws, readers=3)
+    else:
+        assert len(batch.ingest_pending(con, ws, readers=3)) == 4
+    assert seen and set(seen) == {1}
+    assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+    con.close()
