@@ -1,7 +1,9 @@
 -- materialized: view
 -- partitioned: provider_id
--- Documented steps of the case management cycle on or before as_of, of cases in
--- intermediate.cases.
+-- Documented steps of the case management cycle on or before as_of. Not joined to the cases
+-- in scope: every consumer joins them to its cases anyway (mart.cases, per case), and joining
+-- each contact here as well was a third of mart.cases (8.1 million contacts at 1,000,000
+-- cases: 2.5 -> 1.7 s).
 with
 params as (
   select as_of from intermediate.params
@@ -9,10 +11,6 @@ params as (
 
 contacts as (
   select * from staging.contacts
-),
-
-cases as (
-  select provider_id, case_id from intermediate.cases
 ),
 
 final as (
@@ -23,8 +21,6 @@ final as (
     k.step
   from contacts as k
   cross join params as p
-  inner join cases as c
-    on k.provider_id = c.provider_id and k.case_id = c.case_id
   where k.contact_on <= p.as_of
 )
 
