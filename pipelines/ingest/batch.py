@@ -158,7 +158,7 @@ def _one_thread_per_query(con: duckdb.DuckDBPyConnection):
     """While deliveries are read side by side, each DuckDB query runs on one thread: the
     readers are the parallelism. A delivery's queries are small (one provider's tables), and
     splitting each over all cores as well only adds threads that wait for each other
-    (1,000,000 cases: ingest 42.9 / 44.4 -> 39.9 / 36.3 s, docs/performance.md). DuckDB's
+    (1,000,000 cases: ingest 42.1 / 43.2 -> 36.6 / 36.3 s, docs/performance-notes.md). DuckDB's
     `threads` belongs to the database, not a cursor: the run's other steps get theirs back."""
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     con.execute("SET threads = 1")
