@@ -144,33 +144,6 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
     for cur in opened:
         holds.prepare_reader(cur, ws)
         idle.put(cur)
-    try:
-        with _one_thread_per_query(con):
-            _read_and_record(ws, pending, contract, run_id, limits, readers, report, turns, idle)
-    finally:
-        for cur in opened:
-            with contextlib.suppress(Exception):
-                cur.close()
-
-
-@contextlib.contextmanager
-def _one_thread_per_query(con: duckdb.DuckDBPyConnection):
-    """While deliveries are read side by side, each DuckDB query runs on one thread: the
-    readers are the parallelism. A delivery's queries are small (one provider's tables), and
-    splitting each over all cores as well only adds threads that wait for each other
-    (1,000,000 cases: ingest 42.1 / 43.2 -> 36.6 / 36.3 s, docs/performance-notes.md). DuckDB's
-    `threads` belongs to the database, not a cursor: the run's other steps get theirs back."""
-    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-    con.execute("SET threads = 1")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(duckdb.Error):  # a broken connection is reported already
-            con.execute(f"SET threads = {int(threads)}")
-
-
-def _read_and_record(ws, pending, contract, run_id, limits, readers, report, turns, idle):
-    """The readers and the one writer of `_side_by_side`."""
 
     def one(i: int, row: tuple) -> tuple[ApplyResult, float]:
         if turns.stopped:  # before a probe or a read
@@ -209,22 +182,42 @@ def _read_and_record(ws, pending, contract, run_id, limits, readers, report, tur
             turns.done(i)
             idle.put(cur)
 
-    pool = ThreadPoolExecutor(readers, thread_name_prefix="lagebild-reader")
-    futures = [pool.submit(one, i, row) for i, row in enumerate(pending)]
-    try:
-        for i, fut in enumerate(futures, 1):
-            report(i, *fut.result())
-    except BaseException as exc:
-        turns.stop()
-        if isinstance(exc, _Stopped):  # raise what stopped it (a later delivery's error)
+    with _one_thread_per_query(con):  # restored once the readers are done
+        pool = ThreadPoolExecutor(readers, thread_name_prefix="lagebild-reader")
+        futures = [pool.submit(one, i, row) for i, row in enumerate(pending)]
+        try:
+            for i, fut in enumerate(futures, 1):
+                report(i, *fut.result())
+        except BaseException as exc:
+            turns.stop()
+            if isinstance(exc, _Stopped):  # raise what stopped it (a later delivery's error)
+                pool.shutdown(wait=True, cancel_futures=True)
+                for fut in futures:
+                    cause = None if fut.cancelled() else fut.exception()
+                    if cause is not None and not isinstance(cause, _Stopped):
+                        raise cause from None
+            raise
+        finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            for fut in futures:
-                cause = None if fut.cancelled() else fut.exception()
-                if cause is not None and not isinstance(cause, _Stopped):
-                    raise cause from None
-        raise
+            for cur in opened:
+                with contextlib.suppress(Exception):
+                    cur.close()
+
+
+@contextlib.contextmanager
+def _one_thread_per_query(con: duckdb.DuckDBPyConnection):
+    """While deliveries are read side by side, each DuckDB query runs on one thread: the
+    readers are the parallelism. A delivery's queries are small (one provider's tables), and
+    splitting each over all cores as well only adds threads that wait for each other
+    (1,000,000 cases: ingest 42.1 / 43.2 -> 36.6 / 36.3 s, docs/performance-notes.md). DuckDB's
+    `threads` belongs to the database, not a cursor: the run's other steps get theirs back."""
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.execute("SET threads = 1")
+    try:
+        yield
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(duckdb.Error):  # a broken connection is reported already
+            con.execute(f"SET threads = {int(threads)}")
 
 
 def german_int(n: int) -> str:
