@@ -185,15 +185,30 @@ def frames(con, sql: str, params=(), rows: int = 1_000_000):
         yield frame(pending)
 
 
+def codes_as_categories(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its code columns (and the delivery) as pandas categories.
+
+    GX filters the whole frame for nearly every expectation (the rows with a value, the rows
+    of a condition); a category column is taken as its small integer codes instead of a
+    string per row. 1,000,000 cases: staging.cases 2.2 → 1.3 s, the conversion 0.13 s."""
+    few = [c.name for c in table.columns if c.type == "code"] + ["delivery_id"]
+    return frame.astype({c: "category" for c in few if c in frame.columns})
+
+
 def validate_frame(
     context,
     table: Table,
     frame: pd.DataFrame,
     contract: Contract | None = None,
-    result_format: str = "SUMMARY",
+    result_format: str = "BASIC",
 ):
-    """Validate one typed frame of a table; returns (SuiteResult, raw GX result)."""
+    """Validate one typed frame of a table; returns (SuiteResult, raw GX result).
+
+    BASIC is all a SuiteResult reads (the count of unexpected rows per expectation). SUMMARY
+    adds the rows' positions and a query for them: two more filters of the whole frame per
+    expectation, a third of the contract checks (1,000,000 cases: staging.cases 2.7 → 1.8 s)."""
     contract = contract or load_contract()
+    frame = codes_as_categories(table, frame)
     name = f"lagebild_{table.name}"
     source = context.data_sources.add_or_update_pandas(name)
     try:
