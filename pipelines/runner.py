@@ -162,8 +162,12 @@ def _check_warehouse(ws, wait_seconds: float, on_wait) -> None:
 def _open_instance(ws):
     import dagster as dg
 
+    from pipelines.event_log import keep_connections
+
     try:
-        return dg.DagsterInstance.from_config(str(ws.dagster_home))
+        instance = dg.DagsterInstance.from_config(str(ws.dagster_home))
+        keep_connections(instance)
+        return instance
     except Exception as exc:
         raise UserError(
             f"Die Dagster-Ablage {ws.dagster_home} ist beschädigt oder nicht lesbar. Bitte den"
@@ -219,6 +223,7 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
         lock.__enter__()
     except WorkspaceBusy as exc:
         raise UserError(str(exc)) from exc
+    instance = None
     try:
         ws.ensure()
         limit_memory(
@@ -254,6 +259,8 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
             after(outcome)
         return outcome
     finally:
+        if instance is not None:
+            instance.dispose()  # closes the event log's kept connections (pipelines/event_log)
         lock.__exit__(None, None, None)
 
 

@@ -1,0 +1,83 @@
+"""Dagster's SQLite event log with its connections kept open during a run (issue 15).
+
+Dagster's `SqliteEventLogStorage` creates an engine and opens a SQLite connection for every
+transaction and closes both afterwards (SQLAlchemy's NullPool; sqlalchemy/sqlalchemy#7490
+describes the cost). An event takes one to three transactions (its run's database, the index
+database, the asset check table), and a run of Lagebild writes about 350 events: a check cost
+about 20 ms of bookkeeping, and a run at 10,000 cases spent 1.4 s opening and closing
+connections (docs/performance-notes.md). Here the storage of a run's own instance keeps one
+connection per database file. Every transaction still commits (and syncs) as before: what a
+crash can lose does not change, only the opening and closing go.
+
+Dagster offers no setting for this; the storage's `_connect` is replaced on the instance a
+run opens (`keep_connections`), the pinned Dagster's private method, guarded by
+tests/integration/test_event_log.py. `dagster dev` and any other process keep Dagster's own.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+
+KEPT = 4  # database files with an open connection: the index, the run's, a few read
+
+
+def keep_connections(instance) -> bool:
+    """Let the instance's SQLite event log keep its connections; False if it is another kind
+    of storage (then nothing changes)."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    storage = instance.event_log_storage
+    if type(storage) is not SqliteEventLogStorage:
+        return False
+    engines: collections.OrderedDict = collections.OrderedDict()
+    timeout = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+
+    def engine_for(shard: str):
+        url = storage.conn_string_for_shard(shard)
+        if shard not in storage._initialized_dbs:
+            # first use of the file in this storage, or after `wipe`/`upgrade` emptied the set:
+            # a connection kept to a file deleted since would write into nothing
+            if (old := engines.pop(shard, None)) is not None:
+                old.dispose()
+            init = create_engine(url, poolclass=NullPool, connect_args=timeout)
+            storage._initdb(init)
+            init.dispose()
+            storage._initialized_dbs.add(shard)
+        engine = engines.pop(shard, None) or create_engine(
+            url, pool_size=1, max_overflow=0, connect_args=timeout
+        )
+        engines[shard] = engine  # most recently used last
+        while len(engines) > KEPT:
+            engines.popitem(last=False)[1].dispose()
+        return engine
+
+    @contextlib.contextmanager
+    def connect(shard: str):
+        # under the storage's lock, as Dagster's own: one transaction of the storage at a time
+        with storage._db_lock, engine_for(shard).connect() as conn, conn.begin():
+            yield conn
+
+    tables: set[str] = set()  # present once, present for good (`wipe` empties, not drops)
+    has_table = storage.has_table
+
+    def has_table_known(name: str) -> bool:
+        # Dagster asks before every check result whether its table exists, on a new engine
+        if name not in tables and has_table(name):
+            tables.add(name)
+        return name in tables
+
+    dispose = storage.dispose
+
+    def dispose_all() -> None:
+        while engines:
+            engines.popitem()[1].dispose()
+        dispose()
+
+    storage._connect = connect
+    storage.has_table = has_table_known
+    storage.dispose = dispose_all
+    return True

@@ -1,0 +1,132 @@
+"""Dagster's SQLite event log keeps one connection per database file during a run
+(pipelines/event_log.py): the same events are stored, far fewer connections are opened, a
+wiped log is written anew, and disposing the instance closes what it kept."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import psutil
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from pipelines.event_log import keep_connections
+
+CHECKS = 12
+
+
+@dg.asset
+def counted():
+    return 1
+
+
+@dg.multi_asset_check(specs=[dg.AssetCheckSpec(f"rule_{i}", asset=counted) for i in range(CHECKS)])
+def rules():
+    for i in range(CHECKS):
+        yield dg.AssetCheckResult(
+            asset_key=counted.key, check_name=f"rule_{i}", passed=i != 3, metadata={"i": i}
+        )
+
+
+@pytest.fixture
+def connects():
+    """The event log's database files (the index and the runs' own, not runs.db), one entry
+    per SQLite connection any SQLAlchemy engine opens to them while the test runs."""
+    opened = []
+
+    def on_connect(dbapi_con, _record):
+        path = dbapi_con.execute("PRAGMA database_list").fetchone()[2]
+        if os.path.basename(os.path.dirname(path)) == "runs":
+            opened.append(path)
+
+    event.listen(Engine, "connect", on_connect)
+    yield opened
+    event.remove(Engine, "connect", on_connect)
+
+
+def _instance(home, keep: bool):
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    instance = dg.DagsterInstance.from_config(str(home))
+    if keep:
+        assert keep_connections(instance)
+    return instance
+
+
+def _stored(instance, run_id: str) -> list[tuple]:
+    """What a reader of the log sees of a run: every event's type and step, in order, and the
+    checks' outcomes."""
+    events = [
+        (r.dagster_event.event_type_value, r.dagster_event.step_key)
+        for r in instance.all_logs(run_id)
+        if r.dagster_event is not None
+    ]
+    checks = sorted(
+        (key.name, record.status.value)
+        for key, record in instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(counted.key, f"rule_{i}") for i in range(CHECKS)]
+        ).items()
+    )
+    return [*events, *checks]
+
+
+def test_the_log_stores_the_same_events_over_far_fewer_connections(tmp_path, connects):
+    plain = _instance(tmp_path / "plain", keep=False)
+    before = len(connects)
+    run = dg.materialize([counted, rules], instance=plain, raise_on_error=False)
+    plain_connects = len(connects) - before
+
+    kept = _instance(tmp_path / "kept", keep=True)
+    before = len(connects)
+    run_kept = dg.materialize([counted, rules], instance=kept, raise_on_error=False)
+    kept_connects = len(connects) - before
+
+    assert _stored(kept, run_kept.run_id) == _stored(plain, run.run_id)
+    assert ("rule_3", "FAILED") in _stored(kept, run_kept.run_id)
+    # Dagster's own: one connection per transaction (> 3 per check); kept: one per file and
+    # the few that create the run's file
+    assert plain_connects > 3 * CHECKS
+    assert kept_connects <= 8
+
+
+def test_a_wiped_log_is_written_anew_not_into_deleted_files(tmp_path):
+    instance = _instance(tmp_path / "home", keep=True)
+    first = dg.materialize([counted, rules], instance=instance)
+    instance.event_log_storage.wipe()
+    assert not list(instance.all_logs(first.run_id))
+    second = dg.materialize([counted, rules], instance=instance)
+    stored = _stored(instance, second.run_id)  # its events (run's file), its checks (index)
+    assert ("STEP_SUCCESS", "rules") in stored
+    assert ("rule_3", "FAILED") in stored and ("rule_4", "SUCCEEDED") in stored
+
+
+def test_disposing_the_instance_closes_the_kept_connections(tmp_path):
+    instance = _instance(tmp_path / "home", keep=True)
+    run = dg.materialize([counted, rules], instance=instance)
+    run_db = instance.event_log_storage.path_for_shard(run.run_id)
+
+    def open_files() -> set[str]:
+        return {f.path for f in psutil.Process().open_files()}
+
+    assert run_db in open_files()  # kept open after the run: that is the point
+    instance.dispose()
+    assert run_db not in open_files()
+
+
+def test_another_storage_is_left_as_it_is(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "event_log_storage:\n"
+        "  module: dagster._core.storage.event_log\n"
+        "  class: ConsolidatedSqliteEventLogStorage\n"
+        f"  config:\n    base_dir: {tmp_path / 'events'}\n",
+        encoding="utf-8",
+    )
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert keep_connections(instance) is False
+    run = dg.materialize([counted, rules], instance=instance)
+    assert len(list(instance.all_logs(run.run_id))) > CHECKS
