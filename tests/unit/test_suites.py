@@ -233,3 +233,37 @@ def test_the_checks_count_failing_rows_without_locating_them(gx_context):
     assert counted == {("expect_column_values_to_be_between", "fte"): 2}
     located = {"partial_unexpected_index_list", "unexpected_index_list", "unexpected_index_query"}
     assert not [r for r in raw.results if located & set(r.result)]
+
+
+def test_code_columns_as_categories_keep_their_rules(gx_context):
+    """The suites see code columns as pandas categories (cheaper to filter). A code in the
+    key (staffing: program) still makes keys distinct or duplicate, and a missing or unknown
+    code is still counted."""
+    table = load_contract().tables["staffing"]
+
+    def staffing(programs: list) -> pd.DataFrame:
+        n = len(programs)
+        return pd.DataFrame(
+            {
+                "provider_id": ["T1"] * n,
+                "caseworker_id": ["F1"] * n,
+                "program": programs,
+                "region_code": ["05315"] * n,
+                "valid_from": pd.to_datetime(["2024-01-01"] * n),
+                "valid_to": pd.to_datetime([None] * n),
+                "fte": [0.5] * n,
+                "delivery_id": ["d"] * n,
+            }
+        )
+
+    def counted(programs: list) -> dict:
+        result, _ = validate_frame(gx_context, table, staffing(programs))
+        return {(f["expectation"], str(f["column"])): f["unexpected_count"] for f in result.failed}
+
+    key = str(list(table.key))
+    assert counted(["kim", "kim", "jmd"]) == {("expect_compound_columns_to_be_unique", key): 2}
+    assert counted(["kim", "mbe", "jmd"]) == {}
+    assert counted(["kim", "KIMX", None]) == {
+        ("expect_column_values_to_not_be_null", "program"): 1,
+        ("expect_column_values_to_be_in_set", "program"): 1,
+    }
