@@ -7,7 +7,9 @@ database, the asset check table), and a run of Lagebild writes about 350 events:
 about 20 ms of bookkeeping, and a run at 10,000 cases spent 1.4 s opening and closing
 connections (docs/performance-notes.md). Here the storage of a run's own instance keeps one
 connection per database file. Every transaction still commits (and syncs) as before: what a
-crash can lose does not change, only the opening and closing go.
+crash can lose does not change, only the opening and closing go. A run's file is checkpointed
+after every commit as Dagster's own closing did, so the Dagster UI follows a command-line run
+live (`_kept_engine`).
 
 Dagster offers no setting for this; the storage's `_connect` is replaced on the instance a
 run opens (`keep_connections`), the pinned Dagster's private method, guarded by
@@ -20,6 +22,22 @@ import collections
 import contextlib
 
 KEPT = 4  # database files with an open connection: the index, the run's, a few read
+
+
+def _kept_engine(url: str, connect_args: dict):
+    """An engine of one kept connection. Its connection checkpoints after every commit: a run's
+    file is in WAL mode (Dagster sets it), and a watcher of a live run (the Dagster UI) reacts
+    to changes of the file itself, which Dagster's own storage makes when it closes the
+    connection after each transaction. Without it, the UI showed a command-line run's events
+    only when the run had ended."""
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(url, pool_size=1, max_overflow=0, connect_args=connect_args)
+    event.listen(engine, "connect", lambda dbapi_con, _: dbapi_con.execute(CHECKPOINT_ALWAYS))
+    return engine
+
+
+CHECKPOINT_ALWAYS = "PRAGMA wal_autocheckpoint = 1"
 
 
 def keep_connections(instance) -> bool:
@@ -47,9 +65,7 @@ def keep_connections(instance) -> bool:
             storage._initdb(init)
             init.dispose()
             storage._initialized_dbs.add(shard)
-        engine = engines.pop(shard, None) or create_engine(
-            url, pool_size=1, max_overflow=0, connect_args=timeout
-        )
+        engine = engines.pop(shard, None) or _kept_engine(url, timeout)
         engines[shard] = engine  # most recently used last
         while len(engines) > KEPT:
             engines.popitem(last=False)[1].dispose()

@@ -130,3 +130,43 @@ def test_another_storage_is_left_as_it_is(tmp_path):
     assert keep_connections(instance) is False
     run = dg.materialize([counted, rules], instance=instance)
     assert len(list(instance.all_logs(run.run_id))) > CHECKS
+
+
+def test_a_watcher_sees_a_run_s_events_while_it_runs(tmp_path):
+    """The Dagster UI follows a running run by watching its event file; a command-line run
+    with kept connections must change that file as it goes, not only when it ends."""
+    import queue
+    import threading
+
+    home = tmp_path / "home"
+    writer = _instance(home, keep=True)
+    ui = dg.DagsterInstance.from_config(str(home))  # Dagster's own storage, as `dagster dev`
+    run_ids: queue.Queue = queue.Queue()
+    watching, seen_live = threading.Event(), threading.Event()
+
+    @dg.asset
+    def slow(context):
+        run_ids.put(context.run_id)
+        watching.wait(10)
+        for i in range(3):
+            context.log.info(f"Zwischenstand {i}")
+        seen_live.wait(10)  # the run goes on until the watcher saw them (or 10 s passed)
+        return 1
+
+    def on_event(entry, _cursor):
+        if "Zwischenstand" in (entry.user_message or ""):
+            seen_live.set()
+
+    run = threading.Thread(target=dg.materialize, args=([slow],), kwargs={"instance": writer})
+    run.start()
+    run_id = run_ids.get(timeout=30)
+    ui.event_log_storage.watch(run_id, None, on_event)
+    watching.set()
+    try:
+        assert seen_live.wait(10), "the run's events reached the UI only after the run"
+    finally:
+        seen_live.set()
+        run.join(30)
+        ui.event_log_storage.end_watch(run_id, on_event)
+        ui.dispose()
+        writer.dispose()
