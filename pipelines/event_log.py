@@ -22,6 +22,7 @@ import collections
 import contextlib
 
 KEPT = 4  # database files with an open connection: the index, the run's, a few read
+CHECKPOINT_ALWAYS = "PRAGMA wal_autocheckpoint = 1"  # pages: after every commit (_kept_engine)
 
 
 def _kept_engine(url: str, connect_args: dict):
@@ -35,9 +36,6 @@ def _kept_engine(url: str, connect_args: dict):
     engine = create_engine(url, pool_size=1, max_overflow=0, connect_args=connect_args)
     event.listen(engine, "connect", lambda dbapi_con, _: dbapi_con.execute(CHECKPOINT_ALWAYS))
     return engine
-
-
-CHECKPOINT_ALWAYS = "PRAGMA wal_autocheckpoint = 1"
 
 
 def keep_connections(instance) -> bool:
