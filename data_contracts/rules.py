@@ -63,7 +63,9 @@ def _faults_for(column: Column, table: Table, contract: Contract, shown: dict[st
         allowed = list(contract.codes[column.codes].values)
         out.append(
             (
-                f"{v} IS NOT NULL AND {t} NOT IN {_in_list(allowed)}",
+                # a cast to the code list's ENUM, not `NOT IN (…)`: one lookup instead of a
+                # comparison per code (a tenth of the cases' row rules at 1,000,000 cases)
+                f"{v} IS NOT NULL AND TRY_CAST({t} AS ENUM{_in_list(allowed)}) IS NULL",
                 f"unbekannter Code in ‚{label}‘ (erlaubt: {', '.join(allowed)})",
             )
         )

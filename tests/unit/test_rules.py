@@ -92,6 +92,26 @@ def test_each_case_rule_rejects_with_its_reason(override, reason):
     assert faults == [reason]
 
 
+CODE_COLUMNS = [c for c in load_contract().tables["cases"].columns if c.type == "code"]
+
+
+@pytest.mark.parametrize("column", CODE_COLUMNS, ids=lambda c: c.name)
+def test_a_code_is_exactly_one_of_its_list_after_case_and_spaces(column):
+    """Every code of the list passes in any case and with spaces (also U+00A0) around it;
+    anything else – a near miss, a prefix, two codes, a look-alike letter – is rejected."""
+    allowed = list(load_contract().codes[column.codes].values)
+    code = max(allowed, key=len)
+    near = [code + "x", code[:-1], f"{allowed[0]},{allowed[-1]}", code + "\u200b", "Ｋ" + code]
+    near = [v for v in dict.fromkeys([*near, code.replace("i", "ı")]) if v and v not in allowed]
+    values = [f" {c.upper()}\u00a0" for c in allowed] + near
+    rows = [case(case_id=f"K{i}", **{column.name: v}) for i, v in enumerate(values)]
+    res = check("cases", rows)
+    unknown = f"unbekannter Code in ‚{column.alias}‘"
+    flagged = [any(f.startswith(unknown) for f in res[line][1]) for line in range(2, 2 + len(rows))]
+    assert flagged == [False] * len(allowed) + [True] * len(near)
+    assert [res[2 + i][0][column.name] for i in range(len(allowed))] == allowed
+
+
 def test_reasons_never_repeat_the_offending_value():
     (_, faults) = check("cases", [case(program="max.muster@example.org", opened_on="geb. 1990")])[2]
     assert faults and not any("muster" in f or "1990" in f for f in faults)
