@@ -264,7 +264,7 @@ def build_marts(
             )
         if delta is not None:
             delta.drop()
-        _remember_inputs(con, key)
+        _remember_inputs(con, key, changed if delta is not None else None)
         if any(m.key == "mart.scorecard" for m in models):
             scorecard.record_history(con)
         con.execute("COMMIT")
@@ -367,14 +367,54 @@ def changed_providers(
     return changed
 
 
-def _remember_inputs(con: duckdb.DuckDBPyConnection, key: str) -> None:
+def _remember_inputs(con: duckdb.DuckDBPyConnection, key: str, rebuilt: list[str] | None) -> None:
+    """Keep the inputs' fingerprints and what this build did: its number (one more than the
+    last) and the providers whose partitioned rows it replaced (NULL: every mart built whole),
+    so the publication can bring a copy of the last build up to date (`last_build`)."""
+    previous = last_build(con)
     con.execute(f"CREATE OR REPLACE TABLE {INPUT_STATE} AS SELECT * FROM mart_inputs_now")
     con.execute(
         f"CREATE OR REPLACE TABLE {BUILD_STATE} AS SELECT ? AS build_key,"
-        " now()::TIMESTAMP AS built_at",
-        [key],
+        " now()::TIMESTAMP AS built_at, ?::BIGINT AS build_no, ?::VARCHAR[] AS rebuilt_providers",
+        [key, (previous.number if previous else 0) + 1, rebuilt],
     )
     con.execute("DROP TABLE mart_inputs_now")
+
+
+@dataclass(frozen=True)
+class LastBuild:
+    number: int  # counts the builds of this warehouse
+    rebuilt_providers: list[str] | None  # None: every mart was built whole
+
+    @property
+    def partial(self) -> bool:
+        return self.rebuilt_providers is not None
+
+
+def last_build(con: duckdb.DuckDBPyConnection) -> LastBuild | None:
+    """What the last mart build did (None: no build recorded, or one before builds counted)."""
+    if not _exists(con, BUILD_STATE, "table"):
+        return None
+    columns = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            " AND schema_name || '.' || table_name = ?",
+            [BUILD_STATE],
+        ).fetchall()
+    }
+    if not {"build_no", "rebuilt_providers"} <= columns:
+        return None
+    row = con.execute(f"SELECT build_no, rebuilt_providers FROM {BUILD_STATE}").fetchone()
+    return None if row is None or row[0] is None else LastBuild(int(row[0]), row[1])
+
+
+def partitioned_tables(models: list[Model] | None = None) -> set[str]:
+    """The published mart tables that a partial build changes for a few providers only."""
+    models = load_models() if models is None else models
+    return {
+        m.key for m in models if m.partitioned and m.materialized == "table" and m.schema == "mart"
+    }
 
 
 class _Delta:

@@ -1,0 +1,193 @@
+"""The published copy after a re-delivery: brought up to date from the last copy when that
+copy was written from the build before (issue 15), and then exactly what a copy written anew
+gives – the same tables, columns, rows and row order."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from benchmarks.staging_fill import fill_staging
+from data_contracts.schema import AUDIT_DDL
+from kernel.settings import Settings
+from kernel.warehouse import connect
+from kernel.workspace import Workspace
+from pipelines.defs import publish as pub
+from transforms.runner import build_marts, last_build, partitioned_tables
+
+AS_OF = date(2026, 8, 20)
+SETTINGS = Settings(workspace=Path("/nonexistent"))
+
+
+@pytest.fixture
+def ws(tmp_path) -> Workspace:
+    """A workspace of 1,200 synthetic cases of 4 providers, built and published once."""
+    ws = Workspace(tmp_path / "ws")
+    ws.root.mkdir()
+    con = connect(ws.db_path)
+    con.execute(AUDIT_DDL)
+    fill_staging(con, 1200, providers=4, as_of=AS_OF)
+    build_marts(con, SETTINGS, AS_OF)
+    con.execute("CREATE TABLE mart.vanishing AS SELECT 1 AS x")  # dropped before the update
+    pub.publish(con, ws)
+    con.execute("DROP TABLE mart.vanishing")
+    con.close()
+    return ws
+
+
+def _redeliver(con) -> str:
+    """The first provider's corrected snapshot: cases closed, goals gone."""
+    pid = con.execute("SELECT min(provider_id) FROM staging.cases").fetchone()[0]
+    con.execute(
+        "UPDATE staging.cases SET closed_on = DATE '2026-08-01', close_reason = 'ziel_erreicht'"
+        " WHERE provider_id = ? AND closed_on IS NULL AND case_id IN (SELECT case_id FROM"
+        " staging.cases WHERE provider_id = ? AND closed_on IS NULL ORDER BY case_id LIMIT 5)",
+        [pid, pid],
+    )
+    con.execute(
+        "DELETE FROM staging.goals WHERE provider_id = ? AND goal_id IN (SELECT goal_id FROM"
+        " staging.goals WHERE provider_id = ? ORDER BY goal_id LIMIT 7)",
+        [pid, pid],
+    )
+    return pid
+
+
+def _tables(con, db: str) -> dict[str, list]:
+    return {
+        f"{s}.{t}": con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ?"
+            " AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [db, s, t],
+        ).fetchall()
+        for s, t in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [db]
+        ).fetchall()
+    }
+
+
+def _differences(updated: Path, fresh: Path) -> list:
+    """Everything in which two published files differ: tables, columns, rows, row order."""
+    con = connect()
+    con.execute(f"ATTACH '{updated}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{fresh}' AS b (READ_ONLY)")
+    a, b = _tables(con, "a"), _tables(con, "b")
+    out = [("tables", sorted(set(a) ^ set(b)))] if set(a) != set(b) else []
+    for key in sorted(set(a) & set(b)):
+        if a[key] != b[key]:
+            out.append((key, "columns"))
+        elif (
+            con.execute(f"SELECT * FROM a.{key}").fetchall()
+            != con.execute(f"SELECT * FROM b.{key}").fetchall()
+        ):
+            out.append((key, "rows"))
+    con.close()
+    return out
+
+
+def _publish_fresh(ws: Workspace, tmp_path: Path) -> Path:
+    """The same warehouse published into an empty workspace (a copy written anew)."""
+    other = Workspace(tmp_path / "fresh")
+    other.root.mkdir()
+    shutil.copy(ws.db_path, other.db_path)
+    con = connect(other.db_path)
+    con.execute(f"DROP TABLE IF EXISTS {pub.PUBLISH_STATE}")
+    pub.publish(con, other)
+    con.close()
+    return other.published_db_path
+
+
+def test_a_redelivery_updates_the_last_copy_and_it_equals_a_fresh_one(ws, tmp_path):
+    con = connect(ws.db_path)
+    pid = _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)
+    assert last_build(con).rebuilt_providers == [pid]
+    assert pub._update_basis(con, ws) == [pid]
+    counts = pub.publish(con, ws)
+    con.close()
+    assert partitioned_tables() == {"mart.cases", "mart.goals", "mart.referrals"}
+    assert "mart.vanishing" not in counts
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+    reader = connect(ws.published_db_path, read_only=True)
+    closed = reader.execute(
+        "SELECT count(*) FROM mart.cases WHERE provider_id = ? AND closed_on = DATE '2026-08-01'",
+        [pid],
+    ).fetchone()[0]
+    reader.close()
+    assert closed >= 5
+
+
+def test_nothing_changed_keeps_the_partitioned_rows_and_equals_a_fresh_copy(ws, tmp_path):
+    con = connect(ws.db_path)
+    build_marts(con, SETTINGS, AS_OF)
+    assert pub._update_basis(con, ws) == []
+    pub.publish(con, ws)
+    con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+
+
+def test_a_copy_older_than_the_last_build_is_written_anew(ws, tmp_path):
+    con = connect(ws.db_path)
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)  # published? no: the run stopped before the copy
+    con.execute(
+        "UPDATE staging.cases SET risk_level = 'hoch' WHERE case_id = (SELECT"
+        " max(case_id) FROM staging.cases)"
+    )
+    build_marts(con, SETTINGS, AS_OF)
+    assert last_build(con).partial
+    assert pub._update_basis(con, ws) is None
+    pub.publish(con, ws)
+    con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+
+
+def test_a_published_file_changed_since_is_not_trusted(ws):
+    con = connect(ws.db_path)
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)
+    assert pub._update_basis(con, ws) is not None
+    path = ws.published_db_path
+    path.chmod(0o600)
+    other = connect(path)  # e.g. restored or edited by hand
+    other.execute("DELETE FROM mart.cases WHERE case_id = (SELECT min(case_id) FROM mart.cases)")
+    other.close()
+    assert pub._update_basis(con, ws) is None
+    con.close()
+
+
+def test_a_whole_build_is_published_whole(ws):
+    con = connect(ws.db_path)
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF, partial=False)
+    assert last_build(con).rebuilt_providers is None
+    assert pub._update_basis(con, ws) is None
+    con.close()
+
+
+def test_the_publication_state_is_never_published(ws):
+    con = connect(ws.published_db_path, read_only=True)
+    schemas = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_tables()").fetchall()}
+    con.close()
+    assert pub.PUBLISH_STATE.split(".")[0] not in schemas
+
+
+def test_a_copy_grown_by_updates_is_written_anew(ws, tmp_path):
+    """Replaced rows leave free blocks behind; past MAX_GROWTH times the size of a copy
+    written anew, the next copy is written anew again."""
+    con = connect(ws.db_path)
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)
+    fresh_size = ws.published_db_path.stat().st_size
+    assert pub._whole_size(con) == fresh_size
+    con.execute(
+        f"UPDATE {pub.PUBLISH_STATE} SET whole_size = ?",
+        [int(fresh_size / pub.MAX_GROWTH) - 1],
+    )
+    assert pub._update_basis(con, ws) is None
+    pub.publish(con, ws)
+    assert pub._whole_size(con) == ws.published_db_path.stat().st_size
+    con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
