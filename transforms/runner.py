@@ -264,7 +264,16 @@ def build_marts(
             )
         if delta is not None:
             delta.drop()
-        _remember_inputs(con, key, changed if delta is not None else None)
+        rebuilt = (
+            None
+            if delta is None
+            else [
+                m.key
+                for m in models
+                if m.partitioned and m.materialized == "table" and m.schema == "mart"
+            ]
+        )
+        _remember_inputs(con, key, changed if delta is not None else None, rebuilt)
         if any(m.key == "mart.scorecard" for m in models):
             scorecard.record_history(con)
         con.execute("COMMIT")
@@ -367,16 +376,23 @@ def changed_providers(
     return changed
 
 
-def _remember_inputs(con: duckdb.DuckDBPyConnection, key: str, rebuilt: list[str] | None) -> None:
+def _remember_inputs(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    providers: list[str] | None,
+    tables: list[str] | None,
+) -> None:
     """Keep the inputs' fingerprints and what this build did: its number (one more than the
-    last) and the providers whose partitioned rows it replaced (NULL: every mart built whole),
-    so the publication can bring a copy of the last build up to date (`last_build`)."""
+    last), the providers whose rows it replaced and the mart tables it replaced them in (NULL:
+    every mart built whole), so the publication can bring a copy of the last build up to date
+    (`last_build`)."""
     previous = last_build(con)
     con.execute(f"CREATE OR REPLACE TABLE {INPUT_STATE} AS SELECT * FROM mart_inputs_now")
     con.execute(
         f"CREATE OR REPLACE TABLE {BUILD_STATE} AS SELECT ? AS build_key,"
-        " now()::TIMESTAMP AS built_at, ?::BIGINT AS build_no, ?::VARCHAR[] AS rebuilt_providers",
-        [key, (previous.number if previous else 0) + 1, rebuilt],
+        " now()::TIMESTAMP AS built_at, ?::BIGINT AS build_no,"
+        " ?::VARCHAR[] AS rebuilt_providers, ?::VARCHAR[] AS rebuilt_tables",
+        [key, (previous.number if previous else 0) + 1, providers, tables],
     )
     con.execute("DROP TABLE mart_inputs_now")
 
@@ -385,6 +401,7 @@ def _remember_inputs(con: duckdb.DuckDBPyConnection, key: str, rebuilt: list[str
 class LastBuild:
     number: int  # counts the builds of this warehouse
     rebuilt_providers: list[str] | None  # None: every mart was built whole
+    rebuilt_tables: list[str] | None  # the mart tables whose rows of those providers it replaced
 
     @property
     def partial(self) -> bool:
@@ -403,18 +420,12 @@ def last_build(con: duckdb.DuckDBPyConnection) -> LastBuild | None:
             [BUILD_STATE],
         ).fetchall()
     }
-    if not {"build_no", "rebuilt_providers"} <= columns:
+    if not {"build_no", "rebuilt_providers", "rebuilt_tables"} <= columns:
         return None
-    row = con.execute(f"SELECT build_no, rebuilt_providers FROM {BUILD_STATE}").fetchone()
-    return None if row is None or row[0] is None else LastBuild(int(row[0]), row[1])
-
-
-def partitioned_tables(models: list[Model] | None = None) -> set[str]:
-    """The published mart tables that a partial build changes for a few providers only."""
-    models = load_models() if models is None else models
-    return {
-        m.key for m in models if m.partitioned and m.materialized == "table" and m.schema == "mart"
-    }
+    row = con.execute(
+        f"SELECT build_no, rebuilt_providers, rebuilt_tables FROM {BUILD_STATE}"
+    ).fetchone()
+    return None if row is None or row[0] is None else LastBuild(int(row[0]), row[1], row[2])
 
 
 class _Delta:

@@ -15,6 +15,7 @@ is copied anew (issue 15: at 1,000,000 cases the three large tables were 2.4 of 
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -32,25 +33,35 @@ GRID_SCHEMA = "grid"
 # which build the published file was written from, and the file itself (never published)
 PUBLISH_STATE = "intermediate.publish_state"
 # an updated copy keeps the blocks of what it replaced free for reuse (DuckDB does not shrink
-# a file): 1.6-1.9x the size of a copy written anew after repeated updates; beyond this factor
-# the copy is written anew
+# a file): 1.6-1.9x the size of a copy written anew after repeated updates; beyond this factor,
+# and after this many updates in a row, the copy is written anew (docs/decisions.md)
 MAX_GROWTH = 2.0
+MAX_UPDATES = 10
 log = logging.getLogger("lagebild.publish")
 
 
-def _file_identity(path: Path) -> list[int]:
-    st = path.stat()
+@dataclass(frozen=True)
+class _Update:
+    """How to bring the last published copy up to date instead of writing it anew."""
+
+    providers: list[str]  # whose rows the last build replaced ...
+    tables: frozenset[str]  # ... in these mart tables
+    identity: list[int]  # the published file it starts from: size, mtime_ns, inode
+    whole_size: int  # the size of the copy when it was last written anew
+    updates: int  # updates in a row since then
+
+
+def _identity(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def _update_basis(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[str] | None:
-    """The providers whose rows of the partitioned marts the last build replaced, when the
-    published file is exactly the one written from the build before it (same build number,
-    untouched since); None when the copy must be written whole."""
+def _update_basis(con: duckdb.DuckDBPyConnection) -> _Update | None:
+    """An update when the last build replaced a few providers' rows and the last copy was
+    written from the build before it; None when the copy must be written anew."""
     from transforms.runner import last_build
 
     build = last_build(con)
-    if build is None or not build.partial or not ws.published_db_path.is_file():
+    if build is None or not build.partial:
         return None
     exists = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
@@ -60,14 +71,34 @@ def _update_basis(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[str] | 
     if not exists:
         return None
     state = con.execute(
-        f"SELECT build_no, file_identity, whole_size FROM {PUBLISH_STATE}"
+        f"SELECT build_no, file_identity, whole_size, updates FROM {PUBLISH_STATE}"
     ).fetchone()
-    if state is None or state[0] != build.number - 1:
+    if state is None or state[0] != build.number - 1 or state[3] >= MAX_UPDATES:
         return None
-    identity = _file_identity(ws.published_db_path)
-    if list(state[1] or []) != identity or identity[0] > MAX_GROWTH * (state[2] or 0):
-        return None
-    return list(build.rebuilt_providers)
+    return _Update(
+        list(build.rebuilt_providers),
+        frozenset(build.rebuilt_tables or ()),
+        list(state[1] or ()),
+        int(state[2] or 0),
+        int(state[3]),
+    )
+
+
+def _copy_if_unchanged(src: Path, dst: Path, update: _Update) -> bool:
+    """Copy the last published file to `dst` if it is still the one the state describes
+    (checked on the opened file, so it cannot be swapped in between) and has not grown past
+    MAX_GROWTH; False when it cannot be used (changed, unreadable, gone)."""
+    try:
+        with open(src, "rb") as source:
+            st = os.fstat(source.fileno())
+            if _identity(st) != update.identity or st.st_size > MAX_GROWTH * update.whole_size:
+                return False
+            with open(dst, "wb") as target:
+                shutil.copyfileobj(source, target, 16 * 2**20)
+        return True
+    except OSError:
+        dst.unlink(missing_ok=True)
+        return False
 
 
 def _same_columns(con, a: str, b: str) -> bool:
@@ -84,23 +115,25 @@ def _same_columns(con, a: str, b: str) -> bool:
 
 
 def _remember_publication(
-    con: duckdb.DuckDBPyConnection, ws: Workspace, whole_size: int | None
+    con: duckdb.DuckDBPyConnection, ws: Workspace, update: _Update | None
 ) -> None:
-    """`whole_size`: the size of the copy when it was last written anew (None: it was now)."""
+    """What the copy now in place was written from; `update`: how it was brought up to date
+    (None: written anew)."""
     from transforms.runner import last_build
 
     build = last_build(con)
-    identity = _file_identity(ws.published_db_path)
+    identity = _identity(ws.published_db_path.stat())
     con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
     con.execute(
         f"CREATE OR REPLACE TABLE {PUBLISH_STATE} AS SELECT ?::BIGINT AS build_no,"
-        " ?::BIGINT[] AS file_identity, ?::BIGINT AS whole_size",
-        [build.number if build else None, identity, whole_size or identity[0]],
+        " ?::BIGINT[] AS file_identity, ?::BIGINT AS whole_size, ?::INTEGER AS updates",
+        [
+            build.number if build else None,
+            identity,
+            update.whole_size if update else identity[0],
+            update.updates + 1 if update else 0,
+        ],
     )
-
-
-def _whole_size(con: duckdb.DuckDBPyConnection) -> int | None:
-    return con.execute(f"SELECT whole_size FROM {PUBLISH_STATE}").fetchone()[0]
 
 
 def publish(
@@ -112,14 +145,12 @@ def publish(
     Views are materialised as tables, so the copy is self-contained and fast to read.
     Returns rows per published table.
     """
-    from transforms.runner import partitioned_tables
-
     ws.published_dir.mkdir(parents=True, exist_ok=True)
     tmp = ws.published_dir / f".lagebild.{os.getpid()}.duckdb.tmp"
     tmp.unlink(missing_ok=True)
-    providers = _update_basis(con, ws)
-    if providers is not None:
-        shutil.copyfile(ws.published_db_path, tmp)  # the last copy, brought up to date below
+    update = _update_basis(con)
+    if update is not None and not _copy_if_unchanged(ws.published_db_path, tmp, update):
+        update = None  # the last copy cannot be used: written anew
     objects = con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables()"
         " WHERE database_name = current_database()"
@@ -129,7 +160,7 @@ def publish(
         " ORDER BY 1, 2"
     ).fetchall()
     counts: dict[str, int] = {}
-    updated = partitioned_tables() if providers is not None else set()
+    updated = update.tables if update is not None else frozenset()
     con.execute(f"ATTACH '{tmp}' AS published")
     try:
         _drop_stale(con, {f"{s}.{t}" for s, t in objects} & updated)
@@ -141,12 +172,13 @@ def publish(
                 # the partial build's replacement of the changed providers' rows, repeated
                 in_list = "(SELECT unnest(?::VARCHAR[]))"
                 con.execute(
-                    f"DELETE FROM published.{key} WHERE provider_id IN {in_list}", [providers]
+                    f"DELETE FROM published.{key} WHERE provider_id IN {in_list}",
+                    [update.providers],
                 )
                 con.execute(
                     f"INSERT INTO published.{key} SELECT * FROM {key}"
                     f" WHERE provider_id IN {in_list}",
-                    [providers],
+                    [update.providers],
                 )
             else:
                 con.execute(f"DROP TABLE IF EXISTS published.{key}")
@@ -165,7 +197,7 @@ def publish(
     # read by the dashboards (same account), written by nobody, private to the owner
     tmp.chmod(0o400)
     os.replace(tmp, ws.published_db_path)
-    _remember_publication(con, ws, _whole_size(con) if providers is not None else None)
+    _remember_publication(con, ws, update)
     return counts
 
 
@@ -183,7 +215,7 @@ def _drop_stale(con: duckdb.DuckDBPyConnection, kept: set[str]) -> None:
         "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'published'"
         " AND NOT internal"
     ).fetchall():
-        if schema not in (*PUBLISHED_SCHEMAS, GRID_SCHEMA, "main"):
+        if schema not in (*PUBLISHED_SCHEMAS, "main"):  # the grid is written anew too
             con.execute(f"DROP SCHEMA published.{schema} CASCADE")
 
 

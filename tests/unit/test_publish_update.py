@@ -16,7 +16,7 @@ from kernel.settings import Settings
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
 from pipelines.defs import publish as pub
-from transforms.runner import build_marts, last_build, partitioned_tables
+from transforms.runner import build_marts, last_build, load_models
 
 AS_OF = date(2026, 8, 20)
 SETTINGS = Settings(workspace=Path("/nonexistent"))
@@ -68,13 +68,25 @@ def _tables(con, db: str) -> dict[str, list]:
     }
 
 
+def _schemas(con, db: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [db]
+        ).fetchall()
+    }
+
+
 def _differences(updated: Path, fresh: Path) -> list:
-    """Everything in which two published files differ: tables, columns, rows, row order."""
+    """Everything in which two published files differ: schemas, tables, columns, rows and
+    row order."""
     con = connect()
     con.execute(f"ATTACH '{updated}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{fresh}' AS b (READ_ONLY)")
     a, b = _tables(con, "a"), _tables(con, "b")
     out = [("tables", sorted(set(a) ^ set(b)))] if set(a) != set(b) else []
+    if _schemas(con, "a") != _schemas(con, "b"):
+        out.append(("schemas", sorted(_schemas(con, "a") ^ _schemas(con, "b"))))
     for key in sorted(set(a) & set(b)):
         if a[key] != b[key]:
             out.append((key, "columns"))
@@ -85,6 +97,11 @@ def _differences(updated: Path, fresh: Path) -> list:
             out.append((key, "rows"))
     con.close()
     return out
+
+
+def _updates(con) -> int:
+    """0: the copy in place was written anew; n: brought up to date n times since."""
+    return con.execute(f"SELECT updates FROM {pub.PUBLISH_STATE}").fetchone()[0]
 
 
 def _publish_fresh(ws: Workspace, tmp_path: Path) -> Path:
@@ -103,11 +120,13 @@ def test_a_redelivery_updates_the_last_copy_and_it_equals_a_fresh_one(ws, tmp_pa
     con = connect(ws.db_path)
     pid = _redeliver(con)
     build_marts(con, SETTINGS, AS_OF)
-    assert last_build(con).rebuilt_providers == [pid]
-    assert pub._update_basis(con, ws) == [pid]
+    build = last_build(con)
+    assert build.rebuilt_providers == [pid]
+    assert set(build.rebuilt_tables) == {"mart.cases", "mart.goals", "mart.referrals"}
+    assert pub._update_basis(con).providers == [pid]
     counts = pub.publish(con, ws)
+    assert _updates(con) == 1
     con.close()
-    assert partitioned_tables() == {"mart.cases", "mart.goals", "mart.referrals"}
     assert "mart.vanishing" not in counts
     assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
     reader = connect(ws.published_db_path, read_only=True)
@@ -122,8 +141,9 @@ def test_a_redelivery_updates_the_last_copy_and_it_equals_a_fresh_one(ws, tmp_pa
 def test_nothing_changed_keeps_the_partitioned_rows_and_equals_a_fresh_copy(ws, tmp_path):
     con = connect(ws.db_path)
     build_marts(con, SETTINGS, AS_OF)
-    assert pub._update_basis(con, ws) == []
+    assert pub._update_basis(con).providers == []
     pub.publish(con, ws)
+    assert _updates(con) == 1
     con.close()
     assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
 
@@ -138,24 +158,72 @@ def test_a_copy_older_than_the_last_build_is_written_anew(ws, tmp_path):
     )
     build_marts(con, SETTINGS, AS_OF)
     assert last_build(con).partial
-    assert pub._update_basis(con, ws) is None
+    assert pub._update_basis(con) is None
     pub.publish(con, ws)
+    assert _updates(con) == 0
     con.close()
     assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
 
 
-def test_a_published_file_changed_since_is_not_trusted(ws):
+def test_a_published_file_changed_since_is_written_anew(ws, tmp_path):
     con = connect(ws.db_path)
     _redeliver(con)
     build_marts(con, SETTINGS, AS_OF)
-    assert pub._update_basis(con, ws) is not None
+    assert pub._update_basis(con) is not None
     path = ws.published_db_path
     path.chmod(0o600)
     other = connect(path)  # e.g. restored or edited by hand
     other.execute("DELETE FROM mart.cases WHERE case_id = (SELECT min(case_id) FROM mart.cases)")
     other.close()
-    assert pub._update_basis(con, ws) is None
+    pub.publish(con, ws)
+    assert _updates(con) == 0
     con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+
+
+def test_a_last_copy_that_cannot_be_read_is_written_anew(ws, tmp_path, monkeypatch):
+    def unreadable(*args, **kwargs):
+        raise PermissionError("Keine Berechtigung")
+
+    monkeypatch.setattr(pub.shutil, "copyfileobj", unreadable)
+    con = connect(ws.db_path)
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)
+    pub.publish(con, ws)
+    assert _updates(con) == 0
+    con.close()
+    assert not list(ws.published_dir.glob(".*.tmp"))
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+
+
+def test_after_max_updates_in_a_row_the_copy_is_written_anew(ws):
+    con = connect(ws.db_path)
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)
+    con.execute(f"UPDATE {pub.PUBLISH_STATE} SET updates = ?", [pub.MAX_UPDATES])
+    assert pub._update_basis(con) is None
+    con.close()
+
+
+def test_a_build_of_some_marts_updates_only_the_tables_it_replaced_rows_in(ws, tmp_path):
+    """`build_marts(models=…)` with mart.cases and what it reads, not goals or referrals."""
+    models = {m.key: m for m in load_models()}
+    keep, stack = set(), ["mart.cases"]
+    while stack:
+        key = stack.pop()
+        if key in models and key not in keep:
+            keep.add(key)
+            stack.extend(models[key].deps)
+    subset = [m for m in load_models() if m.key in keep]
+    con = connect(ws.db_path)
+    build_marts(con, SETTINGS, AS_OF, models=subset)
+    pub.publish(con, ws)
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF, models=subset)
+    assert last_build(con).rebuilt_tables == ["mart.cases"]
+    pub.publish(con, ws)
+    con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
 
 
 def test_a_whole_build_is_published_whole(ws):
@@ -163,7 +231,7 @@ def test_a_whole_build_is_published_whole(ws):
     _redeliver(con)
     build_marts(con, SETTINGS, AS_OF, partial=False)
     assert last_build(con).rebuilt_providers is None
-    assert pub._update_basis(con, ws) is None
+    assert pub._update_basis(con) is None
     con.close()
 
 
@@ -181,13 +249,32 @@ def test_a_copy_grown_by_updates_is_written_anew(ws, tmp_path):
     _redeliver(con)
     build_marts(con, SETTINGS, AS_OF)
     fresh_size = ws.published_db_path.stat().st_size
-    assert pub._whole_size(con) == fresh_size
     con.execute(
         f"UPDATE {pub.PUBLISH_STATE} SET whole_size = ?",
         [int(fresh_size / pub.MAX_GROWTH) - 1],
     )
-    assert pub._update_basis(con, ws) is None
     pub.publish(con, ws)
-    assert pub._whole_size(con) == ws.published_db_path.stat().st_size
+    assert _updates(con) == 0
+    con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+
+
+def test_a_grid_of_the_last_copy_goes_when_none_is_written(ws, tmp_path, monkeypatch):
+    from dashboards.disclosure import publication
+
+    monkeypatch.setattr(publication, "build", lambda con, settings, reuse: {})
+
+    def write(con, built, schema):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.execute(f"CREATE TABLE {schema}.cells AS SELECT 1 AS x")
+
+    monkeypatch.setattr(publication, "write", write)
+    con = connect(ws.db_path)
+    build_marts(con, SETTINGS, AS_OF)  # unchanged: an update of nothing
+    pub.publish(con, ws, SETTINGS)  # with a grid
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)
+    pub.publish(con, ws)  # without one
+    assert _updates(con) == 2
     con.close()
     assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
