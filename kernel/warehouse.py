@@ -198,3 +198,20 @@ def current_as_of(con: duckdb.DuckDBPyConnection) -> date:
     if row is None or row[0] is None:
         raise RuntimeError("Kein Datenstand bestimmt: Es wurde noch keine Lieferung geladen.")
     return row[0]
+
+
+def table_columns(
+    con: duckdb.DuckDBPyConnection, key: str, database: str | None = None
+) -> list[tuple[str, str]]:
+    """(column, type) of the table `key` ("schema.table") in `database` (default: the
+    connection's own), in order; empty when there is no such table."""
+    schema, table = key.split(".")
+    return [
+        tuple(r)
+        for r in con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name ="
+            " coalesce(?, current_database()) AND schema_name = ? AND table_name = ?"
+            " ORDER BY column_index",
+            [database, schema, table],
+        ).fetchall()
+    ]

@@ -36,7 +36,7 @@ import duckdb
 from data_contracts.rules import lit
 from data_contracts.schema import AUDIT_DDL
 from kernel.settings import Settings
-from kernel.warehouse import current_as_of
+from kernel.warehouse import current_as_of, table_columns
 from transforms import gaps, scorecard
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent
@@ -410,18 +410,9 @@ class LastBuild:
 
 def last_build(con: duckdb.DuckDBPyConnection) -> LastBuild | None:
     """What the last mart build did (None: no build recorded, or one before builds counted)."""
-    if not _exists(con, BUILD_STATE, "table"):
-        return None
-    columns = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
-            " AND schema_name || '.' || table_name = ?",
-            [BUILD_STATE],
-        ).fetchall()
-    }
+    columns = {name for name, _ in table_columns(con, BUILD_STATE)}
     if not {"build_no", "rebuilt_providers", "rebuilt_tables"} <= columns:
-        return None
+        return None  # none yet, or one written before builds were counted
     row = con.execute(
         f"SELECT build_no, rebuilt_providers, rebuilt_tables FROM {BUILD_STATE}"
     ).fetchone()

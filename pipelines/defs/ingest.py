@@ -114,6 +114,21 @@ def _run_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, str]:
     return "true", [], "alle Zeilen"
 
 
+def _provider_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, str]:
+    """Like `_run_scope`, by provider: references and keys hold within one provider
+    (provider_id is part of every key), and a run changes the rows of the providers it records
+    deliveries of only. A re-delivery's check reads that provider's rows, not every row of the
+    network (1,000,000 cases: 0.9 s, almost all of it the other providers' contacts)."""
+    condition, params, scope = _run_scope(context)
+    if not params:
+        return condition, params, scope
+    return (
+        "provider_id IN (SELECT provider_id FROM audit.deliveries WHERE run_id = ?)",
+        params,
+        "Träger mit Lieferungen in diesem Lauf",
+    )
+
+
 def _validate_table(con, gx, table_name: str, condition: str, params: list) -> dict:
     """One table's suite over its staging rows, streamed in frames (memory stays bounded).
 
@@ -248,13 +263,18 @@ def reconciliation(lagebild: LagebildResource) -> dg.AssetCheckResult:
     " Schlüssel sind eindeutig.",
 )
 @timed_check
-def references_and_keys(lagebild: LagebildResource) -> dg.AssetCheckResult:
+def references_and_keys(
+    context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
+) -> dg.AssetCheckResult:
     contract = load_contract()
+    condition, params, scope = _provider_scope(context)
     with reader(lagebild.ws.db_path) as con:
         orphans = {
             t.name: con.execute(
-                f"SELECT count(*) FROM staging.{t.name} x ANTI JOIN staging.cases c"
-                " USING (provider_id, case_id)"
+                f"SELECT count(*) FROM (SELECT provider_id, case_id FROM staging.{t.name}"
+                f" WHERE {condition}) x ANTI JOIN (SELECT provider_id, case_id FROM"
+                f" staging.cases WHERE {condition}) c USING (provider_id, case_id)",
+                params * 2,
             ).fetchone()[0]
             for t in contract.tables.values()
             if t.references
@@ -262,14 +282,15 @@ def references_and_keys(lagebild: LagebildResource) -> dg.AssetCheckResult:
         dupes = {
             t.name: con.execute(
                 f"SELECT count(*) FROM (SELECT {', '.join(t.key)} FROM staging.{t.name}"
-                " GROUP BY ALL HAVING count(*) > 1)"
+                f" WHERE {condition} GROUP BY ALL HAVING count(*) > 1)",
+                params,
             ).fetchone()[0]
             for t in contract.tables.values()
             if t.key
         }
     return dg.AssetCheckResult(
         passed=not any(orphans.values()) and not any(dupes.values()),
-        metadata={"orphans": orphans, "duplicate_keys": dupes},
+        metadata={"checked": scope, "orphans": orphans, "duplicate_keys": dupes},
     )
 
 

@@ -23,7 +23,7 @@ import duckdb
 
 from kernel.private import tighten
 from kernel.settings import Settings
-from kernel.warehouse import connect
+from kernel.warehouse import connect, table_columns
 from kernel.workspace import Workspace
 from pipelines.observe import stage, timed_check
 from pipelines.resources import LagebildResource
@@ -63,13 +63,9 @@ def _update_basis(con: duckdb.DuckDBPyConnection) -> _Update | None:
     build = last_build(con)
     if build is None or not build.partial:
         return None
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name || '.' || table_name = ?",
-        [PUBLISH_STATE],
-    ).fetchone()[0]
-    if not exists:
-        return None
+    columns = {name for name, _ in table_columns(con, PUBLISH_STATE)}
+    if not {"build_no", "file_identity", "whole_size", "updates"} <= columns:
+        return None  # no state, or one an older version wrote
     state = con.execute(
         f"SELECT build_no, file_identity, whole_size, updates FROM {PUBLISH_STATE}"
     ).fetchone()
@@ -99,19 +95,6 @@ def _copy_if_unchanged(src: Path, dst: Path, update: _Update) -> bool:
     except OSError:
         dst.unlink(missing_ok=True)
         return False
-
-
-def _same_columns(con, a: str, b: str) -> bool:
-    def columns(key: str) -> list:
-        db, schema, table = key.split(".") if key.count(".") == 2 else (None, *key.split("."))
-        return con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name ="
-            " coalesce(?, current_database()) AND schema_name = ? AND table_name = ?"
-            " ORDER BY column_index",
-            [db, schema, table],
-        ).fetchall()
-
-    return columns(a) == columns(b) != []
 
 
 def _remember_publication(
@@ -168,7 +151,7 @@ def publish(
             con.execute(f"CREATE SCHEMA IF NOT EXISTS published.{schema}")
         for schema, table in objects:
             key = f"{schema}.{table}"
-            if key in updated and _same_columns(con, key, f"published.{key}"):
+            if key in updated and table_columns(con, key) == table_columns(con, key, "published"):
                 # the partial build's replacement of the changed providers' rows, repeated
                 in_list = "(SELECT unnest(?::VARCHAR[]))"
                 con.execute(

@@ -359,6 +359,35 @@ def test_contract_suites_validate_what_a_run_loaded_and_everything_when_run_alon
     assert not alone.success
 
 
+def test_references_and_keys_check_the_providers_a_run_delivered_and_all_when_run_alone(
+    tmp_path, ingest_only
+):
+    from kernel.warehouse import writer
+
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    cases_delivery(inbox, "p1_1", ["K1", "K2"], exported_on="2026-09-01")
+    cases_delivery(inbox, "p2_1", ["K1"], provider="p2", exported_on="2026-09-01")
+    first = run(inbox, ws)
+    meta = check_metadata(ws, first.run_id, "references_and_keys")
+    assert meta["passed"] and meta["checked"] == "Träger mit Lieferungen in diesem Lauf"
+    # goals of cases that do not exist, one per provider, reaching staging by another way
+    with writer(ws / "lagebild.duckdb", ws / ".lagebild.lock") as con:
+        for provider in ("p1", "p2"):
+            con.execute(
+                "INSERT INTO staging.goals (provider_id, case_id, goal_id, delivery_id)"
+                " VALUES (?, 'K9', 'Z1', 'von Hand')",
+                [provider],
+            )
+    cases_delivery(inbox, "p1_2", ["K1", "K2"], exported_on="2026-09-02")  # p1 only
+    second = run_pipeline(load_settings(ws, inbox))
+    meta = check_metadata(ws, second.run_id, "references_and_keys")
+    assert not meta["passed"] and meta["orphans"]["goals"] == 1  # p1's, not p2's
+    alone = run_pipeline(load_settings(ws, inbox), selection=dg_checks_only())
+    meta = check_metadata(ws, alone.run_id, "references_and_keys")
+    assert not meta["passed"] and meta["orphans"]["goals"] == 2
+    assert meta["checked"] == "alle Zeilen"
+
+
 def dg_checks_only():
     import dagster as dg
 

@@ -278,3 +278,19 @@ def test_a_grid_of_the_last_copy_goes_when_none_is_written(ws, tmp_path, monkeyp
     assert _updates(con) == 2
     con.close()
     assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+
+
+def test_a_state_an_older_version_wrote_means_a_copy_written_anew(ws, tmp_path):
+    con = connect(ws.db_path)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {pub.PUBLISH_STATE} AS SELECT 1::BIGINT AS build_no,"
+        " [1, 2, 3]::BIGINT[] AS file_identity"
+    )
+    _redeliver(con)
+    build_marts(con, SETTINGS, AS_OF)
+    pub.publish(con, ws)
+    assert _updates(con) == 0
+    con.execute("ALTER TABLE intermediate.mart_build_state DROP COLUMN rebuilt_tables")
+    assert last_build(con) is None
+    con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
