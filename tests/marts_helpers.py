@@ -64,3 +64,26 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
     found = rows(con, sql, params)
     assert len(found) == 1, f"expected one row, got {len(found)}: {sql}"
     return found[0]
+
+
+def redeliver_first_provider(con: duckdb.DuckDBPyConnection) -> str:
+    """The first provider's corrected snapshot, written into staging: five cases closed, seven
+    goals gone, a contact's step changed. Returns the provider."""
+    pid = con.execute("SELECT min(provider_id) FROM staging.cases").fetchone()[0]
+    con.execute(
+        "UPDATE staging.cases SET closed_on = DATE '2026-08-01', close_reason = 'ziel_erreicht'"
+        " WHERE provider_id = ? AND closed_on IS NULL AND case_id IN (SELECT case_id FROM"
+        " staging.cases WHERE provider_id = ? AND closed_on IS NULL ORDER BY case_id LIMIT 5)",
+        [pid, pid],
+    )
+    con.execute(
+        "DELETE FROM staging.goals WHERE provider_id = ? AND goal_id IN (SELECT goal_id FROM"
+        " staging.goals WHERE provider_id = ? ORDER BY goal_id LIMIT 7)",
+        [pid, pid],
+    )
+    con.execute(
+        "UPDATE staging.contacts SET step = 'evaluation' WHERE provider_id = ? AND case_id ="
+        " (SELECT min(case_id) FROM staging.contacts WHERE provider_id = ?)",
+        [pid, pid],
+    )
+    return pid

@@ -185,8 +185,8 @@ def publish(
 
 
 def _drop_stale(con: duckdb.DuckDBPyConnection, kept: set[str]) -> None:
-    """In a copy of the last publication: drop every table and view but those in `kept`
-    (written anew, as a fresh copy would be) and every schema but the published ones."""
+    """In a copy of the last publication: drop every table and view but those in `kept` (the
+    rest is written anew, as in a fresh copy) and every schema but the published ones."""
     for schema, name, kind in con.execute(
         "SELECT schema_name, table_name, 'TABLE' FROM duckdb_tables() WHERE database_name ="
         " 'published' UNION ALL SELECT schema_name, view_name, 'VIEW' FROM duckdb_views()"

@@ -8,7 +8,6 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from benchmarks.staging_fill import fill_staging
@@ -16,6 +15,7 @@ from data_contracts.schema import AUDIT_DDL
 from kernel.settings import Settings
 from kernel.warehouse import connect
 from pipelines.defs.publish import PUBLISHED_SCHEMAS
+from tests.marts_helpers import redeliver_first_provider
 from transforms.runner import BUILD_STATE, INPUT_STATE, build_marts, load_models
 
 AS_OF = date(2026, 8, 20)
@@ -80,33 +80,12 @@ def _partial_and_whole(db: Path, change, settings=SETTINGS, as_of=AS_OF):
     return {r.key: r for r in runs}, diffs
 
 
-def _redeliver(con: duckdb.DuckDBPyConnection) -> None:
-    """The first provider's corrected snapshot: cases closed, goals gone, a contact changed."""
-    pid = _providers(con)[0]
-    con.execute(
-        "UPDATE staging.cases SET closed_on = DATE '2026-08-01', close_reason = 'ziel_erreicht'"
-        " WHERE provider_id = ? AND closed_on IS NULL AND case_id IN (SELECT case_id FROM"
-        " staging.cases WHERE provider_id = ? AND closed_on IS NULL ORDER BY case_id LIMIT 5)",
-        [pid, pid],
-    )
-    con.execute(
-        "DELETE FROM staging.goals WHERE provider_id = ? AND goal_id IN (SELECT goal_id FROM"
-        " staging.goals WHERE provider_id = ? ORDER BY goal_id LIMIT 7)",
-        [pid, pid],
-    )
-    con.execute(
-        "UPDATE staging.contacts SET step = 'evaluation' WHERE provider_id = ? AND case_id ="
-        " (SELECT min(case_id) FROM staging.contacts WHERE provider_id = ?)",
-        [pid, pid],
-    )
-
-
 def test_the_declared_models_are_the_partitioned_ones():
     assert {m.key for m in load_models() if m.partitioned} == PARTITIONED
 
 
 def test_a_redelivery_rebuilds_one_provider_and_every_mart_equals_a_whole_build(built):
-    runs, diffs = _partial_and_whole(built, _redeliver)
+    runs, diffs = _partial_and_whole(built, redeliver_first_provider)
     assert diffs == []
     assert {k for k, r in runs.items() if r.providers is not None} == PARTITIONED
     assert {r.providers for r in runs.values() if r.providers is not None} == {1}
@@ -164,7 +143,7 @@ def _not_yet(db: Path) -> int:
     ids=["as_of", "parameter"],
 )
 def test_another_cut_off_or_parameter_builds_whole(built, settings, as_of):
-    runs, diffs = _partial_and_whole(built, _redeliver, settings, as_of)
+    runs, diffs = _partial_and_whole(built, redeliver_first_provider, settings, as_of)
     assert diffs == []
     assert all(r.providers is None for r in runs.values())
 
@@ -189,7 +168,7 @@ def test_changed_sql_builds_whole(built, monkeypatch):
         for m in models
     ]
     con = connect(built)
-    _redeliver(con)
+    redeliver_first_provider(con)
     runs = build_marts(con, SETTINGS, AS_OF, models=changed)
     con.close()
     assert all(r.providers is None for r in runs)
@@ -223,7 +202,7 @@ def test_a_subset_without_a_partitioned_models_inputs_builds_whole(built):
     subset = [m for m in load_models() if m.key in ("intermediate.cases", "mart.goals")]
     con = connect(built)
     build_marts(con, SETTINGS, AS_OF, models=subset)
-    _redeliver(con)
+    redeliver_first_provider(con)
     runs = build_marts(con, SETTINGS, AS_OF, models=subset)
     con.close()
     assert [r.providers for r in runs] == [None, None]

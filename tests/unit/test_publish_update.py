@@ -16,6 +16,7 @@ from kernel.settings import Settings
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
 from pipelines.defs import publish as pub
+from tests.marts_helpers import redeliver_first_provider
 from transforms.runner import build_marts, last_build, load_models
 
 AS_OF = date(2026, 8, 20)
@@ -36,23 +37,6 @@ def ws(tmp_path) -> Workspace:
     con.execute("DROP TABLE mart.vanishing")
     con.close()
     return ws
-
-
-def _redeliver(con) -> str:
-    """The first provider's corrected snapshot: cases closed, goals gone."""
-    pid = con.execute("SELECT min(provider_id) FROM staging.cases").fetchone()[0]
-    con.execute(
-        "UPDATE staging.cases SET closed_on = DATE '2026-08-01', close_reason = 'ziel_erreicht'"
-        " WHERE provider_id = ? AND closed_on IS NULL AND case_id IN (SELECT case_id FROM"
-        " staging.cases WHERE provider_id = ? AND closed_on IS NULL ORDER BY case_id LIMIT 5)",
-        [pid, pid],
-    )
-    con.execute(
-        "DELETE FROM staging.goals WHERE provider_id = ? AND goal_id IN (SELECT goal_id FROM"
-        " staging.goals WHERE provider_id = ? ORDER BY goal_id LIMIT 7)",
-        [pid, pid],
-    )
-    return pid
 
 
 def _tables(con, db: str) -> dict[str, list]:
@@ -118,7 +102,7 @@ def _publish_fresh(ws: Workspace, tmp_path: Path) -> Path:
 
 def test_a_redelivery_updates_the_last_copy_and_it_equals_a_fresh_one(ws, tmp_path):
     con = connect(ws.db_path)
-    pid = _redeliver(con)
+    pid = redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)
     build = last_build(con)
     assert build.rebuilt_providers == [pid]
@@ -150,7 +134,7 @@ def test_nothing_changed_keeps_the_partitioned_rows_and_equals_a_fresh_copy(ws, 
 
 def test_a_copy_older_than_the_last_build_is_written_anew(ws, tmp_path):
     con = connect(ws.db_path)
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)  # published? no: the run stopped before the copy
     con.execute(
         "UPDATE staging.cases SET risk_level = 'hoch' WHERE case_id = (SELECT"
@@ -167,7 +151,7 @@ def test_a_copy_older_than_the_last_build_is_written_anew(ws, tmp_path):
 
 def test_a_published_file_changed_since_is_written_anew(ws, tmp_path):
     con = connect(ws.db_path)
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)
     assert pub._update_basis(con) is not None
     path = ws.published_db_path
@@ -187,7 +171,7 @@ def test_a_last_copy_that_cannot_be_read_is_written_anew(ws, tmp_path, monkeypat
 
     monkeypatch.setattr(pub.shutil, "copyfileobj", unreadable)
     con = connect(ws.db_path)
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)
     pub.publish(con, ws)
     assert _updates(con) == 0
@@ -198,7 +182,7 @@ def test_a_last_copy_that_cannot_be_read_is_written_anew(ws, tmp_path, monkeypat
 
 def test_after_max_updates_in_a_row_the_copy_is_written_anew(ws):
     con = connect(ws.db_path)
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)
     con.execute(f"UPDATE {pub.PUBLISH_STATE} SET updates = ?", [pub.MAX_UPDATES])
     assert pub._update_basis(con) is None
@@ -218,7 +202,7 @@ def test_a_build_of_some_marts_updates_only_the_tables_it_replaced_rows_in(ws, t
     con = connect(ws.db_path)
     build_marts(con, SETTINGS, AS_OF, models=subset)
     pub.publish(con, ws)
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF, models=subset)
     assert last_build(con).rebuilt_tables == ["mart.cases"]
     pub.publish(con, ws)
@@ -228,7 +212,7 @@ def test_a_build_of_some_marts_updates_only_the_tables_it_replaced_rows_in(ws, t
 
 def test_a_whole_build_is_published_whole(ws):
     con = connect(ws.db_path)
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF, partial=False)
     assert last_build(con).rebuilt_providers is None
     assert pub._update_basis(con) is None
@@ -246,7 +230,7 @@ def test_a_copy_grown_by_updates_is_written_anew(ws, tmp_path):
     """Replaced rows leave free blocks behind; past MAX_GROWTH times the size of a copy
     written anew, the next copy is written anew again."""
     con = connect(ws.db_path)
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)
     fresh_size = ws.published_db_path.stat().st_size
     con.execute(
@@ -272,7 +256,7 @@ def test_a_grid_of_the_last_copy_goes_when_none_is_written(ws, tmp_path, monkeyp
     con = connect(ws.db_path)
     build_marts(con, SETTINGS, AS_OF)  # unchanged: an update of nothing
     pub.publish(con, ws, SETTINGS)  # with a grid
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)
     pub.publish(con, ws)  # without one
     assert _updates(con) == 2
@@ -286,7 +270,7 @@ def test_a_state_an_older_version_wrote_means_a_copy_written_anew(ws, tmp_path):
         f"CREATE OR REPLACE TABLE {pub.PUBLISH_STATE} AS SELECT 1::BIGINT AS build_no,"
         " [1, 2, 3]::BIGINT[] AS file_identity"
     )
-    _redeliver(con)
+    redeliver_first_provider(con)
     build_marts(con, SETTINGS, AS_OF)
     pub.publish(con, ws)
     assert _updates(con) == 0
