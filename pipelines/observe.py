@@ -90,6 +90,15 @@ def stage(name: str) -> Iterator[None]:
             st.calls += 1
 
 
+def record_stage(name: str, seconds: float) -> None:
+    """Add time measured elsewhere to a stage (the contract suites' worker process,
+    pipelines.suite_worker: its memory is not this process's, so no peak is recorded)."""
+    with _guard:
+        st = STAGES.setdefault(name, StageTiming(name))
+        st.seconds += seconds
+        st.calls += 1
+
+
 def timed_check(fn):
     """An asset check's time as the stage "checks" (Dagster runs checks outside the assets'
     own stages; without this their time showed as "not in any stage" in `make bench`), and

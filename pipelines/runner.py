@@ -176,15 +176,15 @@ def _open_instance(ws):
         ) from exc
 
 
-# needed later in the run and slow to load, so loaded in a thread while DuckDB reads the
-# deliveries (issue 15): Great Expectations for the asset checks (2-3 s to import; at 100,000
-# cases the checks went from 6.2 to 3.8 s) and simplemma's German dictionary for the themes
-# (1.1 s to decode). "module" is imported, "module:function" also called. Prewarming
-# scikit-learn for the themes showed no gain and is not done.
+# needed by the themes and slow to load, so loaded in a thread while DuckDB reads the
+# deliveries (issue 15): simplemma's German dictionary (1.1 s to decode), scikit-learn with
+# the parts of scipy it loads (0.8 s). "module" is imported, "module:function" also called.
+# Great Expectations loads in the suites' own process (pipelines.suite_worker): in a thread
+# here it held Python's lock against the run's start (10,000 cases: slower than without).
 PREWARM = (
-    "great_expectations",
-    "data_contracts.suites",
     "transforms.themes.text:load_dictionary",
+    "sklearn.decomposition",
+    "sklearn.feature_extraction.text",
 )
 
 
@@ -211,7 +211,7 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
     import dagster as dg
 
     from kernel.warehouse import WorkspaceBusy, limit_memory, write_lock
-    from pipelines import observe
+    from pipelines import observe, suite_worker
     from pipelines.defs import all_asset_checks, all_assets
     from pipelines.resources import LagebildResource
 
@@ -225,6 +225,8 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
         raise UserError(str(exc)) from exc
     instance = None
     try:
+        if selection is None:  # a whole run: its contract suites, GX loaded meanwhile
+            suite_worker.start()
         ws.ensure()
         limit_memory(
             settings.duckdb_memory_limit,
@@ -259,6 +261,7 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
             after(outcome)
         return outcome
     finally:
+        suite_worker.stop()  # not asked (a step before the checks failed): it ends here
         if instance is not None:
             instance.dispose()  # closes the event log's kept connections (pipelines/event_log)
         lock.__exit__(None, None, None)

@@ -5,9 +5,6 @@ if a delivered row ever reached staging against the contract, no mart is built f
 """
 
 import logging
-import os
-import queue
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -15,18 +12,13 @@ import dagster as dg
 from data_contracts import load_contract
 from data_contracts.schema import create_all
 from kernel.warehouse import reader
+from pipelines import suite_worker
 from pipelines.ingest.batch import STATUS_DE, ingest_pending, resolve_data_basis
 from pipelines.ingest.landing import land
 from pipelines.ingest.limits import Limits
-from pipelines.observe import give_back_memory, stage, timed_check
+from pipelines.observe import stage, timed_check
 from pipelines.resources import LagebildResource
 
-GX_BATCH_ROWS = 1_000_000
-# a table validated from this many rows up gives its memory back (`_validate_table`); at
-# 1,000,000 cases a run peaked at 2,090 MB when every table did, 2,205 MB so, and 2,600 MB
-# when only tables of more than one frame (GX_BATCH_ROWS) did
-GIVE_BACK_ROWS = 250_000
-SUITE_WORKERS = min(2, os.cpu_count() or 1)  # tables validated at once (memory: a frame each)
 log = logging.getLogger("lagebild.ingest")
 
 
@@ -129,30 +121,6 @@ def _provider_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, 
     )
 
 
-def _validate_table(con, gx, table_name: str, condition: str, params: list) -> dict:
-    """One table's suite over its staging rows, streamed in frames (memory stays bounded).
-
-    The memory is given back (`give_back_memory`) only after a table of GIVE_BACK_ROWS rows or
-    more: a full collection over the heap of a loaded Dagster and Great Expectations costs
-    about 0.3 s (eight of them were 2.4 of the 6 s a small run took), below that it frees
-    less than it costs (docs/performance-notes.md)."""
-    from data_contracts.suites import frames, validate_frame
-
-    table = load_contract().tables[table_name]
-    sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
-    with stage(f"checks.contract_{table_name}"):
-        results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
-        if sum(r.rows for r in results) >= GIVE_BACK_ROWS:
-            give_back_memory()  # this table's frames (Arrow keeps pages per thread)
-    failed = [f for r in results for f in r.failed]
-    return {
-        "passed": all(r.success for r in results),
-        "rows": sum(r.rows for r in results),
-        "expectations": results[0].evaluated if results else 0,
-        "failed": failed,
-    }
-
-
 @dg.multi_asset_check(
     name="contract_suites",
     specs=[
@@ -167,34 +135,11 @@ def _validate_table(con, gx, table_name: str, condition: str, params: list) -> d
 )
 @timed_check
 def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildResource):
-    """Every table's suite; two tables at a time, each on its own cursor and GX context: the
-    suites' pandas and Arrow work leaves Python's lock often enough that two run in about
-    half the time (1,000,000 cases: 10.7 → 5.3 s). A frame per table in flight: memory
-    grows by about one frame (GX_BATCH_ROWS rows)."""
-    from data_contracts.suites import ephemeral_context
-
+    """Every table's suite over the rows of this run (`_run_scope`), in the run's worker
+    process when it has one (pipelines.suite_worker), else here."""
     names = list(load_contract().tables)
     condition, params, scope = _run_scope(context)
-    with reader(lagebild.ws.db_path) as con:
-        # a cursor and a GX context per worker; the contexts made one after the other here,
-        # as GX keeps its current project in a global
-        idle: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(SUITE_WORKERS):
-            idle.put((con.cursor(), ephemeral_context()))
-
-        def one(name: str) -> dict:
-            cur, gx = idle.get()
-            try:
-                return _validate_table(cur, gx, name, condition, params)
-            finally:
-                idle.put((cur, gx))
-
-        with ThreadPoolExecutor(SUITE_WORKERS, thread_name_prefix="lagebild-suite") as pool:
-            outcomes = dict(zip(names, pool.map(one, names), strict=True))
-        while not idle.empty():
-            idle.get()[0].close()
-    if any(o["rows"] >= GIVE_BACK_ROWS for o in outcomes.values()):
-        give_back_memory()  # what the ended worker threads left; the marts come next
+    outcomes, place = suite_worker.validate(lagebild.ws.db_path, names, condition, params)
     for name, o in outcomes.items():
         yield dg.AssetCheckResult(
             asset_key="staging",
@@ -203,6 +148,7 @@ def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildRe
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "checked": scope,
+                "validated_in": place,
                 "rows": o["rows"],
                 "expectations": o["expectations"],
                 "violated": len(o["failed"]),

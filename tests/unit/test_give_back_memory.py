@@ -48,7 +48,7 @@ def test_memory_is_given_back_after_a_large_table_only(tmp_path, monkeypatch):
     """A full collection over a loaded Dagster and Great Expectations costs about 0.3 s (issue
     15: eight of them were 2.4 of the 6 s a small run took); a table below GIVE_BACK_ROWS rows
     skips it, a table of that many rows still gives its memory back, whatever its frames."""
-    import pipelines.defs.ingest as ingest
+    import pipelines.suite_worker as suites
     from data_contracts import load_contract
     from data_contracts.suites import ephemeral_context
     from kernel.warehouse import connect
@@ -56,7 +56,7 @@ def test_memory_is_given_back_after_a_large_table_only(tmp_path, monkeypatch):
     from tests.fixtures import messy
 
     calls: list[int] = []
-    monkeypatch.setattr(ingest, "give_back_memory", lambda: calls.append(1))
+    monkeypatch.setattr(suites, "give_back_memory", lambda: calls.append(1))
     con = connect()
     inspect_delivery(con, messy.kim_koeln_new(tmp_path / "inbox"), tmp_path / "work")
     cols = ", ".join(load_contract().tables["cases"].column_names)
@@ -68,15 +68,15 @@ def test_memory_is_given_back_after_a_large_table_only(tmp_path, monkeypatch):
     assert rows >= 2
     gx = ephemeral_context()
 
-    monkeypatch.setattr(ingest, "GIVE_BACK_ROWS", rows + 1)
-    small = ingest._validate_table(con, gx, "cases", "true", [])
+    monkeypatch.setattr(suites, "GIVE_BACK_ROWS", rows + 1)
+    small = suites._validate_table(con, gx, "cases", "true", [])
     assert (small["rows"], calls) == (rows, [])
 
-    monkeypatch.setattr(ingest, "GIVE_BACK_ROWS", rows)
-    large = ingest._validate_table(con, gx, "cases", "true", [])
+    monkeypatch.setattr(suites, "GIVE_BACK_ROWS", rows)
+    large = suites._validate_table(con, gx, "cases", "true", [])
     assert (large["rows"], calls) == (rows, [1])
 
-    monkeypatch.setattr(ingest, "GX_BATCH_ROWS", 1)  # a frame per row: the same outcome
-    split = ingest._validate_table(con, gx, "cases", "true", [])
+    monkeypatch.setattr(suites, "GX_BATCH_ROWS", 1)  # a frame per row: the same outcome
+    split = suites._validate_table(con, gx, "cases", "true", [])
     assert (split["rows"], calls) == (rows, [1, 1])
     assert (split["passed"], split["failed"]) == (large["passed"], large["failed"])

@@ -1,5 +1,5 @@
 """What `lagebild run` loads in the background while DuckDB reads the deliveries
-(pipelines.runner.PREWARM): Great Expectations and simplemma's German dictionary."""
+(pipelines.runner.PREWARM): simplemma's German dictionary and scikit-learn."""
 
 from __future__ import annotations
 

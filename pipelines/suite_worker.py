@@ -1,0 +1,238 @@
+"""The contract suites (Great Expectations) of a run, in a process of their own (issue 15).
+
+Importing Great Expectations takes 2–3 s of Python work, and validating a small network's
+tables about as much again. In the run's own process both hold Python's lock: a run of
+10,000 cases, otherwise mostly waiting for DuckDB, spent a fifth of its time on them, and
+loading GX in a background thread only made the two wait for each other
+(docs/performance-notes.md). `lagebild run` therefore starts this worker when the run begins:
+it imports GX on the second core while the run lands and reads the deliveries, and when the
+`contract_suites` check comes, it opens the warehouse read-only and validates the tables the
+check names, with the same code as the run's own process would (`validate_tables`).
+
+Nothing of the data passes between the two processes: the request says which rows (a SQL
+condition over staging with its parameters), the answer carries counts and expectation names
+per table, as the check's metadata does. One request per worker; it ends afterwards, and
+with it all its memory. Whenever the worker cannot answer (it did not start, died, found the
+warehouse locked, or failed), the check validates in the run's own process instead, so a
+result never depends on the worker; its failure text is not passed on (it might quote data).
+Runs not started by `lagebild` (`dagster dev`, a check run alone from tests) validate
+in-process as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from data_contracts import load_contract
+from pipelines.observe import give_back_memory, record_stage, stage
+
+GX_BATCH_ROWS = 1_000_000
+# a table validated from this many rows up gives its memory back (`_validate_table`); at
+# 1,000,000 cases a run peaked at 2,090 MB when every table did, 2,205 MB so, and 2,600 MB
+# when only tables of more than one frame (GX_BATCH_ROWS) did
+GIVE_BACK_ROWS = 250_000
+SUITE_WORKERS = min(2, os.cpu_count() or 1)  # tables validated at once (memory: a frame each)
+ROOT = Path(__file__).resolve().parents[1]  # the worker imports this checkout's packages
+log = logging.getLogger("lagebild.ingest")
+
+
+def _validate_table(con, gx, table_name: str, condition: str, params: list) -> dict:
+    """One table's suite over its staging rows, streamed in frames (memory stays bounded).
+
+    The memory is given back (`give_back_memory`) only after a table of GIVE_BACK_ROWS rows or
+    more: a full collection over the heap of a loaded Dagster and Great Expectations costs
+    about 0.3 s (eight of them were 2.4 of the 6 s a small run took), below that it frees
+    less than it costs (docs/performance-notes.md)."""
+    from data_contracts.suites import frames, validate_frame
+
+    table = load_contract().tables[table_name]
+    sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
+    t0 = time.perf_counter()
+    with stage(f"checks.contract_{table_name}"):
+        results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
+        if sum(r.rows for r in results) >= GIVE_BACK_ROWS:
+            give_back_memory()  # this table's frames (Arrow keeps pages per thread)
+    failed = [f for r in results for f in r.failed]
+    return {
+        "passed": all(r.success for r in results),
+        "rows": sum(r.rows for r in results),
+        "expectations": results[0].evaluated if results else 0,
+        "failed": failed,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def gx_contexts() -> list:
+    """A GX context per table validated at once, made one after the other (GX keeps its
+    current project in a global)."""
+    from data_contracts.suites import ephemeral_context
+
+    return [ephemeral_context() for _ in range(SUITE_WORKERS)]
+
+
+def validate_tables(
+    db_path: Path, names: list[str], condition: str, params: list, contexts: list | None = None
+) -> dict:
+    """Every named table's suite over the staging rows of `condition`, two tables at a time,
+    each on its own cursor and GX context: the suites' pandas and Arrow work leaves Python's
+    lock often enough that two run in about half the time (1,000,000 cases: 10.7 → 5.3 s).
+    A frame per table in flight: memory grows by about one frame (GX_BATCH_ROWS rows)."""
+    from kernel.warehouse import reader
+
+    with reader(db_path) as con:
+        idle: queue.SimpleQueue = queue.SimpleQueue()
+        for gx in contexts or gx_contexts():
+            idle.put((con.cursor(), gx))
+
+        def one(name: str) -> dict:
+            cur, gx = idle.get()
+            try:
+                return _validate_table(cur, gx, name, condition, params)
+            finally:
+                idle.put((cur, gx))
+
+        with ThreadPoolExecutor(SUITE_WORKERS, thread_name_prefix="lagebild-suite") as pool:
+            outcomes = dict(zip(names, pool.map(one, names), strict=True))
+        while not idle.empty():
+            idle.get()[0].close()
+    if any(o["rows"] >= GIVE_BACK_ROWS for o in outcomes.values()):
+        give_back_memory()  # what the ended worker threads left; the marts come next
+    return outcomes
+
+
+class SuiteWorker:
+    """The worker process, seen from the run: started once, asked once, then gone."""
+
+    def __init__(self) -> None:
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.suite_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # a failure is answered in-process (module docstring)
+            env=env,
+            cwd=str(ROOT),
+            text=True,
+        )
+
+    def ask(self, request: dict) -> dict | None:
+        """The worker's outcomes for `request`, or None when it cannot give them."""
+        if self.proc.poll() is not None:
+            return None
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.close()
+            line = self.proc.stdout.readline()  # its exit is not waited for here (`stop`)
+        except (OSError, ValueError):
+            return None
+        with contextlib.suppress(ValueError):
+            answer = json.loads(line)
+            if isinstance(answer, dict) and isinstance(answer.get("outcomes"), dict):
+                return answer["outcomes"]
+        return None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
+_worker: SuiteWorker | None = None
+
+
+def start() -> None:
+    """Start the worker for the run about to begin (`pipelines.runner.run_pipeline`)."""
+    global _worker
+    stop()
+    try:
+        _worker = SuiteWorker()
+    except OSError:
+        _worker = None
+
+
+def stop() -> None:
+    """End the worker if it is still there (the run is over, whatever it asked)."""
+    global _worker
+    if _worker is not None:
+        _worker.stop()
+        _worker = None
+
+
+def validate(db_path: Path, names: list[str], condition: str, params: list) -> tuple[dict, str]:
+    """The outcomes per table and where they were computed: by the run's worker if it answers,
+    else in this process. The worker's time per table is recorded as the tables' stages."""
+    global _worker
+    worker, _worker = _worker, None
+    if worker is not None:
+        from kernel.warehouse import DUCKDB_CONFIG
+
+        request = {
+            "db_path": str(db_path),
+            "names": names,
+            "condition": condition,
+            "params": params,
+            "duckdb_config": dict(DUCKDB_CONFIG),
+        }
+        try:
+            outcomes = worker.ask(request)
+        finally:
+            worker.stop()
+        if outcomes is not None and sorted(outcomes) == sorted(names):
+            for name, o in outcomes.items():
+                record_stage(f"checks.contract_{name}", o["seconds"])
+            return outcomes, "eigener Prüfprozess"
+        log.info("Der Prüfprozess hat nicht geantwortet; die Suiten laufen im Lauf-Prozess.")
+    return validate_tables(db_path, names, condition, params), "Lauf-Prozess"
+
+
+def main() -> None:
+    """The worker: load Great Expectations and its contexts at once, then answer one request
+    (stdin: a JSON line) on the original stdout (anything the libraries print goes to stderr),
+    and leave without the interpreter's teardown (nothing is open by then)."""
+    answer_to = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # as data_contracts.suites does
+    contexts = gx_contexts()
+    line = sys.stdin.readline()
+    if not line:
+        os._exit(0)  # the run ended without asking
+    try:
+        request = json.loads(line)
+        from kernel.warehouse import DUCKDB_CONFIG
+
+        DUCKDB_CONFIG.update(request["duckdb_config"])
+        outcomes = validate_tables(
+            Path(request["db_path"]),
+            request["names"],
+            request["condition"],
+            request["params"],
+            contexts,
+        )
+        answer = {"outcomes": outcomes}
+    except Exception as exc:  # the run validates in-process then (module docstring)
+        answer = {"error": type(exc).__name__}
+    answer_to.write(json.dumps(answer) + "\n")
+    answer_to.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
