@@ -32,7 +32,8 @@ def limit_memory(memory_limit: str | None, temp_directory: Path | str) -> None:
     """DuckDB's memory limit and spill folder for every connection this process opens from
     now on (a run: `Settings.duckdb_memory_limit` / `duckdb_temp_directory`). Beyond the limit
     joins, aggregations and sorts spill to the folder instead of failing."""
-    Path(temp_directory).mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp_directory = Path(temp_directory).resolve()  # the same folder for the suites' worker
+    temp_directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     DUCKDB_CONFIG["temp_directory"] = str(temp_directory)
     if memory_limit:
         DUCKDB_CONFIG["memory_limit"] = memory_limit

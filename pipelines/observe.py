@@ -90,12 +90,13 @@ def stage(name: str) -> Iterator[None]:
             st.calls += 1
 
 
-def record_stage(name: str, seconds: float) -> None:
-    """Add time measured elsewhere to a stage (the contract suites' worker process,
-    pipelines.suite_worker: its memory is not this process's, so no peak is recorded)."""
+def record_stage(name: str, seconds: float, peak_rss_mb: float) -> None:
+    """Add a stage measured in another process (the contract suites' worker,
+    pipelines.suite_worker): its time and that process's peak resident memory."""
     with _guard:
         st = STAGES.setdefault(name, StageTiming(name))
         st.seconds += seconds
+        st.peak_rss_mb = max(st.peak_rss_mb, peak_rss_mb)
         st.calls += 1
 
 

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from data_contracts import load_contract
-from pipelines.observe import give_back_memory, record_stage, stage
+from pipelines.observe import give_back_memory, peak_between, record_stage, stage
 
 GX_BATCH_ROWS = 1_000_000
 # a table validated from this many rows up gives its memory back (`_validate_table`); at
@@ -42,6 +42,8 @@ GX_BATCH_ROWS = 1_000_000
 GIVE_BACK_ROWS = 250_000
 SUITE_WORKERS = min(2, os.cpu_count() or 1)  # tables validated at once (memory: a frame each)
 ROOT = Path(__file__).resolve().parents[1]  # the worker imports this checkout's packages
+PARENT_ENV = "LAGEBILD_SUITE_PARENT"  # the run's process id: the worker ends when it is gone
+OUTCOME_KEYS = ("passed", "rows", "expectations", "failed", "seconds")
 log = logging.getLogger("lagebild.ingest")
 
 
@@ -80,7 +82,12 @@ def gx_contexts() -> list:
 
 
 def validate_tables(
-    db_path: Path, names: list[str], condition: str, params: list, contexts: list | None = None
+    db_path: Path,
+    names: list[str],
+    condition: str,
+    params: list,
+    contexts: list | None = None,
+    give_back: bool = True,
 ) -> dict:
     """Every named table's suite over the staging rows of `condition`, two tables at a time,
     each on its own cursor and GX context: the suites' pandas and Arrow work leaves Python's
@@ -104,7 +111,7 @@ def validate_tables(
             outcomes = dict(zip(names, pool.map(one, names), strict=True))
         while not idle.empty():
             idle.get()[0].close()
-    if any(o["rows"] >= GIVE_BACK_ROWS for o in outcomes.values()):
+    if give_back and any(o["rows"] >= GIVE_BACK_ROWS for o in outcomes.values()):
         give_back_memory()  # what the ended worker threads left; the marts come next
     return outcomes
 
@@ -114,7 +121,7 @@ class SuiteWorker:
 
     def __init__(self) -> None:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "PYTHONPATH": path}
+        env = {**os.environ, "PYTHONPATH": path, PARENT_ENV: str(os.getpid())}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipelines.suite_worker"],
             stdin=subprocess.PIPE,
@@ -133,23 +140,18 @@ class SuiteWorker:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.close()
             line = self.proc.stdout.readline()  # its exit is not waited for here (`stop`)
-        except (OSError, ValueError):
-            return None
-        with contextlib.suppress(ValueError):
             answer = json.loads(line)
-            if isinstance(answer, dict) and isinstance(answer.get("outcomes"), dict):
-                return answer["outcomes"]
+            outcomes = answer["outcomes"]
+            if all(set(OUTCOME_KEYS) <= set(o) for o in outcomes.values()):
+                return outcomes
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass
         return None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError, ValueError):
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc.poll() is None:  # it holds nothing that needs a clean exit
+            self.proc.kill()
+            self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError, ValueError):
                 stream.close()
@@ -162,9 +164,11 @@ def start() -> None:
     """Start the worker for the run about to begin (`pipelines.runner.run_pipeline`)."""
     global _worker
     stop()
+    if len(os.sched_getaffinity(0)) < 2:
+        return  # one core: nothing to gain beside the run, only memory to lose
     try:
         _worker = SuiteWorker()
-    except OSError:
+    except (OSError, TypeError):  # TypeError: no sys.executable (embedded interpreters)
         _worker = None
 
 
@@ -191,22 +195,40 @@ def validate(db_path: Path, names: list[str], condition: str, params: list) -> t
             "params": params,
             "duckdb_config": dict(DUCKDB_CONFIG),
         }
+        asked = time.time()
         try:
             outcomes = worker.ask(request)
         finally:
             worker.stop()
         if outcomes is not None and sorted(outcomes) == sorted(names):
+            # the memory of both processes: this one's peak meanwhile plus the worker's own
+            # (an upper bound of the two together; `make bench` samples both as they run)
+            here = peak_between(asked, time.time())
             for name, o in outcomes.items():
-                record_stage(f"checks.contract_{name}", o["seconds"])
+                peak = here + o.get("peak_rss_mb", 0.0)
+                record_stage(f"checks.contract_{name}", o["seconds"], peak)
             return outcomes, "eigener Prüfprozess"
         log.info("Der Prüfprozess hat nicht geantwortet; die Suiten laufen im Lauf-Prozess.")
     return validate_tables(db_path, names, condition, params), "Lauf-Prozess"
+
+
+def _exit_with_parent() -> None:
+    """End this worker as soon as the run's process is gone (killed hard, SIGTERM): an orphan
+    validating on would keep the warehouse open against the next run."""
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def main() -> None:
     """The worker: load Great Expectations and its contexts at once, then answer one request
     (stdin: a JSON line) on the original stdout (anything the libraries print goes to stderr),
     and leave without the interpreter's teardown (nothing is open by then)."""
+    import resource
+    import threading
+
+    threading.Thread(target=_exit_with_parent, name="lagebild-parent", daemon=True).start()
     answer_to = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # as data_contracts.suites does
@@ -225,7 +247,11 @@ def main() -> None:
             request["condition"],
             request["params"],
             contexts,
+            give_back=False,  # the process ends right after
         )
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        for o in outcomes.values():
+            o["peak_rss_mb"] = round(peak_mb, 1)
         answer = {"outcomes": outcomes}
     except Exception as exc:  # the run validates in-process then (module docstring)
         answer = {"error": type(exc).__name__}

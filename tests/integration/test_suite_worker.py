@@ -5,6 +5,11 @@ back, and a worker that cannot answer leaves the run to validate itself."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -41,7 +46,9 @@ def broken_warehouse(tmp_path, ingest_only) -> Path:
 
 
 def without_seconds(outcomes: dict) -> dict:
-    return {n: {k: v for k, v in o.items() if k != "seconds"} for n, o in outcomes.items()}
+    """The outcomes without what differs from one validation to the next."""
+    measured = ("seconds", "peak_rss_mb")
+    return {n: {k: v for k, v in o.items() if k not in measured} for n, o in outcomes.items()}
 
 
 def children_running_the_worker() -> list[psutil.Process]:
@@ -113,10 +120,107 @@ def test_a_worker_that_fails_leaves_the_run_to_validate_itself(broken_warehouse,
     assert place == "Lauf-Prozess" and not outcomes["cases"]["passed"]
 
 
-def test_a_worker_never_asked_ends_with_the_run():
+def test_a_worker_never_asked_ends_with_the_run_at_once():
+    """A run that fails before its checks does not wait for the worker to finish loading."""
     suite_worker.start()
     proc = suite_worker._worker.proc
     suite_worker.stop()
-    assert proc.poll() is not None
+    assert proc.returncode == -signal.SIGKILL
     assert suite_worker._worker is None
     assert children_running_the_worker() == []
+
+
+# a condition that keeps the worker's DuckDB busy for minutes
+SLOW = "(SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3) >= 0"
+
+
+@pytest.mark.parametrize("moment", ["waiting", "validating"])
+def test_the_worker_ends_when_the_run_is_killed(broken_warehouse, moment):
+    """An orphan would keep validating and hold the warehouse open against the next run:
+    waiting, it reads the end of its input; validating, it sees its parent gone."""
+    ask = (
+        "w.proc.stdin.write(json.dumps(dict(db_path=sys.argv[1], names=['cases'],"
+        f" condition={SLOW!r}, params=[], duckdb_config={{}})) + chr(10)); w.proc.stdin.flush();"
+        if moment == "validating"
+        else ""
+    )
+    script = (
+        "import json, sys, time; from pipelines import suite_worker; suite_worker.start();"
+        f" w = suite_worker._worker; {ask} print(w.proc.pid, flush=True); time.sleep(600)"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", script, str(broken_warehouse)], stdout=subprocess.PIPE, text=True
+    )
+    worker = psutil.Process(int(run.stdout.readline()))
+    if moment == "validating":  # GX loaded, request read, DuckDB at work
+        deadline = time.monotonic() + 60
+        while worker.num_threads() < 4 or worker.cpu_percent(0.5) < 50:
+            assert time.monotonic() < deadline, "the worker never started validating"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if worker.status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    else:
+        worker.kill()
+        raise AssertionError("the worker outlived the run by 10 s")
+    with writer(broken_warehouse, broken_warehouse.parent / ".lagebild.lock"):
+        pass  # the next run can write
+
+
+def test_the_worker_uses_the_runs_duckdb_settings(broken_warehouse):
+    """The run's memory limit and spill folder hold in the worker as well: a limit DuckDB
+    refuses fails there (and the run validates itself), a valid one is answered."""
+    request = {"db_path": str(broken_warehouse), "names": NAMES, "condition": "true"}
+    suite_worker.start()
+    bad = suite_worker._worker.ask(
+        {**request, "params": [], "duckdb_config": {"memory_limit": "x"}}
+    )
+    assert bad is None
+    suite_worker.start()
+    good = suite_worker._worker.ask(
+        {**request, "params": [], "duckdb_config": {"memory_limit": "1GB"}}
+    )
+    suite_worker.stop()
+    assert good is not None and not good["cases"]["passed"]
+
+
+def test_the_workers_time_and_memory_are_the_tables_stages(broken_warehouse):
+    from pipelines import observe
+
+    observe.reset_stages()
+    suite_worker.start()
+    suite_worker.validate(broken_warehouse, NAMES, "true", [])
+    for name in NAMES:
+        st = observe.STAGES[f"checks.contract_{name}"]
+        assert st.calls == 1 and st.seconds > 0 and st.peak_rss_mb > 100, name
+
+
+def test_an_answer_missing_a_table_is_not_taken(broken_warehouse, monkeypatch):
+    suite_worker.start()
+    real_ask = suite_worker.SuiteWorker.ask
+
+    def partial(self, request):
+        outcomes = real_ask(self, request)
+        outcomes.pop("cases")
+        return outcomes
+
+    monkeypatch.setattr(suite_worker.SuiteWorker, "ask", partial)
+    outcomes, place = suite_worker.validate(broken_warehouse, NAMES, "true", [])
+    assert place == "Lauf-Prozess" and not outcomes["cases"]["passed"]
+
+
+def test_a_relative_spill_folder_means_the_same_folder_in_both_processes(tmp_path, monkeypatch):
+    """The worker runs in another working directory; spilled rows must land where the
+    settings say, not in the code's folder."""
+    from kernel import warehouse
+
+    monkeypatch.setattr(warehouse, "DUCKDB_CONFIG", dict(warehouse.DUCKDB_CONFIG))
+    monkeypatch.chdir(tmp_path)
+    warehouse.limit_memory(None, "spill")
+    assert warehouse.DUCKDB_CONFIG["temp_directory"] == str(tmp_path / "spill")
