@@ -32,6 +32,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from transforms.themes import lemmas
+
 STOPWORDS_FILE = Path(__file__).resolve().parent / "stopwords_de.txt"
 
 FIT_SAMPLE = 30_000  # notes the model is fitted on at most (all notes are then assigned)
@@ -69,35 +71,30 @@ _dictionary_loaded = False
 
 
 def load_dictionary() -> None:
-    """Decode simplemma's German dictionary (1.1-1.2 s of Python, ~100 MB), once per process.
+    """Load simplemma's German dictionary (transforms.themes.lemmas: stored at installation,
+    else decoded, 1.1-1.2 s of Python, ~100 MB), once per process.
 
     `lagebild run` starts it in the background (pipelines.runner.PREWARM) while DuckDB reads
-    the deliveries; a themes step that comes first waits for that load instead of decoding
+    the deliveries; a themes step that comes first waits for that load instead of loading
     the dictionary a second time beside it."""
     global _dictionary_loaded
     if _dictionary_loaded:
         return
     with _DICTIONARY_LOCK:
         if not _dictionary_loaded:
-            import simplemma
-
-            simplemma.is_known("haus", lang="de")  # lemmatize and is_known share it
+            lemmas.load()
             _dictionary_loaded = True
 
 
 @cache
 def _lemma(token: str) -> str:
-    import simplemma
-
     load_dictionary()
-    return simplemma.lemmatize(token, lang="de")
+    return lemmas.lemmatize(token)
 
 
 def _known(token: str) -> bool:
-    import simplemma
-
     load_dictionary()
-    return simplemma.is_known(token, lang="de")
+    return lemmas.is_known(token)
 
 
 def normalise_token(token: str) -> tuple[str, str] | None:
