@@ -32,13 +32,22 @@ def ingest_only(monkeypatch):
     monkeypatch.setattr(stages, "STAGE_MODULES", ["pipelines.defs.ingest"])
 
 
-@pytest.fixture
-def broken_warehouse(tmp_path, ingest_only) -> Path:
+@pytest.fixture(scope="module")
+def broken_warehouse(tmp_path_factory) -> Path:
     """A loaded warehouse with rows against the contract planted in staging afterwards: an
-    unknown programme and an e-mail address as a person key."""
-    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
-    cases_delivery(inbox, "d1", ["K1", "K2", "K3"], exported_on="2026-09-01")
-    run(inbox, ws)
+    unknown programme and an e-mail address as a person key. Shared: the tests only read it
+    (one opens a writer at its end, after its worker is gone)."""
+    from pipelines import defs as stages
+
+    saved = list(stages.STAGE_MODULES)
+    stages.STAGE_MODULES[:] = ["pipelines.defs.ingest"]
+    try:
+        root = tmp_path_factory.mktemp("suites")
+        inbox, ws = root / "inbox", root / "ws"
+        cases_delivery(inbox, "d1", ["K1", "K2", "K3"], exported_on="2026-09-01")
+        run(inbox, ws)
+    finally:
+        stages.STAGE_MODULES[:] = saved
     with writer(ws / "lagebild.duckdb", ws / ".lagebild.lock") as con:
         con.execute("UPDATE staging.cases SET program = 'unbekannt' WHERE case_id = 'K2'")
         con.execute("UPDATE staging.cases SET person_key = 'x@example.org' WHERE case_id = 'K3'")
