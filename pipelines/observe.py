@@ -81,19 +81,13 @@ def stage(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        elapsed = time.perf_counter() - p0
-        peak = peak_between(t0, time.time())
-        with _guard:  # deliveries are read in two threads at once (pipelines.ingest.batch)
-            st = STAGES.setdefault(name, StageTiming(name))
-            st.seconds += elapsed
-            st.peak_rss_mb = max(st.peak_rss_mb, peak)
-            st.calls += 1
+        record_stage(name, time.perf_counter() - p0, peak_between(t0, time.time()))
 
 
 def record_stage(name: str, seconds: float, peak_rss_mb: float) -> None:
-    """Add a stage measured in another process (the contract suites' worker,
-    pipelines.suite_worker): its time and that process's peak resident memory."""
-    with _guard:
+    """Add a call of a stage: its time and the peak resident memory while it ran (`stage`,
+    or the contract suites' worker process, pipelines.suite_worker)."""
+    with _guard:  # deliveries are read in two threads at once (pipelines.ingest.batch)
         st = STAGES.setdefault(name, StageTiming(name))
         st.seconds += seconds
         st.peak_rss_mb = max(st.peak_rss_mb, peak_rss_mb)

@@ -31,7 +31,9 @@ def cache_path() -> Path:
 
 
 def write_cache(path: Path | None = None) -> Path:
-    """Decode simplemma's German dictionary and store it (atomically) at `path`."""
+    """Decode simplemma's German dictionary and store it (atomically) at `path`. The decoder
+    is simplemma's own, a private function of the pinned version (tests/unit/test_lemmas.py
+    compares the lemmas)."""
     from simplemma.strategies.dictionaries.dictionary_factory import _load_dictionary_from_disk
 
     path = path or cache_path()
