@@ -13,8 +13,10 @@ Nothing of the data passes between the two processes: the request says which row
 condition over staging with its parameters), the answer carries counts and expectation names
 per table, as the check's metadata does. One request per worker; it ends afterwards, and
 with it all its memory. Whenever the worker cannot answer (it did not start, died, found the
-warehouse locked, or failed), the check validates in the run's own process instead, so a
-result never depends on the worker; its failure text is not passed on (it might quote data).
+warehouse locked, failed, or fell silent), the check validates in the run's own process
+instead, so a result never depends on the worker; its failure text is not passed on (it might
+quote data). Asked, the worker sends a sign of life every second until it answers; after
+SILENCE_SECONDS without one (a stopped or frozen process) the run gives it up.
 Runs not started by `lagebild` (`dagster dev`, a check run alone from tests) validate
 in-process as before.
 """
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 import queue
+import select
 import subprocess
 import sys
 import time
@@ -44,6 +47,12 @@ SUITE_WORKERS = min(2, os.cpu_count() or 1)  # tables validated at once (memory:
 ROOT = Path(__file__).resolve().parents[1]  # the worker imports this checkout's packages
 PARENT_ENV = "LAGEBILD_SUITE_PARENT"  # the run's process id: the worker ends when it is gone
 OUTCOME_KEYS = ("passed", "rows", "expectations", "failed", "seconds")
+HEARTBEAT_SECONDS = 1.0  # the asked worker's signs of life, one line each
+# no line for this long: the worker is given up and the run validates itself. A beat comes
+# from a thread of its own that needs Python's lock for a moment only, so only a stopped,
+# frozen or starved process stays silent this long (docs/decisions.md, „zwölfter Teil“)
+SILENCE_SECONDS = 60.0
+ALIVE = {"alive": True}
 log = logging.getLogger("lagebild.ingest")
 
 
@@ -129,21 +138,26 @@ class SuiteWorker:
             stderr=subprocess.DEVNULL,  # a failure is answered in-process (module docstring)
             env=env,
             cwd=str(ROOT),
-            text=True,
         )
 
     def ask(self, request: dict) -> dict | None:
-        """The worker's outcomes for `request`, or None when it cannot give them."""
+        """The worker's outcomes for `request`, or None when it cannot give them (also when it
+        sends no line for SILENCE_SECONDS). Its exit is not waited for here (`stop`)."""
         if self.proc.poll() is not None:
             return None
         try:
-            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.close()
-            line = self.proc.stdout.readline()  # its exit is not waited for here (`stop`)
-            answer = json.loads(line)
-            outcomes = answer["outcomes"]
-            if all(set(OUTCOME_KEYS) <= set(o) for o in outcomes.values()):
-                return outcomes
+            for line in _lines(self.proc.stdout.fileno(), SILENCE_SECONDS):
+                answer = json.loads(line)
+                if answer == ALIVE:
+                    continue
+                outcomes = answer["outcomes"]
+                if all(set(OUTCOME_KEYS) <= set(o) for o in outcomes.values()):
+                    return outcomes
+                return None
+        except TimeoutError:
+            log.info("Der Prüfprozess gab %.0f s kein Lebenszeichen.", SILENCE_SECONDS)
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             pass
         return None
@@ -155,6 +169,22 @@ class SuiteWorker:
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError, ValueError):
                 stream.close()
+
+
+def _lines(fd: int, silence: float):
+    """The lines arriving on `fd` until its end; TimeoutError when `silence` seconds pass
+    without a byte (read from the descriptor itself: a buffered reader would hide what it
+    already holds from `select`)."""
+    pending = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], silence)
+        if not ready:
+            raise TimeoutError
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        *complete, pending = (pending + chunk).split(b"\n")
+        yield from complete
 
 
 _worker: SuiteWorker | None = None
@@ -224,16 +254,34 @@ def _exit_with_parent() -> None:
 def main() -> None:
     """The worker: load Great Expectations and its contexts at once, then answer one request
     (stdin: a JSON line) on the original stdout (anything the libraries print goes to stderr),
-    and leave without the interpreter's teardown (nothing is open by then)."""
+    and leave without the interpreter's teardown (nothing is open by then). From the moment
+    the request arrives, loading included, a thread sends a sign of life every second."""
     import resource
     import threading
 
     threading.Thread(target=_exit_with_parent, name="lagebild-parent", daemon=True).start()
     answer_to = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
+    writing = threading.Lock()  # a beat never splits the answer's line
+
+    def say(message: dict) -> None:
+        with writing:
+            answer_to.write(json.dumps(message) + "\n")
+            answer_to.flush()
+
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+
+    def listen() -> None:
+        line = sys.stdin.readline()
+        requests.put(line)
+        while line:
+            say(ALIVE)
+            time.sleep(HEARTBEAT_SECONDS)
+
+    threading.Thread(target=listen, name="lagebild-beat", daemon=True).start()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # as data_contracts.suites does
     contexts = gx_contexts()
-    line = sys.stdin.readline()
+    line = requests.get()
     if not line:
         os._exit(0)  # the run ended without asking
     try:
@@ -255,8 +303,7 @@ def main() -> None:
         answer = {"outcomes": outcomes}
     except Exception as exc:  # the run validates in-process then (module docstring)
         answer = {"error": type(exc).__name__}
-    answer_to.write(json.dumps(answer) + "\n")
-    answer_to.flush()
+    say(answer)
     os._exit(0)
 
 

@@ -26,6 +26,7 @@ import json
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from dashboards import catalog, read
+from dashboards.read.scope import one_connection
 from dashboards.reports.definitions import VERSION as METRICS_VERSION
 from dashboards.reports.model import KINDS, Report, ReportError
 from data_contracts.contract import CONTRACT_FILE, load_contract
@@ -252,7 +254,8 @@ def make_release(
     src = read.Source.of(ws.root)
     now = datetime.now(UTC).replace(microsecond=0)
     release_id = new_release_id(kind, period, now)
-    report = build_report(src, kind, period, src.viewer("koordination"))
+    with one_connection():  # its ~40 queries over one connection of the published copy
+        report = build_report(src, kind, period, src.viewer("koordination"))
     report = dataclasses.replace(report, release_id=release_id)
     folder = releases_dir(ws) / release_id
     if folder.exists():
@@ -260,11 +263,17 @@ def make_release(
     tmp = releases_dir(ws) / f".{release_id}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in ("bericht.html", "bericht.xlsx", *(("bericht.pdf",) if pdf else ())):
-        write(report, tmp / name)
-    (tmp / "zellen.csv").write_bytes(cells_csv(report_cells(report)))
-    if ws.register_db_path.exists():
-        shutil.copy2(ws.register_db_path, tmp / "themenspeicher.duckdb")
+    # Chromium prints the PDF (about a second, in a process of its own) while this thread
+    # writes the other files, as the run's reports do (`write_all`)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        printing = pool.submit(write, report, tmp / "bericht.pdf") if pdf else None
+        for name in ("bericht.html", "bericht.xlsx"):
+            write(report, tmp / name)
+        (tmp / "zellen.csv").write_bytes(cells_csv(report_cells(report)))
+        if ws.register_db_path.exists():
+            shutil.copy2(ws.register_db_path, tmp / "themenspeicher.duckdb")
+        if printing is not None:
+            printing.result()  # its failure (ReportError) is the release's
     manifest = {
         "release_id": release_id,
         "kind": kind,

@@ -149,7 +149,8 @@ def test_the_worker_ends_when_the_run_is_killed(broken_warehouse, moment):
     waiting, it reads the end of its input; validating, it sees its parent gone."""
     ask = (
         "w.proc.stdin.write(json.dumps(dict(db_path=sys.argv[1], names=['cases'],"
-        f" condition={SLOW!r}, params=[], duckdb_config={{}})) + chr(10)); w.proc.stdin.flush();"
+        f" condition={SLOW!r}, params=[], duckdb_config={{}})).encode() + b'\\n');"
+        " w.proc.stdin.flush();"
         if moment == "validating"
         else ""
     )
@@ -233,3 +234,51 @@ def test_a_relative_spill_folder_means_the_same_folder_in_both_processes(tmp_pat
     monkeypatch.chdir(tmp_path)
     warehouse.limit_memory(None, "spill")
     assert warehouse.DUCKDB_CONFIG["temp_directory"] == str(tmp_path / "spill")
+
+
+@pytest.mark.timeout(180)  # a regression waits for ever: fail instead
+def test_a_silent_worker_is_given_up_and_the_run_validates_itself(broken_warehouse, monkeypatch):
+    """A stopped (or frozen) worker sends no sign of life: after SILENCE_SECONDS the run stops
+    it and validates itself instead of waiting for ever."""
+    monkeypatch.setattr(suite_worker, "SILENCE_SECONDS", 2.0)
+    suite_worker.start()
+    proc = suite_worker._worker.proc
+    os.kill(proc.pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    outcomes, place = suite_worker.validate(broken_warehouse, NAMES, "true", [])
+    assert place == "Lauf-Prozess" and time.monotonic() - t0 < 45
+    here = suite_worker.validate_tables(broken_warehouse, NAMES, "true", [])
+    assert without_seconds(outcomes) == without_seconds(here)
+    assert proc.returncode == -signal.SIGKILL and children_running_the_worker() == []
+
+
+def test_an_asked_worker_signals_it_is_alive_until_it_answers(broken_warehouse):
+    """From the request on (while it may still load GX, and while DuckDB works) a line a
+    second; the run reads them over the same pipe as the answer."""
+    suite_worker.start()
+    worker = suite_worker._worker
+    request = {"db_path": str(broken_warehouse), "names": ["cases"], "params": []}
+    try:
+        worker.proc.stdin.write(
+            json.dumps({**request, "condition": SLOW, "duckdb_config": {}}).encode() + b"\n"
+        )
+        worker.proc.stdin.flush()
+        beats, t0 = 0, time.monotonic()
+        for line in suite_worker._lines(worker.proc.stdout.fileno(), 5.0):
+            assert json.loads(line) == suite_worker.ALIVE
+            beats += 1
+            if time.monotonic() - t0 > 3.5:
+                break
+        assert beats >= 3
+    finally:
+        suite_worker.stop()
+    suite_worker.start()  # a quick request: signs of life first, then the answer
+    worker = suite_worker._worker
+    worker.proc.stdin.write(
+        json.dumps({**request, "condition": "true", "duckdb_config": {}}).encode() + b"\n"
+    )
+    worker.proc.stdin.close()
+    lines = [json.loads(x) for x in suite_worker._lines(worker.proc.stdout.fileno(), 30.0)]
+    suite_worker.stop()
+    assert lines[0] == suite_worker.ALIVE and "outcomes" in lines[-1]
+    assert all(x == suite_worker.ALIVE for x in lines[:-1])
