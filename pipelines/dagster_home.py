@@ -1,0 +1,108 @@
+"""A new workspace's Dagster storage, copied from an empty one made at installation (issue 15).
+
+Dagster gives a new home three SQLite databases (runs, the event log's index, schedules) and
+creates each table by table, stamping it with its Alembic revision: 0.8 s alone, and about
+2 s in a run's first seconds, when the suites' worker and the background loads compete for
+the cores (`lagebild demo` and every run in a new workspace pay it). `make install` makes such
+a home once per Dagster version (`python -m pipelines.dagster_home`) and keeps its databases
+in the environment's share folder; a run in a new workspace gets copies of them, which Dagster
+then opens as its own (same version, same schema, no rows but the Alembic stamps and
+Dagster's index markers).
+
+A home that already has any of the databases is left alone, a database another process
+creates meanwhile is never replaced (`os.link`), and when the instance cannot be opened over
+copied files (a damaged template), the copies are removed and Dagster creates its own
+(`pipelines.runner._open_instance`). Without a template everything is as before.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+from kernel.workspace import DAGSTER_YAML
+
+DATABASES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@cache
+def template_dir() -> Path:
+    """Where the empty home's databases live: the environment's share folder, per version."""
+    return Path(sys.prefix) / "share" / "lagebild" / f"dagster-home-{version('dagster')}"
+
+
+def write_template(target: Path | None = None) -> Path:
+    """Let Dagster make a new home in a temporary folder and keep its databases at `target`
+    (replacing an older template there)."""
+    import dagster as dg
+
+    target = target or template_dir()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".dagster-home-") as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
+        dg.DagsterInstance.from_config(str(home)).dispose()
+        kept = Path(tmp) / "kept"
+        for name in DATABASES:
+            if not _is_database(home / name) or (home / f"{name}-wal").exists():
+                raise RuntimeError(f"Dagster hat {name} nicht wie erwartet angelegt")
+            (kept / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(home / name, kept / name)
+        for path in [kept, *kept.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)  # readable like the packages
+        shutil.rmtree(target, ignore_errors=True)
+        kept.rename(target)
+    return target
+
+
+def _is_database(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def seed(home: Path, template: Path | None = None) -> list[Path]:
+    """Copy the template's databases into `home` when it has none of them yet; the files
+    copied ([] without a complete template, or when the home has storage already)."""
+    template = template or template_dir()
+    targets = [home / name for name in DATABASES]
+    if any(t.exists() for t in targets):
+        return []
+    sources = [template / name for name in DATABASES]
+    if not all(_is_database(s) for s in sources):
+        return []
+    copied = []
+    for source, target in zip(sources, targets, strict=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(source, tmp)
+            os.link(tmp, target)  # complete or absent, and never over another's database
+            copied.append(target)
+        except FileExistsError:
+            pass
+        except OSError:
+            break  # a full disk or the like: Dagster makes the rest (and says what fails)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return copied
+
+
+def unseed(copied: list[Path]) -> None:
+    """Remove copied databases again, with what SQLite kept beside them."""
+    for path in copied:
+        for extra in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{extra}").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    print(f"Leere Dagster-Ablage gespeichert: {write_template()}")
