@@ -12,7 +12,7 @@ Dagster's index markers).
 A home that already has any of the databases is left alone, a database another process
 creates meanwhile is never replaced (`os.link`), and when the instance cannot be opened over
 copied files (a damaged template), the copies are removed and Dagster creates its own
-(`pipelines.runner._open_instance`). Without a template everything is as before.
+(`open_instance`). Without a template everything is as before.
 """
 
 from __future__ import annotations
@@ -102,6 +102,21 @@ def unseed(copied: list[Path]) -> None:
     for path in copied:
         for extra in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{extra}").unlink(missing_ok=True)
+
+
+def open_instance(home: Path):
+    """The Dagster instance of `home`; a new home's storage is copied from the template, or
+    made by Dagster when the instance cannot be opened over the copies."""
+    import dagster as dg
+
+    seeded = seed(home)
+    try:
+        return dg.DagsterInstance.from_config(str(home))
+    except Exception:
+        if not seeded:
+            raise
+    unseed(seeded)
+    return dg.DagsterInstance.from_config(str(home))
 
 
 if __name__ == "__main__":

@@ -160,22 +160,11 @@ def _check_warehouse(ws, wait_seconds: float, on_wait) -> None:
 
 
 def _open_instance(ws):
-    """The workspace's Dagster instance; a new workspace's storage is copied from the one made
-    at installation (pipelines.dagster_home), or made by Dagster if that cannot be opened."""
-    import dagster as dg
-
-    from pipelines import dagster_home
+    from pipelines.dagster_home import open_instance
     from pipelines.event_log import keep_connections
 
-    seeded = dagster_home.seed(ws.dagster_home)
     try:
-        try:
-            instance = dg.DagsterInstance.from_config(str(ws.dagster_home))
-        except Exception:
-            if not seeded:
-                raise
-            dagster_home.unseed(seeded)
-            instance = dg.DagsterInstance.from_config(str(ws.dagster_home))
+        instance = open_instance(ws.dagster_home)
         keep_connections(instance)
         return instance
     except Exception as exc:
