@@ -9,14 +9,19 @@ in the environment's share folder; a run in a new workspace gets copies of them,
 then opens as its own (same version, same schema, no rows but the Alembic stamps and
 Dagster's index markers).
 
-A home that already has any of the databases is left alone, a database another process
-creates meanwhile is never replaced (`os.link`), and when the instance cannot be opened over
-copied files (a damaged template), the copies are removed and Dagster creates its own
-(`open_instance`). Without a template everything is as before.
+The template carries the SHA-256 of each database (`manifest.json`); a copy is made only of
+bytes that match it, so a damaged or altered template (a truncated file, another schema,
+planted rows) is never copied. A home that already has any of the databases is left alone, a
+database another process creates meanwhile is never replaced (`os.link`), and when the
+instance cannot be opened over the copies all the same, those copies that are still the
+ones linked are removed and Dagster creates its own (`open_instance`). Without a usable
+template everything is as before.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -29,6 +34,7 @@ from kernel.workspace import DAGSTER_YAML
 
 DATABASES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
 SQLITE_HEADER = b"SQLite format 3\x00"
+MANIFEST = "manifest.json"
 
 
 @cache
@@ -50,11 +56,16 @@ def write_template(target: Path | None = None) -> Path:
         (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
         dg.DagsterInstance.from_config(str(home)).dispose()
         kept = Path(tmp) / "kept"
+        digests = {}
         for name in DATABASES:
             if not _is_database(home / name) or (home / f"{name}-wal").exists():
                 raise RuntimeError(f"Dagster hat {name} nicht wie erwartet angelegt")
             (kept / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(home / name, kept / name)
+            data = (home / name).read_bytes()
+            (kept / name).write_bytes(data)
+            digests[name] = hashlib.sha256(data).hexdigest()
+        manifest = {"dagster": version("dagster"), "sha256": digests}
+        (kept / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         for path in [kept, *kept.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)  # readable like the packages
         shutil.rmtree(target, ignore_errors=True)
@@ -70,37 +81,62 @@ def _is_database(path: Path) -> bool:
         return False
 
 
-def seed(home: Path, template: Path | None = None) -> list[Path]:
+def _verified(template: Path) -> dict[str, bytes] | None:
+    """The template's databases, each as the bytes its manifest names; None if any differs
+    or is missing (then there is nothing to copy)."""
+    try:
+        manifest = json.loads((template / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("dagster") != version("dagster"):
+            return None
+        found = {name: (template / name).read_bytes() for name in DATABASES}
+        digests = manifest["sha256"]
+        if all(hashlib.sha256(found[n]).hexdigest() == digests.get(n) for n in DATABASES):
+            return found
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    return None
+
+
+def seed(home: Path, template: Path | None = None) -> list[tuple[Path, int]]:
     """Copy the template's databases into `home` when it has none of them yet; the files
-    copied ([] without a complete template, or when the home has storage already)."""
-    template = template or template_dir()
+    copied with their inode ([] without a verified template, or when the home has storage
+    already). Called under the workspace lock: a leftover working file is a crashed seed's."""
     targets = [home / name for name in DATABASES]
     if any(t.exists() for t in targets):
         return []
-    sources = [template / name for name in DATABASES]
-    if not all(_is_database(s) for s in sources):
+    databases = _verified(template or template_dir())
+    if databases is None:
         return []
     copied = []
-    for source, target in zip(sources, targets, strict=True):
+    for name, target in zip(DATABASES, targets, strict=True):
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
-            shutil.copyfile(source, tmp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(databases[name])
             os.link(tmp, target)  # complete or absent, and never over another's database
-            copied.append(target)
+            copied.append((target, os.stat(tmp).st_ino))
         except FileExistsError:
             pass
         except OSError:
             break  # a full disk or the like: Dagster makes the rest (and says what fails)
         finally:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
     return copied
 
 
-def unseed(copied: list[Path]) -> None:
-    """Remove copied databases again, with what SQLite kept beside them."""
-    for path in copied:
-        for extra in ("", "-wal", "-shm", "-journal"):
+def unseed(copied: list[tuple[Path, int]]) -> None:
+    """Remove the copies that are still the files linked, with what SQLite kept beside them
+    (a file put there since, by whatever process, stays)."""
+    for path, inode in copied:
+        try:
+            if path.stat().st_ino != inode:
+                continue
+        except OSError:
+            continue
+        for extra in ("-wal", "-shm", "-journal", ""):
             Path(f"{path}{extra}").unlink(missing_ok=True)
 
 

@@ -53,6 +53,7 @@ HEARTBEAT_SECONDS = 1.0  # the asked worker's signs of life, one line each
 # frozen or starved process stays silent this long (docs/decisions.md, „zwölfter Teil“)
 SILENCE_SECONDS = 60.0
 ALIVE = {"alive": True}
+MAX_LINE_BYTES = 1 << 20  # a longer line from the worker is no answer
 log = logging.getLogger("lagebild.ingest")
 
 
@@ -150,12 +151,10 @@ class SuiteWorker:
             self.proc.stdin.close()
             for line in _lines(self.proc.stdout.fileno(), SILENCE_SECONDS):
                 answer = json.loads(line)
-                if answer == ALIVE:
+                if _is_beat(answer):
                     continue
-                outcomes = answer["outcomes"]
-                if all(set(OUTCOME_KEYS) <= set(o) for o in outcomes.values()):
-                    return outcomes
-                return None
+                outcomes = answer.get("outcomes") if isinstance(answer, dict) else None
+                return outcomes if _well_formed(outcomes) else None
         except TimeoutError:
             log.info("Der Prüfprozess gab %.0f s kein Lebenszeichen.", SILENCE_SECONDS)
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
@@ -172,19 +171,67 @@ class SuiteWorker:
 
 
 def _lines(fd: int, silence: float):
-    """The lines arriving on `fd` until its end; TimeoutError when `silence` seconds pass
-    without a byte (read from the descriptor itself: a buffered reader would hide what it
-    already holds from `select`)."""
-    pending = b""
+    """The lines arriving on `fd` until its end, read from the descriptor itself (a buffered
+    reader would hide what it already holds from `select`). TimeoutError when `silence`
+    seconds pass without a complete line (a byte now and then is no sign of life); ValueError
+    for a line longer than MAX_LINE_BYTES (an answer is a few kilobytes)."""
+    pending = bytearray()
+    deadline = time.monotonic() + silence
     while True:
-        ready, _, _ = select.select([fd], [], [], silence)
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
             raise TimeoutError
         chunk = os.read(fd, 65536)
         if not chunk:
             return
-        *complete, pending = (pending + chunk).split(b"\n")
-        yield from complete
+        searched = len(pending)  # the newline can only be in what just came
+        pending += chunk
+        while (end := pending.find(b"\n", searched)) >= 0:
+            yield bytes(pending[:end])
+            del pending[: end + 1]
+            searched = 0
+            deadline = time.monotonic() + silence
+        if len(pending) > MAX_LINE_BYTES:
+            raise ValueError("line too long")
+
+
+def _is_beat(message) -> bool:
+    return isinstance(message, dict) and message == ALIVE and message["alive"] is True
+
+
+def _well_formed(outcomes) -> bool:
+    """An answer the check can take as it is: per table the counts and expectation names the
+    run's own validation gives, of their types, and consistent (a pass names no failure).
+    Anything else is not an answer, and the run validates itself."""
+
+    def count(value) -> bool:
+        return type(value) is int and value >= 0
+
+    def seconds(value) -> bool:
+        return type(value) in (int, float) and 0 <= value < float("inf")
+
+    def failure(f) -> bool:
+        return (
+            isinstance(f, dict)
+            and set(f) == {"expectation", "column", "unexpected_count"}
+            and isinstance(f["expectation"], str)
+            and (f["column"] is None or isinstance(f["column"], str | list))
+            and (f["unexpected_count"] is None or count(f["unexpected_count"]))
+        )
+
+    return isinstance(outcomes, dict) and all(
+        isinstance(o, dict)
+        and set(OUTCOME_KEYS) <= set(o)
+        and type(o["passed"]) is bool
+        and count(o["rows"])
+        and count(o["expectations"])
+        and isinstance(o["failed"], list)
+        and all(failure(f) for f in o["failed"])
+        and o["passed"] == (not o["failed"])
+        and seconds(o["seconds"])
+        and seconds(o.get("peak_rss_mb", 0.0))
+        for o in outcomes.values()
+    )
 
 
 _worker: SuiteWorker | None = None

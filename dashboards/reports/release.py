@@ -263,44 +263,48 @@ def make_release(
     tmp = releases_dir(ws) / f".{release_id}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    # Chromium prints the PDF (about a second, in a process of its own) while this thread
-    # writes the other files, as the run's reports do (`write_all`)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        printing = pool.submit(write, report, tmp / "bericht.pdf") if pdf else None
-        for name in ("bericht.html", "bericht.xlsx"):
-            write(report, tmp / name)
-        (tmp / "zellen.csv").write_bytes(cells_csv(report_cells(report)))
-        if ws.register_db_path.exists():
-            shutil.copy2(ws.register_db_path, tmp / "themenspeicher.duckdb")
-        if printing is not None:
-            printing.result()  # its failure (ReportError) is the release's
-    manifest = {
-        "release_id": release_id,
-        "kind": kind,
-        "title": KINDS[kind],
-        "period": period,
-        "as_of": str(report.basis.as_of) if report.basis.as_of else None,
-        "created_at": now.isoformat(),
-        "created_by": user or _os_user(),
-        "note": note,
-        "suppression_k": src.settings.suppression_k,
-        "settings": figure_settings(src.settings),
-        **versions(),
-        "deliveries": deliveries_at_release(ws),
-        # releases and rejects of held deliveries (issue 13): verify's replay needs them
-        # (which delivery, release or reject, when — not who or why: a reason is free text)
-        "delivery_decisions": [
-            {k: e.get(k) for k in ("kind", "delivery_id", "action", "at")}
-            for e in decisions.read(ws.root, "delivery")
-        ],
-        "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
-    }
-    (tmp / "manifest.json").write_text(
-        json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
-    for p in tmp.iterdir():
-        p.chmod(0o400)
-    tmp.rename(folder)
+    try:
+        # Chromium prints the PDF (about a second, in a process of its own) while this thread
+        # writes the other files, as the run's reports do (`write_all`)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            printing = pool.submit(write, report, tmp / "bericht.pdf") if pdf else None
+            for name in ("bericht.html", "bericht.xlsx"):
+                write(report, tmp / name)
+            (tmp / "zellen.csv").write_bytes(cells_csv(report_cells(report)))
+            if ws.register_db_path.exists():
+                shutil.copy2(ws.register_db_path, tmp / "themenspeicher.duckdb")
+            if printing is not None:
+                printing.result()  # its failure (ReportError) is the release's
+        manifest = {
+            "release_id": release_id,
+            "kind": kind,
+            "title": KINDS[kind],
+            "period": period,
+            "as_of": str(report.basis.as_of) if report.basis.as_of else None,
+            "created_at": now.isoformat(),
+            "created_by": user or _os_user(),
+            "note": note,
+            "suppression_k": src.settings.suppression_k,
+            "settings": figure_settings(src.settings),
+            **versions(),
+            "deliveries": deliveries_at_release(ws),
+            # releases and rejects of held deliveries (issue 13): verify's replay needs them
+            # (which delivery, release or reject, when — not who or why: a reason is free text)
+            "delivery_decisions": [
+                {k: e.get(k) for k in ("kind", "delivery_id", "action", "at")}
+                for e in decisions.read(ws.root, "delivery")
+            ],
+            "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
+        }
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8"
+        )
+        for p in tmp.iterdir():
+            p.chmod(0o400)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed release leaves nothing behind
+        raise
     folder.chmod(0o500)
     _register(ws, manifest)
     return folder

@@ -115,9 +115,12 @@ def _table_block(t: Table) -> dict:
 
 
 def _figure_block(f: Figure, for_print: bool) -> dict:
+    import plotly.graph_objects as go
     import plotly.io as pio
 
-    fig = f.fig
+    # a copy: the report's own figure stays as built, whatever is rendered (a release prints
+    # its PDF in a thread while this one writes the HTML from the same report)
+    fig = go.Figure(f.fig)
     config = {"displaylogo": False, "responsive": not for_print}
     if for_print:
         h = fig.layout.height or f.height

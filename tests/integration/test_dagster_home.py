@@ -4,7 +4,10 @@ missing, damaged or already present storage leaves Dagster to do what it did bef
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -43,7 +46,14 @@ def test_the_template_is_dagsters_empty_storage_at_its_current_revision(template
     assert sorted(str(p.relative_to(template)) for p in template.rglob("*.db")) == sorted(
         dagster_home.DATABASES
     )
-    assert not [p for p in template.rglob("*") if p.is_file() and p.suffix != ".db"]
+    others = [p.name for p in template.rglob("*") if p.is_file() and p.suffix != ".db"]
+    assert others == [dagster_home.MANIFEST]
+    manifest = json.loads((template / dagster_home.MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["dagster"] == dg.__version__
+    for name in dagster_home.DATABASES:
+        assert (
+            hashlib.sha256((template / name).read_bytes()).hexdigest() == manifest["sha256"][name]
+        )
     assert rows(template / "history/runs.db", "SELECT count(*) FROM runs") == [(0,)]
     revisions = {
         rows(template / n, "SELECT * FROM alembic_version")[0] for n in dagster_home.DATABASES
@@ -81,20 +91,68 @@ def test_a_home_with_storage_of_its_own_is_left_alone(tmp_path, template):
     assert marks(ws.dagster_home / "history/runs.db") == before["history/runs.db"]
 
 
-@pytest.mark.parametrize("flaw", ["missing", "incomplete", "not sqlite", "damaged"])
-def test_without_a_usable_template_dagster_makes_the_storage(tmp_path, template, monkeypatch, flaw):
-    broken = tmp_path / "broken"
-    if flaw != "missing":
-        for name in dagster_home.DATABASES:
-            (broken / name).parent.mkdir(parents=True, exist_ok=True)
-            (broken / name).write_bytes((template / name).read_bytes())
-    if flaw == "incomplete":
-        (broken / "history/runs/index.db").unlink()
+def copy_of(template: Path, where: Path) -> Path:
+    shutil.copytree(template, where)
+    for path in [where, *where.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    return where
+
+
+def planted_run(db: Path) -> None:
+    """A row in the runs table, as an altered template might carry."""
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO runs (run_id, run_body, status) VALUES ('fremd', '{}', 'SUCCESS')")
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize(
+    "flaw",
+    ["missing", "incomplete", "not sqlite", "truncated", "planted run", "no manifest", "version"],
+)
+def test_a_template_not_as_made_is_never_copied(tmp_path, template, monkeypatch, flaw):
+    """Whatever differs from the databases Dagster made at installation (the manifest's
+    SHA-256 and Dagster version) is not copied; Dagster makes the storage as before."""
+    broken = copy_of(template, tmp_path / "broken")
+    index = broken / "history/runs/index.db"
+    if flaw == "missing":
+        shutil.rmtree(broken)
+    elif flaw == "incomplete":
+        index.unlink()
     elif flaw == "not sqlite":
         (broken / "history/runs.db").write_bytes(b"kein SQLite")
-    elif flaw == "damaged":  # the header passes, the rest is garbage
-        data = (template / "history/runs.db").read_bytes()
-        (broken / "history/runs.db").write_bytes(data[:100] + b"\xff" * (len(data) - 100))
+    elif flaw == "truncated":  # the header passes, Dagster opens it and fails later
+        index.write_bytes(index.read_bytes()[: index.stat().st_size // 2])
+    elif flaw == "planted run":
+        planted_run(broken / "history/runs.db")
+    elif flaw == "no manifest":
+        (broken / dagster_home.MANIFEST).unlink()
+    elif flaw == "version":
+        manifest = json.loads((broken / dagster_home.MANIFEST).read_text())
+        (broken / dagster_home.MANIFEST).write_text(json.dumps({**manifest, "dagster": "0.1"}))
+    ws = new_workspace(tmp_path)
+    assert dagster_home.seed(ws.dagster_home, broken) == []
+    monkeypatch.setattr(dagster_home, "template_dir", lambda: broken)
+    instance = _open_instance(ws)
+    try:
+        assert list(instance.get_runs()) == []
+    finally:
+        instance.dispose()
+    assert marks(ws.dagster_home / "history/runs.db") != marks(template / "history/runs.db")
+
+
+def test_copies_dagster_cannot_open_are_removed_and_dagster_makes_its_own(
+    tmp_path, template, monkeypatch
+):
+    """A template that passes its own manifest (altered with it) but that Dagster cannot
+    open: the copies go, with SQLite's side files, and Dagster makes the storage."""
+    broken = copy_of(template, tmp_path / "broken")
+    runs_db = broken / "history/runs.db"
+    data = runs_db.read_bytes()
+    runs_db.write_bytes(data[:100] + b"\xff" * (len(data) - 100))
+    manifest = json.loads((broken / dagster_home.MANIFEST).read_text())
+    manifest["sha256"]["history/runs.db"] = hashlib.sha256(runs_db.read_bytes()).hexdigest()
+    (broken / dagster_home.MANIFEST).write_text(json.dumps(manifest))
     monkeypatch.setattr(dagster_home, "template_dir", lambda: broken)
     ws = new_workspace(tmp_path)
     instance = _open_instance(ws)
@@ -102,6 +160,30 @@ def test_without_a_usable_template_dagster_makes_the_storage(tmp_path, template,
         assert list(instance.get_runs()) == []
     finally:
         instance.dispose()
+    home_db = ws.dagster_home / "history/runs.db"
+    assert marks(home_db) != marks(template / "history/runs.db")  # Dagster's own
+    assert rows(home_db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_copy_replaced_meanwhile_is_not_removed(tmp_path, template):
+    ws = new_workspace(tmp_path)
+    copied = dagster_home.seed(ws.dagster_home, template)
+    assert [p for p, _ in copied] == [ws.dagster_home / n for n in dagster_home.DATABASES]
     runs_db = ws.dagster_home / "history/runs.db"
-    assert marks(runs_db) != marks(template / "history/runs.db")  # Dagster's own
-    assert rows(runs_db, "PRAGMA integrity_check") == [("ok",)]
+    replacement = runs_db.with_name("other.db")
+    replacement.write_bytes(runs_db.read_bytes())
+    os.replace(replacement, runs_db)  # another process's file under the same name
+    Path(f"{runs_db}-wal").write_bytes(b"")
+    dagster_home.unseed(copied)
+    assert runs_db.exists() and Path(f"{runs_db}-wal").exists()
+    assert not (ws.dagster_home / "schedules/schedules.db").exists()
+    assert not [p for p in ws.dagster_home.rglob("*.tmp")]
+
+
+def test_a_crashed_copy_leaves_no_working_file_behind(tmp_path, template):
+    ws = new_workspace(tmp_path)
+    leftover = ws.dagster_home / "history" / ".runs.db.abc123.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"halb")
+    assert len(dagster_home.seed(ws.dagster_home, template)) == 3
+    assert not leftover.exists()

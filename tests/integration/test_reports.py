@@ -90,6 +90,24 @@ def test_html_is_one_offline_file(htmls):
     assert "Überlastete Träger" in text
 
 
+def test_printing_leaves_the_reports_figures_as_built(ws):
+    """A release prints its PDF in a thread while it writes the HTML from the same report: the
+    print layout (fixed width, static plot) must never reach the report's own figures."""
+    from dashboards import read
+    from dashboards.reports import build_report
+    from dashboards.reports.model import Figure
+    from dashboards.reports.render import render_html
+
+    src = read.Source.of(ws)
+    report = build_report(src, "lenkungsgruppe", "2026-Q3", src.viewer("koordination"))
+    figures = [b for s in report.sections for b in s.blocks if isinstance(b, Figure)]
+    before = [f.fig.to_json() for f in figures]
+    render_html(report, for_print=True)
+    render_html(report)
+    assert figures and [f.fig.to_json() for f in figures] == before
+    assert all(f.fig.layout.width is None for f in figures)
+
+
 def test_funder_report_is_suppressed(htmls):
     out = htmls["foerderer"]
     text = _visible_text(out.read_text(encoding="utf-8"))
@@ -538,3 +556,30 @@ def test_report_pdf_is_no_figure_setting_of_a_release(tmp_path):
     manifest.chmod(0o600)
     manifest.write_text(json.dumps(old), encoding="utf-8")
     assert compare_releases(root, first, second).settings_changed == []
+
+
+@pytest.mark.parametrize("failing", ["pdf", "xlsx"])
+def test_a_failed_release_leaves_no_folder_no_entry_and_no_half_made_files(
+    tmp_path, monkeypatch, failing
+):
+    """The PDF prints in a thread while the other files are written: whichever fails, the
+    release raises, and neither its folder nor its hidden working folder (with the report,
+    the cells and a copy of the theme register) stays behind."""
+    from dashboards.reports import render
+    from dashboards.reports.release import make_release
+    from kernel.workspace import Workspace
+
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    if failing == "pdf":
+        monkeypatch.setenv("LAGEBILD_CHROMIUM", "/bin/false")
+    else:
+        monkeypatch.setattr(render, "chromium_path", lambda: "/bin/true")  # prints nothing
+
+        def broken(report, out):
+            raise ReportError("XLSX kaputt")
+
+        monkeypatch.setattr(render, "write_xlsx", broken)
+    with pytest.raises(ReportError):
+        make_release(root, "lenkungsgruppe", "2026-Q3")
+    assert list((root / "releases").iterdir()) == []
