@@ -16,6 +16,11 @@ database another process creates meanwhile is never replaced (`os.link`), and wh
 instance cannot be opened over the copies all the same, those copies that are still the
 ones linked are removed and Dagster creates its own (`open_instance`). Without a usable
 template everything is as before.
+
+A run's own event-log database (`history/runs/<run id>.db`) is copied the same way
+(`seed_run`, from `pipelines.event_log`): Dagster makes it at the run's first event and loads
+its 89 Alembic revisions twice to check and stamp it, 0.1 s of Python work that, at a run's
+start, competes with everything else starting.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from pathlib import Path
 from kernel.workspace import DAGSTER_YAML
 
 DATABASES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+# the event-log database Dagster makes for every run (`history/runs/<run id>.db`): the same
+# tables and Alembic stamp for each, so a run's is copied as well (pipelines.event_log)
+RUN_DATABASE = "run.db"
+TEMPLATE_RUN_ID = "lagebild-vorlage"
 SQLITE_HEADER = b"SQLite format 3\x00"
 MANIFEST = "manifest.json"
 
@@ -54,14 +63,19 @@ def write_template(target: Path | None = None) -> Path:
         home = Path(tmp) / "home"
         home.mkdir()
         (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
-        dg.DagsterInstance.from_config(str(home)).dispose()
+        instance = dg.DagsterInstance.from_config(str(home))
+        with instance.event_log_storage.run_connection(TEMPLATE_RUN_ID):
+            pass  # Dagster makes the run's database
+        instance.dispose()
+        made = {name: name for name in DATABASES}
+        made[RUN_DATABASE] = f"history/runs/{TEMPLATE_RUN_ID}.db"
         kept = Path(tmp) / "kept"
         digests = {}
-        for name in DATABASES:
-            if not _is_database(home / name) or (home / f"{name}-wal").exists():
-                raise RuntimeError(f"Dagster hat {name} nicht wie erwartet angelegt")
+        for name, source in made.items():
+            if not _is_database(home / source) or (home / f"{source}-wal").exists():
+                raise RuntimeError(f"Dagster hat {source} nicht wie erwartet angelegt")
             (kept / name).parent.mkdir(parents=True, exist_ok=True)
-            data = (home / name).read_bytes()
+            data = (home / source).read_bytes()
             (kept / name).write_bytes(data)
             digests[name] = hashlib.sha256(data).hexdigest()
         manifest = {"dagster": version("dagster"), "sha256": digests}
@@ -81,20 +95,37 @@ def _is_database(path: Path) -> bool:
         return False
 
 
-def _verified(template: Path) -> dict[str, bytes] | None:
-    """The template's databases, each as the bytes its manifest names; None if any differs
-    or is missing (then there is nothing to copy)."""
+def _verified(template: Path, names=DATABASES) -> dict[str, bytes] | None:
+    """The template's databases `names`, each as the bytes its manifest names; None if any
+    differs or is missing (then there is nothing to copy)."""
     try:
         manifest = json.loads((template / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("dagster") != version("dagster"):
             return None
-        found = {name: (template / name).read_bytes() for name in DATABASES}
+        found = {name: (template / name).read_bytes() for name in names}
         digests = manifest["sha256"]
-        if all(hashlib.sha256(found[n]).hexdigest() == digests.get(n) for n in DATABASES):
+        if all(hashlib.sha256(found[n]).hexdigest() == digests.get(n) for n in names):
             return found
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass
     return None
+
+
+def _link_copy(data: bytes, target: Path) -> int | None:
+    """Write `data` to a working file beside `target` and link it there: the copy's inode, or
+    None when `target` exists already. Leftover working files are a crashed copy's."""
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.link(tmp, target)  # complete or absent, and never over another's database
+        return os.stat(tmp).st_ino
+    except FileExistsError:
+        return None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def seed(home: Path, template: Path | None = None) -> list[tuple[Path, int]]:
@@ -109,22 +140,28 @@ def seed(home: Path, template: Path | None = None) -> list[tuple[Path, int]]:
         return []
     copied = []
     for name, target in zip(DATABASES, targets, strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for stale in target.parent.glob(f".{target.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(databases[name])
-            os.link(tmp, target)  # complete or absent, and never over another's database
-            copied.append((target, os.stat(tmp).st_ino))
-        except FileExistsError:
-            pass
+            target.parent.mkdir(parents=True, exist_ok=True)
+            inode = _link_copy(databases[name], target)
         except OSError:
             break  # a full disk or the like: Dagster makes the rest (and says what fails)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        if inode is not None:
+            copied.append((target, inode))
     return copied
+
+
+def seed_run(path: Path, template: Path | None = None) -> bool:
+    """Put a copy of the template's run database at `path` (a new run's event-log file);
+    False without a verified template or when the file exists (then Dagster makes it)."""
+    if path.exists():
+        return False
+    databases = _verified(template or template_dir(), (RUN_DATABASE,))
+    if databases is None:
+        return False
+    try:
+        return _link_copy(databases[RUN_DATABASE], path) is not None
+    except OSError:
+        return False
 
 
 def unseed(copied: list[tuple[Path, int]]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+from pathlib import Path
 
 KEPT = 4  # database files with an open connection: the index, the run's, a few read
 CHECKPOINT_ALWAYS = "PRAGMA wal_autocheckpoint = 1"  # pages: after every commit (_kept_engine)
@@ -41,10 +42,15 @@ def _kept_engine(url: str, connect_args: dict):
 def keep_connections(instance) -> bool:
     """Let the instance's SQLite event log keep its connections; False if it is another kind
     of storage (then nothing changes)."""
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+        INDEX_SHARD_NAME,
+        SqliteEventLogStorage,
+    )
     from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
+
+    from pipelines.dagster_home import seed_run
 
     storage = instance.event_log_storage
     if type(storage) is not SqliteEventLogStorage:
@@ -59,9 +65,12 @@ def keep_connections(instance) -> bool:
             # a connection kept to a file deleted since would write into nothing
             if (old := engines.pop(shard, None)) is not None:
                 old.dispose()
-            init = create_engine(url, poolclass=NullPool, connect_args=timeout)
-            storage._initdb(init)
-            init.dispose()
+            # a new run's file: a copy of the one Dagster made at installation, as Dagster's
+            # `_initdb` would make it (pipelines.dagster_home); else Dagster makes it
+            if shard == INDEX_SHARD_NAME or not seed_run(Path(storage.path_for_shard(shard))):
+                init = create_engine(url, poolclass=NullPool, connect_args=timeout)
+                storage._initdb(init)
+                init.dispose()
             storage._initialized_dbs.add(shard)
         engine = engines.pop(shard, None) or _kept_engine(url, timeout)
         engines[shard] = engine  # most recently used last

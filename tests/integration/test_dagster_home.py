@@ -43,21 +43,19 @@ def new_workspace(tmp_path: Path) -> Workspace:
 
 
 def test_the_template_is_dagsters_empty_storage_at_its_current_revision(template):
-    assert sorted(str(p.relative_to(template)) for p in template.rglob("*.db")) == sorted(
-        dagster_home.DATABASES
-    )
+    every = [*dagster_home.DATABASES, dagster_home.RUN_DATABASE]
+    assert sorted(str(p.relative_to(template)) for p in template.rglob("*.db")) == sorted(every)
+    assert rows(template / dagster_home.RUN_DATABASE, "SELECT count(*) FROM event_logs") == [(0,)]
     others = [p.name for p in template.rglob("*") if p.is_file() and p.suffix != ".db"]
     assert others == [dagster_home.MANIFEST]
     manifest = json.loads((template / dagster_home.MANIFEST).read_text(encoding="utf-8"))
     assert manifest["dagster"] == dg.__version__
-    for name in dagster_home.DATABASES:
+    for name in every:
         assert (
             hashlib.sha256((template / name).read_bytes()).hexdigest() == manifest["sha256"][name]
         )
     assert rows(template / "history/runs.db", "SELECT count(*) FROM runs") == [(0,)]
-    revisions = {
-        rows(template / n, "SELECT * FROM alembic_version")[0] for n in dagster_home.DATABASES
-    }
+    revisions = {rows(template / n, "SELECT * FROM alembic_version")[0] for n in every}
     assert len(revisions) == 1
     assert dagster_home.template_dir().name == f"dagster-home-{dg.__version__}"
 
@@ -187,3 +185,50 @@ def test_a_crashed_copy_leaves_no_working_file_behind(tmp_path, template):
     leftover.write_bytes(b"halb")
     assert len(dagster_home.seed(ws.dagster_home, template)) == 3
     assert not leftover.exists()
+
+
+def marked(template: Path, where: Path) -> Path:
+    """A template whose run database carries a table of its own (manifest updated): a run's
+    database that has it is a copy."""
+    marked = copy_of(template, where)
+    run_db = marked / dagster_home.RUN_DATABASE
+    con = sqlite3.connect(run_db)
+    con.execute("CREATE TABLE lagebild_kopie (x INTEGER)")
+    con.commit()
+    con.close()
+    manifest = json.loads((marked / dagster_home.MANIFEST).read_text())
+    manifest["sha256"][dagster_home.RUN_DATABASE] = hashlib.sha256(run_db.read_bytes()).hexdigest()
+    (marked / dagster_home.MANIFEST).write_text(json.dumps(manifest))
+    return marked
+
+
+@pytest.mark.parametrize("usable", [True, False])
+def test_each_runs_event_log_is_a_copy_of_the_template_or_dagsters_own(
+    tmp_path, template, monkeypatch, usable
+):
+    source = marked(template, tmp_path / "vorlage")
+    if not usable:  # its bytes no longer what the manifest names
+        with open(source / dagster_home.RUN_DATABASE, "ab") as fh:
+            fh.write(b"\0")
+    monkeypatch.setattr(dagster_home, "template_dir", lambda: source)
+    inbox, ws = tmp_path / "inbox", Workspace(tmp_path / "ws")
+    cases_delivery(inbox, "d1", ["K1", "K2"], exported_on="2026-09-01")
+    outcome = run(inbox, ws.root)
+    run_db = ws.dagster_home / "history/runs" / f"{outcome.run_id}.db"
+    tables = {t for (t,) in rows(run_db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert ("lagebild_kopie" in tables) is usable
+    assert rows(run_db, "SELECT count(*) > 100 FROM event_logs") == [(1,)]
+    assert rows(run_db, "SELECT version_num FROM alembic_version") == rows(
+        template / dagster_home.RUN_DATABASE, "SELECT version_num FROM alembic_version"
+    )
+
+
+def test_a_run_database_is_never_copied_over_an_existing_file(tmp_path, template):
+    existing = tmp_path / "lauf.db"
+    existing.write_bytes(b"schon da")
+    assert not dagster_home.seed_run(existing, template)
+    assert existing.read_bytes() == b"schon da"
+    fresh = tmp_path / "neu.db"
+    assert dagster_home.seed_run(fresh, template)
+    assert fresh.read_bytes() == (template / dagster_home.RUN_DATABASE).read_bytes()
+    assert fresh.stat().st_mode & 0o077 == 0
