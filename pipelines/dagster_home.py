@@ -25,6 +25,7 @@ start, competes with everything else starting.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -114,12 +115,14 @@ def _verified(template: Path, names=DATABASES) -> dict[str, bytes] | None:
 def _link_copy(data: bytes, target: Path) -> int | None:
     """Write `data` to a working file beside `target` and link it there: the copy's inode, or
     None when `target` exists already. Leftover working files are a crashed copy's."""
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before its name: SQLite's WAL may replay onto it
         os.link(tmp, target)  # complete or absent, and never over another's database
         return os.stat(tmp).st_ino
     except FileExistsError:

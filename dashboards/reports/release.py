@@ -247,6 +247,7 @@ def make_release(
 ) -> Path:
     """Write a release of the report `kind` for `period` and register it; returns its folder."""
     from dashboards.reports import build_report, write
+    from dashboards.reports.render import render_html, write_pdf_page
 
     if kind not in KINDS:
         raise ReportError(f"Unbekannte Berichtsart '{kind}'.")
@@ -265,9 +266,11 @@ def make_release(
     tmp.mkdir(parents=True)
     try:
         # Chromium prints the PDF (about a second, in a process of its own) while this thread
-        # writes the other files, as the run's reports do (`write_all`)
+        # writes the other files. The page is rendered here first: plotly's figures are not
+        # safe to read from two threads at once (a KeyError in plotly when both did)
+        page = render_html(report, for_print=True) if pdf else None
         with ThreadPoolExecutor(max_workers=1) as pool:
-            printing = pool.submit(write, report, tmp / "bericht.pdf") if pdf else None
+            printing = pool.submit(write_pdf_page, page, tmp / "bericht.pdf") if pdf else None
             for name in ("bericht.html", "bericht.xlsx"):
                 write(report, tmp / name)
             (tmp / "zellen.csv").write_bytes(cells_csv(report_cells(report)))

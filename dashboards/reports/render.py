@@ -271,12 +271,20 @@ def print_pdf(html_file: Path, pdf_file: Path, *, timeout: int = 180) -> Path:
 
 
 def write_pdf(report: Report, out: Path) -> Path:
+    return write_pdf_page(render_html(report, for_print=True), out)
+
+
+def write_pdf_page(page_html: str, out: Path) -> Path:
+    """Print a page rendered for print (`render_html(..., for_print=True)`) to `out`. Only
+    this step may run in another thread while the report is used: plotly's figures are not
+    safe to read from two threads at once."""
     with tempfile.TemporaryDirectory(prefix="lagebild-report-") as tmp:
         page = Path(tmp) / "bericht.html"
-        page.write_text(render_html(report, for_print=True), encoding="utf-8")
+        page.write_text(page_html, encoding="utf-8")
         tmp_pdf = Path(tmp) / "bericht.pdf"
         print_pdf(page, tmp_pdf)
         shutil.move(str(tmp_pdf), out)
+    out.chmod(0o600)
     return out
 
 

@@ -583,3 +583,30 @@ def test_a_failed_release_leaves_no_folder_no_entry_and_no_half_made_files(
     with pytest.raises(ReportError):
         make_release(root, "lenkungsgruppe", "2026-Q3")
     assert list((root / "releases").iterdir()) == []
+
+
+def test_a_release_reads_its_figures_in_one_thread_only(tmp_path, monkeypatch):
+    """The PDF prints in a thread while the HTML is written: plotly's figures are not safe to
+    read from two threads at once (a release failed with a KeyError inside plotly), so every
+    figure is rendered, text alternative included, in the release's own thread."""
+    import threading
+
+    from dashboards import chart_text
+    from dashboards.reports import render
+    from dashboards.reports.release import make_release
+    from kernel.workspace import Workspace
+
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    threads = set()
+    describe = chart_text.describe
+
+    def recorded(fig, title):
+        threads.add(threading.get_ident())
+        return describe(fig, title)
+
+    monkeypatch.setattr(chart_text, "describe", recorded)
+    monkeypatch.setattr(render, "print_pdf", lambda page, out: out.write_bytes(b"%PDF-1.4\n"))
+    folder = make_release(root, "lenkungsgruppe", "2026-Q3")
+    assert threads == {threading.get_ident()}
+    assert (folder / "bericht.pdf").read_bytes() == b"%PDF-1.4\n"
