@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
+PACKAGES := benchmarks dashboards data_contracts generator kernel pipelines transforms
 
 .PHONY: install demo test test-fast lint bench bench-10m dashboard dagster clean
 
@@ -11,7 +12,8 @@ install: $(STAMP)
 
 # --compile-bytecode: the .pyc files are written once here; with PYTHONDONTWRITEBYTECODE set
 # (as on the CI machine) every process would otherwise compile its imports anew (2-3 s per
-# `lagebild` call, docs/performance.md). transforms.themes.lemmas stores simplemma's German
+# `lagebild` call, docs/performance.md); compileall does the same for this checkout's own
+# packages (0.2 s per process; a file edited later is compiled in memory as before). transforms.themes.lemmas stores simplemma's German
 # dictionary decoded (1 s less Python in every run with text themes); pipelines.dagster_home an
 # empty Dagster storage that a new workspace copies (0.4 s less in its first run).
 $(STAMP): requirements.lock pyproject.toml scripts/system-packages.sh Makefile
@@ -19,6 +21,7 @@ $(STAMP): requirements.lock pyproject.toml scripts/system-packages.sh Makefile
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q $(PACKAGES)
 	$(BIN)/python -m transforms.themes.lemmas
 	$(BIN)/python -m pipelines.dagster_home
 	@scripts/system-packages.sh

@@ -15,8 +15,9 @@ per table, as the check's metadata does. One request per worker; it ends afterwa
 with it all its memory. Whenever the worker cannot answer (it did not start, died, found the
 warehouse locked, failed, or fell silent), the check validates in the run's own process
 instead, so a result never depends on the worker; its failure text is not passed on (it might
-quote data). Asked, the worker sends a sign of life every second until it answers; after
-SILENCE_SECONDS without one (a stopped or frozen process) the run gives it up.
+quote data). Asked, the worker sends a sign of life every second in which it worked, until
+it answers; after SILENCE_SECONDS without one (a stopped or frozen process, or a validation
+that hangs without using CPU time) the run gives it up.
 Runs not started by `lagebild` (`dagster dev`, a check run alone from tests) validate
 in-process as before.
 """
@@ -49,9 +50,13 @@ PARENT_ENV = "LAGEBILD_SUITE_PARENT"  # the run's process id: the worker ends wh
 OUTCOME_KEYS = ("passed", "rows", "expectations", "failed", "seconds")
 HEARTBEAT_SECONDS = 1.0  # the asked worker's signs of life, one line each
 # no line for this long: the worker is given up and the run validates itself. A beat comes
-# from a thread of its own that needs Python's lock for a moment only, so only a stopped,
-# frozen or starved process stays silent this long (docs/decisions.md, „zwölfter Teil“)
+# from a thread of its own that needs Python's lock for a moment only, and only while the
+# process's other threads work (MIN_WORK_SECONDS of CPU time since the last second): a
+# stopped, frozen or starved process stays silent this long, and so does one whose
+# validation hangs without working (a deadlock, a read that never returns; docs/decisions.md,
+# „zwölfter Teil“)
 SILENCE_SECONDS = 60.0
+MIN_WORK_SECONDS = 0.005
 ALIVE = {"alive": True}
 MAX_LINE_BYTES = 1 << 20  # a longer line from the worker is no answer
 log = logging.getLogger("lagebild.ingest")
@@ -289,6 +294,12 @@ def validate(db_path: Path, names: list[str], condition: str, params: list) -> t
     return validate_tables(db_path, names, condition, params), "Lauf-Prozess"
 
 
+def work_seconds() -> float:
+    """CPU seconds of this process outside the calling thread: what the beat thread asks
+    before each sign of life (its own beats and sleeps do not count)."""
+    return time.process_time() - time.thread_time()
+
+
 def _exit_with_parent() -> None:
     """End this worker as soon as the run's process is gone (killed hard, SIGTERM): an orphan
     validating on would keep the warehouse open against the next run."""
@@ -302,7 +313,8 @@ def main() -> None:
     """The worker: load Great Expectations and its contexts at once, then answer one request
     (stdin: a JSON line) on the original stdout (anything the libraries print goes to stderr),
     and leave without the interpreter's teardown (nothing is open by then). From the moment
-    the request arrives, loading included, a thread sends a sign of life every second."""
+    the request arrives, loading included, a thread sends a sign of life every second in
+    which the other threads worked (`work_seconds`)."""
     import resource
     import threading
 
@@ -321,9 +333,15 @@ def main() -> None:
     def listen() -> None:
         line = sys.stdin.readline()
         requests.put(line)
-        while line:
+        worked = work_seconds()
+        if line:
             say(ALIVE)
+        while line:
             time.sleep(HEARTBEAT_SECONDS)
+            now = work_seconds()
+            if now - worked >= MIN_WORK_SECONDS:
+                say(ALIVE)
+            worked = now
 
     threading.Thread(target=listen, name="lagebild-beat", daemon=True).start()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # as data_contracts.suites does

@@ -252,6 +252,29 @@ def test_a_silent_worker_is_given_up_and_the_run_validates_itself(broken_warehou
     assert proc.returncode == -signal.SIGKILL and children_running_the_worker() == []
 
 
+@pytest.mark.timeout(180)  # a regression waits for ever: fail instead
+def test_a_worker_whose_validation_hangs_without_working_is_given_up(
+    broken_warehouse, tmp_path, monkeypatch
+):
+    """Its beat thread lives on, but the validation waits for ever without using CPU time
+    (here: a read from a pipe nobody writes to): the signs of life stop, and after
+    SILENCE_SECONDS the run gives the worker up instead of waiting with it."""
+    monkeypatch.setattr(suite_worker, "SILENCE_SECONDS", 3.0)
+    pipe = tmp_path / "niemand-schreibt"
+    os.mkfifo(pipe)
+    hangs = f"(SELECT count(*) FROM read_csv('{pipe}')) >= 0"
+    suite_worker.start()
+    worker = suite_worker._worker
+    request = {"db_path": str(broken_warehouse), "names": ["cases"], "params": []}
+    t0 = time.monotonic()
+    try:
+        outcome = worker.ask({**request, "condition": hangs, "duckdb_config": {}})
+        assert outcome is None and time.monotonic() - t0 < 60
+    finally:
+        suite_worker.stop()
+    assert worker.proc.returncode == -signal.SIGKILL and children_running_the_worker() == []
+
+
 def test_an_asked_worker_signals_it_is_alive_until_it_answers(broken_warehouse):
     """From the request on (while it may still load GX, and while DuckDB works) a line a
     second; the run reads them over the same pipe as the answer."""
