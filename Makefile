@@ -13,9 +13,10 @@ install: $(STAMP)
 # --compile-bytecode: the .pyc files are written once here; with PYTHONDONTWRITEBYTECODE set
 # (as on the CI machine) every process would otherwise compile its imports anew (2-3 s per
 # `lagebild` call, docs/performance.md); compileall does the same for this checkout's own
-# packages (0.2 s per process; a file edited later is compiled in memory as before). transforms.themes.lemmas stores simplemma's German
-# dictionary decoded (1 s less Python in every run with text themes); pipelines.dagster_home an
-# empty Dagster storage that a new workspace copies (0.4 s less in its first run).
+# packages (0.2 s per process; a file edited later is compiled in memory as before).
+# transforms.themes.lemmas stores simplemma's German dictionary decoded (1 s less Python in
+# every run with text themes); pipelines.dagster_home an empty Dagster storage that a new
+# workspace copies (0.4 s less in its first run).
 $(STAMP): requirements.lock pyproject.toml scripts/system-packages.sh Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
