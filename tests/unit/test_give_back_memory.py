@@ -2,9 +2,12 @@
 thread, go back to the system (issue 15: at 10,000,000 cases the contract suites' frames
 stayed with the process through the marts, about 6 GB).
 
-Measured in a fresh interpreter, so the resident size is this work's alone. Without the call
-the process mostly keeps the memory (seven of eight tries here still held it a second later;
-Arrow's allocator sometimes purges on its own), so no test asserts that half."""
+Measured in a fresh interpreter, so the resident size is this work's alone: the work holds
+about 160 MB above the interpreter's start, and after the call at most 60 MB stay (measured
+11-36 MB). Without the call the process mostly keeps the memory, but Arrow's allocator
+sometimes purges part of it on its own (a CI run held only 76 MB above the start, then 11), so
+the test compares the end with the start, not with what the work happened to hold. With only
+the collection and no `release_unused` the end stays about 160 MB above the start."""
 
 from __future__ import annotations
 
@@ -26,12 +29,13 @@ def work():
     cycle = {"frame": pd.DataFrame({"s": pa.array([f"zyklus-{i}" for i in range(2_000_000)])})}
     cycle["self"] = cycle  # as Great Expectations' objects around a validated frame
 
+start = rss()
 worker = threading.Thread(target=work)
 worker.start()
 worker.join()
 held = rss()
 give_back_memory()
-print(held, rss(), pa.total_allocated_bytes())
+print(start, held, rss(), pa.total_allocated_bytes())
 """
 
 
@@ -39,9 +43,9 @@ def test_freed_frames_are_given_back_to_the_system():
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True
     ).stdout
-    held, after, arrow_bytes = map(int, out.split())
+    start, held, after, arrow_bytes = map(int, out.split())
     assert arrow_bytes == 0  # the frame in the cycle is gone
-    assert held - after >= 100, (held, after)
+    assert after - start <= 60, (start, held, after)
 
 
 def test_memory_is_given_back_after_a_large_table_only(tmp_path, monkeypatch):
