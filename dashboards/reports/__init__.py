@@ -223,6 +223,8 @@ def write_all(
         raise ReportError("Kein Datenstand: bitte zuerst `lagebild run` ausführen.")
     target = Path(out_dir) if out_dir else src.ws.reports_dir
     target.mkdir(parents=True, exist_ok=True)
+    from dashboards.reports.render import render_html, write_pdf_page
+
     written = []
     prints = []  # (future, out): Chromium prints the PDFs side by side, each its own process
     # one_connection: the three reports read the published copy over one connection (opening
@@ -233,7 +235,10 @@ def write_all(
             for suffix in formats:
                 out = report_file(target, kind, period, suffix)
                 if suffix == ".pdf":
-                    prints.append((pool.submit(write, report, out), out, report))
+                    # the print page is rendered here: plotly's figures are read in this thread
+                    # only (as in a release, docs/decisions.md); the pool runs only Chromium
+                    page = render_html(report, for_print=True)
+                    prints.append((pool.submit(write_pdf_page, page, out), out, report))
                 else:
                     written.append(write(report, out))
                     _record(src.workspace, report, out, "pipeline")

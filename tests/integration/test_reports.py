@@ -610,3 +610,28 @@ def test_a_release_reads_its_figures_in_one_thread_only(tmp_path, monkeypatch):
     folder = make_release(root, "lenkungsgruppe", "2026-Q3")
     assert threads == {threading.get_ident()}
     assert (folder / "bericht.pdf").read_bytes() == b"%PDF-1.4\n"
+
+
+def test_the_pipelines_reports_read_their_figures_in_one_thread_only(ws, tmp_path, monkeypatch):
+    """`write_all` (the `reports` asset) prints the three PDFs side by side while the next
+    report is built: the print pages are rendered in the calling thread, the pool only runs
+    Chromium, so no plotly figure is read from two threads (see the release above)."""
+    import threading
+
+    from dashboards import chart_text
+    from dashboards.reports import render, write_all
+
+    threads = set()
+    describe = chart_text.describe
+
+    def recorded(fig, title):
+        threads.add(threading.get_ident())
+        return describe(fig, title)
+
+    monkeypatch.setattr(chart_text, "describe", recorded)
+    monkeypatch.setattr(render, "print_pdf", lambda page, out: out.write_bytes(b"%PDF-1.4\n"))
+    written = write_all(ws, "2026-Q3", out_dir=tmp_path)
+    assert threads == {threading.get_ident()}
+    pdfs = sorted(p.name for p in written if p.suffix == ".pdf")
+    assert pdfs == [f"{k}_2026-Q3.pdf" for k in sorted(KINDS)]
+    assert all((tmp_path / name).read_bytes() == b"%PDF-1.4\n" for name in pdfs)
