@@ -161,26 +161,39 @@ def add_user(
     _validate(name, role, provider)
     if not demo and len(password) < MIN_PASSWORD_LENGTH:
         raise _user_error(f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein.")
-    users = load_users(path)
-    users[name] = {
+    entry = {
         "role": role,
         "provider": provider,
         "label": label,
         "demo": bool(demo),
-        "hash": _HASHER.hash(password),
+        "hash": _HASHER.hash(password),  # slow by design: before the lock, not under it
         "created_at": datetime.now().replace(microsecond=0).isoformat(),
     }
-    _save_users(path, users)
+    with _users_lock(path):
+        users = load_users(path)
+        users[name] = entry
+        _save_users(path, users)
     return User(name, role, provider, label, demo)
 
 
 def remove_user(path: Path, name: str) -> bool:
-    users = load_users(path)
-    if name not in users:
-        return False
-    del users[name]
-    _save_users(path, users)
+    with _users_lock(path):
+        users = load_users(path)
+        if name not in users:
+            return False
+        del users[name]
+        _save_users(path, users)
     return True
+
+
+def _users_lock(path: Path):
+    """Read, change and write the users file as one step: two administrators adding users at
+    the same time (or the demo's and a test's setup) otherwise each wrote back the file they
+    had read, and one user was lost."""
+    from kernel.access_log import file_lock
+
+    path = Path(path)
+    return file_lock(path.with_name(f".{path.name}.lock"))
 
 
 def list_users(path: Path) -> list[User]:

@@ -9,7 +9,8 @@ WORKSPACE/
   reports/               generated reports
   themenspeicher.duckdb  theme register (status, owner body, decision notes); its own file so
                          it survives every re-run, re-delivery and warehouse rebuild
-  users.yaml             dashboard users (salted argon2 hashes)
+  users.yaml             dashboard users (salted argon2 hashes); .users.yaml.lock: one
+                         change of the file at a time (dashboards/auth.py)
   audit/access.jsonl     access log (kernel/access_log.py); audit/login-throttle.json: failed
                          logins per name and client (dashboards/throttle.py)
   .dagster/              Dagster instance (runs, events); telemetry off

@@ -125,3 +125,39 @@ def test_cli_users(tmp_path, monkeypatch, capsys):
     assert "Pflicht" in capsys.readouterr().err
     assert main(["users", "remove", "tina", "--workspace", str(tmp_path)]) == 0
     assert main(["users", "remove", "tina", "--workspace", str(tmp_path)]) == 2
+
+
+def test_users_added_at_the_same_time_are_all_kept(users_file, monkeypatch):
+    """Two administrators (or two setups) adding users at once: each reads, changes and
+    writes the file under one lock, so no one writes back a file that misses the other's
+    user. The write is slowed down (a slow disk) to make the window wide."""
+    import threading
+    import time
+
+    from dashboards import auth
+
+    save = auth._save_users
+
+    def slow_save(path, users):
+        time.sleep(0.05)
+        save(path, users)
+
+    monkeypatch.setattr(auth, "_save_users", slow_save)
+    names = [f"nutzer{i}" for i in range(6)]
+    threads = [
+        threading.Thread(target=add_user, args=(users_file, n, "evaluation", "geheim-geheim"))
+        for n in names
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(load_users(users_file)) == names
+    removers = [threading.Thread(target=remove_user, args=(users_file, n)) for n in names[:3]]
+    for t in removers:
+        t.start()
+    for t in removers:
+        t.join()
+    assert sorted(load_users(users_file)) == names[3:]
+    lock = users_file.with_name(".users.yaml.lock")
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600

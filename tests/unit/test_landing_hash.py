@@ -4,9 +4,9 @@ nothing that is not a regular file or folder is opened for it."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-import time
 import zipfile
 
 import pytest
@@ -51,10 +51,13 @@ def test_hashing_side_by_side_gives_what_one_after_the_other_gives(inbox, monkey
 def test_deliveries_are_hashed_by_several_threads(inbox, monkeypatch):
     hashers: set[str] = set()
     hash_file = landing._hash_file
+    calls = itertools.count()
+    first_two = threading.Barrier(2, timeout=10)
 
     def recorded(path):
         hashers.add(threading.current_thread().name)
-        time.sleep(0.05)  # long enough that the next delivery starts elsewhere
+        if next(calls) < 2:  # the first two deliveries are hashed at the same time or never
+            first_two.wait()
         return hash_file(path)
 
     monkeypatch.setattr(landing, "_hash_file", recorded)

@@ -59,14 +59,14 @@ def test_an_answer_in_pieces_is_one_line():
 
 
 def test_bytes_without_a_line_are_no_sign_of_life():
-    fd = writing([b"x"] * 40, 0.1)  # a byte every 0.1 s, never a newline
+    fd = writing([b"x"] * 200, 0.1)  # a byte every 0.1 s for 20 s, never a newline
     t0 = time.monotonic()
     try:
         with pytest.raises(TimeoutError):
             list(_lines(fd, 1.0))
     finally:
         os.close(fd)
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 10.0  # about 1 s: the deadline, not the 20 s of bytes
 
 
 def test_a_line_without_end_is_cut_off():
