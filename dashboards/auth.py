@@ -109,8 +109,10 @@ def load_users(path: Path) -> dict[str, dict]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise UsersFileError(f"Die Nutzerdatei {path} ist beschädigt: {exc}") from exc
-    users = raw.get("users") or {}
-    if not isinstance(users, dict):
+    users = (raw.get("users") if isinstance(raw, dict) else raw) or {}
+    # a list or a scalar at the top, under `users` or as a user's record: the login page must
+    # get this error, not an AttributeError from the first `.get`
+    if not isinstance(users, dict) or not all(isinstance(v, dict | None) for v in users.values()):
         raise UsersFileError(f"Die Nutzerdatei {path} hat kein gültiges Format.")
     return {str(k): dict(v or {}) for k, v in users.items()}
 

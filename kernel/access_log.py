@@ -98,10 +98,12 @@ def _locked(workspace: str | Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def file_lock(lock: Path) -> Iterator[None]:
-    """An exclusive lock on `lock` (owner-only), for append-only logs written by several
-    processes (dashboard sessions, the command line)."""
+    """An exclusive lock on `lock` (owner-only), for files written by several processes
+    (dashboard sessions, the command line). Opened for reading only (a lock needs no write
+    access, also not to a lock file made read-only), never through a symbolic link (one
+    planted in its place would make an empty file wherever it points)."""
     lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -227,29 +227,45 @@ def write_all(
 
     written = []
     prints = []  # (future, out): Chromium prints the PDFs side by side, each its own process
-    # one_connection: the three reports read the published copy over one connection (opening
-    # it for each of their ~130 queries took 1.3 s at 10,000 cases, docs/performance.md)
-    with ThreadPoolExecutor(max_workers=3) as pool, one_connection():
-        for kind in KINDS:
-            report = build_report(src, kind, period, src.viewer("koordination"))
-            for suffix in formats:
-                out = report_file(target, kind, period, suffix)
-                if suffix == ".pdf":
-                    # the print page is rendered here: plotly's figures are read in this thread
-                    # only (as in a release, docs/decisions.md); the pool runs only Chromium
-                    page = render_html(report, for_print=True)
-                    prints.append((pool.submit(write_pdf_page, page, out), out, report))
-                else:
-                    written.append(write(report, out))
-                    _record(src.workspace, report, out, "pipeline")
+
+    def pdf_failed(out: Path, exc: ReportError) -> None:
+        if on_pdf_error is None:
+            raise exc
+        on_pdf_error(out, exc)
+
+    def collect(on_error, errors: type[BaseException] = ReportError) -> None:
         for future, out, report in prints:
             try:
                 written.append(future.result())
                 _record(src.workspace, report, out, "pipeline")
-            except ReportError as exc:
-                if on_pdf_error is None:
-                    raise
-                on_pdf_error(out, exc)
+            except errors as exc:
+                on_error(out, exc)
+
+    # one_connection: the three reports read the published copy over one connection (opening
+    # it for each of their ~130 queries took 1.3 s at 10,000 cases, docs/performance.md)
+    with ThreadPoolExecutor(max_workers=3) as pool, one_connection():
+        try:
+            for kind in KINDS:
+                report = build_report(src, kind, period, src.viewer("koordination"))
+                for suffix in formats:
+                    out = report_file(target, kind, period, suffix)
+                    if suffix != ".pdf":
+                        written.append(write(report, out))
+                        _record(src.workspace, report, out, "pipeline")
+                        continue
+                    # the print page is rendered here: plotly's figures are read in this
+                    # thread only (as in a release, docs/decisions.md); the pool runs Chromium
+                    try:
+                        page = render_html(report, for_print=True)
+                    except ReportError as exc:
+                        pdf_failed(out, exc)
+                        continue
+                    prints.append((pool.submit(write_pdf_page, page, out), out, report))
+        except BaseException:
+            # the PDFs printed before the failure are on record; the failure is what is raised
+            collect(lambda out, exc: None, Exception)
+            raise
+        collect(pdf_failed)
     return written
 
 

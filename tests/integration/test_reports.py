@@ -635,3 +635,59 @@ def test_the_pipelines_reports_read_their_figures_in_one_thread_only(ws, tmp_pat
     pdfs = sorted(p.name for p in written if p.suffix == ".pdf")
     assert pdfs == [f"{k}_2026-Q3.pdf" for k in sorted(KINDS)]
     assert all((tmp_path / name).read_bytes() == b"%PDF-1.4\n" for name in pdfs)
+
+
+def test_a_print_page_that_cannot_be_rendered_skips_only_its_pdf(ws, tmp_path, monkeypatch):
+    """A report whose print page fails (ReportError) loses its PDF alone, as a failed print
+    does: the asset warns (`on_pdf_error`) and every other file is written."""
+    from dashboards.reports import render, write_all
+
+    render_html = render.render_html
+
+    def failing(report, *, for_print=False):
+        if for_print and report.kind == "evaluation":
+            raise ReportError("Druckseite nicht darstellbar")
+        return render_html(report, for_print=for_print)
+
+    monkeypatch.setattr(render, "render_html", failing)
+    monkeypatch.setattr(render, "print_pdf", lambda page, out: out.write_bytes(b"%PDF-1.4\n"))
+    skipped = []
+    written = write_all(
+        ws, "2026-Q3", out_dir=tmp_path, on_pdf_error=lambda p, e: skipped.append(p)
+    )
+    assert [p.name for p in skipped] == ["evaluation_2026-Q3.pdf"]
+    assert sorted(p.name for p in written) == sorted(
+        f"{k}_2026-Q3{s}"
+        for k in KINDS
+        for s in (".html", ".pdf", ".xlsx")
+        if (k, s) != ("evaluation", ".pdf")
+    )
+
+
+def test_pdfs_printed_before_a_failure_are_on_record(ws, tmp_path, monkeypatch):
+    """Every report written goes to the access log, also the PDFs Chromium printed before a
+    later report failed; the failure is what the caller gets."""
+    from dashboards import reports
+    from dashboards.reports import render, write_all
+    from kernel import access_log
+
+    build_report = reports.build_report
+
+    def third_fails(src, kind, *args, **kwargs):
+        if kind == "foerderer":
+            raise RuntimeError("kaputt")
+        return build_report(src, kind, *args, **kwargs)
+
+    monkeypatch.setattr(reports, "build_report", third_fails)
+    monkeypatch.setattr(render, "print_pdf", lambda page, out: out.write_bytes(b"%PDF-1.4\n"))
+    before = len(access_log.read(ws))
+    with pytest.raises(RuntimeError, match="kaputt"):
+        write_all(ws, "2026-Q3", out_dir=tmp_path)
+    logged = {(e["object"], e["format"]) for e in access_log.read(ws)[before:]}
+    assert logged == {
+        (k, f) for k in ("lenkungsgruppe", "evaluation") for f in ("html", "pdf", "xlsx")
+    }
+    assert sorted(p.name for p in tmp_path.glob("*.pdf")) == [
+        "evaluation_2026-Q3.pdf",
+        "lenkungsgruppe_2026-Q3.pdf",
+    ]

@@ -161,3 +161,45 @@ def test_users_added_at_the_same_time_are_all_kept(users_file, monkeypatch):
     assert sorted(load_users(users_file)) == names[3:]
     lock = users_file.with_name(".users.yaml.lock")
     assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- anna\n- ben\n",
+        "just text\n",
+        "users: [anna]\n",
+        "users:\n  anna: 5\n",
+        "users:\n  anna: [x]\n",
+    ],
+)
+def test_a_users_file_of_another_shape_is_a_users_file_error(users_file, text):
+    """The login page and `authenticate` catch UsersFileError; a list or a scalar where the
+    records belong raised AttributeError or TypeError before, and the login page crashed."""
+    from dashboards.auth import UsersFileError
+
+    users_file.write_text(text, encoding="utf-8")
+    with pytest.raises(UsersFileError):
+        load_users(users_file)
+    assert authenticate(users_file, "anna", "geheim-geheim") is None  # no login, no crash
+    assert has_regular_users(users_file) is False
+
+
+def test_the_users_lock_needs_no_write_access_and_follows_no_link(users_file, tmp_path):
+    """A lock file made read-only still locks; a symbolic link in its place is refused,
+    nothing is created where it points."""
+    import os
+
+    add_user(users_file, "anna", "koordination", "geheim-geheim")
+    lock = users_file.with_name(".users.yaml.lock")
+    lock.chmod(0o400)
+    add_user(users_file, "ben", "evaluation", "geheim-geheim")
+    assert sorted(load_users(users_file)) == ["anna", "ben"]
+    lock.unlink()
+    target = tmp_path / "elsewhere" / "planted"
+    target.parent.mkdir()
+    lock.symlink_to(target)
+    with pytest.raises(OSError):
+        add_user(users_file, "carla", "evaluation", "geheim-geheim")
+    assert not os.path.lexists(target)
+    assert sorted(load_users(users_file)) == ["anna", "ben"]
