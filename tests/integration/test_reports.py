@@ -585,20 +585,15 @@ def test_a_failed_release_leaves_no_folder_no_entry_and_no_half_made_files(
     assert list((root / "releases").iterdir()) == []
 
 
-def test_a_release_reads_its_figures_in_one_thread_only(tmp_path, monkeypatch):
-    """The PDF prints in a thread while the HTML is written: plotly's figures are not safe to
-    read from two threads at once (a release failed with a KeyError inside plotly), so every
-    figure is rendered, text alternative included, in the release's own thread."""
+def figure_threads(monkeypatch) -> set[int]:
+    """The threads that read a plotly figure (each figure's text alternative is rendered from
+    it); Chromium replaced by a one-line PDF."""
     import threading
 
     from dashboards import chart_text
     from dashboards.reports import render
-    from dashboards.reports.release import make_release
-    from kernel.workspace import Workspace
 
-    root = tmp_path / "ws"
-    build(Workspace(root).published_db_path)
-    threads = set()
+    threads: set[int] = set()
     describe = chart_text.describe
 
     def recorded(fig, title):
@@ -607,6 +602,21 @@ def test_a_release_reads_its_figures_in_one_thread_only(tmp_path, monkeypatch):
 
     monkeypatch.setattr(chart_text, "describe", recorded)
     monkeypatch.setattr(render, "print_pdf", lambda page, out: out.write_bytes(b"%PDF-1.4\n"))
+    return threads
+
+
+def test_a_release_reads_its_figures_in_one_thread_only(tmp_path, monkeypatch):
+    """The PDF prints in a thread while the HTML is written: plotly's figures are not safe to
+    read from two threads at once (a release failed with a KeyError inside plotly), so every
+    figure is rendered, text alternative included, in the release's own thread."""
+    import threading
+
+    from dashboards.reports.release import make_release
+    from kernel.workspace import Workspace
+
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    threads = figure_threads(monkeypatch)
     folder = make_release(root, "lenkungsgruppe", "2026-Q3")
     assert threads == {threading.get_ident()}
     assert (folder / "bericht.pdf").read_bytes() == b"%PDF-1.4\n"
@@ -618,18 +628,9 @@ def test_the_pipelines_reports_read_their_figures_in_one_thread_only(ws, tmp_pat
     Chromium, so no plotly figure is read from two threads (see the release above)."""
     import threading
 
-    from dashboards import chart_text
-    from dashboards.reports import render, write_all
+    from dashboards.reports import write_all
 
-    threads = set()
-    describe = chart_text.describe
-
-    def recorded(fig, title):
-        threads.add(threading.get_ident())
-        return describe(fig, title)
-
-    monkeypatch.setattr(chart_text, "describe", recorded)
-    monkeypatch.setattr(render, "print_pdf", lambda page, out: out.write_bytes(b"%PDF-1.4\n"))
+    threads = figure_threads(monkeypatch)
     written = write_all(ws, "2026-Q3", out_dir=tmp_path)
     assert threads == {threading.get_ident()}
     pdfs = sorted(p.name for p in written if p.suffix == ".pdf")
