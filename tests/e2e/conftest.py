@@ -56,32 +56,43 @@ def e2e_workspace(tmp_path_factory):
     return root
 
 
+def _healthy(proc: subprocess.Popen, url: str) -> bool:
+    """True when the server started as `proc` answers its health check within 60 s; False
+    as soon as it has ended (its port was taken) or the time is up."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc.poll() is None  # and it still runs
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
 @contextlib.contextmanager
 def serve(workspace: Path, log_name: str) -> Iterator[str]:
     """The dashboard as `lagebild dashboard` starts it (server.py, 127.0.0.1); yields its URL."""
     from dashboards.launch import HERE, command, environment
 
-    port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / log_name, "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        command(workspace, port=port),
-        cwd=HERE,
-        env=environment(workspace),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
+    for _ in range(3):  # a port taken between the probe and Streamlit's bind: another port
+        port = _free_port()
+        proc = subprocess.Popen(
+            command(workspace, port=port),
+            cwd=HERE,
+            env=environment(workspace),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        if _healthy(proc, url):
+            break
         proc.terminate()
+        proc.wait(timeout=15)
+    else:
+        log.close()
         pytest.fail("Dashboard-Server ist nicht gestartet")
     try:
         yield url
