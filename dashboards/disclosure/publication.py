@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.metadata
 import json
 import logging
 import os
 import re
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +40,7 @@ from dashboards.disclosure.grid import Dimension, build_grid, flat_dimension, pe
 from dashboards.disclosure.insiders import PROVIDER, insiders
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
+from kernel.fingerprint import code_digest
 from kernel.settings import Settings
 
 MEMO_VERSION = "2"  # raise when what a key covers or the memo's layout changes
@@ -54,16 +53,11 @@ log = logging.getLogger("lagebild.publish")
 
 def _code_digest() -> str:
     """This package's source (read now) and the libraries that decide the suppression."""
-    digest = hashlib.sha256(f"{MEMO_VERSION}\0{sys.version}\0".encode())
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for dist in ("numpy", "pandas", "scipy", "highspy", "duckdb"):
-        try:
-            version = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            version = "-"
-        digest.update(f"{dist}={version}\0".encode())
-    return digest.hexdigest()
+    return code_digest(
+        MEMO_VERSION,
+        sorted(Path(__file__).resolve().parent.glob("*.py")),
+        ("numpy", "pandas", "scipy", "highspy", "duckdb"),
+    )
 
 
 # taken when this package is imported, so the key names the code that runs: a file changed

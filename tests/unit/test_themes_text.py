@@ -133,3 +133,109 @@ def test_jaccard_matching_is_greedy_and_one_to_one():
     ) == ("T-text-zustaendigkeit-jobcenter-2")
     assert coded_theme_id("wartezeit", "gesundheit_psychisch") == "T-wartezeit-gesundheit_psychisch"
     assert coded_theme_id("kosten", None) == "T-kosten-ohne_bereich"
+
+
+# --------------------------------------------------------------------------------------------
+# the memo of the last fit (a re-delivery that changes no note does not fit again)
+
+
+def _fit(con, **kw):
+    params = {"n_topics": 8, "seed": 20261121, "reuse": True, **kw}
+    res = fit_text_topics(con, **params)
+    return res, (res.topics.to_dict("records"), res.assigned, res.info), _assignments(con)
+
+
+def test_unchanged_notes_take_the_kept_model_with_the_same_result(notes_con):
+    first, figures, assigned = _fit(notes_con)
+    assert not first.reused and first.assigned >= 50 and len(first.topics) == len(PLANTED)
+    again, figures_again, assigned_again = _fit(notes_con)
+    assert again.reused
+    assert (figures_again, assigned_again) == (figures, assigned)
+    # the same as a fit from scratch, also for note ids that were renumbered in between
+    notes_con.execute("UPDATE theme_notes SET note_id = note_id + 1000")
+    scratch = fit_text_topics(notes_con, n_topics=8, seed=20261121)
+    kept = fit_text_topics(notes_con, n_topics=8, seed=20261121, reuse=True)
+    assert kept.reused and not scratch.reused
+    assert kept.topics.to_dict("records") == scratch.topics.to_dict("records")
+    notes_con.execute("CREATE TEMP TABLE scratch_topics AS SELECT * FROM text_note_topics")
+    fit_text_topics(notes_con, n_topics=8, seed=20261121, reuse=True)
+    differ = notes_con.execute(
+        """SELECT count(*) FROM (SELECT * FROM text_note_topics EXCEPT ALL
+                                 SELECT * FROM scratch_topics)"""
+    ).fetchone()[0]
+    assert (
+        differ == 0
+        and notes_con.execute("SELECT min(note_id) FROM text_note_topics").fetchone()[0] > 1000
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE theme_notes SET note = note || ' Schulden' WHERE note_id = 7",  # one text
+        "UPDATE theme_notes SET in_window = FALSE WHERE note_id = 7",  # one window count
+        "DELETE FROM theme_notes WHERE note_id = 7",  # one note less
+    ],
+)
+def test_a_changed_note_fits_anew(notes_con, change):
+    _fit(notes_con)
+    notes_con.execute(change)
+    res, figures, assigned = _fit(notes_con)
+    assert not res.reused
+    _, scratch_figures, scratch_assigned = _fit(notes_con, reuse=False)
+    assert (figures, assigned) == (scratch_figures, scratch_assigned)
+    assert _fit(notes_con)[0].reused  # and that fit is kept
+
+
+def test_other_parameters_fit_anew(notes_con):
+    _fit(notes_con)
+    assert not _fit(notes_con, n_topics=6)[0].reused
+    assert not _fit(notes_con, n_topics=6, seed=7)[0].reused
+    assert not _fit(notes_con, n_topics=6, seed=7, min_share=0.5)[0].reused
+    assert _fit(notes_con, n_topics=6, seed=7, min_share=0.5)[0].reused
+
+
+def test_a_broken_or_outdated_memo_fits_anew_never_a_crash(notes_con, monkeypatch, caplog):
+    from transforms.themes import text
+
+    _, figures, assigned = _fit(notes_con)
+    notes_con.execute(f"DROP TABLE {text.MEMO_DOCS}")  # assignments gone under a kept key
+    res, again, again_assigned = _fit(notes_con)
+    assert not res.reused and (again, again_assigned) == (figures, assigned)
+    notes_con.execute(f"UPDATE {text.MEMO} SET result = '{{kein json'")
+    res, again, again_assigned = _fit(notes_con)
+    assert not res.reused and (again, again_assigned) == (figures, assigned)
+    assert "Gemerktes Textmodell nicht lesbar" in caplog.text
+    notes_con.execute(f"ALTER TABLE {text.MEMO_DOCS} RENAME COLUMN topic TO thema")
+    res, again, again_assigned = _fit(notes_con)
+    assert not res.reused and (again, again_assigned) == (figures, assigned)
+    # code changed on disk during the run: that fit is not kept
+    notes_con.execute(f"DELETE FROM {text.MEMO}")
+    monkeypatch.setattr(text, "_code_digest", lambda: "anderer Code")
+    assert not _fit(notes_con)[0].reused
+    monkeypatch.undo()
+    assert not _fit(notes_con)[0].reused
+    assert "Textmodell nicht gemerkt" in caplog.text
+    # a model kept by other code is not taken
+    monkeypatch.setattr(text, "CODE_KEY", "andere Version")
+    assert not _fit(notes_con)[0].reused
+
+
+def test_build_themes_reports_a_kept_model_and_writes_the_same_marts(staging_con, tmp_path):
+    td.build_all(staging_con)
+    settings = Settings(workspace=tmp_path)
+    first = build_themes(staging_con, settings)
+    marts = [
+        staging_con.execute(f"SELECT * FROM mart.{t} ORDER BY ALL").fetchall()
+        for t in ("themes", "theme_cases")
+    ]
+    second = build_themes(staging_con, settings)
+    assert (first["text_model"], second["text_model"]) == ("angepasst", "übernommen")
+    assert [
+        staging_con.execute(f"SELECT * FROM mart.{t} ORDER BY ALL").fetchall()
+        for t in ("themes", "theme_cases")
+    ] == marts
+    # nothing of the memo reaches the published schemas
+    assert staging_con.execute(
+        "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE table_name LIKE 'text_memo%'"
+    ).fetchall() == [("intermediate",)]

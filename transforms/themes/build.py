@@ -181,7 +181,7 @@ def build_themes(
         """,
         {"as_of": as_of, "window_start": win.start},
     )
-    text = fit_text_topics(con, n_topics=settings.theme_text_topics, seed=settings.seed)
+    text = fit_text_topics(con, n_topics=settings.theme_text_topics, seed=settings.seed, reuse=True)
     con.execute(
         """
         INSERT INTO theme_hits
@@ -387,6 +387,7 @@ def build_themes(
         "text_fit_notes": text.fit_notes,
         "text_vocabulary": text.vocabulary,
         "text_assigned_documents": text.assigned,
+        "text_model": "übernommen" if text.reused else "angepasst",
         "seconds": round(time.monotonic() - t0, 2),
         "text_seconds": round(t_text, 2),
     }
