@@ -179,6 +179,11 @@ def add_user(
 
 
 def remove_user(path: Path, name: str) -> bool:
+    """Remove `name`; False when there is no such user. An unknown name is answered from the
+    file as it is, without the lock: in a workspace that cannot be written (a read-only
+    mount) the lock file cannot be made, and „gibt es nicht“ is still the right answer."""
+    if name not in load_users(path):
+        return False
     with _users_lock(path):
         users = load_users(path)
         if name not in users:

@@ -203,3 +203,20 @@ def test_the_users_lock_needs_no_write_access_and_follows_no_link(users_file, tm
         add_user(users_file, "carla", "evaluation", "geheim-geheim")
     assert not os.path.lexists(target)
     assert sorted(load_users(users_file)) == ["anna", "ben"]
+
+
+def test_removing_an_unknown_user_needs_no_lock(users_file, monkeypatch):
+    """A read-only workspace cannot make the lock file: an unknown name is still „not
+    found“, and removing a known one fails there, with the user kept."""
+    import dashboards.auth as auth
+
+    add_user(users_file, "anna", "koordination", "geheim-geheim")
+
+    def read_only(path):
+        raise PermissionError(13, "Keine Berechtigung", str(path))
+
+    monkeypatch.setattr(auth, "_users_lock", read_only)
+    assert not remove_user(users_file, "bert")
+    with pytest.raises(PermissionError):
+        remove_user(users_file, "anna")
+    assert list(load_users(users_file)) == ["anna"]
