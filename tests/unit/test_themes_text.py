@@ -206,6 +206,22 @@ def test_a_broken_or_outdated_memo_fits_anew_never_a_crash(notes_con, monkeypatc
     res, again, again_assigned = _fit(notes_con)
     assert not res.reused and (again, again_assigned) == (figures, assigned)
     assert "Gemerktes Textmodell nicht lesbar" in caplog.text
+    # what a fit never writes (a memo edited by hand): fitted anew, never taken or a crash
+    for edit in (
+        "json_replace(result, '$.assigned', 1e400)",
+        "json_replace(result, '$.topics[0].topic', '\"x\"')",
+        "json_replace(result, '$.topics[0].labels', '\"abc\"')",
+        "json_replace(result, '$.topics[0].weights', json_array(1, 'x'))",
+        "json_replace(result, '$.topics', NULL)",
+        "repeat('[', 100000)",
+    ):
+        notes_con.execute(f"UPDATE {text.MEMO} SET result = {edit}")
+        res, again, again_assigned = _fit(notes_con)
+        assert not res.reused and (again, again_assigned) == (figures, assigned), edit
+    # two saves that crossed (two writers): the kept key's assignments are another fit's
+    notes_con.execute(f"UPDATE {text.MEMO_DOCS} SET input_key = 'ein anderer Lauf'")
+    res, again, again_assigned = _fit(notes_con)
+    assert not res.reused and (again, again_assigned) == (figures, assigned)
     notes_con.execute(f"ALTER TABLE {text.MEMO_DOCS} RENAME COLUMN topic TO thema")
     res, again, again_assigned = _fit(notes_con)
     assert not res.reused and (again, again_assigned) == (figures, assigned)

@@ -231,7 +231,10 @@ def fit_text_topics(
     key = _input_key(con, params) if reuse else None
     if key is not None and (kept := _memo_load(con, key)) is not None:
         try:
-            _assign_notes(con, notes_table, MEMO_DOCS)
+            # the key is hexadecimal (sha256), so it can stand in the statement as written
+            _assign_notes(
+                con, notes_table, f"(SELECT * FROM {MEMO_DOCS} WHERE input_key = '{key}')"
+            )
             return kept
         except duckdb.Error as exc:
             log.warning(f"Gemerktes Textmodell nicht lesbar, es wird neu angepasst: {exc}")
@@ -486,8 +489,9 @@ def _input_key(con: duckdb.DuckDBPyConnection, params: dict) -> str:
 
 
 def _memo_load(con: duckdb.DuckDBPyConnection, key: str) -> TextTopics | None:
-    """The kept result when it was made under ``key``; None (fit again) otherwise, also when
-    the memo cannot be read."""
+    """The kept result when it was made under ``key`` and its assignments are all there;
+    None (fit again) otherwise, also when the memo cannot be read or is not what a fit
+    writes."""
     schema, table = MEMO.split(".")
     try:
         present = con.execute(
@@ -500,26 +504,70 @@ def _memo_load(con: duckdb.DuckDBPyConnection, key: str) -> TextTopics | None:
         row = con.execute(f"SELECT result FROM {MEMO} WHERE input_key = ?", [key]).fetchone()
         if row is None:
             return None
-        kept = json.loads(row[0])
-        return TextTopics(
-            topics=pd.DataFrame(kept["topics"], columns=_TOPIC_COLUMNS),
-            assigned=int(kept["assigned"]),
-            documents=int(kept["documents"]),
-            fit_notes=int(kept["fit_notes"]),
-            vocabulary=int(kept["vocabulary"]),
-            info=dict(kept["info"]),
-            reused=True,
-        )
-    except (duckdb.Error, ValueError, KeyError, TypeError) as exc:
+        result = _kept_result(json.loads(row[0]))
+        (docs,) = con.execute(
+            f"SELECT count(*) FROM {MEMO_DOCS} WHERE input_key = ?", [key]
+        ).fetchone()
+        if docs != result.assigned:  # another fit's assignments (two writers): not ours
+            return None
+        return result
+    except (duckdb.Error, ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
         log.warning(f"Gemerktes Textmodell nicht lesbar, es wird neu angepasst: {exc}")
         return None
+
+
+def _kept_result(kept: dict) -> TextTopics:
+    """A result read back from the memo, checked field by field: anything a fit does not
+    write (a memo edited by hand) raises ValueError."""
+
+    def count(value) -> int:
+        if type(value) is not int or value < 0:
+            raise ValueError(f"keine Anzahl: {str(value)[:40]}")
+        return value
+
+    def number(value) -> float:
+        if type(value) not in (int, float) or not np.isfinite(value):
+            raise ValueError(f"keine Zahl: {str(value)[:40]}")
+        return value
+
+    topics = kept["topics"]
+    if not isinstance(topics, list):
+        raise ValueError("Themen fehlen")
+    for t in topics:
+        if not isinstance(t, dict) or set(t) != set(_TOPIC_COLUMNS):
+            raise ValueError("Thema unvollständig")
+        count(t["topic"])
+        count(t["merged_from"])
+        number(t["coherence"])
+        words = (t["keys"], t["terms"], t["labels"])
+        if not all(isinstance(w, list) and all(isinstance(x, str) for x in w) for w in words):
+            raise ValueError("Begriffe eines Themas sind keine Wörter")
+        if not isinstance(t["weights"], list):
+            raise ValueError("Gewichte eines Themas fehlen")
+        for weight in t["weights"]:
+            number(weight)
+        if len({len(t["keys"]), len(t["terms"]), len(t["labels"]), len(t["weights"])}) != 1:
+            raise ValueError("Begriffe und Gewichte eines Themas passen nicht zusammen")
+    info = kept["info"]
+    if not isinstance(info, dict) or not all(type(v) in (int, float) for v in info.values()):
+        raise ValueError("Kennzahlen des Modells unlesbar")
+    return TextTopics(
+        topics=pd.DataFrame(topics, columns=_TOPIC_COLUMNS),
+        assigned=count(kept["assigned"]),
+        documents=count(kept["documents"]),
+        fit_notes=count(kept["fit_notes"]),
+        vocabulary=count(kept["vocabulary"]),
+        info=dict(info),
+        reused=True,
+    )
 
 
 def _memo_save(
     con: duckdb.DuckDBPyConnection, key: str, result: TextTopics, doc_topics: pd.DataFrame
 ) -> None:
     """Keep this fit for the next run. The old key goes first, so a save that stops halfway
-    leaves no key on other assignments."""
+    leaves no key on other assignments; the assignments carry their key as well, so two
+    saves that cross (two writers) are no hit for either (`_memo_load`)."""
     if _code_digest() != CODE_KEY:
         log.warning(
             "Der Programmcode hat sich während des Laufs geändert: Textmodell nicht gemerkt."
@@ -542,8 +590,9 @@ def _memo_save(
         try:
             con.execute(
                 f"CREATE OR REPLACE TABLE {MEMO_DOCS} AS"
-                " SELECT doc_id::BIGINT AS doc_id, topic::INTEGER AS topic, score::DOUBLE AS score"
-                " FROM text_memo_docs"
+                " SELECT $key AS input_key, doc_id::BIGINT AS doc_id, topic::INTEGER AS topic,"
+                " score::DOUBLE AS score FROM text_memo_docs",
+                {"key": key},
             )
         finally:
             con.unregister("text_memo_docs")
