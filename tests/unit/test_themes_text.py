@@ -196,13 +196,13 @@ def test_other_parameters_fit_anew(notes_con):
 
 
 def test_a_broken_or_outdated_memo_fits_anew_never_a_crash(notes_con, monkeypatch, caplog):
-    from transforms.themes import text
+    from transforms.themes import text_memo
 
     _, figures, assigned = _fit(notes_con)
-    notes_con.execute(f"DROP TABLE {text.MEMO_DOCS}")  # assignments gone under a kept key
+    notes_con.execute(f"DROP TABLE {text_memo.MEMO_DOCS}")  # assignments gone under a kept key
     res, again, again_assigned = _fit(notes_con)
     assert not res.reused and (again, again_assigned) == (figures, assigned)
-    notes_con.execute(f"UPDATE {text.MEMO} SET result = '{{kein json'")
+    notes_con.execute(f"UPDATE {text_memo.MEMO} SET result = '{{kein json'")
     res, again, again_assigned = _fit(notes_con)
     assert not res.reused and (again, again_assigned) == (figures, assigned)
     assert "Gemerktes Textmodell nicht lesbar" in caplog.text
@@ -215,25 +215,25 @@ def test_a_broken_or_outdated_memo_fits_anew_never_a_crash(notes_con, monkeypatc
         "json_replace(result, '$.topics', NULL)",
         "repeat('[', 100000)",
     ):
-        notes_con.execute(f"UPDATE {text.MEMO} SET result = {edit}")
+        notes_con.execute(f"UPDATE {text_memo.MEMO} SET result = {edit}")
         res, again, again_assigned = _fit(notes_con)
         assert not res.reused and (again, again_assigned) == (figures, assigned), edit
     # two saves that crossed (two writers): the kept key's assignments are another fit's
-    notes_con.execute(f"UPDATE {text.MEMO_DOCS} SET input_key = 'ein anderer Lauf'")
+    notes_con.execute(f"UPDATE {text_memo.MEMO_DOCS} SET input_key = 'ein anderer Lauf'")
     res, again, again_assigned = _fit(notes_con)
     assert not res.reused and (again, again_assigned) == (figures, assigned)
-    notes_con.execute(f"ALTER TABLE {text.MEMO_DOCS} RENAME COLUMN topic TO thema")
+    notes_con.execute(f"ALTER TABLE {text_memo.MEMO_DOCS} RENAME COLUMN topic TO thema")
     res, again, again_assigned = _fit(notes_con)
     assert not res.reused and (again, again_assigned) == (figures, assigned)
     # code changed on disk during the run: that fit is not kept
-    notes_con.execute(f"DELETE FROM {text.MEMO}")
-    monkeypatch.setattr(text, "_code_digest", lambda: "anderer Code")
+    notes_con.execute(f"DELETE FROM {text_memo.MEMO}")
+    monkeypatch.setattr(text_memo, "_code_digest", lambda: "anderer Code")
     assert not _fit(notes_con)[0].reused
     monkeypatch.undo()
     assert not _fit(notes_con)[0].reused
     assert "Textmodell nicht gemerkt" in caplog.text
     # a model kept by other code is not taken
-    monkeypatch.setattr(text, "CODE_KEY", "andere Version")
+    monkeypatch.setattr(text_memo, "CODE_KEY", "andere Version")
     assert not _fit(notes_con)[0].reused
 
 

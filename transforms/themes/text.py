@@ -21,8 +21,6 @@ The result never contains note text: topics carry terms, assignments carry ids a
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 import threading
@@ -35,8 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from kernel.fingerprint import code_digest
-from transforms.themes import lemmas
+from transforms.themes import lemmas, text_memo
 
 STOPWORDS_FILE = Path(__file__).resolve().parent / "stopwords_de.txt"
 
@@ -207,8 +204,9 @@ def fit_text_topics(
     temporary table ``text_note_topics(note_id, topic, score)`` for the assigned notes.
 
     ``reuse``: when the distinct note texts, their window counts, the parameters and the code
-    are those of the last fit kept on ``con`` (`MEMO`), its result is taken instead of fitting
-    again (a re-delivery that changes no note: 1.9 s at 1,000,000 cases); a new fit is kept.
+    are those of the last fit kept on ``con`` (transforms/themes/text_memo.py), its result is
+    taken instead of fitting again (a re-delivery that changes no note: 1.9 s at 1,000,000
+    cases); a new fit is kept.
     """
     con.execute(
         f"""
@@ -228,14 +226,15 @@ def fit_text_topics(
     if n_docs == 0:
         return TextTopics(_empty_topics())
     params = {"n_topics": n_topics, "seed": seed, "fit_sample": fit_sample, "min_share": min_share}
-    key = _input_key(con, params) if reuse else None
-    if key is not None and (kept := _memo_load(con, key)) is not None:
+    key = text_memo.input_key(con, params) if reuse else None
+    if key is not None and (kept := text_memo.load(con, key, _TOPIC_COLUMNS)) is not None:
         try:
-            # the key is hexadecimal (sha256), so it can stand in the statement as written
-            _assign_notes(
-                con, notes_table, f"(SELECT * FROM {MEMO_DOCS} WHERE input_key = '{key}')"
+            _assign_notes(con, notes_table, text_memo.assignments(key))
+            return TextTopics(
+                topics=pd.DataFrame(kept.pop("topics"), columns=_TOPIC_COLUMNS),
+                **kept,
+                reused=True,
             )
-            return kept
         except duckdb.Error as exc:
             log.warning(f"Gemerktes Textmodell nicht lesbar, es wird neu angepasst: {exc}")
     result, doc_topics = _fit(con, n_docs, **params)
@@ -245,7 +244,12 @@ def fit_text_topics(
     finally:
         con.unregister("text_doc_topics_df")
     if key is not None:
-        _memo_save(con, key, result, doc_topics)
+        kept = {
+            "topics": result.topics.to_dict("records"),
+            **{f: getattr(result, f) for f in text_memo.COUNTS},
+            "info": result.info,
+        }
+        text_memo.save(con, key, kept, doc_topics)
     return result
 
 
@@ -454,157 +458,3 @@ def _fit(
         },
     )
     return result, doc_topics.reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Memo: the last fit, kept in the warehouse with the key it was made under
-
-MEMO_VERSION = "1"  # raise when what the key covers or the memo's layout changes
-MEMO = f"intermediate.text_memo_v{MEMO_VERSION}"  # one row: input_key, result (JSON)
-MEMO_DOCS = f"{MEMO}_docs"  # doc_id, topic, score of the kept fit
-_HERE = Path(__file__).resolve().parent
-
-
-def _code_digest() -> str:
-    """The model's code, stop words and lemmatiser, and the libraries that compute it."""
-    return code_digest(
-        MEMO_VERSION,
-        [_HERE / "text.py", _HERE / "lemmas.py", STOPWORDS_FILE],
-        ("simplemma", "scikit-learn", "scipy", "numpy", "pandas", "duckdb"),
-    )
-
-
-# taken at import: a file changed on disk during a run keeps nothing of that run (_memo_save)
-CODE_KEY = _code_digest()
-
-
-def _input_key(con: duckdb.DuckDBPyConnection, params: dict) -> str:
-    """Everything the fit depends on: the code, the parameters and ``text_docs`` (every
-    distinct note text by its SHA-256, in doc_id order, with its window count)."""
-    (docs,) = con.execute(
-        "SELECT sha256(string_agg(sha256(note) || ':' || n_window, ',' ORDER BY doc_id))"
-        " FROM text_docs"
-    ).fetchone()
-    return hashlib.sha256(f"{CODE_KEY}\0{sorted(params.items())!r}\0{docs}".encode()).hexdigest()
-
-
-def _memo_load(con: duckdb.DuckDBPyConnection, key: str) -> TextTopics | None:
-    """The kept result when it was made under ``key`` and its assignments are all there;
-    None (fit again) otherwise, also when the memo cannot be read or is not what a fit
-    writes."""
-    schema, table = MEMO.split(".")
-    try:
-        present = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-            " AND schema_name = ? AND table_name IN (?, ?)",
-            [schema, table, f"{table}_docs"],
-        ).fetchone()[0]
-        if present < 2:
-            return None
-        row = con.execute(f"SELECT result FROM {MEMO} WHERE input_key = ?", [key]).fetchone()
-        if row is None:
-            return None
-        result = _kept_result(json.loads(row[0]))
-        (docs,) = con.execute(
-            f"SELECT count(*) FROM {MEMO_DOCS} WHERE input_key = ?", [key]
-        ).fetchone()
-        if docs != result.assigned:  # another fit's assignments (two writers): not ours
-            return None
-        return result
-    except (duckdb.Error, ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
-        log.warning(f"Gemerktes Textmodell nicht lesbar, es wird neu angepasst: {exc}")
-        return None
-
-
-def _kept_result(kept: dict) -> TextTopics:
-    """A result read back from the memo, checked field by field: anything a fit does not
-    write (a memo edited by hand) raises ValueError."""
-
-    def count(value) -> int:
-        if type(value) is not int or value < 0:
-            raise ValueError(f"keine Anzahl: {str(value)[:40]}")
-        return value
-
-    def number(value) -> float:
-        if type(value) not in (int, float) or not np.isfinite(value):
-            raise ValueError(f"keine Zahl: {str(value)[:40]}")
-        return value
-
-    topics = kept["topics"]
-    if not isinstance(topics, list):
-        raise ValueError("Themen fehlen")
-    for t in topics:
-        if not isinstance(t, dict) or set(t) != set(_TOPIC_COLUMNS):
-            raise ValueError("Thema unvollständig")
-        count(t["topic"])
-        count(t["merged_from"])
-        number(t["coherence"])
-        words = (t["keys"], t["terms"], t["labels"])
-        if not all(isinstance(w, list) and all(isinstance(x, str) for x in w) for w in words):
-            raise ValueError("Begriffe eines Themas sind keine Wörter")
-        if not isinstance(t["weights"], list):
-            raise ValueError("Gewichte eines Themas fehlen")
-        for weight in t["weights"]:
-            number(weight)
-        if len({len(t["keys"]), len(t["terms"]), len(t["labels"]), len(t["weights"])}) != 1:
-            raise ValueError("Begriffe und Gewichte eines Themas passen nicht zusammen")
-    info = kept["info"]
-    if not isinstance(info, dict) or not all(type(v) in (int, float) for v in info.values()):
-        raise ValueError("Kennzahlen des Modells unlesbar")
-    return TextTopics(
-        topics=pd.DataFrame(topics, columns=_TOPIC_COLUMNS),
-        assigned=count(kept["assigned"]),
-        documents=count(kept["documents"]),
-        fit_notes=count(kept["fit_notes"]),
-        vocabulary=count(kept["vocabulary"]),
-        info=dict(info),
-        reused=True,
-    )
-
-
-def _memo_save(
-    con: duckdb.DuckDBPyConnection, key: str, result: TextTopics, doc_topics: pd.DataFrame
-) -> None:
-    """Keep this fit for the next run. The old key goes first, so a save that stops halfway
-    leaves no key on other assignments; the assignments carry their key as well, so two
-    saves that cross (two writers) are no hit for either (`_memo_load`)."""
-    if _code_digest() != CODE_KEY:
-        log.warning(
-            "Der Programmcode hat sich während des Laufs geändert: Textmodell nicht gemerkt."
-        )
-        return
-    kept = {
-        "topics": result.topics.to_dict("records"),
-        "assigned": result.assigned,
-        "documents": result.documents,
-        "fit_notes": result.fit_notes,
-        "vocabulary": result.vocabulary,
-        "info": result.info,
-    }
-    try:
-        document = json.dumps(kept, default=_plain)
-        con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {MEMO} (input_key VARCHAR, result VARCHAR)")
-        con.execute(f"DELETE FROM {MEMO}")
-        con.register("text_memo_docs", doc_topics)
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TABLE {MEMO_DOCS} AS"
-                " SELECT $key AS input_key, doc_id::BIGINT AS doc_id, topic::INTEGER AS topic,"
-                " score::DOUBLE AS score FROM text_memo_docs",
-                {"key": key},
-            )
-        finally:
-            con.unregister("text_memo_docs")
-        con.execute(f"INSERT INTO {MEMO} VALUES (?, ?)", [key, document])
-    except (duckdb.Error, TypeError, ValueError) as exc:
-        log.warning(f"Textmodell nicht gemerkt, der nächste Lauf passt es neu an: {exc}")
-
-
-def _plain(value):
-    """numpy scalars and arrays in a result as JSON (anything else: not kept, TypeError)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} in a text model's result")
