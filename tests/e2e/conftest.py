@@ -56,18 +56,35 @@ def e2e_workspace(tmp_path_factory):
     return root
 
 
-def _healthy(proc: subprocess.Popen, url: str) -> bool:
-    """True when the server started as `proc` answers its health check within 60 s; False
+def _healthy(proc: subprocess.Popen, url: str, port: int) -> bool:
+    """True when the server started as `proc` answers its health check within 60 s and the
+    port it answers on is its own (not another server's that took the port before it); False
     as soon as it has ended (its port was taken) or the time is up."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
+                if r.status == 200 and _listens(proc.pid, port):
                     return proc.poll() is None  # and it still runs
         except OSError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
     return False
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether the process `pid` (or a child of it) holds the listening socket of `port`."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+            for p in procs
+            for c in p.net_connections(kind="tcp")
+        )
+    except psutil.Error:
+        return False
 
 
 @contextlib.contextmanager
@@ -87,7 +104,7 @@ def serve(workspace: Path, log_name: str) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
-        if _healthy(proc, url):
+        if _healthy(proc, url, port):
             break
         proc.terminate()
         proc.wait(timeout=15)
