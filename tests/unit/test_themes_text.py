@@ -255,3 +255,20 @@ def test_build_themes_reports_a_kept_model_and_writes_the_same_marts(staging_con
     assert staging_con.execute(
         "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE table_name LIKE 'text_memo%'"
     ).fetchall() == [("intermediate",)]
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [
+        "UPDATE theme_notes SET in_window = FALSE",  # no note in the window: no model
+        "UPDATE theme_notes SET note = 'Wohnung'",  # one word: too few terms for a model
+    ],
+)
+def test_notes_too_few_for_a_model_are_kept_as_such(notes_con, notes):
+    """A small network's notes may give no model at all: kept like any fit, never a crash
+    (DuckDB refuses a registered frame while a scalar's result is still open)."""
+    notes_con.execute(notes)
+    first, figures, assigned = _fit(notes_con)
+    again, figures_again, assigned_again = _fit(notes_con)
+    assert first.topics.empty and assigned == [] and not first.reused
+    assert again.reused and (figures_again, assigned_again) == (figures, assigned)

@@ -222,7 +222,7 @@ def fit_text_topics(
         "CREATE OR REPLACE TEMP TABLE text_note_topics "
         "(note_id BIGINT, topic INTEGER, score DOUBLE)"
     )
-    n_docs = con.execute("SELECT count(*) FROM text_docs").fetchone()[0]
+    n_docs = con.execute("SELECT count(*) FROM text_docs").fetchall()[0][0]
     if n_docs == 0:
         return TextTopics(_empty_topics())
     params = {"n_topics": n_topics, "seed": seed, "fit_sample": fit_sample, "min_share": min_share}
@@ -320,7 +320,8 @@ def _fit(
         """
     )
     con.unregister("text_token_map")
-    window_notes = con.execute("SELECT coalesce(sum(n_window), 0) FROM text_docs").fetchone()[0]
+    # fetchall: a result left open makes DuckDB refuse the frames registered after it
+    window_notes = con.execute("SELECT coalesce(sum(n_window), 0) FROM text_docs").fetchall()[0][0]
     if window_notes == 0:
         return TextTopics(_empty_topics(), documents=n_docs), _NO_DOC_TOPICS
 

@@ -55,7 +55,7 @@ def input_key(con: duckdb.DuckDBPyConnection, params: dict) -> str:
     (docs,) = con.execute(
         "SELECT sha256(string_agg(sha256(note) || ':' || n_window, ',' ORDER BY doc_id))"
         " FROM text_docs"
-    ).fetchone()
+    ).fetchall()[0]
     return hashlib.sha256(f"{CODE_KEY}\0{sorted(params.items())!r}\0{docs}".encode()).hexdigest()
 
 
@@ -76,16 +76,18 @@ def load(con: duckdb.DuckDBPyConnection, key: str, topic_fields) -> dict | None:
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
             " AND schema_name = ? AND table_name IN (?, ?)",
             [schema, table, f"{table}_docs"],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if present < 2:
             return None
-        row = con.execute(f"SELECT result FROM {MEMO} WHERE input_key = ?", [key]).fetchone()
-        if row is None:
+        # results read to their end (fetchall): one left open makes DuckDB refuse the frames
+        # the caller registers next
+        rows = con.execute(f"SELECT result FROM {MEMO} WHERE input_key = ?", [key]).fetchall()
+        if not rows:
             return None
-        kept = _checked(json.loads(row[0]), topic_fields)
+        kept = _checked(json.loads(rows[0][0]), topic_fields)
         (docs,) = con.execute(
             f"SELECT count(*) FROM {MEMO_DOCS} WHERE input_key = ?", [key]
-        ).fetchone()
+        ).fetchall()[0]
         if docs != kept["assigned"]:  # another fit's assignments (two writers): not ours
             return None
         return kept
@@ -146,7 +148,7 @@ def save(con: duckdb.DuckDBPyConnection, key: str, kept: dict, doc_topics: pd.Da
         document = json.dumps(kept, default=_plain)
         con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
         con.execute(f"CREATE TABLE IF NOT EXISTS {MEMO} (input_key VARCHAR, result VARCHAR)")
-        con.execute(f"DELETE FROM {MEMO}")
+        con.execute(f"DELETE FROM {MEMO}").fetchall()
         con.register("text_memo_docs", doc_topics)
         try:
             con.execute(
