@@ -32,7 +32,12 @@ def mart_themes(lagebild: LagebildResource) -> dg.MaterializeResult:
         summary = build_themes(con, settings)
     log.info(
         f"Generative Themen: {summary['coded_active']} kodierte und {summary['text_active']}"
-        f" Textthemen aktiv, {summary['inactive']} inaktiv (Fenster {summary['window']})."
+        f" Textthemen aktiv, {summary['inactive']} inaktiv (Fenster {summary['window']})"
+        + (
+            "; Textmodell übernommen (Notiztexte unverändert)."
+            if summary["text_model"] == "übernommen"
+            else "."
+        )
     )
     return dg.MaterializeResult(
         metadata={
