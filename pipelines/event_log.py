@@ -6,10 +6,13 @@ describes the cost). An event takes one to three transactions (its run's databas
 database, the asset check table), and a run of Lagebild writes about 350 events: a check cost
 about 20 ms of bookkeeping, and a run at 10,000 cases spent 1.4 s opening and closing
 connections (docs/performance-notes.md). Here the storage of a run's own instance keeps one
-connection per database file. Every transaction still commits (and syncs) as before: what a
-crash can lose does not change, only the opening and closing go. A run's file is checkpointed
-after every commit as Dagster's own closing did, so the Dagster UI follows a command-line run
-live (`_kept_engine`).
+connection per database file. A run's own file commits and syncs as before and is
+checkpointed after every commit as Dagster's own closing did, so the Dagster UI follows a
+command-line run live (`_kept_engine`). The index database, which no watcher follows, commits
+without waiting for the disk (SQLite's `synchronous = NORMAL` in WAL mode, checkpointed at the
+end of the run): a killed process loses nothing committed, a power loss in the middle of a run
+at most the index entries of that run, and neither corrupts the file (docs/decisions.md,
+„sechzehnter Teil“). Its ~420 syncing commits and checkpoints cost a run 0.3–0.5 s.
 
 Dagster offers no setting for this; the storage's `_connect` is replaced on the instance a
 run opens (`keep_connections`), the pinned Dagster's private method, guarded by
@@ -24,18 +27,23 @@ from pathlib import Path
 
 KEPT = 4  # database files with an open connection: the index, the run's, a few read
 CHECKPOINT_ALWAYS = "PRAGMA wal_autocheckpoint = 1"  # pages: after every commit (_kept_engine)
+NO_WAIT = "PRAGMA synchronous = NORMAL"  # the index: a commit does not wait for the disk
+CHECKPOINT_NOW = "PRAGMA wal_checkpoint(PASSIVE)"  # the index at the end of the run
 
 
-def _kept_engine(url: str, connect_args: dict):
-    """An engine of one kept connection. Its connection checkpoints after every commit: a run's
-    file is in WAL mode (Dagster sets it), and a watcher of a live run (the Dagster UI) reacts
-    to changes of the file itself, which Dagster's own storage makes when it closes the
-    connection after each transaction. Without it, the UI showed a command-line run's events
-    only when the run had ended."""
+def _kept_engine(url: str, connect_args: dict, *, watched: bool = True):
+    """An engine of one kept connection. A `watched` file's connection checkpoints after every
+    commit: a run's file is in WAL mode (Dagster sets it), and a watcher of a live run (the
+    Dagster UI) reacts to changes of the file itself, which Dagster's own storage makes when it
+    closes the connection after each transaction. Without it, the UI showed a command-line
+    run's events only when the run had ended. The index (not `watched`) keeps SQLite's default
+    checkpoints and does not sync at commit (NO_WAIT); `keep_connections` checkpoints it when
+    the instance is disposed."""
     from sqlalchemy import create_engine, event
 
+    pragma = CHECKPOINT_ALWAYS if watched else NO_WAIT
     engine = create_engine(url, pool_size=1, max_overflow=0, connect_args=connect_args)
-    event.listen(engine, "connect", lambda dbapi_con, _: dbapi_con.execute(CHECKPOINT_ALWAYS))
+    event.listen(engine, "connect", lambda dbapi_con, _: dbapi_con.execute(pragma))
     return engine
 
 
@@ -72,7 +80,9 @@ def keep_connections(instance) -> bool:
                 storage._initdb(init)
                 init.dispose()
             storage._initialized_dbs.add(shard)
-        engine = engines.pop(shard, None) or _kept_engine(url, timeout)
+        engine = engines.pop(shard, None) or _kept_engine(
+            url, timeout, watched=shard != INDEX_SHARD_NAME
+        )
         engines[shard] = engine  # most recently used last
         while len(engines) > KEPT:
             engines.popitem(last=False)[1].dispose()
@@ -96,6 +106,12 @@ def keep_connections(instance) -> bool:
     dispose = storage.dispose
 
     def dispose_all() -> None:
+        index = engines.get(INDEX_SHARD_NAME)
+        if index is not None:
+            # the run's index entries onto the disk now, not at SQLite's next checkpoint (a
+            # reader, such as the Dagster UI, may keep the file open: then closing does not)
+            with contextlib.suppress(Exception), storage._db_lock, index.connect() as conn:
+                conn.exec_driver_sql(CHECKPOINT_NOW)
         while engines:
             engines.popitem()[1].dispose()
         dispose()

@@ -4,7 +4,12 @@ wiped log is written anew, and disposing the instance closes what it kept."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import psutil
@@ -113,6 +118,102 @@ def test_disposing_the_instance_closes_the_kept_connections(tmp_path):
     assert run_db in open_files()  # kept open after the run: that is the point
     instance.dispose()
     assert run_db not in open_files()
+
+
+def _index_db(instance) -> str:
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+
+    return instance.event_log_storage.path_for_shard(INDEX_SHARD_NAME)
+
+
+def _checks_in_file(path: str) -> int:
+    """Check results in the database file itself, its write-ahead log ignored."""
+    con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM asset_check_executions").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_the_index_commits_without_syncing_and_the_run_s_file_as_dagster_s_own(tmp_path):
+    """The index is followed by no watcher: its commits need not wait for the disk (the
+    seconds of a small run's ~420 index commits); the run's file still syncs and checkpoints
+    at every commit, so the UI follows it live (test below)."""
+    seen: dict[str, list] = {}
+
+    def on_connect(dbapi_con, _record):
+        path = dbapi_con.execute("PRAGMA database_list").fetchone()[2]
+        seen.setdefault(path, []).append(dbapi_con)
+
+    instance = _instance(tmp_path / "home", keep=True)
+    event.listen(Engine, "connect", on_connect)
+    try:
+        run = dg.materialize([counted, rules], instance=instance)
+    finally:
+        event.remove(Engine, "connect", on_connect)
+
+    def pragma(path: str, name: str) -> int:
+        """On the connection kept open (Dagster's own, per transaction, are closed by now)."""
+        values = set()
+        for con in seen[path]:
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                values.add(con.execute(f"PRAGMA {name}").fetchone()[0])
+        assert len(values) == 1, (path, name, values)
+        return values.pop()
+
+    index, run_db = _index_db(instance), instance.event_log_storage.path_for_shard(run.run_id)
+    assert (pragma(index, "synchronous"), pragma(index, "wal_autocheckpoint")) == (1, 1000)
+    assert (pragma(run_db, "synchronous"), pragma(run_db, "wal_autocheckpoint")) == (2, 1)
+    instance.dispose()
+
+
+def test_the_index_is_in_its_file_once_the_run_s_instance_is_disposed(tmp_path):
+    """Checkpointed at the end even when a reader (the Dagster UI) keeps the file open, so its
+    closing would not: the run's check results are in the database file, not only its log."""
+    instance = _instance(tmp_path / "home", keep=True)
+    dg.materialize([counted, rules], instance=instance)
+    index = _index_db(instance)
+    reader = sqlite3.connect(index)  # a reader's open connection
+    try:
+        reader.execute("SELECT count(*) FROM asset_check_executions").fetchone()
+        assert _checks_in_file(index) == 0  # before: in the write-ahead log only
+        instance.dispose()
+        assert _checks_in_file(index) == CHECKS
+    finally:
+        reader.close()
+
+
+KILLED_RUN = """
+import os, sys
+import dagster as dg
+sys.path.insert(0, {root!r})
+from tests.integration.test_event_log import counted, rules
+from pipelines.event_log import keep_connections
+instance = dg.DagsterInstance.from_config({home!r})
+assert keep_connections(instance)
+dg.materialize([counted, rules], instance=instance)
+os._exit(0)  # killed: no dispose, no close, no checkpoint
+"""
+
+
+def test_a_killed_run_loses_no_index_entry_it_committed(tmp_path):
+    """Without syncing at commit, what was committed is in the write-ahead log, which the
+    operating system holds even when the process dies: the next instance reads all of it."""
+    home = tmp_path / "home"
+    _instance(home, keep=False).dispose()
+    root = str(Path(__file__).resolve().parents[2])
+    script = KILLED_RUN.format(root=root, home=str(home))
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120, cwd=root)
+    after = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert _checks_in_file(_index_db(after)) == 0  # the kill left them in the log only
+        records = after.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(counted.key, f"rule_{i}") for i in range(CHECKS)]
+        )
+        assert len(records) == CHECKS
+        assert records[dg.AssetCheckKey(counted.key, "rule_3")].status.value == "FAILED"
+    finally:
+        after.dispose()
 
 
 def test_another_storage_is_left_as_it_is(tmp_path):
