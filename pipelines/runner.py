@@ -13,13 +13,10 @@ WORKSPACE/logs/<lauf>.log (or the system's temp folder when the workspace is unu
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import os
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -175,47 +172,33 @@ def _open_instance(ws):
         ) from exc
 
 
-# needed by the themes and slow to load, so loaded in a thread while DuckDB reads the
-# deliveries (issue 15): simplemma's German dictionary (1.1 s to decode), scikit-learn with
-# the parts of scipy it loads (0.8 s). "module" is imported, "module:function" also called.
-# Great Expectations loads in the suites' own process (pipelines.suite_worker): in a thread
-# here it held Python's lock against the run's start (10,000 cases: slower than without).
-PREWARM = (
-    "transforms.themes.text:load_dictionary",
-    "sklearn.decomposition",
-    "sklearn.feature_extraction.text",
-)
-
-
-def _prewarm(items: tuple[str, ...]) -> None:
-    """Start loading `items` (see PREWARM) in a daemon thread. Python's import lock makes a
-    later import of the same module wait for it, never import it twice (load_dictionary has
-    its own lock); a failure here is ignored (the real use reports it where it is needed)."""
-
-    def load() -> None:
-        for item in items:
-            name, _, func = item.partition(":")
-            with contextlib.suppress(Exception):
-                module = importlib.import_module(name)
-                if func:
-                    getattr(module, func)()
-
-    threading.Thread(target=load, name="lagebild-prewarm", daemon=True).start()
-
-
 def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -> RunOutcome:
     """Materialise all assets (or `selection`) with their checks, in-process, under the
     workspace lock (taken before the Dagster instance is touched). `after(outcome)` runs
-    while the lock is still held (the command line prints its summary there)."""
+    while the lock is still held (the command line prints its summary there).
+
+    A whole run starts its contract-suites worker first: it loads Great Expectations (2–3 s)
+    beside this process's own start (Dagster and its storage), so that it is ready when the
+    check comes (pipelines.suite_worker)."""
+    from pipelines import suite_worker
+
+    _check_workspace(settings.workspace)
+    if selection is None:
+        suite_worker.start()
+    try:
+        return _run_locked(settings, selection, on_wait, after)
+    finally:
+        suite_worker.stop()  # not asked (a step before the checks failed): it ends here
+
+
+def _run_locked(settings: Settings, selection, on_wait, after) -> RunOutcome:
     import dagster as dg
 
     from kernel.warehouse import WorkspaceBusy, limit_memory, write_lock
-    from pipelines import observe, suite_worker
+    from pipelines import observe
     from pipelines.defs import all_asset_checks, all_assets
     from pipelines.resources import LagebildResource
 
-    _check_workspace(settings.workspace)
-    _prewarm(PREWARM)
     ws = settings.ws
     try:
         lock = write_lock(ws.lock_file, settings.lock_wait_seconds, on_wait)
@@ -224,8 +207,6 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
         raise UserError(str(exc)) from exc
     instance = None
     try:
-        if selection is None:  # a whole run: its contract suites, GX loaded meanwhile
-            suite_worker.start()
         ws.ensure()
         limit_memory(
             settings.duckdb_memory_limit,
@@ -260,7 +241,6 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
             after(outcome)
         return outcome
     finally:
-        suite_worker.stop()  # not asked (a step before the checks failed): it ends here
         if instance is not None:
             instance.dispose()  # closes the event log's kept connections (pipelines/event_log)
         lock.__exit__(None, None, None)

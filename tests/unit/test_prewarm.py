@@ -1,5 +1,5 @@
-"""What `lagebild run` loads in the background while DuckDB reads the deliveries
-(pipelines.runner.PREWARM): simplemma's German dictionary and scikit-learn."""
+"""What `lagebild run` loads in the background while it waits for its contract-suites worker
+(pipelines.prewarm.PREWARM): simplemma's German dictionary and scikit-learn."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib
 import threading
 import time
 
-from pipelines.runner import PREWARM
+from pipelines.prewarm import PREWARM
 from transforms.themes import text
 
 
