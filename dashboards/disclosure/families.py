@@ -19,7 +19,9 @@ end of a quarter and published per quarter only (a half-year's stock is its last
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import duckdb
@@ -38,10 +40,39 @@ GROUPS = ("provider_id", "program", "region_code")
 LEVELS = ("period", "half", "year")  # transforms roll-up bucket levels
 
 
+class Shared:
+    """Figures more than one family reads (the caseload roll-ups of `cases` and `active`, the
+    referral table of three families), computed once per build of the grid. Families are
+    built side by side: a second thread asking for a figure in the making waits for it. The
+    frames are handed out as copies, so no family sees another's changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._figures: dict[tuple, Future] = {}
+
+    def get(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        with self._lock:
+            future = self._figures.get(key)
+            mine = future is None
+            if mine:
+                future = self._figures[key] = Future()
+        if mine:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result().copy()
+
+
 @dataclass(frozen=True)
 class Context:
     con: duckdb.DuckDBPyConnection
     settings: Settings
+    shared: Shared | None = None  # one per build of the grid (publication.build)
+
+    def once(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """`compute()` once per build when the context shares figures, else every time."""
+        return compute() if self.shared is None else self.shared.get(key, compute)
 
 
 @dataclass(frozen=True)
@@ -105,15 +136,21 @@ def _parts(df: pd.DataFrame, keys: list[str], parts: Mapping[str, pd.Series]) ->
 # caseload
 
 
+def _caseload_at(ctx: Context, level: str, groups: tuple[str, ...]) -> pd.DataFrame:
+    """alle and case-management figures per bucket of `level` and `groups`, side by side."""
+
+    def compute() -> pd.DataFrame:
+        alle = rollup(ctx.con, group_by=[level, *groups], scope="alle")
+        cm = rollup(ctx.con, group_by=[level, *groups], scope="case_management")
+        keys = ["period", *groups]
+        return alle.merge(cm, on=keys, how="left", suffixes=("", "_cm")).fillna(0)
+
+    return ctx.once(("caseload", level, groups), compute)
+
+
 def _caseload(ctx: Context, levels=LEVELS) -> pd.DataFrame:
     """alle and case-management figures per bucket and group, side by side."""
-    frames = []
-    for level in levels:
-        alle = rollup(ctx.con, group_by=[level, *GROUPS], scope="alle")
-        cm = rollup(ctx.con, group_by=[level, *GROUPS], scope="case_management")
-        keys = ["period", *GROUPS]
-        frames.append(alle.merge(cm, on=keys, how="left", suffixes=("", "_cm")).fillna(0))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([_caseload_at(ctx, level, GROUPS) for level in levels], ignore_index=True)
 
 
 def _cases_leaves(ctx: Context) -> pd.DataFrame:
@@ -129,10 +166,7 @@ def _caseload_cells(ctx: Context, levels=LEVELS) -> pd.DataFrame:
     frames = []
     for groups in GROUP_PATTERNS:
         for level in levels:
-            keys = ["period", *groups]
-            alle = rollup(ctx.con, group_by=[level, *groups], scope="alle")
-            cm = rollup(ctx.con, group_by=[level, *groups], scope="case_management")
-            df = alle.merge(cm, on=keys, how="left", suffixes=("", "_cm")).fillna(0)
+            df = _caseload_at(ctx, level, groups)
             frames.append(df.assign(**{g: ALL for g in GROUPS if g not in groups}))
     return pd.concat(frames, ignore_index=True)
 
@@ -182,7 +216,8 @@ def _gap_cases_leaves(ctx: Context) -> pd.DataFrame:
 
 
 def _referral_table(ctx: Context) -> pd.DataFrame:
-    return gap_figures.referral_waits(ctx.con, group_by=["period", *GROUPS, "service_type"])
+    group_by = ["period", *GROUPS, "service_type"]
+    return ctx.once(("referrals",), lambda: gap_figures.referral_waits(ctx.con, group_by=group_by))
 
 
 def _referrals_leaves(ctx: Context) -> pd.DataFrame:

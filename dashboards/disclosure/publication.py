@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboards.disclosure.families import ALL, GROUPS, Context, Family, families
+from dashboards.disclosure.families import ALL, GROUPS, Context, Family, Shared, families
 from dashboards.disclosure.grid import Dimension, build_grid, flat_dimension, period_dimension
 from dashboards.disclosure.insiders import PROVIDER, insiders
 from dashboards.disclosure.linked import audit_grid
@@ -304,11 +304,12 @@ def build(
     workers = max(1, min(workers or os.cpu_count() or 1, len(fams)))
     memo = Memo.load(con) if reuse else None
     fresh: dict[str, tuple] = {}
+    shared = Shared()  # figures several families read: computed once (families.Shared)
 
     def one(family: Family) -> tuple:
         cursor = con.cursor()
         try:
-            return build_family(Context(cursor, settings), family, memo, fresh)
+            return build_family(Context(cursor, settings, shared), family, memo, fresh)
         finally:
             cursor.close()
 
