@@ -21,6 +21,8 @@ from dashboards.read.scope import (
     Source,
     Viewer,
     one_connection,
+    remembered,
+    remembering,
 )
 
 CASE_LEVEL_DENIED = "Fallbezogene Daten sind für diese Rolle nicht freigegeben."
@@ -57,14 +59,34 @@ def query(
                 raise AccessDenied(spec.denied)
             if spec.case_level and viewer.suppress_k is not None:
                 raise AccessDenied(PUBLISHED_DENIED)
-            with one_connection():  # all reads of the call (and of queries it calls): one
-                return func(source, viewer, filters, **options)
+            if not remembering() or not _plain(options):  # nothing to reuse
+                with one_connection():  # all reads of the call (and of queries it calls): one
+                    return func(source, viewer, filters, **options)
+            # inside a report's or release's block: asked again, answered again from
+            # the same snapshot; the source's settings are part of the question (by identity:
+            # the source in the key keeps them alive)
+            key = (spec.name, source, id(source.settings), viewer, filters)
+            return remembered(
+                (*key, tuple(sorted(options.items()))),
+                lambda: func(source, viewer, filters, **options),
+            )
 
         gated.spec = spec  # type: ignore[attr-defined]
         REGISTRY[spec.name] = gated
         return gated
 
     return declare
+
+
+def _plain(options: dict) -> bool:
+    """Options that can be part of a key as they are (a frame or a list cannot)."""
+
+    def plain(value) -> bool:
+        if isinstance(value, tuple):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, str | int | float | bool)
+
+    return all(plain(v) for v in options.values())
 
 
 CASE_LEVEL_ROLES = ("koordination", "evaluation", "traeger")

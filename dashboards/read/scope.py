@@ -17,6 +17,7 @@ suppressed.
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -313,23 +314,47 @@ _shared: ContextVar[dict[Path, duckdb.DuckDBPyConnection] | None] = ContextVar(
     "lagebild_read_connections", default=None
 )
 _shared_stack: ContextVar[contextlib.ExitStack] = ContextVar("lagebild_read_stack")
+# the results of the queries asked inside the current block (`remembered`)
+_results: ContextVar[dict | None] = ContextVar("lagebild_read_results", default=None)
 
 
 @contextlib.contextmanager
-def one_connection() -> Iterator[None]:
+def one_connection(*, remember: bool = False) -> Iterator[None]:
     """Within the block, `Source.read()` of a published copy shares one connection, opened by
-    the first read and closed when the block ends; a nested block uses the outer one."""
+    the first read and closed when the block ends; a nested block uses the outer one.
+    `remember`: a query asked again inside the block is answered from the first answer
+    (`remembered`; a report's or release's block)."""
     if _shared.get() is not None:
         yield
         return
     with contextlib.ExitStack() as stack:
         token = _shared.set({})
         stack_token = _shared_stack.set(stack)
+        results_token = _results.set({} if remember else None)
         try:
             yield
         finally:
+            _results.reset(results_token)
             _shared.reset(token)
             _shared_stack.reset(stack_token)
+
+
+def remembering() -> bool:
+    """True inside a `one_connection(remember=True)` block."""
+    return _results.get() is not None
+
+
+def remembered(key: tuple, compute):
+    """`compute()` once per `one_connection(remember=True)` block and `key`, every caller
+    getting a copy of its own: the block reads one connection's snapshot, so the same query
+    gives the same result. A report asks some figures more than once (the data basis, process
+    quality); the three reports of a run are built in one block (reports.write_all)."""
+    store = _results.get()
+    if store is None:
+        return compute()
+    if key not in store:
+        store[key] = compute()
+    return copy.deepcopy(store[key])
 
 
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

