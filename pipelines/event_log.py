@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 from pathlib import Path
 
 KEPT = 4  # database files with an open connection: the index, the run's, a few read
@@ -45,6 +46,22 @@ def _kept_engine(url: str, connect_args: dict, *, watched: bool = True):
     engine = create_engine(url, pool_size=1, max_overflow=0, connect_args=connect_args)
     event.listen(engine, "connect", lambda dbapi_con, _: dbapi_con.execute(pragma))
     return engine
+
+
+def made_durable(engine, path: str) -> None:
+    """The index's entries onto the disk at the end of the run, not at SQLite's next
+    checkpoint: copied into the database file (a reader such as the Dagster UI may keep the
+    file open, and then closing copies nothing). A reader in the middle of a read transaction
+    holds the copy back; then the write-ahead log itself is synced (with `NO_WAIT` a commit
+    does not), so what the run wrote survives a power loss either way."""
+    with engine.connect() as conn:
+        busy, log, copied = conn.exec_driver_sql(CHECKPOINT_NOW).fetchone()
+    if busy or copied < log:
+        fd = os.open(f"{path}-wal", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def keep_connections(instance) -> bool:
@@ -84,8 +101,9 @@ def keep_connections(instance) -> bool:
             url, timeout, watched=shard != INDEX_SHARD_NAME
         )
         engines[shard] = engine  # most recently used last
-        while len(engines) > KEPT:
-            engines.popitem(last=False)[1].dispose()
+        while len(engines) > KEPT:  # the least recently used, never the index (`made_durable`)
+            oldest = next(name for name in engines if name != INDEX_SHARD_NAME)
+            engines.pop(oldest).dispose()
         return engine
 
     @contextlib.contextmanager
@@ -108,10 +126,8 @@ def keep_connections(instance) -> bool:
     def dispose_all() -> None:
         index = engines.get(INDEX_SHARD_NAME)
         if index is not None:
-            # the run's index entries onto the disk now, not at SQLite's next checkpoint (a
-            # reader, such as the Dagster UI, may keep the file open: then closing does not)
-            with contextlib.suppress(Exception), storage._db_lock, index.connect() as conn:
-                conn.exec_driver_sql(CHECKPOINT_NOW)
+            with contextlib.suppress(Exception), storage._db_lock:
+                made_durable(index, storage.path_for_shard(INDEX_SHARD_NAME))
         while engines:
             engines.popitem()[1].dispose()
         dispose()

@@ -177,34 +177,37 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
     workspace lock (taken before the Dagster instance is touched). `after(outcome)` runs
     while the lock is still held (the command line prints its summary there).
 
-    A whole run starts its contract-suites worker first: it loads Great Expectations (2–3 s)
-    beside this process's own start (Dagster and its storage), so that it is ready when the
-    check comes (pipelines.suite_worker)."""
+    A whole run starts its contract-suites worker as soon as it holds the lock: the worker
+    loads Great Expectations (2–3 s) beside this process's own start (Dagster and its
+    storage), so that it is ready when the check comes (pipelines.suite_worker); a run still
+    waiting for the lock loads nothing beside the run that holds it."""
+    from kernel.warehouse import WorkspaceBusy, write_lock
     from pipelines import suite_worker
 
     _check_workspace(settings.workspace)
-    if selection is None:
-        suite_worker.start()
     try:
+        lock = write_lock(settings.ws.lock_file, settings.lock_wait_seconds, on_wait)
+        lock.__enter__()
+    except WorkspaceBusy as exc:
+        raise UserError(str(exc)) from exc
+    try:
+        if selection is None:
+            suite_worker.start()
         return _run_locked(settings, selection, on_wait, after)
     finally:
         suite_worker.stop()  # not asked (a step before the checks failed): it ends here
+        lock.__exit__(None, None, None)
 
 
 def _run_locked(settings: Settings, selection, on_wait, after) -> RunOutcome:
     import dagster as dg
 
-    from kernel.warehouse import WorkspaceBusy, limit_memory, write_lock
+    from kernel.warehouse import limit_memory
     from pipelines import observe
     from pipelines.defs import all_asset_checks, all_assets
     from pipelines.resources import LagebildResource
 
     ws = settings.ws
-    try:
-        lock = write_lock(ws.lock_file, settings.lock_wait_seconds, on_wait)
-        lock.__enter__()
-    except WorkspaceBusy as exc:
-        raise UserError(str(exc)) from exc
     instance = None
     try:
         ws.ensure()
@@ -243,7 +246,6 @@ def _run_locked(settings: Settings, selection, on_wait, after) -> RunOutcome:
     finally:
         if instance is not None:
             instance.dispose()  # closes the event log's kept connections (pipelines/event_log)
-        lock.__exit__(None, None, None)
 
 
 def _collect_failures(ws, result, outcome: RunOutcome) -> None:

@@ -59,17 +59,11 @@ def query(
                 raise AccessDenied(spec.denied)
             if spec.case_level and viewer.suppress_k is not None:
                 raise AccessDenied(PUBLISHED_DENIED)
-            if not remembering() or not _plain(options):  # nothing to reuse
+            key = _question(spec.name, source, viewer, filters, options)
+            if key is None:  # outside a report's or release's block: nothing to reuse
                 with one_connection():  # all reads of the call (and of queries it calls): one
                     return func(source, viewer, filters, **options)
-            # inside a report's or release's block: asked again, answered again from
-            # the same snapshot; the source's settings are part of the question (by identity:
-            # the source in the key keeps them alive)
-            key = (spec.name, source, id(source.settings), viewer, filters)
-            return remembered(
-                (*key, tuple(sorted(options.items()))),
-                lambda: func(source, viewer, filters, **options),
-            )
+            return remembered(key, lambda: func(source, viewer, filters, **options))
 
         gated.spec = spec  # type: ignore[attr-defined]
         REGISTRY[spec.name] = gated
@@ -78,15 +72,28 @@ def query(
     return declare
 
 
-def _plain(options: dict) -> bool:
-    """Options that can be part of a key as they are (a frame or a list cannot)."""
+def _question(name: str, source: Source, viewer: Viewer, filters: Filters, options: dict):
+    """The key of a call inside a report's or release's block (`scope.remembered`), or None:
+    outside such a block, or a call that cannot be keyed as it is (an option or filter that
+    is a list or a frame). The source's settings count by identity (the source in the key
+    keeps them alive); an option by its type as well (True is not 1)."""
+    if not remembering():
+        return None
 
     def plain(value) -> bool:
         if isinstance(value, tuple):
             return all(plain(v) for v in value)
         return value is None or isinstance(value, str | int | float | bool)
 
-    return all(plain(v) for v in options.values())
+    if not all(plain(v) for v in options.values()):
+        return None
+    typed = tuple(sorted((k, type(v).__name__, v) for k, v in options.items()))
+    key = (name, source, id(source.settings), viewer, filters, typed)
+    try:
+        hash(key)
+    except TypeError:  # filters of lists (`Filters(providers=[...])`)
+        return None
+    return key
 
 
 CASE_LEVEL_ROLES = ("koordination", "evaluation", "traeger")

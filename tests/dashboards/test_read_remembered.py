@@ -53,7 +53,12 @@ def test_another_role_filter_or_option_is_another_question(workspace, counted):
         counted(src, koordination, label="b")
         counted(src, koordination, parts=["x"])  # a list: not part of a key, asked again
         counted(src, koordination, parts=["x"])
-    assert len(CALLS) == 6
+        counted(src, koordination, label=True)  # True is not 1
+        counted(src, koordination, label=1)
+        listed = read.Filters(providers=["jmd-essen"])  # a list in the filters: asked again
+        counted(src, koordination, listed)
+        counted(src, koordination, listed)
+    assert len(CALLS) == 10
 
 
 def test_a_role_the_query_is_not_for_is_refused_even_after_another_asked(workspace, counted):

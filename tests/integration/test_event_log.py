@@ -183,6 +183,35 @@ def test_the_index_is_in_its_file_once_the_run_s_instance_is_disposed(tmp_path):
         reader.close()
 
 
+def test_a_reader_holding_the_index_back_gets_the_log_synced_instead(tmp_path, monkeypatch):
+    """A reader in the middle of a read transaction (begun before the run wrote) keeps the
+    checkpoint from copying anything into the file; then the write-ahead log itself is synced,
+    so the run's entries survive a power loss all the same."""
+    import pipelines.event_log as event_log
+
+    synced = []  # the files synced by path (os is the one module: others' syncs are here too)
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(event_log.os, "fsync", fsync)
+    instance = _instance(tmp_path / "home", keep=True)
+    dg.materialize([counted], instance=instance)  # the index exists, in WAL mode
+    index = _index_db(instance)
+    reader = sqlite3.connect(index, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM asset_check_executions").fetchone()  # a snapshot
+        dg.materialize([counted, rules], instance=instance)
+        instance.dispose()
+        assert _checks_in_file(index) == 0  # held back by the reader ...
+        assert synced.count(f"{index}-wal") == 1  # ... so the log went onto the disk
+    finally:
+        reader.close()
+
+
 KILLED_RUN = """
 import os, sys
 import dagster as dg

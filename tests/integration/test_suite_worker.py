@@ -84,6 +84,44 @@ def test_a_whole_run_validates_in_the_worker_and_leaves_no_process(tmp_path, ing
     assert children_running_the_worker() == []
 
 
+def test_a_run_waiting_for_the_lock_loads_no_worker_beside_the_run_holding_it(tmp_path):
+    """The worker starts once the run holds the workspace lock: a second run queued behind a
+    working one must not load Great Expectations (2–3 s of CPU, 260 MB) against it."""
+    from kernel.errors import UserError
+    from kernel.settings import load_settings
+    from pipelines.runner import run_pipeline
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "lagebild.yaml").write_text("lock_wait_seconds: 2\n")
+    seen: list[list] = []
+
+    def waiting(message: str) -> None:  # called while the run waits for the lock
+        time.sleep(0.5)  # a worker started before the lock would be running by now
+        seen.append(children_running_the_worker())
+
+    holder = subprocess.Popen(  # another process holds the lock (it is re-entrant in one)
+        [
+            sys.executable,
+            "-c",
+            "import time; from pathlib import Path; from kernel.warehouse import write_lock\n"
+            f"with write_lock(Path({str(ws / '.lagebild.lock')!r})):\n"
+            "    print('gesperrt', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert holder.stdout.readline().strip() == "gesperrt"
+        with pytest.raises(UserError, match="anderen Lauf"):
+            run_pipeline(load_settings(ws, tmp_path / "inbox"), on_wait=waiting)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert seen == [[]]
+
+
 def test_the_worker_finds_what_the_run_itself_finds_and_returns_no_value(broken_warehouse):
     here = suite_worker.validate_tables(broken_warehouse, NAMES, "true", [])
     suite_worker.start()
