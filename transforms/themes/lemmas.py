@@ -97,7 +97,7 @@ def _german(path: Path):
 
 
 def load(path: Path | None = None) -> None:
-    """Load the dictionary (the run does it in the background: pipelines.runner.PREWARM)."""
+    """Load the dictionary (the run does it in the background: pipelines.prewarm)."""
     _german(path or cache_path())
 
 

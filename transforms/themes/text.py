@@ -76,9 +76,9 @@ def load_dictionary() -> None:
     """Load simplemma's German dictionary (transforms.themes.lemmas: stored at installation,
     else decoded, 1.1-1.2 s of Python, ~100 MB), once per process.
 
-    `lagebild run` starts it in the background (pipelines.runner.PREWARM) while DuckDB reads
-    the deliveries; a themes step that comes first waits for that load instead of loading
-    the dictionary a second time beside it."""
+    `lagebild run` starts it in the background (pipelines.prewarm) while it waits for its
+    contract-suites worker; a themes step that comes first waits for that load instead of
+    loading the dictionary a second time beside it."""
     global _dictionary_loaded
     if _dictionary_loaded:
         return
