@@ -29,6 +29,23 @@ def workspace(tmp_path_factory):
     return root
 
 
+@pytest.fixture()
+def warehouse(workspace, tmp_path):
+    """A writable copy of the fixture's warehouse (its marts) and its settings."""
+    import shutil
+
+    from dashboards import read
+    from kernel.warehouse import connect
+
+    src = read.Source.of(workspace)
+    path = tmp_path / "lagebild.duckdb"
+    shutil.copy(src.ws.published_db_path, path)
+    path.chmod(0o600)
+    con = connect(path)
+    yield con, src.settings
+    con.close()
+
+
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches():
     """st.cache_data survives between AppTest runs in one process; so do the published copies

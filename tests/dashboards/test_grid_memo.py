@@ -5,13 +5,9 @@ the one a build from scratch gives."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-
-import pytest
 
 from dashboards import read
 from dashboards.disclosure import publication
-from kernel.warehouse import connect
 
 IGNORED = {"seconds", "reused"}
 
@@ -24,18 +20,6 @@ def _same(built: dict, scratch: dict) -> None:
         assert {k: v for k, v in summary.items() if k not in IGNORED} == {
             k: v for k, v in other_summary.items() if k not in IGNORED
         }, name
-
-
-@pytest.fixture()
-def warehouse(workspace, tmp_path):
-    """A writable copy of the fixture's warehouse (its marts) and its settings."""
-    src = read.Source.of(workspace)
-    path = tmp_path / "lagebild.duckdb"
-    shutil.copy(src.ws.published_db_path, path)
-    path.chmod(0o600)
-    con = connect(path)
-    yield con, src.settings
-    con.close()
 
 
 def _reused(built: dict) -> set[str]:

@@ -5,17 +5,14 @@ family sees another's changes to them."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 
 import pandas as pd
 import pytest
 
-from dashboards import read
 from dashboards.disclosure import publication
 from dashboards.disclosure.families import Context, Shared, families
-from kernel.warehouse import connect
 
 SHARING = ("cases", "active", "referrals", "started", "waiting")
 
@@ -55,17 +52,6 @@ def test_a_failure_reaches_every_family_that_asked():
     for _ in range(2):
         with pytest.raises(RuntimeError, match="Abfrage fehlgeschlagen"):
             shared.get(("caseload", "period", ()), broken)
-
-
-@pytest.fixture()
-def warehouse(workspace, tmp_path):
-    src = read.Source.of(workspace)
-    path = tmp_path / "lagebild.duckdb"
-    shutil.copy(src.ws.published_db_path, path)
-    path.chmod(0o600)
-    con = connect(path)
-    yield con, src.settings
-    con.close()
 
 
 def test_families_that_share_figures_get_what_their_own_queries_give(warehouse):

@@ -14,6 +14,7 @@ import pytest
 
 from pipelines.cli import main
 from tests.hostile.corpus import cases_csv, folder
+from tests.workspace_lock import lock_held_elsewhere
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,24 +130,8 @@ def test_a_second_run_waits_then_stops_with_a_clear_message(tmp_path, inbox, cap
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "lagebild.yaml").write_text("lock_wait_seconds: 1\n")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from pathlib import Path; from kernel.warehouse import write_lock\n"
-            f"with write_lock(Path({str(ws / '.lagebild.lock')!r})):\n"
-            "    print('gesperrt', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "gesperrt"
+    with lock_held_elsewhere(ws) as holder:
         err = cannot_run(capsys, "--inbox", inbox, "--workspace", ws)
-    finally:
-        holder.kill()
-        holder.wait()
     assert "wird gerade von einem anderen Lauf beschrieben" in err
     assert f"Prozess {holder.pid}" in err and "lock_wait_seconds" in err
     assert not (ws / ".dagster").exists()  # nothing of the instance before the lock

@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.cli import main
 from tests.fixtures import messy
+from tests.workspace_lock import lock_held_elsewhere
 
 LAGEBILD = Path(sys.executable).parent / "lagebild"
 
@@ -65,20 +66,7 @@ def test_run_on_a_busy_workspace_fails_fast_with_a_clear_message(tmp_path):
     (tmp_path / "inbox").mkdir()
     (tmp_path / "ws").mkdir()
     (tmp_path / "ws" / "lagebild.yaml").write_text("lock_wait_seconds: 1\n")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from kernel.warehouse import write_lock\n"
-            f"with write_lock(Path({str(tmp_path / 'ws' / '.lagebild.lock')!r})):\n"
-            "    print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(tmp_path / "ws"):
         res = subprocess.run(
             [
                 str(LAGEBILD),
@@ -92,8 +80,6 @@ def test_run_on_a_busy_workspace_fails_fast_with_a_clear_message(tmp_path):
             text=True,
             timeout=120,
         )
-    finally:
-        holder.kill()
     assert res.returncode == 2
     assert "wird gerade von einem anderen Lauf beschrieben" in res.stderr
     assert "Traceback" not in res.stderr

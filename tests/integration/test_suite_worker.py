@@ -20,6 +20,7 @@ from data_contracts import load_contract
 from kernel.warehouse import writer
 from pipelines import suite_worker
 from tests.integration.test_ingest_pipeline import cases_delivery, check_metadata, run
+from tests.workspace_lock import lock_held_elsewhere
 
 pytestmark = pytest.mark.slow
 
@@ -100,25 +101,8 @@ def test_a_run_waiting_for_the_lock_loads_no_worker_beside_the_run_holding_it(tm
         time.sleep(0.5)  # a worker started before the lock would be running by now
         seen.append(children_running_the_worker())
 
-    holder = subprocess.Popen(  # another process holds the lock (it is re-entrant in one)
-        [
-            sys.executable,
-            "-c",
-            "import time; from pathlib import Path; from kernel.warehouse import write_lock\n"
-            f"with write_lock(Path({str(ws / '.lagebild.lock')!r})):\n"
-            "    print('gesperrt', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert holder.stdout.readline().strip() == "gesperrt"
-        with pytest.raises(UserError, match="anderen Lauf"):
-            run_pipeline(load_settings(ws, tmp_path / "inbox"), on_wait=waiting)
-    finally:
-        holder.kill()
-        holder.wait()
+    with lock_held_elsewhere(ws), pytest.raises(UserError, match="anderen Lauf"):
+        run_pipeline(load_settings(ws, tmp_path / "inbox"), on_wait=waiting)
     assert seen == [[]]
 
 
