@@ -179,10 +179,11 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
 
     A whole run starts its contract-suites worker as soon as it holds the lock: the worker
     loads Great Expectations (2–3 s) beside this process's own start (Dagster and its
-    storage), so that it is ready when the check comes (pipelines.suite_worker); a run still
-    waiting for the lock loads nothing beside the run that holds it."""
+    storage), so that it is ready when the check comes (pipelines.suite_worker), and once that
+    worker is done, the reports' worker (pipelines.report_worker); a run still waiting for the
+    lock loads nothing beside the run that holds it."""
     from kernel.warehouse import WorkspaceBusy, write_lock
-    from pipelines import suite_worker
+    from pipelines import report_worker, suite_worker
 
     _check_workspace(settings.workspace)
     try:
@@ -192,10 +193,11 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
         raise UserError(str(exc)) from exc
     try:
         if selection is None:
-            suite_worker.start()
+            suite_worker.start(then=report_worker.start)
         return _run_locked(settings, selection, on_wait, after)
     finally:
         suite_worker.stop()  # not asked (a step before the checks failed): it ends here
+        report_worker.stop()  # the same
         lock.__exit__(None, None, None)
 
 

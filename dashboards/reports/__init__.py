@@ -212,10 +212,12 @@ def write_all(
     out_dir: str | Path | None = None,
     formats: tuple[str, ...] = FORMATS,
     on_pdf_error=None,
+    kinds: tuple[str, ...] = tuple(KINDS),
 ) -> list[Path]:
-    """All three reports for `period` (default: the last complete quarter up to as_of) in
-    every format, into WORKSPACE/reports/ unless `out_dir` is given; each report's content is
-    built once. Used by the Dagster asset `reports` (and so by `lagebild demo`).
+    """The reports of `kinds` (default: all three) for `period` (default: the last complete
+    quarter up to as_of) in every format, into WORKSPACE/reports/ unless `out_dir` is given;
+    each report's content is built once. Used by the Dagster asset `reports` (and so by
+    `lagebild demo`), which writes two of them in a helper process (pipelines.report_worker).
     `on_pdf_error(path, error)`: called instead of raising when a PDF cannot be printed."""
     src = read.Source.of(workspace)
     period = period or default_period(src.workspace)
@@ -246,7 +248,7 @@ def write_all(
     # figure two reports show is read once (remember: 0.2 s at 10,000 cases)
     with ThreadPoolExecutor(max_workers=3) as pool, one_connection(remember=True):
         try:
-            for kind in KINDS:
+            for kind in kinds:
                 report = build_report(src, kind, period, src.viewer("koordination"))
                 for suffix in formats:
                     out = report_file(target, kind, period, suffix)

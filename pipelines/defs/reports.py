@@ -6,7 +6,9 @@ dashboards show. PDFs only when asked (`report_pdf`: `lagebild run --pdf`, lageb
 `lagebild demo`): printing them is most of the step's time (issue 15, docs/decisions.md), and
 the PDF is the HTML on paper. Without Chromium they are skipped with a warning. The period's
 PDFs of an earlier run are removed before the reports are written: one not printed again (not
-asked, or Chromium failed) would show older figures than the HTML beside it. Without data
+asked, or Chromium failed) would show older figures than the HTML beside it. Two of the three
+reports are written in a helper process while this one writes the third
+(pipelines.report_worker). Without data
 (every delivery quarantined, or as_of before all data) there is nothing to report: the asset
 says so and the run still completes.
 """
@@ -31,7 +33,8 @@ from pipelines.resources import LagebildResource
     ),
 )
 def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
-    from dashboards.reports import FORMATS, KINDS, default_period, report_file, write_all
+    from dashboards.reports import FORMATS, KINDS, default_period, report_file
+    from pipelines import report_worker
 
     settings = lagebild.settings()
     ws = settings.ws
@@ -55,7 +58,7 @@ def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
                 old.unlink()
                 removed.append(old.name)
         formats = FORMATS if settings.report_pdf else tuple(f for f in FORMATS if f != ".pdf")
-        written = write_all(ws.root, period, formats=formats, on_pdf_error=pdf_failed)
+        written, place = report_worker.write_reports(ws.root, period, formats, pdf_failed)
     if removed and not settings.report_pdf:
         context.log.info(
             f"Ältere PDF-Fassung entfernt ({', '.join(removed)}): sie zeigte einen früheren"
@@ -66,6 +69,7 @@ def reports(context, lagebild: LagebildResource) -> dg.MaterializeResult:
         "files_written": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
         "files": len(written),
         "pdf": "gedruckt" if settings.report_pdf else "nicht angefordert",
+        "written_by": place,  # where the evaluation and funders' reports were written
     }
     if skipped:
         metadata["pdf_skipped"] = ", ".join(skipped)

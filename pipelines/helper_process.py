@@ -1,0 +1,185 @@
+"""A run's helper processes: one request each, answered over a pipe (issue 15).
+
+A run's process holds Python's lock for its own work, so Python work moved to a thread only
+waits for it; on the second core, in a process of its own, it runs beside the run. A helper
+is started with this checkout's packages, loads what it needs (`prepare`) while the run goes
+on, answers one request (a JSON line on stdin) with one JSON line on its original stdout
+(anything the libraries print goes to stderr), and ends without the interpreter's teardown.
+It ends as well as soon as the run's process is gone (killed hard, SIGTERM): an orphan would
+keep working against the next run.
+
+From the moment the request arrives, loading included, a thread of the helper sends a sign
+of life every HEARTBEAT_SECONDS, once its other threads have worked MIN_WORK_SECONDS of CPU
+time since the last one. The run gives a helper up after `silence` seconds without a complete
+line: a stopped or frozen process stays silent, and so does one whose work hangs without
+using CPU time (a deadlock, a read that never returns). Whatever a helper cannot answer, the
+run does itself, so a result never depends on a helper (docs/decisions.md, „zwölfter Teil“).
+
+The helpers: the contract suites (`pipelines.suite_worker`) and two of the three reports
+(`pipelines.report_worker`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]  # the helper imports this checkout's packages
+PARENT_ENV = "LAGEBILD_HELPER_PARENT"  # the run's process id: the helper ends when it is gone
+HEARTBEAT_SECONDS = 1.0  # the asked helper's signs of life, one line each
+# a beat needs Python's lock for a moment only, and comes only once the other threads have
+# worked this much CPU time since the last one: a helper whose work hangs without working
+# (0.05 ms a second, its parent check included, so under 3 ms a minute) falls silent, one
+# the machine starves to 1 ms a second still beats at least every 50 s
+MIN_WORK_SECONDS = 0.05
+ALIVE = {"alive": True}
+MAX_LINE_BYTES = 1 << 20  # a longer line from a helper is no answer
+H = TypeVar("H", bound="Helper")
+
+
+class Helper:
+    """A helper process, seen from the run: started once, asked once, then gone."""
+
+    def __init__(self, module: str) -> None:
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path, PARENT_ENV: str(os.getpid())}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # a failure is done again by the run, not passed on
+            env=env,
+            cwd=str(ROOT),
+        )
+
+    def answer(self, request: dict, silence: float, log=None):
+        """The helper's answer to `request` (its JSON, signs of life skipped), or None when it
+        gives none: it is gone, answers no JSON, or sends no line for `silence` seconds. Its
+        exit is not waited for here (`stop`)."""
+        if self.proc.poll() is not None:
+            return None
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.close()
+            for line in _lines(self.proc.stdout.fileno(), silence):
+                message = json.loads(line)
+                if not _is_beat(message):
+                    return message
+        except TimeoutError:
+            if log is not None:
+                log.info("Der Hilfsprozess gab %.0f s kein Lebenszeichen.", silence)
+        except (OSError, ValueError, TypeError):
+            pass
+        return None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:  # it holds nothing that needs a clean exit
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
+def start(make: Callable[[], H]) -> H | None:
+    """A helper made by `make`, or None where it would not help: one core (nothing to gain
+    beside the run, only memory to lose), or no interpreter to start (embedded)."""
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+    try:
+        return make()
+    except (OSError, TypeError):  # TypeError: no sys.executable
+        return None
+
+
+def _lines(fd: int, silence: float):
+    """The lines arriving on `fd` until its end, read from the descriptor itself (a buffered
+    reader would hide what it already holds from `select`). TimeoutError when `silence`
+    seconds pass without a complete line (a byte now and then is no sign of life); ValueError
+    for a line longer than MAX_LINE_BYTES (an answer is a few kilobytes)."""
+    pending = bytearray()
+    deadline = time.monotonic() + silence
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise TimeoutError
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        searched = len(pending)  # the newline can only be in what just came
+        pending += chunk
+        while (end := pending.find(b"\n", searched)) >= 0:
+            yield bytes(pending[:end])
+            del pending[: end + 1]
+            searched = 0
+            deadline = time.monotonic() + silence
+        if len(pending) > MAX_LINE_BYTES:
+            raise ValueError("line too long")
+
+
+def _is_beat(message) -> bool:
+    return isinstance(message, dict) and message == ALIVE and message["alive"] is True
+
+
+def work_seconds() -> float:
+    """CPU seconds of this process outside the calling thread: what the beat thread asks
+    before each sign of life (its own beats and sleeps do not count)."""
+    return time.process_time() - time.thread_time()
+
+
+def _exit_with_parent() -> None:
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
+
+
+def serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict]) -> None:
+    """A helper's life: `prepare()` at once, then `answer(request, prepared)` for the one
+    request, its dict sent as the answer line ({"error": <exception type>} when it raises:
+    the message might quote data), and leave."""
+    threading.Thread(target=_exit_with_parent, name="lagebild-parent", daemon=True).start()
+    answer_to = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    writing = threading.Lock()  # a beat never splits the answer's line
+
+    def say(message: dict) -> None:
+        with writing:
+            answer_to.write(json.dumps(message) + "\n")
+            answer_to.flush()
+
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+
+    def listen() -> None:
+        line = sys.stdin.readline()
+        requests.put(line)
+        worked = work_seconds()
+        if line:
+            say(ALIVE)
+        while line:
+            time.sleep(HEARTBEAT_SECONDS)
+            if work_seconds() - worked >= MIN_WORK_SECONDS:
+                say(ALIVE)
+                worked = work_seconds()
+
+    threading.Thread(target=listen, name="lagebild-beat", daemon=True).start()
+    prepared = prepare()
+    line = requests.get()
+    if not line:
+        os._exit(0)  # the run ended without asking
+    try:
+        reply = answer(json.loads(line), prepared)
+    except Exception as exc:  # the run does the work itself then
+        reply = {"error": type(exc).__name__}
+    say(reply)
+    os._exit(0)

@@ -1,0 +1,195 @@
+"""The run's reports worker (pipelines.report_worker): two of the three reports written in a
+process of its own, the same files as the run's process writes, and never a report missing
+because of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+from dashboards.reports import KINDS, write_all
+from kernel.workspace import Workspace
+from pipelines import report_worker
+from tests.dashboards.fixture_warehouse import build
+
+PERIOD = "2026-Q3"
+FORMATS = (".html", ".xlsx")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+STAMP = re.compile(r"\d\d\.\d\d\.\d\d\d\d \d\d:\d\d")  # when a report was generated
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    root = tmp_path / "ws"
+    build(Workspace(root).published_db_path)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left():
+    yield
+    report_worker.stop()
+    assert workers_running() == []
+
+
+def workers_running() -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+            if "pipelines.report_worker" in command and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def expected_files(root: Path) -> list[Path]:
+    return sorted(Workspace(root).reports_dir / f"{k}_{PERIOD}{s}" for k in KINDS for s in FORMATS)
+
+
+def content(path: Path) -> object:
+    """What a reader gets from a report file, without what differs from one writing to the
+    next: plotly's random element ids and the time the report was generated."""
+    if path.suffix == ".html":
+        return STAMP.sub("", UUID.sub("", path.read_text(encoding="utf-8")))
+    with zipfile.ZipFile(path) as z:  # the data-basis sheet holds the time as a number
+        return {
+            n: re.sub(rb"<v>4\d{4}\.\d+</v>", b"", z.read(n))
+            for n in z.namelist()
+            if n != "docProps/core.xml"
+        }
+
+
+def report_lines(root: Path) -> list[dict]:
+    log = Workspace(root).root / "audit" / "access.jsonl"
+    lines = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if x]
+    return [x for x in lines if x["event"] == "report"]
+
+
+def test_the_worker_writes_the_same_reports_as_the_run(ws, tmp_path):
+    report_worker.start()
+    written, place = report_worker.write_reports(ws, PERIOD, FORMATS, None)
+    assert place == report_worker.THERE
+    assert sorted(written) == expected_files(ws)
+    here = tmp_path / "here"
+    write_all(ws, PERIOD, out_dir=here, formats=FORMATS)
+    for path in written:
+        assert content(path) == content(here / path.name), path.name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+def test_each_report_is_on_the_access_log_once_as_the_pipelines(ws):
+    report_worker.start()
+    report_worker.write_reports(ws, PERIOD, FORMATS, None)
+    logged = sorted((x["object"], x["format"], x["source"]) for x in report_lines(ws))
+    assert logged == sorted((k, s[1:], "pipeline") for k in KINDS for s in FORMATS)
+
+
+def test_without_a_worker_the_run_writes_all_three(ws):
+    written, place = report_worker.write_reports(ws, PERIOD, FORMATS, None)
+    assert place == report_worker.HERE and sorted(written) == expected_files(ws)
+
+
+def fake_worker(says: str) -> report_worker.ReportWorker:
+    """A ReportWorker whose process reads the request and then runs `says` (Python)."""
+    worker = report_worker.ReportWorker.__new__(report_worker.ReportWorker)
+    script = f"import sys, time, json; request = json.loads(sys.stdin.readline()); {says}"
+    worker.proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    return worker
+
+
+def answer(written) -> str:
+    return f"print(json.dumps({{'written': {written}}}), flush=True)"
+
+
+@pytest.mark.parametrize(
+    "says",
+    [
+        answer("[]"),  # nothing written
+        answer("['/etc/passwd']"),  # not a report
+        # the run's own report, claimed by the worker
+        answer("[request['workspace'] + '/reports/lenkungsgruppe_2026-Q3.html']"),
+        answer("[1, 2]"),
+        "print(json.dumps({'error': 'ReportError'}), flush=True)",
+        "print('kein JSON', flush=True)",
+        "sys.exit(3)",
+    ],
+)
+def test_a_worker_that_does_not_answer_as_asked_leaves_its_reports_to_the_run(ws, says):
+    report_worker._worker = fake_worker(says)
+    written, place = report_worker.write_reports(ws, PERIOD, FORMATS, None)
+    assert place == report_worker.HERE
+    assert sorted(written) == expected_files(ws)
+    assert all(p.exists() for p in written)
+
+
+@pytest.mark.timeout(120)
+def test_a_silent_worker_is_given_up_and_the_run_writes_its_reports(ws, monkeypatch):
+    monkeypatch.setattr(report_worker, "SILENCE_SECONDS", 2.0)
+    report_worker.start()
+    proc = report_worker._worker.proc
+    os.kill(proc.pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    written, place = report_worker.write_reports(ws, PERIOD, FORMATS, None)
+    assert place == report_worker.HERE and time.monotonic() - t0 < 60
+    assert sorted(written) == expected_files(ws)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_a_pdf_the_worker_cannot_print_is_left_to_the_run(ws, monkeypatch):
+    """No Chromium for the worker: it fails, and the run writes its reports and says which
+    PDFs it could not print (here: none can be printed, by either process)."""
+    monkeypatch.setenv("LAGEBILD_CHROMIUM", "/bin/false")
+    report_worker.start()
+    failed = []
+    written, place = report_worker.write_reports(
+        ws, PERIOD, (*FORMATS, ".pdf"), lambda path, exc: failed.append(path.name)
+    )
+    assert place == report_worker.HERE
+    assert sorted(failed) == sorted(f"{k}_{PERIOD}.pdf" for k in KINDS)
+    assert sorted(written) == expected_files(ws)
+
+
+def test_a_failure_of_the_runs_own_report_stops_the_worker(ws, monkeypatch):
+    import dashboards.reports as reports
+
+    report_worker.start()
+    proc = report_worker._worker.proc
+
+    def fails(*args, kinds=tuple(KINDS), **kwargs):
+        raise reports.ReportError("kaputt")
+
+    monkeypatch.setattr(reports, "write_all", fails)
+    with pytest.raises(reports.ReportError):
+        report_worker.write_reports(ws, PERIOD, FORMATS, None)
+    assert proc.poll() is not None and workers_running() == []
+
+
+def test_the_worker_starts_once_the_contract_suites_are_done(monkeypatch):
+    """One helper at a time on the second core: `then` runs when the suites' worker has
+    answered, not when the run ends without asking it."""
+    from pipelines import suite_worker
+
+    started = []
+    suite_worker.start(then=lambda: started.append("berichte"))
+    suite_worker.stop()
+    assert started == []
+    monkeypatch.setattr(suite_worker.SuiteWorker, "ask", lambda self, request: None)
+    monkeypatch.setattr(suite_worker, "validate_tables", lambda *a, **k: {})
+    suite_worker.start(then=lambda: started.append("berichte"))
+    suite_worker.validate(Path("/nicht/da.duckdb"), [], "true", [])
+    assert started == ["berichte"]
