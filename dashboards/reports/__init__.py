@@ -17,6 +17,8 @@ pipeline's `reports` asset) is owner-only and goes to the access log (kernel/acc
 from __future__ import annotations
 
 import getpass
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -125,15 +127,23 @@ def _check_format(out: str | Path) -> Path:
 
 
 def write(report: Report, out: str | Path) -> Path:
-    """Write a built report; the format follows the suffix (.html, .pdf, .xlsx). Owner-only."""
+    """Write a built report; the format follows the suffix (.html, .pdf, .xlsx). Owner-only.
+
+    Written beside `out` and swapped in whole: a writer stopped halfway (a run killed, the
+    reports' worker given up) leaves the file before it, never a truncated one; a link put in
+    its place is replaced, not written through."""
     from dashboards.reports.render import write_html, write_pdf, write_xlsx
 
     out = _check_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = {".html": write_html, ".pdf": write_pdf, ".xlsx": write_xlsx}[out.suffix.lower()]
-    written = writer(report, out)
-    written.chmod(0o600)
-    return written
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        writer(report, tmp).chmod(0o600)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
 
 
 def _os_user() -> str:

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -289,8 +290,14 @@ def write_pdf_page(page_html: str, out: Path) -> Path:
         page.write_text(page_html, encoding="utf-8")
         tmp_pdf = Path(tmp) / "bericht.pdf"
         print_pdf(page, tmp_pdf)
-        shutil.move(str(tmp_pdf), out)
-    out.chmod(0o600)
+        # copied beside `out` first and swapped in whole (as dashboards.reports.write)
+        beside = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            shutil.move(str(tmp_pdf), beside)
+            beside.chmod(0o600)
+            os.replace(beside, out)
+        finally:
+            beside.unlink(missing_ok=True)
     return out
 
 

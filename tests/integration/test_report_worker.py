@@ -193,3 +193,65 @@ def test_the_worker_starts_once_the_contract_suites_are_done(monkeypatch):
     suite_worker.start(then=lambda: started.append("berichte"))
     suite_worker.validate(Path("/nicht/da.duckdb"), [], "true", [])
     assert started == ["berichte"]
+
+
+def test_a_report_stopped_halfway_leaves_the_file_before_it(ws, monkeypatch):
+    """A writer killed mid-file (the worker given up, the run stopped) must not leave a
+    truncated report where the last complete one was."""
+    from dashboards import reports
+    from dashboards.reports import render
+
+    report = reports.build(ws, "foerderer", PERIOD)
+    out = Workspace(ws).reports_dir / f"foerderer_{PERIOD}.html"
+    reports.write(report, out)
+    before = out.read_bytes()
+
+    def halfway(report, path):
+        path.write_text("<!doctype html><html><body>Fälle je", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "write_html", halfway)
+    with pytest.raises(KeyboardInterrupt):
+        reports.write(report, out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # no temporary left
+
+
+def test_a_link_in_a_reports_place_is_replaced_not_written_through(ws, tmp_path):
+    from dashboards import reports
+
+    elsewhere = tmp_path / "fremd.html"
+    elsewhere.write_text("fremd", encoding="utf-8")
+    out = Workspace(ws).reports_dir / f"foerderer_{PERIOD}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.symlink_to(elsewhere)
+    reports.write(reports.build(ws, "foerderer", PERIOD), out)
+    assert elsewhere.read_text(encoding="utf-8") == "fremd"
+    assert not out.is_symlink() and stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_a_pdf_copied_halfway_leaves_the_file_before_it(tmp_path, monkeypatch):
+    """The PDF comes from Chromium's temporary folder, often on another file system, so it
+    is copied: a copy that fails halfway (a full disk) must leave the last complete PDF."""
+    import shutil
+
+    from dashboards.reports import render
+
+    monkeypatch.setattr(render, "print_pdf", lambda page, pdf: pdf.write_bytes(b"%PDF-1.7 neu"))
+
+    def full_disk(src, dst):
+        Path(dst).write_bytes(b"%PDF-1.7 ne")
+        raise OSError(28, "No space left on device")
+
+    out = tmp_path / "reports" / "foerderer_2026-Q3.pdf"
+    out.parent.mkdir()
+    out.write_bytes(b"%PDF-1.7 alt, vollstaendig")
+    monkeypatch.setattr(shutil, "move", full_disk)
+    with pytest.raises(OSError):
+        render.write_pdf_page("<html></html>", out)
+    assert out.read_bytes() == b"%PDF-1.7 alt, vollstaendig"
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
+    monkeypatch.undo()
+    monkeypatch.setattr(render, "print_pdf", lambda page, pdf: pdf.write_bytes(b"%PDF-1.7 neu"))
+    render.write_pdf_page("<html></html>", out)
+    assert out.read_bytes() == b"%PDF-1.7 neu" and stat.S_IMODE(out.stat().st_mode) == 0o600
