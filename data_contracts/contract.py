@@ -17,6 +17,14 @@ import yaml
 CONTRACT_DIR = Path(__file__).resolve().parent
 CONTRACT_FILE = CONTRACT_DIR / "exchange_format_v1.yaml"
 REGIONS_FILE = CONTRACT_DIR / "regions.yaml"
+# libyaml's parser where PyYAML was built with it: the same documents, 6-9x faster (the
+# contract and the marts' dictionary, 80 ms of every run's and helper's start, issue 15)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: Path):
+    """One of the YAML files that come with the code (the contract, the marts, the regions)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER)
 
 TYPES = ("text", "code", "date", "bool", "decimal")
 
@@ -257,7 +265,7 @@ def _iban_regex(spec: dict) -> str:
 
 @cache
 def load_contract(path: Path = CONTRACT_FILE) -> Contract:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     codes = {
         name: CodeList(name, spec["label"], {str(k): str(v) for k, v in spec["values"].items()})
         for name, spec in raw["codes"].items()
@@ -325,7 +333,7 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
 
 @cache
 def region_names() -> dict[str, str]:
-    raw = yaml.safe_load(REGIONS_FILE.read_text("utf-8"))["regions"]
+    raw = read_yaml(REGIONS_FILE)["regions"]
     return {str(k): v for k, v in raw.items()}
 
 

@@ -14,9 +14,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-import yaml
-
-from data_contracts.contract import CONTRACT_DIR
+from data_contracts.contract import CONTRACT_DIR, read_yaml
 
 MARTS_FILE = CONTRACT_DIR / "marts.yaml"
 DOC_FILE = Path(__file__).resolve().parent.parent / "docs" / "data-dictionary.md"
@@ -25,7 +23,7 @@ DOC_FILE = Path(__file__).resolve().parent.parent / "docs" / "data-dictionary.md
 @cache
 def load_mart_dictionary(path: Path = MARTS_FILE) -> dict:
     """The YAML as a dict; each table's `columns` in the table's column order."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     for name, table in raw["tables"].items():
         order = table.pop("column_order", None)
         if order is not None:
