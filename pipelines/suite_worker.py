@@ -6,8 +6,8 @@ tables about as much again. In the run's own process both hold Python's lock: a 
 loading GX in a background thread only made the two wait for each other
 (docs/performance-notes.md). `lagebild run` therefore starts this worker when the run begins:
 it imports GX on the second core while the run lands and reads the deliveries, and when the
-`contract_suites` check comes, it opens the warehouse read-only and validates the tables the
-check names, with the same code as the run's own process would (`validate_tables`).
+staging checks come (`staging_checks`), it opens the warehouse read-only and validates the
+tables they name, with the same code as the run's own process would (`validate_tables`).
 
 Nothing of the data passes between the two processes: the request says which rows (a SQL
 condition over staging with its parameters), the answer carries counts and expectation names

@@ -5,6 +5,7 @@ if a delivered row ever reached staging against the contract, no mart is built f
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -121,25 +122,75 @@ def _provider_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list, 
     )
 
 
+_SQL_CHECKS = {
+    "reconciliation": (
+        "Abgleich je Lieferung und Tabelle: erhalten = geladen + abgelehnt; die Zeilen in"
+        " staging entsprechen den geladenen Zeilen der aktuellen Lieferungen."
+    ),
+    "references_and_keys": (
+        "Jede Zeile mit Fallbezug gehört zu einem Fall desselben Trägers in staging.cases;"
+        " Schlüssel sind eindeutig."
+    ),
+    "no_identifiers": (
+        "Kein Wert in staging sieht wie ein direkter Identifikator aus (E-Mail, Telefon, IBAN,"
+        " Geburtsdatum, Anschrift); dieselben Muster wie die Identifikator-Sperre."
+    ),
+}
+
+
 @dg.multi_asset_check(
-    name="contract_suites",
+    name="staging_checks",
     specs=[
-        dg.AssetCheckSpec(
-            f"contract_{name}",
-            asset="staging",
-            blocking=True,
-            description=f"Great-Expectations-Suite des Austauschformats für staging.{name}",
-        )
-        for name in load_contract().tables
+        *(
+            dg.AssetCheckSpec(
+                f"contract_{name}",
+                asset="staging",
+                blocking=True,
+                description=f"Great-Expectations-Suite des Austauschformats für staging.{name}",
+            )
+            for name in load_contract().tables
+        ),
+        *(
+            dg.AssetCheckSpec(name, asset="staging", blocking=True, description=text)
+            for name, text in _SQL_CHECKS.items()
+        ),
     ],
+    can_subset=True,
 )
 @timed_check
-def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildResource):
-    """Every table's suite over the rows of this run (`_run_scope`), in the run's worker
-    process when it has one (pipelines.suite_worker), else here."""
-    names = list(load_contract().tables)
-    condition, params, scope = _run_scope(context)
-    outcomes, place = suite_worker.validate(lagebild.ws.db_path, names, condition, params)
+def staging_checks(context: dg.AssetCheckExecutionContext, lagebild: LagebildResource):
+    """Every table's contract suite over the rows of this run (`_run_scope`), in the run's
+    worker process when it has one (pipelines.suite_worker), else here; meanwhile the three
+    SQL checks, each on a read-only connection of its own (DuckDB works without Python's
+    lock): the run's process otherwise only waited for the worker, and ran them after it
+    (issue 15). Each check is its own result, as it was as its own step."""
+    selected = {key.name for key in context.selected_asset_check_keys}
+    names = [n for n in load_contract().tables if f"contract_{n}" in selected]
+    run_scope, provider_scope = _run_scope(context), _provider_scope(context)
+    db_path = lagebild.ws.db_path
+    sql = {
+        "reconciliation": lambda: _reconciliation(db_path),
+        "references_and_keys": lambda: _references_and_keys(db_path, *provider_scope),
+        "no_identifiers": lambda: _no_identifiers(db_path, *run_scope),
+    }
+    with ThreadPoolExecutor(len(sql), thread_name_prefix="lagebild-check") as pool:
+        running = {n: pool.submit(_timed, n, check) for n, check in sql.items() if n in selected}
+        if names:
+            yield from _contract_results(db_path, names, *run_scope)
+        for name, future in running.items():
+            passed, metadata = future.result()
+            yield dg.AssetCheckResult(
+                asset_key="staging", check_name=name, passed=passed, metadata=metadata
+            )
+
+
+def _timed(name: str, check):
+    with stage(f"checks.{name}"):
+        return check()
+
+
+def _contract_results(db_path: Path, names: list[str], condition: str, params: list, scope: str):
+    outcomes, place = suite_worker.validate(db_path, names, condition, params)
     for name, o in outcomes.items():
         yield dg.AssetCheckResult(
             asset_key="staging",
@@ -157,15 +208,8 @@ def contract_suites(context: dg.AssetCheckExecutionContext, lagebild: LagebildRe
         )
 
 
-@dg.asset_check(
-    asset="staging",
-    blocking=True,
-    description="Abgleich je Lieferung und Tabelle: erhalten = geladen + abgelehnt; die"
-    " Zeilen in staging entsprechen den geladenen Zeilen der aktuellen Lieferungen.",
-)
-@timed_check
-def reconciliation(lagebild: LagebildResource) -> dg.AssetCheckResult:
-    with reader(lagebild.ws.db_path) as con:
+def _reconciliation(db_path: Path) -> tuple[bool, dict]:
+    with reader(db_path) as con:
         unbalanced = con.execute(
             "SELECT count(*) FROM audit.delivery_tables WHERE rows_received <>"
             " rows_loaded + rows_rejected"
@@ -192,29 +236,18 @@ def reconciliation(lagebild: LagebildResource) -> dg.AssetCheckResult:
                 LEFT JOIN staged s USING (delivery_id, table_name)
                 WHERE coalesce(s.n, 0) <> t.rows_loaded"""
         ).fetchone()[0]
-    return dg.AssetCheckResult(
-        passed=unbalanced == 0 and deliveries_unbalanced == 0 and staged_mismatch == 0,
-        metadata={
-            "unbalanced_tables": unbalanced,
-            "unbalanced_deliveries": deliveries_unbalanced,
-            "staging_mismatches": staged_mismatch,
-        },
-    )
+    return unbalanced == 0 and deliveries_unbalanced == 0 and staged_mismatch == 0, {
+        "unbalanced_tables": unbalanced,
+        "unbalanced_deliveries": deliveries_unbalanced,
+        "staging_mismatches": staged_mismatch,
+    }
 
 
-@dg.asset_check(
-    asset="staging",
-    blocking=True,
-    description="Jede Zeile mit Fallbezug gehört zu einem Fall desselben Trägers in staging.cases;"
-    " Schlüssel sind eindeutig.",
-)
-@timed_check
-def references_and_keys(
-    context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
-) -> dg.AssetCheckResult:
+def _references_and_keys(
+    db_path: Path, condition: str, params: list, scope: str
+) -> tuple[bool, dict]:
     contract = load_contract()
-    condition, params, scope = _provider_scope(context)
-    with reader(lagebild.ws.db_path) as con:
+    with reader(db_path) as con:
         orphans = {
             t.name: con.execute(
                 f"SELECT count(*) FROM (SELECT provider_id, case_id FROM staging.{t.name}"
@@ -234,28 +267,14 @@ def references_and_keys(
             for t in contract.tables.values()
             if t.key
         }
-    return dg.AssetCheckResult(
-        passed=not any(orphans.values()) and not any(dupes.values()),
-        metadata={"checked": scope, "orphans": orphans, "duplicate_keys": dupes},
-    )
+    passed = not any(orphans.values()) and not any(dupes.values())
+    return passed, {"checked": scope, "orphans": orphans, "duplicate_keys": dupes}
 
 
-@dg.asset_check(
-    asset="staging",
-    blocking=True,
-    description="Kein Wert in staging sieht wie ein direkter Identifikator aus"
-    " (E-Mail, Telefon, IBAN, Geburtsdatum, Anschrift); dieselben Muster wie die"
-    " Identifikator-Sperre.",
-)
-@timed_check
-def no_identifiers(
-    context: dg.AssetCheckExecutionContext, lagebild: LagebildResource
-) -> dg.AssetCheckResult:
+def _no_identifiers(db_path: Path, condition: str, params: list, scope: str) -> tuple[bool, dict]:
     from data_contracts.rules import lit
 
     contract = load_contract()
-    condition, params, scope = _run_scope(context)
-    hits: dict[str, int] = {}
     columns = [
         (t.name, c.name, c.is_key)
         for t in contract.tables.values()
@@ -269,7 +288,7 @@ def no_identifiers(
         for t, col, key in columns
     )
     any_re, key_re = lit(contract.identifier_regex()), lit(contract.identifier_regex(key=True))
-    with reader(lagebild.ws.db_path) as con:
+    with reader(db_path) as con:
         con.execute(f"CREATE TEMP TABLE staged_values AS {values}", params * len(columns))
         rows = con.execute(
             "SELECT t, count(*) FROM staged_values WHERE CASE WHEN key = 1"
@@ -277,9 +296,7 @@ def no_identifiers(
             " END GROUP BY t"
         ).fetchall()
     hits = {t: int(n) for t, n in rows if n}
-    return dg.AssetCheckResult(
-        passed=not hits, metadata={"checked": scope, "hits": hits or "keine"}
-    )
+    return not hits, {"checked": scope, "hits": hits or "keine"}
 
 
 @dg.sensor(

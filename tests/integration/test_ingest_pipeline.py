@@ -392,3 +392,58 @@ def dg_checks_only():
     import dagster as dg
 
     return dg.AssetSelection.checks_for_assets("staging")
+
+
+def test_the_sql_checks_run_while_the_contract_suites_are_validated(
+    tmp_path, ingest_only, monkeypatch
+):
+    """The run's process only waits for the suites' worker: the reconciliation, the keys and
+    the identifier check run meanwhile (here the suites wait for them, so run after the suites
+    they would time out), each with its own result as before."""
+    import threading
+
+    from pipelines import suite_worker
+    from pipelines.defs import ingest
+
+    done = {n: threading.Event() for n in ("reconciliation", "references_and_keys")}
+    done["no_identifiers"] = threading.Event()
+    for name, event in done.items():
+        real = getattr(ingest, f"_{name}")
+
+        def finished(*args, _real=real, _event=event):
+            result = _real(*args)
+            _event.set()
+            return result
+
+        monkeypatch.setattr(ingest, f"_{name}", finished)
+    real_validate = suite_worker.validate
+    waited = []
+
+    def validate(*args):
+        waited.append(all(e.wait(30) for e in done.values()))
+        return real_validate(*args)
+
+    monkeypatch.setattr(suite_worker, "validate", validate)
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    cases_delivery(inbox, "d1", ["K1", "K2"], exported_on="2026-09-01")
+    first = run(inbox, ws)
+    assert waited == [True]
+    for name in done:
+        assert check_metadata(ws, first.run_id, name)["passed"], name
+    assert check_metadata(ws, first.run_id, "contract_cases")["rows"] == 2
+
+
+def test_a_check_run_alone_runs_only_itself(tmp_path, ingest_only, monkeypatch):
+    import dagster as dg
+
+    from pipelines import suite_worker
+
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    cases_delivery(inbox, "d1", ["K1"], exported_on="2026-09-01")
+    run(inbox, ws)
+    asked = []
+    monkeypatch.setattr(suite_worker, "validate", lambda *a: asked.append(a) or ({}, ""))
+    key = dg.AssetCheckKey(dg.AssetKey("staging"), "no_identifiers")
+    alone = run_pipeline(load_settings(ws, inbox), selection=dg.AssetSelection.checks(key))
+    assert alone.success and asked == []
+    assert check_metadata(ws, alone.run_id, "no_identifiers")["checked"] == "alle Zeilen"
