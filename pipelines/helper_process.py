@@ -6,7 +6,10 @@ is started with this checkout's packages, loads what it needs (`prepare`) while 
 on, answers one request (a JSON line on stdin) with one JSON line on its original stdout
 (anything the libraries print goes to stderr), and ends without the interpreter's teardown.
 It ends as well as soon as the run's process is gone (killed hard, SIGTERM): an orphan would
-keep working against the next run.
+keep working against the next run. A helper is a process group of its own with a temporary
+folder of its own (TMPDIR): when the run stops it, or it ends because the run is gone, the
+processes it started (Chromium printing a report) end with it and the folder is removed, with
+whatever they left there (a report's print page, a browser profile).
 
 From the moment the request arrives, loading included, a thread of the helper sends a sign
 of life every HEARTBEAT_SECONDS, once its other threads have worked MIN_WORK_SECONDS of CPU
@@ -25,9 +28,13 @@ import contextlib
 import json
 import os
 import queue
+import resource
 import select
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,10 +44,11 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parents[1]  # the helper imports this checkout's packages
 PARENT_ENV = "LAGEBILD_HELPER_PARENT"  # the run's process id: the helper ends when it is gone
 HEARTBEAT_SECONDS = 1.0  # the asked helper's signs of life, one line each
-# a beat needs Python's lock for a moment only, and comes only once the other threads have
-# worked this much CPU time since the last one: a helper whose work hangs without working
-# (0.05 ms a second, its parent check included, so under 3 ms a minute) falls silent, one
-# the machine starves to 1 ms a second still beats at least every 50 s
+# a beat needs Python's lock for a moment only, and comes only once the other threads and the
+# processes the helper started (Chromium) have worked this much CPU time since the last one:
+# a helper whose work hangs without working (0.05 ms a second, its parent check included, so
+# under 3 ms a minute) falls silent, one the machine starves to 1 ms a second still beats at
+# least every 50 s
 MIN_WORK_SECONDS = 0.05
 ALIVE = {"alive": True}
 MAX_LINE_BYTES = 1 << 20  # a longer line from a helper is no answer
@@ -48,19 +56,28 @@ H = TypeVar("H", bound="Helper")
 
 
 class Helper:
-    """A helper process, seen from the run: started once, asked once, then gone."""
+    """A helper process, seen from the run: started once, asked once, then gone. `name` says
+    which in the run's log."""
+
+    name = "Hilfsprozess"
 
     def __init__(self, module: str) -> None:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "PYTHONPATH": path, PARENT_ENV: str(os.getpid())}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # a failure is done again by the run, not passed on
-            env=env,
-            cwd=str(ROOT),
-        )
+        self.tmp = tempfile.mkdtemp(prefix="lagebild-helper-")  # owner-only
+        env = {**os.environ, "PYTHONPATH": path, PARENT_ENV: str(os.getpid()), "TMPDIR": self.tmp}
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", module],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # a failure is done again by the run, not passed on
+                env=env,
+                cwd=str(ROOT),
+                start_new_session=True,  # its own group: stopped with what it started
+            )
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     def answer(self, request: dict, silence: float, log=None):
         """The helper's answer to `request` (its JSON, signs of life skipped), or None when it
@@ -77,18 +94,29 @@ class Helper:
                     return message
         except TimeoutError:
             if log is not None:
-                log.info("Der Hilfsprozess gab %.0f s kein Lebenszeichen.", silence)
-        except (OSError, ValueError, TypeError):
+                log.info("Der %s gab %.0f s kein Lebenszeichen.", self.name, silence)
+        except Exception:  # anything but an answer (also JSON nested too deep) is none
             pass
         return None
 
-    def stop(self) -> None:
+    def kill(self) -> None:
+        """End the helper and what it started; its pipes stay open (a thread reading them
+        sees their end)."""
         if self.proc.poll() is None:  # it holds nothing that needs a clean exit
-            self.proc.kill()
-            self.proc.wait()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # not a group of its own
+                self.proc.kill()
+
+    def stop(self) -> None:
+        self.kill()
+        self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError, ValueError):
                 stream.close()
+        tmp = getattr(self, "tmp", None)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def start(make: Callable[[], H]) -> H | None:
@@ -132,15 +160,34 @@ def _is_beat(message) -> bool:
 
 
 def work_seconds() -> float:
-    """CPU seconds of this process outside the calling thread: what the beat thread asks
-    before each sign of life (its own beats and sleeps do not count)."""
-    return time.process_time() - time.thread_time()
+    """CPU seconds of this process outside the calling thread, and of the processes it
+    started (ended and still running): what the beat thread asks before each sign of life
+    (its own beats and sleeps do not count; a Chromium printing works, a hung one does not)."""
+    import psutil
+
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    running = 0.0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            running += times.user + times.system
+    own = time.process_time() - time.thread_time()
+    return own + ended.ru_utime + ended.ru_stime + running
 
 
 def _exit_with_parent() -> None:
+    """The run is gone: end what this helper started, remove its temporary folder, and end."""
+    import psutil
+
     parent = int(os.environ.get(PARENT_ENV) or os.getppid())
     while os.getppid() == parent:
         time.sleep(0.2)
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    tmp = os.environ.get("TMPDIR", "")
+    if Path(tmp).name.startswith("lagebild-helper-"):
+        shutil.rmtree(tmp, ignore_errors=True)
     os._exit(1)
 
 

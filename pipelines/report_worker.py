@@ -11,10 +11,15 @@ with the same code (`dashboards.reports.write_all`, which also puts each file on
 log).
 
 The request names the workspace, the quarter, the formats and the run's DuckDB settings; the
-answer the files written. Whenever the worker cannot answer (it did not start, died, failed, a
-PDF it could not print included, fell silent, or named other files than those asked for), the
-run writes those reports itself: the reports never depend on the worker, and its failure text
-is not passed on. Runs not started by `lagebild` write all three in their own process.
+answer the files written and the PDFs that could not be printed. The run puts the files on the
+access log when it takes them (once each). It takes them only if written and not printed are
+exactly the files asked for; whenever the worker cannot answer so (it did not start, died,
+failed, fell silent, or named other files), the run writes those reports itself: the reports
+never depend on the worker, and its failure text is not passed on (a PDF it could not print is
+reported as such, the run's own way). Runs not started by `lagebild` write all three in their
+own process. What a worker stopped halfway leaves in the reports folder is removed by the next
+reports step (`sweep_unfinished`), what it leaves elsewhere with its temporary folder
+(`pipelines.helper_process`).
 """
 
 from __future__ import annotations
@@ -33,19 +38,29 @@ log = logging.getLogger("lagebild.reports")
 
 
 class ReportWorker(helper_process.Helper):
+    name = "Berichtsprozess"
+
     def __init__(self) -> None:
         super().__init__("pipelines.report_worker")
 
-    def ask(self, request: dict, expected: list[Path]) -> list[Path] | None:
-        """The files the worker wrote for `request`, or None unless they are exactly
-        `expected` (and whenever it gives no answer)."""
+    def ask(self, request: dict, expected: list[Path]) -> tuple[list[Path], list[Path]] | None:
+        """The files the worker wrote for `request` and the PDFs it could not print, or None
+        unless together they are exactly `expected` (and whenever it gives no answer)."""
         answer = self.answer(request, SILENCE_SECONDS, log)
-        written = answer.get("written") if isinstance(answer, dict) else None
-        if not isinstance(written, list) or not all(isinstance(p, str) for p in written):
+        if not isinstance(answer, dict):
             return None
-        if sorted(written) != sorted(str(p) for p in expected):
+        written, failed = answer.get("written"), answer.get("pdf_failed")
+        lists = (written, failed)
+        if not all(isinstance(x, list) and all(type(p) is str for p in x) for x in lists):
             return None
-        return [Path(p) for p in written]
+        if not all(p.endswith(".pdf") for p in failed) or set(written) & set(failed):
+            return None
+        if sorted(written + failed) != sorted(str(p) for p in expected):
+            return None
+        theirs = [Path(p) for p in written]
+        if not all(p.is_file() and not p.is_symlink() for p in theirs):
+            return None  # claimed, not there: nothing goes on record that was not written
+        return theirs, [Path(p) for p in failed]
 
 
 _worker: ReportWorker | None = None
@@ -70,15 +85,24 @@ def write_reports(
 ) -> tuple[list[Path], str]:
     """The three reports of `period` in `formats` into WORKSPACE/reports/ (as `write_all`),
     and where KINDS_HERE were written: by the run's worker when it answers, else here."""
-    from dashboards.reports import KINDS, report_file, write_all
+    from dashboards.reports import (
+        KINDS,
+        ReportError,
+        record_written,
+        report_file,
+        sweep_unfinished,
+        write_all,
+    )
     from kernel.warehouse import DUCKDB_CONFIG
     from kernel.workspace import Workspace
 
     global _worker
     worker, _worker = _worker, None
-    if worker is None:
-        return write_all(workspace, period, formats=formats, on_pdf_error=on_pdf_error), HERE
     ws = Workspace(Path(workspace).resolve())
+    if ws.reports_dir.is_dir():
+        sweep_unfinished(ws.reports_dir)  # what a writer killed halfway left
+    if worker is None:
+        return write_all(ws.root, period, formats=formats, on_pdf_error=on_pdf_error), HERE
     request = {
         "workspace": str(ws.root),
         "period": period,
@@ -86,28 +110,36 @@ def write_reports(
         "kinds": list(KINDS_HERE),
         "duckdb_config": dict(DUCKDB_CONFIG),
     }
-    expected = [report_file(ws.reports_dir, k, period, s) for k in KINDS_HERE for s in formats]
+    kind_of = {report_file(ws.reports_dir, k, period, s): k for k in KINDS_HERE for s in formats}
     own = tuple(k for k in KINDS if k not in KINDS_HERE)
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="lagebild-reports") as pool:
-            beside = pool.submit(worker.ask, request, expected)
+            beside = pool.submit(worker.ask, request, list(kind_of))
             try:
                 written = write_all(
                     ws.root, period, formats=formats, on_pdf_error=on_pdf_error, kinds=own
                 )
+                answer = beside.result()
             except BaseException:
-                worker.stop()  # the answer is not waited for
+                worker.kill()  # its answer is not waited for; the thread sees the pipe end
                 raise
-            theirs = beside.result()
     finally:
         worker.stop()
-    if theirs is not None:
-        return [*written, *theirs], THERE
-    log.info("Der Berichtsprozess hat nicht geantwortet; die Berichte entstehen im Lauf.")
-    theirs = write_all(
-        ws.root, period, formats=formats, on_pdf_error=on_pdf_error, kinds=KINDS_HERE
-    )
-    return [*written, *theirs], HERE
+    if answer is None:
+        log.info("Der Berichtsprozess hat die Berichte nicht geliefert; sie entstehen im Lauf.")
+        theirs = write_all(
+            ws.root, period, formats=formats, on_pdf_error=on_pdf_error, kinds=KINDS_HERE
+        )
+        return [*written, *theirs], HERE
+    theirs, not_printed = answer
+    for path in theirs:
+        record_written(ws.root, kind_of[path], period, path)
+    for path in not_printed:
+        error = ReportError("Chromium konnte das PDF im Berichtsprozess nicht schreiben.")
+        if on_pdf_error is None:
+            raise error
+        on_pdf_error(path, error)
+    return [*written, *theirs], THERE
 
 
 def _prepare() -> None:
@@ -138,13 +170,16 @@ def _answer(request: dict, _prepared) -> dict:
     from kernel.warehouse import DUCKDB_CONFIG
 
     DUCKDB_CONFIG.update(request["duckdb_config"])
+    failed: list[str] = []  # PDFs Chromium could not print: the run reports them its own way
     written = write_all(
         request["workspace"],
         request["period"],
         formats=tuple(request["formats"]),
         kinds=tuple(request["kinds"]),
+        on_pdf_error=lambda path, exc: failed.append(str(path)),
+        record=False,  # the run records what it takes (`record_written`)
     )
-    return {"written": [str(p) for p in written]}
+    return {"written": [str(p) for p in written], "pdf_failed": failed}
 
 
 def main() -> None:

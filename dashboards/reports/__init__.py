@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import getpass
 import os
-import threading
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -137,13 +137,35 @@ def write(report: Report, out: str | Path) -> Path:
     out = _check_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = {".html": write_html, ".pdf": write_pdf, ".xlsx": write_xlsx}[out.suffix.lower()]
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = beside(out)
     try:
         writer(report, tmp).chmod(0o600)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def beside(out: Path) -> Path:
+    """A new, empty, owner-only file beside `out` to write it into before it is swapped in
+    (created exclusively: a link or file already at a name is never written through).
+    Named `.<name>.<random>.tmp`, so that `sweep_unfinished` finds what a killed writer left."""
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(name)
+
+
+def sweep_unfinished(directory: Path, kinds=KINDS) -> list[str]:
+    """Remove what writers of these report kinds left half-written in `directory` (a process
+    killed before it swapped its file in); returns the names removed. Only while no writer
+    can be at work: the pipeline's reports step, under the workspace's lock."""
+    removed = []
+    for kind in kinds:
+        for path in directory.glob(f".{kind}_*.tmp"):
+            if path.is_file() or path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+    return removed
 
 
 def _os_user() -> str:
@@ -155,18 +177,32 @@ def _os_user() -> str:
 
 def _record(workspace: Path, report: Report, out: Path, source: str) -> None:
     """One access-log entry per report file: kind, period, format, scope, suppression."""
+    _record_entry(workspace, report.viewer, report.kind, report.period, out, source)
+
+
+def record_written(workspace: str | Path, kind: str, period: str, out: Path) -> None:
+    """A report of the pipeline's written by its reports' worker (pipelines.report_worker),
+    on record as `write_all` puts its own (the same viewer: the coordination's, published)."""
+    src = read.Source.of(workspace)
+    viewer = src.viewer("koordination").published()
+    _record_entry(src.workspace, viewer, kind, period, out, "pipeline")
+
+
+def _record_entry(
+    workspace: Path, viewer: read.Viewer, kind: str, period: str, out: Path, source: str
+) -> None:
     from kernel.access_log import record, suppression
 
     record(
         workspace,
         "report",
         user=_os_user(),
-        role=report.viewer.role,
-        provider=report.viewer.provider,
-        object=report.kind,
-        period=report.period,
+        role=viewer.role,
+        provider=viewer.provider,
+        object=kind,
+        period=period,
         format=out.suffix.lower().lstrip("."),
-        suppression=suppression(report.k),
+        suppression=suppression(viewer.network_k),
         source=source,
     )
 
@@ -223,12 +259,15 @@ def write_all(
     formats: tuple[str, ...] = FORMATS,
     on_pdf_error=None,
     kinds: tuple[str, ...] = tuple(KINDS),
+    record: bool = True,
 ) -> list[Path]:
     """The reports of `kinds` (default: all three) for `period` (default: the last complete
     quarter up to as_of) in every format, into WORKSPACE/reports/ unless `out_dir` is given;
     each report's content is built once. Used by the Dagster asset `reports` (and so by
     `lagebild demo`), which writes two of them in a helper process (pipelines.report_worker).
-    `on_pdf_error(path, error)`: called instead of raising when a PDF cannot be printed."""
+    `on_pdf_error(path, error)`: called instead of raising when a PDF cannot be printed.
+    `record=False`: the files are not put on the access log here (the reports' worker: the
+    run puts them on record once it takes them, `record_written`)."""
     src = read.Source.of(workspace)
     period = period or default_period(src.workspace)
     if period is None:
@@ -249,7 +288,8 @@ def write_all(
         for future, out, report in prints:
             try:
                 written.append(future.result())
-                _record(src.workspace, report, out, "pipeline")
+                if record:
+                    _record(src.workspace, report, out, "pipeline")
             except errors as exc:
                 on_error(out, exc)
 
@@ -264,7 +304,8 @@ def write_all(
                     out = report_file(target, kind, period, suffix)
                     if suffix != ".pdf":
                         written.append(write(report, out))
-                        _record(src.workspace, report, out, "pipeline")
+                        if record:
+                            _record(src.workspace, report, out, "pipeline")
                         continue
                     # the print page is rendered here: plotly's figures are read in this
                     # thread only (as in a release, docs/decisions.md); the pool runs Chromium

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from functools import cache
 from pathlib import Path
 
@@ -291,13 +290,15 @@ def write_pdf_page(page_html: str, out: Path) -> Path:
         tmp_pdf = Path(tmp) / "bericht.pdf"
         print_pdf(page, tmp_pdf)
         # copied beside `out` first and swapped in whole (as dashboards.reports.write)
-        beside = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        from dashboards.reports import beside
+
+        tmp_out = beside(out)
         try:
-            shutil.move(str(tmp_pdf), beside)
-            beside.chmod(0o600)
-            os.replace(beside, out)
+            shutil.copyfile(tmp_pdf, tmp_out)  # into the new file, whatever file system
+            tmp_out.chmod(0o600)
+            os.replace(tmp_out, out)
         finally:
-            beside.unlink(missing_ok=True)
+            tmp_out.unlink(missing_ok=True)
     return out
 
 

@@ -112,8 +112,16 @@ def fake_worker(says: str) -> report_worker.ReportWorker:
     return worker
 
 
-def answer(written) -> str:
-    return f"print(json.dumps({{'written': {written}}}), flush=True)"
+def answer(written, failed="[]") -> str:
+    return f"print(json.dumps({{'written': {written}, 'pdf_failed': {failed}}}), flush=True)"
+
+
+def claimed(kinds=("evaluation", "foerderer"), formats=FORMATS) -> str:
+    """The files the worker is asked for, as its answer would name them."""
+    return (
+        f"[request['workspace'] + '/reports/' + k + '_2026-Q3' + s for k in {list(kinds)}"
+        f" for s in {list(formats)}]"
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,7 +132,11 @@ def answer(written) -> str:
         # the run's own report, claimed by the worker
         answer("[request['workspace'] + '/reports/lenkungsgruppe_2026-Q3.html']"),
         answer("[1, 2]"),
+        answer(claimed()),  # the right names, but nothing written
+        answer(claimed(formats=(".html",)), claimed(formats=(".xlsx",))),  # not PDFs
+        "print(json.dumps({'written': " + claimed() + "}), flush=True)",  # no pdf_failed
         "print(json.dumps({'error': 'ReportError'}), flush=True)",
+        "print('[' * 100000, flush=True)",  # nested too deep for Python's JSON
         "print('kein JSON', flush=True)",
         "sys.exit(3)",
     ],
@@ -150,18 +162,21 @@ def test_a_silent_worker_is_given_up_and_the_run_writes_its_reports(ws, monkeypa
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_a_pdf_the_worker_cannot_print_is_left_to_the_run(ws, monkeypatch):
-    """No Chromium for the worker: it fails, and the run writes its reports and says which
-    PDFs it could not print (here: none can be printed, by either process)."""
+def test_a_pdf_the_worker_cannot_print_is_reported_by_the_run(ws, monkeypatch):
+    """No Chromium for either process: the worker still writes its HTML and XLSX, names the
+    PDFs it could not print, and the run reports them as its own (not printed twice, each
+    written file on record once)."""
     monkeypatch.setenv("LAGEBILD_CHROMIUM", "/bin/false")
     report_worker.start()
     failed = []
     written, place = report_worker.write_reports(
         ws, PERIOD, (*FORMATS, ".pdf"), lambda path, exc: failed.append(path.name)
     )
-    assert place == report_worker.HERE
+    assert place == report_worker.THERE
     assert sorted(failed) == sorted(f"{k}_{PERIOD}.pdf" for k in KINDS)
     assert sorted(written) == expected_files(ws)
+    logged = sorted((x["object"], x["format"]) for x in report_lines(ws))
+    assert logged == sorted((k, s[1:]) for k in KINDS for s in FORMATS)
 
 
 def test_a_failure_of_the_runs_own_report_stops_the_worker(ws, monkeypatch):
@@ -246,7 +261,7 @@ def test_a_pdf_copied_halfway_leaves_the_file_before_it(tmp_path, monkeypatch):
     out = tmp_path / "reports" / "foerderer_2026-Q3.pdf"
     out.parent.mkdir()
     out.write_bytes(b"%PDF-1.7 alt, vollstaendig")
-    monkeypatch.setattr(shutil, "move", full_disk)
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
     with pytest.raises(OSError):
         render.write_pdf_page("<html></html>", out)
     assert out.read_bytes() == b"%PDF-1.7 alt, vollstaendig"
@@ -255,3 +270,93 @@ def test_a_pdf_copied_halfway_leaves_the_file_before_it(tmp_path, monkeypatch):
     monkeypatch.setattr(render, "print_pdf", lambda page, pdf: pdf.write_bytes(b"%PDF-1.7 neu"))
     render.write_pdf_page("<html></html>", out)
     assert out.read_bytes() == b"%PDF-1.7 neu" and stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def chromium_stand_in(tmp_path: Path, in_worker: str) -> Path:
+    """An executable standing in for Chromium: in the reports' worker (its TMPDIR is the
+    helper's folder) it runs `in_worker` (Python), in the run's process it fails at once."""
+    script = tmp_path / "chromium"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys, time\n"
+        "pdf = next(a.split('=', 1)[1] for a in sys.argv if a.startswith('--print-to-pdf='))\n"
+        "if 'lagebild-helper-' not in os.environ.get('TMPDIR', ''):\n"
+        "    sys.exit(1)\n"
+        f"{in_worker}\n"
+    )
+    script.chmod(0o700)
+    return script
+
+
+@pytest.mark.timeout(120)
+def test_a_hung_chromium_ends_with_the_given_up_worker(ws, tmp_path, monkeypatch):
+    """A print that hangs without working: the worker falls silent, the run gives it up, and
+    the hung process and the worker's temporary folder (the report's print page) go with it."""
+    monkeypatch.setattr(report_worker, "SILENCE_SECONDS", 3.0)
+    stand_in = chromium_stand_in(tmp_path, "time.sleep(300)")
+    monkeypatch.setenv("LAGEBILD_CHROMIUM", str(stand_in))
+    report_worker.start()
+    folder = Path(report_worker._worker.tmp)
+    failed = []
+    written, place = report_worker.write_reports(
+        ws, PERIOD, (*FORMATS, ".pdf"), lambda path, exc: failed.append(path.name)
+    )
+    assert place == report_worker.HERE and sorted(written) == expected_files(ws)
+    assert sorted(failed) == sorted(f"{k}_{PERIOD}.pdf" for k in KINDS)  # the run's own try
+    assert not folder.exists()
+    hung = [
+        p
+        for p in psutil.process_iter(["cmdline", "status"])
+        if str(stand_in) in " ".join(p.info["cmdline"] or [])
+        and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+    assert hung == []
+
+
+@pytest.mark.timeout(120)
+def test_a_slow_print_that_works_keeps_the_worker_alive(ws, tmp_path, monkeypatch):
+    """Chromium working longer than the silence limit: its CPU time counts as the worker's
+    sign of life, so the worker is not given up and nothing is printed twice."""
+    monkeypatch.setattr(report_worker, "SILENCE_SECONDS", 2.0)
+    busy = (
+        "t = time.process_time()\n"
+        "while time.process_time() - t < 4: pass\n"
+        "open(pdf, 'wb').write(b'%PDF-1.7 langsam')"
+    )
+    monkeypatch.setenv("LAGEBILD_CHROMIUM", str(chromium_stand_in(tmp_path, busy)))
+    report_worker.start()
+    failed = []
+    written, place = report_worker.write_reports(
+        ws, PERIOD, (*FORMATS, ".pdf"), lambda path, exc: failed.append(path.name)
+    )
+    assert place == report_worker.THERE and len(written) == 8
+    assert failed == [f"lenkungsgruppe_{PERIOD}.pdf"]  # the run's own print fails at once
+    reports_dir = Workspace(ws).reports_dir
+    assert (reports_dir / f"evaluation_{PERIOD}.pdf").read_bytes() == b"%PDF-1.7 langsam"
+
+
+def test_what_a_killed_writer_left_is_swept_by_the_next_reports_step(ws):
+    reports_dir = Workspace(ws).reports_dir
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    left = reports_dir / f".evaluation_{PERIOD}.html.k3x9q1.tmp"
+    left.write_text("<!doctype html><html><body>Fälle je")
+    other = reports_dir / ".notizen.tmp"  # not a report's: stays
+    other.write_text("eigene Notiz")
+    report_worker.write_reports(ws, PERIOD, FORMATS, None)
+    assert not left.exists() and other.exists()
+    assert sorted(p.name for p in reports_dir.iterdir() if p.name.startswith(".")) == [other.name]
+
+
+def test_a_next_helper_that_cannot_start_does_not_fail_the_checks(monkeypatch):
+    from pipelines import suite_worker
+
+    def broken():
+        raise RuntimeError("kein Prozess")
+
+    monkeypatch.setattr(suite_worker.SuiteWorker, "ask", lambda self, request: None)
+    monkeypatch.setattr(suite_worker, "validate_tables", lambda *a, **k: {"cases": "ok"})
+    suite_worker.start(then=broken)
+    assert suite_worker.validate(Path("/nicht/da.duckdb"), [], "true", []) == (
+        {"cases": "ok"},
+        "Lauf-Prozess",
+    )
