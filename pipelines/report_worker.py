@@ -85,14 +85,8 @@ def write_reports(
 ) -> tuple[list[Path], str]:
     """The three reports of `period` in `formats` into WORKSPACE/reports/ (as `write_all`),
     and where KINDS_HERE were written: by the run's worker when it answers, else here."""
-    from dashboards.reports import (
-        KINDS,
-        ReportError,
-        record_written,
-        report_file,
-        sweep_unfinished,
-        write_all,
-    )
+    from dashboards.reports import KINDS, ReportError, record_written, report_file, write_all
+    from dashboards.reports.files import sweep_unfinished
     from kernel.warehouse import DUCKDB_CONFIG
     from kernel.workspace import Workspace
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -28,6 +27,7 @@ from dashboards import read
 from dashboards.read.scope import one_connection
 from dashboards.reports import evaluation, foerderer, lenkungsgruppe
 from dashboards.reports.definitions import pick
+from dashboards.reports.files import beside
 from dashboards.reports.model import ALLOWED, KINDS, Report, ReportError, Table
 from kernel.errors import UserError
 
@@ -144,28 +144,6 @@ def write(report: Report, out: str | Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
-
-
-def beside(out: Path) -> Path:
-    """A new, empty, owner-only file beside `out` to write it into before it is swapped in
-    (created exclusively: a link or file already at a name is never written through).
-    Named `.<name>.<random>.tmp`, so that `sweep_unfinished` finds what a killed writer left."""
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    return Path(name)
-
-
-def sweep_unfinished(directory: Path, kinds=KINDS) -> list[str]:
-    """Remove what writers of these report kinds left half-written in `directory` (a process
-    killed before it swapped its file in); returns the names removed. Only while no writer
-    can be at work: the pipeline's reports step, under the workspace's lock."""
-    removed = []
-    for kind in kinds:
-        for path in directory.glob(f".{kind}_*.tmp"):
-            if path.is_file() or path.is_symlink():
-                path.unlink(missing_ok=True)
-                removed.append(path.name)
-    return removed
 
 
 def _os_user() -> str:

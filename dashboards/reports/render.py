@@ -25,6 +25,7 @@ import pandas as pd
 from dashboards import catalog, chart_text, exports
 from dashboards.disclosure import Published
 from dashboards.reports.definitions import VERSION
+from dashboards.reports.files import beside
 from dashboards.reports.model import Bullets, Figure, Report, ReportError, Table, Text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -290,8 +291,6 @@ def write_pdf_page(page_html: str, out: Path) -> Path:
         tmp_pdf = Path(tmp) / "bericht.pdf"
         print_pdf(page, tmp_pdf)
         # copied beside `out` first and swapped in whole (as dashboards.reports.write)
-        from dashboards.reports import beside
-
         tmp_out = beside(out)
         try:
             shutil.copyfile(tmp_pdf, tmp_out)  # into the new file, whatever file system
