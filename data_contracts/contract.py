@@ -26,6 +26,7 @@ def read_yaml(path: Path):
     """One of the YAML files that come with the code (the contract, the marts, the regions)."""
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER)
 
+
 TYPES = ("text", "code", "date", "bool", "decimal")
 
 
