@@ -79,13 +79,17 @@ def report_lines(root: Path) -> list[dict]:
     return [x for x in lines if x["event"] == "report"]
 
 
-def test_the_worker_writes_the_same_reports_as_the_run(ws, tmp_path):
+def test_the_worker_writes_the_same_reports_as_the_run(ws, tmp_path, monkeypatch):
+    import plotly.io as pio
+
+    # as in a run's process: a test process that ran a dashboard test holds Streamlit's
+    # plotly template (importing streamlit makes it the default)
+    monkeypatch.setattr(pio.templates, "default", "plotly")
     report_worker.start()
     written, place = report_worker.write_reports(ws, PERIOD, FORMATS, None)
     assert place == report_worker.THERE
     assert sorted(written) == expected_files(ws)
-    # the run's own way, in a process of its own as the run's is: a test process may hold
-    # another plotly default template (Streamlit's, after a dashboard test)
+    # the run's own way, in a process of its own as the run's is
     here = tmp_path / "here"
     code = f"from dashboards.reports import write_all; write_all({str(ws)!r}, {PERIOD!r},"
     code += f" out_dir={str(here)!r}, formats={FORMATS!r})"
