@@ -30,11 +30,20 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 STAMP = re.compile(r"\d\d\.\d\d\.\d\d\d\d \d\d:\d\d")  # when a report was generated
 
 
-@pytest.fixture()
-def ws(tmp_path):
-    root = tmp_path / "ws"
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("built") / "ws"
     build(Workspace(root).published_db_path)
     return root
+
+
+@pytest.fixture()
+def ws(built, tmp_path):
+    """A workspace of its own for each test (reports and access log), copied from one built
+    published warehouse."""
+    import shutil
+
+    return Path(shutil.copytree(built, tmp_path / "ws", symlinks=True))
 
 
 @pytest.fixture(autouse=True)
