@@ -22,6 +22,7 @@ from dashboards.reports import KINDS
 from kernel.workspace import Workspace
 from pipelines import report_worker
 from tests.dashboards.fixture_warehouse import build
+from tests.helper_processes import running
 
 PERIOD = "2026-Q3"
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,16 +54,8 @@ def _no_worker_left():
     assert workers_running() == []
 
 
-def workers_running() -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            command = " ".join(child.cmdline())
-            if "pipelines.report_worker" in command and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
+def workers_running() -> list:
+    return running("pipelines.report_worker")
 
 
 def expected_files(root: Path) -> list[Path]:

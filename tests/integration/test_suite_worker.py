@@ -19,6 +19,7 @@ import pytest
 from data_contracts import load_contract
 from kernel.warehouse import writer
 from pipelines import suite_worker
+from tests.helper_processes import running
 from tests.integration.test_ingest_pipeline import cases_delivery, check_metadata, run
 from tests.workspace_lock import lock_held_elsewhere
 
@@ -62,16 +63,8 @@ def without_seconds(outcomes: dict) -> dict:
     return {n: {k: v for k, v in o.items() if k not in measured} for n, o in outcomes.items()}
 
 
-def children_running_the_worker() -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            command = " ".join(child.cmdline())
-            if "pipelines.suite_worker" in command and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
+def children_running_the_worker() -> list:
+    return running("pipelines.suite_worker")
 
 
 def test_a_whole_run_validates_in_the_worker_and_leaves_no_process(tmp_path, ingest_only):
