@@ -9,7 +9,9 @@ It ends as well as soon as the run's process is gone (killed hard, SIGTERM): an 
 keep working against the next run. A helper is a process group of its own with a temporary
 folder of its own (TMPDIR): when the run stops it, or it ends because the run is gone, the
 processes it started (Chromium printing a report) end with it and the folder is removed, with
-whatever they left there (a report's print page, a browser profile).
+whatever they left there (a report's print page, a browser profile). The folder carries the
+run's process id in its name: one left by a helper killed hard is removed by the next helper
+(`sweep_orphans`).
 
 From the moment the request arrives, loading included, a thread of the helper sends a sign
 of life every HEARTBEAT_SECONDS, once its other threads have worked MIN_WORK_SECONDS of CPU
@@ -28,10 +30,12 @@ import contextlib
 import json
 import os
 import queue
+import re
 import resource
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -53,6 +57,9 @@ MIN_WORK_SECONDS = 0.05
 ALIVE = {"alive": True}
 MAX_LINE_BYTES = 1 << 20  # a longer line from a helper is no answer
 H = TypeVar("H", bound="Helper")
+# a helper's temporary folder: lagebild-helper-<the run's process id>-<random>
+TMP_PREFIX = "lagebild-helper-"
+_TMP_NAME = re.compile(rf"{TMP_PREFIX}(\d+)-[A-Za-z0-9_]+")
 
 
 class Helper:
@@ -63,7 +70,8 @@ class Helper:
 
     def __init__(self, module: str) -> None:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        self.tmp = tempfile.mkdtemp(prefix="lagebild-helper-")  # owner-only
+        sweep_orphans()
+        self.tmp = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")  # owner-only
         env = {**os.environ, "PYTHONPATH": path, PARENT_ENV: str(os.getpid()), "TMPDIR": self.tmp}
         try:
             self.proc = subprocess.Popen(
@@ -175,20 +183,60 @@ def work_seconds() -> float:
     return own + ended.ru_utime + ended.ru_stime + running
 
 
-def _exit_with_parent() -> None:
-    """The run is gone: end what this helper started, remove its temporary folder, and end."""
+def sweep_orphans() -> None:
+    """Remove the temporary folders of helpers whose run is gone.
+
+    A helper removes its folder on every way out (`_leave`), but not when it is killed hard
+    itself (kill -9 of the run's whole process tree). What it leaves may hold a report's print
+    page; the next helper of this user removes it. Only real folders of this user whose run
+    process no longer exists: a living run's helper, a link, another user's entry stay."""
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        found = _TMP_NAME.fullmatch(entry.name)
+        if found is None or _alive(int(found.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process (or no process id)
+        return True
+    return True
+
+
+def _leave(code: int) -> None:
+    """A helper's every way out: end what it started, remove its temporary folder, end.
+
+    The folder goes also when the run, not the helper, would have removed it (`Helper.stop`):
+    a run killed hard closes the helper's input, and the helper ends before the run could."""
     import psutil
 
-    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
-    while os.getppid() == parent:
-        time.sleep(0.2)
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             child.kill()
     tmp = os.environ.get("TMPDIR", "")
-    if Path(tmp).name.startswith("lagebild-helper-"):
+    if _TMP_NAME.fullmatch(Path(tmp).name):
         shutil.rmtree(tmp, ignore_errors=True)
-    os._exit(1)
+    os._exit(code)
+
+
+def _exit_with_parent() -> None:
+    """The run is gone: end what this helper started, remove its temporary folder, and end."""
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    _leave(1)
 
 
 def serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict]) -> None:
@@ -223,10 +271,10 @@ def serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict])
     prepared = prepare()
     line = requests.get()
     if not line:
-        os._exit(0)  # the run ended without asking
+        _leave(0)  # the run ended without asking (also: it was killed)
     try:
         reply = answer(json.loads(line), prepared)
     except Exception as exc:  # the run does the work itself then
         reply = {"error": type(exc).__name__}
     say(reply)
-    os._exit(0)
+    _leave(0)

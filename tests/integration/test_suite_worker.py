@@ -4,6 +4,7 @@ back, and a worker that cannot answer leaves the run to validate itself."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -159,10 +160,12 @@ def test_a_worker_never_asked_ends_with_the_run_at_once():
 SLOW = "(SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3) >= 0"
 
 
-@pytest.mark.parametrize("moment", ["waiting", "validating"])
+@pytest.mark.parametrize("moment", ["loading", "waiting", "validating"])
 def test_the_worker_ends_when_the_run_is_killed(broken_warehouse, moment):
     """An orphan would keep validating and hold the warehouse open against the next run:
-    waiting, it reads the end of its input; validating, it sees its parent gone."""
+    loading or validating, it sees its parent gone; waiting (loaded, not asked), it reads the
+    end of its input. Each way its temporary folder goes with it (waiting, it was left behind
+    until 2026-12-05)."""
     ask = (
         "w.proc.stdin.write(json.dumps(dict(db_path=sys.argv[1], names=['cases'],"
         f" condition={SLOW!r}, params=[], duckdb_config={{}})).encode() + b'\\n');"
@@ -172,12 +175,19 @@ def test_the_worker_ends_when_the_run_is_killed(broken_warehouse, moment):
     )
     script = (
         "import json, sys, time; from pipelines import suite_worker; suite_worker.start();"
-        f" w = suite_worker._worker; {ask} print(w.proc.pid, flush=True); time.sleep(600)"
+        f" w = suite_worker._worker; {ask} print(w.proc.pid, w.tmp, flush=True);"
+        " time.sleep(600)"
     )
     run = subprocess.Popen(
         [sys.executable, "-c", script, str(broken_warehouse)], stdout=subprocess.PIPE, text=True
     )
-    worker = psutil.Process(int(run.stdout.readline()))
+    pid, folder = run.stdout.readline().split()
+    worker = psutil.Process(int(pid))
+    assert Path(folder).is_dir()
+    if moment == "waiting":  # GX loaded: the worker idles until it is asked
+        deadline = time.monotonic() + 60
+        while worker.cpu_percent(0.5) > 5:
+            assert time.monotonic() < deadline, "the worker never finished loading"
     if moment == "validating":  # GX loaded, request read, the warehouse open, DuckDB at work
         deadline = time.monotonic() + 60
         warehouse = str(broken_warehouse.resolve())
@@ -196,11 +206,14 @@ def test_the_worker_ends_when_the_run_is_killed(broken_warehouse, moment):
             gone = worker.status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             gone = True
-        if gone and _can_write(broken_warehouse):
+        if gone and _can_write(broken_warehouse) and not Path(folder).exists():
             break
         if time.monotonic() > deadline:
-            worker.kill()
-            raise AssertionError("the worker outlived the run by 10 s, or held the warehouse")
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+            raise AssertionError(
+                "the worker outlived the run by 10 s, held the warehouse or left its folder"
+            )
         time.sleep(0.1)
 
 
