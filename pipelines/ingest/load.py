@@ -268,22 +268,21 @@ def _judge(
                 "CREATE OR REPLACE TEMP TABLE checked_cases_valid AS"
                 " SELECT provider_id, case_id FROM checked_cases WHERE len(faults) = 0"
             )
-        con.execute(
+        # an INSERT answers with the rows it inserted: the rejected rows are counted there, not
+        # in another pass over every row (the table's own count is kept, not scanned)
+        rejected = con.execute(
             f"""INSERT INTO {REJECTIONS_TMP}
             SELECT {lit(name)}, {lit(st.file_name)}, __line,
                    array_to_string(list_distinct(list_transform(faults, lambda f: f.col)), ', '),
                    array_to_string(list_transform(faults, lambda f: f.reason), '; '), 'row'
             FROM {checked} WHERE len(faults) > 0"""
-        )
+        ).fetchone()[0]
+        valid = con.execute(f"SELECT count(*) FROM {checked}").fetchone()[0] - rejected
         if st.malformed:
             con.executemany(
                 f"INSERT INTO {REJECTIONS_TMP} VALUES (?, ?, ?, NULL, ?, 'row')",
                 [(name, st.file_name, line, reason) for line, reason in st.malformed],
             )
-        rejected, valid = con.execute(
-            f"SELECT count(*) FILTER (WHERE len(faults) > 0), count(*) FILTER (WHERE len(faults)"
-            f" = 0) FROM {checked}"
-        ).fetchone()
         insp.counts[name] = TableCount(
             name,
             st.file_name,
