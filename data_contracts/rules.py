@@ -155,9 +155,10 @@ def checked_sql(
 
     `shown` maps contract columns to the header the file used, so reasons name what the
     provider sees. Duplicate keys: the first occurrence (lowest line) stays, later ones are
-    rejected with a pointer to it. Rows come in no particular order (a reader sorts by
-    `__line`): sorting them was a sixth of the row rules' time, and the join that checks a
-    row's case (`reference_sql`) does not keep an order anyway.
+    rejected with a pointer to it. Rows come in no particular order (the first line is
+    `min(__line)`, and rejections are sorted when written): sorting them was a sixth of the
+    row rules' time, and the join that checks a row's case (`reference_sql`) does not keep an
+    order anyway.
     """
     contract = contract or load_contract()
     shown = shown or {}

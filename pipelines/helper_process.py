@@ -189,7 +189,9 @@ def sweep_orphans() -> None:
     A helper removes its folder on every way out (`_leave`), but not when it is killed hard
     itself (kill -9 of the run's whole process tree). What it leaves may hold a report's print
     page; the next helper of this user removes it. Only real folders of this user whose run
-    process no longer exists: a living run's helper, a link, another user's entry stay."""
+    process no longer exists: a living run's helper, a link, another user's entry stay. (Runs
+    of one user in two process-id namespaces sharing one /tmp, containers, would see each
+    other as gone: give each its own TMPDIR.)"""
     root = Path(tempfile.gettempdir())
     try:
         entries = list(os.scandir(root))
@@ -242,7 +244,16 @@ def _exit_with_parent() -> None:
 def serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict]) -> None:
     """A helper's life: `prepare()` at once, then `answer(request, prepared)` for the one
     request, its dict sent as the answer line ({"error": <exception type>} when it raises:
-    the message might quote data), and leave."""
+    the message might quote data), and leave. Every way out goes through `_leave`: also a
+    failing `prepare`, an answer the gone run no longer reads, and SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *_: _leave(1))
+    try:
+        _serve(prepare, answer)
+    except BaseException:
+        _leave(1)
+
+
+def _serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict]) -> None:
     threading.Thread(target=_exit_with_parent, name="lagebild-parent", daemon=True).start()
     answer_to = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -281,12 +282,17 @@ def build_family(
     return cells, summary
 
 
+class Cancelled(Exception):
+    """The grid's build was called off (the publication it was for failed or was stopped)."""
+
+
 def build(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     workers: int | None = None,
     *,
     reuse: bool = False,
+    cancel: threading.Event | None = None,
 ) -> dict[str, tuple]:
     """Every family of the grid from the marts on `con`: {family: (cells, summary)}.
 
@@ -296,7 +302,8 @@ def build(
     cases 5.8 -> 4.5 s, docs/performance.md), the same cells and audit.
 
     `reuse`: take a family's cells from the last build on `con` where its input key is the
-    same (`Memo`), and keep the newly built ones for the next build."""
+    same (`Memo`), and keep the newly built ones for the next build. `cancel`: once set, no
+    family is begun any more and the build ends with `Cancelled` (nothing kept)."""
     fams = families(settings)
     names = [f.name for f in fams]
     if len(set(names)) < len(names) or not all(_NAME.match(n) for n in names):
@@ -307,6 +314,8 @@ def build(
     shared = Shared()  # figures several families read: computed once (families.Shared)
 
     def one(family: Family) -> tuple:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(family.name)
         cursor = con.cursor()
         try:
             return build_family(Context(cursor, settings, shared), family, memo, fresh)

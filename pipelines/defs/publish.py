@@ -12,9 +12,12 @@ partitioned mart tables get the same replacement of those providers' rows, and e
 is copied anew (issue 15: at 1,000,000 cases the three large tables were 2.4 of 3 s).
 """
 
+import contextlib
 import logging
 import os
+import re
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,8 +133,8 @@ def publish(
     Returns rows per published table.
     """
     ws.published_dir.mkdir(parents=True, exist_ok=True)
+    _sweep_unfinished(ws.published_dir)
     tmp = ws.published_dir / f".lagebild.{os.getpid()}.duckdb.tmp"
-    tmp.unlink(missing_ok=True)
     update = _update_basis(con)
     if update is not None and not _copy_if_unchanged(ws.published_db_path, tmp, update):
         update = None  # the last copy cannot be used: written anew
@@ -149,10 +152,18 @@ def publish(
     # HiGHS, the copy DuckDB's own threads (1,000,000 cases: copy ~3 s, grid ~4.6 s, one
     # after the other before). It reads the marts over a cursor of its own and writes only
     # its memo; it is written into the copy once both are done
-    pool = ThreadPoolExecutor(1, thread_name_prefix="lagebild-grid-build")
-    grid = pool.submit(_build_grid, con.cursor(), settings) if settings is not None else None
-    con.execute(f"ATTACH '{tmp}' AS published")
     try:
+        con.execute(f"ATTACH {_quoted(tmp)} AS published")
+    except BaseException:
+        _remove_unfinished(tmp)
+        raise
+    pool = ThreadPoolExecutor(1, thread_name_prefix="lagebild-grid-build")
+    cancel = threading.Event()  # a failed copy or a stop: no family is begun any more
+    done = False
+    try:
+        grid = None
+        if settings is not None:
+            grid = pool.submit(_build_grid, con.cursor(), settings, cancel)
         _drop_stale(con, {f"{s}.{t}" for s, t in objects} & updated)
         for schema in {s for s, _ in objects}:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS published.{schema}")
@@ -182,9 +193,14 @@ def publish(
             built = grid.result()
             with stage("grid"):
                 publication.write(con, built, f"published.{GRID_SCHEMA}")
+        done = True
     finally:
+        if not done:
+            cancel.set()
         pool.shutdown(wait=True)  # the grid's cursor is done before the copy is let go
         con.execute("DETACH published")
+        if not done:  # nothing of a copy that is not swapped in stays behind
+            _remove_unfinished(tmp)
     # read by the dashboards (same account), written by nobody, private to the owner
     tmp.chmod(0o400)
     os.replace(tmp, ws.published_db_path)
@@ -192,14 +208,38 @@ def publish(
     return counts
 
 
-def _build_grid(cursor: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+def _build_grid(
+    cursor: duckdb.DuckDBPyConnection, settings: Settings, cancel: threading.Event
+) -> dict:
     from dashboards.disclosure import publication
 
     try:
         with stage("grid"):
-            return publication.build(cursor, settings, reuse=True)
+            return publication.build(cursor, settings, reuse=True, cancel=cancel)
     finally:
         cursor.close()
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+_UNFINISHED = re.compile(r"\.lagebild\.\d+\.duckdb\.tmp(\.wal)?")
+
+
+def _remove_unfinished(tmp: Path) -> None:
+    """Best effort, on the way out of a failure: never in place of the error that ended it."""
+    for path in (tmp, tmp.with_name(tmp.name + ".wal")):
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def _sweep_unfinished(folder: Path) -> None:
+    """Copies a failed or killed run left behind (a whole copy of the marts each): removed
+    under the workspace's lock, which the publishing run holds."""
+    for entry in os.scandir(folder):
+        if _UNFINISHED.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            Path(entry.path).unlink(missing_ok=True)
 
 
 def _drop_stale(con: duckdb.DuckDBPyConnection, kept: set[str]) -> None:

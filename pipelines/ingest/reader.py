@@ -535,8 +535,8 @@ def _map_columns(
     all_cells = [mapped[c] for c in mapped] or ["NULL"]
     not_empty = " OR ".join(f"coalesce(trim({c}), '') <> ''" for c in all_cells)
     # no ORDER BY: a filter over the cells keeps their order (the file's), and nothing reads
-    # this table's order anyway (lines are compared by `__line`; the row rules sort by it);
-    # sorting every row cost a third of this statement
+    # this table's order anyway (lines are compared by `__line`, and what is shown by line is
+    # sorted when it is written or read); sorting every row cost a third of this statement
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {', '.join(select)} FROM {cells}"
         f" WHERE {not_empty}"

@@ -67,3 +67,13 @@ def test_a_new_helper_sweeps_and_names_its_folder_after_its_run(temp_root):
     finally:
         helper.stop()
     assert not folder.exists()
+
+
+def test_a_helper_whose_loading_fails_removes_its_folder():
+    helper = helper_process.Helper("tests.helper_failing")
+    folder = Path(helper.tmp)
+    try:
+        assert helper.proc.wait(timeout=60) == 1
+        assert not folder.exists()
+    finally:
+        helper.stop()
