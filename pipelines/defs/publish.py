@@ -25,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from data_contracts.rules import lit
 from kernel.private import tighten
 from kernel.settings import Settings
 from kernel.warehouse import connect, table_columns
@@ -153,7 +154,7 @@ def publish(
     # after the other before). It reads the marts over a cursor of its own and writes only
     # its memo; it is written into the copy once both are done
     try:
-        con.execute(f"ATTACH {_quoted(tmp)} AS published")
+        con.execute(f"ATTACH {lit(str(tmp))} AS published")
     except BaseException:
         _remove_unfinished(tmp)
         raise
@@ -218,10 +219,6 @@ def _build_grid(
             return publication.build(cursor, settings, reuse=True, cancel=cancel)
     finally:
         cursor.close()
-
-
-def _quoted(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 _UNFINISHED = re.compile(r"\.lagebild\.\d+\.duckdb\.tmp(\.wal)?")
