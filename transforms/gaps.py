@@ -440,7 +440,9 @@ def _quarter_mart(
     body, params = build(selection(None, None, ["period", *grain], None, allowed))
     assert not params, "a quarter mart has no parameters"
     keys = ", ".join(grain)
-    sql = f"""
+    # a provider's rows come from its own rows and the calendar (transforms/runner.py)
+    partitioned = "-- partitioned: provider_id\n" if "provider_id" in grain else ""
+    sql = f"""{partitioned}
 with
 figures as ({body}),
 

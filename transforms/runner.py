@@ -19,6 +19,11 @@ joined on provider_id). When one provider re-delivers, such models are rebuilt f
 providers whose staging rows changed only (`changed_providers`); every other model is rebuilt
 whole, as before. The state this needs (a fingerprint of each provider's staging rows and of
 the build's parameters and SQL) is kept in `intermediate`, which is never published.
+
+`-- partitioned: shared` marks a small model with the same rows for every provider (the
+calendar of quarters): it is built whole, and partitioned models may read it. When its rows
+are not those of the last build (a re-delivery moved the first quarter with data), the
+partitioned models that read it, directly or through others, are built whole (`SHARED_STATE`).
 """
 
 from __future__ import annotations
@@ -46,11 +51,12 @@ PARAMS_TABLE = "intermediate.params"  # written by build_params, read by the mod
 
 _REF = re.compile(r"\b(staging|intermediate|mart)\.([a-z_][a-z0-9_]*)\b")
 _MATERIALIZED = re.compile(r"^\s*--\s*materialized:\s*(table|view)\s*$", re.MULTILINE)
-_PARTITIONED = re.compile(r"^\s*--\s*partitioned:\s*provider_id\s*$", re.MULTILINE)
+_PARTITIONED = re.compile(r"^\s*--\s*partitioned:\s*(provider_id|shared)\s*$", re.MULTILINE)
 # what a partitioned build remembers between runs (schema intermediate: never published)
 BUILD_STATE = "intermediate.mart_build_state"
 INPUT_STATE = "intermediate.mart_inputs"
-STATE_VERSION = "1"  # raise when the meaning of the state changes: the next build is whole
+SHARED_STATE = "intermediate.mart_shared"  # rows and fingerprint of each shared model
+STATE_VERSION = "2"  # raise when the meaning of the state changes: the next build is whole
 # rebuilding a few providers is cheaper than all of them only while they are few
 MAX_CHANGED_SHARE = 0.5
 ROW = "eine Zeile"  # the whole row as a struct; no column name has a space (contract.py)
@@ -66,6 +72,7 @@ class Model:
     deps: tuple[str, ...]  # other models, as "schema.name"
     sources: tuple[str, ...]  # staging tables read, as "staging.name"
     partitioned: bool = False  # rows of a provider come from that provider's rows alone
+    shared: bool = False  # the same rows for every provider; partitioned models may read it
 
     @property
     def key(self) -> str:
@@ -100,6 +107,7 @@ def _strip_comments(sql: str) -> str:
 
 def _model(schema: str, name: str, path: Path, sql: str) -> Model:
     match = _MATERIALIZED.search(sql)
+    partition = _PARTITIONED.search(sql)
     refs = {f"{s}.{n}" for s, n in _REF.findall(_strip_comments(sql))}
     key = f"{schema}.{name}"
     return Model(
@@ -112,7 +120,8 @@ def _model(schema: str, name: str, path: Path, sql: str) -> Model:
             sorted(r for r in refs if not r.startswith("staging.") and r not in (key, PARAMS_TABLE))
         ),
         sources=tuple(sorted(r for r in refs if r.startswith("staging."))),
-        partitioned=bool(_PARTITIONED.search(sql)),
+        partitioned=bool(partition) and partition.group(1) == "provider_id",
+        shared=bool(partition) and partition.group(1) == "shared",
     )
 
 
@@ -137,7 +146,7 @@ def load_models(root: Path = TRANSFORMS_DIR) -> list[Model]:
         unknown = [d for d in model.deps if d not in found]
         if unknown:
             raise ValueError(f"{model.path.name}: unknown model(s) {', '.join(unknown)}")
-        whole = [d for d in model.deps if not found[d].partitioned]
+        whole = [d for d in model.deps if not (found[d].partitioned or found[d].shared)]
         if model.partitioned and whole:
             raise ValueError(
                 f"{model.path.name}: partitioned, but reads the whole model(s) {', '.join(whole)}"
@@ -247,19 +256,31 @@ def build_marts(
         _fingerprint_inputs(con, models)
         changed = changed_providers(con, models, key) if partial else None
         delta = _Delta(con, models, changed) if changed is not None else None
+        shared_before = _shared_prints(con) if delta is not None else {}
+        shared: dict[str, tuple] = {}  # each shared model's rows and fingerprint, as built now
+        by_delta: list[Model] = []  # the partitioned models rebuilt for the changed providers
+        stale: set[str] = set()  # shared models that changed, and partitioned models built whole
         for model in models:
             started = time.perf_counter()
-            if delta is not None and model.partitioned:
+            for_changed = delta is not None and model.partitioned and not stale & set(model.deps)
+            if for_changed:
                 rows = delta.build(model)
+                by_delta.append(model)
             else:
                 rows = _build_whole(con, model)
+                if delta is not None and model.partitioned:
+                    stale.add(model.key)  # its readers have no delta of it: whole as well
+            if model.shared:
+                shared[model.key] = _fingerprint(con, model.key)
+                if delta is not None and shared[model.key] != shared_before.get(model.key):
+                    stale.add(model.key)  # its readers are built whole
             runs.append(
                 ModelRun(
                     model.key,
                     model.materialized,
                     rows,
                     time.perf_counter() - started,
-                    len(changed) if delta is not None and model.partitioned else None,
+                    len(changed) if for_changed else None,
                 )
             )
         if delta is not None:
@@ -267,13 +288,9 @@ def build_marts(
         rebuilt = (
             None
             if delta is None
-            else [
-                m.key
-                for m in models
-                if m.partitioned and m.materialized == "table" and m.schema == "mart"
-            ]
+            else [m.key for m in by_delta if m.materialized == "table" and m.schema == "mart"]
         )
-        _remember_inputs(con, key, changed if delta is not None else None, rebuilt)
+        _remember_inputs(con, key, changed if delta is not None else None, rebuilt, shared)
         if any(m.key == "mart.scorecard" for m in models):
             scorecard.record_history(con)
         con.execute("COMMIT")
@@ -308,6 +325,26 @@ def _build_key(con: duckdb.DuckDBPyConnection, models: list[Model]) -> str:
     for m in models:
         digest.update(f"{m.key}\0{m.materialized}\0{m.sql}\0".encode())
     return digest.hexdigest()
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, key: str) -> tuple[int, int]:
+    """Rows and the sum of their hashes (as `_fingerprint_inputs`) of a built model."""
+    rows, total = con.execute(
+        f'SELECT count(*), coalesce(sum(hash("{ROW}")::HUGEINT), 0) FROM {key} AS "{ROW}"'
+    ).fetchone()
+    return int(rows), int(total)
+
+
+def _shared_prints(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    """The shared models' fingerprints of the last build (empty when none were kept)."""
+    if not _exists(con, SHARED_STATE, "table"):
+        return {}
+    return {
+        model: (int(rows), int(total))
+        for model, rows, total in con.execute(
+            f"SELECT model, row_count, fingerprint FROM {SHARED_STATE}"
+        ).fetchall()
+    }
 
 
 def _partition_sources(models: list[Model]) -> list[str]:
@@ -381,13 +418,23 @@ def _remember_inputs(
     key: str,
     providers: list[str] | None,
     tables: list[str] | None,
+    shared: dict[str, tuple[int, int]],
 ) -> None:
-    """Keep the inputs' fingerprints and what this build did: its number (one more than the
-    last), the providers whose rows it replaced and the mart tables it replaced them in (NULL:
-    every mart built whole), so the publication can bring a copy of the last build up to date
-    (`last_build`)."""
+    """Keep the inputs' fingerprints, the shared models' and what this build did: its number
+    (one more than the last), the providers whose rows it replaced and the mart tables it
+    replaced them in (NULL: every mart built whole), so the publication can bring a copy of
+    the last build up to date (`last_build`)."""
     previous = last_build(con)
     con.execute(f"CREATE OR REPLACE TABLE {INPUT_STATE} AS SELECT * FROM mart_inputs_now")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {SHARED_STATE}"
+        " (model VARCHAR, row_count BIGINT, fingerprint HUGEINT)"
+    )
+    if shared:
+        con.executemany(
+            f"INSERT INTO {SHARED_STATE} VALUES (?, ?, ?)",
+            [(model, rows, total) for model, (rows, total) in shared.items()],
+        )
     con.execute(
         f"CREATE OR REPLACE TABLE {BUILD_STATE} AS SELECT ? AS build_key,"
         " now()::TIMESTAMP AS built_at, ?::BIGINT AS build_no,"
@@ -422,13 +469,15 @@ def last_build(con: duckdb.DuckDBPyConnection) -> LastBuild | None:
 class _Delta:
     """The partitioned models rebuilt for a few providers: each model's SQL runs with every
     reference swapped for a temp relation holding only those providers' rows (staging tables
-    filtered, partitioned models' new rows), then the model's rows of those providers are
-    replaced by them. Models run in dependency order, so a model's inputs are ready."""
+    filtered, partitioned models' new rows; shared models and the parameters are read as they
+    are), then the model's rows of those providers are replaced by them. Models run in
+    dependency order, so a model's inputs are ready."""
 
     def __init__(
         self, con: duckdb.DuckDBPyConnection, models: list[Model], providers: list[str]
     ) -> None:
         self.con, self.providers = con, providers
+        self.kept = {PARAMS_TABLE, *(m.key for m in models if m.shared)}
         self.in_list = "(" + ", ".join(lit(p) for p in providers) + ")"
         self.created: list[tuple[str, str]] = []
         if providers:
@@ -450,7 +499,7 @@ class _Delta:
     def build(self, model: Model) -> int | None:
         if self.providers:
             body = _REF.sub(
-                lambda m: m.group(0) if m.group(0) == PARAMS_TABLE else self.name(m.group(0)),
+                lambda m: m.group(0) if m.group(0) in self.kept else self.name(m.group(0)),
                 model.sql.strip().rstrip(";"),
             )
             kind = "VIEW" if model.materialized == "view" else "TABLE"

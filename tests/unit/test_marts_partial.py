@@ -16,7 +16,7 @@ from kernel.settings import Settings
 from kernel.warehouse import connect
 from pipelines.defs.publish import PUBLISHED_SCHEMAS
 from tests.marts_helpers import redeliver_first_provider
-from transforms.runner import BUILD_STATE, INPUT_STATE, build_marts, load_models
+from transforms.runner import BUILD_STATE, INPUT_STATE, SHARED_STATE, build_marts, load_models
 
 AS_OF = date(2026, 8, 20)
 SETTINGS = Settings(workspace=Path("/nonexistent"))
@@ -26,10 +26,17 @@ PARTITIONED = {
     "intermediate.contacts",
     "intermediate.goals",
     "intermediate.referrals",
+    "intermediate.staffing",
+    "mart.caseload_by_caseworker",
+    "mart.caseload",
     "mart.cases",
     "mart.goals",
     "mart.referrals",
+    "mart.referral_waits",
+    "mart.structural_closures",
+    "mart.supply_gaps",
 }
+SHARED = {"intermediate.quarters", "mart.periods"}  # the calendar
 
 
 @pytest.fixture
@@ -82,6 +89,7 @@ def _partial_and_whole(db: Path, change, settings=SETTINGS, as_of=AS_OF):
 
 def test_the_declared_models_are_the_partitioned_ones():
     assert {m.key for m in load_models() if m.partitioned} == PARTITIONED
+    assert {m.key for m in load_models() if m.shared} == SHARED
 
 
 def test_a_redelivery_rebuilds_one_provider_and_every_mart_equals_a_whole_build(built):
@@ -89,8 +97,9 @@ def test_a_redelivery_rebuilds_one_provider_and_every_mart_equals_a_whole_build(
     assert diffs == []
     assert {k for k, r in runs.items() if r.providers is not None} == PARTITIONED
     assert {r.providers for r in runs.values() if r.providers is not None} == {1}
-    # the whole models are rebuilt whole, as before
+    # the whole models are rebuilt whole, as before, and so is the calendar
     assert runs["mart.reentry"].providers is None
+    assert all(runs[k].providers is None for k in SHARED)
     con = connect(built)
     closed = con.execute(
         "SELECT count(*) FROM mart.cases WHERE closed_on = DATE '2026-08-01'"
@@ -190,9 +199,68 @@ def test_a_partitioned_model_may_not_read_a_whole_model(tmp_path):
         load_models(tmp_path)
 
 
+def test_a_redelivery_that_moves_the_calendar_builds_its_readers_whole(built):
+    """A re-delivered case opened a year before all others adds quarters: every model that
+    reads the calendar, directly or through another, is built whole, the other partitioned
+    models for the one provider — and every mart equals a whole build."""
+
+    def earlier(con):
+        first = _providers(con)[0]
+        con.execute(
+            "UPDATE staging.cases SET opened_on = (SELECT min(opened_on) - INTERVAL 400 DAY"
+            " FROM staging.cases) WHERE case_id = (SELECT min(case_id) FROM staging.cases"
+            " WHERE provider_id = ?) AND provider_id = ?",
+            [first, first],
+        )
+
+    con = connect(built)
+    quarters_before = con.execute("SELECT count(*) FROM intermediate.quarters").fetchone()[0]
+    con.close()
+    runs, diffs = _partial_and_whole(built, earlier)
+    assert diffs == []
+    con = connect(built)
+    assert con.execute("SELECT count(*) FROM intermediate.quarters").fetchone()[0] > (
+        quarters_before
+    )
+    con.close()
+    assert runs["intermediate.cases"].providers == 1 and runs["mart.cases"].providers == 1
+    for key in ("mart.caseload_by_caseworker", "mart.caseload", "mart.supply_gaps"):
+        assert runs[key].providers is None, key
+    assert runs["mart.goals"].providers == 1 and runs["mart.referrals"].providers == 1
+
+
+def test_a_redelivery_within_the_calendar_rebuilds_its_readers_for_one_provider(built):
+    """The calendar unchanged: the caseload and the quarter marts, which read it, are rebuilt
+    for the re-delivering provider only; the state remembers the calendar's fingerprint."""
+    runs, diffs = _partial_and_whole(built, redeliver_first_provider)
+    assert diffs == []
+    for key in ("mart.caseload_by_caseworker", "mart.caseload", "mart.referral_waits"):
+        assert runs[key].providers == 1, key
+    con = connect(built)
+    kept = {r[0] for r in con.execute(f"SELECT model FROM {SHARED_STATE}").fetchall()}
+    con.close()
+    assert kept == SHARED
+
+
+def test_a_shared_model_may_be_read_by_a_partitioned_one(tmp_path):
+    (tmp_path / "intermediate").mkdir()
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "intermediate" / "calendar.sql").write_text(
+        "-- partitioned: shared\nwith final as (select 1 as q)\nselect * from final"
+    )
+    (tmp_path / "marts" / "per_quarter.sql").write_text(
+        "-- partitioned: provider_id\n"
+        "with final as (select c.provider_id, q.q from staging.cases c"
+        " cross join intermediate.calendar q)\nselect * from final"
+    )
+    models = {m.key: m for m in load_models(tmp_path)}
+    assert models["intermediate.calendar"].shared
+    assert models["mart.per_quarter"].partitioned
+
+
 def test_the_build_state_is_never_published():
     """Row counts per provider and staging table are what the small-number rules protect."""
-    for table in (BUILD_STATE, INPUT_STATE):
+    for table in (BUILD_STATE, INPUT_STATE, SHARED_STATE):
         assert table.split(".")[0] not in PUBLISHED_SCHEMAS
 
 

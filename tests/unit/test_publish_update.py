@@ -106,7 +106,16 @@ def test_a_redelivery_updates_the_last_copy_and_it_equals_a_fresh_one(ws, tmp_pa
     build_marts(con, SETTINGS, AS_OF)
     build = last_build(con)
     assert build.rebuilt_providers == [pid]
-    assert set(build.rebuilt_tables) == {"mart.cases", "mart.goals", "mart.referrals"}
+    assert set(build.rebuilt_tables) == {
+        "mart.cases",
+        "mart.goals",
+        "mart.referrals",
+        "mart.caseload_by_caseworker",
+        "mart.caseload",
+        "mart.referral_waits",
+        "mart.structural_closures",
+        "mart.supply_gaps",
+    }
     assert pub._update_basis(con).providers == [pid]
     counts = pub.publish(con, ws)
     assert _updates(con) == 1
@@ -120,6 +129,28 @@ def test_a_redelivery_updates_the_last_copy_and_it_equals_a_fresh_one(ws, tmp_pa
     ).fetchone()[0]
     reader.close()
     assert closed >= 5
+
+
+def test_a_redelivery_that_moves_the_calendar_updates_only_what_was_built_for_it(ws, tmp_path):
+    """The first quarter with data moved: the marts that read the calendar were built whole,
+    so the copy takes them whole, the others by provider — and equals a fresh copy."""
+    con = connect(ws.db_path)
+    pid = con.execute("SELECT min(provider_id) FROM staging.cases").fetchone()[0]
+    con.execute(
+        "UPDATE staging.cases SET opened_on = (SELECT min(opened_on) - INTERVAL 400 DAY FROM"
+        " staging.cases) WHERE provider_id = ? AND case_id = (SELECT min(case_id) FROM"
+        " staging.cases WHERE provider_id = ?)",
+        [pid, pid],
+    )
+    build_marts(con, SETTINGS, AS_OF)
+    build = last_build(con)
+    assert build.rebuilt_providers == [pid]
+    assert {"mart.cases", "mart.goals"} <= set(build.rebuilt_tables)
+    assert not {"mart.caseload", "mart.supply_gaps"} & set(build.rebuilt_tables)
+    pub.publish(con, ws)
+    assert _updates(con) == 1
+    con.close()
+    assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
 
 
 def test_nothing_changed_keeps_the_partitioned_rows_and_equals_a_fresh_copy(ws, tmp_path):

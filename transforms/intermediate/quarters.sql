@@ -1,3 +1,4 @@
+-- partitioned: shared
 -- Calendar quarters from the first quarter with data (earliest case opening, goal or referral
 -- on or before as_of) up to the quarter that contains as_of. `counted_until` is the last
 -- counted day (period_end, or as_of in the quarter that contains it); `days` the counted days;

@@ -1,4 +1,5 @@
 -- materialized: view
+-- partitioned: provider_id
 -- Staffing intervals that start on or before as_of, cut at as_of: `active_until` is
 -- valid_to, else as_of (and never after as_of).
 with

@@ -1,3 +1,4 @@
+-- partitioned: provider_id
 -- Caseload per FTE: quarter x provider x program x region x scope, the sum of
 -- mart.caseload_by_caseworker over caseworkers (every component is additive across
 -- caseworkers, because each case and each staffing row belongs to exactly one caseworker).

@@ -1,3 +1,4 @@
+-- partitioned: provider_id
 -- Caseload per FTE per caseworker: quarter x provider x program x region x caseworker x scope.
 -- Day sums by interval overlap of each case (opened_on..active_until) and each staffing row
 -- (valid_from..active_until) with the quarter's counted days (period_start..counted_until);

@@ -1,3 +1,4 @@
+-- partitioned: shared
 -- One row per calendar quarter reported: from the first quarter with data up to the quarter
 -- that contains as_of (partial when as_of falls before its last day).
 with
