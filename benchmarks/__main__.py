@@ -290,7 +290,12 @@ def bench_size(cases: int, force: bool) -> dict:
     }
     result["caseload_vs_pandas"] = caseload_vs_pandas(ws)
     say("  Veröffentlichungsraster, Veröffentlichung und Nachprüfung …")
-    result["grid"] = {**grid, "reused_in_redelivery": publication.grid_audit(ws)["reused"]}
+    again = publication.grid_audit(ws)
+    result["grid"] = {
+        **grid,
+        "reused_in_redelivery": again["reused"],
+        "unread_in_redelivery": again["unread"],
+    }
     result["release"] = publication.release_and_verify(ws)
     if cases == max(SIZES) or os.environ.get("LAGEBILD_BENCH_DASHBOARD"):
         result["dashboard"] = dashboard_queries(ws)

@@ -10,14 +10,16 @@ import duckdb
 
 
 def grid_audit(ws: Path) -> dict:
-    """Cells, suppressions and the LP audit of the grid the last run published, and how many
-    of its families that run took unchanged from the run before (`publication.Memo`)."""
+    """Cells, suppressions and the LP audit of the grid the last run published, how many of
+    its families that run took unchanged from the run before (`publication.Memo`) and how
+    many of those it took without reading their marts (same source key)."""
     con = duckdb.connect(str(ws / "published" / "lagebild.duckdb"), read_only=True)
     try:
         row = con.execute(
             """SELECT sum(cells), sum("primary"), sum(secondary), sum(cells_audited),
                       sum(unprotected), min(narrowest_width), sum(lp_solves), sum(seconds),
-                      count(*) FILTER (WHERE reused), count(*)
+                      count(*) FILTER (WHERE reused), count(*),
+                      count(*) FILTER (WHERE reused AND NOT queried)
                FROM grid.audit"""
         ).fetchone()
     finally:
@@ -25,7 +27,7 @@ def grid_audit(ws: Path) -> dict:
     keys = ("cells", "primary", "secondary", "audited", "unprotected", "narrowest", "lp_solves")
     out = {k: (int(v) if v is not None else None) for k, v in zip(keys, row[:7], strict=True)}
     out["audit_s"] = round(float(row[7] or 0), 2)
-    out["reused"], out["families"] = int(row[8]), int(row[9])
+    out["reused"], out["families"], out["unread"] = int(row[8]), int(row[9]), int(row[10])
     return out
 
 
@@ -64,7 +66,8 @@ def markdown(results: list[dict]) -> list[str]:
         "manifest; verification rebuilds it from the deliveries its manifest names.",
         "",
         "Grid figures of the full run; „reused“: the families the re-delivery took unchanged",
-        "from the run before (same leaves, settings and code: `publication.Memo`).",
+        "from the run before (same leaves, settings and code: `publication.Memo`), „unread“",
+        "of them without querying their marts (the marts' rows unchanged).",
         "",
         "| cases | grid stage | cells | suppressed (primary + secondary) | audited |"
         " narrowest interval | audit | reused | release | release size | verify | identical |",
@@ -86,4 +89,6 @@ def markdown(results: list[dict]) -> list[str]:
 def _reused(g: dict) -> str:
     if "reused_in_redelivery" not in g:
         return "—"
-    return f"{g['reused_in_redelivery']} of {g.get('families', '—')}"
+    reused = f"{g['reused_in_redelivery']} of {g.get('families', '—')}"
+    unread = g.get("unread_in_redelivery")
+    return reused if unread is None else f"{reused} ({unread} unread)"

@@ -1,4 +1,5 @@
-"""Fingerprints of the code behind a kept result (the grid's and the text model's memos).
+"""Fingerprints of the code behind a kept result (the grid's and the text model's memos), and
+of a table's rows (the partial mart build's inputs, the grid's sources).
 
 A memo may only be reused by the code that made it: the fingerprint covers the source files
 that decide the result, the versions of the libraries that compute it and Python's version.
@@ -11,6 +12,12 @@ import importlib.metadata
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+
+import duckdb
+
+ROW = "eine Zeile"  # the whole row as a struct; no column name has a space (contract.py)
+# a set of rows as one number: any added, removed or altered row changes it (with the count)
+ROWS_HASH = f'sum(hash("{ROW}")::HUGEINT)'
 
 
 def code_digest(salt: str, files: Iterable[Path], dists: Iterable[str]) -> str:
@@ -26,3 +33,12 @@ def code_digest(salt: str, files: Iterable[Path], dists: Iterable[str]) -> str:
             version = "-"
         digest.update(f"{dist}={version}\0".encode())
     return digest.hexdigest()
+
+
+def table_fingerprint(con: duckdb.DuckDBPyConnection, key: str) -> tuple[int, int]:
+    """Rows and the sum of their hashes of table or view `key` ("schema.name"): one pass in
+    DuckDB (1,000,000 cases: 0.01-0.08 s per mart)."""
+    rows, total = con.execute(
+        f'SELECT count(*), coalesce({ROWS_HASH}, 0) FROM {key} AS "{ROW}"'
+    ).fetchone()
+    return int(rows), int(total)

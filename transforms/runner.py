@@ -40,6 +40,7 @@ import duckdb
 
 from data_contracts.rules import lit
 from data_contracts.schema import AUDIT_DDL
+from kernel.fingerprint import ROW, ROWS_HASH, table_fingerprint
 from kernel.settings import Settings
 from kernel.warehouse import current_as_of, table_columns
 from transforms import gaps, scorecard
@@ -59,9 +60,6 @@ SHARED_STATE = "intermediate.mart_shared"  # rows and fingerprint of each shared
 STATE_VERSION = "2"  # raise when the meaning of the state changes: the next build is whole
 # rebuilding a few providers is cheaper than all of them only while they are few
 MAX_CHANGED_SHARE = 0.5
-ROW = "eine Zeile"  # the whole row as a struct; no column name has a space (contract.py)
-# a set of rows as one number: any added, removed or altered row changes it (with the count)
-ROWS_HASH = f'sum(hash("{ROW}")::HUGEINT)'
 
 
 @dataclass(frozen=True)
@@ -273,7 +271,7 @@ def build_marts(
                 if delta is not None and model.partitioned:
                     stale.add(model.key)  # its readers have no delta of it: whole as well
             if model.shared:
-                shared[model.key] = _fingerprint(con, model.key)
+                shared[model.key] = table_fingerprint(con, model.key)
                 if delta is not None and shared[model.key] != shared_before.get(model.key):
                     stale.add(model.key)  # its readers are built whole
             runs.append(
@@ -327,14 +325,6 @@ def _build_key(con: duckdb.DuckDBPyConnection, models: list[Model]) -> str:
     for m in models:
         digest.update(f"{m.key}\0{m.materialized}\0{m.sql}\0".encode())
     return digest.hexdigest()
-
-
-def _fingerprint(con: duckdb.DuckDBPyConnection, key: str) -> tuple[int, int]:
-    """Rows and the sum of their hashes (as `_fingerprint_inputs`) of a built model."""
-    rows, total = con.execute(
-        f'SELECT count(*), coalesce({ROWS_HASH}, 0) FROM {key} AS "{ROW}"'
-    ).fetchone()
-    return int(rows), int(total)
 
 
 def _shared_prints(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:

@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from kernel.fingerprint import table_fingerprint
 from kernel.settings import Settings
 from transforms import gaps as gap_figures
 from transforms.caseload import rollup
@@ -51,6 +52,10 @@ class Shared:
         self._figures: dict[tuple, Future] = {}
 
     def get(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        return self.value(key, compute).copy()
+
+    def value(self, key: tuple, compute: Callable[[], object]) -> object:
+        """`compute()` once per build, its result itself (for values no family changes)."""
         with self._lock:
             future = self._figures.get(key)
             mine = future is None
@@ -61,7 +66,7 @@ class Shared:
                 future.set_result(compute())
             except BaseException as exc:
                 future.set_exception(exc)
-        return future.result().copy()
+        return future.result()
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,11 @@ class Context:
     def once(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """`compute()` once per build when the context shares figures, else every time."""
         return compute() if self.shared is None else self.shared.get(key, compute)
+
+    def fingerprint(self, table: str) -> tuple[int, int]:
+        """Rows and row hash of a source table (`Family.sources`), once per build."""
+        compute = lambda: table_fingerprint(self.con, table)  # noqa: E731
+        return compute() if self.shared is None else self.shared.value(("rows", table), compute)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,10 @@ class Family:
     # the leaves as each provider knows its own (None: exactly as they are); every leaves
     # table carries `provider_id`, for what a provider knows of a cell (insiders.py)
     known: Callable[[Context], pd.DataFrame] | None = None
+    # every table its leaves, known leaves and extras read: while their rows, the settings
+    # and the code are the same, so are its published cells (publication.source_key;
+    # tests/dashboards/test_grid_memo.py runs each family on these tables alone)
+    sources: tuple[str, ...] = ()
 
 
 def _flat(*codes: str) -> dict[str, str | None]:
@@ -393,6 +407,7 @@ def _reentry_family(settings: Settings) -> Family:
         tuple(pubs),
         _reentry_leaves,
         known=_reentry_known,
+        sources=("mart.reentry",),
     )
 
 
@@ -414,6 +429,13 @@ def _theme_leaves(ctx: Context) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
+CASELOAD_SOURCES = ("mart.caseload", "mart.periods")
+GOALS_SOURCES = ("mart.goals", "mart.periods")
+REFERRALS_SOURCES = ("mart.referrals", "mart.periods")
+CASES_SOURCES = ("mart.cases", "mart.periods")
+THEMES_SOURCES = ("mart.theme_cases",)
+
+
 def families(settings: Settings) -> tuple[Family, ...]:
     """Every family of the grid (the re-entry family follows the configured windows)."""
     g = ("period", *GROUPS)
@@ -432,6 +454,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             _cases_leaves,
             extras=_cases_extras,
             extra_columns=("case_days", "fte_days", "fte_end", "days"),
+            sources=CASELOAD_SOURCES,
         ),
         Family(
             "active",
@@ -444,6 +467,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             _active_leaves,
             extras=_active_extras,
             extra_columns=("fte_end",),
+            sources=CASELOAD_SOURCES,
         ),
         Family(
             "opened",
@@ -454,6 +478,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             {},
             by_group("flow", with_region_program=True),
             _flow_leaves("cases_opened"),
+            sources=CASELOAD_SOURCES,
         ),
         Family(
             "closed",
@@ -464,6 +489,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             {},
             by_group("flow", with_region_program=True),
             _flow_leaves("cases_closed"),
+            sources=CASELOAD_SOURCES,
         ),
         Family(
             "goals",
@@ -474,6 +500,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             {"part": _flat("without_offer", "with_offer")},
             by_group("flow", "domain", "part", providers=False, regions=False),
             _goals_leaves,
+            sources=GOALS_SOURCES,
         ),
         Family(
             "gap_cases",
@@ -485,6 +512,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             by_group("distinct", "domain", providers=False, regions=False),
             _gap_cases_leaves,
             non_additive=("domain",),
+            sources=GOALS_SOURCES,
         ),
         Family(
             "referrals",
@@ -495,6 +523,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             {"part": _flat("kein_angebot", "abgelehnt", "other")},
             by_group("flow", "service_type", "part", providers=False, regions=False),
             _referrals_leaves,
+            sources=REFERRALS_SOURCES,
         ),
         Family(
             "started",
@@ -507,6 +536,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             _column_leaves(_referral_table, "started", (*g, "service_type")),
             extras=_wait_extras,
             extra_columns=("wait_days_median", "wait_days_p90"),
+            sources=REFERRALS_SOURCES,
         ),
         Family(
             "waiting",
@@ -517,6 +547,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             {},
             by_group("stock", "service_type", providers=False, regions=False),
             _column_leaves(_referral_table, "waiting_at_end", (*g, "service_type")),
+            sources=REFERRALS_SOURCES,
         ),
         Family(
             "closures",
@@ -527,6 +558,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             {"part": _flat("strukturell", "other")},
             by_group("flow", "part", providers=False, regions=False),
             _closures_leaves,
+            sources=CASES_SOURCES,
         ),
         Family(
             "process",
@@ -537,6 +569,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             dict.fromkeys(CLASS_FLAGS, FLAG),
             _process_publications(),
             _process_leaves,
+            sources=CASES_SOURCES,
         ),
         _reentry_family(settings),
         Family(
@@ -552,5 +585,6 @@ def families(settings: Settings) -> tuple[Family, ...]:
                 {"theme_id": "leaf", "in_recent": "leaf"},
             ),
             _theme_leaves,
+            sources=THEMES_SOURCES,
         ),
     )

@@ -12,11 +12,17 @@ dimension columns (totals as `__all__`), `level` of the period, `value`, `status
 quantiles); `grid.audit` holds the audit of each family.
 
 Suppression and audit are a function of a family's leaves (true and as each provider knows
-them), the settings and the code in this package. A build keeps each family's suppressed
-cells under a key of exactly these in the private warehouse (`MEMO`, never
-published) and reuses them while the key is the same: a provider's re-delivery changes the
-leaves of a few families only, and an unchanged family's LP work is not repeated. The leaves
-and per-cell extras are queried anew every time; the key is over their values.
+them), the settings and the code in this package. A build keeps each family's published
+cells in the private warehouse (`MEMO`, never published) under two keys and reuses them
+while one is the same: a provider's re-delivery changes a few families only, and an
+unchanged family's work is not repeated.
+
+- `source_key`: the rows of the marts the family reads (`Family.sources`), the settings and
+  the code (this package and transforms/). While it is the same, nothing of the family is
+  queried: leaves, extras and cells are what they were.
+- `input_key`: the leaves' values themselves. A changed mart that leaves a family's counts
+  as they were (a case closed changes no referral count) keeps its suppression; only its
+  extras are queried anew.
 """
 
 from __future__ import annotations
@@ -44,8 +50,9 @@ from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.fingerprint import code_digest
 from kernel.settings import Settings
 
-MEMO_VERSION = "2"  # raise when what a key covers or the memo's layout changes
-MEMO = f"intermediate.grid_memo_v{MEMO_VERSION}"  # family, input_key, summary; MEMO_<family>
+MEMO_VERSION = "3"  # raise when what a key covers or the memo's layout changes
+# family, input_key, source_key, summary; the published cells in MEMO_<family>
+MEMO = f"intermediate.grid_memo_v{MEMO_VERSION}"
 # settings that say where and how a run was started, not what the grid counts
 _NOT_COUNTED = ("workspace", "inbox", "report_pdf")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a family's name is part of its tables' names
@@ -53,10 +60,12 @@ log = logging.getLogger("lagebild.publish")
 
 
 def _code_digest() -> str:
-    """This package's source (read now) and the libraries that decide the suppression."""
+    """The source (read now) of this package and of transforms/ (which computes the leaves
+    and extras from the marts), and the libraries that decide the suppression."""
+    here = Path(__file__).resolve().parent
     return code_digest(
         MEMO_VERSION,
-        sorted(Path(__file__).resolve().parent.glob("*.py")),
+        [*sorted(here.glob("*.py")), *sorted((here.parents[1] / "transforms").glob("*.py"))],
         ("numpy", "pandas", "scipy", "highspy", "duckdb"),
     )
 
@@ -75,31 +84,47 @@ def _rows_digest(digest, frame: pd.DataFrame) -> None:
     digest.update(len(rows).to_bytes(8, "little") + rows.tobytes())
 
 
-def input_key(
-    family: Family, settings: Settings, leaves: pd.DataFrame, known: pd.DataFrame | None
-) -> str:
-    """Everything a family's suppressed cells depend on, as one hash."""
-    digest = hashlib.sha256(f"{CODE_KEY}\0{family.name}\0".encode())
+def _family_digest(family: Family, settings: Settings, kind: str):
+    """A key's start: the code, the family, what the settings count, and the kind of key."""
+    digest = hashlib.sha256(f"{CODE_KEY}\0{family.name}\0{kind}\0".encode())
     counted = {
         f.name: getattr(settings, f.name)
         for f in dataclasses.fields(settings)
         if f.name not in _NOT_COUNTED
     }
     digest.update(repr(sorted(counted.items())).encode())
+    return digest
+
+
+def input_key(
+    family: Family, settings: Settings, leaves: pd.DataFrame, known: pd.DataFrame | None
+) -> str:
+    """Everything a family's suppressed cells depend on, as one hash."""
+    digest = _family_digest(family, settings, "leaves")
     _rows_digest(digest, leaves)
     if known is not None:
         _rows_digest(digest, known)
     return digest.hexdigest()
 
 
+def source_key(family: Family, settings: Settings, prints: dict[str, tuple[int, int]]) -> str:
+    """Everything a family's published cells, extras included, are computed from: the code,
+    the settings and the rows of its sources (`prints`: table -> kernel.fingerprint)."""
+    digest = _family_digest(family, settings, "sources")
+    for table in family.sources:
+        digest.update(f"{table}\0{prints[table]}\0".encode())
+    return digest.hexdigest()
+
+
 @dataclasses.dataclass
 class Memo:
-    """The suppressed cells of the last build, per family: {family: (input_key, summary)}.
+    """The published cells of the last build, per family:
+    {family: (input_key, source_key, summary)}.
 
     A memo that cannot be read is no memo: the families are built anew (and a warning
     logged); one that cannot be written leaves the next run to build anew."""
 
-    entries: dict[str, tuple[str, dict]]
+    entries: dict[str, tuple[str, str | None, dict]]
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> Memo:
@@ -112,27 +137,33 @@ class Memo:
             ).fetchone()[0]
             if not present:
                 return cls({})
-            rows = con.execute(f"SELECT family, input_key, summary FROM {MEMO}").fetchall()
-            return cls({f: (key, json.loads(summary)) for f, key, summary in rows})
+            rows = con.execute(
+                f"SELECT family, input_key, source_key, summary FROM {MEMO}"
+            ).fetchall()
+            return cls({f: (key, src, json.loads(summary)) for f, key, src, summary in rows})
         except (duckdb.Error, ValueError) as exc:
             log.warning(f"Gemerkte Sperrmuster nicht lesbar, alle werden neu berechnet: {exc}")
             return cls({})
 
-    def cells(self, con, family: str, key: str) -> tuple[pd.DataFrame, dict] | None:
-        """The kept cells and summary of `family` when they were built under `key`."""
+    def cells(
+        self, con, family: str, key: str, by: str = "input_key"
+    ) -> tuple[pd.DataFrame, dict] | None:
+        """The kept cells and summary of `family` when they were built under `key` (its
+        "input_key" or its "source_key")."""
         entry = self.entries.get(family)
-        if entry is None or entry[0] != key:
+        if key is None or entry is None or entry[0 if by == "input_key" else 1] != key:
             return None
         try:
             cells = con.execute(f"SELECT * FROM {MEMO}_{family} ORDER BY memo_row").df()
         except duckdb.Error as exc:
             log.warning(f"Gemerktes Sperrmuster von {family} nicht lesbar, neu berechnet: {exc}")
             return None
-        return cells.drop(columns="memo_row"), dict(entry[1])
+        return cells.drop(columns="memo_row"), dict(entry[2])
 
     @staticmethod
     def save(con: duckdb.DuckDBPyConnection, fresh: dict[str, tuple], names: list[str]) -> None:
-        """Keep newly built families ({family: (input_key, cells, summary)}) and forget the
+        """Keep newly built families ({family: (input_key, source_key, cells, summary)}) and
+        forget the
         families no longer built (`names`: this build's). A family's old entry goes first, so
         a build that stops halfway leaves no key on other cells."""
         if _code_digest() != CODE_KEY:
@@ -141,8 +172,8 @@ class Memo:
         try:
             con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
             con.execute(
-                f"CREATE TABLE IF NOT EXISTS {MEMO}"
-                " (family VARCHAR PRIMARY KEY, input_key VARCHAR, summary VARCHAR)"
+                f"CREATE TABLE IF NOT EXISTS {MEMO} (family VARCHAR PRIMARY KEY,"
+                " input_key VARCHAR, source_key VARCHAR, summary VARCHAR)"
             )
             gone = con.execute(
                 f"SELECT family FROM {MEMO} WHERE family NOT IN (SELECT unnest(?))", [names]
@@ -151,7 +182,7 @@ class Memo:
                 con.execute(f"DELETE FROM {MEMO} WHERE family = ?", [family])
                 if _NAME.match(family):
                     con.execute(f"DROP TABLE IF EXISTS {MEMO}_{family}")
-            for family, (key, cells, summary) in fresh.items():
+            for family, (key, sources, cells, summary) in fresh.items():
                 con.execute(f"DELETE FROM {MEMO} WHERE family = ?", [family])
                 frame = cells.assign(memo_row=np.arange(len(cells)))
                 con.register("grid_memo_frame", frame)
@@ -162,8 +193,8 @@ class Memo:
                 finally:
                     con.unregister("grid_memo_frame")
                 con.execute(
-                    f"INSERT INTO {MEMO} VALUES (?, ?, ?)",
-                    [family, key, json.dumps(summary, default=_plain)],
+                    f"INSERT INTO {MEMO} VALUES (?, ?, ?, ?)",
+                    [family, key, sources, json.dumps(summary, default=_plain)],
                 )
         except (duckdb.Error, TypeError, ValueError) as exc:
             log.warning(f"Sperrmuster nicht gemerkt, der nächste Lauf rechnet neu: {exc}")
@@ -227,9 +258,19 @@ def build_family(
 ) -> tuple[pd.DataFrame, dict]:
     """The family's published cells with their suppression status, and the audit figures.
 
-    With a `memo`, cells built under the same input key are reused; newly suppressed cells
-    are added to `fresh` ({family: (input_key, cells, summary)}) for `Memo.save`."""
+    With a `memo`, cells kept under the same source key are taken as they are, and cells
+    kept under the same input key keep their suppression; whatever was built or keyed anew
+    is added to `fresh` ({family: (input_key, source_key, cells, summary)}) for `Memo.save`."""
     t0 = time.perf_counter()
+    sources = None
+    if memo is not None and family.sources:
+        prints = {t: ctx.fingerprint(t) for t in family.sources}
+        sources = source_key(family, ctx.settings, prints)
+        kept = memo.cells(ctx.con, family.name, sources, by="source_key")
+        if kept is not None:
+            cells, summary = kept
+            seconds = round(time.perf_counter() - t0, 3)
+            return cells, {**summary, "seconds": seconds, "reused": True, "queried": False}
     by_provider = family.leaves(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
     # groups the family is never published by are summed away (fewer unknowns, same LP)
     leaves = by_provider.groupby(list(family.dims), as_index=False, sort=False)["value"].sum()
@@ -252,6 +293,7 @@ def build_family(
             "narrowest_width": None,
             "seconds": round(time.perf_counter() - t0, 3),
             "reused": False,
+            "queried": True,
         }
     known = None
     if family.known is not None:
@@ -259,13 +301,10 @@ def build_family(
     key = input_key(family, ctx.settings, by_provider, known) if memo is not None else None
     kept = memo.cells(ctx.con, family.name, key) if memo is not None else None
     if kept is not None:
-        cells, summary = kept
-        summary["reused"] = True
+        cells, summary = kept  # as published: queried anew below
+        cells = cells.drop(columns=[c for c in ("level", *family.extra_columns) if c in cells])
     else:
         cells, summary = _suppressed(family, leaves, by_provider, known, k)
-        if fresh is not None and key is not None:
-            fresh[family.name] = (key, cells.copy(), summary)
-        summary = {**summary, "reused": False}
     if "period" in family.dims:
         cells["level"] = [period_level(p) for p in cells["period"]]
     if family.extras is not None:
@@ -278,8 +317,10 @@ def build_family(
         cells = cells.merge(
             extras[[*keys, *family.extra_columns]].drop_duplicates(keys), on=keys, how="left"
         )
-    summary["seconds"] = round(time.perf_counter() - t0, 3)
-    return cells, summary
+    if fresh is not None and key is not None:
+        fresh[family.name] = (key, sources, cells.copy(), summary)
+    seconds = round(time.perf_counter() - t0, 3)
+    return cells, {**summary, "seconds": seconds, "reused": kept is not None, "queried": True}
 
 
 class Cancelled(Exception):

@@ -1,6 +1,6 @@
 """A build reuses a family's suppressed cells while everything they depend on is the same
-(publication.Memo, keyed by publication.input_key), and only then: the published grid is
-the one a build from scratch gives."""
+(publication.Memo, keyed by publication.source_key and publication.input_key), and only
+then: the published grid is the one a build from scratch gives."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import dataclasses
 
 from dashboards import read
 from dashboards.disclosure import publication
+from dashboards.disclosure.families import Context, families
 
-IGNORED = {"seconds", "reused"}
+IGNORED = {"seconds", "reused", "queried"}
 
 
 def _same(built: dict, scratch: dict) -> None:
@@ -26,6 +27,10 @@ def _reused(built: dict) -> set[str]:
     return {name for name, (_cells, summary) in built.items() if summary["reused"]}
 
 
+def _queried(built: dict) -> set[str]:
+    return {name for name, (_cells, summary) in built.items() if summary["queried"]}
+
+
 def test_an_unchanged_grid_is_reused_whole_and_the_same(warehouse, tmp_path):
     con, settings = warehouse
     first = publication.build(con, settings, reuse=True)  # nothing kept yet: from scratch
@@ -33,6 +38,7 @@ def test_an_unchanged_grid_is_reused_whole_and_the_same(warehouse, tmp_path):
     second = publication.build(con, settings, reuse=True)
     nonempty = {n for n, (cells, _s) in first.items() if len(cells)}
     assert _reused(second) == nonempty and len(nonempty) >= 10
+    assert _queried(second) == set(first) - nonempty  # nothing of a kept family is read
     _same(second, first)
     assert sum(int((c["status"] != "").sum()) for c, _s in second.values()) > 0
     # where a run was started from is not part of the key
@@ -54,7 +60,64 @@ def test_a_changed_mart_rebuilds_the_families_it_feeds_only(warehouse):
     rebuilt = set(built) - _reused(built)
     assert {"referrals", "started"} <= rebuilt
     assert {"cases", "goals", "reentry"} <= _reused(built)
+    # the families that read other marts only are not even queried
+    assert {"referrals", "started", "waiting"} <= _queried(built)
+    assert not {"cases", "active", "goals", "gap_cases", "reentry"} & _queried(built)
     _same(built, publication.build(con, settings))
+
+
+def test_a_changed_extra_with_the_same_counts_keeps_the_suppression_not_the_extras(warehouse):
+    con, settings = warehouse
+    publication.build(con, settings, reuse=True)
+    # FTE days change (a staffing correction): the caseload counts stay, the ratios do not
+    con.execute("UPDATE mart.caseload SET fte_days = fte_days + 1.5")
+    built = publication.build(con, settings, reuse=True)
+    assert {"cases", "active"} <= _reused(built) & _queried(built)
+    scratch = publication.build(con, settings)
+    _same(built, scratch)
+    # and the next build takes them whole again, with the new extras
+    again = publication.build(con, settings, reuse=True)
+    assert not {"cases", "active"} & _queried(again)
+    _same(again, scratch)
+
+
+def test_each_family_reads_its_declared_sources_only(warehouse):
+    """A family's kept cells are taken unread while its `sources` are unchanged: a table it
+    reads but does not declare would let its figures go stale. On a database holding its
+    sources alone, each family gives the same leaves, known leaves and extras."""
+    con, settings = warehouse
+    for family in families(settings):
+        con.execute("ATTACH ':memory:' AS only_sources")
+        try:
+            for table in family.sources:
+                schema, name = table.split(".")
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS only_sources.{schema}")
+                con.execute(f"CREATE TABLE only_sources.{table} AS SELECT * FROM {table}")
+            cursor = con.cursor()
+            cursor.execute("USE only_sources")
+            whole, alone = Context(con, settings), Context(cursor, settings)
+            parts = [f for f in (family.leaves, family.known, family.extras) if f is not None]
+            for part in parts:
+                expected, got = part(whole), part(alone)
+                keys = list(expected.columns)
+                assert got.sort_values(keys, ignore_index=True).equals(
+                    expected.sort_values(keys, ignore_index=True)
+                ), family.name
+            cursor.close()
+        finally:
+            con.execute("USE lagebild")
+            con.execute("DETACH only_sources")
+
+
+def test_the_memos_code_key_covers_the_transforms_that_compute_the_leaves(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(
+        publication, "code_digest", lambda salt, files, dists: seen.setdefault("f", list(files))
+    )
+    publication._code_digest()
+    names = {(p.parent.name, p.name) for p in seen["f"]}
+    assert {("transforms", "gaps.py"), ("transforms", "caseload.py")} <= names
+    assert ("disclosure", "linked.py") in names
 
 
 def test_other_settings_or_a_lost_memo_build_anew(warehouse):
@@ -78,12 +141,12 @@ def test_a_broken_or_outdated_memo_is_built_anew_never_a_crash(warehouse, monkey
     assert "goals" in _reused(publication.build(con, settings, reuse=True))
     # a family no longer built is forgotten with its cells
     con.execute(f"CREATE TABLE {publication.MEMO}_alt AS SELECT 1 AS value")
-    con.execute(f"INSERT INTO {publication.MEMO} VALUES ('alt', 'k', '{{}}')")
+    con.execute(f"INSERT INTO {publication.MEMO} VALUES ('alt', 'k', NULL, '{{}}')")
     publication.build(con, stricter := dataclasses.replace(settings, suppression_k=4), reuse=True)
     families = {f for (f,) in con.execute(f"SELECT family FROM {publication.MEMO}").fetchall()}
     assert "alt" not in families and "goals" in families
     tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert "grid_memo_v2_alt" not in tables
+    assert f"{publication.MEMO.split('.')[1]}_alt" not in tables
     # code changed on disk during the run: nothing of it is kept
     monkeypatch.setattr(publication, "_code_digest", lambda: "anderer Code")
     publication.build(con, settings, reuse=True)
