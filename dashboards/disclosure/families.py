@@ -255,18 +255,23 @@ def _column_leaves(table: Callable, column: str, dims: tuple[str, ...]) -> Calla
     return leaves
 
 
-def _wait_extras(ctx: Context) -> pd.DataFrame:
-    """Median and 90th percentile wait of every published cell (quantiles do not add up)."""
-    frames = []
-    for groups in GROUP_PATTERNS[:4]:
-        for service in (("service_type",), ()):
-            dims = [*groups, *service]
-            df = _levels(gap_figures.wait_quantiles, ctx.con, dims)
-            df = df.assign(**{d: ALL for d in (*GROUPS, "service_type") if d not in dims})
-            frames.append(
-                df[["period", *GROUPS, "service_type", "wait_days_median", "wait_days_p90"]]
-            )
-    return pd.concat(frames, ignore_index=True)
+def _wait_extras(groups: tuple[str, ...]) -> Callable[[Context], pd.DataFrame]:
+    """Median and 90th percentile wait of every published cell (quantiles do not add up): the
+    family's `groups` (each alone, and their total), by service type and over all."""
+
+    def extras(ctx: Context) -> pd.DataFrame:
+        frames = []
+        for pattern in ((), *((g,) for g in groups)):
+            for service in (("service_type",), ()):
+                dims = [*pattern, *service]
+                df = _levels(gap_figures.wait_quantiles, ctx.con, dims)
+                df = df.assign(**{d: ALL for d in (*GROUPS, "service_type") if d not in dims})
+                frames.append(
+                    df[["period", *GROUPS, "service_type", "wait_days_median", "wait_days_p90"]]
+                )
+        return pd.concat(frames, ignore_index=True)
+
+    return extras
 
 
 def _closures_leaves(ctx: Context) -> pd.DataFrame:
@@ -534,7 +539,7 @@ def families(settings: Settings) -> tuple[Family, ...]:
             {},
             by_group("flow", "service_type", providers=False, regions=False),
             _column_leaves(_referral_table, "started", (*g, "service_type")),
-            extras=_wait_extras,
+            extras=_wait_extras(("program",)),
             extra_columns=("wait_days_median", "wait_days_p90"),
             sources=REFERRALS_SOURCES,
         ),

@@ -8,7 +8,7 @@ import dataclasses
 
 from dashboards import read
 from dashboards.disclosure import publication
-from dashboards.disclosure.families import Context, families
+from dashboards.disclosure.families import ALL, GROUPS, Context, families
 
 IGNORED = {"seconds", "reused", "queried"}
 
@@ -160,3 +160,20 @@ def test_a_read_only_warehouse_builds_without_keeping(workspace, caplog):
         built = publication.build(con, src.settings, reuse=True)
     assert _reused(built) == set() and len(built) >= 10
     assert "Sperrmuster nicht gemerkt" in caplog.text
+
+
+def test_each_familys_extras_cover_every_grouping_it_is_published_by(warehouse):
+    """Extras are queried for the groupings a family is published by only (the wait quantiles
+    of `started`: per programme): a grouping added to its publications needs them too, or its
+    cells would be published without their median and 90th percentile."""
+    con, settings = warehouse
+    for family in families(settings):
+        if family.extras is None:
+            continue
+        extras = family.extras(Context(con, settings))
+        published = {g for pub in family.publications for g in pub if g in GROUPS}
+        for group in published:
+            assert (extras[group] != ALL).any(), (family.name, group)
+        built, _summary = publication.build_family(Context(con, settings), family)
+        columns = list(family.extra_columns)
+        assert built[columns].notna().any(axis=None), family.name
