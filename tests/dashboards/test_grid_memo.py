@@ -90,7 +90,7 @@ def test_each_family_reads_its_declared_sources_only(warehouse):
         con.execute("ATTACH ':memory:' AS only_sources")
         try:
             for table in family.sources:
-                schema, name = table.split(".")
+                schema = table.split(".")[0]
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS only_sources.{schema}")
                 con.execute(f"CREATE TABLE only_sources.{table} AS SELECT * FROM {table}")
             cursor = con.cursor()
