@@ -65,7 +65,11 @@ def insiders(grid: Grid, true: pd.DataFrame, known: pd.DataFrame | None, k: int)
     """`true` and `known`: the family's leaves with `provider_id` (dimension columns and
     ``value``), the second as each provider knows its own (None: the same)."""
     known = true if known is None else known
-    providers = pd.Index(sorted(set(true[PROVIDER].astype(str)) | set(known[PROVIDER].astype(str))))
+    # distinct values first: iterating a column of (Arrow-backed) strings in Python costs
+    # ~0.5 µs a row (1,000,000 cases: 0.4 s per build of the grid)
+    providers = pd.Index(
+        sorted({*true[PROVIDER].astype(str).unique(), *known[PROVIDER].astype(str).unique()})
+    )
     t = _parts(grid, true, providers)
     kn = t if known is true else _parts(grid, known, providers)
     values = grid.cell_values

@@ -215,12 +215,12 @@ def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
     dims = []
     for name in family.dims:
         if name == "period":
-            years = sorted({str(p)[:4] for p in leaves["period"]})
+            years = sorted({str(p)[:4] for p in leaves["period"].unique()})
             dims.append(period_dimension(years, additive=family.period != "distinct"))
         elif name in family.breakdowns:
             dims.append(Dimension(name, dict(family.breakdowns[name])))
         else:
-            codes = sorted({str(c) for c in leaves[name] if c != ALL})
+            codes = sorted({str(c) for c in leaves[name].unique() if c != ALL})
             dims.append(
                 flat_dimension(name, codes, root=ALL, additive=name not in family.non_additive)
             )
@@ -306,7 +306,8 @@ def build_family(
     else:
         cells, summary = _suppressed(family, leaves, by_provider, known, k)
     if "period" in family.dims:
-        cells["level"] = [period_level(p) for p in cells["period"]]
+        levels = {p: period_level(p) for p in cells["period"].unique()}
+        cells["level"] = cells["period"].map(levels)
     if family.extras is not None:
         extras = family.extras(ctx)
         for col in set(GROUPS) - set(family.dims):  # cells are totals over such groups
