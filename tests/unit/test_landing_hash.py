@@ -73,3 +73,58 @@ def test_a_delivery_that_vanishes_while_hashed_still_stops_the_scan(inbox, monke
     monkeypatch.setattr(landing, "_hash_file", vanished)
     with pytest.raises(FileNotFoundError):
         _scan(inbox, 4, monkeypatch)
+
+
+# --- kept hashes: a run does not read the whole inbox again (landing.HASHES) ------------------
+
+
+def _kept_after_scan(inbox, con):
+    first = landing.scan_inbox(inbox, kept=landing.kept_hashes(con))
+    landing.keep_hashes(con, first)
+    return first, landing.kept_hashes(con)
+
+
+def test_a_second_scan_takes_the_kept_hashes_and_reads_no_file(inbox, monkeypatch):
+    import duckdb
+
+    monkeypatch.setattr(landing, "SETTLED_SECONDS", 0.0)  # every entry counts as settled
+    con = duckdb.connect()
+    first, kept = _kept_after_scan(inbox, con)
+    assert len(kept) == 6  # the copied deliveries; the symlink and the FIFO carry no hash
+
+    def no_reading(path):
+        raise AssertionError(f"read again: {path}")
+
+    monkeypatch.setattr(landing, "_hash_file", no_reading)
+    again = landing.scan_inbox(inbox, kept=kept)
+    assert again == first
+    # no name of the inbox is kept in clear (a name may carry an identifier)
+    stored = con.execute(f"SELECT string_agg(stat_key || sha256, '') FROM {landing.HASHES}")
+    assert "traeger" not in stored.fetchone()[0]
+
+
+def test_a_file_rewritten_with_its_old_size_and_time_is_read_again(inbox, monkeypatch):
+    import duckdb
+
+    monkeypatch.setattr(landing, "SETTLED_SECONDS", 0.0)
+    con = duckdb.connect()
+    first, kept = _kept_after_scan(inbox, con)
+    for target in (inbox / "mbe-essen_20261015.csv", inbox / "kim-traeger2_20261015/cases.csv"):
+        st = target.stat()
+        target.write_bytes(target.read_bytes().replace(b"E", b"X").replace(b"T2", b"T9"))
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and time as before
+        assert target.stat().st_size == st.st_size
+    again = {c.raw_name: c for c in landing.scan_inbox(inbox, kept=kept)}
+    before = {c.raw_name: c for c in first}
+    for name in ("mbe-essen_20261015.csv", "kim-traeger2_20261015"):
+        assert again[name].sha256 == landing.sha256_of(again[name].path)
+        assert again[name].sha256 != before[name].sha256
+    assert again["kim-traeger1_20261015"].sha256 == before["kim-traeger1_20261015"].sha256
+
+
+def test_an_entry_changed_just_before_the_scan_is_not_kept(inbox):
+    import duckdb
+
+    con = duckdb.connect()
+    scanned, kept = _kept_after_scan(inbox, con)  # the fixture was written just now
+    assert kept == {} and all(c.sha256 for c in scanned if c.copy)
