@@ -79,9 +79,15 @@ class Context:
         """`compute()` once per build when the context shares figures, else every time."""
         return compute() if self.shared is None else self.shared.get(key, compute)
 
-    def fingerprint(self, table: str) -> tuple[int, int]:
-        """Rows and row hash of a source table (`Family.sources`), once per build."""
-        compute = lambda: table_fingerprint(self.con, table)  # noqa: E731
+    def fingerprint(self, table: str) -> tuple:
+        """Columns (names and types), rows and row hash of a source table (`Family.sources`),
+        once per build. DuckDB's row hash covers values by position only: two columns that
+        swap names, or a column that changes type with the same values, hash alike."""
+
+        def compute() -> tuple:
+            columns = self.con.execute(f"SELECT * FROM {table} LIMIT 0").description
+            return (tuple((c[0], str(c[1])) for c in columns), *table_fingerprint(self.con, table))
+
         return compute() if self.shared is None else self.shared.value(("rows", table), compute)
 
 

@@ -107,9 +107,9 @@ def input_key(
     return digest.hexdigest()
 
 
-def source_key(family: Family, settings: Settings, prints: dict[str, tuple[int, int]]) -> str:
+def source_key(family: Family, settings: Settings, prints: dict[str, tuple]) -> str:
     """Everything a family's published cells, extras included, are computed from: the code,
-    the settings and the rows of its sources (`prints`: table -> kernel.fingerprint)."""
+    the settings and its sources' columns and rows (`prints`: table -> `Context.fingerprint`)."""
     digest = _family_digest(family, settings, "sources")
     for table in family.sources:
         digest.update(f"{table}\0{prints[table]}\0".encode())

@@ -9,9 +9,12 @@ A run does not read the whole inbox again to learn that nothing changed (1,000,0
 773 MB, 10,000,000: 7.8 GB). As git does for its index, the hash of an entry is kept under a
 key of its name and of what lstat says of each of its files (size, modification and change
 time, inode, device: `HASHES`, never published); while the key is the same the kept hash is
-taken. Any write to a file changes its change time, which no program can set back. An entry
-changed less than `SETTLED_SECONDS` before it was hashed is not kept (a file system with a
-coarse clock could show a second change in the same tick: git's "racy" entries).
+taken. Any write to a file changes its change time, which no program can set back; kept
+hashes are used only on file systems known to keep it so (`CTIME_FILE_SYSTEMS`: FAT keeps it
+equal to the modification time, which `touch` sets, and a network share reports what its
+server says). Elsewhere every entry is read as before. An entry changed less than
+`SETTLED_SECONDS` before it was hashed is not kept (a file system with a coarse clock could
+show a second change in the same tick: git's "racy" entries).
 
 Nothing in the inbox is followed or opened unless it is a regular file or folder: a symlink
 (also a dangling or looping one), FIFO, socket or device is recorded as a quarantined delivery
@@ -29,6 +32,7 @@ and then renamed into `quarantine/<id>`; `complete_moves` finishes a move a cras
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import stat
@@ -43,12 +47,19 @@ import duckdb
 from kernel.workspace import Workspace
 from pipelines.ingest.members import SPECIAL_KINDS, decode_name
 
+log = logging.getLogger("lagebild.landing")
+
 DELIVERY_SUFFIXES = {".zip", ".xlsx", ".xlsm", ".csv"}
 HASH_CHUNK = 8 * 1024 * 1024
 HASH_WORKERS = min(4, os.cpu_count() or 1)  # deliveries hashed at once
 CRASH_ENV = "LAGEBILD_CRASH_AT"
 HASHES = "intermediate.inbox_hashes"  # stat key -> sha256 of the inbox's entries (private)
-SETTLED_SECONDS = 3.0  # FAT keeps times in 2-second steps
+HASH_VERSION = "1"  # part of every stat key: raise when what `sha256_of` hashes changes
+SETTLED_SECONDS = 3.0  # coarse clocks keep times in steps (FAT: 2 s)
+# local file systems that set a file's change time on every write (Linux names, mountinfo)
+CTIME_FILE_SYSTEMS = frozenset(
+    {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "zfs", "f2fs", "bcachefs", "jfs", "overlay"}
+)
 TMP_PREFIX = ".tmp-"
 
 
@@ -97,6 +108,7 @@ class _Walk:
     size: int = 0
     newest: float = 0.0
     stats: list[tuple] = field(default_factory=list)  # (relative name, lstat figures)
+    devices: set[int] = field(default_factory=set)
     changed: int = 0  # newest modification or change time of its entries (ns)
 
 
@@ -119,6 +131,7 @@ def _walk(root: Path) -> _Walk:
                 w.specials.append((rel, "ein nicht lesbarer Eintrag"))
                 continue
             w.stats.append((rel, *_lstat_figures(st)))
+            w.devices.add(st.st_dev)
             w.changed = max(w.changed, st.st_mtime_ns, st.st_ctime_ns)
             if stat.S_ISDIR(st.st_mode):
                 w.dirs.append(rel)
@@ -141,7 +154,25 @@ def _lstat_figures(st: os.stat_result) -> tuple[int, ...]:
 def _stat_key(raw: str, st: os.stat_result, w: _Walk | None) -> str:
     """The entry's name and what lstat says of it and (a folder) of everything in it."""
     figures = [_lstat_figures(st), *(sorted(w.stats) if w is not None else ())]
-    return hashlib.sha256(os.fsencode(raw) + b"\0" + repr(figures).encode()).hexdigest()
+    named = f"{HASH_VERSION}\0".encode() + os.fsencode(raw) + b"\0"
+    return hashlib.sha256(named + repr(figures).encode()).hexdigest()
+
+
+def file_system_types() -> dict[int, str]:
+    """Device number -> file system type of every mount (Linux: /proc/self/mountinfo; empty
+    elsewhere, so nothing is taken from kept hashes)."""
+    try:
+        text = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    types = {}
+    for line in text.splitlines():
+        mount, _, fs = line.partition(" - ")
+        fields = mount.split()
+        major, _, minor = fields[2].partition(":") if len(fields) > 2 else ("", "", "")
+        if fs and major.isdigit() and minor.isdigit():
+            types[os.makedev(int(major), int(minor))] = fs.split()[0]
+    return types
 
 
 def _settled(changed_ns: int, now: float) -> bool:
@@ -190,6 +221,11 @@ def scan_inbox(
 
     kept = kept or {}
     now = time.time()
+    types = file_system_types()
+
+    def trusted(*devices: int) -> bool:
+        return all(types.get(d) in CTIME_FILE_SYSTEMS for d in devices)
+
     from data_contracts import load_contract
     from pipelines.ingest.reader import shown_name
 
@@ -222,7 +258,9 @@ def scan_inbox(
                 f"Eintrag {i} der Lieferung ist {kind} – wird nicht gefolgt oder geöffnet"
                 for i, (_, kind) in enumerate(w.specials, 1)
             ]
-            key, settled = _stat_key(raw, st, w), _settled(max(w.changed, st.st_ctime_ns), now)
+            ok = trusted(st.st_dev, *w.devices)
+            key = _stat_key(raw, st, w) if ok else ""
+            settled = ok and _settled(max(w.changed, st.st_ctime_ns), now)
             if key not in kept:
                 to_hash.append((len(out), sha256_of, path))
             cand = Candidate(path, shown, kept.get(key, ""), received, tuple(faults), True, raw)
@@ -234,8 +272,9 @@ def scan_inbox(
             if st.st_size > max_bytes:
                 out.append(_too_big(path, raw, shown, st.st_size, st, received, faults, max_bytes))
                 continue
-            key = _stat_key(raw, st, None)
-            settled = _settled(max(st.st_mtime_ns, st.st_ctime_ns), now)
+            ok = trusted(st.st_dev)
+            key = _stat_key(raw, st, None) if ok else ""
+            settled = ok and _settled(max(st.st_mtime_ns, st.st_ctime_ns), now)
             if key not in kept:
                 to_hash.append((len(out), _hash_file, path))
             cand = Candidate(path, shown, kept.get(key, ""), received, tuple(faults), True, raw)
@@ -258,7 +297,12 @@ def kept_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     ).fetchone()[0]
     if not present:
         return {}
-    return dict(con.execute(f"SELECT stat_key, sha256 FROM {HASHES}").fetchall())
+    try:
+        rows = con.execute(f"SELECT stat_key, sha256 FROM {HASHES}").fetchall()
+    except duckdb.Error as exc:  # another layout (another version): read every entry again
+        log.warning(f"Gemerkte Prüfsummen des Posteingangs nicht lesbar, alles wird gelesen: {exc}")
+        return {}
+    return {k: v for k, v in rows if isinstance(k, str) and isinstance(v, str) and len(v) == 64}
 
 
 def keep_hashes(con: duckdb.DuckDBPyConnection, candidates: list[Candidate]) -> None:

@@ -81,6 +81,23 @@ def test_a_changed_extra_with_the_same_counts_keeps_the_suppression_not_the_extr
     _same(again, scratch)
 
 
+def test_two_columns_that_swap_names_are_a_changed_source(warehouse):
+    """DuckDB's row hash sees values by position, not names or types (attack review): the
+    source key covers the columns as well, or the swap would publish the old figures."""
+    con, settings = warehouse
+    publication.build(con, settings, reuse=True)
+    for a, b in (("case_days", "tmp_x"), ("fte_days", "case_days"), ("tmp_x", "fte_days")):
+        con.execute(f"ALTER TABLE mart.caseload RENAME COLUMN {a} TO {b}")
+    built = publication.build(con, settings, reuse=True)
+    assert {"cases", "active"} <= _queried(built)
+    _same(built, publication.build(con, settings))
+    # a column retyped with the same values is a change too
+    con.execute("ALTER TABLE mart.referrals ALTER COLUMN wait_days TYPE BIGINT")
+    assert {"referrals", "started", "waiting"} <= _queried(
+        publication.build(con, settings, reuse=True)
+    )
+
+
 def test_each_family_reads_its_declared_sources_only(warehouse):
     """A family's kept cells are taken unread while its `sources` are unchanged: a table it
     reads but does not declare would let its figures go stale. On a database holding its

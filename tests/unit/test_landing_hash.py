@@ -128,3 +128,38 @@ def test_an_entry_changed_just_before_the_scan_is_not_kept(inbox):
     con = duckdb.connect()
     scanned, kept = _kept_after_scan(inbox, con)  # the fixture was written just now
     assert kept == {} and all(c.sha256 for c in scanned if c.copy)
+
+
+def test_on_a_file_system_without_a_trustworthy_change_time_every_entry_is_read(inbox, monkeypatch):
+    """FAT keeps the change time equal to the modification time (which `touch` sets back);
+    a network share reports its server's: there, kept hashes are neither kept nor taken."""
+    import duckdb
+
+    monkeypatch.setattr(landing, "SETTLED_SECONDS", 0.0)
+    monkeypatch.setattr(landing, "file_system_types", lambda: {})  # e.g. vfat, cifs
+    con = duckdb.connect()
+    scanned, kept = _kept_after_scan(inbox, con)
+    assert kept == {} and all(c.stat_key == "" for c in scanned)
+
+
+def test_the_mount_table_names_this_file_systems_type(tmp_path):
+    types = landing.file_system_types()
+    assert types.get(os.stat(tmp_path).st_dev), "tmp_path's device is not in mountinfo"
+
+
+def test_kept_hashes_of_another_layout_or_version_are_not_taken(inbox, monkeypatch, caplog):
+    import duckdb
+
+    monkeypatch.setattr(landing, "SETTLED_SECONDS", 0.0)
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA intermediate")
+    con.execute(f"CREATE TABLE {landing.HASHES} (key VARCHAR, sha VARCHAR)")
+    assert landing.kept_hashes(con) == {}
+    assert "nicht lesbar" in caplog.text
+    first, kept = _kept_after_scan(inbox, con)  # the table is written anew
+    assert len(kept) == 6
+    # a kept hash of another definition of the hash is never taken
+    monkeypatch.setattr(landing, "HASH_VERSION", "2")
+    again = landing.scan_inbox(inbox, kept=kept)
+    assert not {c.stat_key for c in again} & set(kept)
+    assert [c.sha256 for c in again] == [c.sha256 for c in first]
