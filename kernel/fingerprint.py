@@ -42,3 +42,11 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, key: str) -> tuple[int, in
         f'SELECT count(*), coalesce({ROWS_HASH}, 0) FROM {key} AS "{ROW}"'
     ).fetchone()
     return int(rows), int(total)
+
+
+def table_signature(con: duckdb.DuckDBPyConnection, key: str) -> tuple:
+    """Column names and types, rows and row hash of `key`. DuckDB's row hash covers values by
+    position only: two columns that swap names, or a column retyped with the same values,
+    hash alike (the grid's source key, dashboards/disclosure/publication.py)."""
+    columns = con.execute(f"SELECT * FROM {key} LIMIT 0").description
+    return (tuple((c[0], str(c[1])) for c in columns), *table_fingerprint(con, key))

@@ -28,7 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from kernel.fingerprint import table_fingerprint
+from kernel.fingerprint import table_signature
 from kernel.settings import Settings
 from transforms import gaps as gap_figures
 from transforms.caseload import rollup
@@ -80,14 +80,8 @@ class Context:
         return compute() if self.shared is None else self.shared.get(key, compute)
 
     def fingerprint(self, table: str) -> tuple:
-        """Columns (names and types), rows and row hash of a source table (`Family.sources`),
-        once per build. DuckDB's row hash covers values by position only: two columns that
-        swap names, or a column that changes type with the same values, hash alike."""
-
-        def compute() -> tuple:
-            columns = self.con.execute(f"SELECT * FROM {table} LIMIT 0").description
-            return (tuple((c[0], str(c[1])) for c in columns), *table_fingerprint(self.con, table))
-
+        """`kernel.fingerprint.table_signature` of a source table, once per build."""
+        compute = lambda: table_signature(self.con, table)  # noqa: E731
         return compute() if self.shared is None else self.shared.value(("rows", table), compute)
 
 
