@@ -171,6 +171,7 @@ class Memo:
             return
         try:
             con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
+            _drop_other_versions(con)
             con.execute(
                 f"CREATE TABLE IF NOT EXISTS {MEMO} (family VARCHAR PRIMARY KEY,"
                 " input_key VARCHAR, source_key VARCHAR, summary VARCHAR)"
@@ -198,6 +199,21 @@ class Memo:
                 )
         except (duckdb.Error, TypeError, ValueError) as exc:
             log.warning(f"Sperrmuster nicht gemerkt, der nächste Lauf rechnet neu: {exc}")
+
+
+def _drop_other_versions(con: duckdb.DuckDBPyConnection) -> None:
+    """A memo of another version is never read again: its tables go (cells with the true
+    values of suppressed cells, private, but nothing to keep)."""
+    schema, table = MEMO.split(".")
+    prefix = table.rsplit("_v", 1)[0] + "_v"
+    stale = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        " AND schema_name = ? AND starts_with(table_name, ?) AND table_name <> ?"
+        " AND NOT starts_with(table_name, ?)",
+        [schema, prefix, table, f"{table}_"],
+    ).fetchall()
+    for (name,) in stale:
+        con.execute(f'DROP TABLE IF EXISTS {schema}."{name}"')
 
 
 def _plain(value):

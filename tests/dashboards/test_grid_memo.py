@@ -169,6 +169,13 @@ def test_a_broken_or_outdated_memo_is_built_anew_never_a_crash(warehouse, monkey
     publication.build(con, settings, reuse=True)
     monkeypatch.undo()
     assert _reused(publication.build(con, stricter, reuse=True)) >= {"cases", "goals"}
+    # the tables of a memo of another version go with the next save
+    con.execute("CREATE TABLE intermediate.grid_memo_v2 AS SELECT 'cases' AS family")
+    con.execute("CREATE TABLE intermediate.grid_memo_v2_cases AS SELECT 1 AS value")
+    publication.build(con, dataclasses.replace(settings, suppression_k=5), reuse=True)
+    tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert not {"grid_memo_v2", "grid_memo_v2_cases"} & tables
+    assert f"{publication.MEMO.split('.')[1]}_goals" in tables
 
 
 def test_a_read_only_warehouse_builds_without_keeping(workspace, caplog):
