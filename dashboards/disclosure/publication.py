@@ -49,6 +49,7 @@ from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.fingerprint import code_digest
 from kernel.settings import Settings
+from kernel.warehouse import table_columns
 
 MEMO_VERSION = "3"  # raise when what a key covers or the memo's layout changes
 # family, input_key, source_key, summary; the published cells in MEMO_<family>
@@ -128,14 +129,8 @@ class Memo:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> Memo:
-        schema, table = MEMO.split(".")
         try:
-            present = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-                " AND schema_name = ? AND table_name = ?",
-                [schema, table],
-            ).fetchone()[0]
-            if not present:
+            if not table_columns(con, MEMO):
                 return cls({})
             rows = con.execute(
                 f"SELECT family, input_key, source_key, summary FROM {MEMO}"

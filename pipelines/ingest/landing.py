@@ -44,6 +44,7 @@ from pathlib import Path
 
 import duckdb
 
+from kernel.warehouse import table_columns
 from kernel.workspace import Workspace
 from pipelines.ingest.members import SPECIAL_KINDS, decode_name
 
@@ -223,8 +224,18 @@ def scan_inbox(
     now = time.time()
     types = file_system_types()
 
-    def trusted(*devices: int) -> bool:
-        return all(types.get(d) in CTIME_FILE_SYSTEMS for d in devices)
+    def to_copy(path, raw, shown, st, received, faults, w: _Walk | None, hasher) -> Candidate:
+        """A delivery to copy, with its kept hash when its stat key is known (else it is
+        hashed below, with the others)."""
+        devices = (st.st_dev, *(w.devices if w is not None else ()))
+        ok = all(types.get(d) in CTIME_FILE_SYSTEMS for d in devices)
+        key = _stat_key(raw, st, w) if ok else ""
+        changed = max(st.st_mtime_ns, st.st_ctime_ns, w.changed if w is not None else 0)
+        if key not in kept:
+            to_hash.append((len(out), hasher, path))
+        sha = kept.get(key, "")
+        settled = ok and _settled(changed, now)
+        return Candidate(path, shown, sha, received, tuple(faults), True, raw, key, settled)
 
     from data_contracts import load_contract
     from pipelines.ingest.reader import shown_name
@@ -258,13 +269,7 @@ def scan_inbox(
                 f"Eintrag {i} der Lieferung ist {kind} – wird nicht gefolgt oder geöffnet"
                 for i, (_, kind) in enumerate(w.specials, 1)
             ]
-            ok = trusted(st.st_dev, *w.devices)
-            key = _stat_key(raw, st, w) if ok else ""
-            settled = ok and _settled(max(w.changed, st.st_ctime_ns), now)
-            if key not in kept:
-                to_hash.append((len(out), sha256_of, path))
-            cand = Candidate(path, shown, kept.get(key, ""), received, tuple(faults), True, raw)
-            out.append(replace(cand, stat_key=key, settled=settled))
+            out.append(to_copy(path, raw, shown, st, received, faults, w, sha256_of))
         elif stat.S_ISREG(st.st_mode):
             if path.suffix.lower() not in DELIVERY_SUFFIXES:
                 continue
@@ -272,13 +277,7 @@ def scan_inbox(
             if st.st_size > max_bytes:
                 out.append(_too_big(path, raw, shown, st.st_size, st, received, faults, max_bytes))
                 continue
-            ok = trusted(st.st_dev)
-            key = _stat_key(raw, st, None) if ok else ""
-            settled = ok and _settled(max(st.st_mtime_ns, st.st_ctime_ns), now)
-            if key not in kept:
-                to_hash.append((len(out), _hash_file, path))
-            cand = Candidate(path, shown, kept.get(key, ""), received, tuple(faults), True, raw)
-            out.append(replace(cand, stat_key=key, settled=settled))
+            out.append(to_copy(path, raw, shown, st, received, faults, None, _hash_file))
         else:
             kind = SPECIAL_KINDS.get(stat.S_IFMT(st.st_mode), "keine reguläre Datei")
             faults.append(f"Eintrag im Posteingang ist {kind} – wird nicht gefolgt oder geöffnet")
@@ -289,13 +288,7 @@ def scan_inbox(
 
 def kept_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The hashes the last scan kept, by stat key (none when there are none)."""
-    schema, table = HASHES.split(".")
-    present = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name = ? AND table_name = ?",
-        [schema, table],
-    ).fetchone()[0]
-    if not present:
+    if not table_columns(con, HASHES):
         return {}
     try:
         rows = con.execute(f"SELECT stat_key, sha256 FROM {HASHES}").fetchall()
