@@ -22,6 +22,13 @@ run does itself, so a result never depends on a helper (docs/decisions.md, „zw
 
 The helpers: the contract suites (`pipelines.suite_worker`) and two of the three reports
 (`pipelines.report_worker`).
+
+A helper pays only with a core of its own: its start (an interpreter, Great Expectations or
+the report modules loaded anew) is 2–3 CPU seconds that a busy machine takes from the run
+itself. `LAGEBILD_HELPERS=0` switches them off where other work already keeps every core
+busy (the test suite: two workers on two cores, `tests/conftest.py`; a shared server). The
+run then does the same work itself, with the same results (docs/decisions.md, „einundzwanzigster
+Teil“).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+HELPERS_ENV = "LAGEBILD_HELPERS"  # "0": no helper processes (the run does their work itself)
 ROOT = Path(__file__).resolve().parents[1]  # the helper imports this checkout's packages
 PARENT_ENV = "LAGEBILD_HELPER_PARENT"  # the run's process id: the helper ends when it is gone
 HEARTBEAT_SECONDS = 1.0  # the asked helper's signs of life, one line each
@@ -129,13 +137,20 @@ class Helper:
 
 def start(make: Callable[[], H]) -> H | None:
     """A helper made by `make`, or None where it would not help: one core (nothing to gain
-    beside the run, only memory to lose), or no interpreter to start (embedded)."""
-    if len(os.sched_getaffinity(0)) < 2:
+    beside the run, only memory to lose), helpers switched off (HELPERS_ENV: no core is free
+    for them), or no interpreter to start (embedded)."""
+    if len(os.sched_getaffinity(0)) < 2 or not helpers_wanted():
         return None
     try:
         return make()
     except (OSError, TypeError):  # TypeError: no sys.executable
         return None
+
+
+def helpers_wanted() -> bool:
+    """False when HELPERS_ENV says "0" (also "aus", "nein", "false", "off", "no")."""
+    value = os.environ.get(HELPERS_ENV, "").strip().lower()
+    return value not in ("0", "aus", "nein", "false", "off", "no")
 
 
 def _lines(fd: int, silence: float):

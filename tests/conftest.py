@@ -8,6 +8,12 @@ import pytest
 
 # GX and tqdm progress bars would clutter test output.
 os.environ.setdefault("TQDM_DISABLE", "1")
+# No helper processes beside a run (pipelines.helper_process): `make test` keeps both cores busy
+# with its two workers, so a helper finds no free core, and each whole run paid 2-3 CPU
+# seconds for its start (five pipeline test files: 141 s with helpers, 84 s without). The
+# helpers' own tests switch them on (tests/integration/test_suite_worker.py,
+# test_report_worker.py), and so does the e2e workspace's `lagebild run` (the real command).
+os.environ.setdefault("LAGEBILD_HELPERS", "0")
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ DEMO_SEED = 7
 def _lagebild(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("lagebild")
     cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "pipelines.cli", *args]
-    env = {**os.environ, "TQDM_DISABLE": "1"}
+    # the real command: with its helper processes (the test suite switches them off)
+    env = {**os.environ, "TQDM_DISABLE": "1", "LAGEBILD_HELPERS": "1"}
     return subprocess.run(
         cmd,
         capture_output=True,

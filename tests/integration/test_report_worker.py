@@ -31,6 +31,12 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 STAMP = re.compile(r"\d\d\.\d\d\.\d\d\d\d \d\d:\d\d")  # when a report was generated
 
 
+@pytest.fixture(autouse=True)
+def _helpers_on(monkeypatch):
+    """The test suite runs without helpers (tests/conftest.py); these tests are about them."""
+    monkeypatch.setenv("LAGEBILD_HELPERS", "1")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("built") / "ws"

@@ -29,6 +29,12 @@ pytestmark = pytest.mark.slow
 NAMES = list(load_contract().tables)
 
 
+@pytest.fixture(autouse=True)
+def _helpers_on(monkeypatch):
+    """The test suite runs without helpers (tests/conftest.py); these tests are about them."""
+    monkeypatch.setenv("LAGEBILD_HELPERS", "1")
+
+
 @pytest.fixture
 def ingest_only(monkeypatch):
     from pipelines import defs as stages
@@ -77,6 +83,44 @@ def test_a_whole_run_validates_in_the_worker_and_leaves_no_process(tmp_path, ing
         assert meta["passed"] and meta["validated_in"] == "eigener Prüfprozess", name
     assert check_metadata(ws, outcome.run_id, "contract_cases")["rows"] == 3
     assert children_running_the_worker() == []
+
+
+def test_with_helpers_switched_off_a_run_validates_itself_alike(tmp_path, ingest_only, monkeypatch):
+    """LAGEBILD_HELPERS=0 (a machine whose cores other work keeps busy): no worker starts, the
+    run validates in its own process, and every suite's outcome is the worker's."""
+    inbox = tmp_path / "inbox"
+    cases_delivery(inbox, "d1", ["K1", "K2", "K3"], exported_on="2026-09-01")
+    outcome = run(inbox, tmp_path / "with")
+    helped = {n: check_metadata(tmp_path / "with", outcome.run_id, f"contract_{n}") for n in NAMES}
+    assert {m["validated_in"] for m in helped.values()} == {"eigener Prüfprozess"}
+    monkeypatch.setenv("LAGEBILD_HELPERS", "0")
+    started = []
+    real_start = suite_worker.helper_process.start
+    monkeypatch.setattr(
+        suite_worker.helper_process,
+        "start",
+        lambda make: started.append(real_start(make)) or started[-1],
+    )
+    outcome = run(inbox, tmp_path / "without")
+    alone = {
+        n: check_metadata(tmp_path / "without", outcome.run_id, f"contract_{n}") for n in NAMES
+    }
+    assert started == [None]  # asked for its worker, got none
+    assert {m["validated_in"] for m in alone.values()} == {"Lauf-Prozess"}
+    same = ("passed", "rows", "expectations", "violated", "details", "checked")
+    assert {n: {k: m[k] for k in same} for n, m in alone.items()} == {
+        n: {k: m[k] for k in same} for n, m in helped.items()
+    }
+    assert children_running_the_worker() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"),
+    [("", True), ("1", True), ("0", False), (" Aus ", False), ("nein", False), ("false", False)],
+)
+def test_helpers_are_switched_off_by_a_no_only(monkeypatch, value, wanted):
+    monkeypatch.setenv("LAGEBILD_HELPERS", value)
+    assert suite_worker.helper_process.helpers_wanted() is wanted
 
 
 def test_a_run_waiting_for_the_lock_loads_no_worker_beside_the_run_holding_it(tmp_path):
