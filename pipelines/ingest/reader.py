@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from data_contracts import Contract, Table, normalise_header
+from data_contracts.rules import trimmed
 from pipelines.ingest.csvfile import (
     LimitExceeded,
     UnreadableFile,
@@ -509,7 +510,7 @@ def _map_columns(
     if unnamed:
         filled = con.execute(
             f"SELECT min(__line) FROM {cells} WHERE "
-            + " OR ".join(f"coalesce(trim({c}), '') <> ''" for c in unnamed)
+            + " OR ".join(f"coalesce({trimmed(c)}, '') <> ''" for c in unnamed)
         ).fetchone()[0]
         if filled is not None:
             parsed.faults.append(
@@ -533,7 +534,7 @@ def _map_columns(
     for xcol in extra:
         select.append(f"{mapped['__' + xcol]} AS {xcol}")
     all_cells = [mapped[c] for c in mapped] or ["NULL"]
-    not_empty = " OR ".join(f"coalesce(trim({c}), '') <> ''" for c in all_cells)
+    not_empty = " OR ".join(f"coalesce({trimmed(c)}, '') <> ''" for c in all_cells)
     # no ORDER BY: a filter over the cells keeps their order (the file's), and nothing reads
     # this table's order anyway (lines are compared by `__line`, and what is shown by line is
     # sorted when it is written or read); sorting every row cost a third of this statement

@@ -235,3 +235,53 @@ def test_child_rows_need_an_existing_valid_case():
         " ORDER BY 2, 1"
     ).fetchall()
     assert out == [("K1", "p1", 0), ("K9", "p1", 1), ("K1", "p2", 1)]
+
+
+# every Unicode space separator (category Zs, what DuckDB's trim removes), characters that look
+# like spaces but are not Zs (tab, zero-width space, byte order mark, NEL) and plain text
+_SPACES = [chr(c) for c in (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)]
+_NOT_SPACES = ["\t", "\n", "\r", "\u200b", "\ufeff", "\x85", "x", "ä", "€", "😀", "%", "_"]
+
+
+def _edge_values() -> list[str | None]:
+    values: list[str | None] = [None, "", " ", "  ", "a", "a b", "K-1", "%", "_ _"]
+    for s in _SPACES:
+        values += [s, s + "K1", "K1" + s, s + "K1" + s, "K" + s + "1", s * 3, s + "ä" + s]
+    for t in _NOT_SPACES:
+        values += [t, t + "K1", "K1" + t, t + " K1 " + t, " " + t + " "]
+    return values
+
+
+def test_trim_fast_path_gives_exactly_what_trim_gives_for_every_edge_value():
+    """`trimmed` skips `trim` for plain values; it must never differ from `trim` itself."""
+    from data_contracts.rules import trimmed
+
+    con = connect()
+    con.execute("CREATE TABLE v (i INTEGER, s VARCHAR)")
+    values = _edge_values()
+    con.executemany("INSERT INTO v VALUES (?, ?)", list(enumerate(values)))
+    rows = con.execute(f"SELECT i, trim(s), {trimmed('s')} FROM v ORDER BY i").fetchall()
+    assert len(rows) == len(values) > 150
+    differ = [(values[i], a, b) for i, a, b in rows if a != b]
+    assert differ == []
+    # the fast path is taken for plain values and trim still removes every separator
+    assert con.execute(f"SELECT {trimmed('s')} FROM (SELECT '\u3000K1\u00a0' AS s)").fetchone() == (
+        "K1",
+    )
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2007", "\u3000", " "])
+def test_codes_and_keys_padded_with_any_unicode_space_are_read_as_without(space):
+    res = check(
+        "cases",
+        [case(case_id=f"{space}K7{space}", program=f"{space}KIM", region_code=f"05315{space}")],
+    )
+    row, reasons = res[2]
+    assert reasons == []
+    assert (row["case_id"], row["program"], row["region_code"]) == ("K7", "kim", "05315")
+
+
+def test_a_tab_or_zero_width_space_around_a_key_is_not_a_space_and_is_rejected():
+    res = check("cases", [case(case_id="\tK7"), case(case_id="K8\u200b")])
+    assert [len(res[line][1]) for line in (2, 3)] == [1, 1]
+    assert all("Pseudonym" in res[line][1][0] for line in (2, 3))
