@@ -1,7 +1,8 @@
 -- materialized: view
 -- partitioned: provider_id
--- Barrier codes noted on or before as_of, of cases in intermediate.cases. The free-text note
--- is deliberately not carried into any mart.
+-- Barrier codes noted on or before as_of. The free-text note is deliberately not carried into
+-- any mart. Not joined to the cases in scope: its one consumer, mart.cases, lists the codes
+-- per case and joins the lists to its cases anyway (as intermediate.contacts).
 with
 params as (
   select as_of from intermediate.params
@@ -9,10 +10,6 @@ params as (
 
 barriers as (
   select provider_id, case_id, noted_on, barrier_code, domain from staging.barriers
-),
-
-cases as (
-  select provider_id, case_id from intermediate.cases
 ),
 
 final as (
@@ -24,8 +21,6 @@ final as (
     b.domain
   from barriers as b
   cross join params as p
-  inner join cases as c
-    on b.provider_id = c.provider_id and b.case_id = c.case_id
   where b.noted_on <= p.as_of
 )
 

@@ -1,14 +1,10 @@
 -- materialized: view
 -- partitioned: provider_id
--- Goals set on or before as_of, of cases in intermediate.cases, with the case's group and the
--- quarter of set_on. A goal review (status_on) after as_of is not counted.
+-- Goals of the cut (intermediate.goals_cut) of cases in intermediate.cases, with the case's
+-- group and the quarter of set_on.
 with
-params as (
-  select as_of from intermediate.params
-),
-
 goals as (
-  select * from staging.goals
+  select * from intermediate.goals_cut
 ),
 
 cases as (
@@ -28,13 +24,11 @@ final as (
     year(g.set_on) || '-Q' || quarter(g.set_on) as period,
     g.due_on,
     g.status,
-    case when g.status_on <= p.as_of then g.status_on end as status_on,
+    g.status_on,
     g.offer_available
   from goals as g
-  cross join params as p
   inner join cases as c
     on g.provider_id = c.provider_id and g.case_id = c.case_id
-  where g.set_on <= p.as_of
 )
 
 select * from final

@@ -1,21 +1,17 @@
 -- materialized: view
 -- partitioned: provider_id
--- Referrals requested on or before as_of, of cases in intermediate.cases. A start after
--- as_of counts as not started; wait_days = started_on - requested_on of a started referral.
+-- Referrals of the cut (intermediate.referrals_cut) of cases in intermediate.cases, with the
+-- case's group and the quarters of request and start.
 with
-params as (
-  select as_of from intermediate.params
-),
-
 referrals as (
-  select * from staging.referrals
+  select * from intermediate.referrals_cut
 ),
 
 cases as (
   select provider_id, case_id, program, region_code, intensity from intermediate.cases
 ),
 
-cut as (
+final as (
   select
     r.provider_id,
     r.case_id,
@@ -26,22 +22,14 @@ cut as (
     c.intensity,
     r.service_type,
     r.requested_on,
-    case when r.started_on <= p.as_of then r.started_on end as started_on,
-    r.outcome
+    r.started_on,
+    r.outcome,
+    year(r.requested_on) || '-Q' || quarter(r.requested_on) as requested_period,
+    year(r.started_on) || '-Q' || quarter(r.started_on) as started_period,
+    r.wait_days
   from referrals as r
-  cross join params as p
   inner join cases as c
     on r.provider_id = c.provider_id and r.case_id = c.case_id
-  where r.requested_on <= p.as_of
-),
-
-final as (
-  select
-    *,
-    year(requested_on) || '-Q' || quarter(requested_on) as requested_period,
-    year(started_on) || '-Q' || quarter(started_on) as started_period,
-    (started_on - requested_on)::INTEGER as wait_days
-  from cut
 )
 
 select * from final

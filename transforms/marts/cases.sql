@@ -11,12 +11,13 @@ cases as (
   select * from intermediate.cases
 ),
 
+-- the children at the cut, not joined to their cases: the counts are joined to the cases below
 goals as (
-  select * from intermediate.goals
+  select * from intermediate.goals_cut
 ),
 
 referrals as (
-  select * from intermediate.referrals
+  select * from intermediate.referrals_cut
 ),
 
 contacts as (
