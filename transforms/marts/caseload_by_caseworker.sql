@@ -44,24 +44,48 @@ case_overlap as (
     on c.opened_on <= q.counted_until and c.active_until >= q.period_start
 ),
 
+-- both scopes from one pass over the overlaps (a join with the scopes first doubled the rows
+-- before grouping); a group has a case_management row only with such a case
+case_both as (
+  select
+    period,
+    provider_id,
+    program,
+    region_code,
+    caseworker_id,
+    sum(active_days)::DOUBLE as case_days,
+    count(*) filter (where active_at_end)::INTEGER as active_cases_end,
+    count(*)::INTEGER as cases_in_period,
+    count(*) filter (where carried_over)::INTEGER as cases_carried_over,
+    count(*) filter (where not carried_over)::INTEGER as cases_opened,
+    count(*) filter (where closed_in_period)::INTEGER as cases_closed,
+    sum(active_days) filter (where intensity = 'case_management')::DOUBLE as cm_case_days,
+    count(*) filter (where intensity = 'case_management' and active_at_end)::INTEGER
+      as cm_active_cases_end,
+    count(*) filter (where intensity = 'case_management')::INTEGER as cm_cases_in_period,
+    count(*) filter (where intensity = 'case_management' and carried_over)::INTEGER
+      as cm_cases_carried_over,
+    count(*) filter (where intensity = 'case_management' and not carried_over)::INTEGER
+      as cm_cases_opened,
+    count(*) filter (where intensity = 'case_management' and closed_in_period)::INTEGER
+      as cm_cases_closed
+  from case_overlap
+  group by all
+),
+
 case_components as (
   select
-    o.period,
-    o.provider_id,
-    o.program,
-    o.region_code,
-    o.caseworker_id,
-    s.scope,
-    sum(o.active_days)::DOUBLE as case_days,
-    count(*) filter (where o.active_at_end)::INTEGER as active_cases_end,
-    count(*)::INTEGER as cases_in_period,
-    count(*) filter (where o.carried_over)::INTEGER as cases_carried_over,
-    count(*) filter (where not o.carried_over)::INTEGER as cases_opened,
-    count(*) filter (where o.closed_in_period)::INTEGER as cases_closed
-  from case_overlap as o
-  inner join scopes as s
-    on s.scope = 'alle' or o.intensity = 'case_management'
-  group by all
+    period, provider_id, program, region_code, caseworker_id, 'alle' as scope,
+    case_days, active_cases_end, cases_in_period, cases_carried_over, cases_opened,
+    cases_closed
+  from case_both
+  union all
+  select
+    period, provider_id, program, region_code, caseworker_id, 'case_management' as scope,
+    cm_case_days, cm_active_cases_end, cm_cases_in_period, cm_cases_carried_over,
+    cm_cases_opened, cm_cases_closed
+  from case_both
+  where cm_cases_in_period > 0
 ),
 
 -- staffing row x quarter where the row is valid on at least one counted day of the quarter
