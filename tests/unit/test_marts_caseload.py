@@ -27,6 +27,7 @@ Group P2 / jmd / 05315: case F w9 case_management 2024-01-10..open, no staffing 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -281,3 +282,71 @@ def test_caseload_rows_case_management_scope(con):
         "F": 82,
     }
     assert set(staffing["provider_id"]) == {"P1"}  # P2 has cases but no staff: no FTE rows
+
+
+@pytest.mark.parametrize(
+    ("goal", "referral", "first"),
+    [
+        # nothing before the first case opening (C, 2023-12-01): the calendar starts in 2023-Q4
+        (("P1", "A", "2024-01-05"), ("P1", "A", "2024-01-06"), "2023-Q4"),
+        # a goal of case A set before every case opened moves the start to its quarter
+        (("P1", "A", "2023-05-10"), ("P1", "A", "2024-01-06"), "2023-Q2"),
+        # a referral of case B as well, even earlier than the goal
+        (("P1", "A", "2023-05-10"), ("P1", "B", "2022-11-30"), "2022-Q4"),
+        # goals and referrals of no known case, or of case D (opened after as_of), do not
+        (("P1", "X", "2022-01-01"), ("P1", "D", "2022-02-01"), "2023-Q4"),
+    ],
+)
+def test_the_calendar_starts_with_the_first_case_goal_or_referral_of_a_case(
+    staging_con, goal, referral, first
+):
+    """intermediate.quarters begins with the quarter of the earliest case opening, goal or
+    referral of a case in intermediate.cases, whichever comes first (the model looks up only
+    the goals and referrals before every opening among the cases)."""
+    from kernel.settings import Settings
+    from transforms.runner import build_marts
+
+    insert(
+        staging_con,
+        "cases",
+        [
+            case("P1", "A", "2024-01-01", "2024-02-15"),
+            case("P1", "B", "2024-03-20"),
+            case("P1", "C", "2023-12-01"),
+            case("P1", "D", "2024-05-20"),
+        ],
+    )
+    g_provider, g_case, set_on = goal
+    r_provider, r_case, requested_on = referral
+    insert(
+        staging_con,
+        "goals",
+        [
+            {"provider_id": g_provider, "case_id": g_case, "goal_id": "g1", "domain": "arbeit"},
+            {"provider_id": "P1", "case_id": "C", "goal_id": "g2", "domain": "arbeit"},
+        ],
+    )
+    staging_con.execute(
+        "UPDATE staging.goals SET set_on = CASE goal_id WHEN 'g1' THEN ?::DATE"
+        " ELSE DATE '2024-02-01' END",
+        [set_on],
+    )
+    insert(
+        staging_con,
+        "referrals",
+        [
+            {
+                "provider_id": r_provider,
+                "case_id": r_case,
+                "referral_id": "r1",
+                "service_type": "sprachkurs",
+                "requested_on": requested_on,
+            }
+        ],
+    )
+    build_marts(staging_con, Settings(workspace=Path("/nonexistent")), AS_OF)
+    periods = [
+        r[0] for r in staging_con.execute("SELECT period FROM intermediate.quarters").fetchall()
+    ]
+    assert periods[0] == first and periods[-1] == "2024-Q2"
+    assert len(periods) == len(set(periods))

@@ -8,13 +8,39 @@ params as (
   select as_of from intermediate.params
 ),
 
+-- a goal or referral of a case (intermediate.goals, intermediate.referrals) can lower the
+-- first day only if it came before every case opening (rare): the cut rows are filtered on
+-- that first and only those few are looked up among the cases (joining every goal and
+-- referral to its case took 0.23 s at 1,000,000 cases)
+opened as (
+  select min(opened_on) as first_on from intermediate.cases
+),
+
+goals_before as (
+  select min(g.set_on) as first_on
+  from intermediate.goals_cut as g
+  inner join opened as o
+    on g.set_on < o.first_on
+  where exists (
+    select 1 from intermediate.cases as c
+    where c.provider_id = g.provider_id and c.case_id = g.case_id
+  )
+),
+
+referrals_before as (
+  select min(r.requested_on) as first_on
+  from intermediate.referrals_cut as r
+  inner join opened as o
+    on r.requested_on < o.first_on
+  where exists (
+    select 1 from intermediate.cases as c
+    where c.provider_id = r.provider_id and c.case_id = r.case_id
+  )
+),
+
 first_day as (
-  select
-    least(
-      (select min(opened_on) from intermediate.cases),
-      (select min(set_on) from intermediate.goals),
-      (select min(requested_on) from intermediate.referrals)
-    ) as first_on
+  select least(o.first_on, g.first_on, r.first_on) as first_on
+  from opened as o, goals_before as g, referrals_before as r
 ),
 
 bounds as (
