@@ -133,20 +133,26 @@ rejected as (
   where d.provider_id in (select provider_id from snap)
 ),
 
+open_at_snapshot as (
+  select c.provider_id, c.case_id, c.opened_on, s.snapshot_on
+  from staging.cases as c
+  inner join snapshots as s on s.provider_id = c.provider_id
+  where c.opened_on <= s.snapshot_on and (c.closed_on is null or c.closed_on > s.snapshot_on)
+),
+
+-- the last contact of the open cases only (of all cases: 0.37 s more at 1,000,000 cases)
 last_contact as (
   select k.provider_id, k.case_id, max(k.contact_on) as last_on
   from staging.contacts as k
-  inner join snapshots as s on s.provider_id = k.provider_id
-  where k.contact_on <= s.snapshot_on
+  inner join open_at_snapshot as o on o.provider_id = k.provider_id and o.case_id = k.case_id
+  where k.contact_on <= o.snapshot_on
   group by k.provider_id, k.case_id
 ),
 
 open_cases as (
-  select c.provider_id, (s.snapshot_on - coalesce(l.last_on, c.opened_on))::INTEGER as lag
-  from staging.cases as c
-  inner join snapshots as s on s.provider_id = c.provider_id
-  left join last_contact as l on l.provider_id = c.provider_id and l.case_id = c.case_id
-  where c.opened_on <= s.snapshot_on and (c.closed_on is null or c.closed_on > s.snapshot_on)
+  select o.provider_id, (o.snapshot_on - coalesce(l.last_on, o.opened_on))::INTEGER as lag
+  from open_at_snapshot as o
+  left join last_contact as l on l.provider_id = o.provider_id and l.case_id = o.case_id
 ),
 
 timeliness as (

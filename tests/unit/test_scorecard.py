@@ -62,6 +62,14 @@ def test_scorecard_rules_and_plausibility_against_the_network(staging_con):
     con = staging_con
     network(con)
     deliver(con, "p5", "p5-a", person_keys=0)
+    # contacts after the snapshot (30 Sep) do not count: without that cut the median lag of
+    # p1 would be -10 days (11 of its 20 open cases contacted on 10 Oct)
+    insert(
+        con,
+        "contacts",
+        [{"provider_id": "p1", "case_id": f"K{i}", "contact_on": "2026-10-10", "step": "monitoring"}
+         for i in range(11)],
+    )  # fmt: skip
     build(con, AS_OF)
     assert ("completeness", "cases", "person_key") in flagged(con, "p5")
     assert ("caseload_per_fte", "staffing", "") in flagged(con, "p4")
