@@ -140,7 +140,8 @@ open_at_snapshot as (
   where c.opened_on <= s.snapshot_on and (c.closed_on is null or c.closed_on > s.snapshot_on)
 ),
 
--- the last contact of the open cases only (of all cases: 0.37 s more at 1,000,000 cases)
+-- the last contact of the open cases only (of all cases: 0.37 s more at 1,000,000 cases); as
+-- before, one snapshot per provider (`snap` groups by provider, delivery_id is a primary key)
 last_contact as (
   select k.provider_id, k.case_id, max(k.contact_on) as last_on
   from staging.contacts as k

@@ -45,7 +45,8 @@ case_overlap as (
 ),
 
 -- both scopes from one pass over the overlaps (a join with the scopes first doubled the rows
--- before grouping); a group has a case_management row only with such a case
+-- before grouping); the case_management components of a group without such a case are left
+-- out here and become zeros in `joined`, which gives every group both scopes
 case_both as (
   select
     period,
