@@ -5,7 +5,8 @@ For each size (inboxes and results cached in bench-cache/, so a re-run is quick)
   2. `lagebild run` in a fresh workspace, in a subprocess: wall time, peak memory (RSS of
      the process, PSS of its children), and per stage (landing, parse, validate, staging,
      marts, themes, publish, reports) from audit.runs
-  3. the floor: DuckDB scanning every delivered file once (count rows) — ingest time / floor
+  3. the floor: DuckDB scanning every delivered file once (count rows), before and after the
+     full run; the faster scan counts (`faster_floor`) — ingest time / floor
   4. an incremental run: one provider re-delivers a corrected snapshot
   5. (largest size) the dashboard's queries, p50 and p95 per view
   6. a hand-written pandas caseload mart against ours, as a ratio (results compared too)
@@ -87,7 +88,14 @@ def providers_for(cases: int) -> int:
 def code_version() -> str:
     """Hash of the code that determines the figures; cached results are reused only for it."""
     h = hashlib.sha256()
-    for folder in ("kernel", "pipelines", "transforms", "data_contracts", "dashboards"):
+    for folder in (
+        "kernel",
+        "pipelines",
+        "transforms",
+        "data_contracts",
+        "dashboards",
+        "benchmarks",
+    ):
         for p in sorted((ROOT / folder).rglob("*")):
             if p.is_file() and p.suffix in (".py", ".sql", ".yaml", ".txt", ".js", ".j2"):
                 h.update(p.relative_to(ROOT).as_posix().encode() + p.read_bytes())
@@ -216,6 +224,15 @@ def floor_scan(inbox: Path) -> dict:
     return {"s": round(seconds, 2), "files": len(files), "rows": rows, "mb": round(size / 2**20)}
 
 
+def faster_floor(*scans: dict) -> dict:
+    """The fastest of several scans of the same files, with all their times: the floor is what
+    the hardware can do, and on this VM one scan of the 1,000,000-case inbox took 13.2 s at
+    one hour and 18.8 s at another — a single slow scan made a ratio goal look met
+    (docs/performance-notes.md, fifteenth session)."""
+    best = min(scans, key=lambda f: f["s"])
+    return {**best, "samples_s": [f["s"] for f in scans]}
+
+
 def corrected_snapshot(inbox: Path) -> Path:
     """One provider re-delivers: the same tables, a day later, with one case closed."""
     from kernel.warehouse import connect
@@ -261,11 +278,13 @@ def bench_size(cases: int, force: bool) -> dict:
     inbox, gen_s = generate(cases)
     ws = CACHE / f"ws-{cases}"
     shutil.rmtree(ws, ignore_errors=True)
+    floor_before = floor_scan(inbox)
     say("  vollständiger Lauf …")
     full = timed_run(inbox, ws)
     say(f"  {full['wall_s']} s, {full['peak_rss_mb']} MB")
     grid = publication.grid_audit(ws)  # of the full run: the re-delivery reuses families
-    floor = floor_scan(inbox)
+    floor = faster_floor(floor_before, floor_scan(inbox))
+    say(f"  Roh-Scan {floor['s']} s (Messungen {floor['samples_s']})")
     ingest_s = sum(full["stages"].get(s, {}).get("s", 0) for s in INGEST_STAGES)
     say("  inkrementeller Lauf (ein Träger liefert korrigiert nach) …")
     extra = corrected_snapshot(inbox)
@@ -423,6 +442,18 @@ def render_markdown(history: list[dict]) -> str:
             f" {r['ingest_over_floor']} | {r['incremental']['wall_s']} s |"
             f" {r['incremental_share']} | {_fmt(r['warehouse_mb'])} MB |"
         )
+    scans = [
+        f"{_fmt(r['cases'])}: {' / '.join(f'{x} s' for x in r['floor']['samples_s'])}"
+        for r in latest["results"]
+        if "samples_s" in r["floor"]
+    ]
+    if scans:
+        lines += [
+            "",
+            "The floor is the faster of two scans, before and after the full run ("
+            + "; ".join(scans)
+            + "): one scan alone varied by 40 % on this VM.",
+        ]
     demo = latest.get("demo")
     if demo:
         st = demo["stages"]
