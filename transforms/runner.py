@@ -24,6 +24,13 @@ the build's parameters and SQL) is kept in `intermediate`, which is never publis
 calendar of quarters): it is built whole, and partitioned models may read it. When its rows
 are not those of the last build (a re-delivery moved the first quarter with data), the
 partitioned models that read it, directly or through others, are built whole (`SHARED_STATE`).
+
+`-- partitioned: person` marks a model with one row per closed case (`PERSON_ROWS`) whose
+figures may rest on other providers' rows of the same person (re-entry: a later case of the
+person anywhere). After a re-delivery it is rebuilt for the closed cases of the changed
+providers and of every person with a case at one of them, before or after the re-delivery
+(`_Delta.build_for_persons`), reading everything else whole. Its table is not among a build's
+`rebuilt_tables`: other providers' rows change too, so the publication copies it whole.
 """
 
 from __future__ import annotations
@@ -52,11 +59,15 @@ PARAMS_TABLE = "intermediate.params"  # written by build_params, read by the mod
 
 _REF = re.compile(r"\b(staging|intermediate|mart)\.([a-z_][a-z0-9_]*)\b")
 _MATERIALIZED = re.compile(r"^\s*--\s*materialized:\s*(table|view)\s*$", re.MULTILINE)
-_PARTITIONED = re.compile(r"^\s*--\s*partitioned:\s*(provider_id|shared)\s*$", re.MULTILINE)
+_PARTITIONED = re.compile(r"^\s*--\s*partitioned:\s*(provider_id|shared|person)\s*$", re.MULTILINE)
 # what a partitioned build remembers between runs (schema intermediate: never published)
 BUILD_STATE = "intermediate.mart_build_state"
 INPUT_STATE = "intermediate.mart_inputs"
 SHARED_STATE = "intermediate.mart_shared"  # rows and fingerprint of each shared model
+# a `partitioned: person` model is built for the rows of this view (provider_id, case_id,
+# person_key); the persons of a provider's cases are those of PERSON_CASES
+PERSON_ROWS = "intermediate.closed_cases"
+PERSON_CASES = "intermediate.cases"
 STATE_VERSION = "2"  # raise when the meaning of the state changes: the next build is whole
 # rebuilding a few providers is cheaper than all of them only while they are few
 MAX_CHANGED_SHARE = 0.5
@@ -73,6 +84,7 @@ class Model:
     sources: tuple[str, ...]  # staging tables read, as "staging.name"
     partitioned: bool = False  # rows of a provider come from that provider's rows alone
     shared: bool = False  # the same rows for every provider; partitioned models may read it
+    by_person: bool = False  # rows of closed cases, resting on every case of the same person
 
     @property
     def key(self) -> str:
@@ -122,6 +134,7 @@ def _model(schema: str, name: str, path: Path, sql: str) -> Model:
         sources=tuple(sorted(r for r in refs if r.startswith("staging."))),
         partitioned=bool(partition) and partition.group(1) == "provider_id",
         shared=bool(partition) and partition.group(1) == "shared",
+        by_person=bool(partition) and partition.group(1) == "person",
     )
 
 
@@ -150,6 +163,10 @@ def load_models(root: Path = TRANSFORMS_DIR) -> list[Model]:
         if model.partitioned and whole:
             raise ValueError(
                 f"{model.path.name}: partitioned, but reads the whole model(s) {', '.join(whole)}"
+            )
+        if model.by_person and PERSON_ROWS not in model.deps:
+            raise ValueError(
+                f"{model.path.name}: partitioned by person, but reads no {PERSON_ROWS}"
             )
     return _toposort(found)
 
@@ -262,8 +279,14 @@ def build_marts(
         stale: set[str] = set()  # shared models that changed, and partitioned models built whole
         for model in models:
             started = time.perf_counter()
-            for_changed = delta is not None and model.partitioned and not stale & set(model.deps)
-            if for_changed:
+            for_changed = (
+                delta is not None
+                and (model.partitioned or model.by_person)
+                and not stale & set(model.deps)
+            )
+            if for_changed and model.by_person:
+                rows = delta.build_for_persons(model)  # not in rebuilt_tables (module doc)
+            elif for_changed:
                 rows = delta.build(model)
                 by_delta.append(model)
             else:
@@ -385,7 +408,7 @@ def changed_providers(
     if con.execute(f"SELECT build_key FROM {BUILD_STATE}").fetchall() != [(key,)]:
         return None
     built = {m.key for m in models}
-    partitioned = [m for m in models if m.partitioned]
+    partitioned = [m for m in models if m.partitioned or m.by_person]
     if not all(set(m.deps) <= built and _exists(con, m.key, m.materialized) for m in partitioned):
         return None
     changed, providers, unnamed = con.execute(
@@ -472,6 +495,15 @@ class _Delta:
         self.kept = {PARAMS_TABLE, *(m.key for m in models if m.shared)}
         self.in_list = "(" + ", ".join(lit(p) for p in providers) + ")"
         self.created: list[tuple[str, str]] = []
+        if providers and any(m.by_person for m in models):
+            # the persons of the changed providers' cases as they were, before PERSON_CASES
+            # is rebuilt for them: a person whose case there vanished keeps affecting others
+            self._create(
+                "TABLE",
+                "delta__persons_before",
+                f"SELECT DISTINCT person_key FROM {PERSON_CASES}"
+                f" WHERE provider_id IN {self.in_list} AND person_key IS NOT NULL",
+            )
         if providers:
             for source in _partition_sources(models):
                 self._create(
@@ -501,6 +533,36 @@ class _Delta:
                 self.con.execute(f"INSERT INTO {model.key} SELECT * FROM {self.name(model.key)}")
         if model.materialized == "view":
             return None
+        return self.con.execute(f"SELECT count(*) FROM {model.key}").fetchall()[0][0]
+
+    def build_for_persons(self, model: Model) -> int:
+        """A `partitioned: person` model for the closed cases (`PERSON_ROWS`) of the changed
+        providers and of every person with a case at one of them, before or after; all else
+        it reads whole. Its other rows rest on none of the changed rows."""
+        if self.providers:
+            persons = (
+                "SELECT person_key FROM delta__persons_before UNION SELECT person_key"
+                f" FROM {PERSON_CASES} WHERE provider_id IN {self.in_list}"
+                " AND person_key IS NOT NULL"
+            )
+            rows = "delta__person_rows"
+            self._create(
+                "TABLE",
+                rows,
+                f"SELECT * FROM {PERSON_ROWS} WHERE provider_id IN {self.in_list}"
+                f" OR person_key IN ({persons})",
+            )
+            body = _REF.sub(
+                lambda m: rows if m.group(0) == PERSON_ROWS else m.group(0),
+                model.sql.strip().rstrip(";"),
+            )
+            self._create("TABLE", self.name(model.key), body)
+            self.con.execute(
+                f"DELETE FROM {model.key} AS t WHERE t.provider_id IN {self.in_list} OR EXISTS"
+                f" (SELECT 1 FROM {rows} AS r WHERE r.provider_id = t.provider_id"
+                " AND r.case_id = t.case_id)"
+            )
+            self.con.execute(f"INSERT INTO {model.key} SELECT * FROM {self.name(model.key)}")
         return self.con.execute(f"SELECT count(*) FROM {model.key}").fetchall()[0][0]
 
     def drop(self) -> None:

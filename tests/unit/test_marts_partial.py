@@ -22,6 +22,7 @@ AS_OF = date(2026, 8, 20)
 SETTINGS = Settings(workspace=Path("/nonexistent"))
 PARTITIONED = {
     "intermediate.cases",
+    "intermediate.closed_cases",
     "intermediate.barriers",
     "intermediate.contacts",
     "intermediate.goals",
@@ -39,6 +40,7 @@ PARTITIONED = {
     "mart.supply_gaps",
 }
 SHARED = {"intermediate.quarters", "mart.periods"}  # the calendar
+BY_PERSON = {"mart.reentry"}  # re-entry crosses providers: rebuilt for the persons concerned
 
 
 @pytest.fixture
@@ -92,15 +94,15 @@ def _partial_and_whole(db: Path, change, settings=SETTINGS, as_of=AS_OF):
 def test_the_declared_models_are_the_partitioned_ones():
     assert {m.key for m in load_models() if m.partitioned} == PARTITIONED
     assert {m.key for m in load_models() if m.shared} == SHARED
+    assert {m.key for m in load_models() if m.by_person} == BY_PERSON
 
 
 def test_a_redelivery_rebuilds_one_provider_and_every_mart_equals_a_whole_build(built):
     runs, diffs = _partial_and_whole(built, redeliver_first_provider)
     assert diffs == []
-    assert {k for k, r in runs.items() if r.providers is not None} == PARTITIONED
+    assert {k for k, r in runs.items() if r.providers is not None} == PARTITIONED | BY_PERSON
     assert {r.providers for r in runs.values() if r.providers is not None} == {1}
     # the whole models are rebuilt whole, as before, and so is the calendar
-    assert runs["mart.reentry"].providers is None
     assert all(runs[k].providers is None for k in SHARED)
     con = connect(built)
     closed = con.execute(
@@ -298,3 +300,77 @@ def test_no_staging_column_can_shadow_the_row_in_the_fingerprint():
 
     names = {c for t in load_contract().tables.values() for c in t.column_names}
     assert " " in ROW and not any(" " in n for n in names | {"delivery_id"})
+
+
+def _reentry_days(db: Path, provider: str, case_id: str):
+    con = connect(db)
+    row = con.execute(
+        "SELECT reentry_days, reentry_via FROM mart.reentry WHERE provider_id = ? AND case_id = ?",
+        [provider, case_id],
+    ).fetchone()
+    con.close()
+    return row
+
+
+def test_a_case_at_another_provider_rebuilds_the_persons_reentry_there(built):
+    """Re-entry crosses providers: a re-delivery that adds a later case of a person changes the
+    re-entry of that person's closed case at another provider, and one that takes the case
+    away changes it back. `mart.reentry` is rebuilt for the persons of the changed provider's
+    cases before and after (not for its own rows alone), equals a whole build both times, and
+    is not among the tables the publication updates by provider."""
+    from transforms.runner import last_build
+
+    con = connect(built)
+    # a closed case of one provider whose person has no other case at all
+    provider, case_id, person, closed_on = con.execute(
+        "SELECT provider_id, case_id, person_key, closed_on FROM intermediate.closed_cases"
+        " WHERE person_key IN (SELECT person_key FROM intermediate.cases GROUP BY 1"
+        " HAVING count(*) = 1) AND closed_on <= DATE '2026-06-01'"
+        " ORDER BY provider_id, case_id LIMIT 1"
+    ).fetchone()
+    other = next(p for p in _providers(con) if p != provider)
+    con.close()
+    assert _reentry_days(built, provider, case_id) == (None, None)
+
+    def later_case_elsewhere(con):
+        con.execute(
+            "INSERT INTO staging.cases SELECT * REPLACE ('NEU-1' AS case_id, ? AS person_key,"
+            " ?::DATE + 30 AS opened_on, NULL AS closed_on, NULL AS close_reason,"
+            " NULL AS previous_case_id) FROM staging.cases WHERE provider_id = ? LIMIT 1",
+            [person, closed_on, other],
+        )
+
+    runs, diffs = _partial_and_whole(built, later_case_elsewhere)
+    assert diffs == []
+    assert runs["mart.reentry"].providers == 1 and runs["mart.cases"].providers == 1
+    assert _reentry_days(built, provider, case_id) == (30, "personen_pseudonym")
+    con = connect(built)
+    build = last_build(con)
+    con.close()
+    assert build.rebuilt_providers == [other]
+    assert "mart.reentry" not in build.rebuilt_tables and "mart.cases" in build.rebuilt_tables
+
+    def taken_back(con):
+        con.execute(
+            "DELETE FROM staging.cases WHERE case_id = 'NEU-1' AND provider_id = ?", [other]
+        )
+
+    runs, diffs = _partial_and_whole(built, taken_back)
+    assert diffs == []
+    assert runs["mart.reentry"].providers == 1
+    assert _reentry_days(built, provider, case_id) == (None, None)
+
+
+def test_a_model_partitioned_by_person_must_read_the_closed_cases(tmp_path):
+    for folder in ("intermediate", "marts"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "marts" / "x.sql").write_text(
+        "-- partitioned: person\nselect provider_id, case_id from intermediate.y",
+        encoding="utf-8",
+    )
+    (tmp_path / "intermediate" / "y.sql").write_text(
+        "-- partitioned: provider_id\nselect provider_id, case_id from staging.cases",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="partitioned by person, but reads no"):
+        load_models(tmp_path)

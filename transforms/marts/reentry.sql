@@ -1,3 +1,4 @@
+-- partitioned: person
 -- Re-entry and relapse (Wiederaufnahme und Rückfall): one row per case closed on or before
 -- as_of. Re-entry: the earliest opening, from day transfer_max_days + 1 (15) after the
 -- closure, of (a) any case of any provider with the same person_key or (b) a case of the same
@@ -9,11 +10,9 @@
 -- person with many cases never multiplies rows. The own_* columns repeat each figure from the
 -- closing provider's own records only: a provider's case-level view shows those, never a date
 -- or event that another provider recorded for the same person.
+-- The closed cases come from intermediate.closed_cases; after a re-delivery only the rows of
+-- the changed providers' cases and of their persons' cases elsewhere are built again.
 with
-params as (
-  select as_of, transfer_max_days from intermediate.params
-),
-
 cases as (
   select * from intermediate.cases
 ),
@@ -23,26 +22,7 @@ relapses as (
 ),
 
 closed as (
-  select
-    c.provider_id,
-    c.case_id,
-    c.person_key,
-    c.person_key_present,
-    coalesce('p:' || c.person_key, 'c:' || c.provider_id || '/' || c.case_id) as subject_key,
-    c.program,
-    c.region_code,
-    c.intensity,
-    c.close_reason,
-    c.risk_level,
-    c.phenomenon,
-    c.opened_on,
-    c.closed_on,
-    c.closed_on + 1 as transfer_from,
-    c.closed_on + p.transfer_max_days + 1 as reentry_from,
-    (p.as_of - c.closed_on)::INTEGER as followup_days
-  from cases as c
-  cross join params as p
-  where c.closed_on is not null
+  select * from intermediate.closed_cases
 ),
 
 -- Only a person with more than one case can open another one after a closure, and only a
