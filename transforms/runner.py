@@ -168,6 +168,13 @@ def load_models(root: Path = TRANSFORMS_DIR) -> list[Model]:
             raise ValueError(
                 f"{model.path.name}: partitioned by person, but reads no {PERSON_ROWS}"
             )
+        if model.by_person and whole:
+            # every input fingerprinted per provider: a change the partial build does not see
+            # would leave its rows as they were (a relapse-only re-delivery, attack review)
+            raise ValueError(
+                f"{model.path.name}: partitioned by person, but reads the whole model(s)"
+                f" {', '.join(whole)}"
+            )
     return _toposort(found)
 
 

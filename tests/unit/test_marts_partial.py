@@ -29,6 +29,7 @@ PARTITIONED = {
     "intermediate.goals_cut",
     "intermediate.referrals",
     "intermediate.referrals_cut",
+    "intermediate.relapses",
     "intermediate.staffing",
     "mart.caseload_by_caseworker",
     "mart.caseload",
@@ -373,4 +374,55 @@ def test_a_model_partitioned_by_person_must_read_the_closed_cases(tmp_path):
         encoding="utf-8",
     )
     with pytest.raises(ValueError, match="partitioned by person, but reads no"):
+        load_models(tmp_path)
+
+
+def test_a_redelivery_of_relapses_alone_rebuilds_the_reentry_of_its_cases(built):
+    """Relapses are an input of re-entry like the cases: a provider that re-delivers only a
+    corrected relapse file is a changed provider, and the relapse figures of its closed case
+    follow (found by an attack review: the relapses were not fingerprinted at first)."""
+    con = connect(built)
+    provider, case_id, closed_on = con.execute(
+        "SELECT provider_id, case_id, closed_on FROM intermediate.closed_cases"
+        " WHERE closed_on < DATE '2026-01-01' AND subject_key NOT IN"
+        " (SELECT subject_key FROM intermediate.relapses) ORDER BY provider_id, case_id LIMIT 1"
+    ).fetchone()
+    con.close()
+
+    def relapse_only(con):
+        con.execute(
+            "INSERT INTO staging.relapses SELECT * REPLACE (? AS provider_id, ? AS case_id,"
+            " ?::DATE + 40 AS event_on) FROM staging.relapses LIMIT 1",
+            [provider, case_id, closed_on],
+        )
+
+    runs, diffs = _partial_and_whole(built, relapse_only)
+    assert diffs == []
+    assert runs["mart.reentry"].providers == 1
+    con = connect(built)
+    days = con.execute(
+        "SELECT relapse_days, own_relapse_days FROM mart.reentry"
+        " WHERE provider_id = ? AND case_id = ?",
+        [provider, case_id],
+    ).fetchone()
+    con.close()
+    assert days == (40, 40)
+
+
+def test_a_model_partitioned_by_person_may_not_read_a_whole_model(tmp_path):
+    for folder in ("intermediate", "marts"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "intermediate" / "closed_cases.sql").write_text(
+        "-- partitioned: provider_id\nselect provider_id, case_id from staging.cases",
+        encoding="utf-8",
+    )
+    (tmp_path / "intermediate" / "events.sql").write_text(
+        "select provider_id, case_id from staging.relapses", encoding="utf-8"
+    )
+    (tmp_path / "marts" / "x.sql").write_text(
+        "-- partitioned: person\nselect * from intermediate.closed_cases"
+        " join intermediate.events using (provider_id, case_id)",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="partitioned by person, but reads the whole model"):
         load_models(tmp_path)

@@ -1,6 +1,9 @@
 -- materialized: view
+-- partitioned: provider_id
 -- Relapse events on or before as_of with the subject they belong to: the person (when the
 -- case carries a person_key) or else the case itself. Re-entry and relapse match on it.
+-- Partitioned (a relapse belongs to a case of its own provider), so that a re-delivery that
+-- changes only relapses is seen by the partial build and re-entry is rebuilt for its persons.
 with
 params as (
   select as_of from intermediate.params
