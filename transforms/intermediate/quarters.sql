@@ -16,31 +16,29 @@ opened as (
   select min(opened_on) as first_on from intermediate.cases
 ),
 
-goals_before as (
-  select min(g.set_on) as first_on
-  from intermediate.goals_cut as g
+early as (
+  select e.provider_id, e.case_id, e.on_day
+  from (
+    select provider_id, case_id, set_on as on_day from intermediate.goals_cut
+    union all
+    select provider_id, case_id, requested_on as on_day from intermediate.referrals_cut
+  ) as e
   inner join opened as o
-    on g.set_on < o.first_on
-  where exists (
-    select 1 from intermediate.cases as c
-    where c.provider_id = g.provider_id and c.case_id = g.case_id
-  )
-),
-
-referrals_before as (
-  select min(r.requested_on) as first_on
-  from intermediate.referrals_cut as r
-  inner join opened as o
-    on r.requested_on < o.first_on
-  where exists (
-    select 1 from intermediate.cases as c
-    where c.provider_id = r.provider_id and c.case_id = r.case_id
-  )
+    on e.on_day < o.first_on
 ),
 
 first_day as (
-  select least(o.first_on, g.first_on, r.first_on) as first_on
-  from opened as o, goals_before as g, referrals_before as r
+  select
+    least(
+      (select first_on from opened),
+      (
+        select min(e.on_day) from early as e
+        where exists (
+          select 1 from intermediate.cases as c
+          where c.provider_id = e.provider_id and c.case_id = e.case_id
+        )
+      )
+    ) as first_on
 ),
 
 bounds as (
