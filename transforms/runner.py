@@ -160,20 +160,16 @@ def load_models(root: Path = TRANSFORMS_DIR) -> list[Model]:
         if unknown:
             raise ValueError(f"{model.path.name}: unknown model(s) {', '.join(unknown)}")
         whole = [d for d in model.deps if not (found[d].partitioned or found[d].shared)]
-        if model.partitioned and whole:
+        # every input fingerprinted per provider: a change the partial build does not see would
+        # leave its rows as they were (for re-entry: a relapse-only re-delivery, attack review)
+        if (model.partitioned or model.by_person) and whole:
+            kind = "partitioned by person" if model.by_person else "partitioned"
             raise ValueError(
-                f"{model.path.name}: partitioned, but reads the whole model(s) {', '.join(whole)}"
+                f"{model.path.name}: {kind}, but reads the whole model(s) {', '.join(whole)}"
             )
         if model.by_person and PERSON_ROWS not in model.deps:
             raise ValueError(
                 f"{model.path.name}: partitioned by person, but reads no {PERSON_ROWS}"
-            )
-        if model.by_person and whole:
-            # every input fingerprinted per provider: a change the partial build does not see
-            # would leave its rows as they were (a relapse-only re-delivery, attack review)
-            raise ValueError(
-                f"{model.path.name}: partitioned by person, but reads the whole model(s)"
-                f" {', '.join(whole)}"
             )
     return _toposort(found)
 
