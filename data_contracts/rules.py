@@ -11,6 +11,9 @@ from __future__ import annotations
 from data_contracts.contract import Column, Contract, Table, load_contract
 
 MIN_YEAR, MAX_YEAR = 1950, 2100
+# From about this many rows on, `trimmed` saves more per row than it costs to compile (see
+# `trim_sql`): measured on both sides of it at 1,000,000 and 10,000 cases.
+TRIM_FAST_PATH_ROWS = 20_000
 
 
 def lit(text: str) -> str:
@@ -35,6 +38,17 @@ def trimmed(col: str) -> str:
         f"CASE WHEN {col} LIKE ' %' OR {col} LIKE '% ' OR strlen({col}) <> length({col})"
         f" THEN trim({col}) ELSE {col} END"
     )
+
+
+def trim_sql(col: str, rows: int | None = None) -> str:
+    """`trim(col)` in the form that is cheaper for a table of `rows` rows (None: many).
+
+    `trimmed` saves about 0.02 µs per value but its three tests cost DuckDB about 0.35 ms more
+    to parse, bind and optimise per column, in every statement: for one delivery of a small
+    network (1,250 cases) the row rules of its seven tables took 93 ms with `trimmed` and 75
+    ms with `trim`; the 80,000 contacts of a large one 44 ms against 57 ms. Both give the
+    same value for every input (tests/unit/test_rules.py)."""
+    return trimmed(col) if rows is None or rows >= TRIM_FAST_PATH_ROWS else f"trim({col})"
 
 
 def raw_value(col: str) -> str:
@@ -165,6 +179,7 @@ def checked_sql(
     shown: dict[str, str] | None = None,
     bool_mark_columns: set[str] | frozenset = frozenset(),
     contract: Contract | None = None,
+    rows: int | None = None,
 ) -> str:
     """SELECT over `source` (raw VARCHAR columns + __line) giving typed columns and `faults`.
 
@@ -173,7 +188,8 @@ def checked_sql(
     rejected with a pointer to it. Rows come in no particular order (the first line is
     `min(__line)`, and rejections are sorted when written): sorting them was a sixth of the
     row rules' time, and the join that checks a row's case (`reference_sql`) does not keep an
-    order anyway.
+    order anyway. `rows`: how many rows `source` has, for the cheaper form of trimming
+    (`trim_sql`); the result is the same either way.
     """
     contract = contract or load_contract()
     shown = shown or {}
@@ -204,7 +220,9 @@ def checked_sql(
             " || ')'}] ELSE [] END"
         )
     final_cols = ", ".join(f"j.t_{c.name} AS {c.name}" for c in table.columns)
-    trimmed_cols = ", ".join(f"nullif({trimmed(c.name)}, '') AS {c.name}" for c in table.columns)
+    trimmed_cols = ", ".join(
+        f"nullif({trim_sql(c.name, rows)}, '') AS {c.name}" for c in table.columns
+    )
     return f"""
 WITH source AS (
   SELECT __line, {trimmed_cols} FROM {source}

@@ -252,7 +252,9 @@ def _judge(
         if st is None:
             continue
         checked = f"checked_{name}"
-        sql = checked_sql(st.table, st.raw, st.headers, st.bool_mark_columns, contract)
+        sql = checked_sql(
+            st.table, st.raw, st.headers, st.bool_mark_columns, contract, st.rows_received
+        )
         if st.table.references:
             cases = "checked_cases_valid" if "cases" in parsed.tables else known_cases
             if cases:  # in the same statement: one table written, not two

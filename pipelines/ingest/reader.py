@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from data_contracts import Contract, Table, normalise_header
-from data_contracts.rules import trimmed
+from data_contracts.rules import trim_sql
 from pipelines.ingest.csvfile import (
     LimitExceeded,
     UnreadableFile,
@@ -303,7 +303,7 @@ def _add_csv(
     target = f"raw_{table.name}"
     layout = inspect_csv(m.path, workdir, limits)
     with _interruptible(con, limits):
-        _, malformed = load_csv(con, layout, f"{target}_cells", limits.max_line_bytes)
+        scanned, malformed = load_csv(con, layout, f"{target}_cells", limits.max_line_bytes)
     bad = None
     if malformed:
         bad = f"{target}_bad"
@@ -328,6 +328,7 @@ def _add_csv(
         parsed,
         malformed,
         detail,
+        scanned,
     )
     parsed.tables[table.name].bad_texts = bad
 
@@ -405,6 +406,7 @@ def _add_workbook(con, m: Member, rel: str, contract: Contract, parsed, texts, l
             parsed,
             [],
             "XLSX",
+            len(cells) - 1,
         )
 
 
@@ -448,8 +450,10 @@ def _map_columns(
     parsed: ParsedDelivery,
     malformed,
     detail: str,
+    rows: int | None = None,
 ) -> None:
-    """Rename positional cells to contract columns; check the header for structural faults."""
+    """Rename positional cells to contract columns; check the header for structural faults.
+    `rows`: how many rows `cells` has, for the cheaper form of trimming (`rules.trim_sql`)."""
     lookup = table.header_lookup
     shown = _check_headers(contract, header, file_name, table.name, parsed)
     mapped: dict[str, str] = {}  # contract column -> cell column
@@ -510,7 +514,7 @@ def _map_columns(
     if unnamed:
         filled = con.execute(
             f"SELECT min(__line) FROM {cells} WHERE "
-            + " OR ".join(f"coalesce({trimmed(c)}, '') <> ''" for c in unnamed)
+            + " OR ".join(f"coalesce({trim_sql(c, rows)}, '') <> ''" for c in unnamed)
         ).fetchone()[0]
         if filled is not None:
             parsed.faults.append(
@@ -534,7 +538,7 @@ def _map_columns(
     for xcol in extra:
         select.append(f"{mapped['__' + xcol]} AS {xcol}")
     all_cells = [mapped[c] for c in mapped] or ["NULL"]
-    not_empty = " OR ".join(f"coalesce({trimmed(c)}, '') <> ''" for c in all_cells)
+    not_empty = " OR ".join(f"coalesce({trim_sql(c, rows)}, '') <> ''" for c in all_cells)
     # no ORDER BY: a filter over the cells keeps their order (the file's), and nothing reads
     # this table's order anyway (lines are compared by `__line`, and what is shown by line is
     # sorted when it is written or read); sorting every row cost a third of this statement

@@ -270,6 +270,38 @@ def test_trim_fast_path_gives_exactly_what_trim_gives_for_every_edge_value():
     )
 
 
+@pytest.mark.parametrize("table", ["cases", "contacts", "staffing"])
+def test_row_rules_of_a_small_and_a_large_table_give_the_same_rows_and_reasons(table):
+    """Small tables are trimmed with plain `trim` (cheaper to compile), large ones with the
+    fast path (cheaper per row): the typed rows and every reason must be the same."""
+    from data_contracts.rules import TRIM_FAST_PATH_ROWS, trim_sql, trimmed
+
+    assert trim_sql("s", 10) == "trim(s)"
+    assert trim_sql("s", TRIM_FAST_PATH_ROWS) == trimmed("s") == trim_sql("s")
+    t = load_contract().tables[table]
+    con = connect()
+    con.execute(
+        f"CREATE TABLE raw (__line INTEGER, {', '.join(f'{c} VARCHAR' for c in t.column_names)})"
+    )
+    values = [*_edge_values(), "2025-01-02", " 02.01.2025 ", "kim", " ja ", "1,5", "05315"]
+    con.executemany(
+        f"INSERT INTO raw VALUES (?{', ?' * len(t.column_names)})",
+        # every column of every row an edge value, shifted per column so rows differ
+        [
+            [i, *(values[(i + k) % len(values)] for k in range(len(t.column_names)))]
+            for i in range(len(values))
+        ],
+    )
+    small, large = (
+        con.execute(f"SELECT * FROM ({checked_sql(t, 'raw', rows=n)}) ORDER BY __line").fetchall()
+        for n in (0, TRIM_FAST_PATH_ROWS)
+    )
+    assert len(small) == len(values) and small == large
+    assert "trim(" in checked_sql(t, "raw", rows=0) and " LIKE ' %'" not in checked_sql(
+        t, "raw", rows=0
+    )
+
+
 @pytest.mark.parametrize("space", ["\u00a0", "\u2007", "\u3000", " "])
 def test_codes_and_keys_padded_with_any_unicode_space_are_read_as_without(space):
     res = check(
