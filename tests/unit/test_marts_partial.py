@@ -362,16 +362,22 @@ def test_a_case_at_another_provider_rebuilds_the_persons_reentry_there(built):
     assert _reentry_days(built, provider, case_id) == (None, None)
 
 
+def _write_models(folder, models: dict[str, str]) -> None:
+    """Model files (`intermediate/…sql`, `marts/…sql`) for `load_models(folder)`."""
+    for sub in ("intermediate", "marts"):
+        (folder / sub).mkdir()
+    for path, sql in models.items():
+        (folder / path).write_text(sql, encoding="utf-8")
+
+
 def test_a_model_partitioned_by_person_must_read_the_closed_cases(tmp_path):
-    for folder in ("intermediate", "marts"):
-        (tmp_path / folder).mkdir()
-    (tmp_path / "marts" / "x.sql").write_text(
-        "-- partitioned: person\nselect provider_id, case_id from intermediate.y",
-        encoding="utf-8",
-    )
-    (tmp_path / "intermediate" / "y.sql").write_text(
-        "-- partitioned: provider_id\nselect provider_id, case_id from staging.cases",
-        encoding="utf-8",
+    _write_models(
+        tmp_path,
+        {
+            "marts/x.sql": "-- partitioned: person\nselect provider_id, case_id from intermediate.y",
+            "intermediate/y.sql": "-- partitioned: provider_id\n"
+            "select provider_id, case_id from staging.cases",
+        },
     )
     with pytest.raises(ValueError, match="partitioned by person, but reads no"):
         load_models(tmp_path)
@@ -410,19 +416,15 @@ def test_a_redelivery_of_relapses_alone_rebuilds_the_reentry_of_its_cases(built)
 
 
 def test_a_model_partitioned_by_person_may_not_read_a_whole_model(tmp_path):
-    for folder in ("intermediate", "marts"):
-        (tmp_path / folder).mkdir()
-    (tmp_path / "intermediate" / "closed_cases.sql").write_text(
-        "-- partitioned: provider_id\nselect provider_id, case_id from staging.cases",
-        encoding="utf-8",
-    )
-    (tmp_path / "intermediate" / "events.sql").write_text(
-        "select provider_id, case_id from staging.relapses", encoding="utf-8"
-    )
-    (tmp_path / "marts" / "x.sql").write_text(
-        "-- partitioned: person\nselect * from intermediate.closed_cases"
-        " join intermediate.events using (provider_id, case_id)",
-        encoding="utf-8",
+    _write_models(
+        tmp_path,
+        {
+            "intermediate/closed_cases.sql": "-- partitioned: provider_id\n"
+            "select provider_id, case_id from staging.cases",
+            "intermediate/events.sql": "select provider_id, case_id from staging.relapses",
+            "marts/x.sql": "-- partitioned: person\nselect * from intermediate.closed_cases"
+            " join intermediate.events using (provider_id, case_id)",
+        },
     )
     with pytest.raises(ValueError, match="partitioned by person, but reads the whole model"):
         load_models(tmp_path)

@@ -28,6 +28,16 @@ def deliver(con, pid, delivery_id, person_keys=20):
     )  # fmt: skip
 
 
+def contacts(con, pid, cases, day):
+    """A monitoring contact on `day` for each of the provider's first `cases` cases."""
+    insert(
+        con,
+        "contacts",
+        [{"provider_id": pid, "case_id": f"K{i}", "contact_on": day, "step": "monitoring"}
+         for i in range(cases)],
+    )  # fmt: skip
+
+
 def network(con):
     for pid, fte in FTE.items():
         deliver(con, pid, f"{pid}-a")
@@ -37,12 +47,7 @@ def network(con):
             [{"provider_id": pid, "caseworker_id": "w1", "program": "kim",
               "region_code": "05111", "valid_from": "2025-01-01", "fte": fte}],
         )  # fmt: skip
-    insert(
-        con,
-        "contacts",
-        [{"provider_id": "p1", "case_id": f"K{i}", "contact_on": "2026-09-01", "step": "monitoring"}
-         for i in range(20)],
-    )  # fmt: skip
+    contacts(con, "p1", 20, "2026-09-01")
     con.execute(
         "INSERT INTO audit.deliveries VALUES ('p3-a', 'p3', 'p3', 'x', '2026-09-30',"
         " '2026-09-30', NULL, '2026-09-30', 'csv', ['cases'], ['cases'], 'partial', 22, 20, 2,"
@@ -64,12 +69,7 @@ def test_scorecard_rules_and_plausibility_against_the_network(staging_con):
     deliver(con, "p5", "p5-a", person_keys=0)
     # contacts after the snapshot (30 Sep) do not count: without that cut the median lag of
     # p1 would be -10 days (11 of its 20 open cases contacted on 10 Oct)
-    insert(
-        con,
-        "contacts",
-        [{"provider_id": "p1", "case_id": f"K{i}", "contact_on": "2026-10-10", "step": "monitoring"}
-         for i in range(11)],
-    )  # fmt: skip
+    contacts(con, "p1", 11, "2026-10-10")
     build(con, AS_OF)
     assert ("completeness", "cases", "person_key") in flagged(con, "p5")
     assert ("caseload_per_fte", "staffing", "") in flagged(con, "p4")
