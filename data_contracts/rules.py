@@ -180,6 +180,7 @@ def checked_sql(
     bool_mark_columns: set[str] | frozenset = frozenset(),
     contract: Contract | None = None,
     rows: int | None = None,
+    part: str | None = None,
 ) -> str:
     """SELECT over `source` (raw VARCHAR columns + __line) giving typed columns and `faults`.
 
@@ -189,9 +190,12 @@ def checked_sql(
     `min(__line)`, and rejections are sorted when written): sorting them was a sixth of the
     row rules' time, and the join that checks a row's case (`reference_sql`) does not keep an
     order anyway. `rows`: how many rows `source` has, for the cheaper form of trimming
-    (`trim_sql`); the result is the same either way.
+    (`trim_sql`); the result is the same either way. `part`: a column of `source` that
+    numbers the deliveries checked together (`pipelines.ingest.together`): kept in the result,
+    and keys are duplicates only within the same delivery.
     """
     contract = contract or load_contract()
+    kept = f"{part}, " if part else ""
     shown = shown or {}
     typed = ",\n    ".join(
         f"{typed_expr(c, contract, c.name in bool_mark_columns)} AS t_{c.name}"
@@ -204,14 +208,16 @@ def checked_sql(
     if table.key:
         # the first line of each key that occurs more than once: an aggregate over the keys
         # and a join, not a window over every row (1,000,000 cases: a tenth of the checks)
-        key_cols = ", ".join(f"t_{k}" for k in table.key)
+        key_cols = kept + ", ".join(f"t_{k}" for k in table.key)
         all_set = " AND ".join(f"t_{k} IS NOT NULL" for k in table.key)
         key_shown = ", ".join(f"‚{shown.get(k, table.column(k).alias)}‘" for k in table.key)
         firsts = f""", firsts AS (
   SELECT {key_cols}, min(__line) AS first_line FROM typed WHERE {all_set}
   GROUP BY ALL HAVING count(*) > 1
 )"""
-        on = " AND ".join(f"d.t_{k} = j.t_{k}" for k in table.key)
+        on = " AND ".join(
+            [f"d.{part} = j.{part}"] * bool(part) + [f"d.t_{k} = j.t_{k}" for k in table.key]
+        )
         join = f"LEFT JOIN firsts d ON {on}"
         key_fault = (
             f"CASE WHEN j.__line > d.first_line"
@@ -225,9 +231,9 @@ def checked_sql(
     )
     return f"""
 WITH source AS (
-  SELECT __line, {trimmed_cols} FROM {source}
+  SELECT {kept}__line, {trimmed_cols} FROM {source}
 ), typed AS (
-  SELECT __line, {raws},
+  SELECT {kept}__line, {raws},
     {typed}
   FROM source
 ){firsts}, judged AS (
@@ -237,21 +243,25 @@ WITH source AS (
     ], lambda f: f IS NOT NULL) AS row_faults
   FROM typed
 )
-SELECT j.__line, {final_cols},
+SELECT {"j." + kept if part else ""}j.__line, {final_cols},
   list_concat(j.row_faults, {key_fault}) AS faults
 FROM judged j {join}
 """
 
 
-def reference_sql(checked: str, cases: str, shown_case: str = "fall_id") -> str:
-    """Add a fault to child rows whose (provider_id, case_id) is not among `cases`."""
+def reference_sql(
+    checked: str, cases: str, shown_case: str = "fall_id", part: str | None = None
+) -> str:
+    """Add a fault to child rows whose (provider_id, case_id) is not among `cases` (with
+    `part`: not among the cases of the same delivery, `checked_sql`)."""
     reason = lit(f"Fall existiert in dieser Lieferung nicht oder wurde abgelehnt (‚{shown_case}‘)")
+    keys = [part] * bool(part) + ["provider_id", "case_id"]
     return f"""
 SELECT c.* REPLACE (
   CASE WHEN c.case_id IS NOT NULL AND c.provider_id IS NOT NULL AND k.case_id IS NULL
        THEN list_append(c.faults, {{'col': 'case_id', 'reason': {reason}}})
        ELSE c.faults END AS faults)
 FROM {checked} c
-LEFT JOIN (SELECT DISTINCT provider_id, case_id FROM {cases}) k
-  ON k.provider_id = c.provider_id AND k.case_id = c.case_id
+LEFT JOIN (SELECT DISTINCT {", ".join(keys)} FROM {cases}) k
+  ON {" AND ".join(f"k.{key} = c.{key}" for key in keys)}
 """

@@ -5,6 +5,8 @@ one transaction, begun only when the deliveries before it are recorded."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +16,10 @@ import duckdb
 
 from data_contracts import Contract
 from kernel.workspace import Workspace
+from pipelines.ingest import together
 from pipelines.ingest.faults import interrupts, raise_if_ctrl_c
 from pipelines.ingest.landing import crash_point, move_to_quarantine
-from pipelines.ingest.limits import Limits, probe_survives
+from pipelines.ingest.limits import Limits, probe_survives, watchdog
 from pipelines.ingest.load import (
     ApplyResult,
     Inspection,
@@ -29,6 +32,8 @@ from pipelines.ingest.load import (
 )
 from pipelines.ingest.reader import Fault, ParsedDelivery
 from pipelines.observe import stage
+
+log = logging.getLogger("lagebild.ingest")
 
 
 @dataclass
@@ -84,10 +89,12 @@ def inspect_attempt(
     a: Attempt,
     contract: Contract,
     limits: Limits,
+    rules: bool = True,
 ) -> Inspection:
     """Read and check a delivery into the connection's temp tables, in one transaction that
     writes nothing to the warehouse (a transaction per statement would commit every temp table
-    of the reader to the warehouse file's log). Runs side by side with another delivery's."""
+    of the reader to the warehouse file's log). Runs side by side with another delivery's.
+    `rules=False`: read and gate only (its rows are checked with others': `read_apart`)."""
     if a.unopened is not None:
         create_rejections_tmp(con)
         insp = Inspection(parsed=ParsedDelivery(source_name=a.source_name, kind="other"))
@@ -108,6 +115,7 @@ def inspect_attempt(
             limits=limits,
             extra_faults=a.extra,
             received_on=a.received_at.date(),
+            rules=rules,
         )
         if insp.unreadable:  # an error inside may have aborted the transaction: start over
             rollback(con)
@@ -126,6 +134,79 @@ def inspect_attempt(
         insp.quarantine = [Fault(f) for f in [*a.extra, unreadable_reason(exc)] if f]
         insp.unreadable = True
     return insp
+
+
+def read_apart(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    a: Attempt,
+    contract: Contract,
+    limits: Limits,
+    part: int,
+) -> tuple[Inspection | None, bool]:
+    """Read and gate a delivery whose rows are checked with others' (`pipelines.ingest.together`)
+    as number `part`. Returns (inspection, joined): joined, its raw tables are set aside for
+    `check_parts`; not joined, the inspection is final (quarantined), or None when the
+    delivery must be read alone at its turn (its rows refer to the provider's cases in
+    staging)."""
+    insp = inspect_attempt(con, ws, a, contract, limits, rules=False)
+    if insp.quarantine or insp.unreadable:
+        return insp, False
+    if not together.may_join(insp):
+        return None, False
+    try:
+        with _temp_only(con):
+            together.set_aside(con, insp, part)
+    except interrupts():
+        raise
+    except BaseException as exc:
+        raise_if_ctrl_c(exc)
+        return None, False
+    return insp, True
+
+
+def check_parts(
+    con: duckdb.DuckDBPyConnection, insps: list[Inspection], contract: Contract, limits: Limits
+) -> bool:
+    """The row rules of the joined deliveries in one statement per table, under one time limit.
+    False when that fails (whatever the reason, also the time limit): each is then read alone,
+    where a fault of its own quarantines it alone."""
+    try:
+        with _temp_only(con), stage("validate"), watchdog(con, limits.start()):
+            together.check_together(con, insps, contract)
+    except interrupts():
+        raise
+    except BaseException as exc:
+        raise_if_ctrl_c(exc)
+        log.info("Zeilenregeln von %d Lieferungen gemeinsam nicht prüfbar: einzeln", len(insps))
+        return False
+    return True
+
+
+def take_part(con: duckdb.DuckDBPyConnection, insp: Inspection, part: int) -> Inspection | None:
+    """The joined delivery's checked rows, rejections and counts, as if it had been checked
+    alone; None when that fails (it is read alone then)."""
+    try:
+        with _temp_only(con), stage("validate"):
+            together.take_part(con, insp, part)
+    except interrupts():
+        raise
+    except BaseException as exc:
+        raise_if_ctrl_c(exc)
+        return None
+    return insp
+
+
+@contextlib.contextmanager
+def _temp_only(con: duckdb.DuckDBPyConnection):
+    """A transaction around statements on temp tables only (see `inspect_attempt`)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        rollback(con)
+        raise
+    con.execute("COMMIT")
 
 
 def reads_current_cases(insp: Inspection) -> bool:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import queue
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 
 import duckdb
@@ -22,19 +23,26 @@ from pipelines.ingest import holds
 from pipelines.ingest.attempt import (
     Attempt,
     apply_delivery,
+    check_parts,
     inspect_attempt,
     mark_attempt,
+    read_apart,
     reads_current_cases,
     record_attempt,
+    take_part,
 )
 from pipelines.ingest.faults import interrupts
 from pipelines.ingest.landing import complete_moves
 from pipelines.ingest.limits import Limits
-from pipelines.ingest.load import ApplyResult
+from pipelines.ingest.load import ApplyResult, Inspection, create_rejections_tmp
+from pipelines.ingest.together import drop_together
 
 # deliveries read at once: one per core, and one more that reads while another is recorded
 # (1,000,000 cases on 2 cores: 82 s one after the other, 47 s with two readers, 43 s with three)
 READERS = min(4, (os.cpu_count() or 1) + 1)
+# deliveries a reader checks together (`pipelines.ingest.together`): the rules' statements are
+# translated once for them all; more would leave one reader alone with the last run
+TOGETHER = 4
 
 
 def pending_deliveries(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -133,10 +141,12 @@ class _Turns:
 
 
 def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -> None:
-    """Read and check up to `readers` deliveries at once, record them in order (see
+    """Read and check up to `readers` runs of deliveries at once, record them in order (see
     `ingest_pending`). Each reader is a cursor of `con`: its own temp tables, one database.
-    A stop ends the readings through their limits (`Limits.cancel`) and records nothing
-    more; a cursor that records is never interrupted."""
+    A reader takes a run of up to TOGETHER deliveries in a row, reads and gates each, checks
+    their rows together (`pipelines.ingest.together`), and records each at its turn. A stop
+    ends the readings through their limits (`Limits.cancel`) and records nothing more; a
+    cursor that records is never interrupted."""
     turns = _Turns()
     limits = dataclasses.replace(limits, cancel=turns.cancel)
     idle: queue.SimpleQueue = queue.SimpleQueue()
@@ -144,55 +154,83 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
     for cur in opened:
         holds.prepare_reader(cur, ws)
         idle.put(cur)
+    recorded: list[Future] = [Future() for _ in pending]  # (result, seconds) per delivery
+    size = max(1, min(TOGETHER, math.ceil(len(pending) / readers)))
 
-    def one(i: int, row: tuple) -> tuple[ApplyResult, float]:
-        if turns.stopped:  # before a probe or a read
-            raise _Stopped
+    def read_run(first: int) -> None:
+        indices = range(first, min(first + size, len(pending)))
+        unrecorded: dict[int, Attempt] = {}  # counted as attempted, not yet recorded
         cur = idle.get()
-        t0 = time.perf_counter()
-        a: Attempt | None = None
         try:
-            a = Attempt.of(ws, row, limits)
-            with turns.write:
-                if turns.stopped:
-                    a = None
+            t0 = time.perf_counter()
+            readings: dict[int, tuple[Inspection | None, int | None]] = {}
+            joined: list[Inspection] = []
+            for i in indices:
+                if turns.stopped:  # before a probe or a read
                     raise _Stopped
-                mark_attempt(cur, a)
-            insp = inspect_attempt(cur, ws, a, contract, limits)
-            turns.wait(i)
-            if reads_current_cases(insp):  # checked against the staging of its turn
-                insp = inspect_attempt(cur, ws, a, contract, limits)
-            with turns.write:
-                if turns.stopped:  # what was read after the stop is not recorded
-                    raise _Stopped
-                res = record_attempt(cur, ws, a, insp, run_id)
-                a = None  # recorded: the attempt is done
-            return res, time.perf_counter() - t0
+                a = Attempt.of(ws, pending[i], limits)
+                with turns.write:
+                    if turns.stopped:
+                        raise _Stopped
+                    mark_attempt(cur, a)
+                unrecorded[i] = a
+                insp, joins = read_apart(cur, ws, a, contract, limits, len(joined))
+                readings[i] = (insp, len(joined) if joins else None)
+                joined += [insp] if joins else []
+            if joined and not check_parts(cur, joined, contract, limits):
+                readings = {
+                    i: (None, None) if p is not None else (x, p) for i, (x, p) in readings.items()
+                }
+            for i in indices:
+                a = unrecorded[i]
+                insp, part = readings[i]
+                if part is not None:
+                    insp = take_part(cur, insp, part)
+                elif insp is not None:
+                    create_rejections_tmp(cur)  # not another delivery's rejections
+                turns.wait(i)
+                if insp is None or reads_current_cases(insp):  # checked against its turn's staging
+                    insp = inspect_attempt(cur, ws, a, contract, limits)
+                with turns.write:
+                    if turns.stopped:  # what was read after the stop is not recorded
+                        raise _Stopped
+                    res = record_attempt(cur, ws, a, insp, run_id)
+                    del unrecorded[i]  # recorded: the attempt is done
+                turns.done(i)
+                recorded[i].set_result((res, time.perf_counter() - t0))
+                t0 = time.perf_counter()
+            cur.execute("BEGIN TRANSACTION")  # temp tables only (`inspect_attempt`)
+            drop_together(cur, joined)
+            cur.execute("COMMIT")
         except (_Stopped, *interrupts()):
             turns.stop()
-            if a is not None:
-                with turns.write:
+            with turns.write:
+                for a in unrecorded.values():
                     mark_attempt(cur, a, -1)
+            for a in unrecorded.values():
                 shutil.rmtree(a.workdir(ws), ignore_errors=True)
             raise
         except BaseException:
             turns.stop()  # an unexpected error stops the run, as one after the other
             raise
         finally:
-            turns.done(i)
+            for i in indices:
+                turns.done(i)
+                if not recorded[i].done():
+                    recorded[i].set_exception(_Stopped())
             idle.put(cur)
 
     with _one_thread_per_query(con):  # restored once the readers are done
         pool = ThreadPoolExecutor(readers, thread_name_prefix="lagebild-reader")
-        futures = [pool.submit(one, i, row) for i, row in enumerate(pending)]
+        runs = [pool.submit(read_run, first) for first in range(0, len(pending), size)]
         try:
-            for i, fut in enumerate(futures, 1):
+            for i, fut in enumerate(recorded, 1):
                 report(i, *fut.result())
         except BaseException as exc:
             turns.stop()
             if isinstance(exc, _Stopped):  # raise what stopped it (a later delivery's error)
                 pool.shutdown(wait=True, cancel_futures=True)
-                for fut in futures:
+                for fut in runs:
                     cause = None if fut.cancelled() else fut.exception()
                     if cause is not None and not isinstance(cause, _Stopped):
                         raise cause from None

@@ -168,14 +168,16 @@ def inspect_delivery(
     limits: Limits | None = None,
     extra_faults: list[str] | None = None,
     received_on: date | None = None,
+    rules: bool = True,
 ) -> Inspection:
     """Parse, gate and check one delivery into temp tables `checked_<table>`.
 
     `known_cases`: a relation of (provider_id, case_id) that child rows may reference when the
     delivery has no cases table (the provider's current cases in staging); None in `check`.
     `extra_faults`: structural faults landing found (symlinks in a folder, a name carrying an
-    identifier). Never raises for anything the delivery contains: an unforeseen error is a
-    quarantine "nicht lesbar".
+    identifier). `rules=False`: parse and gate only; the row rules are then checked with
+    other deliveries' (`pipelines.ingest.together`). Never raises for anything the delivery
+    contains: an unforeseen error is a quarantine "nicht lesbar".
     """
     contract = contract or load_contract()
     limits = (limits or Limits()).start()
@@ -188,7 +190,10 @@ def inspect_delivery(
             Fault(f, identifier="nicht wiedergegeben" in f) for f in extra_faults or []
         ]
         with stage("validate"), watchdog(con, limits):
-            return _judge(con, parsed, contract, known_cases, received_on)
+            insp = _gate(con, parsed, contract, received_on)
+            if rules and not insp.quarantine:
+                check_rows(con, insp, contract, known_cases)
+            return insp
     except interrupts():
         raise
     except BaseException as exc:  # also Rust panics of native readers
@@ -201,14 +206,11 @@ def inspect_delivery(
         return insp
 
 
-def _judge(
-    con,
-    parsed: ParsedDelivery,
-    contract: Contract,
-    known_cases: str | None,
-    received_on: date | None = None,
+def _gate(
+    con, parsed: ParsedDelivery, contract: Contract, received_on: date | None = None
 ) -> Inspection:
-    """Identifier gate, provider check and row rules over the parsed temp tables."""
+    """Manifest, identifier gate and provider check over the parsed temp tables: whatever
+    quarantines the whole delivery (`Inspection.quarantine`)."""
     insp = Inspection(parsed=parsed, notes=list(parsed.notes))
     faults = list(parsed.faults)
     try:
@@ -246,7 +248,12 @@ def _judge(
     if faults:
         # identifier hits first: they are what a data-protection officer must see at once
         insp.quarantine = sorted(faults, key=lambda f: not f.identifier)
-        return insp
+    return insp
+
+
+def check_rows(con, insp: Inspection, contract: Contract, known_cases: str | None) -> None:
+    """The row rules of a gated delivery, table by table, into `checked_<table>`."""
+    parsed = insp.parsed
     for name in TABLE_ORDER:
         st = parsed.tables.get(name)
         if st is None:
@@ -270,31 +277,41 @@ def _judge(
                 "CREATE OR REPLACE TEMP TABLE checked_cases_valid AS"
                 " SELECT provider_id, case_id FROM checked_cases WHERE len(faults) = 0"
             )
-        # an INSERT answers with the rows it inserted: the rejected rows are counted there, not
-        # in another pass over every row (the table's own count is kept, not scanned)
-        rejected = con.execute(
-            f"""INSERT INTO {REJECTIONS_TMP}
-            SELECT {lit(name)}, {lit(st.file_name)}, __line,
-                   array_to_string(list_distinct(list_transform(faults, lambda f: f.col)), ', '),
-                   array_to_string(list_transform(faults, lambda f: f.reason), '; '), 'row'
-            FROM {checked} WHERE len(faults) > 0"""
-        ).fetchone()[0]
-        valid = con.execute(f"SELECT count(*) FROM {checked}").fetchone()[0] - rejected
-        if st.malformed:
-            con.executemany(
-                f"INSERT INTO {REJECTIONS_TMP} VALUES (?, ?, ?, NULL, ?, 'row')",
-                [(name, st.file_name, line, reason) for line, reason in st.malformed],
-            )
-        insp.counts[name] = TableCount(
-            name,
-            st.file_name,
-            received=st.rows_received + len(st.malformed),
-            loaded=valid,
-            rejected=rejected + len(st.malformed),
+        count_rows(con, insp, name)
+    quarantine_if_nothing_valid(insp)
+
+
+def count_rows(con, insp: Inspection, name: str) -> None:
+    """A checked table's rejected rows into the delivery's rejections, and its counts."""
+    st = insp.parsed.tables[name]
+    checked = f"checked_{name}"
+    # an INSERT answers with the rows it inserted: the rejected rows are counted there, not
+    # in another pass over every row (the table's own count is kept, not scanned)
+    rejected = con.execute(
+        f"""INSERT INTO {REJECTIONS_TMP}
+        SELECT {lit(name)}, {lit(st.file_name)}, __line,
+               array_to_string(list_distinct(list_transform(faults, lambda f: f.col)), ', '),
+               array_to_string(list_transform(faults, lambda f: f.reason), '; '), 'row'
+        FROM {checked} WHERE len(faults) > 0"""
+    ).fetchone()[0]
+    valid = con.execute(f"SELECT count(*) FROM {checked}").fetchone()[0] - rejected
+    if st.malformed:
+        con.executemany(
+            f"INSERT INTO {REJECTIONS_TMP} VALUES (?, ?, ?, NULL, ?, 'row')",
+            [(name, st.file_name, line, reason) for line, reason in st.malformed],
         )
+    insp.counts[name] = TableCount(
+        name,
+        st.file_name,
+        received=st.rows_received + len(st.malformed),
+        loaded=valid,
+        rejected=rejected + len(st.malformed),
+    )
+
+
+def quarantine_if_nothing_valid(insp: Inspection) -> None:
     if insp.rows_received and not insp.rows_loaded:
         insp.quarantine = [Fault("keine einzige gültige Zeile in der Lieferung")]
-    return insp
 
 
 def quarantine_rows(insp: Inspection) -> list[tuple]:

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.ingest import attempt, batch
 from tests.fixtures import messy
-from tests.hostile.corpus import cases_csv, csv_text, folder, landed_workspace
+from tests.hostile.corpus import HEAD, case_row, cases_csv, csv_text, folder, landed_workspace
 
 # what differs between two workspaces by construction (ids, clocks, paths)
 VOLATILE = {"delivery_id", "landed_at", "received_at", "run_id", "landed_path", "message"}
@@ -89,6 +89,7 @@ def test_a_delivery_without_cases_is_checked_against_the_cases_loaded_before_it(
         return real_record(cur, ws_, a, *args, **kw)
 
     monkeypatch.setattr(batch, "inspect_attempt", inspect)
+    monkeypatch.setattr(attempt, "inspect_attempt", inspect)  # the first reading (`read_apart`)
     monkeypatch.setattr(batch, "record_attempt", record)
     results = {r.source_name: r for r in batch.ingest_pending(con, ws, readers=2)}
     assert results["a_faelle"].status == "accepted"
@@ -115,6 +116,7 @@ def test_an_interrupt_while_others_are_read_leaves_no_attempt_counted(
         return real(cur, ws_, a, *args, **kw)
 
     monkeypatch.setattr(batch, "inspect_attempt", inspect)
+    monkeypatch.setattr(attempt, "inspect_attempt", inspect)  # the first reading (`read_apart`)
     with pytest.raises(KeyboardInterrupt):
         batch.ingest_pending(con, ws, readers=readers)
     unrecorded = "SELECT max(attempts) FROM audit.landing WHERE NOT processed"
@@ -140,11 +142,17 @@ def test_a_provider_id_padded_with_non_breaking_spaces_is_that_provider(tmp_path
     con.close()
 
 
-def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(tmp_path, monkeypatch):
+@pytest.mark.parametrize("together", [1, 2])
+def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(
+    tmp_path, monkeypatch, together
+):
     """Ctrl-C reaches the main thread while it waits for the readers (here: raised from the
     progress line of the first delivery): nothing after it is recorded, no attempt counts as a
-    crash, nothing is left in the work folder. The other deliveries are still being read when
-    the stop comes (their reading waits for it), as on a real Ctrl-C."""
+    crash, nothing is left in the work folder. The other readers' deliveries are still being
+    read when the stop comes (their reading waits for it), as on a real Ctrl-C; with runs of
+    two, the second delivery of the first run is read and waits for its turn."""
+    monkeypatch.setattr(batch, "TOGETHER", together)
+    first_run = {f"{i}_gut" for i in range(together)}
     inbox = tmp_path / "inbox"
     for i in range(6):
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
@@ -157,7 +165,7 @@ def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(tmp_pa
         stopped.set()
 
     def inspect(cur, ws_, a, *args, **kw):
-        if a.source_name != "0_gut":
+        if a.source_name not in first_run:
             assert stopped.wait(60)
         return real_inspect(cur, ws_, a, *args, **kw)
 
@@ -166,6 +174,7 @@ def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(tmp_pa
 
     monkeypatch.setattr(batch._Turns, "stop", stop)
     monkeypatch.setattr(batch, "inspect_attempt", inspect)
+    monkeypatch.setattr(attempt, "inspect_attempt", inspect)  # the first reading (`read_apart`)
     with pytest.raises(KeyboardInterrupt):
         batch.ingest_pending(con, ws, progress=progress, readers=3)
     unrecorded = "SELECT max(attempts) FROM audit.landing WHERE NOT processed"
@@ -222,6 +231,7 @@ def test_readers_query_on_one_thread_each_and_the_run_gets_its_threads_back(
         return real(cur, ws_, a, *args, **kw)
 
     monkeypatch.setattr(batch, "inspect_attempt", inspect)
+    monkeypatch.setattr(attempt, "inspect_attempt", inspect)  # the first reading (`read_apart`)
     if stop:
         with pytest.raises(KeyboardInterrupt):
             batch.ingest_pending(con, ws, readers=3)
@@ -229,4 +239,35 @@ def test_readers_query_on_one_thread_each_and_the_run_gets_its_threads_back(
         assert len(batch.ingest_pending(con, ws, readers=3)) == 4
     assert seen and set(seen) == {1}
     assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+    con.close()
+
+
+@pytest.mark.parametrize("failing", ["check_together", "take_part"])
+def test_deliveries_whose_joint_check_fails_are_each_read_alone(tmp_path, monkeypatch, failing):
+    """Whatever goes wrong when a reader checks its run of deliveries together (the shared
+    statement, or taking one delivery's part of it), each delivery is read and judged alone:
+    nothing is lost or quarantined for a neighbour's sake."""
+    from pipelines.ingest import together
+
+    inbox = tmp_path / "inbox"
+    for i in range(3):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}", n=2)})
+    bad = csv_text(HEAD, [case_row("p3", "K1"), case_row("p3", "K2", program="xyz")])
+    folder(inbox, "3_teils", {"cases.csv": bad})
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
+
+    def boom(*args, **kw):
+        raise RuntimeError("kaputt")
+
+    monkeypatch.setattr(batch, "TOGETHER", 4)
+    monkeypatch.setattr(together, failing, boom)
+    results = {r.source_name: r for r in batch.ingest_pending(con, ws, readers=2)}
+    assert {n: (r.status, r.rows_loaded, r.rows_rejected) for n, r in results.items()} == {
+        "0_gut": ("accepted", 2, 0),
+        "1_gut": ("accepted", 2, 0),
+        "2_gut": ("accepted", 2, 0),
+        "3_teils": ("partial", 1, 1),
+    }
+    assert con.execute("SELECT count(*) FROM staging.cases").fetchone()[0] == 7
+    assert con.execute("SELECT count(*) FROM audit.rejections").fetchone()[0] == 1
     con.close()
