@@ -162,23 +162,26 @@ def read_apart(
     except BaseException as exc:
         raise_if_ctrl_c(exc)
         return None, False
+    shutil.rmtree(a.workdir(ws), ignore_errors=True)  # its rows are read: no unpacked files wait
     return insp, True
 
 
 def check_parts(
     con: duckdb.DuckDBPyConnection, insps: list[Inspection], contract: Contract, limits: Limits
 ) -> bool:
-    """The row rules of the joined deliveries in one statement per table, under one time limit.
-    False when that fails (whatever the reason, also the time limit): each is then read alone,
-    where a fault of its own quarantines it alone."""
+    """The row rules of the joined deliveries in one statement per table. `limits` carries the
+    earliest deadline of theirs: a delivery never gets more time here than alone. False when
+    that fails (whatever the reason, also the time limit): each is then read alone, where a
+    fault of its own quarantines it alone."""
     try:
-        with _temp_only(con), stage("validate"), watchdog(con, limits.start()):
+        with _temp_only(con), stage("validate"), watchdog(con, limits):
             together.check_together(con, insps, contract)
     except interrupts():
         raise
     except BaseException as exc:
         raise_if_ctrl_c(exc)
-        log.info("Zeilenregeln von %d Lieferungen gemeinsam nicht prüfbar: einzeln", len(insps))
+        if not (limits.cancel is not None and limits.cancel.is_set()):
+            log.info("Zeilenregeln von %d Lieferungen gemeinsam nicht geprüft: einzeln", len(insps))
         return False
     return True
 

@@ -160,12 +160,17 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
     def read_run(first: int) -> None:
         indices = range(first, min(first + size, len(pending)))
         unrecorded: dict[int, Attempt] = {}  # counted as attempted, not yet recorded
+        current: int | None = None  # the delivery at work (an unexpected error is its own)
         cur = idle.get()
         try:
             t0 = time.perf_counter()
-            readings: dict[int, tuple[Inspection | None, int | None]] = {}
+            ready: dict[int, Inspection | None] = {}  # None: read alone at its turn
+            gated: set[int] = set()  # of them, judged by the gate (its rejections come later)
+            parts: dict[int, int] = {}  # the others: their number in the joint check
             joined: list[Inspection] = []
+            deadline = math.inf  # the joint check ends within every delivery's own time limit
             for i in indices:
+                current = i
                 if turns.stopped:  # before a probe or a read
                     raise _Stopped
                 a = Attempt.of(ws, pending[i], limits)
@@ -174,20 +179,31 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
                         raise _Stopped
                     mark_attempt(cur, a)
                 unrecorded[i] = a
+                if len(indices) == 1:  # a run of one: read and checked alone
+                    ready[i] = inspect_attempt(cur, ws, a, contract, limits)
+                    continue
+                deadline = min(deadline, limits.start().deadline)
                 insp, joins = read_apart(cur, ws, a, contract, limits, len(joined))
-                readings[i] = (insp, len(joined) if joins else None)
-                joined += [insp] if joins else []
-            if joined and not check_parts(cur, joined, contract, limits):
-                readings = {
-                    i: (None, None) if p is not None else (x, p) for i, (x, p) in readings.items()
-                }
+                if joins:
+                    parts[i] = len(joined)
+                    joined.append(insp)
+                else:
+                    ready[i] = insp
+                    gated |= {i} if insp is not None else set()
+            if joined:
+                within = dataclasses.replace(limits, deadline=deadline)
+                if not check_parts(cur, joined, contract, within):
+                    ready |= dict.fromkeys(parts)  # each read alone
+                    parts.clear()
             for i in indices:
+                current = i
                 a = unrecorded[i]
-                insp, part = readings[i]
-                if part is not None:
-                    insp = take_part(cur, insp, part)
-                elif insp is not None:
-                    create_rejections_tmp(cur)  # not another delivery's rejections
+                if i in parts:
+                    insp = take_part(cur, joined[parts[i]], parts[i])
+                else:
+                    insp = ready[i]
+                    if i in gated:
+                        create_rejections_tmp(cur)  # not the previous delivery's rejections
                 turns.wait(i)
                 if insp is None or reads_current_cases(insp):  # checked against its turn's staging
                     insp = inspect_attempt(cur, ws, a, contract, limits)
@@ -199,19 +215,18 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
                 turns.done(i)
                 recorded[i].set_result((res, time.perf_counter() - t0))
                 t0 = time.perf_counter()
+            current = None
             cur.execute("BEGIN TRANSACTION")  # temp tables only (`inspect_attempt`)
             drop_together(cur, joined)
             cur.execute("COMMIT")
         except (_Stopped, *interrupts()):
             turns.stop()
-            with turns.write:
-                for a in unrecorded.values():
-                    mark_attempt(cur, a, -1)
-            for a in unrecorded.values():
-                shutil.rmtree(a.workdir(ws), ignore_errors=True)
+            _not_attempted(cur, ws, unrecorded.values(), turns)
             raise
         except BaseException:
-            turns.stop()  # an unexpected error stops the run, as one after the other
+            turns.stop()  # an unexpected error stops the run, as one after the other:
+            # it counts for its delivery; the others of the run were only waiting
+            _not_attempted(cur, ws, [a for i, a in unrecorded.items() if i != current], turns)
             raise
         finally:
             for i in indices:
@@ -240,6 +255,16 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
             for cur in opened:
                 with contextlib.suppress(Exception):
                     cur.close()
+
+
+def _not_attempted(cur, ws: Workspace, attempts, turns: _Turns) -> None:
+    """Read, but not recorded because the run stopped: no crash, nothing left in `.work`."""
+    attempts = list(attempts)
+    with turns.write:
+        for a in attempts:
+            mark_attempt(cur, a, -1)
+    for a in attempts:
+        shutil.rmtree(a.workdir(ws), ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -10,10 +10,10 @@ with its delivery's number (`PART`): a key is a duplicate only within its delive
 case must be one of its own delivery's. Before a delivery is recorded, its part becomes its
 `checked_<table>` tables and its rejections, as if it had been checked alone (`take_part`).
 
-Judged as alone: the same rules, rows, reasons and counts (tests/unit/test_together.py, and
-the hostile corpus in tests/hostile/test_corpus.py runs through it). A delivery whose rows
-refer to the provider's cases in staging (no cases table of its own) is not checked here: it
-is read alone at its turn, as before.
+Judged as alone: the same rules, rows, reasons and counts (tests/unit/test_together.py, over
+every delivery of the hostile corpus). A delivery whose rows refer to the provider's cases in
+staging (no cases table of its own) is not checked here: it is read alone at its turn, as
+before. Neither is a run of one delivery (`pipelines.ingest.batch`).
 """
 
 from __future__ import annotations

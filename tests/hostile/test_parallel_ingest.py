@@ -5,10 +5,12 @@ after the other gives, whatever finishes first."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from pipelines.ingest import attempt, batch
+from pipelines.ingest.limits import Limits
 from tests.fixtures import messy
 from tests.hostile.corpus import HEAD, case_row, cases_csv, csv_text, folder, landed_workspace
 
@@ -270,4 +272,86 @@ def test_deliveries_whose_joint_check_fails_are_each_read_alone(tmp_path, monkey
     }
     assert con.execute("SELECT count(*) FROM staging.cases").fetchone()[0] == 7
     assert con.execute("SELECT count(*) FROM audit.rejections").fetchone()[0] == 1
+    con.close()
+
+
+def test_an_unexpected_error_counts_only_for_its_delivery_not_for_its_run(tmp_path, monkeypatch):
+    """An error nobody foresaw while one delivery is recorded stops the run, as one after the
+    other. It counts as an attempt of that delivery; the others of its run, read and waiting
+    for their turn, count as not attempted and leave nothing in the work folder."""
+    inbox = tmp_path / "inbox"
+    for i in range(4):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    real = batch.record_attempt
+
+    def record(cur, ws_, a, *args, **kw):
+        if a.source_name == "0_gut":
+            raise OSError("Platte voll")
+        return real(cur, ws_, a, *args, **kw)
+
+    monkeypatch.setattr(batch, "TOGETHER", 4)
+    monkeypatch.setattr(batch, "record_attempt", record)
+    with pytest.raises(OSError):
+        batch.ingest_pending(con, ws, readers=2)  # runs of two: 0 and 1, 2 and 3
+    attempts = dict(con.execute("SELECT source_name, attempts FROM audit.landing").fetchall())
+    assert attempts == {"0_gut": 1, "1_gut": 0, "2_gut": 0, "3_gut": 0}
+    culprit = con.execute(
+        "SELECT delivery_id FROM audit.landing WHERE source_name = '0_gut'"
+    ).fetchone()[0]
+    assert {p.name for p in (ws.root / ".work").glob("*")} <= {culprit}
+    con.close()
+
+
+def test_the_joint_check_ends_within_the_first_deliverys_time_limit(tmp_path, monkeypatch):
+    """Alone, reading and checking a delivery share one time limit. Checked with others, its
+    rows are checked after the whole run is read: that check must end by the earliest deadline
+    of the run's deliveries, never get a fresh one."""
+    inbox = tmp_path / "inbox"
+    for i in range(4):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    starts: list[float] = []
+    deadlines: list[float] = []
+    real_read, real_check = batch.read_apart, batch.check_parts
+
+    def read(*args, **kw):
+        starts.append(time.monotonic())
+        got = real_read(*args, **kw)
+        time.sleep(0.4)  # a slow reading: the run's second one starts 0.4 s later
+        return got
+
+    def check(cur, insps, contract, limits):
+        deadlines.append(limits.deadline)
+        return real_check(cur, insps, contract, limits)
+
+    monkeypatch.setattr(batch, "TOGETHER", 2)
+    monkeypatch.setattr(batch, "read_apart", read)
+    monkeypatch.setattr(batch, "check_parts", check)
+    limits = Limits(timeout_seconds=600)
+    results = batch.ingest_pending(con, ws, limits=limits, readers=2)
+    assert {r.status for r in results} == {"accepted"} and len(deadlines) == 2
+    firsts = sorted(starts)[::2]  # each run's first reading (the runs start side by side)
+    for deadline in deadlines:
+        assert any(abs(deadline - (s + 600)) < 0.2 for s in firsts), (deadline, firsts)
+    con.close()
+
+
+def test_a_run_of_one_delivery_is_read_and_checked_alone(tmp_path, monkeypatch):
+    """Fewer deliveries than readers: each reader has one, read as before, without the joint
+    check's copies."""
+    inbox = tmp_path / "inbox"
+    for i in range(2):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    con, ws = landed_workspace(tmp_path / "ws", inbox)
+
+    def read_apart(*args, **kw):
+        raise AssertionError("a run of one is read alone")
+
+    monkeypatch.setattr(batch, "read_apart", read_apart)
+    results = batch.ingest_pending(con, ws, readers=3)
+    assert [(r.source_name, r.status) for r in results] == [
+        ("0_gut", "accepted"),
+        ("1_gut", "accepted"),
+    ]
     con.close()

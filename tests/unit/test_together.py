@@ -64,6 +64,7 @@ def _together(paths: list[Path], work: Path) -> tuple[list[tuple], int]:
     out = []
     for insp, part in zip(insps, parts, strict=True):
         if part is None:  # quarantined by the gate: recorded as it is
+            assert insp.quarantine, "a delivery the reader would read alone at its turn"
             con.execute(f"DELETE FROM {REJECTIONS_TMP}")
         else:
             together.take_part(con, insp, part)
