@@ -156,7 +156,7 @@ def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(
     monkeypatch.setattr(batch, "TOGETHER", together)
     first_run = {f"{i}_gut" for i in range(together)}
     inbox = tmp_path / "inbox"
-    for i in range(6):
+    for i in range(12):  # enough for runs of two on three readers
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
     con, ws = landed_workspace(tmp_path / "ws", inbox)
     stopped = threading.Event()
@@ -252,10 +252,18 @@ def test_deliveries_whose_joint_check_fails_are_each_read_alone(tmp_path, monkey
     from pipelines.ingest import together
 
     inbox = tmp_path / "inbox"
-    for i in range(3):
+    for i in range(7):  # runs of two on two readers
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}", n=2)})
-    bad = csv_text(HEAD, [case_row("p3", "K1"), case_row("p3", "K2", program="xyz")])
-    folder(inbox, "3_teils", {"cases.csv": bad})
+    bad = csv_text(HEAD, [case_row("p7", "K1"), case_row("p7", "K2", program="xyz")])
+    folder(inbox, "7_teils", {"cases.csv": bad})
+    joint = []
+    real_check = batch.check_parts
+
+    def check(*args, **kw):
+        joint.append(real_check(*args, **kw))
+        return joint[-1]
+
+    monkeypatch.setattr(batch, "check_parts", check)
     con, ws = landed_workspace(tmp_path / "ws", inbox)
 
     def boom(*args, **kw):
@@ -265,12 +273,11 @@ def test_deliveries_whose_joint_check_fails_are_each_read_alone(tmp_path, monkey
     monkeypatch.setattr(together, failing, boom)
     results = {r.source_name: r for r in batch.ingest_pending(con, ws, readers=2)}
     assert {n: (r.status, r.rows_loaded, r.rows_rejected) for n, r in results.items()} == {
-        "0_gut": ("accepted", 2, 0),
-        "1_gut": ("accepted", 2, 0),
-        "2_gut": ("accepted", 2, 0),
-        "3_teils": ("partial", 1, 1),
+        **{f"{i}_gut": ("accepted", 2, 0) for i in range(7)},
+        "7_teils": ("partial", 1, 1),
     }
-    assert con.execute("SELECT count(*) FROM staging.cases").fetchone()[0] == 7
+    assert len(joint) == 4 and all(joint) == (failing == "take_part")
+    assert con.execute("SELECT count(*) FROM staging.cases").fetchone()[0] == 15
     assert con.execute("SELECT count(*) FROM audit.rejections").fetchone()[0] == 1
     con.close()
 
@@ -280,7 +287,7 @@ def test_an_unexpected_error_counts_only_for_its_delivery_not_for_its_run(tmp_pa
     other. It counts as an attempt of that delivery; the others of its run, read and waiting
     for their turn, count as not attempted and leave nothing in the work folder."""
     inbox = tmp_path / "inbox"
-    for i in range(4):
+    for i in range(8):
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
     con, ws = landed_workspace(tmp_path / "ws", inbox)
     real = batch.record_attempt
@@ -293,9 +300,9 @@ def test_an_unexpected_error_counts_only_for_its_delivery_not_for_its_run(tmp_pa
     monkeypatch.setattr(batch, "TOGETHER", 4)
     monkeypatch.setattr(batch, "record_attempt", record)
     with pytest.raises(OSError):
-        batch.ingest_pending(con, ws, readers=2)  # runs of two: 0 and 1, 2 and 3
+        batch.ingest_pending(con, ws, readers=2)  # runs of two: 0 and 1, 2 and 3, …
     attempts = dict(con.execute("SELECT source_name, attempts FROM audit.landing").fetchall())
-    assert attempts == {"0_gut": 1, "1_gut": 0, "2_gut": 0, "3_gut": 0}
+    assert attempts == {"0_gut": 1, **{f"{i}_gut": 0 for i in range(1, 8)}}
     culprit = con.execute(
         "SELECT delivery_id FROM audit.landing WHERE source_name = '0_gut'"
     ).fetchone()[0]
@@ -308,21 +315,22 @@ def test_the_joint_check_ends_within_the_first_deliverys_time_limit(tmp_path, mo
     rows are checked after the whole run is read: that check must end by the earliest deadline
     of the run's deliveries, never get a fresh one."""
     inbox = tmp_path / "inbox"
-    for i in range(4):
+    for i in range(8):
         folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
     con, ws = landed_workspace(tmp_path / "ws", inbox)
-    starts: list[float] = []
-    deadlines: list[float] = []
+    starts: dict[int, list[float]] = {}  # per reader thread
+    missed: list[tuple] = []
     real_read, real_check = batch.read_apart, batch.check_parts
 
     def read(*args, **kw):
-        starts.append(time.monotonic())
+        starts.setdefault(threading.get_ident(), []).append(time.monotonic())
         got = real_read(*args, **kw)
         time.sleep(0.4)  # a slow reading: the run's second one starts 0.4 s later
         return got
 
     def check(cur, insps, contract, limits):
-        deadlines.append(limits.deadline)
+        first = starts[threading.get_ident()][-2]  # this run's first reading (runs of two)
+        missed.append((len(insps), round(limits.deadline - (first + 600), 3)))
         return real_check(cur, insps, contract, limits)
 
     monkeypatch.setattr(batch, "TOGETHER", 2)
@@ -330,10 +338,8 @@ def test_the_joint_check_ends_within_the_first_deliverys_time_limit(tmp_path, mo
     monkeypatch.setattr(batch, "check_parts", check)
     limits = Limits(timeout_seconds=600)
     results = batch.ingest_pending(con, ws, limits=limits, readers=2)
-    assert {r.status for r in results} == {"accepted"} and len(deadlines) == 2
-    firsts = sorted(starts)[::2]  # each run's first reading (the runs start side by side)
-    for deadline in deadlines:
-        assert any(abs(deadline - (s + 600)) < 0.2 for s in firsts), (deadline, firsts)
+    assert {r.status for r in results} == {"accepted"} and len(missed) == 4
+    assert all(n == 2 and abs(late) < 0.2 for n, late in missed), missed
     con.close()
 
 
