@@ -60,6 +60,14 @@ def test_reading_side_by_side_gives_what_one_after_the_other_gives(tmp_path):
         assert got[3][1][table] == rows, table
 
 
+def _good_deliveries(tmp_path, n: int):
+    """A workspace with `n` valid deliveries landed, `{i}_gut` of provider `p{i}`."""
+    inbox = tmp_path / "inbox"
+    for i in range(n):
+        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
+    return landed_workspace(tmp_path / "ws", inbox)
+
+
 def _goals(pid: str, cases: list[str]) -> str:
     row = ["Z1", "sprache", "2025-02-01", "2025-06-01", "teilweise", "", "true"]
     return csv_text(GOALS_HEAD, [[pid, c, *row] for c in cases])
@@ -106,10 +114,7 @@ def test_an_interrupt_while_others_are_read_leaves_no_attempt_counted(
 ):
     """The user stops the run while deliveries are read side by side: none of them counts as
     crashed (that would send it to the probe next time), none is recorded after the stop."""
-    inbox = tmp_path / "inbox"
-    for i in range(5):
-        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con, ws = _good_deliveries(tmp_path, 5)
     real = batch.inspect_attempt
 
     def inspect(cur, ws_, a, *args, **kw):
@@ -155,10 +160,7 @@ def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(
     two, the second delivery of the first run is read and waits for its turn."""
     monkeypatch.setattr(batch, "TOGETHER", together)
     first_run = {f"{i}_gut" for i in range(together)}
-    inbox = tmp_path / "inbox"
-    for i in range(12):  # enough for runs of two on three readers
-        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con, ws = _good_deliveries(tmp_path, 12)  # enough for runs of two on three readers
     stopped = threading.Event()
     real_stop, real_inspect = batch._Turns.stop, batch.inspect_attempt
 
@@ -190,10 +192,7 @@ def test_the_users_stop_while_waiting_for_a_delivery_records_nothing_more(
 def test_deliveries_a_crash_interrupted_are_read_one_at_a_time(tmp_path, monkeypatch):
     """A delivery with a counted attempt (a crash while reading it) is probed and read alone,
     after the others: a second crash is then charged to the delivery that caused it."""
-    inbox = tmp_path / "inbox"
-    for i in range(4):
-        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con, ws = _good_deliveries(tmp_path, 4)
     con.execute("UPDATE audit.landing SET attempts = 1 WHERE source_name IN ('1_gut', '2_gut')")
     monkeypatch.setattr(attempt, "probe_survives", lambda *a: True)
     alone: list[str] = []
@@ -218,10 +217,7 @@ def test_readers_query_on_one_thread_each_and_the_run_gets_its_threads_back(
     """Side by side, each delivery's queries run on one DuckDB thread (the readers are the
     parallelism); DuckDB's `threads` belongs to the whole database, so the marts after the
     ingest must get the setting back, also when the user stopped the ingest."""
-    inbox = tmp_path / "inbox"
-    for i in range(4):
-        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con, ws = _good_deliveries(tmp_path, 4)
     con.execute("SET threads = 2")
     seen = []
     real = batch.inspect_attempt
@@ -286,10 +282,7 @@ def test_an_unexpected_error_counts_only_for_its_delivery_not_for_its_run(tmp_pa
     """An error nobody foresaw while one delivery is recorded stops the run, as one after the
     other. It counts as an attempt of that delivery; the others of its run, read and waiting
     for their turn, count as not attempted and leave nothing in the work folder."""
-    inbox = tmp_path / "inbox"
-    for i in range(8):
-        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con, ws = _good_deliveries(tmp_path, 8)
     real = batch.record_attempt
 
     def record(cur, ws_, a, *args, **kw):
@@ -314,10 +307,7 @@ def test_the_joint_check_ends_within_the_first_deliverys_time_limit(tmp_path, mo
     """Alone, reading and checking a delivery share one time limit. Checked with others, its
     rows are checked after the whole run is read: that check must end by the earliest deadline
     of the run's deliveries, never get a fresh one."""
-    inbox = tmp_path / "inbox"
-    for i in range(8):
-        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con, ws = _good_deliveries(tmp_path, 8)
     starts: dict[int, list[float]] = {}  # per reader thread
     missed: list[tuple] = []
     real_read, real_check = batch.read_apart, batch.check_parts
@@ -346,10 +336,7 @@ def test_the_joint_check_ends_within_the_first_deliverys_time_limit(tmp_path, mo
 def test_a_run_of_one_delivery_is_read_and_checked_alone(tmp_path, monkeypatch):
     """Fewer deliveries than readers: each reader has one, read as before, without the joint
     check's copies."""
-    inbox = tmp_path / "inbox"
-    for i in range(2):
-        folder(inbox, f"{i}_gut", {"cases.csv": cases_csv(f"p{i}")})
-    con, ws = landed_workspace(tmp_path / "ws", inbox)
+    con, ws = _good_deliveries(tmp_path, 2)
 
     def read_apart(*args, **kw):
         raise AssertionError("a run of one is read alone")
