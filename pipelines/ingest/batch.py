@@ -191,7 +191,8 @@ def _side_by_side(con, ws, pending, contract, run_id, limits, readers, report) -
                     joined.append(insp)
                 else:
                     ready[i] = insp
-                    gated |= {i} if insp is not None else set()
+                    if insp is not None:
+                        gated.add(i)
             if joined:
                 within = dataclasses.replace(limits, deadline=deadline)
                 if not check_parts(cur, joined, contract, within):
