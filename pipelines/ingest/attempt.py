@@ -206,10 +206,10 @@ def _temp_only(con: duckdb.DuckDBPyConnection):
     con.execute("BEGIN TRANSACTION")
     try:
         yield
-    except BaseException:
+        con.execute("COMMIT")
+    except BaseException:  # also a failed COMMIT: the cursor never stays in a transaction
         rollback(con)
         raise
-    con.execute("COMMIT")
 
 
 def reads_current_cases(insp: Inspection) -> bool:

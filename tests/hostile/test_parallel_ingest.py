@@ -348,3 +348,28 @@ def test_a_run_of_one_delivery_is_read_and_checked_alone(tmp_path, monkeypatch):
         ("1_gut", "accepted"),
     ]
     con.close()
+
+
+def test_a_failed_commit_of_temp_tables_leaves_the_cursor_usable():
+    """`_temp_only` rolls back when its COMMIT fails too: a cursor left in a transaction would
+    quarantine the next delivery it reads as unreadable."""
+    import duckdb
+
+    class FailingCommit:
+        def __init__(self, con):
+            self.con = con
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise duckdb.TransactionException("commit failed")
+            return self.con.execute(sql, *args)
+
+    con = duckdb.connect()
+    with pytest.raises(duckdb.TransactionException), attempt._temp_only(FailingCommit(con)):
+        con.execute("CREATE TEMP TABLE t AS SELECT 1 AS x")
+    con.execute("BEGIN TRANSACTION")  # fails if the cursor were still in the old transaction
+    con.execute("ROLLBACK")
+    assert (
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'").fetchone()[0]
+        == 0
+    )
