@@ -50,7 +50,10 @@ def _rows(
 ) -> pd.DataFrame:
     cond, params = _where(viewer, filters, intensities, close_reasons)
     with source.read() as con:
-        return con.execute(f"SELECT {columns} FROM mart.reentry WHERE {cond}", params).df()
+        return con.execute(
+            f"SELECT {columns} FROM mart.reentry WHERE {cond} ORDER BY provider_id, case_id",
+            params,
+        ).df()
 
 
 def _by_days(

@@ -193,5 +193,8 @@ final as (
   from joined
 )
 
+-- sorted: mart.caseload sums its DOUBLE columns per scope, and the two scopes' FTE days are
+-- equal to the last bit (checks.py, scopes_consistent) only when both add their caseworkers
+-- in the same order; unsorted, that rule failed
 select * from final
 order by period, provider_id, program, region_code, caseworker_id, scope

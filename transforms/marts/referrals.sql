@@ -25,4 +25,5 @@ final as (
   from referrals
 )
 
-select * from final order by provider_id, case_id, referral_id
+-- in no order: whoever shows rows sorts them (transforms/runner.py, „Row order“)
+select * from final
