@@ -176,8 +176,8 @@ RULES: tuple[Rule, ...] = (
            join mart.caseload c using (period, provider_id, program, region_code)
            where a.scope = 'alle' and c.scope = 'case_management'
              and (c.case_days > a.case_days or c.cases_in_period > a.cases_in_period
-                  or c.active_cases_end > a.active_cases_end or c.fte_days <> a.fte_days
-                  or c.fte_end <> a.fte_end)""",
+                  or c.active_cases_end > a.active_cases_end
+                  or abs(c.fte_days - a.fte_days) > 1e-6 or abs(c.fte_end - a.fte_end) > 1e-6)""",
     ),
     Rule(
         "caseload",

@@ -242,6 +242,25 @@ def test_gap_check_reports_the_gap_and_catches_a_division(con):
     assert not outcome().passed
 
 
+def test_both_scopes_have_the_same_staff_up_to_the_last_bits_of_a_sum(con):
+    """FTE days are sums of floating-point numbers; "alle" and "case_management" add the same
+    caseworkers, in an order the database chooses. A difference in the last bits is the same
+    staff; half a day is not."""
+    from transforms.checks import run_checks
+
+    def passed() -> bool:
+        return next(
+            o for o in run_checks(con, "caseload") if o.rule.name == "scopes_consistent"
+        ).passed
+
+    assert passed()
+    cm = "scope = 'case_management' AND fte_days > 0"
+    con.execute(f"UPDATE mart.caseload SET fte_days = fte_days * (1 + 1e-15) WHERE {cm}")
+    assert passed()
+    con.execute(f"UPDATE mart.caseload SET fte_days = fte_days + 0.5 WHERE {cm}")
+    assert not passed()
+
+
 @pytest.mark.parametrize(
     ("level", "bucket", "earlier"), [("half", "2024-H1", "2023-H2"), ("year", "2024", "2023")]
 )

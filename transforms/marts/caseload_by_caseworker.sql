@@ -193,8 +193,8 @@ final as (
   from joined
 )
 
--- sorted: mart.caseload sums its DOUBLE columns per scope, and the two scopes' FTE days are
--- equal to the last bit (checks.py, scopes_consistent) only when both add their caseworkers
--- in the same order; unsorted, that rule failed
+-- sorted: mart.caseload sums its DOUBLE columns per scope; so both scopes add their
+-- caseworkers in the same order, and the FTE days are the same to the last bit, run after run
+-- (unsorted, checks.py `scopes_consistent` failed while it compared them exactly)
 select * from final
 order by period, provider_id, program, region_code, caseworker_id, scope
