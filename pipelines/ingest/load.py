@@ -252,13 +252,13 @@ def _gate(
 
 
 def check_rows(con, insp: Inspection, contract: Contract, known_cases: str | None) -> None:
-    """The row rules of a gated delivery, table by table, into `checked_<table>`."""
+    """The row rules of a gated delivery, table by table, into `judged_<table>` (read as
+    `checked_<table>`, `show_checked`)."""
     parsed = insp.parsed
     for name in TABLE_ORDER:
         st = parsed.tables.get(name)
         if st is None:
             continue
-        checked = f"checked_{name}"
         sql = checked_sql(
             st.table, st.raw, st.headers, st.bool_mark_columns, contract, st.rows_received
         )
@@ -271,7 +271,8 @@ def check_rows(con, insp: Inspection, contract: Contract, known_cases: str | Non
                     f"{st.file_name}: keine Fälle in der Lieferung – Zuordnung der Fälle wird"
                     " erst beim Laden geprüft"
                 )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {checked} AS {sql}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE judged_{name} AS {sql}")
+        show_checked(con, name, f"SELECT * FROM judged_{name}")
         if name == "cases":
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE checked_cases_valid AS"
@@ -279,6 +280,13 @@ def check_rows(con, insp: Inspection, contract: Contract, known_cases: str | Non
             )
         count_rows(con, insp, name)
     quarantine_if_nothing_valid(insp)
+
+
+def show_checked(con, name: str, rows: str) -> None:
+    """`checked_<name>`, what counting and loading read of a delivery's checked table: a view
+    over the rows it was judged into (`rows`), by itself or as its part of a joint check
+    (`pipelines.ingest.together`), so the rows are not copied once more for it."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{name} AS {rows}")
 
 
 def count_rows(con, insp: Inspection, name: str) -> None:

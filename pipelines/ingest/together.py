@@ -26,6 +26,7 @@ from pipelines.ingest.load import (
     count_rows,
     create_rejections_tmp,
     quarantine_if_nothing_valid,
+    show_checked,
 )
 
 PART = "__d"  # the delivery's number within the together tables
@@ -102,9 +103,10 @@ def take_part(con, insp: Inspection, part: int) -> None:
     create_rejections_tmp(con)
     for name in TABLE_ORDER:
         if name in insp.parsed.tables:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE checked_{name} AS SELECT * EXCLUDE ({PART})"
-                f" FROM {TABLE.format(name)} WHERE {PART} = {int(part)}"
+            show_checked(
+                con,
+                name,
+                f"SELECT * EXCLUDE ({PART}) FROM {TABLE.format(name)} WHERE {PART} = {int(part)}",
             )
             count_rows(con, insp, name)
     quarantine_if_nothing_valid(insp)

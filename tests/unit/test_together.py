@@ -68,6 +68,13 @@ def _together(paths: list[Path], work: Path) -> tuple[list[tuple], int]:
             con.execute(f"DELETE FROM {REJECTIONS_TMP}")
         else:
             together.take_part(con, insp, part)
+            # read where they were judged: the joint table, not a copy per delivery
+            assert {
+                r[0]
+                for r in con.execute(
+                    "SELECT view_name FROM duckdb_views() WHERE view_name LIKE 'checked_%'"
+                ).fetchall()
+            } >= {f"checked_{name}" for name in insp.parsed.tables}
         out.append(_judged(con, insp))
     together.drop_together(con, joined)
     return out, len(joined)
