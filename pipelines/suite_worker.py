@@ -63,13 +63,13 @@ def _validate_table(con, gx, table_name: str, condition: str, params: list) -> d
     more: a full collection over the heap of a loaded Dagster and Great Expectations costs
     about 0.3 s (eight of them were 2.4 of the 6 s a small run took), below that it frees
     less than it costs (docs/performance-notes.md)."""
-    from data_contracts.suites import frames, validate_frame
+    from data_contracts.suites import frames, validate_frames
 
     table = load_contract().tables[table_name]
     sql = f"SELECT * FROM staging.{table_name} WHERE {condition}"
     t0 = time.perf_counter()
     with stage(f"checks.contract_{table_name}"):
-        results = [validate_frame(gx, table, f)[0] for f in frames(con, sql, params, GX_BATCH_ROWS)]
+        results = validate_frames(gx, table, frames(con, sql, params, GX_BATCH_ROWS))
         if sum(r.rows for r in results) >= GIVE_BACK_ROWS:
             give_back_memory()  # this table's frames (Arrow keeps pages per thread)
     failed = [f for r in results for f in r.failed]
@@ -101,12 +101,19 @@ def validate_tables(
     """Every named table's suite over the staging rows of `condition`, two tables at a time,
     each on its own cursor and GX context: the suites' pandas and Arrow work leaves Python's
     lock often enough that two run in about half the time (1,000,000 cases: 10.7 → 5.3 s).
-    A frame per table in flight: memory grows by about one frame (GX_BATCH_ROWS rows)."""
+    A frame per table in flight: memory grows by about one frame (GX_BATCH_ROWS rows), as
+    each frame is collected once validated (`validate_frames`). The heap loaded before is
+    frozen meanwhile (`frozen_heap`), so those collections and a large table's giving back
+    (GIVE_BACK_ROWS) walk only what the validation made: over the loaded heap a collection
+    took ~0.5 s (275,000 objects; at 1,000,000 cases 3.2 s of the worker, holding Python's
+    lock while the other table's thread waited)."""
+    from data_contracts.suites import frozen_heap
     from kernel.warehouse import reader
 
-    with reader(db_path) as con:
+    contexts = contexts or gx_contexts()  # loaded before the heap is frozen
+    with reader(db_path) as con, frozen_heap():
         idle: queue.SimpleQueue = queue.SimpleQueue()
-        for gx in contexts or gx_contexts():
+        for gx in contexts:
             idle.put((con.cursor(), gx))
 
         def one(name: str) -> dict:
@@ -271,19 +278,11 @@ def defer_imports(names: tuple[str, ...] = DEFERRED_MODULES) -> None:
 
 
 def _prepare() -> list:
-    """Great Expectations and its contexts loaded, then left out of Python's collections
-    (`gc.freeze`): a table of GIVE_BACK_ROWS rows gives its memory back with a full collection,
-    which went over the whole loaded heap each time (275,000 objects, ~0.5 s; 1,000,000 cases:
-    3.2 s of the worker, holding Python's lock while the other table's thread waited). Now it
-    goes over what the validation made. The worker ends with `os._exit`, so the frozen heap is
-    never torn down (a normal exit would make DuckDB's bindings report it as leaked)."""
-    import gc
-
+    """Great Expectations and its contexts loaded. The worker ends with `os._exit`: its heap is
+    never torn down."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # as data_contracts.suites does
     defer_imports()
-    contexts = gx_contexts()
-    gc.freeze()
-    return contexts
+    return gx_contexts()
 
 
 def _answer(request: dict, contexts: list) -> dict:

@@ -66,16 +66,17 @@ def cli_check(args) -> int:
 
 def _check_with_suites(con, insp) -> str:
     """Run the contract's GX suites on the rows that passed the row rules."""
-    from data_contracts.suites import ephemeral_context, frames, validate_frame
+    from data_contracts.suites import ephemeral_context, frames, frozen_heap, validate_frames
 
     context = ephemeral_context()
     results = []
-    for name in insp.counts:
-        table = insp.parsed.tables[name].table
-        cols = ", ".join(table.column_names)
-        sql = f"SELECT {cols}, NULL::VARCHAR AS delivery_id FROM checked_{name}"
-        sql += " WHERE len(faults) = 0"
-        results += [validate_frame(context, table, frame)[0] for frame in frames(con, sql)]
+    with frozen_heap():
+        for name in insp.counts:
+            table = insp.parsed.tables[name].table
+            cols = ", ".join(table.column_names)
+            sql = f"SELECT {cols}, NULL::VARCHAR AS delivery_id FROM checked_{name}"
+            sql += " WHERE len(faults) = 0"
+            results += validate_frames(context, table, frames(con, sql))
     return suite_summary(results)
 
 
