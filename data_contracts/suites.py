@@ -269,7 +269,10 @@ def frozen_heap() -> Iterator[None]:
     validation's objects about a millisecond. The heap is unfrozen afterwards, so what became
     garbage meanwhile is still collected (and nothing stays frozen until the process ends,
     where DuckDB's bindings would report it as leaked). `gc.freeze` is process-wide and does
-    not nest: around the suites of a whole check, not around one table of several threads."""
+    not nest: around the suites of a whole check, not around one table of several threads.
+    Afterwards Python's next automatic full collection comes sooner (its count of long-lived
+    objects then holds only the unfrozen part): once, over the whole heap, as a large table's
+    `give_back_memory` does anyway."""
     gc.freeze()
     try:
         yield

@@ -102,3 +102,24 @@ def test_check_names_each_violated_suite_once_however_many_batches_it_took():
     )
     assert suite_summary(results[2:]) == "1 Suite, 14 Erwartungen, alle erfüllt"
     assert suite_summary([]) == ""
+
+
+def test_check_validates_its_suites_with_the_loaded_heap_frozen(tmp_path, capsys, monkeypatch):
+    """`lagebild check` collects each validated frame (`validate_frames`) with the heap loaded
+    before frozen, so a collection goes over what the validation made; unfrozen afterwards."""
+    import gc
+
+    from data_contracts import suites
+
+    seen: list[int] = []
+    validate_frame = suites.validate_frame
+
+    def counting(*args, **kwargs):
+        seen.append(gc.get_freeze_count())
+        return validate_frame(*args, **kwargs)
+
+    monkeypatch.setattr(suites, "validate_frame", counting)
+    assert main(["check", str(messy.kim_koeln_new(tmp_path / "inbox"))]) == 0
+    assert "Great Expectations auf den gültigen Zeilen" in capsys.readouterr().out
+    assert seen and min(seen) > 100_000
+    assert gc.get_freeze_count() == 0

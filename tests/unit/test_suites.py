@@ -285,12 +285,18 @@ def test_each_validated_frame_is_freed_before_the_next_is_read(gx_context, monke
         return converted
 
     monkeypatch.setattr(suites, "codes_as_categories", recorded)
-    alive_when_read: list[int] = []
+    read: list[weakref.ref] = []  # the frames as read
+    alive_when_read: list[tuple[int, int]] = []
 
     def frames():
         for program in ("kim", "jmd", "mbe"):
-            alive_when_read.append(sum(ref() is not None for ref in validated))
-            yield pd.DataFrame(
+            alive_when_read.append(
+                (
+                    sum(ref() is not None for ref in validated),
+                    sum(ref() is not None for ref in read),
+                )
+            )
+            frame = pd.DataFrame(
                 {
                     "provider_id": ["T1"],
                     "caseworker_id": ["F1"],
@@ -302,17 +308,20 @@ def test_each_validated_frame_is_freed_before_the_next_is_read(gx_context, monke
                     "delivery_id": ["d"],
                 }
             )
+            read.append(weakref.ref(frame))
+            yield frame
+            del frame
 
     gc.collect()
     gc.disable()  # no automatic collection: only the one validate_frames makes counts
     try:
         with suites.frozen_heap():
             results = suites.validate_frames(gx_context, table, frames())
-        still_held = sum(ref() is not None for ref in validated)
+        still_held = sum(ref() is not None for ref in validated + read)
     finally:
         gc.enable()
     assert [r.success for r in results] == [True, True, True]
-    assert len(validated) == 3
-    assert alive_when_read == [0, 0, 0]
+    assert len(validated) == len(read) == 3
+    assert alive_when_read == [(0, 0), (0, 0), (0, 0)]
     assert still_held == 0
     assert gc.get_freeze_count() == 0  # unfrozen again: later garbage is collected as before
