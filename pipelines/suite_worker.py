@@ -59,10 +59,12 @@ log = logging.getLogger("lagebild.ingest")
 def _validate_table(con, gx, table_name: str, condition: str, params: list) -> dict:
     """One table's suite over its staging rows, streamed in frames (memory stays bounded).
 
-    The memory is given back (`give_back_memory`) only after a table of GIVE_BACK_ROWS rows or
-    more: a full collection over the heap of a loaded Dagster and Great Expectations costs
-    about 0.3 s (eight of them were 2.4 of the 6 s a small run took), below that it frees
-    less than it costs (docs/performance-notes.md)."""
+    Each frame is collected once validated (`validate_frames`); the pages the table's frames
+    took are handed back (`give_back_memory`) only after a table of GIVE_BACK_ROWS rows or
+    more. That threshold was set when each giving back collected over the whole loaded heap
+    (about 0.3 s; eight of them were 2.4 of the 6 s a small run took): below it, it freed less
+    than it cost (docs/performance-notes.md). Called outside `validate_tables` (tests), the
+    collections still go over the whole heap."""
     from data_contracts.suites import frames, validate_frames
 
     table = load_contract().tables[table_name]

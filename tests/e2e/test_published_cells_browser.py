@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from playwright.sync_api import TimeoutError as NoDownload
 from python_calamine import CalamineWorkbook
 
 from dashboards import exports, read
@@ -138,7 +139,23 @@ CHART_NUMBERS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p
     }))"""
 
 
-def _download_all(page, folder) -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
+def _download(page, button, lost: list[str]):
+    """The download a click on `button` starts. A click that brought none within 30 s is made
+    once more and noted in `lost`: CI lost one once on a loaded machine, with the dashboard's
+    log clean. A download that never comes still fails, and the test allows one lost click."""
+    try:
+        with page.expect_download(timeout=30_000) as info:
+            button.click()
+    except NoDownload:
+        lost.append(button.inner_text().strip())
+        with page.expect_download(timeout=30_000) as info:
+            button.click()
+    return info.value
+
+
+def _download_all(
+    page, folder, lost: list[str]
+) -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
     """Every CSV (parsed) and XLSX (opened) download of the view, with every expander open."""
     folder.mkdir(parents=True, exist_ok=True)
     for summary in page.locator("[data-testid='stMain'] [data-testid='stExpander'] summary").all():
@@ -150,9 +167,7 @@ def _download_all(page, folder) -> tuple[list[tuple[str, pd.DataFrame]], list[st
     for i in range(buttons.count()):
         button = buttons.nth(i)
         label = button.inner_text().strip()
-        with page.expect_download(timeout=30_000) as info:
-            button.click()
-        download = info.value
+        download = _download(page, button, lost)
         assert download.failure() is None, (label, download.suggested_filename)
         data = download.path().read_bytes()
         if label.endswith("CSV"):
@@ -172,6 +187,7 @@ def test_what_a_suppressed_reader_gets_is_the_published_cells(
     expected = _expected(e2e_workspace, role, own)
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="de-DE")
     unmatched, foreign, downloads, charted, withheld = [], [], 0, 0, 0
+    lost: list[str] = []  # download buttons clicked twice (`_download`)
     try:
         _login(page, dashboard_url, ROLE_USERS[role])
         sidebar = page.locator("[data-testid='stSidebar']")
@@ -185,7 +201,7 @@ def test_what_a_suppressed_reader_gets_is_the_published_cells(
             if view != "ueberblick":
                 _open(page, view)
             frames = expected[view]
-            csvs, workbooks = _download_all(page, tmp_path / view)
+            csvs, workbooks = _download_all(page, tmp_path / view, lost)
             assert len(workbooks) == len(csvs), view  # every table in both formats
             for name, got in csvs:
                 downloads += 1
@@ -205,5 +221,6 @@ def test_what_a_suppressed_reader_gets_is_the_published_cells(
     # charts were checked, or (the small provider of the demo) its curves are withheld because
     # the grid hides their numbers at risk, and the view says so
     assert downloads >= 5 and (charted > 0 or (role == "traeger" and withheld > 0))
+    assert len(lost) <= 1, f"Downloads erst beim zweiten Klick: {lost}"
     assert not unmatched, "Downloads ohne gleiche Tabelle der Leseseite:\n" + "\n".join(unmatched)
     assert not foreign, "Diagrammdaten mit Zahlen außerhalb der Tabellen:\n" + "\n".join(foreign)
