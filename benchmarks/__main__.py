@@ -603,7 +603,7 @@ def cpu_markdown(latest: dict) -> list[str]:
         f" a PDF: a lower bound). On {cores} cores no call can end sooner than its CPU work /"
         f" {cores}, even with every core busy throughout.",
         "",
-        f"| call | wall | CPU work | CPU work / {cores} cores | goal | within reach |",
+        f"| call | wall | CPU work | CPU work / {cores} cores | goal | the work fits the goal |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for label, call, goal in rows:

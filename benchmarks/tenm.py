@@ -36,7 +36,8 @@ from benchmarks.__main__ import (
 CASES = 10_000_000
 PROVIDERS = 500
 MEMORY_LIMIT = "5GB"  # the goal: peak memory under 12 GB (DuckDB's limit plus Python's part;
-# with 8GB the run peaked at 14.3 GB, with 6GB at 9.2–12.5 GB; the marts alone take as long
+# with 8GB the run peaked at 14.3 GB, with 6GB at 9.2–12.5 GB until the suites' frames were
+# freed as read, 6.5 GB since (2026-12-06, docs/scaling.md); the marts alone take as long
 # with 4GB as with 6GB: 187 / 181 s)
 RESULT = ROOT / "docs" / "performance-10m.json"
 
