@@ -659,10 +659,18 @@ def tenm_markdown() -> list[str]:
     st = full["stages"]
     rest, share = outside_stages(st)
     ok = full["wall_s"] < 20 * 60 and full["peak_rss_mb"] < 12 * 1024
+    cpus = r.get("machine", {}).get("cpus")
+    cpu = (
+        f" CPU time {full['cpu_s']} s ({round(full['cpu_s'] / full['wall_s'], 2)} of {cpus} CPUs"
+        " busy on average)."
+        if full.get("cpu_s") and cpus
+        else ""
+    )
     lines += [
         f"End to end {full['wall_s']} s ({round(full['wall_s'] / r['floor']['s'], 1)}× the raw"
         f" scan), peak memory {_fmt(full['peak_rss_mb'])} MB, in no stage {rest} s"
-        f" ({share:.1%}). Goal (under 20 min, under 12 GB): {'erreicht' if ok else 'verfehlt'}.",
+        f" ({share:.1%}). Goal (under 20 min, under 12 GB): {'erreicht' if ok else 'verfehlt'}."
+        + cpu,
         "",
         "| " + " | ".join(STAGES) + " |",
         "|" + "---:|" * len(STAGES),

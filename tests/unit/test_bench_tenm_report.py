@@ -54,6 +54,15 @@ def test_goals_are_marked_from_the_figures(tenm_file):
     text = "\n".join(bench.tenm_markdown())
     assert "Goal (under 20 min, under 12 GB): verfehlt." in text  # 20 min 47 s
     assert "goal under 1 s per query: erreicht." in text
+    assert "CPU time" not in text  # recorded before the bench measured it
+
+
+def test_the_cpu_time_of_the_run_is_shown_when_measured(tenm_file):
+    result = _result(500.0, 6468, 433.0, machine={"cpus": 2})
+    result["full"]["cpu_s"] = 880.0
+    tenm_file.write_text(json.dumps(result), encoding="utf-8")
+    # 880 CPU-s in 500 s: 1.76 of the 2 CPUs busy on average
+    assert "CPU time 880.0 s (1.76 of 2 CPUs busy on average)." in "\n".join(bench.tenm_markdown())
 
 
 def test_dashboard_figures_taken_again_say_when_and_with_which_code(tenm_file):
