@@ -4,6 +4,7 @@ review is kept (append-only) with its user, and no other provider's flag is offe
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboards import read
 from dashboards.auth import add_user
@@ -13,6 +14,27 @@ from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_dashboard_roles import _login, _main_text, _open, _settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+OPTION_TEXTS = """() => {
+    const texts = [...document.querySelectorAll("[role='option']")]
+        .map(o => o.innerText.trim()).filter(Boolean);
+    return texts.length ? texts : null;
+}"""
+
+
+def _options(page, form) -> list[str]:
+    """The texts of the form's selectbox options, read in one step once its list shows them.
+    The list is opened again (at most three times) when it shows none within 10 s: on a loaded
+    CI machine the options were there when waited for and gone when read a moment later."""
+    for _ in range(3):
+        form.locator("[data-testid='stSelectbox'] input").click()
+        page.keyboard.press("ArrowDown")  # opens the list (a click only focuses it)
+        try:
+            return page.wait_for_function(OPTION_TEXTS, timeout=10_000).json_value()
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError("Die Auswahlliste der Hinweise zeigt keine Einträge")
 
 
 def test_a_provider_reviews_only_its_own_flags(browser, dashboard_url, e2e_workspace):
@@ -30,10 +52,7 @@ def test_a_provider_reviews_only_its_own_flags(browser, dashboard_url, e2e_works
         assert "Datenqualität je Träger" in text
         assert not [o for o in others if o in text]
         form = page.locator("[data-testid='stForm']")
-        form.locator("[data-testid='stSelectbox'] input").click()
-        page.keyboard.press("ArrowDown")  # opens the list (a click only focuses it)
-        page.wait_for_selector("[role='option']", timeout=10_000)
-        options = page.locator("[role='option']").all_inner_texts()
+        options = _options(page, form)
         assert options and all(o.startswith(f"{own} ·") for o in options)
         page.keyboard.press("Escape")
         form.get_by_text("erklärt", exact=True).click()
