@@ -27,6 +27,8 @@ from kernel.errors import UserError
 from kernel.settings import Settings, load_settings
 
 log = logging.getLogger("lagebild")
+# a line every so often while a run works (observe.heartbeat): only long runs get one
+HEARTBEAT_SECONDS = 30.0
 
 STAGE_OF_GROUP = {"marts": "marts", "themes": "themes", "publish": "publish", "reports": "reports"}
 
@@ -228,15 +230,16 @@ def _run_locked(settings: Settings, selection, on_wait, after) -> RunOutcome:
         observe.reset_stages()
         observe.start_sampling()
         t0 = time.perf_counter()
-        result = dg.materialize(
-            [*all_assets(), *all_asset_checks()],
-            resources={"lagebild": resource},
-            instance=instance,
-            selection=selection,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            tags={"lagebild/quelle": "kommandozeile"},
-        )
+        with observe.heartbeat(log.info, STAGE_LABELS, HEARTBEAT_SECONDS):
+            result = dg.materialize(
+                [*all_assets(), *all_asset_checks()],
+                resources={"lagebild": resource},
+                instance=instance,
+                selection=selection,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                tags={"lagebild/quelle": "kommandozeile"},
+            )
         seconds = time.perf_counter() - t0
         outcome = RunOutcome(result.success, result.run_id, seconds)
         _collect_failures(ws, result, outcome)

@@ -12,7 +12,7 @@ asset check of its mart, so reports are never built on marts that contradict the
 import dagster as dg
 
 from kernel.warehouse import current_as_of
-from pipelines.observe import timed_check
+from pipelines.observe import timed_check, working
 from pipelines.resources import LagebildResource
 from transforms.checks import RULES, run_rule
 from transforms.dictionary import load_mart_dictionary
@@ -67,7 +67,7 @@ def _spec(model) -> dg.AssetSpec:
 def marts(context: dg.AssetExecutionContext, lagebild: LagebildResource):
     """Build all intermediate models and marts from staging, as of the run's data cut-off."""
     settings = lagebild.settings()
-    with lagebild.write() as con:
+    with working("marts"), lagebild.write() as con:
         as_of = current_as_of(con)
         runs = build_marts(con, settings, as_of)
     by_key = {r.key: r for r in runs}
