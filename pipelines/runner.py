@@ -174,10 +174,14 @@ def _open_instance(ws):
         ) from exc
 
 
-def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -> RunOutcome:
+def run_pipeline(
+    settings: Settings, selection=None, on_wait=None, after=None, on_progress=None
+) -> RunOutcome:
     """Materialise all assets (or `selection`) with their checks, in-process, under the
     workspace lock (taken before the Dagster instance is touched). `after(outcome)` runs
-    while the lock is still held (the command line prints its summary there).
+    while the lock is still held (the command line prints its summary there);
+    `on_progress(line)` gets the lines of a long run (`observe.heartbeat`; default: the
+    `lagebild` logger, which the command line prints).
 
     A whole run starts its contract-suites worker as soon as it holds the lock: the worker
     loads Great Expectations (2–3 s) beside this process's own start (Dagster and its
@@ -196,14 +200,14 @@ def run_pipeline(settings: Settings, selection=None, on_wait=None, after=None) -
     try:
         if selection is None:
             suite_worker.start(then=report_worker.start)
-        return _run_locked(settings, selection, on_wait, after)
+        return _run_locked(settings, selection, on_wait, after, on_progress or log.info)
     finally:
         suite_worker.stop()  # not asked (a step before the checks failed): it ends here
         report_worker.stop()  # the same
         lock.__exit__(None, None, None)
 
 
-def _run_locked(settings: Settings, selection, on_wait, after) -> RunOutcome:
+def _run_locked(settings: Settings, selection, on_wait, after, on_progress) -> RunOutcome:
     import dagster as dg
 
     from kernel.warehouse import limit_memory
@@ -230,7 +234,7 @@ def _run_locked(settings: Settings, selection, on_wait, after) -> RunOutcome:
         observe.reset_stages()
         observe.start_sampling()
         t0 = time.perf_counter()
-        with observe.heartbeat(log.info, STAGE_LABELS, HEARTBEAT_SECONDS):
+        with observe.heartbeat(on_progress, STAGE_LABELS, HEARTBEAT_SECONDS):
             result = dg.materialize(
                 [*all_assets(), *all_asset_checks()],
                 resources={"lagebild": resource},

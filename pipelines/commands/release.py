@@ -152,7 +152,9 @@ def verify(
             progress(f"Nachbau {n}/{len(rounds)}: {len(batch)} Lieferungen …")
             settings = load_settings(tmp_ws, inbox, as_of)
             outcome = run_pipeline(
-                settings, selection=dg.AssetSelection.all() - dg.AssetSelection.assets("reports")
+                settings,
+                selection=dg.AssetSelection.all() - dg.AssetSelection.assets("reports"),
+                on_progress=lambda line: progress(f"  {line}"),  # a rebuild takes minutes too
             )
             if not outcome.success:
                 raise UserError(

@@ -5,6 +5,7 @@ file in the release folder is reported as tampering."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,7 @@ from dashboards.reports.release import (
 )
 from generator import generate_inbox
 from kernel.settings import load_settings
+from pipelines import runner
 from pipelines.cli import main
 from pipelines.runner import run_pipeline
 
@@ -73,7 +75,7 @@ def _release_cells_trace_to_their_cases(ws: Path, release_id: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, capsys):
+def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, capsys, monkeypatch):
     ws, inbox, later = tmp_path / "ws", tmp_path / "inbox", tmp_path / "later"
     generate_inbox(inbox, cases=600, providers=3, seed=5, plain=True)
     _run(ws, inbox)
@@ -120,8 +122,14 @@ def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, ca
     # the runs left the release as it was
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
+    # the rebuild is a whole run: it says which step is at work, as `lagebild run` does (the
+    # interval shortened so that this small rebuild meets it)
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.5)
     assert main(["verify", first, "--workspace", str(ws), "--keep"]) == 0
-    assert "identisch" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 30.0)
+    assert "identisch" in out
+    assert re.search(r"^  … läuft: .+ \(Lauf seit \d+ s\)$", out, re.MULTILINE), out
     _release_cells_trace_to_their_cases(ws, first)
 
     second = _release(ws, capsys)
