@@ -141,7 +141,9 @@ def heartbeat(say, labels: dict[str, str], every: float) -> Iterator[None]:
                 for name, since in running().items()
                 if name in labels
             ]
-            say(f"… läuft: {', '.join(busy) or 'Lauf'} (Lauf seit {clock(now - begun)})")
+            run = clock(now - begun)
+            alone = f"… Lauf läuft seit {run}"  # between two steps, or in one without a name
+            say(f"… läuft: {', '.join(busy)} (Lauf seit {run})" if busy else alone)
 
     thread = threading.Thread(target=beat, name="lagebild-heartbeat", daemon=True)
     thread.start()
