@@ -129,7 +129,8 @@ def heartbeat(say, labels: dict[str, str], every: float) -> Iterator[None]:
     `labels` are running and since when. A run of 10,000,000 cases spends minutes in a
     stage without a line of its own (the checks 73 s, the marts 79 s, the publication 51 s):
     without this the command line looked the same as a hung one. Work shorter than `every`
-    says nothing; the line names stages only, never data."""
+    says nothing; the line names stages only, never data. `say` is called from another
+    thread; if it fails (a closed pipe), the lines stop and the run goes on."""
     begun = time.perf_counter()
     done = threading.Event()
 
@@ -139,19 +140,23 @@ def heartbeat(say, labels: dict[str, str], every: float) -> Iterator[None]:
             busy = [
                 f"{labels[name]} seit {clock(now - since)}"
                 for name, since in running().items()
-                if name in labels
+                if name in labels and since >= begun  # not a stage some earlier run left open
             ]
             run = clock(now - begun)
-            alone = f"… Lauf läuft seit {run}"  # between two steps, or in one without a name
-            say(f"… läuft: {', '.join(busy)} (Lauf seit {run})" if busy else alone)
+            line = f"… läuft: {'; '.join(busy)} (Lauf seit {run})" if busy else None
+            try:
+                say(line or f"… der Lauf arbeitet seit {run}")  # between two steps
+            except Exception:
+                return
 
     thread = threading.Thread(target=beat, name="lagebild-heartbeat", daemon=True)
-    thread.start()
     try:
+        thread.start()
         yield
     finally:
         done.set()
-        thread.join()
+        if thread.is_alive():
+            thread.join()
 
 
 def record_stage(name: str, seconds: float, peak_rss_mb: float) -> None:

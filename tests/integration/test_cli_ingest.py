@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,20 +130,32 @@ def test_check_validates_its_suites_with_the_loaded_heap_frozen(tmp_path, capsys
 @pytest.mark.slow
 def test_a_run_says_every_so_often_which_step_is_at_work(tmp_path, capsys, monkeypatch):
     """A run of minutes (10,000,000 cases: the checks 73 s, the marts 79 s) is not silent
-    meanwhile; here the interval is shortened so that a small run meets it."""
+    meanwhile; here the interval is shortened so that a small run meets it, and the marts
+    are made to take a while, as they do at that size."""
+    import pipelines.defs.marts as marts_step
     import pipelines.runner as runner
     from generator import generate_inbox
 
+    build_marts = marts_step.build_marts
+
+    def slow_marts(*args, **kwargs):
+        time.sleep(0.8)
+        return build_marts(*args, **kwargs)
+
+    monkeypatch.setattr(marts_step, "build_marts", slow_marts)
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.25)
     inbox = tmp_path / "inbox"
     generate_inbox(inbox, cases=40, providers=2, seed=3, plain=True)
     assert main(["run", "--inbox", str(inbox), "--workspace", str(tmp_path / "ws")]) == 0
-    beats = [line for line in capsys.readouterr().out.splitlines() if "läuft" in line]
+    out = capsys.readouterr().out.splitlines()
+    beats = [line for line in out if line.startswith("  … ")]
     labels = "|".join(re.escape(label) for label in runner.STAGE_LABELS.values())
-    one = rf"(?:{labels}) seit \d+ s"
+    time_ = r"(?:\d+ s|\d+:\d\d min|\d+:\d\d:\d\d h)"  # a loaded machine may take a minute
+    one = rf"(?:{labels}) seit {time_}"
     pattern = re.compile(
-        rf"  … (?:läuft: {one}(?:, {one})* \(Lauf seit \d+ s\)|Lauf läuft seit \d+ s)"
+        rf"  … (?:läuft: {one}(?:; {one})* \(Lauf seit {time_}\)|der Lauf arbeitet seit {time_})"
     )
     assert beats and all(pattern.fullmatch(line) for line in beats), beats
     named = {label for label in runner.STAGE_LABELS.values() for b in beats if label in b}
-    assert len(named) >= 2  # it follows the run from step to step
+    assert "Marts" in named and len(named) >= 2  # it follows the run from step to step
+    assert out.index(beats[-1]) < next(i for i, line in enumerate(out) if "Laufzeit" in line)

@@ -125,9 +125,11 @@ def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, ca
     # the rebuild is a whole run: it says which step is at work, as `lagebild run` does (the
     # interval shortened so that this small rebuild meets it)
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.5)
+    monkeypatch.setattr(runner.log, "disabled", True)  # an earlier `run` printed the log here
     assert main(["verify", first, "--workspace", str(ws), "--keep"]) == 0
     out = capsys.readouterr().out
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 30.0)
+    monkeypatch.setattr(runner.log, "disabled", False)
     assert "identisch" in out
     assert re.search(r"^  … läuft: .+ \(Lauf seit \d+ s\)$", out, re.MULTILINE), out
     _release_cells_trace_to_their_cases(ws, first)

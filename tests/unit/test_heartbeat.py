@@ -12,7 +12,7 @@ import pytest
 from pipelines import observe
 
 LINE = re.compile(r"… läuft: (?P<busy>.+) \(Lauf seit \d+ s\)")
-ALONE = re.compile(r"… Lauf läuft seit \d+ s")
+ALONE = re.compile(r"… der Lauf arbeitet seit \d+ s")
 
 
 def _heartbeat_threads() -> list[threading.Thread]:
@@ -31,7 +31,9 @@ def test_a_long_step_is_named_every_interval_with_its_time():
     lines: list[str] = []
     beat = observe.heartbeat(lines.append, {"marts": "Marts"}, every=0.05)
     with beat, observe.working("marts"):
-        time.sleep(0.4)
+        deadline = time.monotonic() + 10
+        while len(lines) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
     assert len(lines) >= 3
     for line in lines:
         match = LINE.fullmatch(line)
@@ -94,7 +96,35 @@ def test_steps_are_listed_in_the_order_they_began():
         time.sleep(0.01)
         with observe.working("checks"):
             time.sleep(0.2)
-    both = [LINE.fullmatch(line)["busy"] for line in lines if "," in line]
+    both = [LINE.fullmatch(line)["busy"] for line in lines if ";" in line]
     assert both and all(
-        re.fullmatch(r"Veröffentlichung seit \d+ s, Prüfregeln seit \d+ s", b) for b in both
+        re.fullmatch(r"Veröffentlichung seit \d+ s; Prüfregeln seit \d+ s", b) for b in both
     )
+
+
+def test_a_failing_say_stops_the_lines_not_the_run(monkeypatch):
+    calls, escaped = [], []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)  # what would be a traceback
+
+    def say(line: str) -> None:
+        calls.append(line)
+        raise BrokenPipeError("der Leser ist weg")
+
+    with observe.heartbeat(say, {}, every=0.02):
+        time.sleep(0.2)
+    assert len(calls) == 1  # tried once, then quiet
+    assert not _heartbeat_threads()
+    assert escaped == []
+
+
+def test_a_stage_an_earlier_run_left_open_is_not_named():
+    lines: list[str] = []
+    left_open = observe.working("checks")
+    left_open.__enter__()  # e.g. a check generator never finished
+    try:
+        time.sleep(0.01)
+        with observe.heartbeat(lines.append, {"checks": "Prüfregeln"}, every=0.03):
+            time.sleep(0.15)
+    finally:
+        left_open.__exit__(None, None, None)
+    assert lines and all(ALONE.fullmatch(line) for line in lines)
