@@ -105,7 +105,8 @@ def verify(
     workspace: str | Path, release_id: str, progress=print, *, keep: bool = False
 ) -> Verification:
     """Rebuild the release from its inputs and compare every published cell; `keep` leaves
-    the rebuilt published copy for the drill-down of the release (`lineage_snapshot`)."""
+    the rebuilt published copy for the drill-down of the release (`lineage_snapshot`).
+    `progress` also gets the rebuild's lines of a long run, from another thread."""
     import dagster as dg
 
     from dashboards.read import Source
