@@ -143,9 +143,12 @@ def heartbeat(say, labels: dict[str, str], every: float) -> Iterator[None]:
                 if name in labels and since >= begun  # not a stage some earlier run left open
             ]
             run = clock(now - begun)
-            line = f"… läuft: {'; '.join(busy)} (Lauf seit {run})" if busy else None
+            if busy:
+                line = f"… läuft: {'; '.join(busy)} (Lauf seit {run})"
+            else:  # between two steps, or in one without a label
+                line = f"… der Lauf arbeitet seit {run}"
             try:
-                say(line or f"… der Lauf arbeitet seit {run}")  # between two steps
+                say(line)
             except Exception:
                 return
 
