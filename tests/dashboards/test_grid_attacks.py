@@ -170,3 +170,90 @@ def test_network_minus_own_never_pins_the_others(workspace):
     shown = pub.flags["cases"].eq("")
     others = pub.table.loc[shown, "cases"] - pub.table.loc[shown, "own_cases"]
     assert ((others == 0) | (others >= K)).all()
+
+
+def _closures_with_closed(workspace) -> tuple[pd.DataFrame, list[tuple[int, list[int]]]]:
+    """The closed cases (every grouping) and the closures by reason per programme as one set
+    of cells, with the attacker's equations: the closed cases' own, a programme's closed
+    cases = its structural + other closures, and each reason's half-years and years."""
+    closed = _grid(workspace, "closed").reset_index(drop=True)
+    closures = _grid(workspace, "closures")
+    parts = closures[closures["part"] != ALL].assign(provider_id=ALL, region_code=ALL)
+    cells = pd.concat([closed.assign(part=ALL), parts], ignore_index=True)
+    eqs = _attacker_equations(closed)
+    index = {
+        key: i
+        for i, key in enumerate(cells[["period", "program", "part"]].itertuples(index=False))
+        if i >= len(closed)
+        or (cells.at[i, "provider_id"] == ALL and cells.at[i, "region_code"] == ALL)
+    }
+    for (period, program, part), i in index.items():
+        if part == ALL:
+            eqs.append(
+                (
+                    i,
+                    [
+                        index[k]
+                        for k in ((period, program, r) for r in ("strukturell", "other"))
+                        if k in index
+                    ],
+                )
+            )
+    for part in ("strukturell", "other"):
+        for year in {p[:4] for p in parts["period"]}:
+            for program in set(parts["program"]):
+                for parent, quarters in _halves_and_year(year).items():
+                    if (parent, program, part) in index:
+                        kids = [
+                            index[(q, program, part)]
+                            for q in quarters
+                            if (q, program, part) in index
+                        ]
+                        eqs.append((index[(parent, program, part)], kids))
+    return cells, eqs
+
+
+def test_closed_cases_have_one_pattern_in_both_views(workspace):
+    """ "Abgeschlossene Fälle" (Überblick) and "Abschlüsse" (Versorgungslücken) publish the
+    same programme figures: hidden in one, hidden in the other — a partner shown elsewhere
+    protects nothing (review of 2026-12-06: 61 of the demo's 155 cells differed)."""
+    closed = _grid(workspace, "closed")
+    closed = closed[(closed["provider_id"] == ALL) & (closed["region_code"] == ALL)]
+    closures = _grid(workspace, "closures")
+    totals = closures[closures["part"] == ALL]
+    both = closed.merge(totals, on=["period", "program"], suffixes=("_closed", "_closures"))
+    assert len(both) == len(totals) == len(closed) > 0
+    assert (both["value_closed"] == both["value_closures"]).all()
+    assert (both["status_closed"] == both["status_closures"]).all(), both[
+        both["status_closed"] != both["status_closures"]
+    ][["period", "program", "value_closed", "status_closed", "status_closures"]]
+    assert (both["status_closed"] != "").any()
+
+
+def test_an_lp_attacker_with_both_views_cannot_narrow_a_hidden_closure(workspace):
+    """The closed cases and the closures by reason together, as a funder sees them: every
+    primary cell (and a sample of secondary ones) stays at least k wide."""
+    cells, eqs = _closures_with_closed(workspace)
+    hidden = cells["status"].isin(["primary", "secondary"]).to_numpy()
+    rows, cols, vals = [], [], []
+    for r, (parent, children) in enumerate(eqs):
+        rows += [r] * (1 + len(children))
+        cols += [parent, *children]
+        vals += [1.0] + [-1.0] * len(children)
+    a_eq = sp.csr_matrix((vals, (rows, cols)), shape=(len(eqs), len(cells)))
+    values = cells["value"].to_numpy(float)
+    assert np.allclose(a_eq @ values, 0)  # the attacker's equations are the right ones
+    bounds = [(0, None) if h else (v, v) for v, h in zip(values, hidden, strict=True)]
+    rng = np.random.default_rng(1)
+    primary = np.flatnonzero(cells["status"] == "primary")
+    secondary = np.flatnonzero(cells["status"] == "secondary")
+    targets = [*primary, *rng.choice(secondary, min(20, len(secondary)), replace=False)]
+    assert targets
+    for t in targets:
+        c = np.zeros(len(cells))
+        c[t] = 1.0
+        lo = linprog(c, A_eq=a_eq, b_eq=np.zeros(len(eqs)), bounds=bounds, method="highs")
+        hi = linprog(-c, A_eq=a_eq, b_eq=np.zeros(len(eqs)), bounds=bounds, method="highs")
+        assert lo.status == 0
+        width = np.inf if hi.status == 3 else -hi.fun - lo.fun
+        assert width >= K - 1e-6, (cells.iloc[t].to_dict(), lo.fun, width)
