@@ -59,7 +59,12 @@ def themes(
     df = df.reset_index(drop=True)
     if viewer.network_k is None:
         return publish(df, None, margins=[])
-    # a suppressed reader: the network counts are cells of the grid, with its pattern
+    # a suppressed reader: the network counts are cells of the grid, with its pattern; the
+    # first and last sighting by quarter, as the grid counts them: a day would be a date from
+    # one provider's records (metrics.md), often the only case of that day
+    for column in ("first_seen", "last_seen"):
+        if column in df.columns:
+            df[column] = _quarter(df[column])
     cells = grid.cells(source, "themes", {})
     status = {}
     for column, fixed in THEME_CELLS.items():
@@ -79,6 +84,17 @@ def themes(
                 for st, h in zip(status[column], hidden, strict=True)
             ]
     return from_grid(df, viewer.network_k, status)
+
+
+def _quarter(days: pd.Series) -> pd.Series:
+    """Dates as their quarter ("2025-Q3"); no date stays empty."""
+    when = pd.to_datetime(days, errors="coerce")
+    label = (
+        when.dt.year.astype("Int64").astype(str)
+        + "-Q"
+        + when.dt.quarter.astype("Int64").astype(str)
+    )
+    return label.where(when.notna(), "")
 
 
 def _hide(status: list[str], hidden: list[bool]) -> list[str]:

@@ -257,3 +257,19 @@ def test_an_lp_attacker_with_both_views_cannot_narrow_a_hidden_closure(workspace
         assert lo.status == 0
         width = np.inf if hi.status == 3 else -hi.fun - lo.fun
         assert width >= K - 1e-6, (cells.iloc[t].to_dict(), lo.fun, width)
+
+
+def test_a_suppressed_reader_sees_a_themes_sightings_by_quarter_only(workspace):
+    """A theme's first and last sighting is a date from one provider's records (often its only
+    case that day): a funder, a provider and every report see its quarter, the coordinating
+    office the day."""
+    src = Source.of(workspace)
+    quarter = r"^(\d{4}-Q[1-4])?$"
+    for viewer in (FUNDER, Viewer("traeger", "p04", k=K), Viewer("koordination", k=K).published()):
+        table = read.themes(src, viewer, read.ALL).table
+        assert len(table)
+        for column in ("first_seen", "last_seen"):
+            assert table[column].astype(str).str.match(quarter).all(), (viewer, column)
+    office = read.themes(src, Viewer("koordination", k=K), read.ALL).table
+    days = pd.to_datetime(office["first_seen"], errors="coerce")
+    assert days.notna().any()
