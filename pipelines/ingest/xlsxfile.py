@@ -43,6 +43,17 @@ _TEXT = re.compile(rb">([^<]+)<")
 _SKIP_TEXT_PARTS = re.compile(
     r"^xl/(worksheets/[^/]*\.xml|sharedStrings\.xml|styles\.xml|theme/|calcChain\.xml)"
 )
+# What a sheet holds besides its cell values (calamine reads those, the gate checks them):
+# formulas, page headers and footers, data validations' messages and formulas, conditional
+# formats' formulas, hyperlinks' texts. A text node may end where a chunk is cut (before a
+# tag), so it ends at "<" or at the end of the chunk.
+_SHEET_TEXT = re.compile(
+    rb"<(?:\w+:)?(?:f|oddHeader|oddFooter|evenHeader|evenFooter|firstHeader|firstFooter"
+    rb"|formula|formula1|formula2)\b[^>]*(?<!/)>([^<]*)(?=<|\Z)"
+)
+_SHEET_ATTRS = re.compile(rb"<(?:\w+:)?(?:dataValidation|hyperlink)\b([^>]*)>")
+# a number format's code may carry any text ("Tel. 0221 …"): styles.xml is read for these only
+_NUMBER_FORMAT = re.compile(rb"<(?:\w+:)?numFmt\b([^>]*)>")
 
 
 @dataclass
@@ -109,7 +120,14 @@ def check_workbook(
             for i, (name, part) in enumerate(sheets, 1):
                 result.sheet_names.append(name)
                 if part in names:
-                    _guard_sheet(zf, part, show(i, name), limits)
+                    text = _guard_sheet(zf, part, show(i, name), limits)
+                    if text:
+                        result.texts.append((part, text))
+            if "xl/styles.xml" in names:
+                data = _read_part(zf, "xl/styles.xml")
+                codes = [a for m in _NUMBER_FORMAT.finditer(data) for a in _attr_values(m.group(1))]
+                if codes:
+                    result.texts.append(("xl/styles.xml", "\n".join(codes)))
             for part in names:
                 if part.endswith((".xml", ".rels")) and not _SKIP_TEXT_PARTS.match(part):
                     limits.check_time()
@@ -134,6 +152,16 @@ def _part_text(data: bytes) -> str:
     return "\n".join(lines)
 
 
+def _attr_values(raw: bytes) -> list[str]:
+    return [
+        t
+        for m in _ATTR.finditer(raw)
+        if (
+            t := html.unescape((m.group(2) or m.group(3) or b"").decode("utf-8", "replace")).strip()
+        )
+    ]
+
+
 def _sheet_parts(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
     """(sheet name, XML part) from workbook.xml and its relationships."""
     wb = _read_part(zf, "xl/workbook.xml")
@@ -155,9 +183,12 @@ def _sheet_parts(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
     return out
 
 
-def _guard_sheet(zf: zipfile.ZipFile, part: str, sheet: str, limits: Limits) -> None:
+def _guard_sheet(zf: zipfile.ZipFile, part: str, sheet: str, limits: Limits) -> str:
     """Declared dimension and the cells that really hold a value: rows x columns within the
-    limits before calamine allocates the sheet as one dense range."""
+    limits before calamine allocates the sheet as one dense range. Returns the sheet's text
+    beside its cell values (`_SHEET_TEXT`, `_SHEET_ATTRS`), one item per line, for the gate."""
+    texts: list[str] = []
+    size = 0
     max_row = max_col = 0
     declared: tuple[int, int] | None = None
     cells_with_ref = cells_any = 0
@@ -172,6 +203,20 @@ def _guard_sheet(zf: zipfile.ZipFile, part: str, sheet: str, limits: Limits) -> 
             body, tail = buf[:cut], buf[cut:]
             if declared is None and (m := _DIM.search(body)):
                 declared = _dimension(m.group(1).decode("ascii", "replace"))
+            found = [
+                html.unescape(t.decode("utf-8", "replace")).strip()
+                for t in _SHEET_TEXT.findall(body)
+            ]
+            found += [a for m in _SHEET_ATTRS.finditer(body) for a in _attr_values(m.group(1))]
+            for t in found:
+                if t:
+                    size += len(t)
+                    if size > MAX_TEXT_PART:
+                        raise LimitExceeded(
+                            f"Tabellenblatt {sheet}: Formeln und Kopfzeilen sind größer als"
+                            f" {MAX_TEXT_PART // 1_000_000} MB"
+                        )
+                    texts.append(t)
             refs = _CELL_REF.findall(body)
             cells_with_ref += len(refs)
             cells_any += len(_CELL_ANY.findall(body))
@@ -185,6 +230,7 @@ def _guard_sheet(zf: zipfile.ZipFile, part: str, sheet: str, limits: Limits) -> 
         # cells without a reference sit one after the other: at most that many more columns
         extra = cells_any - cells_with_ref
         _judge(sheet, max(max_row, 1), max_col + extra, limits, "enthält Werte")
+    return "\n".join(texts)
 
 
 def _dimension(ref: str) -> tuple[int, int] | None:
