@@ -103,6 +103,10 @@ class Contents:
     notes: list[str] = field(default_factory=list)
     # (index, name) of entries that are not regular files: named in texts, never opened
     specials: list[tuple[int, str]] = field(default_factory=list)
+    # (index, name) of folders, also empty ones: their names are checked like file names
+    folders: list[tuple[int, str]] = field(default_factory=list)
+    # (index or None, text): the zip's comment and its entries' comments, for the gate
+    comments: list[tuple[int | None, str]] = field(default_factory=list)
 
 
 def decode_name(name: str) -> tuple[str, bool]:
@@ -170,6 +174,7 @@ def _list_folder(root: Path, limits: Limits) -> Contents:
                 c.faults.append(("Eintrag nicht lesbar", index))
                 continue
             if stat.S_ISDIR(st.st_mode):
+                c.folders.append((index, rel))
                 stack.append((Path(entry.path), f"{rel}/", depth + 1))
             elif stat.S_ISREG(st.st_mode):
                 limits.add_bytes(st.st_size)
@@ -249,11 +254,15 @@ def _unpack_zip(path: Path, target: Path, limits: Limits) -> Contents:
         c.faults += check_zip_directory(zf, limits)
         if c.faults:
             return c
+        c.comments = zip_comments(zf)
         target.mkdir(parents=True, exist_ok=True)
         for n, info in enumerate(zf.infolist(), 1):
-            if info.is_dir():
-                continue
             rel = _entry_name(info).replace("\\", "/").lstrip("/")
+            if info.is_dir():
+                c.folders.append((n, rel.rstrip("/")))
+                if info.file_size:  # a folder entry that carries data: it would go unread
+                    c.faults.append(("ZIP-Eintrag ist als Ordner markiert, enthält aber Daten", n))
+                continue
             dst = target / f"{n:05d}{_safe_suffix(rel)}"
             try:
                 size = _stream_entry(zf, info, dst, limits)
@@ -272,6 +281,21 @@ def _unpack_zip(path: Path, target: Path, limits: Limits) -> Contents:
                 continue
             c.members.append(Member(rel, dst, size, n))
     return c
+
+
+def zip_comments(zf: zipfile.ZipFile) -> list[tuple[int | None, str]]:
+    """The archive's comment and its entries' comments as text (free text a zip tool lets
+    anyone type in: checked for identifiers like the files)."""
+    raw = [(None, zf.comment), *((n, i.comment) for n, i in enumerate(zf.infolist(), 1))]
+    out = []
+    for n, data in raw:
+        if data:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("cp1252", errors="replace")
+            out.append((n, text))
+    return out
 
 
 def _stream_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dst: Path, limits: Limits) -> int:

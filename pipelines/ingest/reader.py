@@ -84,6 +84,9 @@ def parse_delivery(
         names = _member_names(contract, contents, parsed)
         for reason, index in contents.faults:
             parsed.faults.append(Fault(reason, file_name=names.get(index) if index else None))
+        for index, comment in contents.comments:
+            for line in comment.splitlines():
+                texts.add("Archivkommentar", names.get(index) if index else None, None, line)
         for m in contents.members:
             limits.check_time()
             _add_member(con, m, names[m.index], contract, workdir, parsed, texts, limits)
@@ -102,7 +105,7 @@ def _member_names(contract: Contract, contents, parsed: ParsedDelivery) -> dict[
     """What messages call each entry; an identifier in a name (or folder name) quarantines."""
     names: dict[int, str] = {}
     entries = [(m.index, m.rel, m.non_utf8) for m in contents.members]
-    entries += [(i, rel, False) for i, rel in contents.specials]
+    entries += [(i, rel, False) for i, rel in (*contents.specials, *contents.folders)]
     for index, rel, non_utf8 in entries:
         shown, label = shown_name(contract, rel, f"Datei {index}")
         names[index] = shown

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from pipelines.ingest.csvfile import LimitExceeded, UnreadableFile, de_int
 from pipelines.ingest.faults import interrupts
 from pipelines.ingest.limits import Limits
-from pipelines.ingest.members import check_zip_directory
+from pipelines.ingest.members import check_zip_directory, zip_comments
 
 CHUNK = 4 * 1024 * 1024
 MAX_TEXT_PART = 50_000_000  # one XML part read as text for the gate
@@ -52,6 +52,12 @@ _SHEET_TEXT = re.compile(
     rb"|formula|formula1|formula2)\b[^>]*(?<!/)>([^<]*)(?=<|\Z)"
 )
 _SHEET_ATTRS = re.compile(rb"<(?:\w+:)?(?:dataValidation|hyperlink)\b([^>]*)>")
+# parts read as text (VML: the drawing Excel writes for cell comments, XML as well)
+_XML_PARTS = (".xml", ".rels", ".vml")
+# parts that are no XML but allowed: the preview picture Excel may save (a picture of the
+# cells, which are checked) and the printer settings (read for the printer's name)
+_BINARY_OK = re.compile(r"^(docProps/thumbnail\.[A-Za-z]{3,4}|xl/printerSettings/[^/]+\.bin)$")
+_PRINTABLE = re.compile(r"[^\x00-\x1f\ufffd]{4,}")
 # a number format's code may carry any text ("Tel. 0221 …"): styles.xml is read for these only
 _NUMBER_FORMAT = re.compile(rb"<(?:\w+:)?numFmt\b([^>]*)>")
 
@@ -115,6 +121,17 @@ def check_workbook(
             )
         if "xl/workbook.xml" not in names:
             raise UnreadableFile("Arbeitsmappe ist beschädigt oder kein XLSX")
+        if any(n.lower().endswith("vbaproject.bin") for n in names):
+            raise UnreadableFile(
+                "Arbeitsmappe enthält Makros (VBA); sie können nicht auf Identifikatoren geprüft"
+                " werden (bitte als .xlsx ohne Makros speichern)"
+            )
+        if any(not n.endswith(("/", *_XML_PARTS)) and not _BINARY_OK.match(n) for n in names):
+            raise UnreadableFile(
+                "Arbeitsmappe enthält Teile, die keine Tabellen sind und nicht auf"
+                " Identifikatoren geprüft werden können (bitte nur Tabellenblätter liefern)"
+            )
+        result.texts += [("Archivkommentar", text) for _, text in zip_comments(zf)]
         try:
             sheets = _sheet_parts(zf)
             for i, (name, part) in enumerate(sheets, 1):
@@ -123,13 +140,20 @@ def check_workbook(
                     text = _guard_sheet(zf, part, show(i, name), limits)
                     if text:
                         result.texts.append((part, text))
+            for part in names:
+                if part.startswith("xl/printerSettings/"):  # the printer's name, as UTF-16
+                    text = "\n".join(
+                        _PRINTABLE.findall(_read_part(zf, part).decode("utf-16-le", "ignore"))
+                    )
+                    if text:
+                        result.texts.append((part, text))
             if "xl/styles.xml" in names:
                 data = _read_part(zf, "xl/styles.xml")
                 codes = [a for m in _NUMBER_FORMAT.finditer(data) for a in _attr_values(m.group(1))]
                 if codes:
                     result.texts.append(("xl/styles.xml", "\n".join(codes)))
             for part in names:
-                if part.endswith((".xml", ".rels")) and not _SKIP_TEXT_PARTS.match(part):
+                if part.endswith(_XML_PARTS) and not _SKIP_TEXT_PARTS.match(part):
                     limits.check_time()
                     data = _read_part(zf, part)
                     text = _part_text(data)
