@@ -81,6 +81,7 @@ def sniff(path: Path) -> Sniff:
         while chunk := fh.read(CHUNK):
             if offset == 0:
                 bom = chunk.startswith(codecs.BOM_UTF8)
+                _refuse_wide(chunk)
             lf += chunk.count(b"\n")
             crs = chunk.count(b"\r")
             if crs or prev_cr:  # most files have no CR: the third pass is skipped
@@ -115,6 +116,22 @@ def sniff(path: Path) -> Sniff:
             line=line_of(path, undefined),
         )
     return Sniff("cp1252", newline)
+
+
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _refuse_wide(head: bytes) -> None:
+    """UTF-16 or UTF-32 (Excel's "Unicode-Text"): by its byte order mark, or without one by
+    its zero bytes (every second byte of Latin text). Read as UTF-8 or Windows-1252 it would
+    give wrong columns and messages that spell a header with zero bytes between its letters;
+    a single zero byte in a cell stays a fault of its row."""
+    sample = head[:4096]
+    if sample.startswith(_WIDE_BOMS) or (len(sample) >= 8 and sample.count(0) * 4 > len(sample)):
+        raise UnreadableFile(
+            "Datei ist als UTF-16 oder UTF-32 kodiert (in Excel „Unicode-Text“); erlaubt sind"
+            " UTF-8 und Windows-1252 (bitte als „CSV UTF-8“ speichern)"
+        )
 
 
 def detect_encoding(path: Path) -> str:
