@@ -180,11 +180,12 @@ class Contract:
         self, text: str | None, key: bool = False, name: bool = False
     ) -> list[str]:
         """Labels of the identifier value patterns found in `text` (Python's re, the same
-        expressions the gate runs in DuckDB). `key`: only the patterns of scope `all` (a key
-        column). `name`: a file or sheet name, also tried with underscores read as blanks."""
+        expressions the gate runs in DuckDB, on the text lower-cased as DuckDB does). `key`:
+        only the patterns of scope `all` (a key column). `name`: a file or sheet name, also
+        tried with underscores read as blanks."""
         if not text:
             return []
-        low = str(text).lower()
+        low = match_lower(str(text))
         variants = (low, low.replace("_", " ")) if name and "_" in low else (low,)
         labels: list[str] = []
         for pattern, compiled in _compiled(self):
@@ -222,6 +223,43 @@ def _compiled(contract: Contract) -> tuple[tuple[ValuePattern, re.Pattern], ...]
     return _compiled_patterns(contract.identifier_values)
 
 
+# Python's str.lower() applies full case mapping where DuckDB's lower() maps one character to
+# one: İ (U+0130) becomes "i̇" (i + combining dot) instead of "i", and Σ at the end of a word
+# "ς" instead of "σ". These are the only differences (tests/unit/test_identifier_gate_variants).
+_DUCKDB_LOWER = str.maketrans({"\u0130": "i", "\u03a3": "\u03c3"})
+
+
+def match_lower(text: str) -> str:
+    """`text` lower-cased exactly as DuckDB's lower() does, which is what the gate and the
+    staging check match the patterns against: Python must name every hit RE2 finds."""
+    return text.translate(_DUCKDB_LOWER).lower()
+
+
+# What the placeholders of the value patterns stand for, inside a character class (the same
+# text for RE2 and Python's re: \xhh escapes, other characters literally; see the YAML).
+#   {sp}: every blank a value may carry between the parts of an identifier: space, tab, the
+#     other C0 and C1 control characters (NUL …) except line breaks, no-break spaces, the
+#     Unicode spaces, zero-width spaces and the soft hyphen
+#   {dash}: hyphen-minus and the Unicode dashes (‐ ‑ ‒ – — ―), minus sign, small and fullwidth
+#     hyphen-minus
+#   {letter}: letters beyond a-z in e-mail addresses: Latin-1 and Latin Extended (umlauts,
+#     accents, ı, ł …), combining accents (decomposed é), Greek, Cyrillic, Vietnamese
+PATTERN_CLASSES = {
+    "{sp}": "\\x00-\\x09\\x0b\\x0c\\x0e-\\x1f \\x7f-\\x9f\\xa0\\xad"
+    + "\u1680\u180e\u2000-\u200b\u202f\u205f\u2060\u3000\ufeff",
+    "{dash}": "\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d",
+    "{letter}": "\\xdf-\\xf6\\xf8-\\xff\u0100-\u024f\u0300-\u036f\u0370-\u03ff"
+    + "\u0400-\u04ff\u1e00-\u1eff",
+}
+
+
+def expand_classes(regex: str) -> str:
+    """A value pattern of the YAML with its placeholders ({sp}, {dash}, {letter}) filled in."""
+    for name, chars in PATTERN_CLASSES.items():
+        regex = regex.replace(name, chars)
+    return regex
+
+
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
@@ -250,17 +288,29 @@ def _codes(codes) -> str:
 
 
 def _iban_regex(spec: dict) -> str:
-    """IBAN: country code and check digits, then groups of four (spaces or dashes), or compact
-    with the country's exact length (digits only for the countries in `digits_only`)."""
+    """IBAN: country code and check digits, then groups of four (blanks or dashes), or compact
+    with the country's exact length (digits only for the countries in `digits_only`), or a
+    digits-only account with a blank or dash anywhere in it. Placeholders as in the YAML."""
     countries = {item[:2].lower(): int(item[2:]) for item in spec["countries"].split()}
     digits_only = set(spec.get("digits_only", ()))
-    compact = [f"{cc}[0-9]{{{n - 2}}}" for cc, n in countries.items() if cc in digits_only]
     by_length: dict[int, list[str]] = {}
     for cc, n in countries.items():
         if cc not in digits_only:
             by_length.setdefault(n - 4, []).append(cc)
-    compact += [f"{_codes(ccs)}[0-9]{{2}}[0-9a-z]{{{n}}}" for n, ccs in sorted(by_length.items())]
-    spaced = f"{_codes(countries)}[0-9]{{2}}([ -][0-9a-z]{{4}}){{2,7}}([ -][0-9a-z]{{1,4}})?"
+    compact = [f"{_codes(ccs)}[0-9]{{2}}[0-9a-z]{{{n}}}" for n, ccs in sorted(by_length.items())]
+    # all digits (the only compact form for `digits_only`), also with a blank or dash anywhere
+    # in the account: two blocks "DE89 3704…", bank code and account "DE89 37040044 0532013000"
+    by_length = {}
+    for cc, n in countries.items():
+        by_length.setdefault(n - 4, []).append(cc)
+    compact += [
+        f"{_codes(ccs)}[0-9]{{2}}([{{sp}}{{dash}}]?[0-9]){{{n}}}"
+        for n, ccs in sorted(by_length.items())
+    ]
+    spaced = (
+        f"{_codes(countries)}[0-9]{{2}}([{{sp}}{{dash}}][0-9a-z]{{4}}){{2,7}}"
+        "([{sp}{dash}][0-9a-z]{1,4})?"
+    )
     return "(^|[^0-9a-z])(" + "|".join([spaced, *compact]) + ")($|[^0-9a-z])"
 
 
@@ -314,7 +364,7 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
         ValuePattern(
             name,
             spec["label"],
-            spec["regex"] if "regex" in spec else _iban_regex(spec),
+            expand_classes(spec["regex"] if "regex" in spec else _iban_regex(spec)),
             spec.get("scope", "all"),
         )
         for name, spec in ident["values"].items()

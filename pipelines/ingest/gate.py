@@ -6,7 +6,8 @@ of every table, the raw text of records rejected for their shape, and the text o
 else in the delivery (files that are not tables, document properties, metadata files) are
 scanned with the contract's patterns, set-based in DuckDB: one query per table over the
 distinct values of its columns (key columns with the patterns of scope `all`, every other
-column with all patterns), then each hit is labelled in Python with the same expressions.
+column with all patterns), then each hit is labelled in Python with the same expressions (on
+the value lower-cased as DuckDB does); a hit Python cannot name quarantines all the same.
 Faults name file, column and first line and how many lines — never the value.
 """
 
@@ -38,6 +39,15 @@ def _where(n: int, first: int | None) -> str:
 
 
 VALUES_TABLE = "delivery_values"
+
+# The label of an RE2 hit Python's re cannot name (they are tested to agree, but a hit is never
+# dropped for want of a name: the delivery is quarantined all the same).
+UNNAMED = "Möglicher Identifikator (Art nicht bestimmbar)"
+
+
+def _labels(contract: Contract, text: str, key: bool = False) -> list[str]:
+    """The labels of an RE2 hit: Python's names for it, or UNNAMED."""
+    return contract.identifier_labels(text, key=key) or [UNNAMED]
 
 
 def collect_values(con, parsed: ParsedDelivery) -> list[tuple[SourceTable, str, str, bool]]:
@@ -76,7 +86,7 @@ def _scan_tables(con, parsed: ParsedDelivery, contract: Contract, cols=None) -> 
     ).fetchall()
     hits: dict[tuple[int, str], list[str]] = {}
     for k, value in rows:
-        for label in contract.identifier_labels(value, key=cols[k][3]):
+        for label in _labels(contract, value, key=cols[k][3]):
             hits.setdefault((k, label), []).append(value)
     faults = []
     for (k, label), found in hits.items():
@@ -110,7 +120,7 @@ def _scan_bad_records(con, st: SourceTable, contract: Contract) -> list[Fault]:
     ).fetchall()
     found: dict[str, list[int]] = {}
     for line, text in rows:
-        for label in contract.identifier_labels(text):
+        for label in _labels(contract, text):
             found.setdefault(label, []).append(line)
     return [
         Fault(
@@ -144,7 +154,7 @@ def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
     ).fetchall()
     found: dict[tuple[str, str, str], list[int | None]] = {}
     for place, file_name, line, text in rows:
-        for label in contract.identifier_labels(text):
+        for label in _labels(contract, text):
             found.setdefault((place, file_name, label), []).append(line)
     faults = []
     for (place, file_name, label), lines in found.items():

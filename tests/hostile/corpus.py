@@ -49,6 +49,18 @@ BIRTH_MONTH = "geboren am 12. März 1987"
 STREET = "Kölner Straße 12"
 STREET_MARKT = "Am Alten Markt 3"
 STREET_UMLAUT = "Müllerstraße 5"
+# unusual spellings (attacker review 2026-12-06): Unicode blanks and dashes, control characters,
+# accents, the Turkish capital İ, dot groups, an IBAN in two blocks
+EMAIL_TURKISH_I = "MEHMET.ALİ@GMX.DE"  # DuckDB lowers İ to i, Python to i + U+0307
+EMAIL_ACCENT = "rené@web.de"
+EMAIL_SPACED_AT = "max.muster @ example.org"
+EMAIL_NUL = "max.muster\x00@example.org"
+PHONE_NBSP = "0221\u00a098765432"
+PHONE_EN_DASH = "0221 – 98765431"
+PHONE_TAB = "0170\t8642097"
+PHONE_DOTS = "0176.123.45.67"
+IBAN_TWO_BLOCKS = "DE89 370400440532013000"
+STREET_NBSP = "Hauptstraße\u00a012"
 
 
 @dataclass
@@ -1215,6 +1227,40 @@ CASES: list[Case] = [
         "Anschrift",
         (STREET_UMLAUT,),
     ),
+    *[
+        Case(
+            f"note-{cid}",
+            "Identifikatoren: Werte",
+            with_note(f"{before} {value}"),
+            "quarantined",
+            label,
+            (value, *also),
+        )
+        for cid, before, value, label, also in [
+            ("email-turkish-i", "Mail:", EMAIL_TURKISH_I, "E-Mail-Adresse", ("mehmet",)),
+            ("email-accent", "Mail", EMAIL_ACCENT, "E-Mail-Adresse", ()),
+            ("email-spaced-at", "Mail", EMAIL_SPACED_AT, "E-Mail-Adresse", ("max.muster",)),
+            ("email-nul", "Mail", EMAIL_NUL, "E-Mail-Adresse", ("max.muster",)),
+            ("phone-nbsp", "Rückruf unter", PHONE_NBSP, "Telefonnummer", ("98765432",)),
+            ("phone-en-dash", "Tel.", PHONE_EN_DASH, "Telefonnummer", ("98765431",)),
+            ("phone-tab", "Handy", PHONE_TAB, "Telefonnummer", ("8642097",)),
+            ("phone-dots", "Mobil:", PHONE_DOTS, "Telefonnummer", ()),
+            ("iban-two-blocks", "Konto", IBAN_TWO_BLOCKS, "IBAN", ("370400440532013000",)),
+            ("street-nbsp", "wohnt", STREET_NBSP, "Anschrift", ()),
+        ]
+    ],
+    Case(
+        "unknown-column-phone-nbsp",
+        "Identifikatoren: Werte",
+        lambda i, p: folder(
+            i,
+            p,
+            {"cases.csv": csv_text(HEAD + ",Rueckruf", [[*case_row(p), "0221\u00a098765430"]])},
+        ),
+        "quarantined",
+        "Telefonnummer",
+        ("0221\u00a098765430", "98765430"),
+    ),
     Case(
         "unknown-column-iban",
         "Identifikatoren: Werte",
@@ -1242,7 +1288,7 @@ CASES: list[Case] = [
     # --- identifier headers ---------------------------------------------------------------
     *[
         Case(
-            f"header-{h}",
+            f"header-{h.replace(' ', '-')}",
             "Identifikatoren: Überschriften",
             with_header(h),
             "quarantined",
@@ -1259,8 +1305,32 @@ CASES: list[Case] = [
             "Mobil",
             "SV-Nummer",
             "Ausweis-Nr",
+            # abbreviations (attacker review 2026-12-06)
+            "Sozialvers.-Nr.",
+            "Rentenvers.-Nr.",
+            "RV-Nummer",
+            "St.-IdNr.",
+            "IdNr",
+            "Aktenz.",
+            "Nachn.",
+            "Kto.-Nr.",
+            "KV-Nr",
+            "ID card no",
+            "Rufnr.",
+            "Versicherungsnr",
+            "File number",
+            "Case number",
+            "Mobilfunknummer",
         ]
     ],
+    Case(
+        "header-carries-phone-nbsp",
+        "Identifikatoren: Überschriften",
+        with_header("Rückfragen 0221\u00a098765439"),
+        "quarantined",
+        "Kopfzeile",
+        ("0221\u00a098765439", "98765439"),
+    ),
     Case(
         "header-carries-email",
         "Identifikatoren: Überschriften",
@@ -1277,6 +1347,14 @@ CASES: list[Case] = [
         "quarantined",
         "Namen der Lieferung",
         (EMAIL,),
+    ),
+    Case(
+        "delivery-name-phone-nbsp",
+        "Identifikatoren: Orte",
+        _name_with("Frau M 0221\u00a098765438"),
+        "quarantined",
+        "Namen der Lieferung",
+        ("0221\u00a098765438", "98765438"),
     ),
     Case(
         "file-name-phone",
