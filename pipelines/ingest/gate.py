@@ -138,7 +138,9 @@ def _scan_bad_records(con, st: SourceTable, contract: Contract) -> list[Fault]:
 PLACES = {
     "Datei": "im Text der Datei",
     "Dokumenteigenschaften": "in den Dokumenteigenschaften der Arbeitsmappe",
-    "Arbeitsmappe": "in der Arbeitsmappe (Kommentare, Namen, Verweise)",
+    "Arbeitsmappe": "in der Arbeitsmappe (Kommentare, Namen, Verweise, Formeln, Kopf- und"
+    " Fußzeilen, Formate)",
+    "Archivkommentar": "im Kommentar des ZIP-Archivs",
     "Tabellenblatt": "in einem nicht geladenen Tabellenblatt",
     "Systemdatei": "in einer Systemdatei",
 }
