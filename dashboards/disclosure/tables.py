@@ -455,7 +455,10 @@ def from_grid(df: pd.DataFrame, k: int, status: Mapping[str, Sequence[str]]) -> 
     if missing := [c for c in counts if c not in status]:
         raise Unclassified(f"Zählungen ohne Zelle im Veröffentlichungsraster: {missing}")
     st = {c: pd.Series(list(status[c]), dtype=object).fillna("").astype(str) for c in counts}
-    primary = {c: (v == PRIMARY).to_numpy() for c, v in st.items()}
+    # "<k" says 1 … k−1: a cell hidden because it is small for one provider only (its own part
+    # taken away, `insiders`) may be larger, and is shown as hidden like any other ("x")
+    small = {c: pd.to_numeric(df[c], errors="coerce").between(1, k - 1).to_numpy() for c in counts}
+    primary = {c: (v == PRIMARY).to_numpy() & small[c] for c, v in st.items()}
     hidden = {c: (v != "").to_numpy() for c, v in st.items()}
     return with_pattern(df, k, primary, hidden, rates)
 

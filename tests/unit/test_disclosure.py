@@ -306,3 +306,14 @@ def test_classes_decide_what_is_suppressed():
 def test_missing_column_is_an_error():
     with pytest.raises(KeyError):
         suppress(pd.DataFrame({"a": [1]}), ["b"], 3)
+
+
+def test_a_grid_cell_hidden_for_a_providers_rest_reads_x_not_lt_k():
+    """'<k' says 1 … k−1; a primary cell of the grid that is larger (hidden because one
+    provider's part leaves a small rest) reads as any hidden cell."""
+    from dashboards.disclosure.tables import from_grid
+
+    df = pd.DataFrame({"region": ["a", "b", "c"], "cases": [1, 5, 7]})
+    res = from_grid(df, 3, {"cases": ["primary", "primary", ""]})
+    assert res.table["cases"].tolist() == ["<3", "x", 7]
+    assert res.flags["cases"].tolist() == ["primary", "secondary", ""]
