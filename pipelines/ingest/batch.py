@@ -34,7 +34,12 @@ from pipelines.ingest.attempt import (
 from pipelines.ingest.faults import interrupts
 from pipelines.ingest.landing import complete_moves
 from pipelines.ingest.limits import Limits
-from pipelines.ingest.load import ApplyResult, Inspection, create_rejections_tmp
+from pipelines.ingest.load import (
+    EARLIEST_EXPORT,
+    ApplyResult,
+    Inspection,
+    create_rejections_tmp,
+)
 from pipelines.ingest.together import drop_together
 
 # deliveries read at once: one per core, and one more that reads while another is recorded
@@ -318,10 +323,14 @@ STATUS_DE = {
 def resolve_data_basis(
     con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str | None = None
 ) -> date | None:
-    """Write meta.data_basis: as_of given, else the earliest current snapshot date."""
+    """Write meta.data_basis: as_of given, else the earliest current snapshot date. A snapshot
+    date before any date a row may carry (recorded before implausible export dates were
+    distrusted, `load._gate`) counts as its receipt date, as such a delivery would be today."""
     providers, deliveries, earliest = con.execute(
-        "SELECT count(DISTINCT provider_id), count(*), min(snapshot_on) FROM audit.deliveries"
-        " WHERE len(current_tables) > 0"
+        "SELECT count(DISTINCT provider_id), count(*), min(CASE WHEN snapshot_on >= ?"
+        " THEN snapshot_on ELSE received_at::DATE END) FROM audit.deliveries"
+        " WHERE len(current_tables) > 0",
+        [EARLIEST_EXPORT],
     ).fetchone()
     resolved = as_of or earliest
     source = "argument" if as_of else "lieferungen"

@@ -16,6 +16,10 @@ server says). Elsewhere every entry is read as before. An entry changed less tha
 `SETTLED_SECONDS` before it was hashed is not kept (a file system with a coarse clock could
 show a second change in the same tick: git's "racy" entries).
 
+A delivery's receipt (`received_at`) is its file time only where that is plausible: not after
+the landing and not before the workspace's previous landing (`received`); otherwise it is the
+moment Lagebild lands it. An old file time (unzip, `cp -p`) cannot move the data cut-off.
+
 Nothing in the inbox is followed or opened unless it is a regular file or folder: a symlink
 (also a dangling or looping one), FIFO, socket or device is recorded as a quarantined delivery
 without being touched, and so is a delivery larger than `max_unpacked_bytes` (it is not
@@ -39,7 +43,7 @@ import stat
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -62,6 +66,10 @@ CTIME_FILE_SYSTEMS = frozenset(
     {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "zfs", "f2fs", "bcachefs", "jfs", "overlay"}
 )
 TMP_PREFIX = ".tmp-"
+# how far before its landing a file time may lie in a workspace that has never landed anything
+# (then nothing bounds a receipt from below): older is taken as "not known" (docs/decisions.md,
+# „Lieferungen, die den Lauf für alle anhielten“)
+FIRST_RECEIPT_DAYS = 366
 
 
 def crash_point(name: str) -> None:
@@ -204,6 +212,23 @@ def _now() -> datetime:
 def _stamp(ts: float) -> datetime:
     """A modification time as the receipt time; a time in the future is not trusted."""
     return min(datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None), _now())
+
+
+def receipt_floor(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
+    """The earliest plausible receipt of a delivery that is new to this workspace: the last
+    landing (whatever lay in the inbox then was landed then, so what is new now came later);
+    in a workspace that has never landed anything, FIRST_RECEIPT_DAYS before now."""
+    last = con.execute("SELECT max(landed_at) FROM audit.landing").fetchone()[0]
+    return last if last is not None else now - timedelta(days=FIRST_RECEIPT_DAYS)
+
+
+def received(stamp: datetime, floor: datetime, now: datetime) -> datetime:
+    """A delivery's receipt: its file time when that is plausible (not before `floor`, not
+    after now), else the moment Lagebild lands it. A file time says when some program last
+    wrote the file; unzip and `cp -p` keep the export's (1980-01-01 from many zip tools), and
+    such a time must never become the receipt date, which orders snapshots and can be the
+    data cut-off (as_of) of every provider."""
+    return stamp if floor <= stamp <= now else now
 
 
 def scan_inbox(
@@ -455,12 +480,14 @@ def land(
     clean_leftovers(ws)
     candidates = scan_inbox(inbox, max_bytes, kept=kept_hashes(con))
     keep_hashes(con, candidates)
+    floor = receipt_floor(con, _now())
     for cand in candidates:
         did = cand.delivery_id
         if con.execute("SELECT 1 FROM audit.landing WHERE delivery_id = ?", [did]).fetchone():
             result.known += 1
             continue
         now = _now()
+        cand = replace(cand, received_at=received(cand.received_at, floor, now))
         first = con.execute(
             "SELECT delivery_id FROM audit.landing WHERE sha256 = ? AND duplicate_of IS NULL"
             " AND landed_path IS NOT NULL ORDER BY landed_at LIMIT 1",

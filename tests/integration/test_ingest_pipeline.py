@@ -232,8 +232,10 @@ def cases_delivery(
 def test_without_manifest_the_later_receipt_is_the_newer_snapshot(tmp_path, ingest_only):
     inbox = tmp_path / "inbox"
     # the alphabetically first delivery is the newer one: order must come from receipt time
-    cases_delivery(inbox, "a_neu", ["K1", "K2", "K3"], mtime=dt.datetime(2026, 10, 2, 9))
-    cases_delivery(inbox, "b_alt", ["K1"], mtime=dt.datetime(2026, 9, 1, 9))
+    # file times are receipts only within the last year of a new workspace (landing.received)
+    now = dt.datetime.now().replace(microsecond=0)
+    cases_delivery(inbox, "a_neu", ["K1", "K2", "K3"], mtime=now - dt.timedelta(days=5))
+    cases_delivery(inbox, "b_alt", ["K1"], mtime=now - dt.timedelta(days=40))
     run(inbox, tmp_path / "ws")
     assert dict(query(tmp_path / "ws", "SELECT source_name, status FROM audit.deliveries")) == {
         "a_neu": "accepted",
