@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS audit.deliveries (
   provider_id VARCHAR,               -- NULL when the delivery could not be attributed
   source_name VARCHAR NOT NULL,      -- file or folder name in the inbox
   sha256 VARCHAR NOT NULL,
-  received_at TIMESTAMP NOT NULL,    -- when the delivery lay in the inbox (its modification time)
+  received_at TIMESTAMP NOT NULL,    -- its receipt: the file time where plausible, else landing
   landed_at TIMESTAMP NOT NULL,      -- when Lagebild copied it into the landing zone
   exported_on DATE,                  -- manifest exported_on, if given
   snapshot_on DATE NOT NULL,         -- exported_on, else the date of received_at
