@@ -32,7 +32,7 @@ from pipelines.ingest.attempt import (
     take_part,
 )
 from pipelines.ingest.faults import interrupts
-from pipelines.ingest.landing import complete_moves
+from pipelines.ingest.landing import FIRST_RECEIPT_DAYS, complete_moves
 from pipelines.ingest.limits import Limits
 from pipelines.ingest.load import (
     EARLIEST_EXPORT,
@@ -323,14 +323,20 @@ STATUS_DE = {
 def resolve_data_basis(
     con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str | None = None
 ) -> date | None:
-    """Write meta.data_basis: as_of given, else the earliest current snapshot date. A snapshot
-    date before any date a row may carry (recorded before implausible export dates were
-    distrusted, `load._gate`) counts as its receipt date, as such a delivery would be today."""
+    """Write meta.data_basis: as_of given, else the earliest current snapshot date. A receipt
+    held at the edge of a new workspace's window (`landing.received`: its file time was older,
+    e.g. 1980 from unzip) says only that the delivery came before its landing: for the cut-off
+    it counts as landed, so it cannot cut every provider's figures off (review of 2026-12-06).
+    A snapshot date before any date a row may carry (recorded before implausible export dates
+    were distrusted, `load._gate`) counts as its landing date as well."""
     providers, deliveries, earliest = con.execute(
-        "SELECT count(DISTINCT provider_id), count(*), min(CASE WHEN snapshot_on >= ?"
-        " THEN snapshot_on ELSE received_at::DATE END) FROM audit.deliveries"
-        " WHERE len(current_tables) > 0",
-        [EARLIEST_EXPORT],
+        "SELECT count(DISTINCT provider_id), count(*), min(CASE"
+        " WHEN snapshot_on < ? THEN landed_at::DATE"
+        " WHEN snapshot_on IS DISTINCT FROM exported_on"
+        " AND received_at <= landed_at - to_days(?) THEN landed_at::DATE"
+        " ELSE snapshot_on END)"
+        " FROM audit.deliveries WHERE len(current_tables) > 0",
+        [EARLIEST_EXPORT, FIRST_RECEIPT_DAYS - 1],
     ).fetchone()
     resolved = as_of or earliest
     source = "argument" if as_of else "lieferungen"

@@ -16,9 +16,9 @@ server says). Elsewhere every entry is read as before. An entry changed less tha
 `SETTLED_SECONDS` before it was hashed is not kept (a file system with a coarse clock could
 show a second change in the same tick: git's "racy" entries).
 
-A delivery's receipt (`received_at`) is its file time only where that is plausible: not after
-the landing and not before the workspace's previous landing (`received`); otherwise it is the
-moment Lagebild lands it. An old file time (unzip, `cp -p`) cannot move the data cut-off.
+A delivery's receipt (`received_at`) is its file time, held between the workspace's previous
+landing and the landing itself (`received`): an old file time (unzip, `cp -p`) keeps a
+delivery's order among those landed with it but cannot move the data cut-off.
 
 Nothing in the inbox is followed or opened unless it is a regular file or folder: a symlink
 (also a dangling or looping one), FIFO, socket or device is recorded as a quarantined delivery
@@ -223,12 +223,14 @@ def receipt_floor(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
 
 
 def received(stamp: datetime, floor: datetime, now: datetime) -> datetime:
-    """A delivery's receipt: its file time when that is plausible (not before `floor`, not
-    after now), else the moment Lagebild lands it. A file time says when some program last
-    wrote the file; unzip and `cp -p` keep the export's (1980-01-01 from many zip tools), and
-    such a time must never become the receipt date, which orders snapshots and can be the
-    data cut-off (as_of) of every provider."""
-    return stamp if floor <= stamp <= now else now
+    """A delivery's receipt: its file time, held between `floor` and now. A file time says
+    when some program last wrote the file; unzip and `cp -p` keep the export's (1980-01-01
+    from many zip tools), and such a time must never become the receipt date, which can be the
+    data cut-off (as_of) of every provider. Held at the floor, not moved to now: a provider's
+    two exports landed together keep their order (an older one taken as received now replaced
+    the newer one; review of 2026-12-06). The cut-off is bounded as well
+    (`batch.resolve_data_basis`)."""
+    return min(max(stamp, floor), now)
 
 
 def scan_inbox(

@@ -27,7 +27,7 @@ import duckdb
 
 from data_contracts import Contract, load_contract
 from data_contracts.rules import MIN_YEAR, checked_sql, lit, reference_sql
-from pipelines.ingest import holds
+from pipelines.ingest import holds, orphans
 from pipelines.ingest.faults import interrupts, raise_if_ctrl_c
 from pipelines.ingest.gate import VALUES_TABLE, collect_values, drop_values, scan_identifiers
 from pipelines.ingest.limits import LimitExceeded, Limits, watchdog
@@ -40,7 +40,6 @@ log = logging.getLogger("lagebild.ingest")
 TABLE_ORDER = ["cases", "goals", "referrals", "contacts", "barriers", "staffing", "relapses"]
 
 REJECTIONS_TMP = "delivery_rejections"
-PREVIOUS_CASES = "previous_cases"  # the provider's case ids before a delivery replaced them
 
 # the earliest exported_on that can be a snapshot date: rows carry no earlier date (contract)
 EARLIEST_EXPORT = date(MIN_YEAR, 1, 1)
@@ -492,12 +491,8 @@ def _record_load(con, insp: Inspection, a: Arrival) -> ApplyResult:
     replaced: list[str] = []
     newer: set[str] = set()
     verdict = holds.judge(con, pid, a, insp.counts)  # import thresholds (issue 13)
-    if "cases" in a.tables and not verdict.held:  # the cases it may replace (`_drop_orphans`)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {PREVIOUS_CASES} AS SELECT DISTINCT case_id"
-            " FROM staging.cases WHERE provider_id = ?",
-            [pid],
-        )
+    if "cases" in a.tables and not verdict.held:  # the cases it may replace
+        orphans.remember_cases(con, pid)
     for name in [] if verdict.held else a.tables:
         cur = con.execute(
             "SELECT delivery_id, snapshot_on, received_at FROM audit.deliveries"
@@ -525,8 +520,8 @@ def _record_load(con, insp: Inspection, a: Arrival) -> ApplyResult:
                 [f"ersetzt durch Lieferung {a.delivery_id} ({a.source_name})", cur[0]],
             )
         replaced.append(name)
-    dropped = _drop_orphans(con, pid, a) if "cases" in replaced else []
-    con.execute(f"DROP TABLE IF EXISTS {PREVIOUS_CASES}")
+    dropped = orphans.drop(con, pid, a.delivery_id, a.source_name) if "cases" in replaced else []
+    orphans.forget_cases(con)
     if verdict.held:
         status, message = "held", verdict.message
     elif not replaced:
@@ -575,65 +570,3 @@ def _record_load(con, insp: Inspection, a: Arrival) -> ApplyResult:
         insp.rows_rejected,
         message,
     )
-
-
-def _drop_orphans(con, pid: str | None, a: Arrival) -> list[str]:
-    """After a delivery replaced the provider's cases: the rows of its other tables in staging
-    (goals, referrals, contacts, barriers, relapses of earlier deliveries) whose case was in
-    the replaced cases and is not in the new ones are taken out of staging and counted as
-    rejected rows of the delivery they came from, with the reason (exchange-format.md: "a goal
-    or referral whose case does not exist" is a row fault; that row is rejected). So the run's
-    check that every such row has its case holds, and received = loaded + rejected still does
-    for every delivery. A row that had no case before (it cannot come from a delivery) is left
-    for that check to find. Returns the notes for the replacing delivery's message (German)."""
-    notes = []
-    for table in (t for t in load_contract().tables.values() if t.references):
-        orphan = (
-            f"FROM staging.{table.name} s WHERE s.provider_id = ?"
-            f" AND s.case_id IN (SELECT case_id FROM {PREVIOUS_CASES}) AND NOT EXISTS (SELECT 1"
-            " FROM staging.cases c WHERE c.provider_id = s.provider_id AND c.case_id = s.case_id)"
-        )
-        counts = con.execute(
-            f"SELECT s.delivery_id, count(*) {orphan} GROUP BY ALL ORDER BY 1", [pid]
-        ).fetchall()
-        if not counts:
-            continue
-        reason = (
-            f"Fall fehlt im neueren Stand der Fälle (Lieferung {a.delivery_id}, {a.source_name});"
-            " die Zeile wird nicht mehr geladen"
-        )
-        # staging keeps no line numbers: the row is named by its table, file and key column
-        con.execute(
-            f"""INSERT INTO audit.rejections
-            SELECT s.delivery_id, {lit(table.name)}, t.file_name, NULL, 'case_id', ?, 'row'
-            FROM (SELECT s.delivery_id {orphan}) s
-            LEFT JOIN audit.delivery_tables t
-              ON t.delivery_id = s.delivery_id AND t.table_name = {lit(table.name)}""",
-            [reason, pid],
-        )
-        con.execute(f"DELETE {orphan}", [pid])
-        for did, n in counts:
-            con.execute(
-                "UPDATE audit.delivery_tables SET rows_loaded = rows_loaded - ?,"
-                " rows_rejected = rows_rejected + ? WHERE delivery_id = ? AND table_name = ?",
-                [n, n, did, table.name],
-            )
-            con.execute(
-                "UPDATE audit.deliveries SET rows_loaded = rows_loaded - ?,"
-                " rows_rejected = rows_rejected + ?,"
-                " status = CASE WHEN status = 'accepted' THEN 'partial' ELSE status END,"
-                " message = concat_ws(' | ', message, ?) WHERE delivery_id = ?",
-                [
-                    n,
-                    n,
-                    f"{n} Zeilen in {table.name} nicht mehr geladen: ihr Fall fehlt im neueren"
-                    f" Stand der Fälle (Lieferung {a.delivery_id}, {a.source_name})",
-                    did,
-                ],
-            )
-        total = sum(n for _, n in counts)
-        notes.append(
-            f"{total} Zeilen in {table.name} früherer Lieferungen nicht mehr geladen: ihr Fall"
-            " fehlt in dieser Lieferung"
-        )
-    return notes

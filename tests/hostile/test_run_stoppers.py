@@ -109,8 +109,9 @@ def test_a_file_time_is_the_receipt_only_between_the_last_landing_and_now():
 
     now, floor = dt.datetime(2026, 12, 6, 12), dt.datetime(2026, 12, 1, 8)
     assert received(dt.datetime(2026, 12, 3, 9), floor, now) == dt.datetime(2026, 12, 3, 9)
-    assert received(dt.datetime(1980, 1, 1), floor, now) == now
-    assert received(dt.datetime(2026, 11, 30), floor, now) == now
+    assert received(dt.datetime(1980, 1, 1), floor, now) == floor  # held, keeping the order
+    assert received(dt.datetime(2026, 11, 30), floor, now) == floor
+    assert received(dt.datetime(2027, 1, 1), floor, now) == now
 
 
 def test_an_old_file_time_does_not_move_the_receipt_or_the_cut_off(loop):
@@ -124,7 +125,8 @@ def test_an_old_file_time_does_not_move_the_receipt_or_the_cut_off(loop):
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert loop.run() == {"p-alt_faelle.csv": "accepted", "p-neu": "accepted"}
     got = dict(loop.q("SELECT source_name, received_at FROM audit.landing"))
-    assert got["p-alt_faelle.csv"] >= before  # landed now, not 1980
+    assert got["p-alt_faelle.csv"].year > 2024  # held at the window, not 1980
+    assert got["p-alt_faelle.csv"] < before
     assert abs(got["p-neu"].timestamp() - two_days_ago) < 0.01  # a plausible file time is kept
     as_of = batch.resolve_data_basis(loop.con, None)
     assert as_of == (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).date()
@@ -135,7 +137,46 @@ def test_an_old_file_time_does_not_move_the_receipt_or_the_cut_off(loop):
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert loop.run() == {"p-spaet": "accepted"}
     (row,) = loop.q("SELECT received_at FROM audit.landing WHERE source_name = 'p-spaet'")
-    assert row[0] >= before
+    (last,) = loop.q("SELECT max(landed_at) FROM audit.landing WHERE source_name <> 'p-spaet'")
+    assert row[0] == last[0] < before  # held at the previous landing
+    assert batch.resolve_data_basis(loop.con, None) == as_of
+
+
+def test_a_providers_two_exports_keep_their_order_whatever_their_file_times(loop):
+    """An older export whose file time lies before the window is held at its edge, not taken
+    as received now: it must not replace the newer export landed with it (review of
+    2026-12-06: the newer 5 cases were replaced by the older 3)."""
+    now = dt.datetime.now(dt.UTC)
+    for name, cases, days in (("P1_export_alt", 3, 400), ("P1_export_neu", 5, 30)):
+        d = delivery(
+            loop.inbox,
+            name,
+            {"cases.csv": HEAD + "".join(case_line("P1", f"K{i}") for i in range(1, cases + 1))},
+        )
+        when = (now - dt.timedelta(days=days)).timestamp()
+        for p in (d, d / "cases.csv"):
+            os.utime(p, (when, when))
+    loop.run()
+    status = "SELECT source_name, status FROM audit.deliveries WHERE source_name LIKE ?"
+    assert dict(loop.q(status, "P1_export%")) == {
+        "P1_export_alt": "superseded",
+        "P1_export_neu": "accepted",
+    }
+    assert loop.q("SELECT count(*) FROM staging.cases WHERE provider_id = 'P1'") == [(5,)]
+    # in a later run, an export whose file time lies before the last landing comes first too
+    for name, cases, ago in (("P1_b_alt", 2, dt.timedelta(days=3)), ("P1_b_neu", 4, None)):
+        d = delivery(
+            loop.inbox,
+            name,
+            {"cases.csv": HEAD + "".join(case_line("P1", f"B{i}") for i in range(1, cases + 1))},
+        )
+        if ago is not None:
+            when = (now - ago).timestamp()
+            for p in (d, d / "cases.csv"):
+                os.utime(p, (when, when))
+    loop.run()
+    assert dict(loop.q(status, "P1_b%")) == {"P1_b_alt": "superseded", "P1_b_neu": "accepted"}
+    assert loop.q("SELECT count(*) FROM staging.cases WHERE provider_id = 'P1'") == [(4,)]
 
 
 # --- A3: a contact before the case's opening failed the mart check for every provider -------
