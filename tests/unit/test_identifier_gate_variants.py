@@ -27,6 +27,11 @@ VARIANTS = [
     ("E-Mail-Adresse", "STRAẞE@EXAMPLE.ORG"),  # capital sharp s
     ("E-Mail-Adresse", "ΟΔΟΣ@EXAMPLE.ORG"),  # final sigma
     ("E-Mail-Adresse", "kontakt\u00a0(at)\u00a0beispiel\u00a0(dot)\u00a0de"),
+    # blanks around @: a local part with . _ - or a digit, or a big mail provider's domain
+    ("E-Mail-Adresse", "Mail max.muster @ example.co.uk"),
+    ("E-Mail-Adresse", "Mail m_muster1 @beispiel.de"),
+    ("E-Mail-Adresse", "Mail mustermann @ gmx.de"),
+    ("E-Mail-Adresse", "Mail Mustermann\u00a0@\u00a0T-Online.de"),
     ("Telefonnummer", "Rückruf unter 0221\u00a098765432"),
     ("Telefonnummer", "Rückruf unter 0221\u202f98765432"),  # narrow NBSP
     ("Telefonnummer", "Tel. 0221 – 98765431"),  # en dash
@@ -41,6 +46,9 @@ VARIANTS = [
     ("Telefonnummer", "0049\u2009221\u200998765432"),
     ("Telefonnummer", "0170\u00a0123\u00a045\u00a067"),
     ("Telefonnummer", "Frau M 0221\u00a098765438"),
+    ("Telefonnummer", "Mobil: 0176.1234.56.78"),
+    ("Telefonnummer", "Tel. 03546\u00a07281"),  # 5-digit area code, 4-digit number
+    ("Telefonnummer", "Tel. 0221\u00a09876\u00a05432"),
     ("IBAN", "Konto DE89 370400440532013000"),
     ("IBAN", "Konto DE89 37040044 0532013000"),
     ("IBAN", "Konto DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000"),
@@ -79,6 +87,43 @@ LOOKALIKES = [
     "IDs 0a3f09c1e77b\u00a00917263548a1",
     "ΟΔΟΣ",
     "İstanbul, Kelvin \u212a, STRAẞE, ｆｕｌｌｗｉｄｔｈ, ﬁnanziert",
+    # false positives of the widening (review 2026-12-07): blanks around @ without an address
+    "Treffen @ Jugendamt.Mutter kam mit",
+    "Gespräch @ Schule.Danach Heimweg",
+    "Termin @ JC.Klient pünktlich",
+    "Erstgespräch @Schule.Nachgespräch",
+    "Gruppe @ Kita.Sonnenschein",
+    "Café @ Rathaus.De",
+    # times and ranges with (en) dashes and blanks
+    "Sprechzeit 0900–1200 Uhr",
+    "Sprechzeit 0900-1200 Uhr",
+    "Öffnungszeiten 0800 – 1600",
+    "Termin 0930 – 1030",
+    "Gruppe 0915–1045",
+    "PLZ 01067–01099",
+    # dot groups: case numbers, file references, dates
+    "Fall 012.34.56 abgeschlossen",
+    "Gz. 051.12.34",
+    "Raum 0123.45.67",
+    "030.12.2024",
+    "0211.01.2024",
+    # a region key followed by a year or a date (NBSP, tab-separated lines)
+    "Region\u00a005315\u00a02024",
+    "Region 05315 2024",
+    "05315\t2025-01-01",
+    "kim\t05315\t2024-01-01",
+]
+
+# decided to stay hits (review 2026-12-07): a public service number is no personal identifier,
+# but the pattern cannot know which numbers are public; "*" + date and street + number + dash
+# were hits with a plain space before the widening (1e5ccf0), the no-break space only spells
+# them differently
+STAYS_A_HIT = [
+    ("Telefonnummer", "Nr. 0800 – 1110111 Telefonseelsorge"),
+    ("Geburtsdatum", "*\u00a012.03.2024 Erstgespräch"),
+    ("Geburtsdatum", "* 12.03.2024 Erstgespräch"),
+    ("Anschrift (Straße mit Hausnummer)", "Marktplatz\u00a03 –"),
+    ("Anschrift (Straße mit Hausnummer)", "Marktplatz 3 –"),
 ]
 
 # tricky case folding and compatibility forms: RE2 and Python must give the same answer on all
@@ -139,6 +184,11 @@ def test_ordinary_notes_with_unicode_blanks_and_dashes_pass(text):
     assert load_contract().identifier_labels(text) == [], text
 
 
+@pytest.mark.parametrize("label,text", STAYS_A_HIT, ids=[repr(t) for _, t in STAYS_A_HIT])
+def test_decided_hits_stay_hits_with_any_blank(label, text):
+    assert load_contract().identifier_labels(text) == [label], text
+
+
 def test_names_with_unicode_blanks_are_caught():
     """Delivery, file and sheet names go through the same patterns (find_identifier)."""
     contract = load_contract()
@@ -150,7 +200,7 @@ def test_names_with_unicode_blanks_are_caught():
 def test_duckdb_and_python_agree_on_unusual_spellings_and_case_folding():
     contract = load_contract()
     con = connect()
-    texts = [t for _, t in VARIANTS] + LOOKALIKES + FOLDING
+    texts = [t for _, t in VARIANTS] + LOOKALIKES + FOLDING + [t for _, t in STAYS_A_HIT]
     for pattern in contract.identifier_values:
         py = re.compile(pattern.regex)
         for text, hit in _duckdb(con, pattern.regex, texts).items():
@@ -185,6 +235,14 @@ def test_duckdb_and_python_agree_on_unusual_spellings_and_case_folding():
         "File number",
         "Case number",
         "Mobilfunknummer",
+        "Ruf-Nr.",
+        "Rufnr. Klient",
+        "Mobilfunk-Nr.",
+        "Kto.",
+        "RV-Nr",
+        "Aktenz.-Nr.",
+        "ID card number",
+        "Case no.",
     ],
 )
 def test_abbreviated_identifier_headers_are_caught(header):
@@ -204,6 +262,24 @@ def test_abbreviated_identifier_headers_are_caught(header):
         "Bemerkung",
         "Fall-ID",
         "Vorheriger Fall",
+        # false positives of the abbreviations (review 2026-12-07)
+        "Beruf-Nr.",
+        "BerufNr",
+        "Aufruf-Nr.",
+        "Mobilfunkvertrag",
+        "Mobilfunk vorhanden",
+        "Aktenzugang",
+        "Aktenzustand",
+        "Aktenz_vorhanden",
+        "Sozialversorgung",
+        "sozialvers_pflichtig",
+        "Rentenvers_Status",
+        "KV-Nr-Typ",
+        "Kto_vorhanden",
+        "KTO_Art",
+        "Valid card",
+        "profile_number",
+        "Case number type",
     ],
 )
 def test_ordinary_headers_are_not_identifiers(header):
