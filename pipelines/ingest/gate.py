@@ -6,8 +6,9 @@ of every table, the raw text of records rejected for their shape, and the text o
 else in the delivery (files that are not tables, document properties, metadata files) are
 scanned with the contract's patterns, set-based in DuckDB: one query per table over the
 distinct values of its columns (key columns with the patterns of scope `all`, every other
-column with all patterns), then each hit is labelled in Python with the same expressions (on
-the value lower-cased as DuckDB does); a hit Python cannot name quarantines all the same.
+column with all patterns), then the hits are labelled with the same expressions, in RE2 too
+(contract.identifier_labels_many: one query for all hits); a hit no single pattern names
+quarantines all the same.
 Faults name file, column and first line and how many lines — never the value.
 """
 
@@ -40,14 +41,15 @@ def _where(n: int, first: int | None) -> str:
 
 VALUES_TABLE = "delivery_values"
 
-# The label of an RE2 hit Python's re cannot name (they are tested to agree, but a hit is never
-# dropped for want of a name: the delivery is quarantined all the same).
+# The label of an RE2 hit the contract cannot name (they are tested to agree, but a hit is
+# never dropped for want of a name: the delivery is quarantined all the same).
 UNNAMED = "Möglicher Identifikator (Art nicht bestimmbar)"
 
 
-def _labels(contract: Contract, text: str, key: bool = False) -> list[str]:
-    """The labels of an RE2 hit: Python's names for it, or UNNAMED."""
-    return contract.identifier_labels(text, key=key) or [UNNAMED]
+def _labels(contract: Contract, texts: list[str], key: bool = False) -> list[list[str]]:
+    """The labels of RE2 hits, one list per text, matched in one query: the contract's names
+    for each, or UNNAMED."""
+    return [labels or [UNNAMED] for labels in contract.identifier_labels_many(texts, key=key)]
 
 
 def collect_values(con, parsed: ParsedDelivery) -> list[tuple[SourceTable, str, str, bool]]:
@@ -84,9 +86,13 @@ def _scan_tables(con, parsed: ParsedDelivery, contract: Contract, cols=None) -> 
         f"SELECT k, v FROM {VALUES_TABLE} WHERE CASE WHEN key = 1"
         f" THEN regexp_matches(lower(v), {key_re}) ELSE regexp_matches(lower(v), {any_re}) END"
     ).fetchall()
+    labelled = {
+        key: iter(_labels(contract, [v for k, v in rows if cols[k][3] == key], key=key))
+        for key in {cols[k][3] for k, _ in rows}
+    }
     hits: dict[tuple[int, str], list[str]] = {}
     for k, value in rows:
-        for label in _labels(contract, value, key=cols[k][3]):
+        for label in next(labelled[cols[k][3]]):
             hits.setdefault((k, label), []).append(value)
     faults = []
     for (k, label), found in hits.items():
@@ -119,8 +125,8 @@ def _scan_bad_records(con, st: SourceTable, contract: Contract) -> list[Fault]:
         f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
     ).fetchall()
     found: dict[str, list[int]] = {}
-    for line, text in rows:
-        for label in _labels(contract, text):
+    for (line, _), labels in zip(rows, _labels(contract, [t for _, t in rows]), strict=True):
+        for label in labels:
             found.setdefault(label, []).append(line)
     return [
         Fault(
@@ -155,8 +161,9 @@ def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
         f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
     ).fetchall()
     found: dict[tuple[str, str, str], list[int | None]] = {}
-    for place, file_name, line, text in rows:
-        for label in _labels(contract, text):
+    labelled = _labels(contract, [text for *_, text in rows])
+    for (place, file_name, line, _), labels in zip(rows, labelled, strict=True):
+        for label in labels:
             found.setdefault((place, file_name, label), []).append(line)
     faults = []
     for (place, file_name, label), lines in found.items():
