@@ -202,6 +202,19 @@ class Contract:
         labels = self.identifier_labels(text, key, name)
         return labels[0] if labels else None
 
+    def identifier_sql(self, expr: str, key: bool = False) -> str:
+        """A SQL condition true wherever any pattern (of scope `all` for a key column) matches
+        `expr` (lower-cased text): the gate's coarse filter. One `regexp_matches` per label,
+        not one expression for all: RE2 builds one automaton per expression, and the union of
+        all patterns with their Unicode blank classes outgrew its memory and fell back to a
+        slow search (300,000 notes: 14 s against 0.1 s before the classes, 0.4 s this way)."""
+        by_label: dict[str, list[str]] = {}
+        for p in self.identifier_values:
+            if not key or p.scope == "all":
+                by_label.setdefault(p.label, []).append(f"({p.regex})")
+        quoted = ("'" + "|".join(rs).replace("'", "''") + "'" for rs in by_label.values())
+        return "(" + " OR ".join(f"regexp_matches({expr}, {q})" for q in quoted) + ")"
+
     def identifier_regex(self, key: bool = False) -> str:
         """One RE2/Python expression matching wherever any pattern (of scope `all` for a key
         column) matches: the gate's coarse filter in SQL."""
