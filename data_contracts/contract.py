@@ -202,19 +202,6 @@ class Contract:
         labels = self.identifier_labels(text, key, name)
         return labels[0] if labels else None
 
-    def identifier_sql(self, expr: str, key: bool = False) -> str:
-        """A SQL condition true wherever any pattern (of scope `all` for a key column) matches
-        `expr` (lower-cased text): the gate's coarse filter. One `regexp_matches` per label,
-        not one expression for all: RE2 builds one automaton per expression, and the union of
-        all patterns with their Unicode blank classes outgrew its memory and fell back to a
-        slow search (300,000 notes: 14 s against 0.1 s before the classes, 0.4 s this way)."""
-        by_label: dict[str, list[str]] = {}
-        for p in self.identifier_values:
-            if not key or p.scope == "all":
-                by_label.setdefault(p.label, []).append(f"({p.regex})")
-        quoted = ("'" + "|".join(rs).replace("'", "''") + "'" for rs in by_label.values())
-        return "(" + " OR ".join(f"regexp_matches({expr}, {q})" for q in quoted) + ")"
-
     def identifier_regex(self, key: bool = False) -> str:
         """One RE2/Python expression matching wherever any pattern (of scope `all` for a key
         column) matches: the gate's coarse filter in SQL."""
@@ -280,14 +267,16 @@ def match_lower(text: str) -> str:
 # What the placeholders of the value patterns stand for, inside a character class (the same
 # text for RE2 and Python's re: \xhh escapes, other characters literally; see the YAML).
 #   {sp}: every blank a value may carry between the parts of an identifier: space, tab, the
-#     other C0 and C1 control characters (NUL …) except line breaks, no-break spaces, the
-#     Unicode spaces, zero-width spaces and the soft hyphen
+#     other C0 control characters (NUL …) except line breaks, no-break spaces, the Unicode
+#     spaces, zero-width spaces and the soft hyphen. Not the C1 controls (U+0080–U+009F: no
+#     export writes them; with them the gate's one expression for all patterns outgrew RE2's
+#     automaton memory and searched 140 times slower: 300,000 notes 14 s against 0.1 s)
 #   {dash}: hyphen-minus and the Unicode dashes (‐ ‑ ‒ – — ―), minus sign, small and fullwidth
 #     hyphen-minus
 #   {letter}: letters beyond a-z in e-mail addresses: Latin-1 and Latin Extended (umlauts,
 #     accents, ı, ł …), combining accents (decomposed é), Greek, Cyrillic, Vietnamese
 PATTERN_CLASSES = {
-    "{sp}": "\\x00-\\x09\\x0b\\x0c\\x0e-\\x1f \\x7f-\\x9f\\xa0\\xad"
+    "{sp}": "\\x00-\\x09\\x0b\\x0c\\x0e-\\x1f \\xa0\\xad"
     + "\u1680\u180e\u2000-\u200b\u202f\u205f\u2060\u3000\ufeff",
     "{dash}": "\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d",
     "{letter}": "\\xdf-\\xf6\\xf8-\\xff\u0100-\u024f\u0300-\u036f\u0370-\u03ff"

@@ -272,6 +272,7 @@ def _references_and_keys(
 
 
 def _no_identifiers(db_path: Path, condition: str, params: list, scope: str) -> tuple[bool, dict]:
+    from data_contracts.rules import lit
 
     contract = load_contract()
     columns = [
@@ -286,12 +287,13 @@ def _no_identifiers(db_path: Path, condition: str, params: list, scope: str) -> 
         f" FROM staging.{t} WHERE ({condition}) AND {col} IS NOT NULL)"
         for t, col, key in columns
     )
+    any_re, key_re = lit(contract.identifier_regex()), lit(contract.identifier_regex(key=True))
     with reader(db_path) as con:
         con.execute(f"CREATE TEMP TABLE staged_values AS {values}", params * len(columns))
         rows = con.execute(
-            "SELECT t, count(*) FROM (SELECT t, key, lower(v) AS low FROM staged_values)"
-            f" WHERE CASE WHEN key = 1 THEN {contract.identifier_sql('low', key=True)}"
-            f" ELSE {contract.identifier_sql('low')} END GROUP BY t"
+            "SELECT t, count(*) FROM staged_values WHERE CASE WHEN key = 1"
+            f" THEN regexp_matches(lower(v), {key_re}) ELSE regexp_matches(lower(v), {any_re})"
+            " END GROUP BY t"
         ).fetchall()
     hits = {t: int(n) for t, n in rows if n}
     return not hits, {"checked": scope, "hits": hits or "keine"}

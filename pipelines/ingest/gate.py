@@ -7,8 +7,8 @@ else in the delivery (files that are not tables, document properties, metadata f
 scanned with the contract's patterns, set-based in DuckDB: one query per table over the
 distinct values of its columns (key columns with the patterns of scope `all`, every other
 column with all patterns), then the hits are labelled with the same expressions, in RE2 too
-(contract.identifier_labels_many, google-re2); a hit no single pattern names quarantines all
-the same.
+(contract.identifier_labels_many: one query for all hits); a hit no single pattern names
+quarantines all the same.
 Faults name file, column and first line and how many lines — never the value.
 """
 
@@ -19,6 +19,7 @@ import contextlib
 import duckdb
 
 from data_contracts import Contract
+from data_contracts.rules import lit
 from pipelines.ingest.reader import Fault, ParsedDelivery, SourceTable
 
 
@@ -46,7 +47,8 @@ UNNAMED = "Möglicher Identifikator (Art nicht bestimmbar)"
 
 
 def _labels(contract: Contract, texts: list[str], key: bool = False) -> list[list[str]]:
-    """The labels of RE2 hits, one list per text: the contract's names for each, or UNNAMED."""
+    """The labels of RE2 hits, one list per text, matched in one query: the contract's names
+    for each, or UNNAMED."""
     return [labels or [UNNAMED] for labels in contract.identifier_labels_many(texts, key=key)]
 
 
@@ -79,10 +81,10 @@ def _scan_tables(con, parsed: ParsedDelivery, contract: Contract, cols=None) -> 
     cols = collect_values(con, parsed) if cols is None else cols
     if not cols:
         return []
+    any_re, key_re = lit(contract.identifier_regex()), lit(contract.identifier_regex(key=True))
     rows = con.execute(
-        f"SELECT k, v FROM (SELECT k, v, key, lower(v) AS low FROM {VALUES_TABLE})"
-        f" WHERE CASE WHEN key = 1 THEN {contract.identifier_sql('low', key=True)}"
-        f" ELSE {contract.identifier_sql('low')} END"
+        f"SELECT k, v FROM {VALUES_TABLE} WHERE CASE WHEN key = 1"
+        f" THEN regexp_matches(lower(v), {key_re}) ELSE regexp_matches(lower(v), {any_re}) END"
     ).fetchall()
     labelled = {
         key: iter(_labels(contract, [v for k, v in rows if cols[k][3] == key], key=key))
@@ -119,7 +121,8 @@ def _scan_tables(con, parsed: ParsedDelivery, contract: Contract, cols=None) -> 
 def _scan_bad_records(con, st: SourceTable, contract: Contract) -> list[Fault]:
     """Records rejected for their shape (wrong number of fields …) are part of the delivery."""
     rows = con.execute(
-        f"SELECT __line, text FROM {st.bad_texts} WHERE {contract.identifier_sql('lower(text)')}"
+        f"SELECT __line, text FROM {st.bad_texts}"
+        f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
     ).fetchall()
     found: dict[str, list[int]] = {}
     for (line, _), labels in zip(rows, _labels(contract, [t for _, t in rows]), strict=True):
@@ -155,7 +158,7 @@ def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
         return []
     rows = con.execute(
         f"SELECT place, file_name, line, text FROM {parsed.texts}"
-        f" WHERE {contract.identifier_sql('lower(text)')}"
+        f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
     ).fetchall()
     found: dict[tuple[str, str, str], list[int | None]] = {}
     labelled = _labels(contract, [text for *_, text in rows])

@@ -209,14 +209,6 @@ def test_duckdb_and_python_agree_on_unusual_spellings_and_case_folding():
         got = _duckdb(con, contract.identifier_regex(key=key), texts)
         for text in texts:
             assert got[text] == bool(contract.identifier_labels(text, key=key)), (key, text)
-        # the gate's filter: one regexp per label, the same values as the union
-        con.execute("CREATE OR REPLACE TEMP TABLE t AS SELECT unnest(?) AS v", [texts])
-        gate = dict(
-            con.execute(
-                f"SELECT v, {contract.identifier_sql('lower(v)', key=key)} FROM t"
-            ).fetchall()
-        )
-        assert gate == got, key
 
 
 @pytest.mark.parametrize(
