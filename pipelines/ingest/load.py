@@ -27,7 +27,7 @@ import duckdb
 
 from data_contracts import Contract, load_contract
 from data_contracts.rules import MIN_YEAR, checked_sql, lit, reference_sql
-from pipelines.ingest import holds, orphans
+from pipelines.ingest import export_date, holds, orphans
 from pipelines.ingest.faults import interrupts, raise_if_ctrl_c
 from pipelines.ingest.gate import VALUES_TABLE, collect_values, drop_values, scan_identifiers
 from pipelines.ingest.limits import LimitExceeded, Limits, watchdog
@@ -196,6 +196,7 @@ def inspect_delivery(
             insp = _gate(con, parsed, contract, received_on)
             if rules and not insp.quarantine:
                 check_rows(con, insp, contract, known_cases)
+                export_date.distrust_before_rows(con, insp)
             return insp
     except interrupts():
         raise

@@ -318,3 +318,28 @@ def test_the_four_deliveries_stop_no_run_and_empty_no_provider(tmp_path, monkeyp
         ]
     finally:
         con.close()
+
+
+def test_an_export_date_before_the_deliverys_own_events_never_becomes_the_cut_off(loop):
+    """A tool's default export date (1990-01-01) on cases opened in 2025: not trusted, the
+    delivery is ordered by its receipt and the cut-off is not 1990 (review of 2026-12-06); an
+    export date on or after the newest event stays the snapshot date."""
+    delivery(
+        loop.inbox,
+        "p-default",
+        {"cases.csv": HEAD + case_line("p-default", "K1", opened="2025-03-01")},
+        manifest={"provider_id": "p-default", "exported_on": "1990-01-01"},
+    )
+    delivery(
+        loop.inbox,
+        "p-echt",
+        {"cases.csv": HEAD + case_line("p-echt", "K1", opened="2025-03-01")},
+        manifest={"provider_id": "p-echt", "exported_on": "2026-11-30"},
+    )
+    assert loop.run() == {"p-default": "accepted", "p-echt": "accepted"}
+    got = dict(loop.q("SELECT source_name, snapshot_on::VARCHAR FROM audit.deliveries"))
+    assert got["p-echt"] == "2026-11-30"
+    assert got["p-default"] > "2026"
+    (message,) = loop.q("SELECT message FROM audit.deliveries WHERE source_name = 'p-default'")[0]
+    assert "vor dem jüngsten Datum der eigenen Zeilen (01.03.2025)" in message
+    assert batch.resolve_data_basis(loop.con, None).year > 2025
