@@ -11,10 +11,20 @@ too, and the grid protects it. Every family is published by exactly one of progr
 or provider (with their totals) — the filters a suppressed reader can combine — and the
 caseload additionally by programme × region.
 
-Period kinds: `flow` counts add up over quarters (goals set, closures); `distinct` counts do
-not (a case active in two quarters counts once in their half-year: every level has its own
-leaves, linked by max(children) ≤ parent ≤ sum(children)); `stock` counts are taken at the
-end of a quarter and published per quarter only (a half-year's stock is its last quarter's).
+Period kinds: `flow` counts add up over quarters (goals set, structural closures);
+`distinct` counts do not (a case with a gap in two quarters counts once in their half-year:
+every level has its own leaves, linked by max(children) ≤ parent ≤ sum(children)); `quarter`
+counts are published per quarter only: stocks at the end of a quarter (a half-year's stock is
+its last quarter's), and the cases in a quarter.
+
+The caseload is published as one count, the cases in a quarter. A case is active in a run of
+consecutive quarters, so its counts are tied to each other by definition: the cases of a
+half-year minus those of its first quarter are the new cases of the second, the cases of a
+quarter minus the active ones at its end are its closed cases, and the interval structure ties
+the levels more tightly than max ≤ parent ≤ sum. Published side by side, cases in quarter,
+half-year and year, active, new and closed cases gave a funder hidden counts of 1 and 2 by
+subtraction; the cases of single quarters are free of each other and of every other family
+(docs/decisions.md, "Fallzahlen: eine Zählung je Quartal").
 """
 
 from __future__ import annotations
@@ -91,7 +101,7 @@ class Family:
     label: str  # German, for the audit
     measure: str  # the count column of the catalogue it publishes
     dims: tuple[str, ...]
-    period: str  # flow | distinct | stock | none
+    period: str  # flow | distinct | quarter | none
     breakdowns: Mapping[str, Mapping[str, str | None]]  # dim -> child -> parent
     publications: tuple[Mapping[str, object], ...]
     leaves: Callable[[Context], pd.DataFrame]  # dims (+ value) at leaf level
@@ -121,7 +131,7 @@ def by_group(
     """The publications of a family: per programme, per region and (where a reader may see
     providers) per provider, each with its total and every level of the family's own
     dimensions."""
-    p = {"period": "quarter" if period == "stock" else EVERY} if period != "none" else {}
+    p = {"period": "quarter" if period == "quarter" else EVERY} if period != "none" else {}
     own = {d: EVERY for d in extra}
     pubs = [{**p, "program": EVERY, **own}]
     if regions:
@@ -168,7 +178,7 @@ def _caseload(ctx: Context, levels=LEVELS) -> pd.DataFrame:
 
 
 def _cases_leaves(ctx: Context) -> pd.DataFrame:
-    df = _caseload(ctx)
+    df = _caseload(ctx, ("period",))
     return df[["period", *GROUPS]].assign(value=df["cases_in_period"].to_numpy())
 
 
@@ -187,25 +197,8 @@ def _caseload_cells(ctx: Context, levels=LEVELS) -> pd.DataFrame:
 
 def _cases_extras(ctx: Context) -> pd.DataFrame:
     """Additive components of every published cell: the caseload ratios rest on them."""
-    df = _caseload_cells(ctx)
+    df = _caseload_cells(ctx, ("period",))
     return df[["period", *GROUPS, "case_days", "fte_days", "fte_end", "days"]]
-
-
-def _active_leaves(ctx: Context) -> pd.DataFrame:
-    df = _caseload(ctx, ("period",))
-    return df[["period", *GROUPS]].assign(value=df["active_cases_end"].to_numpy())
-
-
-def _active_extras(ctx: Context) -> pd.DataFrame:
-    return _caseload_cells(ctx, ("period",))[["period", *GROUPS, "fte_end"]]
-
-
-def _flow_leaves(column: str) -> Callable[[Context], pd.DataFrame]:
-    def leaves(ctx: Context) -> pd.DataFrame:
-        df = rollup(ctx.con, group_by=["period", *GROUPS])
-        return df[["period", *GROUPS]].assign(value=df[column].to_numpy())
-
-    return leaves
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,14 +267,11 @@ def _wait_extras(groups: tuple[str, ...]) -> Callable[[Context], pd.DataFrame]:
     return extras
 
 
-def _closures_leaves(ctx: Context) -> pd.DataFrame:
+def _structural_leaves(ctx: Context) -> pd.DataFrame:
+    """Structural closures only: all closures (or the others) beside the cases of a quarter
+    would give the new cases by subtraction (docs/decisions.md)."""
     df = gap_figures.structural_closures(ctx.con, group_by=["period", *GROUPS])
-    structural = df["structural_closures"]
-    return _parts(
-        df,
-        ["period", *GROUPS],
-        {"strukturell": structural, "other": df["closures"] - structural},
-    )
+    return df[["period", *GROUPS]].assign(value=df["structural_closures"].to_numpy())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,50 +440,15 @@ def families(settings: Settings) -> tuple[Family, ...]:
     return (
         Family(
             "cases",
-            "Fälle im Zeitraum",
+            "Fälle im Quartal",
             "cases_in_period",
             g,
-            "distinct",
+            "quarter",
             {},
-            by_group("distinct", with_region_program=True),
+            by_group("quarter", with_region_program=True),
             _cases_leaves,
             extras=_cases_extras,
             extra_columns=("case_days", "fte_days", "fte_end", "days"),
-            sources=CASELOAD_SOURCES,
-        ),
-        Family(
-            "active",
-            "Aktive Fälle am Quartalsende",
-            "active_cases_end",
-            g,
-            "stock",
-            {},
-            by_group("stock", with_region_program=True),
-            _active_leaves,
-            extras=_active_extras,
-            extra_columns=("fte_end",),
-            sources=CASELOAD_SOURCES,
-        ),
-        Family(
-            "opened",
-            "Neue Fälle",
-            "cases_opened",
-            g,
-            "flow",
-            {},
-            by_group("flow", with_region_program=True),
-            _flow_leaves("cases_opened"),
-            sources=CASELOAD_SOURCES,
-        ),
-        Family(
-            "closed",
-            "Abgeschlossene Fälle",
-            "cases_closed",
-            g,
-            "flow",
-            {},
-            by_group("flow", with_region_program=True),
-            _flow_leaves("cases_closed"),
             sources=CASELOAD_SOURCES,
         ),
         Family(
@@ -548,21 +503,21 @@ def families(settings: Settings) -> tuple[Family, ...]:
             "Wartende Vermittlungen am Quartalsende",
             "waiting_at_end",
             (*ng, "service_type"),
-            "stock",
+            "quarter",
             {},
-            by_group("stock", "service_type", providers=False, regions=False),
+            by_group("quarter", "service_type", providers=False, regions=False),
             _column_leaves(_referral_table, "waiting_at_end", (*g, "service_type")),
             sources=REFERRALS_SOURCES,
         ),
         Family(
             "closures",
-            "Abschlüsse",
-            "closures",
-            (*ng, "part"),
+            "Strukturelle Abschlüsse",
+            "structural_closures",
+            ng,
             "flow",
-            {"part": _flat("strukturell", "other")},
-            by_group("flow", "part", providers=False, regions=False),
-            _closures_leaves,
+            {},
+            by_group("flow", providers=False, regions=False),
+            _structural_leaves,
             sources=CASES_SOURCES,
         ),
         Family(

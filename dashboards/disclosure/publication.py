@@ -42,7 +42,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboards.disclosure import joint
 from dashboards.disclosure.families import ALL, GROUPS, Context, Family, Shared, families
 from dashboards.disclosure.grid import Dimension, build_grid, flat_dimension, period_dimension
 from dashboards.disclosure.insiders import PROVIDER, insiders
@@ -252,8 +251,6 @@ def _suppressed(
     cells = suppress_grid(grid, k, insiders=inside)
     result = audit_grid(grid, cells["status"], k, insiders=inside)
     stats = cells.attrs.get("suppression", {})
-    # the audit's figures per member (joint.split)
-    parts = _audit_parts(result.table) if joint.MEASURE in cells.columns else None
     summary = {
         "family": family.name,
         "cells": len(cells),
@@ -263,23 +260,8 @@ def _suppressed(
         **result.summary(),
         "suppression_rounds": stats.get("rounds"),
     }
-    if parts is not None:
-        summary["parts"] = parts
     cells.attrs = {}
     return cells, summary
-
-
-def _audit_parts(table: pd.DataFrame) -> dict[str, dict]:
-    """The joint audit's figures for each member's cells (`joint.split`)."""
-    tables = joint.split(table.rename(columns={"width": "width_"}).assign(status=""))
-    out = {}
-    for name, part in tables.items():
-        out[name] = {
-            "cells_audited": len(part),
-            "unprotected": int((~part["protected"].astype(bool)).sum()),
-            "narrowest_width": float(part["width_"].min()) if len(part) else None,
-        }
-    return out
 
 
 def build_family(
@@ -359,49 +341,6 @@ def _with_extras(ctx: Context, family: Family, cells: pd.DataFrame) -> pd.DataFr
     )
 
 
-def _members(
-    ctx: Context, members: tuple[Family, ...], cells: pd.DataFrame, summary: dict
-) -> list[tuple[str, tuple[pd.DataFrame, dict]]]:
-    """The joint family's cells and audit as its members' (`joint`): each member's table as
-    when it was built alone; the joint work's figures (seconds, LPs) on the first member."""
-    tables = joint.split(cells)
-    parts = summary.get("parts") or {}
-    out = []
-    for i, member in enumerate(members):
-        part = _with_extras(ctx, member, tables[member.name])
-        status = part["status"] if len(part) else pd.Series(dtype=str)
-        audit = parts.get(member.name) or {
-            "cells_audited": 0,
-            "unprotected": 0,
-            "narrowest_width": None,
-        }
-        out.append(
-            (
-                member.name,
-                (
-                    part,
-                    {
-                        "family": member.name,
-                        "cells": len(part),
-                        "primary": int((status == "primary").sum()),
-                        "insider_primary": summary.get("insider_primary") if i == 0 else 0,
-                        "secondary": int((status == "secondary").sum()),
-                        **audit,
-                        **{
-                            k: (summary.get(k) if i == 0 else 0)
-                            for k in ("lp_solves", "components", "seconds")
-                        },
-                        "suppression_rounds": summary.get("suppression_rounds") if i == 0 else 0,
-                        "reused": summary.get("reused"),
-                        "queried": summary.get("queried"),
-                        "joint": joint.NAME,
-                    },
-                ),
-            )
-        )
-    return out
-
-
 class Cancelled(Exception):
     """The grid's build was called off (the publication it was for failed or was stopped)."""
 
@@ -425,9 +364,6 @@ def build(
     same (`Memo`), and keep the newly built ones for the next build. `cancel`: once set, no
     family is begun any more and the build ends with `Cancelled` (nothing kept)."""
     fams = families(settings)
-    members = tuple(f for f in fams if f.name in joint.MEMBERS)
-    if len(members) == len(joint.MEMBERS):  # suppressed as one (dashboards/disclosure/joint)
-        fams = (*(f for f in fams if f.name not in joint.MEMBERS), joint.family())
     names = [f.name for f in fams]
     if len(set(names)) < len(names) or not all(_NAME.match(n) for n in names):
         raise ValueError(f"family names must be distinct lowercase identifiers: {names}")
@@ -436,16 +372,13 @@ def build(
     fresh: dict[str, tuple] = {}
     shared = Shared()  # figures several families read: computed once (families.Shared)
 
-    def one(family: Family) -> list[tuple[str, tuple]]:
+    def one(family: Family) -> tuple[pd.DataFrame, dict]:
         if cancel is not None and cancel.is_set():
             raise Cancelled(family.name)
         cursor = con.cursor()
         try:
             ctx = Context(cursor, settings, shared)
-            cells, summary = build_family(ctx, family, memo, fresh)
-            if family.name == joint.NAME:
-                return _members(ctx, members, cells, summary)
-            return [(family.name, (cells, summary))]
+            return build_family(ctx, family, memo, fresh)
         finally:
             cursor.close()
 
@@ -453,9 +386,7 @@ def build(
         built = list(pool.map(one, fams))
     if memo is not None and (fresh or set(memo.entries) - set(names)):
         Memo.save(con, fresh, names)
-    results = dict(pair for pairs in built for pair in pairs)
-    # in the order families() gives them, as before
-    return {f.name: results[f.name] for f in families(settings)}
+    return {f.name: result for f, result in zip(fams, built, strict=True)}
 
 
 def write(con: duckdb.DuckDBPyConnection, built: dict, schema: str = "grid") -> None:

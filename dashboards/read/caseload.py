@@ -40,6 +40,10 @@ CASELOAD_FIGURES = (
     "throughput_per_fte",
     "fte_missing",
 )
+# what the publication grid holds of them: the cases of a quarter are its one caseload count;
+# active cases at the quarter's end, new and closed cases would give hidden counts away by
+# subtraction (dashboards.disclosure.families, docs/decisions.md)
+GRID_FIGURES = tuple(c for c in CASELOAD_FIGURES if c not in ("active_cases_end", "caseload_end"))
 
 
 @query()
@@ -87,20 +91,13 @@ def _caseload_from_grid(source, viewer, filters, group_by, scope, by_period, ben
             " Intensitäten."
         )
     where = grid.conditions(viewer, filters, group_by, grid.CASELOAD_GROUPS)
-    wanted = grid.period_list(source, filters, by_period)
+    wanted = grid.quarter_list(source, filters, by_period)
     keys = ["period", *group_by]
     cases = grid.cells(source, "cases", {**where, "period": wanted})
-    available = grid.periods(source)["quarter"]
-    stock = {p: grid.stock_quarter(p, available) for p in wanted}
-    active = grid.cells(source, "active", {**where, "period": list(stock.values())})
-    active["period"] = active["period"].map({q: p for p, q in stock.items() if q})
     df = grid.keyed(cases, keys, "cases_in_period").merge(
         cases[[*keys, "days", "case_days", "fte_days", "fte_end"]], on=keys
     )
-    df = df.merge(grid.keyed(active, keys, "active_cases_end"), on=keys, how="left")
-    df["active_cases_end"] = df["active_cases_end"].fillna(0).astype(int)
     df["avg_caseload"] = df["case_days"] / df["fte_days"].where(df["fte_days"] > 0)
-    df["caseload_end"] = df["active_cases_end"] / df["fte_end"].where(df["fte_end"] > 0)
     df["throughput_per_fte"] = df["cases_in_period"] / (df["fte_days"] / df["days"]).where(
         df["fte_days"] > 0
     )
@@ -109,8 +106,8 @@ def _caseload_from_grid(source, viewer, filters, group_by, scope, by_period, ben
         bands = source.settings.benchmarks
         df["benchmark"] = [benchmark_label(v, bands) for v in df["avg_caseload"]]
     df = df.sort_values(keys).reset_index(drop=True)
-    status = {c: df.pop(f"{c}__status") for c in ("cases_in_period", "active_cases_end")}
-    columns = [*keys, *CASELOAD_FIGURES]
+    status = {"cases_in_period": df.pop("cases_in_period__status")}
+    columns = [*keys, *GRID_FIGURES]
     df = label_codes(df[[*columns, *(["benchmark"] if benchmarks else [])]])
     return from_grid(df, viewer.suppress_k, status)
 
@@ -178,20 +175,15 @@ def case_counts(
 
 
 def _case_counts_from_grid(source: Source, viewer: Viewer, filters: Filters) -> Published:
-    """Per quarter of the chosen grid period: cases, new, closed and active at quarter end."""
+    """Per quarter of the chosen grid period: the cases (the grid's one caseload count; new,
+    closed and active cases stay internal, GRID_FIGURES)."""
     where = {
         **grid.conditions(viewer, filters, ()),
         "period": grid.period_list(source, filters, True),
     }
     df = grid.keyed(grid.cells(source, "cases", where), ["period"], "cases_in_period")
-    for family, column in (("opened", "cases_opened"), ("closed", "cases_closed")):
-        df = df.merge(grid.keyed(grid.cells(source, family, where), ["period"], column), "left")
-    active = grid.cells(source, "active", where)
-    df = df.merge(grid.keyed(active, ["period"], "active_cases_end"), "left")
-    counts = ["cases_in_period", "cases_opened", "cases_closed", "active_cases_end"]
-    df[counts[1:]] = df[counts[1:]].fillna(0).astype(int)
     partial = set(grid.periods(source)["partial"])
     df["partial"] = df["period"].isin(partial)
     df = df.sort_values("period").reset_index(drop=True)
-    status = {c: df.pop(f"{c}__status") for c in counts}
-    return from_grid(df[["period", "partial", *counts]], viewer.suppress_k, status)
+    status = {"cases_in_period": df.pop("cases_in_period__status")}
+    return from_grid(df[["period", "partial", "cases_in_period"]], viewer.suppress_k, status)

@@ -224,25 +224,20 @@ def _waits_from_grid(source: Source, viewer: Viewer, filters: Filters) -> Publis
 
 
 def _closures_from_grid(source, viewer, filters, group_by: list[str]) -> Published:
+    """The structural closures only: all closures (and so the share) beside the cases of a
+    quarter would give the new cases by subtraction (dashboards.disclosure.families)."""
     groups = [d for d in group_by if d != "period"]
     where = {
         **grid.conditions(viewer, filters, groups),
         "period": grid.period_list(source, filters, "period" in group_by),
     }
-    cells = grid.cells(source, "closures", where)
     keys = group_by or ["period"]
-    df = grid.keyed(cells[cells["part"] == ALL], keys, "closures").merge(
-        grid.keyed(cells[cells["part"] == "strukturell"], keys, "structural_closures"), "left"
-    )
-    df["structural_closures"] = df["structural_closures"].fillna(0).astype(int)
-    df["structural_share"] = df["structural_closures"] / df["closures"].where(df["closures"] > 0)
+    df = grid.keyed(grid.cells(source, "closures", where), keys, "structural_closures")
     df = df.sort_values(keys).reset_index(drop=True)
     if not group_by:
         df = df.drop(columns=["period"], errors="ignore")
         if df.empty:
-            df = pd.DataFrame(
-                [{"closures": 0, "structural_closures": 0, "structural_share": np.nan}]
-            )
-    status = grid.pop_status(df, ("closures", "structural_closures"))
-    columns = [*group_by, "closures", "structural_closures", "structural_share"]
+            df = pd.DataFrame([{"structural_closures": 0}])
+    status = grid.pop_status(df, ("structural_closures",))
+    columns = [*group_by, "structural_closures"]
     return from_grid(label_codes(df[columns]), viewer.suppress_k, status)

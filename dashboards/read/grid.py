@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from dashboards.disclosure.families import ALL, GROUPS
+from dashboards.disclosure.publication import period_level
 from dashboards.disclosure.tables import Unclassified
 from dashboards.read.scope import AccessDenied, Filters, Source, Viewer, effective_providers
 
@@ -163,6 +164,24 @@ def period_list(source: Source, filters: Filters, by_period: bool) -> list[str]:
     if label is None:
         return []
     return quarters(label, available) if by_period else [label]
+
+
+def quarter_list(source: Source, filters: Filters, by_period: bool) -> list[str]:
+    """`period_list` for a figure the grid holds per quarter only (the caseload): a half-year
+    or a year is shown quarter by quarter where a table has one row per quarter, else it is
+    no cell; without a chosen period, the last quarter."""
+    if by_period:
+        return period_list(source, filters, by_period)
+    label = period_label(filters)
+    if label is not None and period_level(label) == "quarter":
+        return [label]
+    if label is None:
+        available = periods(source)["quarter"]
+        return available[-1:]
+    raise NotInGrid(
+        "Fallzahlen werden je Quartal veröffentlicht: bitte ein Quartal wählen (Halbjahre und"
+        " Jahre gäben mit ihren Quartalen neue und abgeschlossene Fälle preis)."
+    )
 
 
 def stock_quarter(label: str, available: Sequence[str]) -> str | None:

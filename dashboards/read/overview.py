@@ -54,9 +54,9 @@ def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Pub
     largest = gm.rows([i for i in ranked.index[:TOP_GAPS] if ok.iat[i]])
 
     cl = caseload(source, viewer, filters, benchmarks=True)
-    over = (_num(cl.table["avg_caseload"]) > threshold).fillna(False) | (
-        _num(cl.table["caseload_end"]) > threshold
-    ).fillna(False)
+    # at the quarter's end too where the reader has it (the grid holds no active cases)
+    figures = [c for c in ("avg_caseload", "caseload_end") if c in cl.table.columns]
+    over = pd.concat([_num(cl.table[c]) > threshold for c in figures], axis=1).any(axis=1)
     overloaded = cl.rows((over | cl.table["fte_missing"].astype(bool)).to_numpy())
 
     th = themes(source, viewer, filters)

@@ -22,10 +22,16 @@ def build(src, v, s, base, period, periods):
         lead.blocks.append(
             Text(
                 f"Im Quartal {period}: {fmt(t['cases_in_period'])} Fälle, "
-                f"{fmt(t['active_cases_end'])} aktive Fälle am Stichtag, "
-                f"{fmt(t['fte_end'], 2)} Vollzeitstellen am Stichtag, durchschnittlich "
-                f"{fmt(t['avg_caseload'], 1)} Fälle je Vollzeitstelle "
-                f"({fmt(t['caseload_end'], 1)} am Stichtag).",
+                # active cases stay internal (the grid's one caseload count is the cases)
+                + (
+                    f"{fmt(t['active_cases_end'])} aktive Fälle am Stichtag, "
+                    if "active_cases_end" in t
+                    else ""
+                )
+                + f"{fmt(t['fte_end'], 2)} Vollzeitstellen am Stichtag, durchschnittlich "
+                f"{fmt(t['avg_caseload'], 1)} Fälle je Vollzeitstelle"
+                + (f" ({fmt(t['caseload_end'], 1)} am Stichtag)" if "caseload_end" in t else "")
+                + ".",
                 "lead",
             )
         )

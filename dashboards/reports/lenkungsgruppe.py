@@ -35,8 +35,13 @@ def build(src, v, s, base, period, periods):
                 f"Im Quartal {period} wurden {fmt(t['cases_in_period'])} Fälle begleitet, im "
                 f"Durchschnitt {fmt(t['avg_caseload'], 1)} Fälle je Vollzeitstelle. Für "
                 f"{fmt(g['gap_rate'], percent=True)} der neu vereinbarten Ziele gab es kein "
-                f"passendes Angebot; {fmt(c['structural_share'], percent=True)} der Abschlüsse "
-                "erfolgten wegen struktureller Hindernisse.",
+                "passendes Angebot; "
+                + (
+                    f"{fmt(c['structural_share'], percent=True)} der Abschlüsse erfolgten"
+                    if "structural_share" in c  # the grid holds no share (structural only)
+                    else f"{fmt(c['structural_closures'])} Fälle wurden"
+                )
+                + " wegen struktureller Hindernisse abgeschlossen.",
                 "lead",
             )
         )
@@ -65,8 +70,8 @@ def build(src, v, s, base, period, periods):
             + (
                 "Fälle, aber keine Stellen gemeldet (Datenlücke)"
                 if bool(r.fte_missing)
-                else f"{fmt(r.avg_caseload, 1)} Fälle je VZÄ im Durchschnitt des Quartals, "
-                f"{fmt(r.caseload_end, 1)} am Stichtag"
+                else f"{fmt(r.avg_caseload, 1)} Fälle je VZÄ im Durchschnitt des Quartals"
+                + (f", {fmt(r.caseload_end, 1)} am Stichtag" if hasattr(r, "caseload_end") else "")
             )
         ),
     )

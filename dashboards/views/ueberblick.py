@@ -48,12 +48,19 @@ def render(ctx: ui.Context) -> None:
         help="Anteil der im Zeitraum vereinbarten Ziele, für die kein passendes Angebot "
         "vorhanden war (Lückenquote).",
     )
-    c4.metric(
-        "Strukturelle Abschlüsse",
-        _value(closures, "structural_share", format_percent),
-        help="Anteil der im Zeitraum abgeschlossenen Fälle mit Abschlussgrund "
-        "„strukturelle Hindernisse“.",
-    )
+    if v.suppress_k is None:
+        c4.metric(
+            "Strukturelle Abschlüsse",
+            _value(closures, "structural_share", format_percent),
+            help="Anteil der im Zeitraum abgeschlossenen Fälle mit Abschlussgrund "
+            "„strukturelle Hindernisse“.",
+        )
+    else:  # the grid holds structural closures, not all closures (no share)
+        c4.metric(
+            "Strukturelle Abschlüsse",
+            _value(closures, "structural_closures", format_number),
+            help="Im Zeitraum abgeschlossene Fälle mit Abschlussgrund „strukturelle Hindernisse“.",
+        )
 
     st.subheader("Was eine Entscheidung braucht")
     dec = ctx.run(Q["decisions"])
@@ -87,15 +94,14 @@ def render(ctx: ui.Context) -> None:
             for rec in o.itertuples(index=False):
                 avg, end = (
                     ui.md_text(x if isinstance(x, str) else format_number(x, 1))
-                    for x in (rec.avg_caseload, rec.caseload_end)
+                    for x in (rec.avg_caseload, getattr(rec, "caseload_end", None))
                 )
                 provider = ui.md_text(rec.provider_id)
                 if rec.fte_missing:
                     st.markdown(f"- {provider}: keine VZÄ gemeldet – Datenlücke")
                 else:
-                    st.markdown(
-                        f"- {provider}: {avg} Fälle je VZÄ (Durchschnitt), {end} am Stichtag"
-                    )
+                    at_end = f", {end} am Stichtag" if hasattr(rec, "caseload_end") else ""
+                    st.markdown(f"- {provider}: {avg} Fälle je VZÄ (Durchschnitt){at_end}")
         else:
             st.caption("Kein Träger über der Schwelle.")
 
