@@ -14,8 +14,9 @@ caseload additionally by programme × region.
 Period kinds: `flow` counts add up over quarters (goals set, structural closures);
 `distinct` counts do not (a case with a gap in two quarters counts once in their half-year:
 every level has its own leaves, linked by max(children) ≤ parent ≤ sum(children)); `quarter`
-counts are published per quarter only: stocks at the end of a quarter (a half-year's stock is
-its last quarter's), and the cases in a quarter.
+counts are published per quarter only: the cases in a quarter. No stock is published (active
+cases or waiting referrals at a quarter's end): beside the flows of the same population it gives
+the unpublished ones by subtraction.
 
 The caseload is published as one count, the cases in a quarter. A case is active in a run of
 consecutive quarters, so its counts are tied to each other by definition: the cases of a
@@ -52,8 +53,8 @@ LEVELS = ("period", "half", "year")  # transforms roll-up bucket levels
 
 
 class Shared:
-    """Figures more than one family reads (the caseload roll-ups of `cases` and `active`, the
-    referral table of three families), computed once per build of the grid. Families are
+    """Figures read more than once (the referral table of two families, the caseload roll-ups
+    of the leaves and extras of `cases`), computed once per build of the grid. Families are
     built side by side: a second thread asking for a figure in the making waits for it. The
     frames are handed out as copies, so no family sees another's changes."""
 
@@ -496,17 +497,6 @@ def families(settings: Settings) -> tuple[Family, ...]:
             _column_leaves(_referral_table, "started", (*g, "service_type")),
             extras=_wait_extras(("program",)),
             extra_columns=("wait_days_median", "wait_days_p90"),
-            sources=REFERRALS_SOURCES,
-        ),
-        Family(
-            "waiting",
-            "Wartende Vermittlungen am Quartalsende",
-            "waiting_at_end",
-            (*ng, "service_type"),
-            "quarter",
-            {},
-            by_group("quarter", "service_type", providers=False, regions=False),
-            _column_leaves(_referral_table, "waiting_at_end", (*g, "service_type")),
             sources=REFERRALS_SOURCES,
         ),
         Family(

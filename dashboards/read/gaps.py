@@ -203,10 +203,9 @@ def _waits_from_grid(source: Source, viewer: Viewer, filters: Filters) -> Publis
     df = df.merge(grid.keyed(started, keys, "started"), "outer").merge(
         started[[*keys, "wait_days_median", "wait_days_p90"]], "left"
     )
-    quarter = grid.stock_quarter(label, grid.periods(source)["quarter"]) if label else None
-    waiting = grid.cells(source, "waiting", {**where, "period": quarter})
-    df = df.merge(grid.keyed(waiting, keys, "waiting_at_end"), "outer")
-    counts = ["referrals", "no_offer", "rejected", "started", "waiting_at_end"]
+    # no waiting referrals at the end: with those requested and started, they give the
+    # referrals not taken up by subtraction (docs/decisions.md)
+    counts = ["referrals", "no_offer", "rejected", "started"]
     df[counts] = df[counts].fillna(0).astype(int)
     df = df.sort_values("service_type").reset_index(drop=True)
     status = {c: df.pop(f"{c}__status") for c in counts}
@@ -218,7 +217,6 @@ def _waits_from_grid(source: Source, viewer: Viewer, filters: Filters) -> Publis
         "started",
         "wait_days_median",
         "wait_days_p90",
-        "waiting_at_end",
     ]
     return from_grid(label_codes(df[columns]), viewer.suppress_k, status)
 

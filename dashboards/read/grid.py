@@ -184,12 +184,6 @@ def quarter_list(source: Source, filters: Filters, by_period: bool) -> list[str]
     )
 
 
-def stock_quarter(label: str, available: Sequence[str]) -> str | None:
-    """A stock (count at the end of a period) of a half-year or year is its last quarter's."""
-    qs = quarters(label, available)
-    return qs[-1] if qs else None
-
-
 def keyed(df: pd.DataFrame, keys: Sequence[str], value: str) -> pd.DataFrame:
     """Cells as value and status columns named after the figure, keyed for merging."""
     return df[[*keys, "value", "status"]].rename(

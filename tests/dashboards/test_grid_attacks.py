@@ -318,3 +318,89 @@ def test_a_hidden_cell_reads_lt_k_only_where_it_is_1_to_k_minus_1(workspace):
         for _, cell in rows.iterrows():
             expected = "<3" if cell["value"] < K else "x"
             assert shown[cell["provider_id"]] == expected, (period, cell["provider_id"])
+
+
+def test_a_funder_cannot_subtract_referral_figures(workspace):
+    """Waiting referrals at a quarter's end beside those requested and started gave the ones
+    not taken up by subtraction, and pinned hidden cells (demo: 122 of 6,767). The grid has no
+    waiting referrals now. Per programme and service type, the exact model — a referral is
+    requested in s and started in t ≥ s, still waiting, not taken up, without an offer or
+    rejected — with every shown cell: a sample of hidden cells (four primary and one
+    secondary per group) tells no more than "<k", and no quarter's count not taken up is
+    pinned to 1 .. k-1."""
+    refs, started = _grid(workspace, "referrals"), _grid(workspace, "started")
+    try:  # a grid of an older build still has them: the attacker uses what it finds
+        waiting = _grid(workspace, "waiting")
+    except duckdb.CatalogException:
+        waiting = started.iloc[:0]
+    quarters = sorted({p for p in (*refs["period"], *started["period"]) if "-Q" in p})
+    n, at = len(quarters), {q: i for i, q in enumerate(quarters)}
+    unknowns = [("begonnen", s, t) for s in range(n) for t in range(s, n)]
+    unknowns += [(kind, s, None) for s in range(n) for kind in ("wartend", "nw", "ka", "ab")]
+    kind_of = np.array([u[0] for u in unknowns])
+    asked = np.array([u[1] for u in unknowns])
+    begun = np.array([-1 if u[2] is None else u[2] for u in unknowns])
+    part_kinds = {
+        ALL: ("begonnen", "wartend", "nw", "ka", "ab"),
+        "kein_angebot": ("ka",),
+        "abgelehnt": ("ab",),
+        "other": ("begonnen", "wartend", "nw"),
+    }
+
+    def row(kind: str, label: str, part: str | None = None) -> np.ndarray:
+        a, b = _span(label, at)
+        if kind == "requested":
+            inside = np.isin(kind_of, part_kinds[part]) & (asked >= a) & (asked <= b)
+        elif kind == "started":
+            inside = (kind_of == "begonnen") & (begun >= a) & (begun <= b)
+        elif kind == "waiting":  # at the end of b
+            inside = (asked <= b) & (
+                (kind_of == "wartend") | ((kind_of == "begonnen") & (begun > b))
+            )
+        else:  # not taken up
+            inside = (kind_of == "nw") & (asked >= a) & (asked <= b)
+        return inside.astype(float)
+
+    rng = np.random.default_rng(2)
+    told_more, checked = [], 0
+    for (program, service), own in refs.groupby(["program", "service_type"]):
+        theirs = started[(started["program"] == program) & (started["service_type"] == service)]
+        cells = [("requested", r) for r in own.itertuples()]
+        cells += [("started", r) for r in theirs.itertuples()]
+        mine = (waiting["program"] == program) & (waiting["service_type"] == service)
+        cells += [("waiting", r) for r in waiting[mine].itertuples()]
+        shown = [
+            (row(k, r.period, getattr(r, "part", None)), r.value) for k, r in cells if not r.status
+        ]
+        for q in quarters:  # a quarter without a cell is a zero
+            if q not in set(own["period"]):
+                shown.append((row("requested", q, ALL), 0))
+            if q not in set(theirs["period"]):
+                shown.append((row("started", q), 0))
+        a_eq = np.array([r for r, _ in shown])
+        b_eq = np.array([v for _, v in shown], dtype=float)
+        hidden = [(k, r) for k, r in cells if r.status]
+        primary = [c for c in hidden if c[1].status == "primary"]
+        secondary = [c for c in hidden if c[1].status == "secondary"]
+        chosen = [primary[i] for i in rng.choice(len(primary), min(4, len(primary)), False)]
+        chosen += [secondary[i] for i in rng.choice(len(secondary), min(1, len(secondary)), False)]
+        targets = [(row(k, r.period, getattr(r, "part", None)), r) for k, r in chosen]
+        targets += [(row("nw", q), None) for q in quarters]
+        for c, cell in targets:
+            lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+            hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+            assert lo.status == 0
+            low, high = lo.fun, (np.inf if hi.status == 3 else -hi.fun)
+            if cell is None:  # an unpublished count, pinned to 1 .. k-1?
+                if high - low < 1e-6 and 1 <= round(low) < K:
+                    told_more.append((program, service, "nicht wahrgenommen", round(low)))
+                continue
+            checked += 1
+            # "<k" says 1 .. k-1 (an insider primary "x" says nothing): the interval must
+            # leave at least two values of what the reader could not tell apart anyway
+            lt_k = 1 <= cell.value < K and low <= 1 and high >= K - 1
+            if high - low < K - 1e-6 and not lt_k:
+                told_more.append((program, service, cell.period, cell.value, low, high))
+    assert checked > 0
+    assert not told_more, told_more[:10]
+    assert "waiting" not in {f.name for f in families(load_settings(workspace))}
