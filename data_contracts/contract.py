@@ -258,10 +258,32 @@ def _matcher(patterns: tuple[ValuePattern, ...]) -> _Re2Matcher:
 _DUCKDB_LOWER = str.maketrans({"\u0130": "i", "\u03a3": "\u03c3"})
 
 
+# Look-alikes identifiers can be written in, folded before matching: the full-width forms of
+# ASCII (０２２１ １２３４５６, ＭＡＸ＠ＧＭＸ．ＤＥ: East Asian input, pasted from web pages and
+# PDFs), the mathematical digits (𝟎𝟐𝟐𝟏…) and the Latin ligatures (ﬁ ﬂ …). NFKC would fold
+# them, but DuckDB has no NFKC and the gate matches in SQL: one table for both sides,
+# translate() in DuckDB, str.translate in Python. A ligature folds to its first letter (one
+# character for one): the text keeps its shape for the patterns ("ﬁrma.de" -> "frma.de").
+FOLD_FROM = (
+    "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+    + "".join(chr(c) for c in range(0x1D7CE, 0x1D800))
+    + "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+)
+FOLD_TO = (
+    "".join(chr(c) for c in range(0x21, 0x7F)).replace(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+    )
+    + "0123456789" * 5
+    + "fffffss"
+)
+_FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
+
+
 def match_lower(text: str) -> str:
-    """`text` lower-cased exactly as DuckDB's lower() does, which is what the gate and the
-    staging check match the patterns against: Python must name every hit RE2 finds."""
-    return text.translate(_DUCKDB_LOWER).lower()
+    """`text` as the gate and the staging check match the patterns against: lower-cased
+    exactly as DuckDB's lower() does, look-alikes folded (`rules.match_text` in SQL). Python
+    must name every hit RE2 finds."""
+    return text.translate(_DUCKDB_LOWER).lower().translate(_FOLD)
 
 
 # What the placeholders of the value patterns stand for, inside a character class (the same

@@ -8,7 +8,7 @@ The same contract drives the Great Expectations suites (suites.py), so the two c
 
 from __future__ import annotations
 
-from data_contracts.contract import Column, Contract, Table, load_contract
+from data_contracts.contract import FOLD_FROM, FOLD_TO, Column, Contract, Table, load_contract
 
 MIN_YEAR, MAX_YEAR = 1950, 2100
 # From about this many rows on, `trimmed` saves more per row than it costs to compile (see
@@ -19,6 +19,12 @@ TRIM_FAST_PATH_ROWS = 20_000
 def lit(text: str) -> str:
     """SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
+
+
+def match_text(expr: str) -> str:
+    """SQL for the text the identifier patterns are matched against: `expr` lower-cased, its
+    look-alikes folded (contract.FOLD_FROM; `contract.match_lower` in Python)."""
+    return f"translate(lower({expr}), {lit(FOLD_FROM)}, {lit(FOLD_TO)})"
 
 
 def _in_list(values) -> str:

@@ -272,7 +272,7 @@ def _references_and_keys(
 
 
 def _no_identifiers(db_path: Path, condition: str, params: list, scope: str) -> tuple[bool, dict]:
-    from data_contracts.rules import lit
+    from data_contracts.rules import lit, match_text
 
     contract = load_contract()
     columns = [
@@ -292,7 +292,8 @@ def _no_identifiers(db_path: Path, condition: str, params: list, scope: str) -> 
         con.execute(f"CREATE TEMP TABLE staged_values AS {values}", params * len(columns))
         rows = con.execute(
             "SELECT t, count(*) FROM staged_values WHERE CASE WHEN key = 1"
-            f" THEN regexp_matches(lower(v), {key_re}) ELSE regexp_matches(lower(v), {any_re})"
+            f" THEN regexp_matches({match_text('v')}, {key_re})"
+            f" ELSE regexp_matches({match_text('v')}, {any_re})"
             " END GROUP BY t"
         ).fetchall()
     hits = {t: int(n) for t, n in rows if n}

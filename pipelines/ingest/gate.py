@@ -19,7 +19,7 @@ import contextlib
 import duckdb
 
 from data_contracts import Contract
-from data_contracts.rules import lit
+from data_contracts.rules import lit, match_text
 from pipelines.ingest.reader import Fault, ParsedDelivery, SourceTable
 
 
@@ -84,7 +84,8 @@ def _scan_tables(con, parsed: ParsedDelivery, contract: Contract, cols=None) -> 
     any_re, key_re = lit(contract.identifier_regex()), lit(contract.identifier_regex(key=True))
     rows = con.execute(
         f"SELECT k, v FROM {VALUES_TABLE} WHERE CASE WHEN key = 1"
-        f" THEN regexp_matches(lower(v), {key_re}) ELSE regexp_matches(lower(v), {any_re}) END"
+        f" THEN regexp_matches({match_text('v')}, {key_re})"
+        f" ELSE regexp_matches({match_text('v')}, {any_re}) END"
     ).fetchall()
     labelled = {
         key: iter(_labels(contract, [v for k, v in rows if cols[k][3] == key], key=key))
@@ -122,7 +123,7 @@ def _scan_bad_records(con, st: SourceTable, contract: Contract) -> list[Fault]:
     """Records rejected for their shape (wrong number of fields …) are part of the delivery."""
     rows = con.execute(
         f"SELECT __line, text FROM {st.bad_texts}"
-        f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
+        f" WHERE regexp_matches({match_text('text')}, {lit(contract.identifier_regex())})"
     ).fetchall()
     found: dict[str, list[int]] = {}
     for (line, _), labels in zip(rows, _labels(contract, [t for _, t in rows]), strict=True):
@@ -158,7 +159,7 @@ def _scan_texts(con, parsed: ParsedDelivery, contract: Contract) -> list[Fault]:
         return []
     rows = con.execute(
         f"SELECT place, file_name, line, text FROM {parsed.texts}"
-        f" WHERE regexp_matches(lower(text), {lit(contract.identifier_regex())})"
+        f" WHERE regexp_matches({match_text('text')}, {lit(contract.identifier_regex())})"
     ).fetchall()
     found: dict[tuple[str, str, str], list[int | None]] = {}
     labelled = _labels(contract, [text for *_, text in rows])

@@ -39,6 +39,10 @@ def barrier_delivery(note: str) -> dict[str, str]:
         ("Überweisung an DE89 3704 0044 0532 0130 00", "IBAN"),
         ("Klient geb. 12.03.1987 in Aleppo", "Geburtsdatum"),
         ("wohnt jetzt Bahnhofstraße 12a", "Anschrift (Straße mit Hausnummer)"),
+        # look-alikes, folded before matching (contract.FOLD_FROM): full-width, ligature
+        ("Rückruf unter ０２２１ １２３４５６７ erbeten", "Telefonnummer"),
+        ("Kontakt über ＭＡＲＩＡ．Ｋ＠ＷＥＢ．ＤＥ aufgenommen", "E-Mail-Adresse"),
+        ("Kontakt über maria.k@ﬁrmenmail.de", "E-Mail-Adresse"),
     ],
 )
 def test_identifier_values_in_a_note_are_found_by_line_and_never_repeated(tmp_path, note, label):

@@ -12,10 +12,30 @@ import pytest
 
 from data_contracts import load_contract
 from data_contracts.contract import Contract, match_lower
+from data_contracts.rules import match_text
 from kernel.warehouse import connect
 
 # (label, text): found by the gate and by Python
 VARIANTS = [
+    # look-alikes (contract.FOLD_FROM): full-width forms, mathematical digits, ligatures
+    (
+        "Telefonnummer",
+        "Rückruf unter \uff10\uff12\uff12\uff11 \uff19\uff18\uff17\uff16\uff15\uff14\uff13\uff12",
+    ),
+    (
+        "E-Mail-Adresse",
+        "\uff2d\uff21\uff38\uff0e\uff2d\uff35\uff33\uff34\uff25\uff32\uff20\uff27\uff2d\uff38\uff0e\uff24\uff25",
+    ),
+    ("E-Mail-Adresse", "max.muster\uff20example.org"),  # full-width @ only
+    (
+        "Telefonnummer",
+        "Tel \U0001d7ce\U0001d7d0\U0001d7d0\U0001d7cf \U0001d7d7\U0001d7d6\U0001d7d5\U0001d7d4\U0001d7d3\U0001d7d2\U0001d7d1\U0001d7d0",
+    ),
+    ("E-Mail-Adresse", "kontakt@\ufb01rma-beispiel.de"),  # ﬁ ligature
+    (
+        "IBAN",
+        "Konto \uff24\uff25\uff18\uff19 \uff13\uff17\uff10\uff14 \uff10\uff10\uff14\uff14 \uff10\uff15\uff13\uff12 \uff10\uff11\uff13\uff10 \uff10\uff10",
+    ),
     ("E-Mail-Adresse", "Mail: MEHMET.ALİ@GMX.DE"),  # Turkish capital İ before @
     ("E-Mail-Adresse", "Mail rené@web.de"),
     ("E-Mail-Adresse", "Mail rene\u0301@web.de"),  # decomposed é (macOS names are NFD)
@@ -64,6 +84,8 @@ VARIANTS = [
 
 # ordinary notes that must stay free of identifiers, also with Unicode blanks and dashes
 LOOKALIKES = [
+    "Bericht \uff12\uff10\uff12\uff15 \uff31\uff13",  # full-width year and quarter
+    "Gespr\u00e4ch \ufb01el aus",  # a ligature in a word
     "Termin am 01.02.2024 um 10.30 Uhr",
     "Termin 10.30 – 11.30 Uhr",
     "Zeitraum 01.02.2024 – 31.03.2024",
@@ -156,21 +178,23 @@ FOLDING = [
 
 
 def _duckdb(con, regex: str, texts: list[str]) -> dict[str, bool]:
-    """What the gate and the staging check do: regexp_matches(lower(v), regex)."""
+    """What the gate and the staging check do: regexp_matches(match_text(v), regex)."""
     return dict(
         con.execute(
-            "SELECT t, regexp_matches(lower(t), ?) FROM unnest(?) AS u(t)", [regex, texts]
+            f"SELECT t, regexp_matches({match_text('t')}, ?) FROM unnest(?) AS u(t)",
+            [regex, texts],
         ).fetchall()
     )
 
 
 def test_python_lowers_every_character_as_duckdb_does():
+    """... and folds the look-alikes alike (match_lower in Python, match_text in SQL)."""
     con = connect()
     chars = [chr(c) for c in range(1, 0x20000) if not 0xD800 <= c <= 0xDFFF]
-    got = con.execute("SELECT c, lower(c) FROM unnest(?) AS u(c)", [chars]).fetchall()
+    got = con.execute(f"SELECT c, {match_text('c')} FROM unnest(?) AS u(c)", [chars]).fetchall()
     assert [(c, low) for c, low in got if low != match_lower(c)] == []
     words = ["MEHMET.ALİ", "ΟΔΟΣ", "ΣΑΣ Σ", "ΌΣΟΣ.", "İİ", "STRAẞE", "\u212aELVIN", "ǅǄǆ"]
-    got = con.execute("SELECT w, lower(w) FROM unnest(?) AS u(w)", [words]).fetchall()
+    got = con.execute(f"SELECT w, {match_text('w')} FROM unnest(?) AS u(w)", [words]).fetchall()
     assert [(w, low) for w, low in got if low != match_lower(w)] == []
 
 
