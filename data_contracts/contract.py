@@ -264,11 +264,8 @@ _DUCKDB_LOWER = str.maketrans({"\u0130": "i", "\u03a3": "\u03c3"})
 # them, but DuckDB has no NFKC and the gate matches in SQL: one table for both sides,
 # translate() in DuckDB, str.translate in Python. A ligature folds to its first letter (one
 # character for one): the text keeps its shape for the patterns ("ﬁrma.de" -> "frma.de").
-FOLD_FROM = (
-    "".join(chr(c) for c in range(0xFF01, 0xFF5F))
-    + "".join(chr(c) for c in range(0x1D7CE, 0x1D800))
-    + "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
-)
+FOLD_RANGES = (("\uff01", "\uff5e"), ("\U0001d7ce", "\U0001d7ff"), ("\ufb00", "\ufb06"))
+FOLD_FROM = "".join(chr(c) for a, b in FOLD_RANGES for c in range(ord(a), ord(b) + 1))
 FOLD_TO = (
     "".join(chr(c) for c in range(0x21, 0x7F)).replace(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"

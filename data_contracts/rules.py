@@ -8,7 +8,15 @@ The same contract drives the Great Expectations suites (suites.py), so the two c
 
 from __future__ import annotations
 
-from data_contracts.contract import FOLD_FROM, FOLD_TO, Column, Contract, Table, load_contract
+from data_contracts.contract import (
+    FOLD_FROM,
+    FOLD_RANGES,
+    FOLD_TO,
+    Column,
+    Contract,
+    Table,
+    load_contract,
+)
 
 MIN_YEAR, MAX_YEAR = 1950, 2100
 # From about this many rows on, `trimmed` saves more per row than it costs to compile (see
@@ -21,10 +29,18 @@ def lit(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+# the look-alikes as one character class: a value without any is only lower-cased
+_LOOKALIKE = lit("[" + "".join(f"{a}-{b}" for a, b in FOLD_RANGES) + "]")
+
+
 def match_text(expr: str) -> str:
     """SQL for the text the identifier patterns are matched against: `expr` lower-cased, its
-    look-alikes folded (contract.FOLD_FROM; `contract.match_lower` in Python)."""
-    return f"translate(lower({expr}), {lit(FOLD_FROM)}, {lit(FOLD_TO)})"
+    look-alikes folded (contract.FOLD_FROM; `contract.match_lower` in Python). translate()
+    only where a value holds one: DuckDB's translate costs 20 times lower()'s (300,000 notes
+    1.6 s against 0.09 s), the class test next to nothing (1,000,000 cases: 94 s against 65 s
+    for the whole run when every value was translated)."""
+    folded = f"translate(lower({expr}), {lit(FOLD_FROM)}, {lit(FOLD_TO)})"
+    return f"CASE WHEN regexp_matches({expr}, {_LOOKALIKE}) THEN {folded} ELSE lower({expr}) END"
 
 
 def _in_list(values) -> str:
