@@ -39,7 +39,8 @@ def _gaps_by_domain(source: Source, viewer: Viewer, filters: Filters) -> Publish
 
 @query()
 def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Published]:
-    """{"gaps", "themes", "overloaded"}: the published rows that need a decision."""
+    """{"gaps", "themes", "overloaded"}: the published rows that need a decision
+    ("overloaded" None where the selection has no caseload cell)."""
     threshold = source.settings.overload_threshold
     try:
         gm = gap_matrix(source, viewer, filters)
@@ -53,11 +54,15 @@ def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Pub
     ranked = rate.where(ok).sort_values(ascending=False, na_position="last")
     largest = gm.rows([i for i in ranked.index[:TOP_GAPS] if ok.iat[i]])
 
-    cl = caseload(source, viewer, filters, benchmarks=True)
-    # at the quarter's end too where the reader has it (the grid holds no active cases)
-    figures = [c for c in ("avg_caseload", "caseload_end") if c in cl.table.columns]
-    over = pd.concat([_num(cl.table[c]) > threshold for c in figures], axis=1).any(axis=1)
-    overloaded = cl.rows((over | cl.table["fte_missing"].astype(bool)).to_numpy())
+    try:
+        cl = caseload(source, viewer, filters, benchmarks=True)
+    except NotInGrid:  # a suppressed reader's half-year or year: the caseload is per quarter
+        overloaded = None
+    else:
+        # at the quarter's end too where the reader has it (the grid holds no active cases)
+        figures = [c for c in ("avg_caseload", "caseload_end") if c in cl.table.columns]
+        over = pd.concat([_num(cl.table[c]) > threshold for c in figures], axis=1).any(axis=1)
+        overloaded = cl.rows((over | cl.table["fte_missing"].astype(bool)).to_numpy())
 
     th = themes(source, viewer, filters)
     if len(th.table):

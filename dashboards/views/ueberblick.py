@@ -30,7 +30,7 @@ def render(ctx: ui.Context) -> None:
     st.caption(ui.filter_text(ctx))
     ui.suppression_note(ctx)
     s, v = ctx.settings, ctx.viewer
-    total = ctx.run(Q["total"])
+    total = ctx.run_if_published(Q["total"], note=False)  # a funder's year: per quarter only
     # supply gaps are published per programme: for a region or provider the tiles say "–"
     gaps_total = ctx.run_if_published(Q["gaps"], note=False)
     closures = ctx.run_if_published(Q["closures"], note=False)
@@ -89,8 +89,10 @@ def render(ctx: ui.Context) -> None:
             f"**Über {format_number(s.overload_threshold)} Fälle je VZÄ (Durchschnitt oder "
             "Stichtag) oder ohne VZÄ**"
         )
-        o = dec["overloaded"].table
-        if len(o):
+        o = None if dec["overloaded"] is None else dec["overloaded"].table
+        if o is None:
+            st.caption("Fallzahlen werden je Quartal veröffentlicht: bitte ein Quartal wählen.")
+        elif len(o):
             for rec in o.itertuples(index=False):
                 avg, end = (
                     ui.md_text(x if isinstance(x, str) else format_number(x, 1))

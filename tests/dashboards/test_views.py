@@ -208,3 +208,20 @@ def test_a_funder_sees_process_quality_of_the_year_of_a_chosen_quarter(workspace
     expected = read.process_quality(src, src.viewer("foerderer"), f, group_by=("program",))
     shown = frames(at)[-1]
     assert len(shown) == len(expected.table) > 1
+
+
+def test_a_funder_choosing_a_year_sees_the_overview_without_caseload_figures(
+    workspace, monkeypatch
+):
+    """The caseload is published per quarter only (docs/decisions.md): for a year the
+    overview keeps its other figures, and says why the caseload is missing."""
+    at = logged_in(workspace, monkeypatch, "foerderer", None)
+    at.run()
+    quarter = at.selectbox(key="g_period").value
+    at.selectbox(key="g_period").set_value(quarter[:4]).run()
+    assert not at.exception, at.exception
+    assert "Überblick" in [t.value for t in at.title]
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Fälle im Zeitraum"] == "–"
+    assert tiles["Ziele ohne passendes Angebot"] != "–"
+    assert any("je Quartal veröffentlicht" in c.value for c in at.caption)
