@@ -17,6 +17,19 @@ import numpy as np
 
 from transforms.survival import CumulativeCounts, case_weights
 
+# What a suppressed reader gets of a curve value: three decimals (0.1 %, as the table shows
+# it). At full precision the values between two shown days are exact products
+# (1 − d₁/n₁)(1 − d₂/n₂)…, and with their Greenwood intervals a reader could solve for the
+# numbers at risk at every event day and so for the cases censored between them: counts no
+# grid cell holds (review of 2026-12-07).
+CURVE_DECIMALS = 3
+CURVE_VALUES = ("cumulative_incidence", "ci_low", "ci_high")
+
+
+def coarse(values):
+    """Curve values (incidence, interval bounds) as a suppressed reader gets them."""
+    return values.round(CURVE_DECIMALS)
+
 
 def protected_days(
     durations, observed, k: int, windows: Sequence[int], step: int = 7, known=None, weights=None

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.disclosure import Published, publish
-from dashboards.disclosure.curves import protected_days
+from dashboards.disclosure.curves import CURVE_VALUES, coarse, protected_days
 from dashboards.disclosure.families import ALL, reentry_published
 from dashboards.disclosure.tables import from_grid
 from dashboards.read import grid
@@ -144,6 +144,7 @@ def reentry(
         counts, on=["event", "window_days"], how="left"
     )
     status = {c: res.pop(f"{c}__status") for c in GRID_COUNTS}
+    res[KM_VALUES] = coarse(res[KM_VALUES])  # points of the chart, as precise as it
     pub = from_grid(res, k, status)
     # the curve values a suppressed reader sees in the table are points of its chart
     shown = {
@@ -151,9 +152,10 @@ def reentry(
         for e in EVENTS
     }
     off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
-    return pub.hide(np.asarray(off), ["km_cumulative_incidence", "km_ci_low", "km_ci_high"])
+    return pub.hide(np.asarray(off), KM_VALUES)
 
 
+KM_VALUES = [f"km_{c}" for c in CURVE_VALUES]
 GRID_COUNTS = ("closed_cases", "with_person_key", "eligible", "events_observed", "km_at_risk")
 
 
@@ -353,6 +355,8 @@ def km_curve(
     withheld = len(days) < 2 if k is not None else False
     if withheld:
         curve = pd.DataFrame()
+    elif k is not None and len(curve):  # the values only, coarsened: no counts off the grid
+        curve = curve[["horizon", *CURVE_VALUES]].assign(**coarse(curve[list(CURVE_VALUES)]))
     risk_shown = risk[["horizon", "at_risk"]].astype(object)
     if k is not None:
         margins = _margins(_grid_cells(source, viewer, filters))

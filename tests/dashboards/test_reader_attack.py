@@ -259,3 +259,28 @@ def test_the_rates_definition_names_no_code_that_a_group_lacks(workspace):
     chosen = read.Filters(programs=(options["programs"][0],))
     text = read.reentry(src, funder, chosen).table["definition"].iloc[0]
     assert "Programme: alle" not in text and "Intensitäten: alle" in text, text
+
+
+def test_a_suppressed_reader_gets_curve_values_to_a_tenth_of_a_percent_and_no_counts(workspace):
+    """At full precision, the incidence between two shown days is an exact product of
+    (1 − d/n) over the event days in between, and with the Greenwood interval beside it a
+    reader could solve for the numbers at risk at each of them, and so for the cases censored
+    in between: counts the grid does not hold. Suppressed readers get three decimals (the
+    table's 0.1 %), in the chart and in the rates, and the curve without its counts."""
+    src = read.Source.of(workspace)
+    checked = 0
+    for viewer in (src.viewer("foerderer"), src.viewer("koordination")):
+        curve = read.km_curve(src, viewer, read.ALL, event="reentry")["curve"]
+        values = curve[["cumulative_incidence", "ci_low", "ci_high"]].to_numpy(float)
+        rates = read.reentry(src, viewer, read.ALL).table
+        km = pd.to_numeric(rates["km_ci_high"], errors="coerce").dropna().to_numpy(float)
+        if viewer.network_k is None:  # the office keeps the exact curve
+            assert (abs(values * 1000 - (values * 1000).round()) > 1e-6).any()
+            assert {"at_risk", "events"} <= set(curve.columns)
+            continue
+        assert list(curve.columns) == ["horizon", "cumulative_incidence", "ci_low", "ci_high"]
+        assert len(values) > 1 and len(km) > 0
+        for v in (values.ravel(), km):
+            assert (abs(v * 1000 - (v * 1000).round()) < 1e-9).all()
+        checked += 1
+    assert checked == 1
