@@ -37,11 +37,12 @@ def build(src, v, s, base, period, periods):
                 f"{fmt(g['gap_rate'], percent=True)} der neu vereinbarten Ziele gab es kein "
                 "passendes Angebot; "
                 + (
-                    f"{fmt(c['structural_share'], percent=True)} der Abschlüsse erfolgten"
+                    f"{fmt(c['structural_share'], percent=True)} der Abschlüsse erfolgten wegen"
+                    " struktureller Hindernisse."
                     if "structural_share" in c  # the grid holds no share (structural only)
-                    else f"{fmt(c['structural_closures'])} Fälle wurden"
-                )
-                + " wegen struktureller Hindernisse abgeschlossen.",
+                    else f"{fmt(c['structural_closures'])} Fälle wurden wegen struktureller"
+                    " Hindernisse abgeschlossen."
+                ),
                 "lead",
             )
         )
