@@ -251,6 +251,8 @@ def _suppressed(
     cells = suppress_grid(grid, k, insiders=inside)
     result = audit_grid(grid, cells["status"], k, insiders=inside)
     stats = cells.attrs.get("suppression", {})
+    if family.shown is not None:
+        cells = family.shown(cells)
     summary = {
         "family": family.name,
         "cells": len(cells),

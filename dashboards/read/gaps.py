@@ -154,8 +154,8 @@ def structural_closures(
 
 
 def _gaps_from_grid(source, viewer, filters, group_by: list[str], interval: bool) -> Published:
-    """Goals set, without offer and cases with a gap per domain (and region), with the total
-    row (Gesamt) when the table is by domain alone."""
+    """Goals set and without offer per domain (and region), with the total row (Gesamt) when
+    the table is by domain alone."""
     groups = [d for d in group_by if d != "domain"]
     where = {**grid.conditions(viewer, filters, groups), "period": grid.period_label(filters)}
     by_domain = "domain" in group_by
@@ -168,8 +168,10 @@ def _gaps_from_grid(source, viewer, filters, group_by: list[str], interval: bool
     df = grid.keyed(goals[goals["part"] == ALL], keys, "goals_set")
     df = df.merge(
         grid.keyed(goals[goals["part"] == "without_offer"], keys, "goals_without_offer"), "left"
-    ).merge(grid.keyed(grid.cells(source, "gap_cases", where), keys, "cases_with_gap"), "left")
-    counts = ["goals_set", "goals_without_offer", "cases_with_gap"]
+    )
+    # no cases with a gap: at most the goals without an offer of the same cell, they pinned
+    # hidden goals and cases alike (review of 2026-12-07, docs/decisions.md)
+    counts = ["goals_set", "goals_without_offer"]
     if df.empty and not group_by and where["period"] is not None:
         # a named period without any goal: zeros (with no period there is no published total)
         df = pd.DataFrame([{"domain": ALL, **dict.fromkeys(counts, 0)}])

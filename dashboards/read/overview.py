@@ -47,7 +47,7 @@ def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Pub
     except NotInGrid:  # published figures for one region or provider: by domain only
         gm = _gaps_by_domain(source, viewer, filters)
     across, _ = matrix_across(gm)
-    order = ["domain", across, *_MATRIX_COUNTS]
+    order = ["domain", across, *(c for c in _MATRIX_COUNTS if c in gm.table.columns)]
     gm = Published(gm.table[order], gm.flags[order], gm.k)
     rate = _num(gm.table["gap_rate"])
     ok = rate.notna() & (_num(gm.table["goals_set"]) >= MIN_GOALS)
