@@ -103,6 +103,15 @@ def test_an_independent_lp_attacker_cannot_narrow_a_hidden_cell(workspace, famil
     _assert_no_hidden_cell_narrower_than_k(cells, eqs, seed=0)
 
 
+def _interval(c, a_eq, b_eq, bounds=(0, None)) -> tuple[float, float]:
+    """The least and the greatest value of c·x subject to a_eq x = b_eq (SciPy's LP); the
+    greatest is inf where nothing bounds it."""
+    lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    assert lo.status == 0  # the published cells fit the model: it is the right one
+    return lo.fun, (np.inf if hi.status == 3 else -hi.fun)
+
+
 def _assert_no_hidden_cell_narrower_than_k(cells: pd.DataFrame, eqs, seed: int) -> None:
     """Minimise and maximise every primary cell and a sample of secondary ones subject to the
     published cells and the attacker's equations (SciPy's LP): each interval is k wide."""
@@ -125,11 +134,8 @@ def _assert_no_hidden_cell_narrower_than_k(cells: pd.DataFrame, eqs, seed: int) 
     for t in targets:
         c = np.zeros(len(cells))
         c[t] = 1.0
-        lo = linprog(c, A_eq=a_eq, b_eq=np.zeros(len(eqs)), bounds=bounds, method="highs")
-        hi = linprog(-c, A_eq=a_eq, b_eq=np.zeros(len(eqs)), bounds=bounds, method="highs")
-        assert lo.status == 0
-        width = np.inf if hi.status == 3 else -hi.fun - lo.fun
-        assert width >= K - 1e-6, (cells.iloc[t].to_dict(), lo.fun, width)
+        low, high = _interval(c, a_eq, np.zeros(len(eqs)), bounds)
+        assert high - low >= K - 1e-6, (cells.iloc[t].to_dict(), low, high)
 
 
 def test_a_suppressed_reader_cannot_form_new_unions(workspace):
@@ -255,16 +261,14 @@ def test_a_funder_cannot_subtract_caseload_figures(workspace):
         if len(group_closures):  # elsewhere the quarters alone: any flows fit them
             targets += [(row(kind, q), None) for q in quarters for kind in ("opened", "closed")]
         for c, cell in targets:
-            lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-            hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-            assert lo.status == 0
-            width = np.inf if hi.status == 3 else -hi.fun - lo.fun
+            low, high = _interval(c, a_eq, b_eq)
+            width = high - low
             checked += cell is not None
             # a hidden cell: k wide; a flow nobody publishes: not pinned to 1 .. k-1
             if cell is not None and width < K - 1e-6:
-                narrow.append((key, cell.period, cell.value, lo.fun, width))
-            elif cell is None and width < 1e-6 and 1 <= round(lo.fun) < K:
-                narrow.append((key, "flow", round(lo.fun)))
+                narrow.append((key, cell.period, cell.value, low, width))
+            elif cell is None and width < 1e-6 and 1 <= round(low) < K:
+                narrow.append((key, "flow", round(low)))
     assert checked > 0
     assert not narrow, narrow[:10]
 
@@ -388,10 +392,7 @@ def test_a_funder_cannot_subtract_referral_figures(workspace):
         targets = [(row(k, r.period, getattr(r, "part", None)), r) for k, r in chosen]
         targets += [(row("nw", q), None) for q in quarters]
         for c, cell in targets:
-            lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-            hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-            assert lo.status == 0
-            low, high = lo.fun, (np.inf if hi.status == 3 else -hi.fun)
+            low, high = _interval(c, a_eq, b_eq)
             if cell is None:  # an unpublished count, pinned to 1 .. k-1?
                 if high - low < 1e-6 and 1 <= round(low) < K:
                     told_more.append((program, service, "nicht wahrgenommen", round(low)))
