@@ -12,7 +12,7 @@ or provider (with their totals) — the filters a suppressed reader can combine 
 caseload additionally by programme × region.
 
 Period kinds: `flow` counts add up over quarters (goals set, structural closures);
-`distinct` counts do not (a case with a gap in two quarters counts once in their half-year:
+`distinct` counts do not (a case in two quarters counts once in their half-year:
 every level has its own leaves, linked by max(children) ≤ parent ≤ sum(children)); `quarter`
 counts are published per quarter only: the cases in a quarter. No stock is published (active
 cases or waiting referrals at a quarter's end): beside the flows of the same population it gives
@@ -106,7 +106,6 @@ class Family:
     breakdowns: Mapping[str, Mapping[str, str | None]]  # dim -> child -> parent
     publications: tuple[Mapping[str, object], ...]
     leaves: Callable[[Context], pd.DataFrame]  # dims (+ value) at leaf level
-    non_additive: tuple[str, ...] = ()  # further distinct-count dimensions
     extras: Callable[[Context], pd.DataFrame] | None = None  # per-cell figures, keyed by dims
     extra_columns: tuple[str, ...] = field(default=())
     # the leaves as each provider knows its own (None: exactly as they are); every leaves
@@ -164,44 +163,29 @@ def _parts(df: pd.DataFrame, keys: list[str], parts: Mapping[str, pd.Series]) ->
 # caseload
 
 
-def _caseload_at(ctx: Context, level: str, groups: tuple[str, ...]) -> pd.DataFrame:
-    """alle and case-management figures per bucket of `level` and `groups`, side by side."""
-
-    def compute() -> pd.DataFrame:
-        alle = rollup(ctx.con, group_by=[level, *groups], scope="alle")
-        cm = rollup(ctx.con, group_by=[level, *groups], scope="case_management")
-        keys = ["period", *groups]
-        return alle.merge(cm, on=keys, how="left", suffixes=("", "_cm")).fillna(0)
-
-    return ctx.once(("caseload", level, groups), compute)
-
-
-def _caseload(ctx: Context, levels=LEVELS) -> pd.DataFrame:
-    """alle and case-management figures per bucket and group, side by side."""
-    return pd.concat([_caseload_at(ctx, level, GROUPS) for level in levels], ignore_index=True)
+def _quarterly(ctx: Context, groups: tuple[str, ...]) -> pd.DataFrame:
+    """The caseload roll-up per quarter and `groups` (scope alle: the grid has no scopes),
+    once per build: the leaves and the extras of `cases` both read it."""
+    compute = lambda: rollup(ctx.con, group_by=["period", *groups])  # noqa: E731
+    return ctx.once(("caseload", groups), compute)
 
 
 def _cases_leaves(ctx: Context) -> pd.DataFrame:
-    df = _caseload(ctx, ("period",))
+    df = _quarterly(ctx, GROUPS)
     return df[["period", *GROUPS]].assign(value=df["cases_in_period"].to_numpy())
 
 
 GROUP_PATTERNS = ((), ("provider_id",), ("program",), ("region_code",), ("program", "region_code"))
 
 
-def _caseload_cells(ctx: Context, levels=LEVELS) -> pd.DataFrame:
-    """The caseload roll-up at every published grouping (totals as ALL), alle and CM."""
-    frames = []
-    for groups in GROUP_PATTERNS:
-        for level in levels:
-            df = _caseload_at(ctx, level, groups)
-            frames.append(df.assign(**{g: ALL for g in GROUPS if g not in groups}))
-    return pd.concat(frames, ignore_index=True)
-
-
 def _cases_extras(ctx: Context) -> pd.DataFrame:
-    """Additive components of every published cell: the caseload ratios rest on them."""
-    df = _caseload_cells(ctx, ("period",))
+    """Additive components of every published cell (every grouping, totals as ALL): the
+    caseload ratios rest on them."""
+    frames = [
+        _quarterly(ctx, groups).assign(**{g: ALL for g in GROUPS if g not in groups})
+        for groups in GROUP_PATTERNS
+    ]
+    df = pd.concat(frames, ignore_index=True)
     return df[["period", *GROUPS, "case_days", "fte_days", "fte_end", "days"]]
 
 

@@ -232,9 +232,7 @@ def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
             dims.append(Dimension(name, dict(family.breakdowns[name])))
         else:
             codes = sorted({str(c) for c in leaves[name].unique() if c != ALL})
-            dims.append(
-                flat_dimension(name, codes, root=ALL, additive=name not in family.non_additive)
-            )
+            dims.append(flat_dimension(name, codes, root=ALL))
     return dims
 
 
