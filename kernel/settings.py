@@ -72,6 +72,10 @@ class Settings:
     max_line_bytes: int = 4_000_000  # one CSV record; a longer record is rejected as a row
     # how long one delivery may take to open, read and check before it is quarantined
     delivery_timeout_seconds: float = 1800.0
+    # how far before its landing a file time may lie in a workspace that has never landed
+    # anything: older is taken as "not known" (docs/decisions.md, „Lieferungen, die den Lauf
+    # für alle anhielten“); an office taking over an archive of older exports widens it
+    first_receipt_days: int = 366
     # how long `lagebild run` waits for another run to release the workspace (0 = not at all)
     lock_wait_seconds: float = 30.0
     # DuckDB's memory for a run ("8GB", "60%"; None: DuckDB's default, 80 % of the RAM) and

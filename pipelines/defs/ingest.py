@@ -35,7 +35,13 @@ def landing(lagebild: LagebildResource) -> dg.MaterializeResult:
         raise dg.Failure("Kein Posteingang angegeben (LAGEBILD_INBOX oder --inbox).")
     with stage("landing"), lagebild.write() as con:
         create_all(con)
-        result = land(con, settings.ws, Path(settings.inbox), settings.max_unpacked_bytes)
+        result = land(
+            con,
+            settings.ws,
+            Path(settings.inbox),
+            settings.max_unpacked_bytes,
+            settings.first_receipt_days,
+        )
     dup = len(result.duplicates)
     log.info(
         f"Posteingang: {len(result.new)} neu, {dup} {'Duplikat' if dup == 1 else 'Duplikate'},"
@@ -73,7 +79,7 @@ def staging(context: dg.AssetExecutionContext, lagebild: LagebildResource) -> dg
             # the loaded deliveries written into the warehouse file now, as part of the
             # ingest (the writer keeps up to 1 GB of log: kernel.warehouse.CHECKPOINT_THRESHOLD)
             con.execute("CHECKPOINT")
-        as_of = resolve_data_basis(con, settings.as_of, context.run_id)
+        as_of = resolve_data_basis(con, settings.as_of, context.run_id, settings.first_receipt_days)
         rows = {
             name: con.execute(f"SELECT count(*) FROM staging.{name}").fetchone()[0]
             for name in load_contract().tables

@@ -18,6 +18,7 @@ from datetime import date
 import duckdb
 
 from data_contracts import load_contract
+from kernel.settings import Settings
 from kernel.workspace import Workspace
 from pipelines.ingest import holds
 from pipelines.ingest.attempt import (
@@ -32,7 +33,7 @@ from pipelines.ingest.attempt import (
     take_part,
 )
 from pipelines.ingest.faults import interrupts
-from pipelines.ingest.landing import FIRST_RECEIPT_DAYS, complete_moves
+from pipelines.ingest.landing import complete_moves
 from pipelines.ingest.limits import Limits
 from pipelines.ingest.load import (
     EARLIEST_EXPORT,
@@ -321,7 +322,10 @@ STATUS_DE = {
 
 
 def resolve_data_basis(
-    con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None,
+    run_id: str | None = None,
+    first_receipt_days: int = Settings.first_receipt_days,
 ) -> date | None:
     """Write meta.data_basis: as_of given, else the earliest current snapshot date. A receipt
     held at the edge of a new workspace's window (`landing.received`: its file time was older,
@@ -336,7 +340,7 @@ def resolve_data_basis(
         " AND received_at <= landed_at - to_days(?) THEN landed_at::DATE"
         " ELSE snapshot_on END)"
         " FROM audit.deliveries WHERE len(current_tables) > 0",
-        [EARLIEST_EXPORT, FIRST_RECEIPT_DAYS - 1],
+        [EARLIEST_EXPORT, first_receipt_days - 1],
     ).fetchone()
     resolved = as_of or earliest
     source = "argument" if as_of else "lieferungen"

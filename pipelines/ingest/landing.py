@@ -48,6 +48,7 @@ from pathlib import Path
 
 import duckdb
 
+from kernel.settings import Settings
 from kernel.warehouse import table_columns
 from kernel.workspace import Workspace
 from pipelines.ingest.members import SPECIAL_KINDS, decode_name
@@ -66,10 +67,6 @@ CTIME_FILE_SYSTEMS = frozenset(
     {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "zfs", "f2fs", "bcachefs", "jfs", "overlay"}
 )
 TMP_PREFIX = ".tmp-"
-# how far before its landing a file time may lie in a workspace that has never landed anything
-# (then nothing bounds a receipt from below): older is taken as "not known" (docs/decisions.md,
-# „Lieferungen, die den Lauf für alle anhielten“)
-FIRST_RECEIPT_DAYS = 366
 
 
 def crash_point(name: str) -> None:
@@ -214,12 +211,15 @@ def _stamp(ts: float) -> datetime:
     return min(datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None), _now())
 
 
-def receipt_floor(con: duckdb.DuckDBPyConnection, now: datetime) -> datetime:
+def receipt_floor(
+    con: duckdb.DuckDBPyConnection, now: datetime, first_receipt_days: int
+) -> datetime:
     """The earliest plausible receipt of a delivery that is new to this workspace: the last
     landing (whatever lay in the inbox then was landed then, so what is new now came later);
-    in a workspace that has never landed anything, FIRST_RECEIPT_DAYS before now."""
+    in a workspace that has never landed anything, `first_receipt_days` before now (then
+    nothing bounds a receipt from below; setting `first_receipt_days`)."""
     last = con.execute("SELECT max(landed_at) FROM audit.landing").fetchone()[0]
-    return last if last is not None else now - timedelta(days=FIRST_RECEIPT_DAYS)
+    return last if last is not None else now - timedelta(days=first_receipt_days)
 
 
 def received(stamp: datetime, floor: datetime, now: datetime) -> datetime:
@@ -476,13 +476,14 @@ def land(
     ws: Workspace,
     inbox: Path,
     max_bytes: int = 2_000_000_000,
+    first_receipt_days: int = Settings.first_receipt_days,
 ) -> LandingResult:
     """Copy new deliveries into WORKSPACE/landing/<delivery_id>/ and register them."""
     result = LandingResult([], [], 0)
     clean_leftovers(ws)
     candidates = scan_inbox(inbox, max_bytes, kept=kept_hashes(con))
     keep_hashes(con, candidates)
-    floor = receipt_floor(con, _now())
+    floor = receipt_floor(con, _now(), first_receipt_days)
     for cand in candidates:
         did = cand.delivery_id
         if con.execute("SELECT 1 FROM audit.landing WHERE delivery_id = ?", [did]).fetchone():

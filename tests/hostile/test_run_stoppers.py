@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from data_contracts.schema import create_all
-from kernel.settings import load_settings
+from kernel.settings import SettingsError, load_settings
 from kernel.warehouse import connect
 from kernel.workspace import Workspace
 from pipelines.ingest import batch
@@ -140,6 +140,32 @@ def test_an_old_file_time_does_not_move_the_receipt_or_the_cut_off(loop):
     (last,) = loop.q("SELECT max(landed_at) FROM audit.landing WHERE source_name <> 'p-spaet'")
     assert row[0] == last[0] < before  # held at the previous landing
     assert batch.resolve_data_basis(loop.con, None) == as_of
+
+
+def test_an_office_taking_over_an_archive_widens_the_first_receipt_window(loop):
+    """Setting `first_receipt_days`: a new workspace takes a file time two years back as the
+    receipt (and the cut-off) when the window reaches it; by default it is held at the edge."""
+    two_years_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=730)
+    d = delivery(loop.inbox, "p-archiv", {"cases.csv": HEAD + case_line("p-archiv", "K1")})
+    for p in (d, d / "cases.csv"):
+        os.utime(p, (two_years_ago.timestamp(), two_years_ago.timestamp()))
+    land(loop.con, loop.ws, loop.inbox, first_receipt_days=800)
+    batch.ingest_pending(loop.con, loop.ws, "t")
+    (got,) = loop.q("SELECT received_at FROM audit.landing")[0]
+    assert abs(got.timestamp() - two_years_ago.timestamp()) < 0.01
+    assert batch.resolve_data_basis(loop.con, None, first_receipt_days=800) == (
+        two_years_ago.date()
+    )
+    # the same delivery under the default window: held at its edge, the cut-off its landing
+    assert batch.resolve_data_basis(loop.con, None) == dt.datetime.now(dt.UTC).date()
+
+
+def test_the_first_receipt_window_is_a_checked_setting(tmp_path):
+    (tmp_path / "lagebild.yaml").write_text("first_receipt_days: 1000\n")
+    assert load_settings(tmp_path).first_receipt_days == 1000
+    (tmp_path / "lagebild.yaml").write_text("first_receipt_days: -5\n")
+    with pytest.raises(SettingsError, match="first_receipt_days"):
+        load_settings(tmp_path)
 
 
 def test_a_providers_two_exports_keep_their_order_whatever_their_file_times(loop):

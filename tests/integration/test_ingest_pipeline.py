@@ -50,6 +50,7 @@ def mixed(tmp_path_factory):
     try:
         root = tmp_path_factory.mktemp("mixed")
         paths = messy.mixed_inbox(root / "inbox")
+        messy.keep_file_times_as_receipts(root / "ws")
         outcome = run(root / "inbox", root / "ws")
         yield root / "inbox", root / "ws", paths, outcome
     finally:
