@@ -13,7 +13,7 @@ period") keeps one block of unknowns per level, linked by
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,6 +118,15 @@ def period_dimension(years: Sequence[int | str], *, name="period", additive=True
             for q in (2 * h - 1, 2 * h):
                 parent[f"{y}-Q{q}"] = f"{y}-H{h}"
     return Dimension(name, parent, additive, ("year", "half", "quarter"))
+
+
+def enclosing_periods(quarters: Iterable[str]) -> set[str]:
+    """The quarters with their half-years and years, e.g. 2026-Q4 -> 2026-Q4, 2026-H2, 2026:
+    the periods a quarter not yet complete leaves incomplete."""
+    out: set[str] = set()
+    for q in quarters:
+        out |= {q, f"{q[:4]}-H{1 if int(q[-1]) <= 2 else 2}", q[:4]}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,6 +280,7 @@ def build_grid(
     leaves: pd.DataFrame,
     dimensions: Sequence[Dimension],
     publications: Sequence[Mapping[str, int | str]],
+    withheld: Mapping[str, Collection[str]] | None = None,
 ) -> Grid:
     """Aggregate the leaf table to the declared cross-classifications.
 
@@ -280,6 +290,9 @@ def build_grid(
     publications  one mapping per cross-classification: dimension -> level (depth, level
                   name, "leaf" or ``ALL_LEVELS`` = every level); omitted dimensions are at
                   level 0 (their total)
+    withheld      dimension -> codes whose cells are not published at all (the periods not
+                  yet complete); the set must hold every ancestor of a code in it, so that no
+                  published margin misses a part (grid_equations reads absent parts as zeros)
     Cells with value 0 are not part of the grid: like empty leaves they are known zeros.
     """
     dims = tuple(dimensions)
@@ -301,7 +314,13 @@ def build_grid(
         uniq, first, inv = np.unique(_keys(proj[ok], radix), return_index=True, return_inverse=True)
         codes_out.append(proj[ok][first])
         values_out.append(np.bincount(inv, weights=leaf_values[ok], minlength=len(uniq)))
-    return Grid(dims, np.vstack(codes_out), np.concatenate(values_out), leaf_codes, leaf_values)
+    codes, values = np.vstack(codes_out), np.concatenate(values_out)
+    keep = np.ones(len(codes), dtype=bool)
+    for name, withheld_codes in (withheld or {}).items():
+        j = next(i for i, d in enumerate(dims) if d.name == name)
+        out = np.isin(np.asarray(dims[j].codes, dtype=object), list(withheld_codes))
+        keep &= ~out[codes[:, j]]
+    return Grid(dims, codes[keep], values[keep], leaf_codes, leaf_values)
 
 
 def grid_equations(grid: Grid, *, transitive: bool = False) -> Equations:

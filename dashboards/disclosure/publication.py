@@ -43,7 +43,13 @@ import numpy as np
 import pandas as pd
 
 from dashboards.disclosure.families import ALL, GROUPS, Context, Family, Shared, families
-from dashboards.disclosure.grid import Dimension, build_grid, flat_dimension, period_dimension
+from dashboards.disclosure.grid import (
+    Dimension,
+    build_grid,
+    enclosing_periods,
+    flat_dimension,
+    period_dimension,
+)
 from dashboards.disclosure.insiders import PROVIDER, insiders
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
@@ -98,10 +104,15 @@ def _family_digest(family: Family, settings: Settings, kind: str):
 
 
 def input_key(
-    family: Family, settings: Settings, leaves: pd.DataFrame, known: pd.DataFrame | None
+    family: Family,
+    settings: Settings,
+    leaves: pd.DataFrame,
+    known: pd.DataFrame | None,
+    withheld: set[str] = frozenset(),
 ) -> str:
     """Everything a family's suppressed cells depend on, as one hash."""
     digest = _family_digest(family, settings, "leaves")
+    digest.update(repr(sorted(withheld)).encode())
     _rows_digest(digest, leaves)
     if known is not None:
         _rows_digest(digest, known)
@@ -222,6 +233,18 @@ def period_level(label: str) -> str:
     return "year" if len(label) == 4 else ("half" if label[5] == "H" else "quarter")
 
 
+def incomplete_periods(ctx: Context) -> set[str]:
+    """The quarters not yet complete at the data cut-off, with their half-years and years.
+    A count that adds up over quarters (goals, referrals, closures) is published for complete
+    periods only: the few days of a running quarter give small counts, and their suppression
+    took the last complete quarter with it (its half-year minus it; docs/decisions.md,
+    „Laufende Zeiträume“)."""
+    compute = lambda: enclosing_periods(  # noqa: E731
+        q for (q,) in ctx.con.execute("SELECT period FROM mart.periods WHERE partial").fetchall()
+    )
+    return set(ctx.once(("incomplete_periods",), compute))
+
+
 def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
     dims = []
     for name in family.dims:
@@ -242,9 +265,15 @@ def _suppressed(
     by_provider: pd.DataFrame,
     known: pd.DataFrame | None,
     k: int,
+    withheld: set[str],
 ) -> tuple[pd.DataFrame, dict]:
     """Primary and secondary suppression of the family's cells, audited by LP."""
-    grid = build_grid(leaves, _dimensions(family, leaves), family.publications)
+    grid = build_grid(
+        leaves,
+        _dimensions(family, leaves),
+        family.publications,
+        {"period": withheld} if withheld else None,
+    )
     inside = insiders(grid, by_provider, known, k)
     cells = suppress_grid(grid, k, insiders=inside)
     result = audit_grid(grid, cells["status"], k, insiders=inside)
@@ -283,6 +312,9 @@ def build_family(
             seconds = round(time.perf_counter() - t0, 3)
             return cells, {**summary, "seconds": seconds, "reused": True, "queried": False}
     by_provider = family.leaves(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
+    withheld = incomplete_periods(ctx) if family.period == "flow" else set()
+    if withheld:
+        by_provider = by_provider[~by_provider["period"].isin(withheld)]
     # groups the family is never published by are summed away (fewer unknowns, same LP)
     leaves = by_provider.groupby(list(family.dims), as_index=False, sort=False)["value"].sum()
     leaves = leaves[leaves["value"] > 0]
@@ -309,13 +341,17 @@ def build_family(
     known = None
     if family.known is not None:
         known = family.known(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
-    key = input_key(family, ctx.settings, by_provider, known) if memo is not None else None
+        if withheld:
+            known = known[~known["period"].isin(withheld)]
+    key = None
+    if memo is not None:
+        key = input_key(family, ctx.settings, by_provider, known, withheld)
     kept = memo.cells(ctx.con, family.name, key) if memo is not None else None
     if kept is not None:
         cells, summary = kept  # as published: queried anew below
         cells = cells.drop(columns=[c for c in ("level", *family.extra_columns) if c in cells])
     else:
-        cells, summary = _suppressed(family, leaves, by_provider, known, k)
+        cells, summary = _suppressed(family, leaves, by_provider, known, k, withheld)
     if "period" in family.dims:
         levels = {p: period_level(p) for p in cells["period"].unique()}
         cells["level"] = cells["period"].map(levels)

@@ -11,6 +11,7 @@ import pandas as pd
 from dashboards.disclosure import Published
 from dashboards.read.deliveries import trust_label
 from dashboards.read.gate import query
+from dashboards.read.grid import period_levels
 from dashboards.read.scope import Filters, Source, Viewer, where
 from transforms.delivery_calendar import calendar_summary, delivery_calendar
 
@@ -118,24 +119,12 @@ def filter_options(source: Source, viewer: Viewer, filters: Filters) -> dict[str
             f"SELECT DISTINCT provider_id, program, region_code FROM mart.cases WHERE {cond}",
             params,
         ).df()
-    quarters = [p for p, _ in periods]
-    halves = sorted({f"{q[:4]}-H{1 if int(q[-1]) <= 2 else 2}" for q in quarters})
-    years = sorted({q[:4] for q in quarters})
-    partial = [p for p, is_partial in periods if is_partial]
-    partial += [
-        h
-        for h in halves
-        if any(
-            q in partial and q.startswith(h[:4]) and (q[-1] in "12") == (h[-1] == "1")
-            for q in quarters
-        )
-    ]
-    partial += [y for y in years if any(q in partial and q.startswith(y) for q in quarters)]
+    levels = period_levels([p for p, _ in periods], [p for p, is_partial in periods if is_partial])
     return {
-        "periods": quarters,
-        "halves": halves,
-        "years": years,
-        "partial": partial,
+        "periods": levels["quarter"],
+        "halves": levels["half"],
+        "years": levels["year"],
+        "partial": levels["partial"],
         "programs": sorted(dims["program"].dropna().unique().tolist()),
         "regions": sorted(dims["region_code"].dropna().unique().tolist()),
         "providers": sorted(dims["provider_id"].dropna().unique().tolist()),

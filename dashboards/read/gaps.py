@@ -157,7 +157,10 @@ def _gaps_from_grid(source, viewer, filters, group_by: list[str], interval: bool
     """Goals set and without offer per domain (and region), with the total row (Gesamt) when
     the table is by domain alone."""
     groups = [d for d in group_by if d != "domain"]
-    where = {**grid.conditions(viewer, filters, groups), "period": grid.period_label(filters)}
+    where = {
+        **grid.conditions(viewer, filters, groups),
+        "period": grid.complete_period(source, filters),
+    }
     by_domain = "domain" in group_by
     if by_domain and groups:
         where["domain"] = grid.NOT_ALL
@@ -194,7 +197,7 @@ def _gaps_from_grid(source, viewer, filters, group_by: list[str], interval: bool
 
 
 def _waits_from_grid(source: Source, viewer: Viewer, filters: Filters) -> Published:
-    label = grid.period_label(filters)
+    label = grid.complete_period(source, filters)
     where = {**grid.conditions(viewer, filters, ()), "service_type": grid.NOT_ALL}
     refs = grid.cells(source, "referrals", {**where, "period": label})
     keys = ["service_type"]
@@ -229,7 +232,7 @@ def _closures_from_grid(source, viewer, filters, group_by: list[str]) -> Publish
     groups = [d for d in group_by if d != "period"]
     where = {
         **grid.conditions(viewer, filters, groups),
-        "period": grid.period_list(source, filters, "period" in group_by),
+        "period": grid.period_list(source, filters, "period" in group_by, complete=True),
     }
     keys = group_by or ["period"]
     df = grid.keyed(grid.cells(source, "closures", where), keys, "structural_closures")

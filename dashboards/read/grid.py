@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from dashboards.disclosure.families import ALL, GROUPS
+from dashboards.disclosure.grid import enclosing_periods
 from dashboards.disclosure.publication import period_level
 from dashboards.disclosure.tables import Unclassified
 from dashboards.read.scope import AccessDenied, Filters, Source, Viewer, effective_providers
@@ -23,6 +24,11 @@ CASELOAD_GROUPS = (*PUBLISHED_GROUPS, ("program", "region_code"))
 
 class NotInGrid(AccessDenied):
     """The selection is no cell of the publication grid."""
+
+
+class Incomplete(NotInGrid):
+    """The selection's period is not complete, and the figure is published for complete
+    periods only (`complete_period`)."""
 
 
 def period_label(filters: Filters) -> str | None:
@@ -42,6 +48,22 @@ def period_label(filters: Filters) -> str | None:
     raise NotInGrid(
         "Für veröffentlichte Zahlen ist der Zeitraum ein Quartal, ein Halbjahr oder ein Jahr."
     )
+
+
+def complete_period(
+    source: Source, filters: Filters, known: dict[str, list[str]] | None = None
+) -> str | None:
+    """`period_label` for a count that adds up over quarters (goals, referrals, closures): the
+    grid holds those for complete periods only (disclosure.publication.incomplete_periods).
+    `known`: `periods(source)` where the caller has it."""
+    label = period_label(filters)
+    if label is not None and label in (known or periods(source))["partial"]:
+        raise Incomplete(
+            "Ziele, Vermittlungen und Abschlüsse werden für abgeschlossene Zeiträume"
+            f" veröffentlicht; {label} ist noch nicht abgeschlossen. Bitte ein abgeschlossenes"
+            " Quartal, Halbjahr oder Jahr wählen."
+        )
+    return label
 
 
 def quarters(label: str, available: Iterable[str]) -> list[str]:
@@ -140,27 +162,35 @@ def periods(source: Source) -> dict[str, list[str]]:
 
 def period_levels(qs: Sequence[str], partial_quarters: Iterable[str]) -> dict[str, list[str]]:
     """Quarters, the half-years and years they make up, and which of them are partial."""
-    partial = set(partial_quarters)
     halves = sorted({f"{q[:4]}-H{1 if int(q[-1]) <= 2 else 2}" for q in qs})
     years = sorted({q[:4] for q in qs})
-    partial |= {h for h in halves if any(q in partial for q in quarters(h, qs))}
-    partial |= {y for y in years if any(q in partial for q in quarters(y, qs))}
-    return {"quarter": list(qs), "half": halves, "year": years, "partial": sorted(partial)}
+    partial = sorted(enclosing_periods(partial_quarters))
+    return {"quarter": list(qs), "half": halves, "year": years, "partial": partial}
 
 
 def status_of(df: pd.DataFrame) -> list[str]:
     return df["status"].fillna("").astype(str).tolist() if len(df) else []
 
 
-def period_list(source: Source, filters: Filters, by_period: bool) -> list[str]:
-    """The grid periods a table shows: the chosen one, or its quarters (one row each)."""
-    available = periods(source)["quarter"]
+def period_list(
+    source: Source, filters: Filters, by_period: bool, complete: bool = False
+) -> list[str]:
+    """The grid periods a table shows: the chosen one, or its quarters (one row each); with
+    `complete`, those of a count published for complete periods only (`complete_period`)."""
+    known = periods(source)
+    available = known["quarter"]
+    if complete:
+        available = [q for q in available if q not in set(known["partial"])]
     lo, hi = filters.period_from, filters.period_to
     if by_period and lo and hi and len(lo) == len(hi) == 7 and lo[5] == hi[5] == "Q":
         return [q for q in available if lo <= q <= hi]
-    label = period_label(filters)
-    if label is None:
-        label = available[-1][:4] if available else None
+    if complete and not by_period:
+        label = complete_period(source, filters, known)
+    else:
+        label = period_label(filters)
+    if label is None:  # the last year (for a count of complete periods: the last complete)
+        years = [y for y in known["year"] if not complete or y not in set(known["partial"])]
+        label = (available[-1][:4] if by_period else years[-1]) if available and years else None
     if label is None:
         return []
     return quarters(label, available) if by_period else [label]

@@ -11,7 +11,7 @@ from dashboards.disclosure import Published
 from dashboards.read.caseload import caseload
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across
 from dashboards.read.gate import query
-from dashboards.read.grid import NotInGrid
+from dashboards.read.grid import Incomplete, NotInGrid
 from dashboards.read.scope import Filters, Source, Viewer
 from dashboards.read.themes import themes
 
@@ -28,6 +28,8 @@ def _gaps_by_domain(source: Source, viewer: Viewer, filters: Filters) -> Publish
     """The gap rows by domain alone, as a matrix with one column ("alle Regionen")."""
     try:
         by_domain = gaps(source, viewer, filters, group_by=("domain",))
+    except Incomplete:
+        raise
     except NotInGrid:  # not published for this selection at all
         empty = pd.DataFrame(columns=["domain", "region_code", *_MATRIX_COUNTS])
         return Published(empty, empty.astype(str), viewer.suppress_k)
@@ -37,13 +39,12 @@ def _gaps_by_domain(source: Source, viewer: Viewer, filters: Filters) -> Publish
     )
 
 
-@query()
-def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Published]:
-    """{"gaps", "themes", "overloaded"}: the published rows that need a decision
-    ("overloaded" None where the selection has no caseload cell)."""
-    threshold = source.settings.overload_threshold
+def _largest_gaps(source: Source, viewer: Viewer, filters: Filters) -> Published:
+    """The TOP_GAPS cells (domain × region or programme) with the highest gap rate."""
     try:
         gm = gap_matrix(source, viewer, filters)
+    except Incomplete:
+        raise
     except NotInGrid:  # published figures for one region or provider: by domain only
         gm = _gaps_by_domain(source, viewer, filters)
     across, _ = matrix_across(gm)
@@ -52,7 +53,19 @@ def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Pub
     rate = _num(gm.table["gap_rate"])
     ok = rate.notna() & (_num(gm.table["goals_set"]) >= MIN_GOALS)
     ranked = rate.where(ok).sort_values(ascending=False, na_position="last")
-    largest = gm.rows([i for i in ranked.index[:TOP_GAPS] if ok.iat[i]])
+    return gm.rows([i for i in ranked.index[:TOP_GAPS] if ok.iat[i]])
+
+
+@query()
+def decisions(source: Source, viewer: Viewer, filters: Filters) -> dict[str, Published]:
+    """{"gaps", "themes", "overloaded"}: the published rows that need a decision ("gaps"
+    None where the period is not complete yet, "overloaded" None where the selection has no
+    caseload cell)."""
+    threshold = source.settings.overload_threshold
+    try:
+        largest = _largest_gaps(source, viewer, filters)
+    except Incomplete:  # a suppressed reader's running period: gaps of complete ones only
+        largest = None
 
     try:
         cl = caseload(source, viewer, filters, benchmarks=True)

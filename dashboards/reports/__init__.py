@@ -39,7 +39,10 @@ BUILDERS = {
 }
 
 
-def _period_info(src: read.Source, period: str) -> tuple[bool, list[str]]:
+def _periods(src: read.Source, period: str) -> list[str]:
+    """The quarters with data; `period` must be one of them and complete: a report leaves the
+    office, and counts that add up over quarters are published for complete periods only
+    (docs/decisions.md, „Laufende Zeiträume“)."""
     with src.read() as con:
         rows = con.execute("SELECT period, partial FROM mart.periods ORDER BY period").fetchall()
     periods = [p for p, _ in rows]
@@ -48,7 +51,14 @@ def _period_info(src: read.Source, period: str) -> tuple[bool, list[str]]:
         raise ReportError(
             f"Für das Quartal {period} gibt es keine Daten (vorhandene Quartale: {span})."
         )
-    return dict(rows)[period], periods
+    if dict(rows)[period]:
+        complete = [p for p, partial in rows if not partial]
+        last = f" Das letzte abgeschlossene ist {complete[-1]}." if complete else ""
+        raise ReportError(
+            f"Das Quartal {period} ist beim Datenstand noch nicht abgeschlossen; Berichte"
+            f" gibt es für abgeschlossene Quartale.{last}"
+        )
+    return periods
 
 
 def build_report(src: read.Source, kind: str, period: str, viewer: read.Viewer) -> Report:
@@ -60,7 +70,7 @@ def build_report(src: read.Source, kind: str, period: str, viewer: read.Viewer) 
     viewer = viewer.published()  # everything in a report leaves the office
     if not src.has_data():
         raise ReportError(read.NO_DATA_MESSAGE)
-    partial, periods = _period_info(src, period)
+    periods = _periods(src, period)
     basis = read.data_basis(src, viewer)
     # a report leaves the office: deliveries by id, provider and date, never by file name (an
     # export tool may write anything into it; read/deliveries.py)
@@ -78,15 +88,10 @@ def build_report(src: read.Source, kind: str, period: str, viewer: read.Viewer) 
             for b in section.blocks
         ]
     used = ["as_of", *used, "suppression"]
-    period_label = (
-        f"{period} (unvollständig, Datenstand {basis.as_of:%d.%m.%Y})" if partial else period
-    )
     return Report(
         kind=kind,
         title=KINDS[kind],
         period=period,
-        period_label=period_label,
-        partial=partial,
         scope=scope,
         viewer=viewer,
         basis=basis,

@@ -70,8 +70,6 @@ class Report:
     kind: str
     title: str
     period: str
-    period_label: str
-    partial: bool
     scope: str
     viewer: Viewer
     basis: read.DataBasis

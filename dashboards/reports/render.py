@@ -314,7 +314,7 @@ def write_xlsx(report: Report, out: Path) -> Path:
                 t.sheet,
                 pub,
                 title=t.title,
-                caption=f"{report.title} · Quartal {report.period_label} · {report.scope}"
+                caption=f"{report.title} · Quartal {report.period} · {report.scope}"
                 + (f" · Veröffentlichung {report.release_id}" if report.release_id else ""),
                 percent=catalog.percent_columns(pub.table.columns),
             )
@@ -332,7 +332,7 @@ def write_xlsx(report: Report, out: Path) -> Path:
         suppressed_k=report.k,
         role_label=f"{report.viewer.role_label} · {report.scope}",
         definitions=defs,
-        title=f"{report.title} – Quartal {report.period_label}",
+        title=f"{report.title} – Quartal {report.period}",
         release_id=report.release_id,
     )
     return out

@@ -67,7 +67,12 @@ def render(ctx: ui.Context) -> None:
     d1, d2, d3 = st.columns(3)
     with d1:
         st.markdown("**Größte Versorgungslücken**")
-        if len(dec["gaps"].table):
+        if dec["gaps"] is None:
+            st.caption(
+                "Versorgungslücken werden für abgeschlossene Zeiträume veröffentlicht: bitte"
+                " einen abgeschlossenen Zeitraum wählen."
+            )
+        elif len(dec["gaps"].table):
             for rec in catalog.show(dec["gaps"]).itertuples(index=False):
                 domain, region, share = (ui.md_text(x) for x in (rec[0], rec[1], rec[-1]))
                 st.markdown(f"- {domain} · {region}: **{share}** der Ziele ohne Angebot")
