@@ -2,7 +2,7 @@
 
 `describe(fig)` reads a plotly figure built by `dashboards.figures` and says in one or two
 sentences what it shows: the kind of chart, what is measured, the series and categories, the
-highest and lowest value. Withheld values (``<3``, ``x``) are gaps in a figure and are counted
+highest and lowest value. Withheld values (``x``) are gaps in a figure and are counted
 as such, never guessed. The dashboards show the text next to each chart and the reports use it
 as the figure's alternative text (the tagged PDF's /Alt). The numbers themselves are in the
 table that goes with each chart.

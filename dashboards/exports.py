@@ -1,7 +1,7 @@
 """Every file the read side hands out: CSV and XLSX, for the dashboard downloads and the reports.
 
 XLSX: one sheet per table, a sheet of definitions and a sheet with the data basis. Suppressed
-cells keep their marker text (``<3``, ``x``); every other number stays a number, so the tables
+cells keep their marker text (``x``); every other number stays a number, so the tables
 can be recalculated. Each table sheet says in its second row whether suppression was applied
 and with which k. CSV: semicolon, decimal comma, UTF-8 with BOM (opens correctly in German
 Excel), the suppression statement in its first line.

@@ -1,7 +1,7 @@
 """Pure figure builders: DataFrame (or published table) in, plotly figure out.
 
 Used by the dashboards and the reports alike. A suppressed cell never reaches a figure as a
-number: `numeric()` turns every marker (``<3``, ``x``) into a gap, and the marker is shown as
+number: `numeric()` turns every marker (``x``, ``–``) into a gap, and the marker is shown as
 text where the value would be. German labels throughout; fixed sizes on request (reports).
 
 Every text taken from the data (category labels, legend names, marker and hover text) passes
@@ -33,7 +33,7 @@ def numeric(values) -> pd.Series:
 
 
 def _marker_text(values, fmt) -> list[str]:
-    """Formatted numbers, markers (``<3``, ``x``) as they are; escaped for plotly."""
+    """Formatted numbers, markers (``x``) as they are; escaped for plotly."""
     out = []
     for v in values:
         if isinstance(v, str):

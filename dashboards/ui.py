@@ -451,9 +451,9 @@ def suppression_note(ctx: Context) -> None:
         )
     elif k:
         st.info(
-            f"Statistische Geheimhaltung (k = {k}): Fallzahlen von 1 bis {k - 1} erscheinen als "
-            f"„<{k}“; Quoten mit Zähler oder Nenner unter {k} und Werte, aus denen ein geheim "
-            "gehaltener Wert errechnet werden könnte, als „x“.",
+            f"Statistische Geheimhaltung (k = {k}): Fallzahlen von 1 bis {k - 1}, Werte, aus"
+            " denen ein geheim gehaltener Wert errechnet werden könnte, und Quoten mit Zähler"
+            f" oder Nenner unter {k} erscheinen als „x“ (1 oder mehr; 0 wird gezeigt).",
             icon=":material/visibility_off:",
         )
 

@@ -110,10 +110,14 @@ def audit(
     implied: np.ndarray | None = None,
     exact: bool = False,
     backend: str = "auto",
+    nonzero: bool = False,
 ) -> AuditResult:
-    """Audit every suppressed cell of `model`; `keys` (one row per cell) labels the table."""
+    """Audit every suppressed cell of `model`; `keys` (one row per cell) labels the table.
+    `nonzero`: the reader knows every hidden cell holds at least 1 (`attack_intervals`)."""
     t0 = time.perf_counter()
-    r = attack_intervals(model, suppressed, k, implied=implied, exact=exact, backend=backend)
+    r = attack_intervals(
+        model, suppressed, k, implied=implied, exact=exact, backend=backend, nonzero=nonzero
+    )
     t = r["targets"]
     w = widths(r["lo"], r["hi"], r["floor"])
     table = keys.iloc[t].reset_index(drop=True) if keys is not None else pd.DataFrame({"cell": t})

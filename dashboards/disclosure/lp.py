@@ -132,10 +132,14 @@ class _Persistent:
         self.h.passModel(lp)
         self.last = np.zeros(0, dtype=np.int32)
 
-    def free_rows(self, rows) -> None:
+    def free_rows(self, rows, lower=None) -> None:
+        """Rows no longer equal to their value: free above, and below free or `lower` (per
+        row: what a reader still knows of a hidden cell, `AttackSession`)."""
         inf = self.hc.kHighsInf
-        for r in np.asarray(rows, dtype=int).tolist():
-            self.h.changeRowBounds(r, -inf, inf)
+        rows = np.asarray(rows, dtype=int)
+        lower = np.full(len(rows), -inf) if lower is None else np.asarray(lower, dtype=float)
+        for r, lo in zip(rows.tolist(), lower.tolist(), strict=True):
+            self.h.changeRowBounds(r, lo, inf)
 
     def optimize(self, cols: np.ndarray, coefs: np.ndarray, maximize: bool):
         hc, h = self.hc, self.h
@@ -169,14 +173,29 @@ class _Linprog:
         self.a_eq, self.b_eq, self.a_ub = a_eq, b_eq, a_ub
         self.b_ub = None if a_ub is None else (np.zeros(a_ub.shape[0]) if b_ub is None else b_ub)
         self.active = np.ones(a_eq.shape[0], dtype=bool)
+        self.lower = np.full(a_eq.shape[0], -np.inf)  # of a row no longer active
 
-    def free_rows(self, rows) -> None:
-        self.active[np.asarray(rows, dtype=int)] = False
+    def free_rows(self, rows, lower=None) -> None:
+        rows = np.asarray(rows, dtype=int)
+        self.active[rows] = False
+        self.lower[rows] = -np.inf if lower is None else lower
+
+    def _inequalities(self):
+        """The links and the lower bounds of freed rows as ``A_ub x <= b_ub``."""
+        parts = [] if self.a_ub is None else [self.a_ub]
+        rhs = [] if self.a_ub is None else [self.b_ub]
+        rows = np.flatnonzero(~self.active & np.isfinite(self.lower))
+        if len(rows):
+            parts.append(-self.a_eq[rows])
+            rhs.append(-self.lower[rows])
+        if not parts:
+            return {}
+        return {"A_ub": sp.vstack(parts).tocsr(), "b_ub": np.concatenate(rhs)}
 
     def optimize(self, cols: np.ndarray, coefs: np.ndarray, maximize: bool):
         c = np.zeros(self.a_eq.shape[1])
         c[cols] = -coefs if maximize else coefs
-        kw = {} if self.a_ub is None else {"A_ub": self.a_ub, "b_ub": self.b_ub}
+        kw = self._inequalities()
         if self.active.any():
             kw |= {"A_eq": self.a_eq[self.active], "b_eq": self.b_eq[self.active]}
         res = linprog(c, bounds=(0, None), method="highs", **kw)
@@ -211,8 +230,10 @@ def _groups(labels: np.ndarray) -> dict[int, np.ndarray]:
     return dict(zip(keys.tolist(), np.split(order, starts[1:]), strict=True))
 
 
-def _wide_enough(lo: float, hi: float, k: int) -> bool:
-    return hi == math.inf or math.floor(hi + _TOL) - math.ceil(lo - _TOL) >= k
+def _wide_enough(lo: float, hi: float, floor: float, k: int) -> bool:
+    """A hidden cell is protected when a reader cannot narrow it to fewer than k values above
+    what an insider knows of it (`floor`)."""
+    return hi == math.inf or math.floor(hi + _TOL) - math.ceil(max(lo, floor) - _TOL) >= k
 
 
 def _fix_singletons(a: sp.csr_matrix, b: np.ndarray):
@@ -241,8 +262,12 @@ def attack_intervals(
     implied: np.ndarray | None = None,
     exact: bool = False,
     backend: str = "auto",
+    nonzero: bool = False,
 ):
     """LP intervals of the target cells (default: every suppressed cell).
+
+    `nonzero`: the reader knows that every hidden cell holds at least 1 (a grid has no zero
+    cells: an absent one is shown as 0, so "x" says "1 or more").
 
     `implied` marks shown cells whose row is the sum of other shown rows (a margin whose
     parts are all shown); leaving them out changes nothing but the size of the LP.
@@ -269,9 +294,18 @@ def attack_intervals(
     keep = a_eq.getnnz(axis=1) > 0
     a_eq, b_eq, row_cell = a_eq[keep], b_eq[keep], row_cell[keep]
     a_ub = b_ub = None
+    ub_parts, ub_rhs = [], []
     if model.links is not None:
-        b_ub = -(model.links @ x_fixed)
-        a_ub = model.links[:, free].tocsr()
+        ub_parts.append(model.links)
+        ub_rhs.append(np.zeros(model.links.shape[0]))
+    if nonzero:  # every hidden cell at least 1: -c·x <= -1
+        hidden = np.flatnonzero(suppressed & (cells.getnnz(axis=1) > 0))
+        ub_parts.append(-cells[hidden])
+        ub_rhs.append(-np.minimum(1.0, model.values[hidden]))
+    if ub_parts:
+        full = sp.vstack(ub_parts).tocsr()
+        b_ub = np.concatenate(ub_rhs) - full @ x_fixed
+        a_ub = full[:, free].tocsr()
         keep = a_ub.getnnz(axis=1) > 0
         a_ub, b_ub = a_ub[keep], b_ub[keep]
     t_all = cells[targets]
@@ -343,13 +377,13 @@ def _solve_targets(
     """Bounds of the targets of one block; every LP solution widens the inner bounds of all.
     A target is wide enough when its interval above `floor` is (an insider's own part)."""
     lo, hi, exact_lo, exact_hi = state
-    solves = 0
+    solves = 0 if exact else _widen(solver, tcells, t_idx, state, offset, floor, k)
     indptr, indices, data = tcells.indptr, tcells.indices, tcells.data
     for pos, i in enumerate(t_idx):
         row = slice(indptr[pos], indptr[pos + 1])  # not tcells[pos]: scipy's row copy was
         hit = []  # a fifth of the suppression's time at 10,000 cases
         for maximize in (True, False):
-            if not exact and _wide_enough(max(lo[i] + offset[i], floor[i]), hi[i] + offset[i], k):
+            if not exact and _wide_enough(lo[i] + offset[i], hi[i] + offset[i], floor[i], k):
                 break
             status, value, x, dual = solver.optimize(indices[row], data[row], maximize)
             solves += 1
@@ -366,6 +400,45 @@ def _solve_targets(
         if hit:
             cells_hit = np.unique(np.concatenate(hit))
             binding[int(targets[i])] = cells_hit[cells_hit >= 0]
+    return solves
+
+
+WIDEN_MIN_TARGETS = 8  # below this, one LP per target is as cheap
+WIDEN_MAX_SOLVES = 40
+WIDEN_MIN_GAIN = 3  # targets a widening LP must certify to be worth another
+
+
+def _widen(solver, tcells, t_idx, state, offset, floor, k) -> int:
+    """Inner bounds for many targets at once: maximise a random positive mix of the targets
+    not yet wide enough, a few times. Every solution is a point the attacker cannot rule out,
+    so each widens the inner interval of all targets; those it makes k wide need no LP of
+    their own. With every hidden cell at least 1 (`nonzero`) one LP per target found little
+    beyond the target itself (demo, referrals: 3,577 solves against 280 before). Seeded: the
+    same targets, the same points, the same pattern."""
+    lo, hi, exact_lo, exact_hi = state
+    rng = np.random.default_rng(len(t_idx))
+    solves = 0
+
+    def still_open() -> np.ndarray:
+        return widths(lo[t_idx] + offset[t_idx], hi[t_idx] + offset[t_idx], floor[t_idx]) < k
+
+    for _ in range(WIDEN_MAX_SOLVES):
+        open_ = still_open()
+        if open_.sum() < WIDEN_MIN_TARGETS:
+            break
+        weights = np.zeros(len(t_idx))
+        weights[open_] = rng.uniform(0.5, 1.5, int(open_.sum()))
+        mix = sp.csr_matrix(weights) @ tcells
+        status, _, x, _ = solver.optimize(mix.indices, mix.data, True)
+        solves += 1
+        if status != "optimal":
+            break  # unbounded: some target is; the per-target LPs say which
+        reached = tcells @ np.asarray(x)
+        h, low = hi[t_idx], lo[t_idx]
+        hi[t_idx] = np.where(exact_hi[t_idx], h, np.maximum(h, reached))
+        lo[t_idx] = np.where(exact_lo[t_idx], low, np.minimum(low, reached))
+        if (open_ & ~still_open()).sum() < WIDEN_MIN_GAIN:
+            break  # few certified by this point: the rest need their own LP
     return solves
 
 
@@ -408,7 +481,14 @@ class AttackSession:
             )
             local = {int(c): j for j, c in enumerate(self.row_cell[rows]) if c >= 0}
             self.blocks[lab] = (solver, rows, cols, local)
-            solver.free_rows([local[c] for c in np.flatnonzero(self.hidden) if c in local])
+            self._free(solver, local, [c for c in np.flatnonzero(self.hidden) if c in local])
+
+    def _free(self, solver, local: dict, cells) -> None:
+        """A hidden cell's row: at least 1 (a grid has no zero cell), as `attack_intervals`
+        with `nonzero`; the basis stays feasible, the cell's value satisfies it."""
+        cells = np.asarray(cells, dtype=int)
+        lower = np.minimum(1.0, self.model.values[cells])
+        solver.free_rows([local[int(c)] for c in cells], lower)
 
     def hide(self, cells: np.ndarray) -> None:
         cells = np.asarray(cells, dtype=int)
@@ -417,10 +497,11 @@ class AttackSession:
         for lab, group in _groups(self.cell_lab[cells]).items():
             if lab >= 0:
                 solver, _, _, local = self.blocks[lab]
-                solver.free_rows([local[int(c)] for c in cells[group]])
+                self._free(solver, local, cells[group])
 
     def intervals(self, targets: np.ndarray, k: int = DEFAULT_K, exact: bool = False):
-        """Like `attack_intervals` for the current hidden cells, from the kept bases."""
+        """Like `attack_intervals` with `nonzero` for the current hidden cells, from the kept
+        bases."""
         targets = np.asarray(targets, dtype=int)
         t_all = self.model.cells[targets]
         lo = t_all @ self.model.truth
@@ -445,7 +526,17 @@ class AttackSession:
             tcells = t_all[t_idx][:, cols].tocsr()
             state = (lo, hi, exact_lo, exact_hi)
             solves += _solve_targets(
-                solver, tcells, t_idx, state, offset, floor, k, exact, dual_cells, binding, targets
+                solver,
+                tcells,
+                t_idx,
+                state,
+                offset,
+                floor,
+                k,
+                exact,
+                dual_cells,
+                binding,
+                targets,
             )
         return {
             "lo": lo,

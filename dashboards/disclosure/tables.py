@@ -5,7 +5,7 @@ dashboard for the roles `foerderer` and `traeger`, and any export a user marks f
 publication) passes its tables through `suppress()`; nothing else hides small numbers.
 Rules (../shared/spec/metrics.md, "Small numbers"):
 
-* primary suppression: a count from 1 to k-1 is shown as ``<k`` (k = 3 by default, from
+* primary suppression: a count from 1 to k-1 is hidden (k = 3 by default, from
   `Settings.suppression_k`);
 * a rate (or any value derived from counts: a mean, a median, a caseload) is suppressed when
   one of its basis counts is below k — numerator and denominator, 0 included — or when one of
@@ -19,8 +19,10 @@ Rules (../shared/spec/metrics.md, "Small numbers"):
   suppressed cell, which is then treated the same way;
 * the output says that suppression was applied and with which k (`note()`).
 
-A primary cell is shown as ``<k``; a secondarily suppressed cell and a suppressed rate as
-``x`` (their true value can be large, so ``<k`` would be wrong). These are pure functions on
+Every hidden value reads ``x``, primary or secondary (a ``<k`` for primary cells told which
+hidden counts are small, and marks alone then pinned some: docs/decisions.md, „Eine Marke
+für jede verborgene Zahl“). The publication grid (`from_grid`) is what readers get; the
+per-table rules here stay for hand-made tables. These are pure functions on
 pandas DataFrames, tested with hand-made tables in tests/unit/test_disclosure.py, including a
 subtraction attack checked by linear programming.
 """
@@ -44,18 +46,15 @@ SECONDARY = "secondary"
 RATE = "rate"
 
 
-def primary_mark(k: int) -> str:
-    return f"<{k}"
-
-
 def note(k: int) -> str:
-    """The German statement every suppressed output carries."""
+    """The German statement every suppressed output carries (its outputs come from the
+    publication grid, `from_grid`: one mark for every hidden number)."""
     return (
-        f"Statistische Geheimhaltung angewendet (k = {k}): Fallzahlen von 1 bis {k - 1} sind als "
-        f"„{primary_mark(k)}“ ausgewiesen. Quoten und abgeleitete Werte (Mittelwerte, Mediane, "
-        f"Fallzahl je VZÄ), deren Zähler oder Nenner unter {k} liegt, sowie Werte, aus denen ein "
-        f"geheim gehaltener Wert durch Differenzbildung mit einer Summe errechnet werden könnte "
-        f"(sekundäre Geheimhaltung), sind als „{SECONDARY_MARK}“ ausgewiesen."
+        f"Statistische Geheimhaltung angewendet (k = {k}): Fallzahlen von 1 bis {k - 1}, Werte, "
+        f"aus denen sich eine solche errechnen ließe (sekundäre Geheimhaltung), und Quoten und "
+        f"abgeleitete Werte (Mittelwerte, Mediane, Fallzahl je VZÄ), deren Zähler oder Nenner "
+        f"unter {k} liegt oder geheim ist, sind als „{SECONDARY_MARK}“ ausgewiesen. Ein "
+        f"„{SECONDARY_MARK}“ steht für 1 oder mehr; 0 wird gezeigt."
     )
 
 
@@ -100,9 +99,9 @@ def format_number(value, digits: int = 0) -> str:
 
 
 def format_count(value, k: int | None = None) -> str:
-    """A count for display; with k, small counts become '<k'."""
+    """A count for display; with k, a small count is hidden ('x', as every hidden count)."""
     if k is not None and is_small(value, k):
-        return primary_mark(k)
+        return SECONDARY_MARK
     return format_number(value)
 
 
@@ -123,8 +122,8 @@ def format_percent(value, digits: int = 1) -> str:
 class Published:
     """A table ready to be shown or exported.
 
-    `table` holds numbers where a value may be shown and the marker (``<k`` or ``x``) where it
-    may not; `flags` has the same shape with '' / 'primary' / 'secondary' / 'rate'. `k` is
+    `table` holds numbers where a value may be shown and the marker ``x`` where it may not;
+    `flags` has the same shape with '' / 'primary' / 'secondary' / 'rate'. `k` is
     None for an internal (unsuppressed) table.
     """
 
@@ -363,19 +362,19 @@ def with_pattern(
     hidden: Mapping[str, pd.Series],
     rates: Mapping[str, Sequence[str]],
 ) -> Published:
-    """A table with a decided suppression pattern: counts hidden where `hidden` says (as
-    ``<k`` where `primary` says, else ``x``), and every derived column hidden where one of its
-    basis counts is below k or hidden."""
+    """A table with a decided suppression pattern: counts hidden where `hidden` says, each as
+    ``x`` (flagged primary where `primary` says, else secondary), and every derived column
+    hidden where one of its basis counts is below k or hidden. One mark for every hidden
+    count: "<k" beside "x" told a reader which hidden counts are small, and a "<3" total of
+    two "<3" parts is 1 + 1 (docs/decisions.md, „Eine Marke für jede verborgene Zahl“)."""
     df = df.reset_index(drop=True)
     masks = {c: pd.Series(np.asarray(m, dtype=bool), index=df.index) for c, m in hidden.items()}
     table = df.astype(object).copy()
     flags = pd.DataFrame("", index=df.index, columns=df.columns)
-    mark = primary_mark(k)
     for c, m in masks.items():
         prim = np.asarray(primary[c], dtype=bool)
         sec = m.to_numpy() & ~prim
-        table.loc[prim, c] = mark
-        table.loc[sec, c] = SECONDARY_MARK
+        table.loc[prim | sec, c] = SECONDARY_MARK
         flags.loc[prim, c] = PRIMARY
         flags.loc[sec, c] = SECONDARY
     for rate_col, basis in rates.items():
@@ -455,11 +454,11 @@ def from_grid(df: pd.DataFrame, k: int, status: Mapping[str, Sequence[str]]) -> 
     if missing := [c for c in counts if c not in status]:
         raise Unclassified(f"Zählungen ohne Zelle im Veröffentlichungsraster: {missing}")
     st = {c: pd.Series(list(status[c]), dtype=object).fillna("").astype(str) for c in counts}
-    # "<k" says 1 … k−1: a cell hidden because it is small for one provider only (its own part
-    # taken away, `insiders`) may be larger, and is shown as hidden like any other ("x")
-    small = {c: pd.to_numeric(df[c], errors="coerce").between(1, k - 1).to_numpy() for c in counts}
-    primary = {c: (v == PRIMARY).to_numpy() & small[c] for c, v in st.items()}
+    # every hidden cell reads "x", a small one too: "<k" (1 … k−1) beside "x" (then k or more)
+    # pinned hidden counts by their marks alone, e.g. a "<3" total of two "<3" parts is 1 + 1
+    # (review of 2026-12-07, docs/decisions.md „Eine Marke für jede verborgene Zahl“)
     hidden = {c: (v != "").to_numpy() for c, v in st.items()}
+    primary = {c: np.zeros(len(df), dtype=bool) for c in counts}
     return with_pattern(df, k, primary, hidden, rates)
 
 

@@ -42,8 +42,8 @@ class DataBasis:
             self.as_of_source or "", self.as_of_source or ""
         )
         sup = (
-            f"Geheimhaltung: Werte von 1 bis {suppressed_k - 1} als „<{suppressed_k}“ (k = "
-            f"{suppressed_k}), sekundär und abgeleitet „x“"
+            f"Geheimhaltung (k = {suppressed_k}): Werte von 1 bis {suppressed_k - 1}, sekundär"
+            " gesperrte und abgeleitete als „x“"
             if suppressed_k
             else f"ohne Geheimhaltung (interne Ansicht; für Veröffentlichungen k = {self.k})"
         )

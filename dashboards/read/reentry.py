@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from dashboards.disclosure import Published, publish
+from dashboards.disclosure import SECONDARY_MARK, Published, publish
 from dashboards.disclosure.curves import CURVE_VALUES, coarse, protected_days
 from dashboards.disclosure.families import ALL, reentry_published
 from dashboards.disclosure.tables import from_grid
@@ -306,7 +306,7 @@ def km_curve(
 
     Suppressed viewers: the curve is shown only at the days `protected_days` allows (every
     step rests on at least k events and k persons at risk) and withheld when there is none;
-    numbers at risk below k are shown as '<k'.
+    hidden numbers at risk (the grid's cells) read 'x'.
     """
     windows = source.settings.windows
     horizon = max(windows)
@@ -368,7 +368,7 @@ def km_curve(
             else:
                 value = at_window.loc[int(day), "km_at_risk"]
                 status = str(at_window.loc[int(day), "km_at_risk__status"] or "")
-            marks.append(f"<{k}" if status == "primary" else "x" if status else int(value))
+            marks.append(SECONDARY_MARK if status else int(value))  # one mark: from_grid
         risk_shown["at_risk"] = marks
     return {
         "event": event,

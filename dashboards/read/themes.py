@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.catalog import code_label, label_codes
-from dashboards.disclosure import Published, publish
+from dashboards.disclosure import SECONDARY_MARK, Published, publish
 from dashboards.disclosure.families import ALL
 from dashboards.disclosure.tables import from_grid
 from dashboards.read import grid
@@ -83,6 +83,10 @@ def themes(
                 st or ("secondary" if h else "")
                 for st, h in zip(status[column], hidden, strict=True)
             ]
+    if "trend" in df.columns:  # the trend compares the two windows' cases: hidden with them
+        pairs = zip(status["cases_prev"], status["cases_recent"], strict=True)
+        hidden = np.array([bool(p or r) for p, r in pairs], dtype=bool)
+        df["trend"] = df["trend"].astype(object).where(~hidden, SECONDARY_MARK)
     return from_grid(df, viewer.network_k, status)
 
 

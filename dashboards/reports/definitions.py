@@ -115,11 +115,12 @@ def definitions(settings: Settings) -> dict[str, tuple[str, str]]:
         ),
         "suppression": (
             "Statistische Geheimhaltung",
-            f"Fallzahlen von 1 bis {k - 1} werden als „<{k}“ ausgewiesen (k = {k}). Quoten und "
-            f"abgeleitete Werte werden unterdrückt („x“), wenn ihr Zähler oder Nenner unter {k} "
-            "liegt. Sekundäre Geheimhaltung: Hat eine Zeile oder Spalte mit Summe genau eine "
-            "unterdrückte Zelle, wird auch die nächstkleinere Zelle unterdrückt („x“), damit "
-            "kein Wert durch Differenzbildung errechnet werden kann.",
+            f"Fallzahlen von 1 bis {k - 1} werden nicht ausgewiesen (k = {k}), ebenso Quoten und "
+            f"abgeleitete Werte, deren Zähler oder Nenner unter {k} liegt oder geheim ist. "
+            "Sekundäre Geheimhaltung: Weitere Zahlen werden geheim gehalten, wo sich sonst aus "
+            "allen veröffentlichten Zahlen zusammen eine geheim gehaltene auf weniger als "
+            f"{k} mögliche Werte eingrenzen ließe. Jede geheim gehaltene Zahl steht als „x“ "
+            "(1 oder mehr; 0 wird gezeigt).",
         ),
     }
 

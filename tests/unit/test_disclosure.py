@@ -80,11 +80,11 @@ def test_primary_counts_and_zero():
     s = pd.Series([0, 1, 2, 3, 10, None])
     assert primary_mask(s, 3).tolist() == [False, True, True, False, False, False]
     assert format_count(0, 3) == "0"
-    assert format_count(1, 3) == "<3"
-    assert format_count(2, 3) == "<3"
+    assert format_count(1, 3) == "x"
+    assert format_count(2, 3) == "x"
     assert format_count(3, 3) == "3"
-    assert format_count(2, 5) == "<5"
-    assert format_count(4, 5) == "<5"
+    assert format_count(2, 5) == "x"
+    assert format_count(4, 5) == "x"
     assert format_count(1234, 3) == "1.234"
     assert format_count(2, None) == "2"
 
@@ -110,7 +110,7 @@ def test_subtraction_attack_on_a_column_total():
     df = pd.DataFrame({"region": ["A", "B", "C", "Gesamt"], "cases": [2, 5, 7, 14]})
     res = suppress(df, ["cases"], 3, total_mask=df["region"] == "Gesamt")
     shown = res.table["cases"].tolist()
-    assert shown[0] == "<3"
+    assert shown[0] == "x"
     assert shown[1] == "x", "the next smallest cell must be suppressed too"
     assert shown[2] == 7 and shown[3] == 14
     assert res.flags["cases"].tolist() == [PRIMARY, SECONDARY, "", ""]
@@ -129,7 +129,7 @@ def test_totals_published_elsewhere_are_protected_by_default():
     """No total row in the table: the column total is still published (default margin)."""
     df = pd.DataFrame({"provider": ["p1", "p2", "p3"], "cases": [40, 1, 12]})
     res = suppress(df, ["cases"], 3)
-    assert res.table["cases"].tolist() == [40, "<3", "x"]
+    assert res.table["cases"].tolist() == [40, "x", "x"]
 
 
 def test_two_way_table_secondary_suppression_propagates():
@@ -149,7 +149,7 @@ def test_two_way_table_secondary_suppression_propagates():
     cols = ["R1", "R2", "R3"]
     eqs = [([(d, c) for c in cols], (d, "Gesamt")) for d in [*rows, "Gesamt"]]
     eqs += [([(d, c) for d in rows], ("Gesamt", c)) for c in [*cols, "Gesamt"]]
-    assert t.loc["wohnen", "R1"] == "<3"
+    assert t.loc["wohnen", "R1"] == "x"
     # every row and column has zero or at least two hidden cells
     flags = res.flags.set_index(res.table["domain"]).drop(columns="domain")
     body = flags.loc[rows, cols] != ""
@@ -179,8 +179,8 @@ def test_small_total_is_suppressed_itself():
     pivot = pd.DataFrame({"R1": [2], "R2": [0]}, index=pd.Index(["wohnen"], name="domain"))
     res = suppress_pivot(pivot, 3)
     t = res.table.set_index("domain")
-    assert t.loc["wohnen", "R1"] == "<3"
-    assert t.loc["wohnen", "Gesamt"] == "<3"
+    assert t.loc["wohnen", "R1"] == "x"
+    assert t.loc["wohnen", "Gesamt"] == "x"
 
 
 def test_margins_in_long_form():
@@ -194,7 +194,7 @@ def test_margins_in_long_form():
     )
     res = suppress(df, ["cases"], 3, margins=[["period"]])
     q1 = res.table["cases"].tolist()[:3]
-    assert q1 == ["x", "<3", 30]
+    assert q1 == ["x", "x", 30]
     # Q2 untouched: its own group has no suppressed cell
     assert res.table["cases"].tolist()[3:] == [11, 12, 13]
 
@@ -245,7 +245,7 @@ def test_row_sums_wide_table():
         row_sums={"gesamt": ["ziel_erreicht", "kein_kontakt", "sonstiges"]},
     )
     row = res.table.loc[0]
-    assert row["kein_kontakt"] == "<3" and row["sonstiges"] == "x" and row["gesamt"] == 40
+    assert row["kein_kontakt"] == "x" and row["sonstiges"] == "x" and row["gesamt"] == 40
     cells = {"z": row["ziel_erreicht"], "k": row["kein_kontakt"], "s": row["sonstiges"], "t": 40}
     assert_protected(feasible_range(cells, [(["z", "k", "s"], "t")]))
 
@@ -253,16 +253,16 @@ def test_row_sums_wide_table():
 def test_secondary_partner_prefers_positive_cells():
     df = pd.DataFrame({"r": ["A", "B", "C", "D"], "n": [2, 0, 9, 4]})
     res = suppress(df, ["n"], 3)
-    assert res.table["n"].tolist() == ["<3", 0, 9, "x"]
+    assert res.table["n"].tolist() == ["x", 0, 9, "x"]
 
 
 def test_display_strings_and_note():
     df = pd.DataFrame({"provider": ["a", "b", "c"], "cases": [1200, 2, 7], "rate": [0.5, 0.2, 0.1]})
     res = suppress(df, ["cases"], 3, rates={"rate": ["cases"]})
     shown = res.display(percent=["rate"], labels={"cases": "Fälle", "rate": "Quote"})
-    assert shown["Fälle"].tolist() == ["1.200", "<3", "x"]
+    assert shown["Fälle"].tolist() == ["1.200", "x", "x"]
     assert shown["Quote"].tolist() == ["50,0 %", "x", "x"]
-    assert "k = 3" in res.note() and "<3" in res.note()
+    assert "k = 3" in res.note() and "„x“" in res.note() and "<3" not in res.note()
     assert "k = 5" in note(5)
     assert res.hidden_cells == 4
 
@@ -271,7 +271,7 @@ def test_publish_without_k_is_internal():
     df = pd.DataFrame({"cases": [1, 2]})
     assert publish(df, None).table["cases"].tolist() == [1, 2]
     assert not unsuppressed(df).suppressed
-    assert publish(df, 3).table["cases"].tolist() == ["<3", "<3"]
+    assert publish(df, 3).table["cases"].tolist() == ["x", "x"]
 
 
 def test_a_numeric_column_without_a_disclosure_class_cannot_be_published():
@@ -298,7 +298,7 @@ def test_classes_decide_what_is_suppressed():
         }
     )
     pub = publish(df, 3, margins=[])
-    assert pub.table["goals_set"].tolist() == [10, "<3"]
+    assert pub.table["goals_set"].tolist() == [10, "x"]
     assert pub.table["gap_rate"].tolist() == [0.5, "x"]
     assert pub.table["fte_end"].tolist() == [1.0, 0.5]  # staff FTE: free of disclosure risk
 
@@ -308,12 +308,14 @@ def test_missing_column_is_an_error():
         suppress(pd.DataFrame({"a": [1]}), ["b"], 3)
 
 
-def test_a_grid_cell_hidden_for_a_providers_rest_reads_x_not_lt_k():
-    """'<k' says 1 … k−1; a primary cell of the grid that is larger (hidden because one
-    provider's part leaves a small rest) reads as any hidden cell."""
+def test_every_hidden_grid_cell_reads_x_and_its_flag_says_no_more():
+    """One mark for every hidden cell of the grid, small or not: „<k“ beside „x“ told a
+    reader which hidden counts are small (a „<3“ total of two „<3“ parts is 1 + 1), and the
+    flags go into a release's cell list, so they must not tell it either."""
     from dashboards.disclosure.tables import from_grid
 
-    df = pd.DataFrame({"region": ["a", "b", "c"], "cases": [1, 5, 7]})
-    res = from_grid(df, 3, {"cases": ["primary", "primary", ""]})
-    assert res.table["cases"].tolist() == ["<3", "x", 7]
-    assert res.flags["cases"].tolist() == ["primary", "secondary", ""]
+    df = pd.DataFrame({"region": ["a", "b", "c", "d"], "cases": [1, 5, 2, 7]})
+    res = from_grid(df, 3, {"cases": ["primary", "primary", "secondary", ""]})
+    assert res.table["cases"].tolist() == ["x", "x", "x", 7]
+    assert res.flags["cases"].tolist() == ["secondary", "secondary", "secondary", ""]
+    assert "<3" not in res.note() and "„x“ steht für 1 oder mehr" in res.note()

@@ -23,6 +23,7 @@ from dashboards.disclosure.linked import (
     flat_dimension,
     grid_equations,
     period_dimension,
+    propagated_bounds,
     suppress,
 )
 from dashboards.disclosure.tables import suppress_pivot
@@ -114,7 +115,8 @@ def test_equations_follow_the_next_published_level():
 def test_two_by_two_with_totals_hides_the_whole_interior():
     """[[1, 5], [6, 8]]: the only pattern protecting the 1 is all four interior cells.
 
-    a = s, b = 6 - s, c = 7 - s, d = 7 + s with 0 <= s <= 6 (hand-computed)."""
+    a = s, b = 6 - s, c = 7 - s, d = 7 + s, and the reader knows every hidden cell is at
+    least 1 (a zero is shown): 1 <= s <= 5 (hand-computed)."""
     region, prog = flat_dimension("region", ["A", "B"]), flat_dimension("prog", ["x", "y"])
     leaves = pd.DataFrame(
         {"region": ["A", "A", "B", "B"], "prog": ["x", "y", "x", "y"], "value": [1, 5, 6, 8]}
@@ -127,10 +129,10 @@ def test_two_by_two_with_totals_hides_the_whole_interior():
     assert hidden(out, ["region", "prog"]) == {("A", "x"), ("A", "y"), ("B", "x"), ("B", "y")}
     res = audit_grid(grid, out["status"], K, exact=True)
     assert intervals(res, ["region", "prog"]) == {
-        ("A", "x"): (0, 6),
-        ("A", "y"): (0, 6),
-        ("B", "x"): (1, 7),
-        ("B", "y"): (7, 13),
+        ("A", "x"): (1, 5),
+        ("A", "y"): (1, 5),
+        ("B", "x"): (2, 6),
+        ("B", "y"): (8, 12),
     }
 
 
@@ -138,7 +140,7 @@ def test_three_by_three_uses_the_cheapest_rectangle():
     """Rows A, B, C x columns x, y, z; the 1 at A-x is covered by A-y (5) and C-x (4).
 
     Hand-computed: A-x + A-y = 6, C-x + C-y = 14, A-x + C-x = 5, A-y + C-y = 15, so
-    A-x = s in [0, 5], A-y = 6 - s, C-x = 5 - s, C-y = 9 + s."""
+    A-x = s, A-y = 6 - s, C-x = 5 - s, C-y = 9 + s, each hidden cell at least 1: s in [1, 4]."""
     region, prog = flat_dimension("region", list("ABC")), flat_dimension("prog", list("xyz"))
     leaves = pd.DataFrame(
         {
@@ -152,17 +154,18 @@ def test_three_by_three_uses_the_cheapest_rectangle():
     assert hidden(out, ["region", "prog"]) == {("A", "x"), ("A", "y"), ("C", "x"), ("C", "y")}
     res = audit_grid(grid, out["status"], K, exact=True)
     assert intervals(res, ["region", "prog"]) == {
-        ("A", "x"): (0, 5),
-        ("A", "y"): (1, 6),
-        ("C", "x"): (0, 5),
-        ("C", "y"): (9, 14),
+        ("A", "x"): (1, 4),
+        ("A", "y"): (2, 5),
+        ("C", "x"): (1, 4),
+        ("C", "y"): (10, 13),
     }
 
 
 def test_two_level_region_hierarchy_protects_a_small_district():
     """District A = A1 + A2 = 1 + 1 (all primary); network = A + B must then hide B and,
     inside B, its smallest region B1. Hand-computed: B - B1 = 30 and A + B = 36, so
-    B in [30, 36] and A, A1, A2, B1 each in [0, 6]."""
+    B = 30 + B1 and A = 6 - B1 = A1 + A2 with every hidden cell at least 1: B1 in [1, 4], A in
+    [2, 5], A1 and A2 in [1, 4], B in [31, 34]."""
     region = Dimension(
         "region",
         {
@@ -192,7 +195,7 @@ def test_two_level_region_hierarchy_protects_a_small_district():
     }
     res = audit_grid(grid, out["status"], K, exact=True)
     got = {key[0]: iv for key, iv in intervals(res, ["region"]).items()}
-    assert got == {"A": (0, 6), "B": (30, 36), "A1": (0, 6), "A2": (0, 6), "B1": (0, 6)}
+    assert got == {"A": (2, 5), "B": (31, 34), "A1": (1, 4), "A2": (1, 4), "B1": (1, 4)}
 
 
 def quarter_grid(additive: bool = True):
@@ -213,7 +216,8 @@ def quarter_grid(additive: bool = True):
 def test_quarter_half_year_flow_hand_computed():
     """R1-Q1 = 1 is primary; H1 = Q1 + Q2 and the Q1 column force R1-Q2, R2-Q1, R2-Q2.
 
-    Hand-computed with s = R1-Q1: R1-Q2 = 9 - s, R2-Q1 = 6 - s, R2-Q2 = 5 + s, 0 <= s <= 6."""
+    Hand-computed with s = R1-Q1: R1-Q2 = 9 - s, R2-Q1 = 6 - s, R2-Q2 = 5 + s, every hidden
+    cell at least 1: 1 <= s <= 5."""
     grid = quarter_grid()
     out = suppress(grid, K)
     dims = ["region", "period"]
@@ -225,10 +229,10 @@ def test_quarter_half_year_flow_hand_computed():
     }
     res = audit_grid(grid, out["status"], K, exact=True)
     assert intervals(res, dims) == {
-        ("R1", "2025-Q1"): (0, 6),
-        ("R1", "2025-Q2"): (3, 9),
-        ("R2", "2025-Q1"): (0, 6),
-        ("R2", "2025-Q2"): (5, 11),
+        ("R1", "2025-Q1"): (1, 5),
+        ("R1", "2025-Q2"): (4, 8),
+        ("R2", "2025-Q1"): (1, 5),
+        ("R2", "2025-Q2"): (6, 10),
     }
     # neither a margin minus its parts nor the year minus visible quarters gets anything
     cells = out.assign(value=grid.cell_values)
@@ -432,7 +436,8 @@ def test_suppression_is_deterministic():
 def test_grid_intervals_match_integer_enumeration_over_leaves(seed):
     """Peer check at leaf level: providers x quarter and programme x quarter share leaves;
     every hidden cell's LP interval equals the range over all non-negative integer leaf
-    vectors that reproduce the shown cells."""
+    vectors that reproduce the shown cells and give every hidden cell at least 1 (the grid
+    has no zero cells: a reader knows a hidden one is not 0)."""
     rng = np.random.default_rng(seed)
     owners = {"p1": "A", "p2": "A", "p3": "B"}
     period = Dimension("period", {"2025-H1": None, "2025-Q1": "2025-H1", "2025-Q2": "2025-H1"})
@@ -462,11 +467,13 @@ def test_grid_intervals_match_integer_enumeration_over_leaves(seed):
     inc = grid.incidence.toarray()
     shown_inc = inc[~hide]
     covered = shown_inc.any(axis=0)
+    # a leaf no shown cell bounds: 0 or 1 (enough for "at least 1"; its cell is open above)
     bound = np.where(
-        covered, np.where(shown_inc > 0, grid.cell_values[~hide, None], 99).min(axis=0), 0
+        covered, np.where(shown_inc > 0, grid.cell_values[~hide, None], 99).min(axis=0), 1
     )
     candidates = np.indices(tuple(int(b) + 1 for b in bound)).reshape(len(bound), -1).T
     fits = (candidates @ shown_inc.T == grid.cell_values[~hide]).all(axis=1)
+    fits &= (candidates @ inc[hide].T >= 1).all(axis=1)
     reachable = candidates[fits] @ inc[hide].T
     open_above = (inc[hide][:, ~covered] > 0).any(axis=1)  # a leaf no shown cell bounds
     assert res["lo"].tolist() == reachable.min(axis=0).tolist()
@@ -494,3 +501,41 @@ def test_a_cell_that_keeps_failing_gets_several_cells_never_a_more_aggregated_on
     assert _choose(rows, cols, cost, grid, extra).tolist() == [10, 12, 21]
     extra = (np.array([4, 2]), np.array([1, 1]))
     assert _choose(rows, cols, cost, grid, extra).tolist() == [10, 12, 13, 20, 21]
+
+
+def test_a_reader_knows_a_hidden_cell_is_at_least_1():
+    """Three providers with 1 case each under a shown total of 3: hidden, each could be 0 … 3
+    for a reader who did not know that zeros are shown; knowing it, each is exactly 1 (review
+    of 2026-12-07). The audit says so, and the suppression hides p4 as well: then each of the
+    four lies in 1 … 9 or 1 … 10 (12 = p1 + p2 + p3 + p4)."""
+    prov = flat_dimension("provider", ["p1", "p2", "p3", "p4"])
+    leaves = pd.DataFrame({"provider": ["p1", "p2", "p3", "p4"], "value": [1, 1, 1, 9]})
+    grid = build_grid(leaves, [prov], [{"provider": ALL_LEVELS}])
+    status = np.where(grid.cells["provider"].isin(["p1", "p2", "p3"]), PRIMARY, "")
+    res = audit_grid(grid, status, K, exact=True)
+    # p1 = 12 - 9 - p2 - p3 with p2, p3 >= 1: at most 1, at least 1
+    assert intervals(res, ["provider"]) == {("p1",): (1, 1), ("p2",): (1, 1), ("p3",): (1, 1)}
+    assert not res.passed
+    out = suppress(grid, K)
+    assert hidden(out, ["provider"]) == {("p1",), ("p2",), ("p3",), ("p4",)}
+    assert audit_grid(grid, out["status"], K, exact=True).passed
+
+
+def test_propagated_bounds_hand_computed():
+    """T = A + B + C (T = 5 shown) and A = A1 + A2 (A1 = 2 shown); A, B, C, A2 hidden, each at
+    least 1: A >= 2 + 1 = 3, so B + C <= 2, so B = C = 1 and A = 3, A2 = 1."""
+    region = Dimension(
+        "region",
+        {"T": None, "A": "T", "B": "T", "C": "T", "A1": "A", "A2": "A", "B1": "B", "C1": "C"},
+    )
+    leaves = pd.DataFrame({"region": ["A1", "A2", "B1", "C1"], "value": [2, 1, 1, 1]})
+    grid = build_grid(leaves, [region], [{"region": ALL_LEVELS}])
+    cells = grid.cells["region"].tolist()
+    sup = np.isin(cells, ["A", "B", "C", "A2"])
+    eqs = grid_equations(grid)
+    lo, hi = propagated_bounds(sup, grid.cell_values, eqs)
+    got = {c: (lo[i], hi[i]) for i, c in enumerate(cells) if sup[i]}
+    assert got == {"A": (3, 3), "B": (1, 1), "C": (1, 1), "A2": (1, 1)}
+    # the LP agrees (it holds at least what propagation finds)
+    res = audit_grid(grid, np.where(sup, SECONDARY, ""), K, exact=True)
+    assert intervals(res, ["region"]) == {(c,): v for c, v in got.items()}
