@@ -343,21 +343,22 @@ def km_curves(
             at_risk_rows.append((c["label"], c["at_risk"]))
             continue
         x = list(curve["horizon"])
-        fig.add_trace(
-            go.Scatter(
-                x=x + x[::-1],
-                y=list(curve["ci_high"]) + list(curve["ci_low"])[::-1],
-                fill="toself",
-                fillcolor=_rgba(color, 0.15),
-                line={"width": 0},
-                line_shape="hv",
-                hoverinfo="skip",
-                showlegend=False,
-                name=plot_text(f"{c['label']} 95 %-KI"),
-            ),
-            row=1,
-            col=1,
-        )
+        if curve["ci_high"].notna().any():  # a suppressed reader gets no interval
+            fig.add_trace(
+                go.Scatter(
+                    x=x + x[::-1],
+                    y=list(curve["ci_high"]) + list(curve["ci_low"])[::-1],
+                    fill="toself",
+                    fillcolor=_rgba(color, 0.15),
+                    line={"width": 0},
+                    line_shape="hv",
+                    hoverinfo="skip",
+                    showlegend=False,
+                    name=plot_text(f"{c['label']} 95 %-KI"),
+                ),
+                row=1,
+                col=1,
+            )
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -395,7 +396,7 @@ def km_curves(
         )
     top = max(
         (
-            float(np.nanmax(c["curve"]["ci_high"]))
+            float(np.nanmax(c["curve"][["ci_high", "cumulative_incidence"]].to_numpy(float)))
             for c in curves
             if c.get("curve") is not None and len(c["curve"]) and not c.get("withheld")
         ),

@@ -17,18 +17,27 @@ import numpy as np
 
 from transforms.survival import CumulativeCounts, case_weights
 
-# What a suppressed reader gets of a curve value: three decimals (0.1 %, as the table shows
-# it). At full precision the values between two shown days are exact products
+# What a suppressed reader gets of a curve value: the incidence in whole percent, no 95 %
+# interval. At full precision the values between two shown days are exact products
 # (1 − d₁/n₁)(1 − d₂/n₂)…, and with their Greenwood intervals a reader could solve for the
-# numbers at risk at every event day and so for the cases censored between them: counts no
-# grid cell holds (review of 2026-12-07).
-CURVE_DECIMALS = 3
+# numbers at risk at every event day (review of 2026-12-07, morning); at 0.1 % the incidence
+# and its interval still gave a step's events and persons at risk: pcve, day 105, (1.8 %,
+# 0.6 %, 5.5 %) is 3 events among 166 (second review, same day). An estimate alone, in
+# whole percent, fits many pairs of counts.
+CURVE_DECIMALS = 2
 CURVE_VALUES = ("cumulative_incidence", "ci_low", "ci_high")
+INTERVAL_VALUES = ("ci_low", "ci_high")
 
 
 def coarse(values):
-    """Curve values (incidence, interval bounds) as a suppressed reader gets them."""
+    """Curve values as a suppressed reader gets them: rounded; the interval bounds (columns
+    ending in ``ci_low``, ``ci_high``) are withheld by the caller (`interval_columns`)."""
     return values.round(CURVE_DECIMALS)
+
+
+def interval_columns(columns) -> list[str]:
+    """The columns of a curve's 95 % interval, which a suppressed reader does not get."""
+    return [c for c in columns if str(c).endswith(INTERVAL_VALUES)]
 
 
 def protected_days(

@@ -292,7 +292,17 @@ def _process_shown(cells: pd.DataFrame) -> pd.DataFrame:
     of its quarters pinned hidden ones (2022 has one quarter: kim's open cases 59 − 58 = 1;
     review of 2026-12-07)."""
     flags = cells[list(CLASS_FLAGS)]
-    return cells[(flags.isin(["ja", ALL])).all(axis=1).to_numpy()].reset_index(drop=True)
+    keep = (flags.isin(["ja", ALL])).all(axis=1).to_numpy(copy=True)
+    # open, due and overdue are states at the data cut-off: a case open then and active in
+    # an earlier year is active in the cut-off's year too, so the years' counts nest, and a
+    # year beside the next gave hidden ones within 1 (second review of 2026-12-07: pcve 2025,
+    # 5 in [4, 5]). They are published for the cut-off's year only, the last of the grid.
+    at_cut_off = (flags[list(CUT_OFF_FLAGS)] == "ja").any(axis=1).to_numpy()
+    keep &= ~at_cut_off | (cells["period"] == cells["period"].max()).to_numpy()
+    return cells[keep].reset_index(drop=True)
+
+
+CUT_OFF_FLAGS = ("open", "due", "overdue")  # CLASS_FLAGS that describe the cut-off
 
 
 def _process_publications() -> tuple[dict, ...]:

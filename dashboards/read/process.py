@@ -85,13 +85,22 @@ def _process_from_grid(
             chosen &= (cells[flag] == ("ja" if flag in flags else ALL)).to_numpy()
         rows[count] = grid.keyed(cells[chosen], [key], count).set_index(key)
     df = pd.concat(rows.values(), axis=1).reset_index()
-    df[PROCESS_COUNTS] = df[PROCESS_COUNTS].fillna(0).astype(int)
+    counts = list(PROCESS_COUNTS)
+    if label != grid.periods(source)["year"][-1]:
+        # open, due and overdue cases describe the cut-off: published for its year only
+        # (families._process_shown); an earlier year has no such cells, which is not 0
+        counts = [c for c in counts if c not in CUT_OFF_COUNTS]
+        df = df.drop(columns=[c for col in CUT_OFF_COUNTS for c in (col, f"{col}__status")])
+    df[counts] = df[counts].fillna(0).astype(int)
     total = df[key] == ALL
     df = pd.concat([df[~total].sort_values(key), df[total]], ignore_index=True)
     for rate, (num, den) in PROCESS_RATES.items():
         df[rate] = df[num] / df[den].where(df[den] > 0)
-    status = {c: df.pop(f"{c}__status") for c in PROCESS_COUNTS}
+    status = {c: df.pop(f"{c}__status") for c in counts}
     is_total = df[key] == ALL
     df = label_codes(df.rename(columns={key: key}))
     df[key] = df[key].where(~is_total, "Gesamt")
-    return from_grid(df[[key, *PROCESS_COUNTS, *PROCESS_RATES]], viewer.suppress_k, status)
+    return from_grid(df[[key, *counts, *PROCESS_RATES]], viewer.suppress_k, status)
+
+
+CUT_OFF_COUNTS = ("open_cases", "review_due", "close_overdue")  # PROCESS_MARGINS on "open"

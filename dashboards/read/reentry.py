@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.disclosure import SECONDARY_MARK, Published, publish
-from dashboards.disclosure.curves import CURVE_VALUES, coarse, protected_days
+from dashboards.disclosure.curves import CURVE_VALUES, coarse, interval_columns, protected_days
 from dashboards.disclosure.families import ALL, reentry_published
 from dashboards.disclosure.tables import from_grid
 from dashboards.read import grid
@@ -152,7 +152,8 @@ def reentry(
         for e in EVENTS
     }
     off = [w not in shown[e] for e, w in zip(res["event"], res["window_days"], strict=True)]
-    return pub.hide(np.asarray(off), KM_VALUES)
+    pub = pub.hide(np.asarray(off), KM_VALUES)
+    return pub.hide(np.ones(len(res), dtype=bool), interval_columns(KM_VALUES))  # no interval
 
 
 KM_VALUES = [f"km_{c}" for c in CURVE_VALUES]
@@ -357,6 +358,7 @@ def km_curve(
         curve = pd.DataFrame()
     elif k is not None and len(curve):  # the values only, coarsened: no counts off the grid
         curve = curve[["horizon", *CURVE_VALUES]].assign(**coarse(curve[list(CURVE_VALUES)]))
+        curve[interval_columns(CURVE_VALUES)] = np.nan  # no interval: the chart draws none
     risk_shown = risk[["horizon", "at_risk"]].astype(object)
     if k is not None:
         margins = _margins(_grid_cells(source, viewer, filters))

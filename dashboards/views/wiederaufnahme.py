@@ -26,8 +26,12 @@ EVENTS = {"reentry": "Wiederaufnahme", "relapse": "Rückfall"}
 
 
 def km_table(km: dict):
-    """The curve's numbers as shown: day, cumulative incidence and its 95 % interval."""
+    """The curve's numbers as shown: day, cumulative incidence and its 95 % interval (a
+    suppressed reader gets the incidence in whole percent and no interval, `curves.coarse`)."""
     curve = km["curve"][["horizon", "cumulative_incidence", "ci_low", "ci_high"]]
+    interval = curve["ci_low"].notna().any()
+    if not interval:
+        curve = curve.drop(columns=["ci_low", "ci_high"])
     shown = curve.rename(
         columns={
             "horizon": "Tage seit Fallabschluss",
@@ -37,7 +41,7 @@ def km_table(km: dict):
         }
     )
     for col in list(shown.columns)[1:]:
-        shown[col] = shown[col].map(lambda x: format_percent(x, 1))
+        shown[col] = shown[col].map(lambda x: format_percent(x, 1 if interval else 0))
     return shown
 
 

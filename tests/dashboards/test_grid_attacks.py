@@ -489,3 +489,25 @@ def test_a_themes_trend_is_hidden_with_its_counts(workspace):
     assert hidden.any() and (~hidden).any()
     assert (t.loc[hidden, "trend"] == "x").all()
     assert (t.loc[~hidden, "trend"] != "x").all()
+
+
+def test_open_cases_at_the_cut_off_are_published_for_its_year_only(workspace):
+    """Open, due and overdue describe the data cut-off: a case open then and active in 2025 is
+    active in 2026 too, so the years' counts nest, and beside each other they gave hidden
+    ones within 1 (second review of 2026-12-07: pcve 2025, 5 in [4, 5]). The grid publishes
+    them for the cut-off's year only; an earlier year's table has no such columns (not 0)."""
+    cells = _grid(workspace, "process")
+    at_cut_off = (cells[["open", "due", "overdue"]] == "ja").any(axis=1)
+    assert at_cut_off.any()
+    assert set(cells.loc[at_cut_off, "period"]) == {cells["period"].max()}
+    src = Source.of(workspace)
+    years = sorted(set(cells["period"]))
+    assert len(years) >= 2
+    table = {
+        y: read.process_quality(src, FUNDER, Filters(y, y), group_by=("program",)).table
+        for y in years[-2:]
+    }
+    cut_off = {"open_cases", "review_due", "close_overdue"}
+    assert cut_off <= set(table[years[-1]].columns)
+    assert not cut_off & set(table[years[-2]].columns)
+    assert "cm_cases" in table[years[-2]].columns
