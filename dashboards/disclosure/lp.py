@@ -138,6 +138,7 @@ class _Persistent:
         inf = self.hc.kHighsInf
         rows = np.asarray(rows, dtype=int)
         lower = np.full(len(rows), -inf) if lower is None else np.asarray(lower, dtype=float)
+        lower = np.maximum(lower, -inf)  # -np.inf: HiGHS's own infinity
         for r, lo in zip(rows.tolist(), lower.tolist(), strict=True):
             self.h.changeRowBounds(r, lo, inf)
 
@@ -236,6 +237,28 @@ def _wide_enough(lo: float, hi: float, floor: float, k: int) -> bool:
     return hi == math.inf or math.floor(hi + _TOL) - math.ceil(max(lo, floor) - _TOL) >= k
 
 
+def needs_lower_bound(cells: sp.csr_matrix, hidden: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Of the `new` hidden cells, those whose "at least 1" another hidden cell does not imply
+    already: one made of a subset of its leaves (a hidden part of a hidden total). Fewer rows
+    bounded, the same LP (demo, referrals: of 5,000 hidden cells, most are totals of hidden
+    parts)."""
+    new = np.asarray(new, dtype=int)
+    others = np.flatnonzero(hidden)
+    if not len(new) or not len(others):
+        return np.ones(len(new), dtype=bool)
+    pattern = sp.csr_matrix(cells, dtype=float, copy=True)
+    pattern.data[:] = 1.0
+    size = pattern.getnnz(axis=1)
+    overlap = (pattern[new] @ pattern[others].T).tocoo()
+    row, col = overlap.row, others[overlap.col]
+    inside = (overlap.data == size[col]) & (col != new[row]) & (size[col] > 0)
+    # a cell with the same leaves implies it only when it comes first (one of them bounded)
+    inside &= (size[col] < size[new[row]]) | (col < new[row])
+    implied = np.zeros(len(new), dtype=bool)
+    implied[row[inside]] = True
+    return ~implied
+
+
 def _fix_singletons(a: sp.csr_matrix, b: np.ndarray):
     """Variables pinned by an equation with one unknown left, repeatedly (exact presolve)."""
     ind = a.copy()
@@ -298,8 +321,9 @@ def attack_intervals(
     if model.links is not None:
         ub_parts.append(model.links)
         ub_rhs.append(np.zeros(model.links.shape[0]))
-    if nonzero:  # every hidden cell at least 1: -c·x <= -1
+    if nonzero:  # every hidden cell at least 1 (-c·x <= -1) where no hidden part implies it
         hidden = np.flatnonzero(suppressed & (cells.getnnz(axis=1) > 0))
+        hidden = hidden[needs_lower_bound(cells, suppressed, hidden)]
         ub_parts.append(-cells[hidden])
         ub_rhs.append(-np.minimum(1.0, model.values[hidden]))
     if ub_parts:
@@ -485,9 +509,14 @@ class AttackSession:
 
     def _free(self, solver, local: dict, cells) -> None:
         """A hidden cell's row: at least 1 (a grid has no zero cell), as `attack_intervals`
-        with `nonzero`; the basis stays feasible, the cell's value satisfies it."""
+        with `nonzero`, where no hidden part implies it (else free); the basis stays
+        feasible, the cell's value satisfies it."""
         cells = np.asarray(cells, dtype=int)
-        lower = np.minimum(1.0, self.model.values[cells])
+        lower = np.where(
+            needs_lower_bound(self.model.cells, self.hidden, cells),
+            np.minimum(1.0, self.model.values[cells]),
+            -np.inf,
+        )
         solver.free_rows([local[int(c)] for c in cells], lower)
 
     def hide(self, cells: np.ndarray) -> None:
