@@ -199,6 +199,7 @@ def propagated_bounds(
     e, c = coo.row, coo.col
     par = eqs.parent
     n_eq = len(par)
+    to_parent, to_child = _Into(par), _Into(c)
     for _ in range(PROPAGATION_ROUNDS):
         before = (lo.copy(), hi.copy())
         inf = np.isinf(hi[c])
@@ -206,16 +207,37 @@ def propagated_bounds(
         sum_hi = np.bincount(e, weights=np.where(inf, 0.0, hi[c]), minlength=n_eq)
         n_inf = np.bincount(e, weights=inf, minlength=n_eq)
         # the parent: between the sums of its children's bounds
-        np.maximum.at(lo, par, sum_lo)
-        np.minimum.at(hi, par, np.where(n_inf > 0, np.inf, sum_hi))
+        to_parent.max(lo, sum_lo)
+        to_parent.min(hi, np.where(n_inf > 0, np.inf, sum_hi))
         # a child: the parent minus what the others hold at least / at most
-        np.minimum.at(hi, c, hi[par[e]] - (sum_lo[e] - lo[c]))
+        to_child.min(hi, hi[par[e]] - (sum_lo[e] - lo[c]))
         others_inf = (n_inf[e] - inf) > 0
         others_hi = sum_hi[e] - np.where(inf, 0.0, hi[c])
-        np.maximum.at(lo, c, np.where(others_inf, -np.inf, lo[par[e]] - others_hi))
+        to_child.max(lo, np.where(others_inf, -np.inf, lo[par[e]] - others_hi))
         if np.array_equal(before[0], lo) and np.array_equal(before[1], hi):
             break
     return lo, hi
+
+
+class _Into:
+    """`np.maximum.at(out, index, values)` (and minimum) with the index sorted once: the
+    propagation applies the same indices every round, and `ufunc.at` is slow."""
+
+    def __init__(self, index: np.ndarray):
+        self.order = np.argsort(index, kind="stable")
+        ordered = index[self.order]
+        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(index) else []
+        self.targets = ordered[self.starts] if len(index) else ordered
+
+    def max(self, out: np.ndarray, values: np.ndarray) -> None:
+        if len(self.order):
+            best = np.maximum.reduceat(values[self.order], self.starts)
+            out[self.targets] = np.maximum(out[self.targets], best)
+
+    def min(self, out: np.ndarray, values: np.ndarray) -> None:
+        if len(self.order):
+            best = np.minimum.reduceat(values[self.order], self.starts)
+            out[self.targets] = np.minimum(out[self.targets], best)
 
 
 def _widen_narrow(
