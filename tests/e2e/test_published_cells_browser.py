@@ -125,18 +125,25 @@ def _known(value: float, numbers: list[float]) -> bool:
     return False
 
 
-CHART_NUMBERS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p =>
+# plotly sends a NumPy array as {dtype, bdata}, decoded into `_inputArray` (a typed array, no
+# JS Array): read those as well as plain arrays, nested ones too. Before, only plain lists were
+# read, so a funder's charts (all NumPy) were checked through the Kaplan–Meier band alone.
+CHART_NUMBERS = """() => {
+    const flat = v => Array.isArray(v) ? v.flatMap(flat)
+        : ArrayBuffer.isView(v) ? Array.from(v)
+        : (v && typeof v === 'object' && v._inputArray) ? Array.from(v._inputArray)
+        : (v == null ? [] : [v]);
+    return [...document.querySelectorAll('.js-plotly-plot')].map(p =>
     (p.data || []).map(t => {
         const out = [];
         for (const key of ['y', 'z', 'customdata', 'text', 'hovertext']) {
-            const v = t[key];
-            const flat = Array.isArray(v) ? v.flat(3) : (v == null ? [] : [v]);
-            for (const x of flat) if (typeof x === 'number') out.push(x);
+            for (const x of flat(t[key])) if (typeof x === 'number' && isFinite(x)) out.push(x);
         }
-        if (t.orientation === 'h' && Array.isArray(t.x)) out.push(...t.x.filter(
-            x => typeof x === 'number'));
+        if (t.orientation === 'h') out.push(...flat(t.x).filter(
+            x => typeof x === 'number' && isFinite(x)));
         return {name: t.name || '', type: t.type, numbers: out};
-    }))"""
+    }));
+}"""
 
 
 def _download(page, button, lost: list[str]):
