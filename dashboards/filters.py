@@ -135,8 +135,4 @@ def _fixed_provider(provider: str) -> None:
 
 
 def grid_period_text(p: str) -> str:
-    if len(p) == 4:
-        return f"Jahr {p}"
-    if p[5] == "H":
-        return f"{p[-1]}. Halbjahr {p[:4]}"
-    return f"{p[-1]}. Quartal {p[:4]}"
+    return read.grid_period_text(p)

@@ -24,7 +24,7 @@ from dashboards.read.deliveries import (
 )
 from dashboards.read.gaps import gap_matrix, gaps, matrix_across, structural_closures, waits
 from dashboards.read.gate import REGISTRY, query
-from dashboards.read.grid import NotInGrid
+from dashboards.read.grid import NotInGrid, grid_period_text
 from dashboards.read.lineage import (
     caseload_lineage,
     closure_lineage,
@@ -96,6 +96,7 @@ __all__ = [
     "gap_lineage",
     "gap_matrix",
     "gaps",
+    "grid_period_text",
     "holds",
     "km_curve",
     "last_complete_quarter",

@@ -50,6 +50,15 @@ def period_label(filters: Filters) -> str | None:
     )
 
 
+def grid_period_text(p: str) -> str:
+    """A grid period in words: "Jahr 2026", "2. Halbjahr 2026", "4. Quartal 2026"."""
+    if len(p) == 4:
+        return f"Jahr {p}"
+    if p[5] == "H":
+        return f"{p[-1]}. Halbjahr {p[:4]}"
+    return f"{p[-1]}. Quartal {p[:4]}"
+
+
 def complete_period(
     source: Source, filters: Filters, known: dict[str, list[str]] | None = None
 ) -> str | None:
@@ -60,8 +69,8 @@ def complete_period(
     if label is not None and label in (known or periods(source))["partial"]:
         raise Incomplete(
             "Ziele, Vermittlungen und Abschlüsse werden für abgeschlossene Zeiträume"
-            f" veröffentlicht; {label} ist noch nicht abgeschlossen. Bitte ein abgeschlossenes"
-            " Quartal, Halbjahr oder Jahr wählen."
+            f" veröffentlicht; {grid_period_text(label)} ist noch nicht abgeschlossen. Bitte ein"
+            " abgeschlossenes Quartal, Halbjahr oder Jahr wählen."
         )
     return label
 

@@ -47,6 +47,11 @@ def render(ctx: ui.Context) -> None:
         f"{s.close_due_days} Tagen. Abgeschlossene CM-Fälle älter als "
         f"{s.followup_conversation_days} Tage ohne Nachgespräch."
     )
+    if ctx.viewer.suppress_k is not None and "open_cases" not in pq.table.columns:
+        st.caption(
+            "Offene, fällige und überfällige Fälle beschreiben den Datenstand: veröffentlicht"
+            " für dessen Jahr."
+        )
     by = "Programm" if key == "program" else "Träger"
     ui.table(ctx, pq, f"Regelkreis-Treue nach {by}", key="pq")
     herkunft.process_panel(ctx, Q["cases"])
