@@ -10,7 +10,7 @@ import pandas as pd
 
 from dashboards.catalog import label_codes
 from dashboards.disclosure import Published, publish
-from dashboards.disclosure.families import ALL, PROCESS_GROUPS, PROCESS_MARGINS
+from dashboards.disclosure.families import ALL, CUT_OFF_FLAGS, PROCESS_GROUPS, PROCESS_MARGINS
 from dashboards.disclosure.tables import from_grid
 from dashboards.read import grid
 from dashboards.read.gate import query
@@ -103,4 +103,5 @@ def _process_from_grid(
     return from_grid(df[[key, *counts, *PROCESS_RATES]], viewer.suppress_k, status)
 
 
-CUT_OFF_COUNTS = ("open_cases", "review_due", "close_overdue")  # PROCESS_MARGINS on "open"
+# the counts of cut-off states (open, due, overdue), as families._process_shown publishes them
+CUT_OFF_COUNTS = tuple(c for c, flags in PROCESS_MARGINS.items() if set(flags) & set(CUT_OFF_FLAGS))
