@@ -43,22 +43,31 @@ def in_files(ws: Path, needles: list[str]) -> list[str]:
 
 
 def in_duckdb(path: Path, needles: list[str]) -> list[str]:
+    """Every column of every table, cast to text, against every needle: one query per table
+    (its columns' distinct values against all needles at once; a query per column and needle
+    took 27 of the corpus test's 29 s)."""
     found = []
     con = duckdb.connect(str(path), read_only=True)
     try:
         cols = con.execute(
-            "SELECT schema_name, table_name, column_name FROM duckdb_columns()"
-            " WHERE database_name = current_database() AND NOT internal"
+            "SELECT schema_name, table_name, list(column_name ORDER BY column_index)"
+            " FROM duckdb_columns() WHERE database_name = current_database() AND NOT internal"
+            " GROUP BY ALL ORDER BY ALL"
         ).fetchall()
-        for schema, table, column in cols:
-            for n in needles:
-                hit = con.execute(
-                    f'SELECT count(*) FROM "{schema}"."{table}"'
-                    f' WHERE contains(lower(CAST("{column}" AS VARCHAR)), ?)',
-                    [n.lower()],
-                ).fetchone()[0]
-                if hit:
-                    found.append(f"{path.name}: {schema}.{table}.{column}: {n!r}")
+        lowered = [n.lower() for n in needles]
+        for schema, table, columns in cols:
+            values = " UNION ALL ".join(
+                f'SELECT {i} AS k, lower(CAST("{c}" AS VARCHAR)) AS v FROM "{schema}"."{table}"'
+                for i, c in enumerate(columns)
+            )
+            hits = con.execute(
+                f"SELECT DISTINCT k, n FROM (SELECT DISTINCT k, v FROM ({values}) WHERE v IS NOT"
+                " NULL), unnest(?::VARCHAR[]) AS t(n) WHERE contains(v, n) ORDER BY k, n",
+                [lowered],
+            ).fetchall()
+            for k, n in hits:
+                needle = needles[lowered.index(n)]
+                found.append(f"{path.name}: {schema}.{table}.{columns[k]}: {needle!r}")
     finally:
         con.close()
     return found
