@@ -437,8 +437,12 @@ def build(
         # the largest first (longest processing time first): the last one to end starts early
         running = {pool.submit(one, f): f.name for f in sorted(fams, key=_build_rank)}
         done: dict[str, tuple] = {}
-        for future in as_completed(running):  # the first failure is the build's
-            done[running[future]] = future.result()
+        try:
+            for future in as_completed(running):  # the first failure is the build's
+                done[running[future]] = future.result()
+        except BaseException:  # also a stop while waiting: the families not begun end at once
+            failed.set()
+            raise
     if memo is not None and (fresh or set(memo.entries) - set(names)):
         Memo.save(con, fresh, names)
     return {name: done[name] for name in names}

@@ -46,3 +46,27 @@ def test_a_failing_family_fails_the_build_and_no_family_not_yet_begun_begins(mon
     with pytest.raises(RuntimeError, match="kaputt: referrals"):
         publication.build(duckdb.connect(), settings, workers=1)
     assert begun == ["referrals"]  # the rest were not begun: the build fails at once
+
+
+def test_a_stop_while_waiting_lets_no_family_begin_that_has_not(monkeypatch):
+    settings = Settings(workspace=Path("/nonexistent"))
+    begun: list[str] = []
+    first_running, release = threading.Event(), threading.Event()
+
+    def build_family(ctx, family, memo=None, fresh=None):
+        begun.append(family.name)
+        first_running.set()
+        release.wait(10)
+        return pd.DataFrame({"value": [1]}), {"family": family.name}
+
+    def stopped(futures):  # Ctrl-C while the build waits for its families
+        first_running.wait(10)
+        threading.Timer(0.3, release.set).start()  # the running family ends after the stop
+        raise KeyboardInterrupt
+        yield  # a generator, as `as_completed` is
+
+    monkeypatch.setattr(publication, "build_family", build_family)
+    monkeypatch.setattr(publication, "as_completed", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        publication.build(duckdb.connect(), settings, workers=1)
+    assert begun == ["referrals"]
