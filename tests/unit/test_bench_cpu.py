@@ -74,6 +74,41 @@ def test_a_run_and_the_demo_record_their_cpu_time(tmp_path, monkeypatch):
         bench.timed_run(tmp_path / "inbox", tmp_path / "ws")
 
 
+# a call like a run: it works itself, and waits for a contract-suites worker and a Chromium,
+# each of which works and then stays a moment, so that the sampling sees all of its work
+FAMILY = """import os, subprocess, sys, time
+busy = {busy!r}
+linger = busy + "\\ntime.sleep(0.6)"
+chromium = os.path.join(os.path.dirname(sys.argv[0]), "chromium-headless")
+helpers = [
+    subprocess.Popen([sys.executable, "-c", linger.format(s=0.5), "pipelines.suite_worker"]),
+    subprocess.Popen([chromium, "-c", linger.format(s=0.4), "--type=renderer"]),
+]
+exec(busy.format(s=0.3))
+for h in helpers:
+    h.wait()
+time.sleep(0.3)
+"""
+
+
+def test_the_cpu_time_is_told_apart_by_process(tmp_path, monkeypatch):
+    """The run's own process, its helpers and Chromium, each by what it worked (sampled: at
+    least that much, a sample's interval at most less than what `os.wait4` counts)."""
+    fake = tmp_path / "lagebild"
+    fake.write_text(f"#!{PY}\n" + FAMILY.format(busy=BUSY))
+    fake.chmod(0o755)
+    (tmp_path / "chromium-headless").symlink_to(PY)
+    monkeypatch.setattr(bench, "LAGEBILD", fake)
+    monkeypatch.setattr(bench, "stage_figures", lambda ws: {})
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    for call in (bench.timed_run(tmp_path / "inbox", tmp_path / "ws"), bench.bench_demo(True)):
+        parts = call["cpu_by_process"]
+        assert list(parts)[:3] == ["run process", "contract-suites worker", "Chromium"]
+        assert parts["run process"] >= 0.25
+        assert parts["contract-suites worker"] >= 0.45 and parts["Chromium"] >= 0.35
+        assert sum(parts.values()) <= call["cpu_s"] + 0.05  # never more than the call's own
+
+
 def _run(cases: int, wall: float, cpu: float | None, floor: float, again: tuple) -> dict:
     full = {"wall_s": wall, "stages": {}}
     incremental = {"wall_s": again[0], "stages": {}}
@@ -101,34 +136,45 @@ def test_each_call_is_set_against_the_time_its_goal_allows():
                 _run(100_000, 13.9, 19.2, 1.2, (9.1, 13.9)),
                 _run(1_000_000, 54.51, 100.0, 11.92, (12.56, 18.0)),
             ],
-            {"wall_s": 15.61, "cpu_s": 20.54, "stages": {}},
+            {
+                "wall_s": 15.61,
+                "cpu_s": 20.54,
+                "stages": {},
+                "cpu_by_process": {
+                    "run process": 14.26,
+                    "contract-suites worker": 2.76,
+                    "reports' worker": 1.75,
+                    "Chromium": 5.6,
+                },
+            },
         )
     )
     # 20.54 CPU-s on 2 CPUs take at least 10.27 s: 0.54 CPU-s more than the 10 s allow
     assert rows["| demo (`lagebild demo`)"] == (
-        "| demo (`lagebild demo`) | 15.61 s | 20.54 s | 10.27 s | 10 s | no: at least 0.54 CPU-s less |"
+        "| demo (`lagebild demo`) | 15.61 s | 20.54 s | 10.27 s | 10 s | no: at least 0.54 CPU-s less"
+        " | run 14.26 s, suites 2.76 s, reports 1.75 s, Chromium 5.6 s |"
     )
     # 16.2 / 2 = 8.1 s against the 8 s goal: 0.2 CPU-s too much
-    assert rows["| 10 000 cases"].endswith("| 8.1 s | 8 s | no: at least 0.2 CPU-s less |")
+    assert rows["| 10 000 cases"].endswith("| 8.1 s | 8 s | no: at least 0.2 CPU-s less | — |")
     # 8x a scan of 1.2 s = 9.6 s; 19.2 CPU-s take exactly 9.6 s, and the goal is "at most"
-    assert rows["| 100 000 cases"].endswith("| 9.6 s | 9.6 s | yes |")
+    assert rows["| 100 000 cases"].endswith("| 9.6 s | 9.6 s | yes | — |")
     # 5x the scan of 11.92 s = 59.6 s; 100 CPU-s take at least 50 s
     assert rows["| 1 000 000 cases"] == (
-        "| 1 000 000 cases | 54.51 s | 100.0 s | 50 s | 59.6 s | yes |"
+        "| 1 000 000 cases | 54.51 s | 100.0 s | 50 s | 59.6 s | yes | — |"
     )
     # the re-delivery may take a tenth of the full run, 5.451 s; 18 CPU-s take at least 9 s:
     # 18 - 10.902 = 7.098 CPU-s too much, said rounded down
     assert rows["| 1 000 000 cases, re-delivery"].endswith(
-        "| 9 s | 5.45 s | no: at least 7.09 CPU-s less |"
+        "| 9 s | 5.45 s | no: at least 7.09 CPU-s less | — |"
     )
     # no goal for the re-delivery of a smaller network
-    assert rows["| 10 000 cases, re-delivery"].endswith("| 5.5 s | — |  |")
+    assert rows["| 10 000 cases, re-delivery"].endswith("| 5.5 s | — |  | — |")
 
 
 def test_a_call_just_within_its_goal_fits():
     # 15.95 CPU-s on 2 CPUs: 7.975 s, under 8 s (shown rounded as 7.97 s, never as too much)
     rows = _rows(_latest([_run(10_000, 9.0, 15.95, 0.9, (6.0, 10.0))]))
-    assert rows["| 10 000 cases"].endswith("| 7.97 s | 8 s | yes |")
+    assert rows["| 10 000 cases"].endswith("| 7.97 s | 8 s | yes | — |")
 
 
 def test_runs_recorded_before_cpu_time_was_measured_are_left_out():
