@@ -365,15 +365,9 @@ def bench_demo(force: bool) -> dict:
     say("Demo (lagebild demo, neuer Arbeitsbereich) …")
     ws = CACHE / "ws-demo"
     shutil.rmtree(ws, ignore_errors=True)
-    parts, handle = ProcessCPU(), []
-
-    def sample(proc: subprocess.Popen) -> None:
-        with contextlib.suppress(psutil.Error):
-            handle[:] = handle or [psutil.Process(proc.pid)]
-            parts.sample(handle[0])
-
+    parts = ProcessCPU()
     args = [str(LAGEBILD), "demo", "--workspace", str(ws)]
-    wall, cpu, code, output = run_measured(args, sample)
+    wall, cpu, code, output = run_measured(args, parts.sample_call)
     if code != 0:
         raise RuntimeError(f"lagebild demo fehlgeschlagen:\n{output[-3000:]}")
     stages = stage_figures(ws)

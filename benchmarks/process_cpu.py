@@ -42,6 +42,13 @@ class ProcessCPU:
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[str, float]] = {}  # pid: (kind, CPU seconds)
+        self.root: psutil.Process | None = None
+
+    def sample_call(self, proc) -> None:
+        """`sample` for `run_measured`, which passes the measured call's `Popen`."""
+        with contextlib.suppress(psutil.Error):
+            self.root = self.root or psutil.Process(proc.pid)
+            self.sample(self.root)
 
     def sample(self, root: psutil.Process) -> None:
         """Read the CPU time of `root` and of every process under it now."""
@@ -52,10 +59,9 @@ class ProcessCPU:
         for process in (root, *children):
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
-                # a process id is read once: a reused one is a new process only after ours end
-                kind = self.seen[process.pid][0] if process.pid in self.seen else None
-                if kind is None:
-                    kind = RUN if process.pid == root.pid else kind_of(process)
+                # a process's kind is read once, from its command line while it runs
+                known = self.seen.get(process.pid)
+                kind = known[0] if known else RUN if process is root else kind_of(process)
                 self.seen[process.pid] = (kind, times.user + times.system)
 
     def by_kind(self) -> dict[str, float]:
