@@ -85,6 +85,9 @@ class Context:
     con: duckdb.DuckDBPyConnection
     settings: Settings
     shared: Shared | None = None  # one per build of the grid (publication.build)
+    # provider sets of earlier publications (kernel.publications): who joined since is
+    # protected against a reader who subtracts them (insiders, `coalitions`)
+    earlier: tuple[tuple[frozenset[str], str | None], ...] = ()  # (providers, data cut-off)
 
     def once(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """`compute()` once per build when the context shares figures, else every time."""

@@ -17,6 +17,14 @@ Per cell of a grid, from each provider's known and true part:
 - `owner`: the provider the cell belongs to alone and who knows it exactly (−1: none) — a
   hidden cell is no secret to its owner, so it protects nothing against it
   (`linked._structural`: no published equation may be left with one cell it does not know).
+
+`coalitions`: sets of providers an earlier publication rested on, with its data cut-off
+(`kernel.publications`). A reader who subtracts that publication from this one learns what
+the providers that joined since hold; each such set counts as one more insider that knows all
+its members' parts exactly (more than the earlier cells tell where its members' records
+changed since: the safe side), so the newcomers' part is protected like the others' part
+against a provider. Only in cells the earlier publication can have shown: periods begun by
+its cut-off (every cell of a family without periods).
 """
 
 from __future__ import annotations
@@ -61,9 +69,16 @@ def _parts(grid: Grid, frame: pd.DataFrame, providers: pd.Index) -> sp.csr_matri
     return (grid.incidence_of(codes) @ by).tocsr()
 
 
-def insiders(grid: Grid, true: pd.DataFrame, known: pd.DataFrame | None, k: int) -> Insiders:
+def insiders(
+    grid: Grid,
+    true: pd.DataFrame,
+    known: pd.DataFrame | None,
+    k: int,
+    coalitions: tuple[tuple[frozenset[str], str | None], ...] = (),
+) -> Insiders:
     """`true` and `known`: the family's leaves with `provider_id` (dimension columns and
-    ``value``), the second as each provider knows its own (None: the same)."""
+    ``value``), the second as each provider knows its own (None: the same); `coalitions`:
+    provider sets published before (see above)."""
     known = true if known is None else known
     # distinct values first: iterating a column of (Arrow-backed) strings in Python costs
     # ~0.5 µs a row (1,000,000 cases: 0.4 s per build of the grid)
@@ -74,6 +89,12 @@ def insiders(grid: Grid, true: pd.DataFrame, known: pd.DataFrame | None, k: int)
     kn = t if known is true else _parts(grid, known, providers)
     values = grid.cell_values
     n = len(values)
+    owner = _owner(t, kn, values)
+    if coalitions:  # each earlier publication: one more column, its members' true parts
+        joint = sp.csr_matrix(
+            (t @ _membership(providers, coalitions)).multiply(_shown_then(grid, coalitions))
+        )
+        t, kn = sp.hstack([t, joint]).tocsr(), sp.hstack([kn, joint]).tocsr()
     c = kn.tocoo()
     rest = values[c.row] - c.data  # what the others' records hold, as that provider sees it
     primary = np.zeros(n, dtype=bool)
@@ -83,12 +104,52 @@ def insiders(grid: Grid, true: pd.DataFrame, known: pd.DataFrame | None, k: int)
     sure = np.minimum(c.data, np.asarray(t[c.row, c.col]).ravel())
     floor = np.zeros(n)
     np.maximum.at(floor, c.row[rest >= 1], sure[rest >= 1])
-    owner = np.full(n, -1)
+    return Insiders(primary, floor, owner, tuple(providers))
+
+
+def _owner(t: sp.csr_matrix, kn: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
+    """Per cell, the one provider that holds all of it and knows so (−1: none)."""
+    owner = np.full(len(values), -1)
     alone = np.flatnonzero(t.getnnz(axis=1) == 1)
     p = t[alone].indices
     mine = (t[alone].data == values[alone]) & (np.asarray(kn[alone, p]).ravel() == values[alone])
     owner[alone[mine]] = p[mine]
-    return Insiders(primary, floor, owner, tuple(providers))
+    return owner
+
+
+def _membership(providers: pd.Index, coalitions: tuple) -> sp.csr_matrix:
+    """(providers × earlier publications) 0/1: who each rested on."""
+    return sp.csr_matrix(
+        np.column_stack([providers.isin(list(members)) for members, _ in coalitions]).astype(float)
+    )
+
+
+def _shown_then(grid: Grid, coalitions: tuple) -> np.ndarray:
+    """(cells × earlier publications) 0/1: the cells each can have shown — those of periods
+    begun by its data cut-off (all, without a period or a known cut-off)."""
+    shown = np.ones((len(grid.cell_values), len(coalitions)))
+    dims = [d.name for d in grid.dimensions]
+    if "period" not in dims:
+        return shown
+    j = dims.index("period")
+    starts = [period_start(c) for c in grid.dimensions[j].codes]  # per code, not per cell
+    for n, (_, as_of) in enumerate(coalitions):
+        if as_of is not None:
+            begun = np.array([s is None or s <= as_of for s in starts])
+            shown[:, n] = begun[grid.cell_codes[:, j]]
+    return shown
+
+
+def period_start(code: str) -> str | None:
+    """The first day of a period code (2024, 2024-H2, 2024-Q3) as an ISO date; None for a
+    margin or another code."""
+    code = str(code)
+    if len(code) == 4 and code.isdigit():
+        return f"{code}-01-01"
+    if len(code) == 7 and code[:4].isdigit() and code[5] in "HQ" and code[6] in "1234":
+        month = (int(code[6]) - 1) * (6 if code[5] == "H" else 3) + 1
+        return f"{code[:4]}-{month:02d}-01"
+    return None
 
 
 def owned_hidden(

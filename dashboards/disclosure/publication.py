@@ -54,6 +54,7 @@ from dashboards.disclosure.insiders import PROVIDER, insiders
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.fingerprint import code_digest
+from kernel.publications import published_sets
 from kernel.settings import Settings
 from kernel.warehouse import table_columns
 
@@ -109,10 +110,14 @@ def input_key(
     leaves: pd.DataFrame,
     known: pd.DataFrame | None,
     withheld: set[str] = frozenset(),
+    coalitions: tuple = (),
 ) -> str:
-    """Everything a family's suppressed cells depend on, as one hash."""
+    """Everything a family's suppressed cells depend on, as one hash. (The source key needs
+    no `coalitions`: a set other than the current providers is published, and its entry
+    changes, only with other providers, and so only with other source rows.)"""
     digest = _family_digest(family, settings, "leaves")
     digest.update(repr(sorted(withheld)).encode())
+    digest.update(repr([(sorted(c), as_of) for c, as_of in coalitions]).encode())
     _rows_digest(digest, leaves)
     if known is not None:
         _rows_digest(digest, known)
@@ -259,6 +264,19 @@ def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
     return dims
 
 
+def coalitions_of(earlier: tuple, providers: set[str]) -> tuple:
+    """The earlier publications that matter to a family with these providers: those whose
+    set leaves out one of them at least (it joined since) and holds one at least, each with
+    its latest data cut-off (None: unknown, every period); sorted."""
+    latest: dict[frozenset[str], str | None] = {}
+    for members, as_of in earlier:
+        here = frozenset(members & providers)
+        if here and here != providers:
+            before = latest.get(here, "")
+            latest[here] = None if None in (before, as_of) else max(before, as_of)
+    return tuple(sorted(latest.items(), key=lambda c: sorted(c[0])))
+
+
 def _suppressed(
     family: Family,
     leaves: pd.DataFrame,
@@ -266,6 +284,7 @@ def _suppressed(
     known: pd.DataFrame | None,
     k: int,
     withheld: set[str],
+    coalitions: tuple = (),
 ) -> tuple[pd.DataFrame, dict]:
     """Primary and secondary suppression of the family's cells, audited by LP."""
     grid = build_grid(
@@ -274,7 +293,7 @@ def _suppressed(
         family.publications,
         {"period": withheld} if withheld else None,
     )
-    inside = insiders(grid, by_provider, known, k)
+    inside = insiders(grid, by_provider, known, k, coalitions)
     cells = suppress_grid(grid, k, insiders=inside)
     result = audit_grid(grid, cells["status"], k, insiders=inside)
     stats = cells.attrs.get("suppression", {})
@@ -343,15 +362,19 @@ def build_family(
         known = family.known(ctx).astype({d: str for d in (*family.dims, PROVIDER)})
         if withheld:
             known = known[~known["period"].isin(withheld)]
+    present = set(by_provider[PROVIDER].unique())
+    if known is not None:
+        present |= set(known[PROVIDER].unique())
+    coalitions = coalitions_of(ctx.earlier, present)
     key = None
     if memo is not None:
-        key = input_key(family, ctx.settings, by_provider, known, withheld)
+        key = input_key(family, ctx.settings, by_provider, known, withheld, coalitions)
     kept = memo.cells(ctx.con, family.name, key) if memo is not None else None
     if kept is not None:
         cells, summary = kept  # as published: queried anew below
         cells = cells.drop(columns=[c for c in ("level", *family.extra_columns) if c in cells])
     else:
-        cells, summary = _suppressed(family, leaves, by_provider, known, k, withheld)
+        cells, summary = _suppressed(family, leaves, by_provider, known, k, withheld, coalitions)
     if "period" in family.dims:
         levels = {p: period_level(p) for p in cells["period"].unique()}
         cells["level"] = cells["period"].map(levels)
@@ -417,6 +440,7 @@ def build(
     memo = Memo.load(con) if reuse else None
     fresh: dict[str, tuple] = {}
     shared = Shared()  # figures several families read: computed once (families.Shared)
+    earlier = tuple(published_sets(settings.workspace))
 
     failed = threading.Event()  # one family failed: the build fails, no other one begins
 
@@ -425,7 +449,7 @@ def build(
             raise Cancelled(family.name)
         cursor = con.cursor()
         try:
-            ctx = Context(cursor, settings, shared)
+            ctx = Context(cursor, settings, shared, earlier)
             return build_family(ctx, family, memo, fresh)
         except BaseException:
             failed.set()

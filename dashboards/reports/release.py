@@ -38,7 +38,7 @@ from dashboards.read.scope import one_connection
 from dashboards.reports.definitions import VERSION as METRICS_VERSION
 from dashboards.reports.model import KINDS, Report, ReportError
 from data_contracts.contract import CONTRACT_FILE, load_contract
-from kernel import decisions
+from kernel import decisions, publications
 from kernel.settings import Settings
 from kernel.workspace import Workspace
 from transforms.dictionary import MARTS_FILE
@@ -296,6 +296,11 @@ def make_release(
             "delivery_decisions": [
                 {k: e.get(k) for k in ("kind", "delivery_id", "action", "at")}
                 for e in decisions.read(ws.root, "delivery")
+            ],
+            # the provider sets published before (kernel.publications): who joined since is
+            # protected in the grid, and verify's rebuild must protect the same providers
+            "earlier_publications": [
+                [sorted(members), as_of] for members, as_of in publications.published_sets(ws.root)
             ],
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
         }

@@ -33,6 +33,7 @@ from dashboards.reports.release import (
     tampered_files,
     versions,
 )
+from kernel import publications
 from kernel.errors import UserError
 from kernel.settings import load_settings
 from kernel.workspace import Workspace
@@ -137,6 +138,8 @@ def verify(
                 ),
                 encoding="utf-8",
             )
+        # the provider sets published before the release: the same providers protected
+        publications.seed(tmp_ws, manifest.get("earlier_publications") or [])
         as_of = date.fromisoformat(manifest["as_of"]) if manifest.get("as_of") else None
         rounds = replay_rounds(manifest["deliveries"])
         for n, batch in enumerate(rounds, 1):

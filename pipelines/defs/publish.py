@@ -206,6 +206,12 @@ def publish(
     tmp.chmod(0o400)
     os.replace(tmp, ws.published_db_path)
     _remember_publication(con, ws, update)
+    if settings is not None:  # a grid was published: which providers it rests on
+        from kernel import publications
+
+        providers = con.execute("SELECT DISTINCT provider_id FROM mart.cases").fetchall()
+        (as_of,) = con.execute("SELECT max(as_of)::VARCHAR FROM meta.data_basis").fetchone()
+        publications.record(ws.root, [str(p) for (p,) in providers], as_of)
     return counts
 
 

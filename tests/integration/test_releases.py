@@ -25,6 +25,7 @@ from dashboards.reports.release import (
     tampered_files,
 )
 from generator import generate_inbox
+from kernel import publications
 from kernel.settings import load_settings
 from pipelines import runner
 from pipelines.cli import main
@@ -135,9 +136,23 @@ def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, ca
     _release_cells_trace_to_their_cases(ws, first)
 
     second = _release(ws, capsys)
+    # the new provider joined after the first publication: its part is protected against
+    # that one (kernel.publications), and the rebuild starts from the same earlier sets
+    earlier = json.loads((ws / "releases" / second / "manifest.json").read_text("utf-8"))[
+        "earlier_publications"
+    ]
+    assert [NEW in providers for providers, _ in earlier] == [False, True]
+    seen = []
+
+    def replay(settings, **kw):
+        seen.append([[sorted(m), a] for m, a in publications.published_sets(settings.workspace)])
+        return run_pipeline(settings, **kw)
+
+    monkeypatch.setattr(runner, "run_pipeline", replay)
     # built on marts rebuilt for one provider only, rebuilt whole from its deliveries: the same
     assert main(["verify", second, "--workspace", str(ws)]) == 0
     assert "identisch" in capsys.readouterr().out
+    assert seen and seen[0] == earlier  # the first round of the rebuild knows them
     old, new = released_cells(ws, first), released_cells(ws, second)
     keys = ["table", "row", "column"]
     both = old.merge(new, on=keys, how="outer", suffixes=("_old", "_new"), indicator=True)

@@ -1,0 +1,89 @@
+"""Which providers each earlier publication rested on, kept append-only.
+
+    WORKSPACE/audit/publications.jsonl     one JSON object per line, mode 0600
+
+A reader who keeps an earlier publication (a release, a download from the dashboard) and
+reads a later one can subtract them cell by cell. Where only providers that joined since
+changed the cell, the difference is their part of it: with one new provider, its count, however
+small (a demo network with its eighth provider joining: 250 differences of 1 or 2, docs/
+decisions.md). So the grid protects the providers that joined since each earlier publication
+against a reader who knows what all the others hold (`dashboards.disclosure.insiders`,
+`coalitions`); this log says which sets of providers were published before.
+
+A run appends the providers of the copy it published, with the data cut-off (only cells of
+periods begun by then can have been shown), when they differ from the last line; a release
+carries the sets in its manifest, and `lagebild verify` puts them into the workspace of its
+rebuild, so the rebuild protects the same providers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from kernel.access_log import file_lock
+
+
+def log_path(workspace: str | Path) -> Path:
+    return Path(workspace) / "audit" / "publications.jsonl"
+
+
+def published_sets(workspace: str | Path | None) -> list[tuple[frozenset[str], str | None]]:
+    """The provider sets of the publications recorded so far, each with the latest data
+    cut-off (ISO date) it was published with (None: not known), in order of first publication.
+    A line that is not such an entry is skipped."""
+    if workspace is None or not log_path(workspace).is_file():
+        return []
+    latest: dict[frozenset[str], str | None] = {}
+    for line in log_path(workspace).read_text(encoding="utf-8").splitlines():
+        entry = _entry(line)
+        if entry is not None:
+            members, as_of = entry
+            before = latest.get(members, "")
+            latest[members] = None if None in (before, as_of) else max(before, as_of)
+    return list(latest.items())
+
+
+def _entry(line: str) -> tuple[frozenset[str], str | None] | None:
+    """The provider set and cut-off of a line, None unless it is an entry of this log."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    providers, as_of = entry.get("providers"), entry.get("as_of")
+    if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
+        return None
+    return frozenset(providers), as_of if isinstance(as_of, str) else None
+
+
+def record(
+    workspace: str | Path, providers: list[str], as_of: str | None, run_id: str | None = None
+) -> bool:
+    """Append the providers and data cut-off of a copy just published, unless they are the
+    last line's. True when a line was written."""
+    path = log_path(workspace)
+    with file_lock(path.parent / ".publications.lock"):
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        if lines and _entry(lines[-1]) == (frozenset(providers), as_of):
+            return False
+        entry = {
+            "at": datetime.now().isoformat(timespec="seconds"),
+            "run_id": run_id,
+            "as_of": as_of,
+            "providers": sorted(providers),
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return True
+
+
+def seed(workspace: str | Path, sets: list) -> None:
+    """The sets a release was made under (`[providers, as_of]` each), as the log of a
+    rebuild's new workspace."""
+    for providers, as_of in sets:
+        record(workspace, list(providers), as_of)

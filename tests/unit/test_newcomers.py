@@ -1,0 +1,131 @@
+"""A reader who keeps an earlier publication and subtracts it from a later one learns what the
+providers that joined since hold (metrics.md: protection against everything a reader sees
+together). Hand-worked grids: the newcomer's part is protected like the others' part against
+an insider, only in periods the earlier publication can have shown; and the log of earlier
+publications (kernel.publications)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from dashboards.disclosure.grid import ALL_LEVELS, period_dimension
+from dashboards.disclosure.insiders import insiders, period_start
+from dashboards.disclosure.linked import PRIMARY, ROOT, audit_grid, build_grid, suppress
+from dashboards.disclosure.publication import coalitions_of
+from kernel import publications
+from tests.unit.test_insiders import _programme_grid
+from tests.unit.test_linked_suppression import K
+from tests.unit.test_linked_suppression import by_key as _status
+
+OLD = frozenset({"p", "q", "r"})
+
+
+def _joined() -> pd.DataFrame:
+    # programme x: p 50 + q 30 + n 2 = 82; y: r 40; network 122. n joined after a
+    # publication of p, q and r: x went from 80 to 82, the network from 120 to 122
+    rows = [("p", "x", 50), ("q", "x", 30), ("n", "x", 2), ("r", "y", 40)]
+    return pd.DataFrame(rows, columns=["provider_id", "program", "value"])
+
+
+def test_a_newcomers_small_part_of_a_shown_cell_is_primary_after_an_earlier_publication():
+    by_provider = _joined()
+    grid = _programme_grid(by_provider)
+    # no provider alone learns a small count: p sees 32 others in x, q 52, n 80
+    assert not insiders(grid, by_provider, None, K).primary.any()
+
+    inside = insiders(grid, by_provider, None, K, ((OLD, "2026-10-15"),))
+    primary = dict(zip(grid.cells["program"], inside.primary, strict=True))
+    floor = dict(zip(grid.cells["program"], inside.floor, strict=True))
+    # 82 − 80 and 122 − 120 are n's 2; y has nothing of n: 40 − 40 = 0 is no small count
+    assert primary == {"x": True, "y": False, ROOT: True}
+    assert floor == {"x": 80.0, "y": 0.0, ROOT: 120.0}  # y is r's alone: nothing to protect
+    assert inside.providers == ("n", "p", "q", "r")  # the earlier set is no provider
+
+    out = suppress(grid, K, insiders=inside)
+    got = _status(out, ["program"])
+    assert got[("x",)] == PRIMARY and got[(ROOT,)] == PRIMARY and got[("y",)] == ""
+    assert audit_grid(grid, out["status"], K, insiders=inside).passed
+
+
+def test_a_newcomer_is_protected_only_in_periods_the_earlier_publication_can_have_shown():
+    # n joined after a publication of p and q with data up to 2026-09-30: it has 1 case in
+    # Q3 and 1 in Q4. Q3 (and H2, the year) were in that publication, Q4 was not begun. p
+    # and q each see 11 or more of the others in every quarter: no small count alone
+    rows = [
+        ("p", "2026-Q1", 10),
+        ("q", "2026-Q1", 10),
+        ("p", "2026-Q2", 10),
+        ("q", "2026-Q2", 10),
+        ("p", "2026-Q3", 10),
+        ("q", "2026-Q3", 10),
+        ("n", "2026-Q3", 1),
+        ("p", "2026-Q4", 15),
+        ("q", "2026-Q4", 15),
+        ("n", "2026-Q4", 1),
+    ]
+    by_provider = pd.DataFrame(rows, columns=["provider_id", "period", "value"])
+    leaves = by_provider.groupby("period", as_index=False)["value"].sum()
+    grid = build_grid(leaves, [period_dimension(["2026"])], [{"period": ALL_LEVELS}])
+    assert not insiders(grid, by_provider, None, K).primary.any()
+    inside = insiders(grid, by_provider, None, K, ((frozenset({"p", "q"}), "2026-09-30"),))
+    primary = dict(zip(grid.cells["period"], inside.primary, strict=True))
+    assert primary == {
+        "2026": True,
+        "2026-H1": False,
+        "2026-H2": True,
+        "2026-Q1": False,
+        "2026-Q2": False,
+        "2026-Q3": True,
+        "2026-Q4": False,  # begun after the cut-off: no earlier figure to subtract
+    }
+    # without a known cut-off every period counts
+    unknown = insiders(grid, by_provider, None, K, ((frozenset({"p", "q"}), None),))
+    assert dict(zip(grid.cells["period"], unknown.primary, strict=True))["2026-Q4"]
+
+
+def test_the_first_day_of_a_period():
+    assert period_start("2026") == "2026-01-01"
+    assert period_start("2026-H2") == "2026-07-01"
+    assert period_start("2026-Q4") == "2026-10-01"
+    assert period_start("2026-Q1") == "2026-01-01"
+    assert period_start("__all__") is None and period_start("2026-X1") is None
+
+
+def test_only_earlier_sets_that_leave_out_a_provider_and_hold_one_count():
+    here = {"p", "q", "n"}
+    earlier = (
+        (frozenset({"p", "q"}), "2026-06-30"),
+        (frozenset({"p", "q", "gone"}), "2026-09-30"),  # a provider left since: same set here
+        (frozenset({"p", "q", "n"}), "2026-10-15"),  # today's providers: nobody joined since
+        (frozenset({"other"}), "2026-10-15"),  # none of this family's providers
+    )
+    assert coalitions_of(earlier, here) == ((frozenset({"p", "q"}), "2026-09-30"),)
+    assert coalitions_of((), here) == ()
+    assert coalitions_of(((frozenset({"p"}), None), (frozenset({"p"}), "2026-01-01")), here) == (
+        (frozenset({"p"}), None),
+    )
+
+
+def test_the_log_of_earlier_publications(tmp_path):
+    ws = tmp_path / "ws"
+    assert publications.published_sets(ws) == [] and publications.published_sets(None) == []
+    assert publications.record(ws, ["q", "p"], "2026-06-30")
+    assert not publications.record(ws, ["p", "q"], "2026-06-30")  # the same: no line
+    assert publications.record(ws, ["p", "q"], "2026-09-30")  # a later cut-off: a line
+    assert publications.record(ws, ["p", "q", "n"], "2026-09-30")
+    path = publications.log_path(ws)
+    with open(path, "a", encoding="utf-8") as fh:  # what no run writes is skipped
+        fh.write('not json\n["p"]\n{"providers": "p"}\n{"providers": [1]}\n')
+    assert publications.published_sets(ws) == [
+        (frozenset({"p", "q"}), "2026-09-30"),
+        (frozenset({"p", "q", "n"}), "2026-09-30"),
+    ]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    assert first["providers"] == ["p", "q"] and first["as_of"] == "2026-06-30"
+
+    rebuilt = tmp_path / "rebuilt"  # what verify's rebuild starts from
+    publications.seed(rebuilt, [[sorted(m), a] for m, a in publications.published_sets(ws)])
+    assert publications.published_sets(rebuilt) == publications.published_sets(ws)
