@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from dashboards.disclosure.grid import ALL_LEVELS, period_dimension
 from dashboards.disclosure.insiders import insiders, period_start
@@ -129,3 +130,14 @@ def test_the_log_of_earlier_publications(tmp_path):
     rebuilt = tmp_path / "rebuilt"  # what verify's rebuild starts from
     publications.seed(rebuilt, [[sorted(m), a] for m, a in publications.published_sets(ws)])
     assert publications.published_sets(rebuilt) == publications.published_sets(ws)
+
+
+def test_the_log_is_never_written_through_a_planted_link(tmp_path):
+    target = tmp_path / "anderswo.txt"
+    target.write_text("unberührt\n", encoding="utf-8")
+    ws = tmp_path / "ws"
+    (ws / "audit").mkdir(parents=True)
+    publications.log_path(ws).symlink_to(target)
+    with pytest.raises(OSError):
+        publications.record(ws, ["p"], "2026-09-30")
+    assert target.read_text(encoding="utf-8") == "unberührt\n"
