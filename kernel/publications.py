@@ -13,17 +13,23 @@ against a reader who knows what all the others hold (`dashboards.disclosure.insi
 A run appends the providers of the copy it published, with the data cut-off (only cells of
 periods begun by then can have been shown), when they differ from the last line; a release
 carries the sets in its manifest, and `lagebild verify` puts them into the workspace of its
-rebuild, so the rebuild protects the same providers.
+rebuild and freezes the log there (its rounds are no publications), so the rebuild protects
+the same providers. A line this module cannot read as such an entry is skipped; a cut-off that
+is no ISO date counts as unknown (every period: the safe side).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
 from kernel.access_log import file_lock
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+FROZEN = ".publications-frozen"  # in audit/: the log of a rebuild, not written by its runs
 
 
 def log_path(workspace: str | Path) -> Path:
@@ -32,12 +38,11 @@ def log_path(workspace: str | Path) -> Path:
 
 def published_sets(workspace: str | Path | None) -> list[tuple[frozenset[str], str | None]]:
     """The provider sets of the publications recorded so far, each with the latest data
-    cut-off (ISO date) it was published with (None: not known), in order of first publication.
-    A line that is not such an entry is skipped."""
+    cut-off (ISO date) it was published with (None: not known), in order of first publication."""
     if workspace is None or not log_path(workspace).is_file():
         return []
     latest: dict[frozenset[str], str | None] = {}
-    for line in log_path(workspace).read_text(encoding="utf-8").splitlines():
+    for line in _lines(log_path(workspace)):
         entry = _entry(line)
         if entry is not None:
             members, as_of = entry
@@ -46,28 +51,35 @@ def published_sets(workspace: str | Path | None) -> list[tuple[frozenset[str], s
     return list(latest.items())
 
 
+def _lines(path: Path) -> list[str]:
+    return path.read_bytes().decode("utf-8", errors="replace").splitlines()
+
+
 def _entry(line: str) -> tuple[frozenset[str], str | None] | None:
     """The provider set and cut-off of a line, None unless it is an entry of this log."""
     try:
         entry = json.loads(line)
-    except ValueError:
+    except Exception:  # any line that is no entry (also one nested too deep)
         return None
     if not isinstance(entry, dict):
         return None
     providers, as_of = entry.get("providers"), entry.get("as_of")
     if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
         return None
-    return frozenset(providers), as_of if isinstance(as_of, str) else None
+    dated = isinstance(as_of, str) and _DATE.fullmatch(as_of)
+    return frozenset(providers), as_of if dated else None
 
 
 def record(
     workspace: str | Path, providers: list[str], as_of: str | None, run_id: str | None = None
 ) -> bool:
-    """Append the providers and data cut-off of a copy just published, unless they are the
-    last line's. True when a line was written."""
+    """Append the providers and data cut-off of a copy about to be published, unless they are
+    the last line's or the log is frozen. True when a line was written."""
     path = log_path(workspace)
     with file_lock(path.parent / ".publications.lock"):
-        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        if (path.parent / FROZEN).exists():
+            return False
+        lines = _lines(path) if path.is_file() else []
         if lines and _entry(lines[-1]) == (frozenset(providers), as_of):
             return False
         entry = {
@@ -77,14 +89,24 @@ def record(
             "providers": sorted(providers),
         }
         # never through a symbolic link planted in its place (as `file_lock`)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "a+b") as fh:
+            torn = fh.seek(0, os.SEEK_END) > 0 and not _ends_with_newline(fh)
+            text = ("\n" if torn else "") + json.dumps(entry, ensure_ascii=False) + "\n"
+            fh.write(text.encode("utf-8"))
     return True
 
 
+def _ends_with_newline(fh) -> bool:
+    fh.seek(-1, os.SEEK_END)
+    return fh.read(1) == b"\n"
+
+
 def seed(workspace: str | Path, sets: list) -> None:
-    """The sets a release was made under (`[providers, as_of]` each), as the log of a
-    rebuild's new workspace."""
+    """The sets a release was made under (`[providers, as_of]` each) as the log of a rebuild's
+    new workspace, frozen: the rebuild's rounds publish nothing."""
     for providers, as_of in sets:
         record(workspace, list(providers), as_of)
+    frozen = log_path(workspace).parent / FROZEN
+    frozen.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(frozen, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))

@@ -164,6 +164,7 @@ def publish(
     try:
         grid = None
         if settings is not None:
+            _log_copy_in_place(ws)
             grid = pool.submit(_build_grid, con.cursor(), settings, cancel)
         _drop_stale(con, {f"{s}.{t}" for s, t in objects} & updated)
         for schema in {s for s, _ in objects}:
@@ -204,15 +205,44 @@ def publish(
             _remove_unfinished(tmp)
     # read by the dashboards (same account), written by nobody, private to the owner
     tmp.chmod(0o400)
+    if settings is not None:  # before the swap: a copy in place is always on the log
+        _record_publication(con, ws)
     os.replace(tmp, ws.published_db_path)
     _remember_publication(con, ws, update)
-    if settings is not None:  # a grid was published: which providers it rests on
-        from kernel import publications
-
-        providers = con.execute("SELECT DISTINCT provider_id FROM mart.cases").fetchall()
-        (as_of,) = con.execute("SELECT max(as_of)::VARCHAR FROM meta.data_basis").fetchone()
-        publications.record(ws.root, [str(p) for (p,) in providers], as_of)
     return counts
+
+
+def _providers_and_cut_off(con: duckdb.DuckDBPyConnection) -> tuple[list[str], str | None]:
+    providers = con.execute("SELECT DISTINCT provider_id FROM mart.cases").fetchall()
+    (as_of,) = con.execute("SELECT max(as_of)::VARCHAR FROM meta.data_basis").fetchone()
+    return sorted(str(p) for (p,) in providers), as_of
+
+
+def _record_publication(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+    """Which providers the copy about to be published rests on (kernel.publications)."""
+    from kernel import publications
+
+    publications.record(ws.root, *_providers_and_cut_off(con))
+
+
+def _log_copy_in_place(ws: Workspace) -> None:
+    """With no log yet (a workspace from before it, or a lost log) the copy in place is the
+    earlier publication the grid must know: its providers and cut-off go first."""
+    from kernel import publications
+    from kernel.warehouse import connect
+
+    if publications.published_sets(ws.root) or not ws.published_db_path.is_file():
+        return
+    try:
+        old = connect(ws.published_db_path, read_only=True)
+        try:
+            providers, as_of = _providers_and_cut_off(old)
+        finally:
+            old.close()
+    except duckdb.Error:  # no copy of this layout: nothing to protect against
+        log.warning("Die bisherige veröffentlichte Kopie ist nicht lesbar; ohne Vorgänger.")
+        return
+    publications.record(ws.root, providers, as_of)
 
 
 def _build_grid(

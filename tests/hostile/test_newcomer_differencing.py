@@ -76,11 +76,14 @@ def first_publication(tmp_path_factory) -> tuple[Path, dict, list[Path]]:
     return tmp / "ws", _grids(ws / "published" / "lagebild.duckdb"), newcomer
 
 
-def _after_the_newcomer(first_publication, tmp_path: Path) -> dict:
-    """The second publication, the newcomer's delivery added, in a copy of the workspace."""
+def _after_the_newcomer(first_publication, tmp_path: Path, *, lost_log: bool = False) -> dict:
+    """The second publication, the newcomer's delivery added, in a copy of the workspace
+    (`lost_log`: without the log of earlier publications, as in a workspace from before it)."""
     original, _, newcomer = first_publication
     shutil.copytree(original, tmp_path / "ws", symlinks=True)
     inbox, ws = tmp_path / "ws" / "inbox", tmp_path / "ws" / "ws"
+    if lost_log:
+        publications.log_path(ws).unlink()
     shutil.copytree(newcomer[0], inbox / newcomer[0].name)
     assert run_pipeline(load_settings(ws, inbox)).success
     return _grids(ws / "published" / "lagebild.duckdb")
@@ -103,3 +106,11 @@ def test_without_the_earlier_publications_the_differences_give_the_newcomer_away
     monkeypatch.setattr(publication, "published_sets", lambda workspace: [])
     after = _after_the_newcomer(first_publication, tmp_path)
     assert len(_small_differences(first_publication[1], after)) >= 10  # 43 on 2026-12-07
+
+
+@pytest.mark.slow
+def test_without_a_log_the_copy_in_place_is_the_earlier_publication(first_publication, tmp_path):
+    after = _after_the_newcomer(first_publication, tmp_path, lost_log=True)
+    sets = publications.published_sets(tmp_path / "ws" / "ws")
+    assert [NEWCOMER in members for members, _ in sets] == [False, True]
+    assert _small_differences(first_publication[1], after) == []

@@ -141,3 +141,29 @@ def test_the_log_is_never_written_through_a_planted_link(tmp_path):
     with pytest.raises(OSError):
         publications.record(ws, ["p"], "2026-09-30")
     assert target.read_text(encoding="utf-8") == "unberührt\n"
+
+
+def test_the_log_reads_past_what_no_run_writes_and_mends_a_torn_line(tmp_path):
+    ws = tmp_path / "ws"
+    publications.record(ws, ["p"], "2026-06-30")
+    path = publications.log_path(ws)
+    with open(path, "ab") as fh:
+        fh.write(b'{"providers": ["\xff"], "as_of": "2026-09-30"}\n')  # not UTF-8
+        fh.write(b"[" * 100_000 + b"\n")  # nested beyond Python's recursion limit
+        fh.write(b'{"providers": ["q"], "as_of": ""}\n')  # no date: every period
+        fh.write(b'{"providers": ["r"], "as_of": "2026-09')  # torn by a crash
+    assert publications.record(ws, ["p", "s"], "2026-09-30")
+    sets = publications.published_sets(ws)
+    assert (frozenset({"q"}), None) in sets
+    assert (frozenset({"p", "s"}), "2026-09-30") in sets  # not glued to the torn line
+    assert sets[0] == (frozenset({"p"}), "2026-06-30")
+
+
+def test_a_rebuilds_log_is_frozen_after_seeding(tmp_path):
+    rebuilt = tmp_path / "rebuilt"
+    publications.seed(rebuilt, [[["p", "q"], "2026-06-30"]])
+    assert not publications.record(rebuilt, ["p", "q", "n"], "2026-09-30")  # a round
+    assert publications.published_sets(rebuilt) == [(frozenset({"p", "q"}), "2026-06-30")]
+    publications.seed(tmp_path / "old-release", [])  # a release from before the log
+    assert not publications.record(tmp_path / "old-release", ["p"], "2026-09-30")
+    assert publications.published_sets(tmp_path / "old-release") == []
