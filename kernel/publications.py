@@ -10,8 +10,10 @@ decisions.md). So the grid protects the providers that joined since each earlier
 against a reader who knows what all the others hold (`dashboards.disclosure.insiders`,
 `coalitions`); this log says which sets of providers were published before.
 
-A run appends the providers of the copy it published, with the data cut-off (only cells of
-periods begun by then can have been shown), when they differ from the last line; a release
+A run appends the providers of the copy it publishes and of each table the grid is counted
+from (a provider can come with some tables first and bring another later: for that one it is
+new), with the data cut-off (only cells of periods begun by then can have been shown), when
+they differ from the last line; a release
 carries the sets in its manifest, and `lagebild verify` puts them into the workspace of its
 rebuild and freezes the log there (its rounds are no publications), so the rebuild protects
 the same providers. A line this module cannot read as such an entry is skipped; a cut-off that
@@ -36,57 +38,79 @@ def log_path(workspace: str | Path) -> Path:
     return Path(workspace) / "audit" / "publications.jsonl"
 
 
-def published_sets(workspace: str | Path | None) -> list[tuple[frozenset[str], str | None]]:
-    """The provider sets of the publications recorded so far, each with the latest data
-    cut-off (ISO date) it was published with (None: not known), in order of first publication."""
+Published = dict[str, frozenset[str]]  # table (or ALL) -> the providers it held
+
+
+ALL = "*"  # every table: the providers of the copy (mart.cases)
+
+
+def published_sets(workspace: str | Path | None) -> list[tuple[Published, str | None]]:
+    """The publications recorded so far: per table the providers it held (ALL: the copy's),
+    each with the latest data cut-off (ISO date) it was published with (None: not known), in
+    order of first publication."""
     if workspace is None or not log_path(workspace).is_file():
         return []
-    latest: dict[frozenset[str], str | None] = {}
+    latest: dict[frozenset, tuple[Published, str | None]] = {}
     for line in _lines(log_path(workspace)):
         entry = _entry(line)
         if entry is not None:
-            members, as_of = entry
-            before = latest.get(members, "")
-            latest[members] = None if None in (before, as_of) else max(before, as_of)
-    return list(latest.items())
+            tables, as_of = entry
+            key = frozenset(tables.items())
+            before = latest.get(key, (tables, ""))[1]
+            latest[key] = (tables, None if None in (before, as_of) else max(before, as_of))
+    return list(latest.values())
 
 
 def _lines(path: Path) -> list[str]:
     return path.read_bytes().decode("utf-8", errors="replace").splitlines()
 
 
-def _entry(line: str) -> tuple[frozenset[str], str | None] | None:
-    """The provider set and cut-off of a line, None unless it is an entry of this log."""
+def _names(value) -> frozenset[str] | None:
+    ok = isinstance(value, list) and all(isinstance(p, str) for p in value)
+    return frozenset(value) if ok else None
+
+
+def _entry(line: str) -> tuple[Published, str | None] | None:
+    """The tables' providers and the cut-off of a line, None unless it is an entry of this
+    log (a line without tables: its providers stand for every table)."""
     try:
         entry = json.loads(line)
     except Exception:  # any line that is no entry (also one nested too deep)
         return None
-    if not isinstance(entry, dict):
+    if not isinstance(entry, dict) or (providers := _names(entry.get("providers"))) is None:
         return None
-    providers, as_of = entry.get("providers"), entry.get("as_of")
-    if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
-        return None
-    dated = isinstance(as_of, str) and _DATE.fullmatch(as_of)
-    return frozenset(providers), as_of if dated else None
+    tables = {ALL: providers}
+    if isinstance(entry.get("tables"), dict):
+        for table, names in entry["tables"].items():
+            if (held := _names(names)) is not None:
+                tables[str(table)] = held
+    as_of = entry.get("as_of")
+    return tables, as_of if isinstance(as_of, str) and _DATE.fullmatch(as_of) else None
 
 
 def record(
-    workspace: str | Path, providers: list[str], as_of: str | None, run_id: str | None = None
+    workspace: str | Path,
+    tables: dict[str, list[str]],
+    as_of: str | None,
+    run_id: str | None = None,
 ) -> bool:
-    """Append the providers and data cut-off of a copy about to be published, unless they are
-    the last line's or the log is frozen. True when a line was written."""
+    """Append the providers (`tables[ALL]`) and each table's providers and the data cut-off
+    of a copy about to be published, unless they are the last line's or the log is frozen.
+    True when a line was written."""
     path = log_path(workspace)
+    held = {t: frozenset(p) for t, p in tables.items()}
     with file_lock(path.parent / ".publications.lock"):
         if (path.parent / FROZEN).exists():
             return False
         lines = _lines(path) if path.is_file() else []
-        if lines and _entry(lines[-1]) == (frozenset(providers), as_of):
+        if lines and _entry(lines[-1]) == (held, as_of):
             return False
         entry = {
             "at": datetime.now().isoformat(timespec="seconds"),
             "run_id": run_id,
             "as_of": as_of,
-            "providers": sorted(providers),
+            "providers": sorted(held[ALL]),
+            "tables": {t: sorted(p) for t, p in sorted(held.items()) if t != ALL},
         }
         # never through a symbolic link planted in its place (as `file_lock`)
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
@@ -97,16 +121,23 @@ def record(
     return True
 
 
+def as_lists(sets: list[tuple[Published, str | None]]) -> list:
+    """The sets as a release's manifest keeps them (JSON)."""
+    return [[{t: sorted(p) for t, p in sorted(tables.items())}, as_of] for tables, as_of in sets]
+
+
 def _ends_with_newline(fh) -> bool:
     fh.seek(-1, os.SEEK_END)
     return fh.read(1) == b"\n"
 
 
 def seed(workspace: str | Path, sets: list) -> None:
-    """The sets a release was made under (`[providers, as_of]` each) as the log of a rebuild's
-    new workspace, frozen: the rebuild's rounds publish nothing."""
-    for providers, as_of in sets:
-        record(workspace, list(providers), as_of)
+    """The sets a release was made under (`as_lists`) as the log of a rebuild's new workspace,
+    frozen: the rebuild's rounds publish nothing."""
+    for tables, as_of in sets:
+        if isinstance(tables, list):  # [providers, as_of]: every table alike
+            tables = {ALL: tables}
+        record(workspace, {str(t): list(p) for t, p in tables.items()}, as_of)
     frozen = log_path(workspace).parent / FROZEN
     frozen.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.close(os.open(frozen, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))

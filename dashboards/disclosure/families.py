@@ -87,7 +87,7 @@ class Context:
     shared: Shared | None = None  # one per build of the grid (publication.build)
     # provider sets of earlier publications (kernel.publications): who joined since is
     # protected against a reader who subtracts them (insiders, `coalitions`)
-    earlier: tuple[tuple[frozenset[str], str | None], ...] = ()  # (providers, data cut-off)
+    earlier: tuple = ()  # (providers per table, data cut-off): kernel.publications
 
     def once(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """`compute()` once per build when the context shares figures, else every time."""

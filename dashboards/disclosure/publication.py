@@ -54,6 +54,7 @@ from dashboards.disclosure.insiders import PROVIDER, insiders
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.fingerprint import code_digest
+from kernel.publications import ALL as ALL_TABLES
 from kernel.publications import published_sets
 from kernel.settings import Settings
 from kernel.warehouse import table_columns
@@ -264,13 +265,15 @@ def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
     return dims
 
 
-def coalitions_of(earlier: tuple, providers: set[str]) -> tuple:
-    """The earlier publications that matter to a family with these providers: those whose
-    set leaves out one of them at least (it joined since) and holds one at least, each with
-    its latest data cut-off (None: unknown, every period); sorted."""
+def coalitions_of(earlier: tuple, providers: set[str], sources: tuple[str, ...] = ()) -> tuple:
+    """The earlier publications that matter to a family with these providers and sources:
+    who a publication showed in the family (in every source table it recorded; else in the
+    copy), where that leaves out one provider at least (it joined since) and holds one at
+    least, each with its latest data cut-off (None: unknown, every period); sorted."""
     latest: dict[frozenset[str], str | None] = {}
-    for members, as_of in earlier:
-        here = frozenset(members & providers)
+    for tables, as_of in earlier:
+        held = [tables[t] for t in sources if t in tables] or [tables[ALL_TABLES]]
+        here = frozenset.intersection(*held) & providers
         if here and here != providers:
             before = latest.get(here, "")
             latest[here] = None if None in (before, as_of) else max(before, as_of)
@@ -365,7 +368,7 @@ def build_family(
     present = set(by_provider[PROVIDER].unique())
     if known is not None:
         present |= set(known[PROVIDER].unique())
-    coalitions = coalitions_of(ctx.earlier, present)
+    coalitions = coalitions_of(ctx.earlier, present, family.sources or ())
     key = None
     if memo is not None:
         key = input_key(family, ctx.settings, by_provider, known, withheld, coalitions)

@@ -299,9 +299,7 @@ def make_release(
             ],
             # the provider sets published before (kernel.publications): who joined since is
             # protected in the grid, and verify's rebuild must protect the same providers
-            "earlier_publications": [
-                [sorted(members), as_of] for members, as_of in publications.published_sets(ws.root)
-            ],
+            "earlier_publications": publications.as_lists(publications.published_sets(ws.root)),
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
         }
         (tmp / "manifest.json").write_text(

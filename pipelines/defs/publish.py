@@ -164,7 +164,7 @@ def publish(
     try:
         grid = None
         if settings is not None:
-            _log_copy_in_place(ws)
+            _log_copy_in_place(ws, settings)
             grid = pool.submit(_build_grid, con.cursor(), settings, cancel)
         _drop_stale(con, {f"{s}.{t}" for s, t in objects} & updated)
         for schema in {s for s, _ in objects}:
@@ -206,26 +206,42 @@ def publish(
     # read by the dashboards (same account), written by nobody, private to the owner
     tmp.chmod(0o400)
     if settings is not None:  # before the swap: a copy in place is always on the log
-        _record_publication(con, ws)
+        _record_publication(con, ws, settings)
     os.replace(tmp, ws.published_db_path)
     _remember_publication(con, ws, update)
     return counts
 
 
-def _providers_and_cut_off(con: duckdb.DuckDBPyConnection) -> tuple[list[str], str | None]:
-    providers = con.execute("SELECT DISTINCT provider_id FROM mart.cases").fetchall()
+def _providers_and_cut_off(
+    con: duckdb.DuckDBPyConnection, settings: Settings
+) -> tuple[dict[str, list[str]], str | None]:
+    """The providers of the copy (mart.cases) and of each table the grid is counted from,
+    and the data cut-off (kernel.publications)."""
+    from dashboards.disclosure.families import families
+    from kernel.publications import ALL
+
+    tables = {ALL: "mart.cases"}
+    for table in sorted({t for f in families(settings) for t in f.sources or ()}):
+        if "provider_id" in {name for name, _ in table_columns(con, table)}:
+            tables[table] = table
+    held = {
+        key: sorted(
+            str(p) for (p,) in con.execute(f"SELECT DISTINCT provider_id FROM {t}").fetchall()
+        )
+        for key, t in tables.items()
+    }
     (as_of,) = con.execute("SELECT max(as_of)::VARCHAR FROM meta.data_basis").fetchone()
-    return sorted(str(p) for (p,) in providers), as_of
+    return held, as_of
 
 
-def _record_publication(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+def _record_publication(con: duckdb.DuckDBPyConnection, ws: Workspace, settings: Settings) -> None:
     """Which providers the copy about to be published rests on (kernel.publications)."""
     from kernel import publications
 
-    publications.record(ws.root, *_providers_and_cut_off(con))
+    publications.record(ws.root, *_providers_and_cut_off(con, settings))
 
 
-def _log_copy_in_place(ws: Workspace) -> None:
+def _log_copy_in_place(ws: Workspace, settings: Settings) -> None:
     """With no log yet (a workspace from before it, or a lost log) the copy in place is the
     earlier publication the grid must know: its providers and cut-off go first."""
     from kernel import publications
@@ -236,13 +252,13 @@ def _log_copy_in_place(ws: Workspace) -> None:
     try:
         old = connect(ws.published_db_path, read_only=True)
         try:
-            providers, as_of = _providers_and_cut_off(old)
+            tables, as_of = _providers_and_cut_off(old, settings)
         finally:
             old.close()
     except duckdb.Error:  # no copy of this layout: nothing to protect against
         log.warning("Die bisherige veröffentlichte Kopie ist nicht lesbar; ohne Vorgänger.")
         return
-    publications.record(ws.root, providers, as_of)
+    publications.record(ws.root, tables, as_of)
 
 
 def _build_grid(

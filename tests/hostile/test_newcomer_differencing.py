@@ -93,7 +93,7 @@ def _after_the_newcomer(first_publication, tmp_path: Path, *, lost_log: bool = F
 def test_a_newcomers_counts_are_no_difference_of_two_publications(first_publication, tmp_path):
     after = _after_the_newcomer(first_publication, tmp_path)
     sets = publications.published_sets(tmp_path / "ws" / "ws")
-    assert [NEWCOMER in members for members, _ in sets] == [False, True]
+    assert [NEWCOMER in tables[publications.ALL] for tables, _ in sets] == [False, True]
     assert _small_differences(first_publication[1], after) == []
 
 
@@ -112,5 +112,5 @@ def test_without_the_earlier_publications_the_differences_give_the_newcomer_away
 def test_without_a_log_the_copy_in_place_is_the_earlier_publication(first_publication, tmp_path):
     after = _after_the_newcomer(first_publication, tmp_path, lost_log=True)
     sets = publications.published_sets(tmp_path / "ws" / "ws")
-    assert [NEWCOMER in members for members, _ in sets] == [False, True]
+    assert [NEWCOMER in tables[publications.ALL] for tables, _ in sets] == [False, True]
     assert _small_differences(first_publication[1], after) == []

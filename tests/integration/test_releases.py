@@ -141,11 +141,11 @@ def test_a_release_survives_later_deliveries_and_tampering_is_found(tmp_path, ca
     earlier = json.loads((ws / "releases" / second / "manifest.json").read_text("utf-8"))[
         "earlier_publications"
     ]
-    assert [NEW in providers for providers, _ in earlier] == [False, True]
+    assert [NEW in tables[publications.ALL] for tables, _ in earlier] == [False, True]
     seen = []
 
     def replay(settings, **kw):
-        seen.append([[sorted(m), a] for m, a in publications.published_sets(settings.workspace)])
+        seen.append(publications.as_lists(publications.published_sets(settings.workspace)))
         return run_pipeline(settings, **kw)
 
     monkeypatch.setattr(runner, "run_pipeline", replay)

@@ -94,41 +94,72 @@ def test_the_first_day_of_a_period():
     assert period_start("__all__") is None and period_start("2026-X1") is None
 
 
+def _everywhere(*names: str) -> dict:
+    return {publications.ALL: frozenset(names)}
+
+
 def test_only_earlier_sets_that_leave_out_a_provider_and_hold_one_count():
     here = {"p", "q", "n"}
     earlier = (
-        (frozenset({"p", "q"}), "2026-06-30"),
-        (frozenset({"p", "q", "gone"}), "2026-09-30"),  # a provider left since: same set here
-        (frozenset({"p", "q", "n"}), "2026-10-15"),  # today's providers: nobody joined since
-        (frozenset({"other"}), "2026-10-15"),  # none of this family's providers
+        (_everywhere("p", "q"), "2026-06-30"),
+        (_everywhere("p", "q", "gone"), "2026-09-30"),  # a provider left since: same set here
+        (_everywhere("p", "q", "n"), "2026-10-15"),  # today's providers: nobody joined since
+        (_everywhere("other"), "2026-10-15"),  # none of this family's providers
     )
     assert coalitions_of(earlier, here) == ((frozenset({"p", "q"}), "2026-09-30"),)
     assert coalitions_of((), here) == ()
-    assert coalitions_of(((frozenset({"p"}), None), (frozenset({"p"}), "2026-01-01")), here) == (
-        (frozenset({"p"}), None),
+    unknown = ((_everywhere("p"), None), (_everywhere("p"), "2026-01-01"))
+    assert coalitions_of(unknown, here) == ((frozenset({"p"}), None),)
+
+
+def test_a_provider_that_brings_a_table_later_is_new_to_the_families_counted_from_it():
+    # n was published with its cases, but its referrals came a run later
+    earlier = (
+        (
+            {
+                publications.ALL: frozenset({"p", "q", "n"}),
+                "mart.cases": frozenset({"p", "q", "n"}),
+                "mart.referrals": frozenset({"p", "q"}),
+            },
+            "2026-09-30",
+        ),
     )
+    here = {"p", "q", "n"}
+    referrals = ("mart.referrals", "mart.periods")
+    assert coalitions_of(earlier, here, referrals) == ((frozenset({"p", "q"}), "2026-09-30"),)
+    assert coalitions_of(earlier, here, ("mart.cases", "mart.periods")) == ()
+    assert coalitions_of(earlier, here, ("mart.reentry",)) == ()  # not recorded: the copy's
+
+
+def _tables(*names: str, **tables: list[str]) -> dict[str, list[str]]:
+    return {publications.ALL: list(names), **{k.replace("_", "."): v for k, v in tables.items()}}
 
 
 def test_the_log_of_earlier_publications(tmp_path):
     ws = tmp_path / "ws"
     assert publications.published_sets(ws) == [] and publications.published_sets(None) == []
-    assert publications.record(ws, ["q", "p"], "2026-06-30")
-    assert not publications.record(ws, ["p", "q"], "2026-06-30")  # the same: no line
-    assert publications.record(ws, ["p", "q"], "2026-09-30")  # a later cut-off: a line
-    assert publications.record(ws, ["p", "q", "n"], "2026-09-30")
+    assert publications.record(ws, _tables("q", "p", mart_goals=["p"]), "2026-06-30")
+    assert not publications.record(ws, _tables("p", "q", mart_goals=["p"]), "2026-06-30")
+    assert publications.record(ws, _tables("p", "q", mart_goals=["p", "q"]), "2026-06-30")
+    assert publications.record(ws, _tables("p", "q", mart_goals=["p", "q"]), "2026-09-30")
     path = publications.log_path(ws)
     with open(path, "a", encoding="utf-8") as fh:  # what no run writes is skipped
         fh.write('not json\n["p"]\n{"providers": "p"}\n{"providers": [1]}\n')
+        fh.write('{"providers": ["p"], "tables": {"mart.goals": "p"}}\n')  # no table list
+    both = {publications.ALL: frozenset({"p", "q"}), "mart.goals": frozenset({"p", "q"})}
     assert publications.published_sets(ws) == [
-        (frozenset({"p", "q"}), "2026-09-30"),
-        (frozenset({"p", "q", "n"}), "2026-09-30"),
+        ({publications.ALL: frozenset({"p", "q"}), "mart.goals": frozenset({"p"})}, "2026-06-30"),
+        (both, "2026-09-30"),
+        ({publications.ALL: frozenset({"p"})}, None),
     ]
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
     assert first["providers"] == ["p", "q"] and first["as_of"] == "2026-06-30"
+    assert first["tables"] == {"mart.goals": ["p"]}
 
-    rebuilt = tmp_path / "rebuilt"  # what verify's rebuild starts from
-    publications.seed(rebuilt, [[sorted(m), a] for m, a in publications.published_sets(ws)])
+    rebuilt = tmp_path / "rebuilt"  # what verify's rebuild starts from (the manifest's)
+    manifest = json.loads(json.dumps(publications.as_lists(publications.published_sets(ws))))
+    publications.seed(rebuilt, manifest)
     assert publications.published_sets(rebuilt) == publications.published_sets(ws)
 
 
@@ -139,31 +170,31 @@ def test_the_log_is_never_written_through_a_planted_link(tmp_path):
     (ws / "audit").mkdir(parents=True)
     publications.log_path(ws).symlink_to(target)
     with pytest.raises(OSError):
-        publications.record(ws, ["p"], "2026-09-30")
+        publications.record(ws, _tables("p"), "2026-09-30")
     assert target.read_text(encoding="utf-8") == "unberührt\n"
 
 
 def test_the_log_reads_past_what_no_run_writes_and_mends_a_torn_line(tmp_path):
     ws = tmp_path / "ws"
-    publications.record(ws, ["p"], "2026-06-30")
+    publications.record(ws, _tables("p"), "2026-06-30")
     path = publications.log_path(ws)
     with open(path, "ab") as fh:
         fh.write(b'{"providers": ["\xff"], "as_of": "2026-09-30"}\n')  # not UTF-8
         fh.write(b"[" * 100_000 + b"\n")  # nested beyond Python's recursion limit
         fh.write(b'{"providers": ["q"], "as_of": ""}\n')  # no date: every period
         fh.write(b'{"providers": ["r"], "as_of": "2026-09')  # torn by a crash
-    assert publications.record(ws, ["p", "s"], "2026-09-30")
+    assert publications.record(ws, _tables("p", "s"), "2026-09-30")
     sets = publications.published_sets(ws)
-    assert (frozenset({"q"}), None) in sets
-    assert (frozenset({"p", "s"}), "2026-09-30") in sets  # not glued to the torn line
-    assert sets[0] == (frozenset({"p"}), "2026-06-30")
+    assert (_everywhere("q"), None) in sets
+    assert (_everywhere("p", "s"), "2026-09-30") in sets  # not glued to the torn line
+    assert sets[0] == (_everywhere("p"), "2026-06-30")
 
 
 def test_a_rebuilds_log_is_frozen_after_seeding(tmp_path):
     rebuilt = tmp_path / "rebuilt"
-    publications.seed(rebuilt, [[["p", "q"], "2026-06-30"]])
-    assert not publications.record(rebuilt, ["p", "q", "n"], "2026-09-30")  # a round
-    assert publications.published_sets(rebuilt) == [(frozenset({"p", "q"}), "2026-06-30")]
+    publications.seed(rebuilt, [[{"*": ["p", "q"]}, "2026-06-30"]])
+    assert not publications.record(rebuilt, _tables("p", "q", "n"), "2026-09-30")  # a round
+    assert publications.published_sets(rebuilt) == [(_everywhere("p", "q"), "2026-06-30")]
     publications.seed(tmp_path / "old-release", [])  # a release from before the log
-    assert not publications.record(tmp_path / "old-release", ["p"], "2026-09-30")
+    assert not publications.record(tmp_path / "old-release", _tables("p"), "2026-09-30")
     assert publications.published_sets(tmp_path / "old-release") == []
