@@ -92,7 +92,7 @@ def insiders(
     owner = _owner(t, kn, values)
     if coalitions:  # each earlier publication: one more column, its members' true parts
         joint = sp.csr_matrix(
-            (t @ _membership(providers, coalitions)).multiply(_shown_then(grid, coalitions))
+            (t @ _membership(providers, coalitions)).multiply(shown_then(grid, coalitions))
         )
         t, kn = sp.hstack([t, joint]).tocsr(), sp.hstack([kn, joint]).tocsr()
     c = kn.tocoo()
@@ -124,7 +124,7 @@ def _membership(providers: pd.Index, coalitions: tuple) -> sp.csr_matrix:
     )
 
 
-def _shown_then(grid: Grid, coalitions: tuple) -> np.ndarray:
+def shown_then(grid: Grid, coalitions: tuple) -> np.ndarray:
     """(cells × earlier publications) 0/1: the cells each can have shown — those of periods
     begun by its data cut-off (all, without a period or a known cut-off)."""
     shown = np.ones((len(grid.cell_values), len(coalitions)))

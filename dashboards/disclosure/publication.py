@@ -45,12 +45,13 @@ import pandas as pd
 from dashboards.disclosure.families import ALL, GROUPS, Context, Family, Shared, families
 from dashboards.disclosure.grid import (
     Dimension,
+    Grid,
     build_grid,
     enclosing_periods,
     flat_dimension,
     period_dimension,
 )
-from dashboards.disclosure.insiders import PROVIDER, insiders
+from dashboards.disclosure.insiders import PROVIDER, Insiders, insiders, shown_then
 from dashboards.disclosure.linked import audit_grid
 from dashboards.disclosure.linked import suppress as suppress_grid
 from kernel.fingerprint import code_digest
@@ -280,6 +281,70 @@ def coalitions_of(earlier: tuple, providers: set[str], sources: tuple[str, ...] 
     return tuple(sorted(latest.items(), key=lambda c: sorted(c[0])))
 
 
+NEWCOMER_ROUNDS = 20
+
+
+def suppress_for_newcomers(
+    grid: Grid,
+    inside: Insiders,
+    by_provider: pd.DataFrame,
+    k: int,
+    coalitions: tuple,
+    publications: tuple,
+    periods: dict | None,
+) -> tuple[pd.DataFrame, Insiders]:
+    """`suppress_grid` with the insiders, then, while a reader who subtracts an earlier
+    publication could still narrow the newcomers' part of a hidden cell
+    (`_newcomers_exposed`), again with those cells hidden as well. Each round hides more; it
+    ends when none is added. Returns the cells and the insiders as finally used."""
+    cells = suppress_grid(grid, k, insiders=inside)
+    for _ in range(NEWCOMER_ROUNDS if coalitions else 0):
+        hidden = cells["status"].to_numpy() != ""
+        more = _newcomers_exposed(grid, hidden, by_provider, k, coalitions, publications, periods)
+        if not more.any():
+            break
+        inside = dataclasses.replace(inside, primary=inside.primary | more)
+        cells = suppress_grid(grid, k, insiders=inside)
+    return cells, inside
+
+
+def _newcomers_exposed(
+    grid: Grid,
+    hidden: np.ndarray,
+    by_provider: pd.DataFrame,
+    k: int,
+    coalitions: tuple,
+    publications: tuple,
+    withheld: dict | None,
+) -> np.ndarray:
+    """Cells to hide so that no reader who subtracts an earlier publication narrows the part
+    of the providers that joined since in any cell it cannot see to less than k.
+
+    Per earlier publication: the grid of the newcomers' parts alone (the same dimensions and
+    cells), each cell known to the reader where it is shown now and could be shown then
+    (shown minus the earlier value, taken to be the others' part now: the safe side), all of
+    them together in one LP (`audit_grid`). Where that fails, the suppression of that grid
+    with the hidden cells as given says which further cells to hide."""
+    more = np.zeros(len(hidden), dtype=bool)
+    names = [d.name for d in grid.dimensions]
+    keys = pd.Index(grid.cell_codes @ grid.radix)
+    for members, as_of in coalitions:
+        new = by_provider[~by_provider[PROVIDER].isin(members)]
+        new = new.groupby(names, as_index=False, sort=False)["value"].sum()
+        new = new[new["value"] > 0]
+        if new.empty:
+            continue
+        sub = build_grid(new, grid.dimensions, publications, withheld)
+        at = keys.get_indexer(sub.cell_codes @ sub.radix)
+        unseen = hidden[at] | ~shown_then(sub, ((members, as_of),))[:, 0].astype(bool)
+        if audit_grid(sub, np.where(unseen, "x", ""), k).passed:
+            continue
+        forced = dataclasses.replace(Insiders.none(len(at)), primary=unseen)
+        hide = suppress_grid(sub, k, insiders=forced)["status"].to_numpy() != ""
+        more[at[hide & ~unseen]] = True
+    return more & ~hidden
+
+
 def _suppressed(
     family: Family,
     leaves: pd.DataFrame,
@@ -290,14 +355,12 @@ def _suppressed(
     coalitions: tuple = (),
 ) -> tuple[pd.DataFrame, dict]:
     """Primary and secondary suppression of the family's cells, audited by LP."""
-    grid = build_grid(
-        leaves,
-        _dimensions(family, leaves),
-        family.publications,
-        {"period": withheld} if withheld else None,
-    )
+    periods = {"period": withheld} if withheld else None
+    grid = build_grid(leaves, _dimensions(family, leaves), family.publications, periods)
     inside = insiders(grid, by_provider, known, k, coalitions)
-    cells = suppress_grid(grid, k, insiders=inside)
+    cells, inside = suppress_for_newcomers(
+        grid, inside, by_provider, k, coalitions, family.publications, periods
+    )
     result = audit_grid(grid, cells["status"], k, insiders=inside)
     stats = cells.attrs.get("suppression", {})
     if family.shown is not None:

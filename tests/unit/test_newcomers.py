@@ -14,7 +14,7 @@ import pytest
 from dashboards.disclosure.grid import ALL_LEVELS, period_dimension
 from dashboards.disclosure.insiders import insiders, period_start
 from dashboards.disclosure.linked import PRIMARY, ROOT, audit_grid, build_grid, suppress
-from dashboards.disclosure.publication import coalitions_of
+from dashboards.disclosure.publication import coalitions_of, suppress_for_newcomers
 from kernel import publications
 from tests.unit.test_insiders import _programme_grid
 from tests.unit.test_linked_suppression import K
@@ -198,3 +198,29 @@ def test_a_rebuilds_log_is_frozen_after_seeding(tmp_path):
     publications.seed(tmp_path / "old-release", [])  # a release from before the log
     assert not publications.record(tmp_path / "old-release", _tables("p"), "2026-09-30")
     assert publications.published_sets(tmp_path / "old-release") == []
+
+
+def test_what_all_earlier_cells_say_together_is_protected_too():
+    # p (old): 25 a quarter of 2025; n joined since: 1 in Q1, Q2 and Q3. Cells where n's part
+    # is 1 or 2 are primary: the quarters, H1 (2), H2 (1). The year holds 3 of n's: shown, it
+    # tells (103 − 100) that n's H1 + H2 = 3 with each at least 1, so n's H1 is 1 or 2 —
+    # though every cell that holds it is hidden and each one's own LP interval is wide
+    rows = [("p", f"2025-Q{q}", 25) for q in range(1, 5)]
+    rows += [("n", f"2025-Q{q}", 1) for q in range(1, 4)]
+    by_provider = pd.DataFrame(rows, columns=["provider_id", "period", "value"])
+    leaves = by_provider.groupby("period", as_index=False)["value"].sum()
+    pubs = ({"period": ALL_LEVELS},)
+    grid = build_grid(leaves, [period_dimension(["2025"])], pubs)
+    earlier = ((frozenset({"p"}), "2025-12-31"),)
+    inside = insiders(grid, by_provider, None, K, earlier)
+    alone = suppress(grid, K, insiders=inside)
+    assert _status(alone, ["period"])[("2025",)] == ""  # per cell, the year looked safe
+
+    cells, used = suppress_for_newcomers(grid, inside, by_provider, K, earlier, pubs, None)
+    status = _status(cells, ["period"])
+    assert status[("2025",)] != ""  # now hidden: n's parts are 1, 1, 1 and nothing pins them
+    assert audit_grid(grid, cells["status"], K, insiders=used).passed
+    # without an earlier publication: the suppression as it was
+    own = insiders(grid, by_provider, None, K)
+    plain, _ = suppress_for_newcomers(grid, own, by_provider, K, (), pubs, None)
+    assert plain["status"].tolist() == suppress(grid, K, insiders=own)["status"].tolist()
