@@ -292,20 +292,24 @@ def suppress_for_newcomers(
     coalitions: tuple,
     publications: tuple,
     periods: dict | None,
-) -> tuple[pd.DataFrame, Insiders]:
+) -> tuple[pd.DataFrame, Insiders, int]:
     """`suppress_grid` with the insiders, then, while a reader who subtracts an earlier
     publication could still narrow the newcomers' part of a hidden cell
     (`_newcomers_exposed`), again with those cells hidden as well. Each round hides more; it
-    ends when none is added. Returns the cells and the insiders as finally used."""
+    ends when none is added. Returns the cells, the insiders as finally used and how many
+    cells would still have to be hidden after NEWCOMER_ROUNDS (normally 0; counted as
+    unprotected, so the grid's check fails rather than publish them)."""
     cells = suppress_grid(grid, k, insiders=inside)
-    for _ in range(NEWCOMER_ROUNDS if coalitions else 0):
+    for round_ in range(NEWCOMER_ROUNDS + 1 if coalitions else 0):
         hidden = cells["status"].to_numpy() != ""
         more = _newcomers_exposed(grid, hidden, by_provider, k, coalitions, publications, periods)
         if not more.any():
             break
+        if round_ == NEWCOMER_ROUNDS:
+            return cells, inside, int(more.sum())
         inside = dataclasses.replace(inside, primary=inside.primary | more)
         cells = suppress_grid(grid, k, insiders=inside)
-    return cells, inside
+    return cells, inside, 0
 
 
 def _newcomers_exposed(
@@ -358,7 +362,7 @@ def _suppressed(
     periods = {"period": withheld} if withheld else None
     grid = build_grid(leaves, _dimensions(family, leaves), family.publications, periods)
     inside = insiders(grid, by_provider, known, k, coalitions)
-    cells, inside = suppress_for_newcomers(
+    cells, inside, exposed = suppress_for_newcomers(
         grid, inside, by_provider, k, coalitions, family.publications, periods
     )
     result = audit_grid(grid, cells["status"], k, insiders=inside)
@@ -374,6 +378,7 @@ def _suppressed(
         **result.summary(),
         "suppression_rounds": stats.get("rounds"),
     }
+    summary["unprotected"] += exposed
     cells.attrs = {}
     return cells, summary
 

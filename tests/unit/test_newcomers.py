@@ -11,6 +11,7 @@ import json
 import pandas as pd
 import pytest
 
+from dashboards.disclosure import publication
 from dashboards.disclosure.grid import ALL_LEVELS, period_dimension
 from dashboards.disclosure.insiders import insiders, period_start
 from dashboards.disclosure.linked import PRIMARY, ROOT, audit_grid, build_grid, suppress
@@ -216,11 +217,26 @@ def test_what_all_earlier_cells_say_together_is_protected_too():
     alone = suppress(grid, K, insiders=inside)
     assert _status(alone, ["period"])[("2025",)] == ""  # per cell, the year looked safe
 
-    cells, used = suppress_for_newcomers(grid, inside, by_provider, K, earlier, pubs, None)
+    cells, used, exposed = suppress_for_newcomers(grid, inside, by_provider, K, earlier, pubs, None)
     status = _status(cells, ["period"])
     assert status[("2025",)] != ""  # now hidden: n's parts are 1, 1, 1 and nothing pins them
-    assert audit_grid(grid, cells["status"], K, insiders=used).passed
+    assert audit_grid(grid, cells["status"], K, insiders=used).passed and exposed == 0
     # without an earlier publication: the suppression as it was
     own = insiders(grid, by_provider, None, K)
-    plain, _ = suppress_for_newcomers(grid, own, by_provider, K, (), pubs, None)
+    plain, _, _ = suppress_for_newcomers(grid, own, by_provider, K, (), pubs, None)
     assert plain["status"].tolist() == suppress(grid, K, insiders=own)["status"].tolist()
+
+
+def test_cells_still_exposed_after_the_last_round_are_counted(monkeypatch):
+    # the same network with no round allowed: the year is still to be hidden, and says so
+    rows = [("p", f"2025-Q{q}", 25) for q in range(1, 5)]
+    rows += [("n", f"2025-Q{q}", 1) for q in range(1, 4)]
+    by_provider = pd.DataFrame(rows, columns=["provider_id", "period", "value"])
+    leaves = by_provider.groupby("period", as_index=False)["value"].sum()
+    pubs = ({"period": ALL_LEVELS},)
+    grid = build_grid(leaves, [period_dimension(["2025"])], pubs)
+    earlier = ((frozenset({"p"}), "2025-12-31"),)
+    inside = insiders(grid, by_provider, None, K, earlier)
+    monkeypatch.setattr(publication, "NEWCOMER_ROUNDS", 0)
+    _, _, exposed = suppress_for_newcomers(grid, inside, by_provider, K, earlier, pubs, None)
+    assert exposed >= 1
