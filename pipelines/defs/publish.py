@@ -26,6 +26,7 @@ import dagster as dg
 import duckdb
 
 from data_contracts.rules import lit
+from kernel.errors import UserError
 from kernel.private import tighten
 from kernel.settings import Settings
 from kernel.warehouse import connect, table_columns
@@ -193,6 +194,7 @@ def publish(
             from dashboards.disclosure import publication
 
             built = grid.result()
+            _refuse_unprotected(built)
             with stage("grid"):
                 publication.write(con, built, f"published.{GRID_SCHEMA}")
         done = True
@@ -210,6 +212,19 @@ def publish(
     os.replace(tmp, ws.published_db_path)
     _remember_publication(con, ws, update)
     return counts
+
+
+def _refuse_unprotected(built: dict) -> None:
+    """A grid with a cell the audit could narrow below k is never swapped in: the copy in
+    place stays what readers see, and the run fails (fail closed)."""
+    left = {name: s.get("unprotected") or 0 for name, (_, s) in built.items()}
+    if any(left.values()):
+        cells = ", ".join(f"{name} {n}" for name, n in left.items() if n)
+        raise UserError(
+            f"Das Veröffentlichungsraster hält die Geheimhaltung nicht (ungeschützte Zellen: "
+            f"{cells}). Die bisherige Veröffentlichung bleibt unverändert; bitte der "
+            "Entwicklung melden."
+        )
 
 
 def _providers_and_cut_off(

@@ -309,3 +309,19 @@ def test_a_state_an_older_version_wrote_means_a_copy_written_anew(ws, tmp_path):
     assert last_build(con) is None
     con.close()
     assert _differences(ws.published_db_path, _publish_fresh(ws, tmp_path)) == []
+
+
+def test_a_grid_the_audit_could_narrow_is_never_swapped_in(ws, monkeypatch):
+    """Fail closed: a family left with an unprotected cell (here: the newcomer check out of
+    rounds) stops the publication before the copy in place is replaced."""
+    from kernel.errors import UserError
+
+    before = ws.published_db_path.read_bytes()
+    unprotected = {"goals": (None, {"unprotected": 2}), "cases": (None, {"unprotected": 0})}
+    monkeypatch.setattr(pub, "_build_grid", lambda cursor, settings, cancel: unprotected)
+    con = connect(ws.db_path)
+    with pytest.raises(UserError, match="ungeschützte Zellen: goals 2"):
+        pub.publish(con, ws, Settings(workspace=ws.root))
+    con.close()
+    assert ws.published_db_path.read_bytes() == before
+    assert not list(ws.published_dir.glob(".lagebild.*.tmp"))
