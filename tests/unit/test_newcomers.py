@@ -201,42 +201,47 @@ def test_a_rebuilds_log_is_frozen_after_seeding(tmp_path):
     assert publications.published_sets(tmp_path / "old-release") == []
 
 
-def test_what_all_earlier_cells_say_together_is_protected_too():
-    # p (old): 25 a quarter of 2025; n joined since: 1 in Q1, Q2 and Q3. Cells where n's part
-    # is 1 or 2 are primary: the quarters, H1 (2), H2 (1). The year holds 3 of n's: shown, it
-    # tells (103 − 100) that n's H1 + H2 = 3 with each at least 1, so n's H1 is 1 or 2 —
-    # though every cell that holds it is hidden and each one's own LP interval is wide
+YEAR_PUBS = ({"period": ALL_LEVELS},)
+YEAR_EARLIER = ((frozenset({"p"}), "2025-12-31"),)
+
+
+def _year_network():
+    """p (old): 25 a quarter of 2025; n joined since: 1 in Q1, Q2 and Q3. The grid (every
+    period level), p's and n's parts, and the insiders with p's earlier publication."""
     rows = [("p", f"2025-Q{q}", 25) for q in range(1, 5)]
     rows += [("n", f"2025-Q{q}", 1) for q in range(1, 4)]
     by_provider = pd.DataFrame(rows, columns=["provider_id", "period", "value"])
     leaves = by_provider.groupby("period", as_index=False)["value"].sum()
-    pubs = ({"period": ALL_LEVELS},)
-    grid = build_grid(leaves, [period_dimension(["2025"])], pubs)
-    earlier = ((frozenset({"p"}), "2025-12-31"),)
-    inside = insiders(grid, by_provider, None, K, earlier)
+    grid = build_grid(leaves, [period_dimension(["2025"])], YEAR_PUBS)
+    return grid, by_provider, insiders(grid, by_provider, None, K, YEAR_EARLIER)
+
+
+def test_what_all_earlier_cells_say_together_is_protected_too():
+    # cells where n's part is 1 or 2 are primary: the quarters, H1 (2), H2 (1). The year holds
+    # 3 of n's: shown, it tells (103 − 100) that n's H1 + H2 = 3 with each at least 1, so n's
+    # H1 is 1 or 2 — though every cell that holds it is hidden and each one's own LP interval
+    # is wide
+    grid, by_provider, inside = _year_network()
     alone = suppress(grid, K, insiders=inside)
     assert _status(alone, ["period"])[("2025",)] == ""  # per cell, the year looked safe
 
-    cells, used, exposed = suppress_for_newcomers(grid, inside, by_provider, K, earlier, pubs, None)
+    cells, used, exposed = suppress_for_newcomers(
+        grid, inside, by_provider, K, YEAR_EARLIER, YEAR_PUBS, None
+    )
     status = _status(cells, ["period"])
     assert status[("2025",)] != ""  # now hidden: n's parts are 1, 1, 1 and nothing pins them
     assert audit_grid(grid, cells["status"], K, insiders=used).passed and exposed == 0
     # without an earlier publication: the suppression as it was
     own = insiders(grid, by_provider, None, K)
-    plain, _, _ = suppress_for_newcomers(grid, own, by_provider, K, (), pubs, None)
+    plain, _, _ = suppress_for_newcomers(grid, own, by_provider, K, (), YEAR_PUBS, None)
     assert plain["status"].tolist() == suppress(grid, K, insiders=own)["status"].tolist()
 
 
 def test_cells_still_exposed_after_the_last_round_are_counted(monkeypatch):
     # the same network with no round allowed: the year is still to be hidden, and says so
-    rows = [("p", f"2025-Q{q}", 25) for q in range(1, 5)]
-    rows += [("n", f"2025-Q{q}", 1) for q in range(1, 4)]
-    by_provider = pd.DataFrame(rows, columns=["provider_id", "period", "value"])
-    leaves = by_provider.groupby("period", as_index=False)["value"].sum()
-    pubs = ({"period": ALL_LEVELS},)
-    grid = build_grid(leaves, [period_dimension(["2025"])], pubs)
-    earlier = ((frozenset({"p"}), "2025-12-31"),)
-    inside = insiders(grid, by_provider, None, K, earlier)
+    grid, by_provider, inside = _year_network()
     monkeypatch.setattr(publication, "NEWCOMER_ROUNDS", 0)
-    _, _, exposed = suppress_for_newcomers(grid, inside, by_provider, K, earlier, pubs, None)
+    _, _, exposed = suppress_for_newcomers(
+        grid, inside, by_provider, K, YEAR_EARLIER, YEAR_PUBS, None
+    )
     assert exposed >= 1
