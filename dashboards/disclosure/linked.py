@@ -312,6 +312,7 @@ def suppress(
     k: int = DEFAULT_K,
     *,
     insiders: Insiders | None = None,
+    hidden: np.ndarray | None = None,
     backend: str = "auto",
     max_rounds: int = 1000,
 ) -> pd.DataFrame:
@@ -320,6 +321,9 @@ def suppress(
     `insiders`: what providers know of the cells (`dashboards.disclosure.insiders`): their
     small remainders are primary, their own parts raise the floor of the LP audit, and no
     equation may be solvable by a provider with the hidden cells it owns.
+    `hidden`: cells hidden already (an earlier pattern of the same grid, e.g. the round
+    before in `publication.suppress_for_newcomers`): they stay hidden and only more are
+    added, so a pattern grows instead of being chosen anew.
     Returns `grid.cells` with ``status`` ('' shown, 'primary', 'secondary'); ``attrs``
     holds the figures of the run: cells, primary (of them ``insider``: primary only for a
     provider's remainder), secondary, rounds, lp_solves, seconds and ``unverified`` (cells
@@ -332,7 +336,8 @@ def suppress(
     primary = small | insiders.primary
     eqs = grid_equations(grid)
     dup = _duplicates(grid)
-    sup = _structural(primary.copy(), grid, eqs, dup, k, insiders)
+    start = primary if hidden is None else primary | hidden
+    sup = _structural(start.copy(), grid, eqs, dup, k, insiders)
     session = AttackSession(grid.attack_model(insiders.floor), sup, backend)
     pending = np.flatnonzero(sup)
     rounds = solves = 0

@@ -295,8 +295,10 @@ def suppress_for_newcomers(
 ) -> tuple[pd.DataFrame, Insiders, int]:
     """`suppress_grid` with the insiders, then, while a reader who subtracts an earlier
     publication could still narrow the newcomers' part of a hidden cell
-    (`_newcomers_exposed`), again with those cells hidden as well. Each round hides more; it
-    ends when none is added. Returns the cells, the insiders as finally used and how many
+    (`_newcomers_exposed`), again with those cells primary, starting from the round before's
+    pattern: each round only adds cells (chosen anew each time, a pattern moved about and the
+    demo network's referrals took 10 rounds and 14 s instead of 2 and 2.5 s, for 2 % fewer
+    hidden cells). It ends when none is added. Returns the cells, the insiders as finally used and how many
     cells would still have to be hidden after NEWCOMER_ROUNDS (normally 0; counted as
     unprotected, so the grid's check fails rather than publish them)."""
     cells = suppress_grid(grid, k, insiders=inside)
@@ -308,7 +310,7 @@ def suppress_for_newcomers(
         if round_ == NEWCOMER_ROUNDS:
             return cells, inside, int(more.sum())
         inside = dataclasses.replace(inside, primary=inside.primary | more)
-        cells = suppress_grid(grid, k, insiders=inside)
+        cells = suppress_grid(grid, k, insiders=inside, hidden=hidden)
     return cells, inside, 0
 
 
