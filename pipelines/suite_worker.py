@@ -86,9 +86,11 @@ def _validate_table(con, gx, table_name: str, condition: str, params: list) -> d
 
 def gx_contexts() -> list:
     """A GX context per table validated at once, made one after the other (GX keeps its
-    current project in a global)."""
+    current project in a global). Great Expectations' import of scipy.stats is deferred
+    (`defer_imports`) in the worker and where the run validates itself alike."""
     from data_contracts.suites import ephemeral_context
 
+    defer_imports()
     return [ephemeral_context() for _ in range(SUITE_WORKERS)]
 
 
@@ -283,7 +285,6 @@ def _prepare() -> list:
     """Great Expectations and its contexts loaded. The worker ends with `os._exit`: its heap is
     never torn down."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # as data_contracts.suites does
-    defer_imports()
     return gx_contexts()
 
 

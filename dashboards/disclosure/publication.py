@@ -298,9 +298,9 @@ def suppress_for_newcomers(
     (`_newcomers_exposed`), again with those cells primary, starting from the round before's
     pattern: each round only adds cells (chosen anew each time, a pattern moved about and the
     demo network's referrals took 10 rounds and 14 s instead of 2 and 2.5 s, for 2 % fewer
-    hidden cells). It ends when none is added. Returns the cells, the insiders as finally used and how many
-    cells would still have to be hidden after NEWCOMER_ROUNDS (normally 0; counted as
-    unprotected, so the grid's check fails rather than publish them)."""
+    hidden cells). It ends when none is added. Returns the cells, the insiders as finally
+    used and how many cells would still have to be hidden after NEWCOMER_ROUNDS (normally 0;
+    counted as unprotected, so the grid's check fails rather than publish them)."""
     cells = suppress_grid(grid, k, insiders=inside)
     for round_ in range(NEWCOMER_ROUNDS + 1 if coalitions else 0):
         hidden = cells["status"].to_numpy() != ""

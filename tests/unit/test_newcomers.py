@@ -6,6 +6,7 @@ publications (kernel.publications)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pandas as pd
@@ -279,7 +280,7 @@ def test_each_newcomer_round_keeps_what_the_round_before_hid(monkeypatch):
         grid, inside, by_provider, K, YEAR_EARLIER, YEAR_PUBS, None
     )
     assert len(calls) >= 2 and calls[0][0] is None
-    for (_, before), (given, after) in zip(calls, calls[1:], strict=False):
+    for (_, before), (given, after) in itertools.pairwise(calls):
         assert given is not None and (given == before).all()
         assert (after | ~before).all()
     assert audit_grid(grid, cells["status"], K, insiders=used).passed
