@@ -7,6 +7,7 @@ Nothing is downloaded: Playwright drives /usr/bin/chromium; the server is starte
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -157,6 +158,11 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def screenshots_dir():
+def screenshots_dir() -> Path | None:
+    """Where the browser tests put a screenshot of every view, when asked for with
+    LAGEBILD_SCREENSHOTS=1 (for looking at the colours and layout; they assert nothing and
+    cost 11 s of a worker in every `make test`); else None."""
+    if os.environ.get("LAGEBILD_SCREENSHOTS") != "1":
+        return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

@@ -5,7 +5,8 @@ Every view and the login page are checked with axe-core (WCAG 2.1 A/AA, serious 
 findings; tests/e2e/a11y.py), for German `lang` and a title that names the view; one walk
 uses the keyboard only (login, a filter change, a download).
 
-Screenshots: test-artifacts/screenshots/<rolle>_<ansicht>.png; render times:
+Screenshots (with LAGEBILD_SCREENSHOTS=1): test-artifacts/screenshots/<rolle>_<ansicht>.png;
+render times:
 test-artifacts/render_times.json (seconds from the click in the navigation until the view's
 script has finished and every plotly chart on it is drawn).
 """
@@ -61,7 +62,9 @@ def _open(page, view: str) -> float:
     return time.perf_counter() - t0
 
 
-def _shot(page, path) -> None:
+def _shot(page, folder, name: str) -> None:
+    if folder is None:  # not asked for (tests/e2e/conftest.py, screenshots_dir)
+        return
     height = page.evaluate(
         """() => {
             const main = document.querySelector('[data-testid="stMain"]')
@@ -71,7 +74,7 @@ def _shot(page, path) -> None:
     )
     page.set_viewport_size({"width": 1400, "height": min(max(int(height) + 40, 900), 12000)})
     page.wait_for_timeout(150)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(folder / name), full_page=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
@@ -125,7 +128,7 @@ def test_role_in_browser(role, browser, dashboard_url, e2e_workspace, screenshot
             assert page.evaluate("document.documentElement.lang") == "de"
             if page.locator(".js-plotly-plot").count():  # every chart says what it shows
                 assert "Grafik:" in text, view
-            _shot(page, screenshots_dir / f"{role}_{view}.png")
+            _shot(page, screenshots_dir, f"{role}_{view}.png")
 
         if role in ("foerderer", "traeger"):
             # a funder: everything suppressed; a provider: its own cases in full, what rests
@@ -183,7 +186,8 @@ def test_no_anonymous_access(browser, dashboard_url, screenshots_dir):
             assert "Datenbasis:" not in body
             assert "Fälle je VZÄ" not in body
             assert "Page not found" not in body
-        page.screenshot(path=str(screenshots_dir / "anmeldung.png"))
+        if screenshots_dir is not None:
+            page.screenshot(path=str(screenshots_dir / "anmeldung.png"))
         barriers = findings(page, "anmelden")
         assert page.evaluate("document.documentElement.lang") == "de"
         assert page.title() == "Anmelden – Lagebild"
