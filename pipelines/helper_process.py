@@ -273,20 +273,25 @@ def _serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict]
     answer_to = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     writing = threading.Lock()  # a beat never splits the answer's line
+    answered = False  # the answer is the last line: no beat after it (seen once, 12-07)
 
-    def say(message: dict) -> None:
+    def say(message: dict, last: bool = False) -> None:
+        nonlocal answered
         with writing:
+            if answered:
+                return
             answer_to.write(json.dumps(message) + "\n")
             answer_to.flush()
+            answered = last
 
     requests: queue.SimpleQueue = queue.SimpleQueue()
 
     def listen() -> None:
         line = sys.stdin.readline()
+        if line:
+            say(ALIVE)  # before the request is handed on: the first line, however quick the answer
         requests.put(line)
         worked = work_seconds()
-        if line:
-            say(ALIVE)
         while line:
             time.sleep(HEARTBEAT_SECONDS)
             if work_seconds() - worked >= MIN_WORK_SECONDS:
@@ -302,5 +307,5 @@ def _serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict]
         reply = answer(json.loads(line), prepared)
     except Exception as exc:  # the run does the work itself then
         reply = {"error": type(exc).__name__}
-    say(reply)
+    say(reply, last=True)
     _leave(0)

@@ -160,3 +160,39 @@ def test_a_worker_that_drips_bytes_is_given_up(monkeypatch):
     finally:
         worker.stop()
     assert time.monotonic() - t0 < 10
+
+
+BEATS_ON_THE_WAY_OUT = """
+import time
+from pipelines import helper_process as hp
+hp.HEARTBEAT_SECONDS = 0.01  # a beat whenever it may
+hp.MIN_WORK_SECONDS = 0.0
+real = hp._leave
+
+def slow_leave(code):  # the way out takes its time (ending what the helper started)
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        pass
+    real(code)
+
+hp._leave = slow_leave
+hp.serve(lambda: None, lambda request, prepared: {"antwort": 1})
+"""
+
+
+def test_the_answer_is_the_last_line_a_helper_writes():
+    """A sign of life first, the answer last: no beat follows it while the helper leaves (seen
+    once in `make test`, 2026-12-07: the run would read a beat where it expects the end)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", BEATS_ON_THE_WAY_OUT],
+        input="{}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    assert done.returncode == 0, done.stderr
+    assert lines[0] == {"alive": True} and lines[-1] == {"antwort": 1}, lines[-3:]
