@@ -5,12 +5,42 @@ then: the published grid is the one a build from scratch gives."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
 
 from dashboards import read
 from dashboards.disclosure import publication
 from dashboards.disclosure.families import ALL, GROUPS, Context, families
+from kernel.warehouse import connect
 
 IGNORED = {"seconds", "reused", "queried"}
+
+
+@pytest.fixture(scope="module")
+def built_once(workspace, tmp_path_factory) -> tuple[Path, dict]:
+    """The fixture's warehouse after one build that kept its cells (the memo), and that
+    build: most tests begin there (one build for the module, not one per test)."""
+    path = tmp_path_factory.mktemp("memo") / "lagebild.duckdb"
+    src = read.Source.of(workspace)
+    shutil.copy(src.ws.published_db_path, path)
+    path.chmod(0o600)
+    con = connect(path)
+    try:
+        return path, publication.build(con, src.settings, reuse=True)
+    finally:
+        con.close()
+
+
+@pytest.fixture()
+def kept_warehouse(built_once, workspace, tmp_path):
+    """A writable copy of `built_once`'s warehouse, its memo in it, and the settings."""
+    path = tmp_path / "lagebild.duckdb"
+    shutil.copy(built_once[0], path)
+    con = connect(path)
+    yield con, read.Source.of(workspace).settings
+    con.close()
 
 
 def _same(built: dict, scratch: dict) -> None:
@@ -31,9 +61,9 @@ def _queried(built: dict) -> set[str]:
     return {name for name, (_cells, summary) in built.items() if summary["queried"]}
 
 
-def test_an_unchanged_grid_is_reused_whole_and_the_same(warehouse, tmp_path):
-    con, settings = warehouse
-    first = publication.build(con, settings, reuse=True)  # nothing kept yet: from scratch
+def test_an_unchanged_grid_is_reused_whole_and_the_same(built_once, kept_warehouse, tmp_path):
+    con, settings = kept_warehouse
+    _, first = built_once  # nothing kept before it: from scratch
     assert _reused(first) == set()
     second = publication.build(con, settings, reuse=True)
     nonempty = {n for n, (cells, _s) in first.items() if len(cells)}
@@ -46,9 +76,8 @@ def test_an_unchanged_grid_is_reused_whole_and_the_same(warehouse, tmp_path):
     assert _reused(publication.build(con, elsewhere, reuse=True)) == nonempty
 
 
-def test_a_changed_mart_rebuilds_the_families_it_feeds_only(warehouse):
-    con, settings = warehouse
-    publication.build(con, settings, reuse=True)
+def test_a_changed_mart_rebuilds_the_families_it_feeds_only(kept_warehouse):
+    con, settings = kept_warehouse
     # one provider's referrals change (a correction): referral families are rebuilt
     provider = con.execute("SELECT min(provider_id) FROM mart.referrals").fetchone()[0]
     con.execute(
@@ -66,9 +95,8 @@ def test_a_changed_mart_rebuilds_the_families_it_feeds_only(warehouse):
     _same(built, publication.build(con, settings))
 
 
-def test_a_changed_extra_with_the_same_counts_keeps_the_suppression_not_the_extras(warehouse):
-    con, settings = warehouse
-    publication.build(con, settings, reuse=True)
+def test_a_changed_extra_with_the_same_counts_keeps_the_suppression_not_the_extras(kept_warehouse):
+    con, settings = kept_warehouse
     # FTE days change (a staffing correction): the caseload counts stay, the ratios do not
     con.execute("UPDATE mart.caseload SET fte_days = fte_days + 1.5")
     built = publication.build(con, settings, reuse=True)
@@ -81,11 +109,10 @@ def test_a_changed_extra_with_the_same_counts_keeps_the_suppression_not_the_extr
     _same(again, scratch)
 
 
-def test_two_columns_that_swap_names_are_a_changed_source(warehouse):
+def test_two_columns_that_swap_names_are_a_changed_source(kept_warehouse):
     """DuckDB's row hash sees values by position, not names or types (attack review): the
     source key covers the columns as well, or the swap would publish the old figures."""
-    con, settings = warehouse
-    publication.build(con, settings, reuse=True)
+    con, settings = kept_warehouse
     for a, b in (("case_days", "tmp_x"), ("fte_days", "case_days"), ("tmp_x", "fte_days")):
         con.execute(f"ALTER TABLE mart.caseload RENAME COLUMN {a} TO {b}")
     built = publication.build(con, settings, reuse=True)
@@ -135,9 +162,8 @@ def test_the_memos_code_key_covers_the_transforms_that_compute_the_leaves(monkey
     assert ("disclosure", "linked.py") in names
 
 
-def test_other_settings_or_a_lost_memo_build_anew(warehouse):
-    con, settings = warehouse
-    publication.build(con, settings, reuse=True)
+def test_other_settings_or_a_lost_memo_build_anew(kept_warehouse):
+    con, settings = kept_warehouse
     stricter = dataclasses.replace(settings, suppression_k=settings.suppression_k + 2)
     assert _reused(publication.build(con, stricter, reuse=True)) == set()
     # a memo row whose cells are gone is no reuse either: the entry goes with its cells
@@ -146,9 +172,8 @@ def test_other_settings_or_a_lost_memo_build_anew(warehouse):
     assert "cases" not in _reused(built) and "goals" in _reused(built)
 
 
-def test_a_broken_or_outdated_memo_is_built_anew_never_a_crash(warehouse, monkeypatch):
-    con, settings = warehouse
-    publication.build(con, settings, reuse=True)
+def test_a_broken_or_outdated_memo_is_built_anew_never_a_crash(kept_warehouse, monkeypatch):
+    con, settings = kept_warehouse
     # cells gone under a kept key (e.g. dropped by hand): rebuilt and kept again
     con.execute(f"DROP TABLE {publication.MEMO}_goals")
     built = publication.build(con, settings, reuse=True)
