@@ -288,9 +288,11 @@ def _serve(prepare: Callable[[], object], answer: Callable[[dict, object], dict]
 
     def listen() -> None:
         line = sys.stdin.readline()
-        if line:
-            say(ALIVE)  # before the request is handed on: the first line, however quick the answer
-        requests.put(line)
+        try:
+            if line:  # before the request is handed on: the first line, however quick the answer
+                say(ALIVE)
+        finally:  # a gone reader (broken pipe) leaves the request to the way out of `_serve`
+            requests.put(line)
         worked = work_seconds()
         while line:
             time.sleep(HEARTBEAT_SECONDS)
