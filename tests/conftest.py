@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -14,6 +15,41 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 # helpers' own tests switch them on (tests/integration/test_suite_worker.py,
 # test_report_worker.py), and so does the e2e workspace's `lagebild run` (the real command).
 os.environ.setdefault("LAGEBILD_HELPERS", "0")
+
+
+def pytest_collection_finish(session):
+    """The modules every test file imported (Dagster, Great Expectations, pandas, Streamlit)
+    leave Python's cyclic collections (`gc.freeze`): each full collection of a test worker
+    otherwise walked that heap anew. The dashboard tests: 153/145 s -> 139/133 s wall in two
+    interleaved pairs; the integration and hostile tests within the noise (their runs unfreeze
+    the heap, see below: 43 refreezes, 15 CPU-s). docs/performance-notes.md. Test processes
+    only; `lagebild` itself measured no gain from it (pipelines/cli.py)."""
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A run's contract checks unfreeze the whole heap after their suites
+    (data_contracts.suites.frozen_heap): frozen again after such a test, its garbage first."""
+    try:
+        return (yield)
+    finally:
+        if gc.get_freeze_count() == 0:
+            gc.collect()
+            gc.freeze()
+
+
+def pytest_unconfigure(config):
+    gc.unfreeze()  # collectable at the end as usual (nanobind reports objects left over)
+
+
+@pytest.fixture
+def unfrozen_heap():
+    """The heap as a `lagebild` process has it: nothing frozen by the test session."""
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    yield
 
 
 @pytest.fixture

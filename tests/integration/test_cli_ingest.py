@@ -106,7 +106,9 @@ def test_check_names_each_violated_suite_once_however_many_batches_it_took():
     assert suite_summary([]) == ""
 
 
-def test_check_validates_its_suites_with_the_loaded_heap_frozen(tmp_path, capsys, monkeypatch):
+def test_check_validates_its_suites_with_the_loaded_heap_frozen(
+    tmp_path, capsys, monkeypatch, unfrozen_heap
+):
     """`lagebild check` collects each validated frame (`validate_frames`) with the heap loaded
     before frozen, so a collection goes over what the validation made; unfrozen afterwards."""
     import gc
