@@ -141,23 +141,60 @@ def claimed(kinds=("evaluation", "foerderer"), formats=FORMATS) -> str:
     )
 
 
-@pytest.mark.parametrize(
-    "says",
-    [
-        answer("[]"),  # nothing written
-        answer("['/etc/passwd']"),  # not a report
-        # the run's own report, claimed by the worker
-        answer("[request['workspace'] + '/reports/lenkungsgruppe_2026-Q3.html']"),
-        answer("[1, 2]"),
-        answer(claimed()),  # the right names, but nothing written
-        answer(claimed(formats=(".html",)), claimed(formats=(".xlsx",))),  # not PDFs
-        "print(json.dumps({'written': " + claimed() + "}), flush=True)",  # no pdf_failed
-        "print(json.dumps({'error': 'ReportError'}), flush=True)",
-        "print('[' * 100000, flush=True)",  # nested too deep for Python's JSON
-        "print('kein JSON', flush=True)",
-        "sys.exit(3)",
-    ],
-)
+NOT_AS_ASKED = [
+    answer("[]"),  # nothing written
+    answer("['/etc/passwd']"),  # not a report
+    # the run's own report, claimed by the worker
+    answer("[request['workspace'] + '/reports/lenkungsgruppe_2026-Q3.html']"),
+    answer("[1, 2]"),
+    answer(claimed()),  # the right names, but nothing written
+    answer(claimed(formats=(".html",)), claimed(formats=(".xlsx",))),  # not PDFs
+    "print(json.dumps({'written': " + claimed() + "}), flush=True)",  # no pdf_failed
+    "print(json.dumps({'error': 'ReportError'}), flush=True)",
+    "print('[' * 100000, flush=True)",  # nested too deep for Python's JSON
+    "print('kein JSON', flush=True)",
+    "sys.exit(3)",
+]
+
+
+def asked(root: Path, says: str):
+    """What the run takes of a worker that answers by running `says`: the request and the
+    files expected as `write_reports` makes them."""
+    from dashboards.reports import report_file
+
+    root = root.resolve()  # as `write_reports` names the files
+    reports = Workspace(root).reports_dir
+    expected = [
+        report_file(reports, k, PERIOD, s) for k in report_worker.KINDS_HERE for s in FORMATS
+    ]
+    worker = fake_worker(says)
+    try:
+        return worker.ask({"workspace": str(Workspace(root).root)}, expected)
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize("says", NOT_AS_ASKED)
+def test_an_answer_not_as_asked_is_not_taken(tmp_path, says):
+    """Only exactly the files asked for, each written, is an answer the run takes: anything
+    else leaves those reports to the run (below)."""
+    assert asked(tmp_path, says) is None
+
+
+def test_an_answer_as_asked_is_taken(tmp_path):
+    """The control for the cases above: the files asked for, written, are taken."""
+    reports = Workspace(tmp_path.resolve()).reports_dir
+    reports.mkdir(parents=True)
+    for k in report_worker.KINDS_HERE:
+        for s in FORMATS:
+            (reports / f"{k}_{PERIOD}{s}").write_text("x", encoding="utf-8")
+    theirs, not_printed = asked(tmp_path, answer(claimed()))
+    assert sorted(theirs) == sorted(reports.iterdir()) and not_printed == []
+
+
+# whole: the run writes the reports it does not take, each once (the answers above decide by
+# `ask` alone, so two of them stand for all here: 1.6 CPU-s each)
+@pytest.mark.parametrize("says", [answer(claimed()), "sys.exit(3)"])
 def test_a_worker_that_does_not_answer_as_asked_leaves_its_reports_to_the_run(ws, says):
     report_worker._worker = fake_worker(says)
     written, place = report_worker.write_reports(ws, PERIOD, FORMATS, None)
