@@ -5,28 +5,17 @@ in repeated trials."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from kernel.settings import load_settings
 from kernel.warehouse import connect
 from pipelines.runner import run_pipeline
+from tests import forked_runs
 from tests.hostile.corpus import EMAIL, cases_csv, folder, staffing_csv
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 TRIALS = 2
-SCRIPT = """
-import sys
-from pipelines import defs
-defs.STAGE_MODULES[:] = ["pipelines.defs.ingest"]
-from pipelines.cli import main
-sys.exit(main(["run", "--inbox", sys.argv[1], "--workspace", sys.argv[2]]))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +30,12 @@ def inbox(tmp_path_factory):
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_three_concurrent_first_runs_leave_the_workspace_consistent(tmp_path, inbox, trial):
     ws = tmp_path / f"ws-{trial}"  # does not exist yet: the first runs create it
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, str(inbox), str(ws)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    argv = ["run", "--inbox", str(inbox), "--workspace", str(ws)]
+    started = [  # each a `lagebild run` in a process of its own (tests/forked_runs.py)
+        forked_runs.start(argv, tmp_path / "output", stages=["pipelines.defs.ingest"])
         for _ in range(3)
     ]
-    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    results = [(d.returncode, d.stdout, d.stderr) for d in (c.wait(300) for c in started)]
     for code, out, err in results:
         assert "Traceback" not in out + err
         assert code in (0, 2), err

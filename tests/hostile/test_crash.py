@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,11 +14,11 @@ import pytest
 from kernel.settings import load_settings
 from kernel.warehouse import connect
 from pipelines.runner import run_pipeline
+from tests import forked_runs
 from tests.hostile.corpus import EMAIL, cases_csv, folder, staffing_csv
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 INGEST = ["pipelines.defs.ingest"]
 UP_TO_PUBLISH = [
     "pipelines.defs.ingest",
@@ -38,23 +36,6 @@ POINTS = [
     "quarantine.moved",
 ]
 
-SCRIPT = """
-import os, sys
-from pipelines import defs
-defs.STAGE_MODULES[:] = sys.argv[3].split(",")
-if os.environ.get("LAGEBILD_CRASH_AT") == "publish.replace":
-    import pipelines.defs.publish as pub
-    real = pub.os
-    class _Os:
-        def __getattr__(self, name):
-            return getattr(real, name)
-        def replace(self, src, dst):
-            real._exit(86)
-    pub.os = _Os()
-from pipelines.cli import main
-sys.exit(main(["run", "--inbox", sys.argv[1], "--workspace", sys.argv[2]]))
-"""
-
 
 def run_in_process(inbox: Path, ws: Path, stages: list[str]):
     from pipelines import defs
@@ -69,16 +50,10 @@ def run_in_process(inbox: Path, ws: Path, stages: list[str]):
 
 
 def crash_run(inbox: Path, ws: Path, point: str, stages: list[str]) -> int:
+    """`lagebild run` in a process of its own, ended at `point` (tests/forked_runs.py)."""
     env = {**os.environ, "LAGEBILD_CRASH_AT": point, "TQDM_DISABLE": "1"}
-    res = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(inbox), str(ws), ",".join(stages)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return res.returncode
+    argv = ["run", "--inbox", str(inbox), "--workspace", str(ws)]
+    return forked_runs.run(argv, ws.parent / "output", env=env, stages=stages).returncode
 
 
 def state(ws: Path) -> dict:
