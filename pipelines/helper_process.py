@@ -27,8 +27,8 @@ A helper pays only with a core of its own: its start (an interpreter, Great Expe
 the report modules loaded anew) is 2–3 CPU seconds that a busy machine takes from the run
 itself. `LAGEBILD_HELPERS=0` switches them off where other work already keeps every core
 busy (the test suite: two workers on two cores, `tests/conftest.py`; a shared server). The
-run then does the same work itself, with the same results (docs/decisions.md, „einundzwanzigster
-Teil“).
+run then does the same work itself, with the same results, and builds the publication grid's
+families one after another (docs/decisions.md, „einundzwanzigster Teil“).
 """
 
 from __future__ import annotations

@@ -133,3 +133,19 @@ def test_a_called_off_grid_begins_no_family_and_keeps_no_memo(ws):
     finally:
         con.close()
     assert memo == 0
+
+
+@pytest.mark.parametrize(("helpers", "workers"), [("1", None), ("0", 1)])
+def test_the_grid_builds_its_families_side_by_side_only_where_cores_are_free(
+    monkeypatch, helpers, workers
+):
+    """LAGEBILD_HELPERS=0 says other work keeps every core busy: the grid's families are then
+    built one after another (side by side they only cost a third more CPU time there); else as
+    many at a time as there are cores (`publication.build`'s default)."""
+    from dashboards.disclosure import publication
+
+    asked = []
+    monkeypatch.setattr(publication, "build", lambda con, settings, w, **kw: asked.append(w))
+    monkeypatch.setenv("LAGEBILD_HELPERS", helpers)
+    pub._build_grid(duckdb.connect().cursor(), SETTINGS, threading.Event())
+    assert asked == [workers]
