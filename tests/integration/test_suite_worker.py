@@ -123,6 +123,25 @@ def test_helpers_are_switched_off_by_a_no_only(monkeypatch, value, wanted):
     assert suite_worker.helper_process.helpers_wanted() is wanted
 
 
+@pytest.mark.parametrize(("helpers", "at_once"), [("0", 1), ("1", suite_worker.SUITE_WORKERS)])
+def test_a_run_validating_itself_takes_tables_side_by_side_only_where_cores_are_free(
+    monkeypatch, helpers, at_once
+):
+    """With LAGEBILD_HELPERS=0 (every core busy already) the run validates one table at a
+    time; with helpers wanted but none answering, as many as the worker would."""
+    seen = []
+
+    def tables(db_path, names, condition, params, contexts):
+        seen.append(len(contexts))
+        return {}
+
+    monkeypatch.setenv("LAGEBILD_HELPERS", helpers)
+    monkeypatch.setattr(suite_worker, "validate_tables", tables)
+    monkeypatch.setattr(suite_worker, "_worker", None)
+    assert suite_worker.validate(Path("x.duckdb"), ["cases"], "true", []) == ({}, "Lauf-Prozess")
+    assert seen == [at_once]
+
+
 def test_a_run_waiting_for_the_lock_loads_no_worker_beside_the_run_holding_it(tmp_path):
     """The worker starts once the run holds the workspace lock: a second run queued behind a
     working one must not load Great Expectations (2–3 s of CPU, 260 MB) against it."""
