@@ -289,7 +289,7 @@ def _build_grid(
     workers = None if helpers_wanted() else 1
     try:
         with stage("grid"):
-            return publication.build(cursor, settings, workers, reuse=True, cancel=cancel)
+            return publication.build(cursor, settings, workers=workers, reuse=True, cancel=cancel)
     finally:
         cursor.close()
 

@@ -145,7 +145,9 @@ def test_the_grid_builds_its_families_side_by_side_only_where_cores_are_free(
     from dashboards.disclosure import publication
 
     asked = []
-    monkeypatch.setattr(publication, "build", lambda con, settings, w, **kw: asked.append(w))
+    monkeypatch.setattr(
+        publication, "build", lambda con, settings, **kw: asked.append(kw["workers"])
+    )
     monkeypatch.setenv("LAGEBILD_HELPERS", helpers)
     pub._build_grid(duckdb.connect().cursor(), SETTINGS, threading.Event())
     assert asked == [workers]

@@ -277,7 +277,7 @@ def test_a_copy_grown_by_updates_is_written_anew(ws, tmp_path):
 def test_a_grid_of_the_last_copy_goes_when_none_is_written(ws, tmp_path, monkeypatch):
     from dashboards.disclosure import publication
 
-    monkeypatch.setattr(publication, "build", lambda con, settings, reuse, cancel=None: {})
+    monkeypatch.setattr(publication, "build", lambda con, settings, **kw: {})
 
     def write(con, built, schema):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
