@@ -52,7 +52,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-HELPERS_ENV = "LAGEBILD_HELPERS"  # "0": no helper processes (the run does their work itself)
+from kernel.cores import helpers_wanted
+
 ROOT = Path(__file__).resolve().parents[1]  # the helper imports this checkout's packages
 PARENT_ENV = "LAGEBILD_HELPER_PARENT"  # the run's process id: the helper ends when it is gone
 HEARTBEAT_SECONDS = 1.0  # the asked helper's signs of life, one line each
@@ -137,20 +138,14 @@ class Helper:
 
 def start(make: Callable[[], H]) -> H | None:
     """A helper made by `make`, or None where it would not help: one core (nothing to gain
-    beside the run, only memory to lose), helpers switched off (HELPERS_ENV: no core is free
-    for them), or no interpreter to start (embedded)."""
+    beside the run, only memory to lose), helpers switched off (`kernel.cores.HELPERS_ENV`: no
+    core is free for them), or no interpreter to start (embedded)."""
     if len(os.sched_getaffinity(0)) < 2 or not helpers_wanted():
         return None
     try:
         return make()
     except (OSError, TypeError):  # TypeError: no sys.executable
         return None
-
-
-def helpers_wanted() -> bool:
-    """False when HELPERS_ENV says "0" (also "aus", "nein", "false", "off", "no")."""
-    value = os.environ.get(HELPERS_ENV, "").strip().lower()
-    return value not in ("0", "aus", "nein", "false", "off", "no")
 
 
 def _lines(fd: int, silence: float):

@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from data_contracts import load_contract
+from kernel.cores import at_once
 from pipelines import helper_process, prewarm
 from pipelines.helper_process import ALIVE, MAX_LINE_BYTES, _is_beat, _lines, serve
 from pipelines.observe import give_back_memory, peak_between, record_stage, stage
@@ -246,8 +247,7 @@ def validate(db_path: Path, names: list[str], condition: str, params: list) -> t
         log.info("Der Prüfprozess hat nicht geantwortet; die Suiten laufen im Lauf-Prozess.")
     # where other work keeps every core busy (LAGEBILD_HELPERS=0) one table at a time: two
     # side by side took an eighth more CPU time there and ended no sooner (600 cases)
-    tables_at_once = SUITE_WORKERS if helper_process.helpers_wanted() else 1
-    contexts = gx_contexts(tables_at_once)
+    contexts = gx_contexts(at_once(SUITE_WORKERS))
     return validate_tables(db_path, names, condition, params, contexts), "Lauf-Prozess"
 
 

@@ -280,16 +280,10 @@ def _build_grid(
     cursor: duckdb.DuckDBPyConnection, settings: Settings, cancel: threading.Event
 ) -> dict:
     from dashboards.disclosure import publication
-    from pipelines.helper_process import helpers_wanted
 
-    # where other work keeps every core busy (LAGEBILD_HELPERS=0: the test suite, a shared
-    # server) the families one after another: side by side they took a third more CPU time
-    # there and ended no sooner (600 cases 1.6 -> 2.2 CPU-s, 3,000 cases 3.9 -> 5.1 CPU-s;
-    # alone on two cores 3.9 -> 3.5 s); the same cells either way
-    workers = None if helpers_wanted() else 1
     try:
         with stage("grid"):
-            return publication.build(cursor, settings, workers=workers, reuse=True, cancel=cancel)
+            return publication.build(cursor, settings, reuse=True, cancel=cancel)
     finally:
         cursor.close()
 

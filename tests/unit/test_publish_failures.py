@@ -3,6 +3,7 @@ copy's own, and no unfinished copy of the marts stays in the published folder.""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import date
@@ -135,19 +136,23 @@ def test_a_called_off_grid_begins_no_family_and_keeps_no_memo(ws):
     assert memo == 0
 
 
-@pytest.mark.parametrize(("helpers", "workers"), [("1", None), ("0", 1)])
+@pytest.mark.parametrize(("helpers", "workers"), [("1", os.cpu_count()), ("0", 1)])
 def test_the_grid_builds_its_families_side_by_side_only_where_cores_are_free(
     monkeypatch, helpers, workers
 ):
     """LAGEBILD_HELPERS=0 says other work keeps every core busy: the grid's families are then
     built one after another (side by side they only cost a third more CPU time there); else as
-    many at a time as there are cores (`publication.build`'s default)."""
+    many at a time as there are cores. The publish step, a release and its rebuild alike."""
     from dashboards.disclosure import publication
 
-    asked = []
-    monkeypatch.setattr(
-        publication, "build", lambda con, settings, **kw: asked.append(kw["workers"])
-    )
+    class Asked(Exception):
+        pass
+
+    def pool(max_workers, **kw):
+        raise Asked(max_workers)
+
+    monkeypatch.setattr(publication, "ThreadPoolExecutor", pool)
     monkeypatch.setenv("LAGEBILD_HELPERS", helpers)
-    pub._build_grid(duckdb.connect().cursor(), SETTINGS, threading.Event())
-    assert asked == [workers]
+    with pytest.raises(Asked) as asked:
+        pub._build_grid(duckdb.connect().cursor(), SETTINGS, threading.Event())
+    assert asked.value.args == (min(workers, len(publication.families(SETTINGS))),)
