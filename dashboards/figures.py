@@ -70,6 +70,14 @@ def _series_style(i: int) -> dict:
     return {"line": {"color": s["color"], "dash": s["dash"]}, "marker": {"symbol": s["symbol"]}}
 
 
+def upright(kind: str, **shape) -> dict:
+    """A line or band over the whole height of the first plot at x: the shape plotly's
+    `add_vline` / `add_vrect` make there, as a plain dict. Those helpers copy and check the
+    whole layout on every call: twelve lines one by one about 150 ms, as one list 7 ms (the
+    caseload chart of every report and view; tests/unit/test_figures_shapes.py)."""
+    return {"type": kind, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain", **shape}
+
+
 def _table(data: Published | pd.DataFrame) -> pd.DataFrame:
     return data.table if isinstance(data, Published) else data
 
@@ -98,21 +106,25 @@ def caseload_benchmarks(
     xmax = max(xmax * 1.15, 90.0)
     height = height or max(260, 60 + 34 * len(labels))
     fig = go.Figure()
+    shapes = []
     for i, b in enumerate(sorted(benchmarks, key=lambda b: b.low)):
         if b.high > b.low:
-            fig.add_vrect(
-                x0=b.low,
-                x1=b.high,
-                fillcolor=BAND_COLORS[i % len(BAND_COLORS)],
-                opacity=0.9,
-                layer="below",
-                line_width=0,
+            shapes.append(
+                upright(
+                    "rect",
+                    x0=b.low,
+                    x1=b.high,
+                    fillcolor=BAND_COLORS[i % len(BAND_COLORS)],
+                    opacity=0.9,
+                    layer="below",
+                    line={"width": 0},
+                )
             )
         if b.low <= xmax:  # the band's edges: the bands do not depend on their fill
             for pos in {b.low, b.high} if b.high > b.low else {b.low}:
                 if 0 < pos <= xmax:
                     line = {"color": palette.BAND_EDGE, "width": 1, "dash": "dot"}
-                    fig.add_vline(x=pos, line=line)
+                    shapes.append(upright("line", x0=pos, x1=pos, line=line))
         fig.add_trace(
             go.Scatter(
                 x=[None],
@@ -151,6 +163,7 @@ def caseload_benchmarks(
             hovertemplate="%{y}: %{text} Fälle je VZÄ<extra></extra>",
         )
     )
+    fig.update_layout(shapes=shapes)
     fig.update_xaxes(title_text="Fälle je Vollzeitstelle (VZÄ)", range=[0, xmax])
     fig.update_yaxes(autorange="reversed", type="category")
     return _layout(fig, title, width, height)
@@ -373,9 +386,10 @@ def km_curves(
             col=1,
         )
         at_risk_rows.append((c["label"], c["at_risk"]))
-    for w in sorted({w for c in curves for w in c.get("windows", ())}):
-        line = {"color": palette.MUTED, "width": 1, "dash": "dot"}
-        fig.add_vline(x=w, line=line, row=1, col=1)
+    line = {"color": palette.MUTED, "width": 1, "dash": "dot"}
+    windows = sorted({w for c in curves for w in c.get("windows", ())})
+    if windows and fig.data:  # as `add_vline(row=1)` did: no lines over an empty plot
+        fig.update_layout(shapes=[upright("line", x0=w, x1=w, line=line) for w in windows])
     # numbers at risk as text rows
     for label, risk in at_risk_rows:
         y = [plot_text(label)] * len(risk)
