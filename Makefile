@@ -31,11 +31,12 @@ $(STAMP): requirements.lock pyproject.toml scripts/system-packages.sh Makefile
 demo: install
 	$(BIN)/lagebild demo --workspace demo-workspace
 
+# the tests' temporary files in RAM where there is room (scripts/tests-in-ram.sh)
 test: install
-	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+	scripts/tests-in-ram.sh $(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: install
-	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
+	scripts/tests-in-ram.sh $(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
