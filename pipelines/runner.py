@@ -213,6 +213,7 @@ def _run_locked(settings: Settings, selection, on_wait, after, on_progress) -> R
     from kernel.warehouse import limit_memory
     from pipelines import observe
     from pipelines.defs import all_asset_checks, all_assets
+    from pipelines.interrupts import sigterm_kept
     from pipelines.resources import LagebildResource
 
     ws = settings.ws
@@ -234,7 +235,7 @@ def _run_locked(settings: Settings, selection, on_wait, after, on_progress) -> R
         observe.reset_stages()
         observe.start_sampling()
         t0 = time.perf_counter()
-        with observe.heartbeat(on_progress, STAGE_LABELS, HEARTBEAT_SECONDS):
+        with observe.heartbeat(on_progress, STAGE_LABELS, HEARTBEAT_SECONDS), sigterm_kept():
             result = dg.materialize(
                 [*all_assets(), *all_asset_checks()],
                 resources={"lagebild": resource},

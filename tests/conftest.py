@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 
 import pytest
 
@@ -49,10 +50,16 @@ def pytest_collection_finish(session):
     _Thaw.seen = False
 
 
+_SIGTERM = signal.getsignal(signal.SIGTERM)  # as the test process started
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """A run's contract checks unfreeze the whole heap after their suites
-    (data_contracts.suites.frozen_heap): frozen again after such a test, its garbage first."""
+    (data_contracts.suites.frozen_heap): frozen again after such a test, its garbage first.
+    SIGTERM as the process started: a test's own Dagster run points it at SIGINT's handler
+    and leaves it there (pipelines.interrupts); where SIGINT is ignored, every process a later
+    test started ignored SIGTERM too (Dagster's `tail`s outlived the suite)."""
     try:
         return (yield)
     finally:
@@ -60,6 +67,8 @@ def pytest_runtest_protocol(item, nextitem):
             gc.collect()
             gc.freeze()
             _Thaw.seen = False
+        if _SIGTERM is not None and signal.getsignal(signal.SIGTERM) is not _SIGTERM:
+            signal.signal(signal.SIGTERM, _SIGTERM)
 
 
 def pytest_unconfigure(config):
