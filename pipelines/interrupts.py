@@ -3,12 +3,12 @@
 While a run captures interrupts, Dagster points SIGTERM at SIGINT's handler, and it leaves it
 there when the run ends (`dagster._utils.interrupts._replace_interrupt_signal`). Where SIGINT is
 ignored – `lagebild run &` in a script, a job runner – SIGTERM was then ignored too: the
-`lagebild` process could no longer be ended with it after its run, and neither could anything it
-started later, since an ignored signal stays ignored across `exec` (Chromium printing a
-release's PDFs; the `tail` processes of Dagster's log capture, found left over after the test
-suite: a test's run had started them after an earlier run in the same process had changed
-SIGTERM). Where SIGINT is Python's, SIGTERM raised KeyboardInterrupt after the run instead of
-ending the process. A run now hands SIGTERM back as it found it.
+`lagebild` process could no longer be ended with it after its run (`lagebild run &`: SigIgn
+0x1005006 at its end), and neither could anything it started later, since an ignored signal
+stays ignored across `exec` (the `tail` processes of Dagster's log capture were found left over
+after the test suite: a test's run had started them after an earlier run in the same process
+had changed SIGTERM). Where SIGINT is Python's, SIGTERM raised KeyboardInterrupt after the run
+instead of ending the process. A run now hands SIGTERM back as it found it.
 """
 
 from __future__ import annotations
