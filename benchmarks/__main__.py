@@ -432,11 +432,30 @@ def machine() -> dict:
     }
 
 
-def write_report(results: list[dict], demo: dict | None = None) -> None:
+FORM_LOOP = 5_000_000
+
+
+def machine_form() -> float:
+    """Seconds of a fixed pure-Python loop, the best of three: how fast this machine runs
+    Python work at the moment. The same virtual machine ran the same code a third slower for
+    an hour at a time (10,000 cases 11.2 s at one bench, 15.5 s at another); the raw scan
+    (`floor_scan`) tells DuckDB's side of that, this the interpreter's. Measured before and
+    after the bench, so a reader can tell a slower phase from slower code."""
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        sum(x * x for x in range(FORM_LOOP))
+        best = min(best, time.perf_counter() - t0)
+    return round(best, 3)
+
+
+def write_report(
+    results: list[dict], demo: dict | None = None, form: list[float] | None = None
+) -> None:
     history = json.loads(HISTORY.read_text()) if HISTORY.exists() else []
     entry = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": {**machine(), **({"python_loop_s": form} if form else {})},
         "results": results,
     }
     if demo:
@@ -464,6 +483,7 @@ def render_markdown(history: list[dict]) -> str:
         "",
         f"Latest: {latest['date']} · {m['cpus']} cores · {m['memory_gb']} GB RAM · Python"
         f" {m['python']} · {m['platform']}",
+        *_form_lines(m),
         "",
         "| cases | providers | end to end | peak memory | ingest | floor (raw scan) |"
         " ingest / floor | incremental | incremental / full | warehouse |",
@@ -576,16 +596,34 @@ def render_markdown(history: list[dict]) -> str:
             "",
             "## Earlier runs",
             "",
-            "| date | cases | end to end | peak memory | ingest / floor |",
-            "|---|---:|---:|---:|---:|",
+            "| date | cases | end to end | peak memory | ingest / floor | Python loop |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for h in reversed(history[:-1]):
+            form = _form(h["machine"])
             for r in h["results"]:
                 lines.append(
                     f"| {h['date']} | {_fmt(r['cases'])} | {r['full']['wall_s']} s |"
-                    f" {_fmt(r['full']['peak_rss_mb'])} MB | {r['ingest_over_floor']} |"
+                    f" {_fmt(r['full']['peak_rss_mb'])} MB | {r['ingest_over_floor']} | {form} |"
                 )
     return "\n".join(lines) + "\n"
+
+
+def _form(m: dict) -> str:
+    """The machine's form of a bench (`machine_form`, before / after), "—" before 12-08."""
+    form = m.get("python_loop_s")
+    return " / ".join(f"{x} s" for x in form) if form else "—"
+
+
+def _form_lines(m: dict) -> list[str]:
+    if not m.get("python_loop_s"):
+        return []
+    return [
+        "",
+        f"The machine's form: a fixed Python loop took {_form(m)} before / after this bench"
+        " (`machine_form`, best of three; compare it between runs before comparing their"
+        " times: the same code ran a third slower in a slow phase of this VM).",
+    ]
 
 
 def cpu_markdown(latest: dict) -> list[str]:
@@ -805,9 +843,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="Cache der Ergebnisse ignorieren")
     args = p.parse_args(argv)
     CACHE.mkdir(exist_ok=True)
+    form = [machine_form()]
     results = [bench_size(int(s), args.force) for s in args.sizes.split(",")]
     demo = bench_demo(args.force)
-    write_report(results, demo)
+    form.append(machine_form())
+    write_report(results, demo, form)
     say(f"\nErgebnisse: {REPORT}")
     return 0
 
