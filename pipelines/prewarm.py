@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+from collections.abc import Callable
 
 # "module" is imported, "module:function" also called
 PREWARM = (
@@ -24,12 +25,27 @@ PREWARM = (
 )
 
 
-def start(items: tuple[str, ...] = PREWARM) -> threading.Thread:
+def start(
+    items: tuple[str, ...] = PREWARM, needed: Callable[[], bool] | None = None
+) -> threading.Thread:
     """Start loading `items` in a daemon thread. Python's import lock makes a later import of
     the same module wait for it, never import it twice (load_dictionary has its own lock); a
-    failure here is ignored (the real use reports it where it is needed)."""
+    failure here is ignored (the real use reports it where it is needed).
+
+    `needed`: asked first, in the thread; False means the run will not use `items` (the
+    themes take the text model from its memo: a re-delivery that changes no note), and
+    nothing is loaded. Loading them anyway took a re-delivery of 10,000 cases about 0.4 s of
+    Python's lock (docs/performance-notes.md, thirty-fifth session). When it fails, they are
+    loaded: a wrong guess costs only time."""
 
     def load() -> None:
+        if needed is not None:
+            try:
+                thread.loading = bool(needed())
+            except Exception:
+                thread.loading = True
+            if not thread.loading:
+                return
         for item in items:
             name, _, func = item.partition(":")
             with contextlib.suppress(Exception):
@@ -38,5 +54,6 @@ def start(items: tuple[str, ...] = PREWARM) -> threading.Thread:
                     getattr(module, func)()
 
     thread = threading.Thread(target=load, name="lagebild-prewarm", daemon=True)
+    thread.loading = True  # what `needed` decided (tests/unit/test_prewarm.py)
     thread.start()
     return thread

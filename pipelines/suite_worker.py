@@ -212,9 +212,17 @@ def stop() -> None:
         _worker = None
 
 
-def validate(db_path: Path, names: list[str], condition: str, params: list) -> tuple[dict, str]:
+def validate(
+    db_path: Path,
+    names: list[str],
+    condition: str,
+    params: list,
+    prewarm_needed: Callable[[], bool] | None = None,
+) -> tuple[dict, str]:
     """The outcomes per table and where they were computed: by the run's worker if it answers,
-    else in this process. The worker's time per table is recorded as the tables' stages."""
+    else in this process. The worker's time per table is recorded as the tables' stages.
+    While the worker validates, the themes' modules load here, if `prewarm_needed` (asked
+    meanwhile; default: always) says the run will use them (`pipelines.prewarm`)."""
     global _worker, _then
     worker, _worker = _worker, None
     then, _then = _then, None
@@ -229,7 +237,8 @@ def validate(db_path: Path, names: list[str], condition: str, params: list) -> t
             "duckdb_config": dict(DUCKDB_CONFIG),
         }
         asked = time.time()
-        prewarm.start()  # this process only waits now: the themes' modules load meanwhile
+        # this process only waits now: the themes' modules load meanwhile
+        prewarm.start(needed=prewarm_needed)
         try:
             outcomes = worker.ask(request)
         finally:

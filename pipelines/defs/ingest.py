@@ -4,6 +4,7 @@ The Great Expectations suites (data_contracts/suites.py) run as blocking checks 
 if a delivered row ever reached staging against the contract, no mart is built from it.
 """
 
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -182,7 +183,8 @@ def staging_checks(context: dg.AssetCheckExecutionContext, lagebild: LagebildRes
     with ThreadPoolExecutor(len(sql), thread_name_prefix="lagebild-check") as pool:
         running = {n: pool.submit(_timed, n, check) for n, check in sql.items() if n in selected}
         if names:
-            yield from _contract_results(db_path, names, *run_scope)
+            needed = functools.partial(_text_model_needed, db_path, lagebild.settings())
+            yield from _contract_results(db_path, names, *run_scope, needed=needed)
         for name, future in running.items():
             passed, metadata = future.result()
             yield dg.AssetCheckResult(
@@ -190,13 +192,24 @@ def staging_checks(context: dg.AssetCheckExecutionContext, lagebild: LagebildRes
             )
 
 
+def _text_model_needed(db_path: Path, settings) -> bool:
+    """Whether the themes step will fit its text model (not take it from the memo): only then
+    are scikit-learn and the lemmatiser loaded while the suites run (`pipelines.prewarm`)."""
+    from transforms.themes.build import will_fit_text_model
+
+    with reader(db_path) as con:
+        return will_fit_text_model(con, settings)
+
+
 def _timed(name: str, check):
     with stage(f"checks.{name}"):
         return check()
 
 
-def _contract_results(db_path: Path, names: list[str], condition: str, params: list, scope: str):
-    outcomes, place = suite_worker.validate(db_path, names, condition, params)
+def _contract_results(
+    db_path: Path, names: list[str], condition: str, params: list, scope: str, needed=None
+):
+    outcomes, place = suite_worker.validate(db_path, names, condition, params, needed)
     for name, o in outcomes.items():
         yield dg.AssetCheckResult(
             asset_key="staging",

@@ -85,6 +85,41 @@ def test_a_whole_run_validates_in_the_worker_and_leaves_no_process(tmp_path, ing
     assert children_running_the_worker() == []
 
 
+def test_the_run_loads_the_themes_modules_only_when_its_themes_will_fit(
+    tmp_path, ingest_only, monkeypatch
+):
+    """While the worker validates, the run asks whether its themes will fit the text model
+    (`pipelines.prewarm`): yes before any fit; no once a fit of these very notes is kept, as
+    after a re-delivery that changes no note; yes again when a note changes."""
+    from generator import generate_inbox
+    from kernel.settings import load_settings
+    from pipelines import prewarm
+    from transforms.themes.build import build_themes
+
+    asked = []
+    real_start = prewarm.start
+
+    def start(items=prewarm.PREWARM, needed=None):
+        asked.append(needed)
+        return real_start((), needed=needed)  # nothing loaded into the test process
+
+    monkeypatch.setattr(prewarm, "start", start)
+    inbox, ws = tmp_path / "inbox", tmp_path / "ws"
+    generate_inbox(inbox, cases=300, providers=2, seed=5, plain=True)
+    run(inbox, ws)
+    [needed] = asked
+    assert needed is not None and needed() is True
+    with writer(ws / "lagebild.duckdb", ws / ".lagebild.lock") as con:
+        assert build_themes(con, load_settings(ws, inbox))["text_model"] == "angepasst"
+    assert needed() is False
+    with writer(ws / "lagebild.duckdb", ws / ".lagebild.lock") as con:
+        con.execute(
+            "UPDATE staging.barriers SET note = note || ' Schulden'"
+            " WHERE rowid = (SELECT max(rowid) FROM staging.barriers WHERE note <> '')"
+        )
+    assert needed() is True
+
+
 def test_with_helpers_switched_off_a_run_validates_itself_alike(tmp_path, ingest_only, monkeypatch):
     """LAGEBILD_HELPERS=0 (a machine whose cores other work keeps busy): no worker starts, the
     run validates in its own process, and every suite's outcome is the worker's."""

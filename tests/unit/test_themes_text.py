@@ -8,7 +8,7 @@ import pytest
 
 from kernel.settings import Settings
 from tests import themes_data as td
-from transforms.themes.build import build_themes
+from transforms.themes.build import build_themes, theme_window, will_fit_text_model
 from transforms.themes.matching import (
     coded_theme_id,
     jaccard,
@@ -272,3 +272,46 @@ def test_notes_too_few_for_a_model_are_kept_as_such(notes_con, notes):
     again, figures_again, assigned_again = _fit(notes_con)
     assert first.topics.empty and assigned == [] and not first.reused
     assert again.reused and (figures_again, assigned_again) == (figures, assigned)
+
+
+def test_a_run_foresees_whether_its_themes_will_fit_the_text_model(staging_con, tmp_path):
+    """`will_fit_text_model`, asked while the suites run (the run then loads scikit-learn and
+    the lemmatiser only if so, pipelines.prewarm), agrees with what `build_themes` then does:
+    a fit where nothing is kept, where a note in the window, a note's place in the window or
+    a parameter changed; none where the notes are those of the kept fit."""
+    from transforms.themes import text_memo
+
+    td.build_all(staging_con)
+    settings = Settings(workspace=tmp_path)
+
+    def foreseen_and_done(s: Settings = settings) -> tuple[bool, str]:
+        return will_fit_text_model(staging_con, s), build_themes(staging_con, s)["text_model"]
+
+    assert foreseen_and_done() == (True, "angepasst")
+    assert foreseen_and_done() == (False, "übernommen")
+    win = theme_window(td.AS_OF, settings.theme_window_quarters)
+    in_window = (
+        "rowid = (SELECT min(rowid) FROM staging.barriers WHERE note <> ''"
+        f" AND noted_on BETWEEN DATE '{win.start}' AND DATE '{td.AS_OF}')"
+    )
+    staging_con.execute(f"UPDATE staging.barriers SET note = note || ' Schulden' WHERE {in_window}")
+    assert foreseen_and_done() == (True, "angepasst")
+    assert foreseen_and_done() == (False, "übernommen")
+    # the same note moved out of the window: the same texts, another window count
+    staging_con.execute(
+        f"UPDATE staging.barriers SET noted_on = DATE '{win.start}' - 1 WHERE {in_window}"
+    )
+    assert foreseen_and_done() == (True, "angepasst")
+    fewer = dataclasses.replace(settings, theme_text_topics=settings.theme_text_topics - 1)
+    assert foreseen_and_done(fewer) == (True, "angepasst")
+    # a fit kept before the notes' key was (an older Lagebild): foreseen from the next run on
+    staging_con.execute(f"DROP TABLE {text_memo.MEMO_NOTES}")
+    assert foreseen_and_done(fewer) == (True, "übernommen")
+    assert foreseen_and_done(fewer) == (False, "übernommen")
+
+
+def test_no_note_means_no_fit_foreseen(staging_con, tmp_path):
+    td.build_all(staging_con, text=False)
+    settings = Settings(workspace=tmp_path)
+    assert not will_fit_text_model(staging_con, settings)
+    assert build_themes(staging_con, settings)["text_documents"] == 0  # nothing to fit on

@@ -22,15 +22,20 @@ from data_contracts.contract import load_contract
 from kernel.settings import Settings
 from kernel.warehouse import current_as_of
 from kernel.workspace import Workspace
-from transforms.themes import read_sql
+from transforms.themes import read_sql, text_memo
 from transforms.themes import register as reg
 from transforms.themes.matching import coded_theme_id, match_topics, new_text_theme_id
 from transforms.themes.store import open_register, workspace_of
-from transforms.themes.text import fit_text_topics
+from transforms.themes.text import fit_params, fit_text_topics
 
 TEXT_LABEL_TERMS = 4  # terms in a text theme's label
 TEXT_MART_TERMS = 8  # terms listed in mart.themes.terms
 EXCLUDED_BARRIERS = ("sonstiges",)  # catch-all code: no coded theme (see coded_hits.sql)
+# where the text model's notes come from: every non-empty note up to as_of (the statements
+# reading them add whether a note is in the window)
+WINDOW_NOTES = """
+    FROM staging.barriers
+    WHERE noted_on <= $as_of AND note IS NOT NULL AND trim(note) <> ''"""
 # --------------------------------------------------------------------------------------------
 # Window
 
@@ -148,6 +153,29 @@ CREATE OR REPLACE TABLE mart.theme_cases (
 """
 
 
+def will_fit_text_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether this run's themes will fit the text model: not where there is no note, nor
+    where the window's notes, the parameters and the code are those of the fit kept in the
+    memo (`text_memo.notes_key`). Only then does the run load scikit-learn and the lemmatiser
+    beforehand (pipelines.prewarm). One read-only pass over the notes where a fit is kept
+    (1,000,000 cases: 0.3 s, beside the suites). A wrong answer only costs time: the themes
+    step decides by the memo's own key."""
+    as_of = current_as_of(con)
+    win = theme_window(as_of, settings.theme_window_quarters)
+    args = {"as_of": as_of, "window_start": win.start}
+    if not con.execute(f"SELECT count(*) {WINDOW_NOTES}", {"as_of": as_of}).fetchall()[0][0]:
+        return False
+    if not text_memo.foresees_reuse(con):  # nothing kept (a new workspace): no pass needed
+        return True
+    notes = text_memo.notes_key(
+        con,
+        fit_params(settings.theme_text_topics, settings.seed),
+        f"SELECT note, noted_on >= $window_start AS in_window {WINDOW_NOTES}",
+        args,
+    )
+    return not text_memo.foresees_reuse(con, notes)
+
+
 def build_themes(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -171,13 +199,12 @@ def build_themes(
     )
     # ... and text topics (notes up to as_of; the model is fitted on the window's notes).
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE theme_notes AS
         SELECT row_number() OVER (ORDER BY provider_id, case_id, noted_on, barrier_code,
                                            domain, note) AS note_id,
                provider_id, case_id, noted_on, note, noted_on >= $window_start AS in_window
-        FROM staging.barriers
-        WHERE noted_on <= $as_of AND note IS NOT NULL AND trim(note) <> ''
+        {WINDOW_NOTES}
         """,
         {"as_of": as_of, "window_start": win.start},
     )

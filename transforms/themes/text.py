@@ -225,11 +225,12 @@ def fit_text_topics(
     n_docs = con.execute("SELECT count(*) FROM text_docs").fetchall()[0][0]
     if n_docs == 0:
         return TextTopics(_empty_topics())
-    params = {"n_topics": n_topics, "seed": seed, "fit_sample": fit_sample, "min_share": min_share}
+    params = fit_params(n_topics, seed, fit_sample, min_share)
     key = text_memo.input_key(con, params) if reuse else None
     if key is not None and (kept := text_memo.load(con, key, _TOPIC_COLUMNS)) is not None:
         try:
             _assign_notes(con, notes_table, text_memo.assignments(key))
+            _remember_notes(con, key, params, notes_table)
             return TextTopics(
                 topics=pd.DataFrame(kept.pop("topics"), columns=_TOPIC_COLUMNS),
                 **kept,
@@ -250,7 +251,22 @@ def fit_text_topics(
             "info": result.info,
         }
         text_memo.save(con, key, kept, doc_topics)
+        _remember_notes(con, key, params, notes_table)
     return result
+
+
+def fit_params(
+    n_topics: int, seed: int, fit_sample: int = FIT_SAMPLE, min_share: float = MIN_SHARE
+) -> dict:
+    """The parameters a fit depends on (part of the memo's keys)."""
+    return {"n_topics": n_topics, "seed": seed, "fit_sample": fit_sample, "min_share": min_share}
+
+
+def _remember_notes(con: duckdb.DuckDBPyConnection, key: str, params: dict, notes: str) -> None:
+    """The notes' cheap key beside the kept fit, so a later run foresees a hit
+    (`transforms.themes.build.will_fit_text_model`)."""
+    relation = f"SELECT note, in_window FROM {notes} WHERE note IS NOT NULL AND trim(note) <> ''"
+    text_memo.remember_notes(con, key, params, relation)
 
 
 def _assign_notes(con: duckdb.DuckDBPyConnection, notes_table: str, doc_topics: str) -> None:

@@ -10,6 +10,7 @@ and score of every distinct note text by its number, no text.
 
     intermediate.text_memo_v1        input_key, result (JSON: topics, counts, info)
     intermediate.text_memo_v1_docs   input_key, doc_id, topic, score
+    intermediate.text_memo_v1_notes  input_key, notes_key (`notes_key`: foreseeing a hit)
 
 A memo that cannot be read, or is not what a fit writes, is no memo: the model is fitted
 anew (and a warning logged); one that cannot be written leaves the next run to fit anew.
@@ -31,6 +32,7 @@ from kernel.fingerprint import code_digest
 MEMO_VERSION = "1"  # raise when what the key covers or the memo's layout changes
 MEMO = f"intermediate.text_memo_v{MEMO_VERSION}"
 MEMO_DOCS = f"{MEMO}_docs"
+MEMO_NOTES = f"{MEMO}_notes"
 COUNTS = ("assigned", "documents", "fit_notes", "vocabulary")  # TextTopics' counts
 _HERE = Path(__file__).resolve().parent
 log = logging.getLogger("lagebild.themes")
@@ -57,6 +59,55 @@ def input_key(con: duckdb.DuckDBPyConnection, params: dict) -> str:
         " FROM text_docs"
     ).fetchall()[0]
     return hashlib.sha256(f"{CODE_KEY}\0{sorted(params.items())!r}\0{docs}".encode()).hexdigest()
+
+
+def notes_key(con: duckdb.DuckDBPyConnection, params: dict, notes: str, args=None) -> str:
+    """A cheap key of what a fit reads: the code, the parameters and the notes as a multiset
+    of (note, in the window) pairs, one sum of DuckDB's row hashes over the relation `notes`
+    (columns note, in_window). The same multiset gives the same `text_docs` and so the same
+    `input_key`; but a sum of 64-bit hashes is not proof against collisions (the memo's own
+    key is a SHA-256 over every text), so it only foresees a hit (`foresees_reuse`): a wrong
+    guess costs time, never a figure."""
+    (total,) = con.execute(
+        f"SELECT sum(hash(note, in_window))::HUGEINT FROM ({notes})", args or {}
+    ).fetchall()[0]
+    return hashlib.sha256(f"{CODE_KEY}\0{sorted(params.items())!r}\0{total}".encode()).hexdigest()
+
+
+def remember_notes(con: duckdb.DuckDBPyConnection, key: str, params: dict, notes: str) -> None:
+    """Beside the fit kept under `key`: the `notes_key` of the notes it was made from (the
+    relation `notes`; also for a fit kept before there was this table). A failure only loses
+    the foresight."""
+    try:
+        notes = notes_key(con, params, notes)
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {MEMO_NOTES} (input_key VARCHAR, notes_key VARCHAR)"
+        )
+        if con.execute(
+            f"SELECT count(*) FROM {MEMO_NOTES} WHERE input_key = ? AND notes_key = ?",
+            [key, notes],
+        ).fetchall()[0][0]:
+            return
+        con.execute(f"DELETE FROM {MEMO_NOTES}").fetchall()
+        con.execute(f"INSERT INTO {MEMO_NOTES} VALUES (?, ?)", [key, notes])
+    except duckdb.Error as exc:
+        log.warning(f"Schlüssel der Notizen nicht gemerkt: {exc}")
+
+
+def foresees_reuse(con: duckdb.DuckDBPyConnection, notes: str | None = None) -> bool:
+    """Whether the fit kept was made from notes with this `notes_key` (None: whether any fit
+    is kept with its notes' key): then the themes step will take it and needs neither
+    scikit-learn nor the lemmatiser (pipelines.prewarm). False where nothing is kept yet or
+    the tables cannot be read."""
+    try:
+        (n,) = con.execute(
+            f"SELECT count(*) FROM {MEMO_NOTES} JOIN {MEMO} USING (input_key)"
+            " WHERE $notes IS NULL OR notes_key = $notes",
+            {"notes": notes},
+        ).fetchall()[0]
+    except duckdb.Error:
+        return False
+    return n > 0
 
 
 def assignments(key: str) -> str:
