@@ -44,6 +44,8 @@ def start(
                 thread.loading = bool(needed())
             except Exception:
                 thread.loading = True
+            finally:
+                thread.asked.set()
             if not thread.loading:
                 return
         for item in items:
@@ -55,5 +57,11 @@ def start(
 
     thread = threading.Thread(target=load, name="lagebild-prewarm", daemon=True)
     thread.loading = True  # what `needed` decided (tests/unit/test_prewarm.py)
+    # set once `needed` has answered: a caller whose next step opens the warehouse for
+    # writing waits for it (`needed` may read it; DuckDB refuses a writer beside a reader of
+    # the same file in one process)
+    thread.asked = threading.Event()
+    if needed is None:
+        thread.asked.set()
     thread.start()
     return thread

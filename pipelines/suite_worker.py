@@ -238,11 +238,12 @@ def validate(
         }
         asked = time.time()
         # this process only waits now: the themes' modules load meanwhile
-        prewarm.start(needed=prewarm_needed)
+        warming = prewarm.start(needed=prewarm_needed)
         try:
             outcomes = worker.ask(request)
         finally:
             worker.stop()
+            warming.asked.wait()  # its question read the warehouse: done before the next step
             if then is not None:
                 _start_next(then)
         if outcomes is not None and sorted(outcomes) == sorted(names):

@@ -213,6 +213,23 @@ def test_the_worker_finds_what_the_run_itself_finds_and_returns_no_value(broken_
     assert children_running_the_worker() == []
 
 
+def test_the_validation_returns_only_once_the_prewarm_question_is_answered(broken_warehouse):
+    """The question whether the themes will fit reads the warehouse in the prewarm's thread;
+    the staging checks' step must not end before it did (its next step writes)."""
+    answered = []
+
+    def slow_question() -> bool:
+        time.sleep(6)  # longer than the worker takes for these few rows (2-4 s)
+        answered.append(time.monotonic())
+        return False
+
+    suite_worker.start()
+    _, place = suite_worker.validate(broken_warehouse, NAMES, "true", [], slow_question)
+    returned = time.monotonic()
+    assert place == "eigener Prüfprozess"
+    assert answered and answered[0] <= returned
+
+
 def test_a_worker_that_died_leaves_the_run_to_validate_itself(broken_warehouse):
     suite_worker.start()
     suite_worker._worker.proc.kill()

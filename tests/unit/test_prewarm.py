@@ -73,3 +73,19 @@ def test_a_question_that_fails_loads_as_before(tmp_path, monkeypatch):
         raise RuntimeError("Warehouse gesperrt")
 
     assert _started(broken).loading and calls == [1]
+
+
+def test_the_question_is_answered_before_the_caller_goes_on(tmp_path, monkeypatch):
+    """The question reads the warehouse; the step that asked it waits for the answer (not for
+    the loads) before the next step opens the warehouse for writing."""
+    calls = _probe(tmp_path, monkeypatch)
+    from pipelines import prewarm
+
+    answer = threading.Event()
+    thread = prewarm.start(("prewarm_probe:load",), needed=lambda: answer.wait(10))
+    assert not thread.asked.wait(0.2)  # still asking
+    answer.set()
+    assert thread.asked.wait(10) and thread.loading
+    thread.join(10)
+    assert calls == [1]
+    assert prewarm.start((), needed=None).asked.is_set()  # nothing asked: nothing to wait for
