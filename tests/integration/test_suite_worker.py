@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -213,17 +214,30 @@ def test_the_worker_finds_what_the_run_itself_finds_and_returns_no_value(broken_
     assert children_running_the_worker() == []
 
 
-def test_the_validation_returns_only_once_the_prewarm_question_is_answered(broken_warehouse):
+def test_the_validation_returns_only_once_the_prewarm_question_is_answered(
+    broken_warehouse, monkeypatch
+):
     """The question whether the themes will fit reads the warehouse in the prewarm's thread;
-    the staging checks' step must not end before it did (its next step writes)."""
-    answered = []
+    the staging checks' step must not end before it did (its next step writes). Here the
+    question is still at work when the worker has answered."""
+    answered, worker_done = [], threading.Event()
 
     def slow_question() -> bool:
-        time.sleep(6)  # longer than the worker takes for these few rows (2-4 s)
+        worker_done.wait(60)
+        time.sleep(0.5)
         answered.append(time.monotonic())
         return False
 
     suite_worker.start()
+    real_ask = type(suite_worker._worker).ask
+
+    def ask(self, request):
+        try:
+            return real_ask(self, request)
+        finally:
+            worker_done.set()
+
+    monkeypatch.setattr(type(suite_worker._worker), "ask", ask)
     _, place = suite_worker.validate(broken_warehouse, NAMES, "true", [], slow_question)
     returned = time.monotonic()
     assert place == "eigener Prüfprozess"
