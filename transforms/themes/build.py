@@ -157,21 +157,19 @@ def will_fit_text_model(con: duckdb.DuckDBPyConnection, settings: Settings) -> b
     """Whether this run's themes will fit the text model: not where there is no note, nor
     where the window's notes, the parameters and the code are those of the fit kept in the
     memo (`text_memo.notes_key`). Only then does the run load scikit-learn and the lemmatiser
-    beforehand (pipelines.prewarm). One read-only pass over the notes where a fit is kept
-    (1,000,000 cases: 0.3 s, beside the suites). A wrong answer only costs time: the themes
-    step decides by the memo's own key."""
+    beforehand (pipelines.prewarm). One read-only pass over the notes (where a fit is kept:
+    1,000,000 cases 0.3 s, beside the suites). A wrong answer only costs time: the themes
+    step decides by the memo's own key (a kept fit and no note left: loaded for nothing)."""
     as_of = current_as_of(con)
+    if not text_memo.foresees_reuse(con):  # nothing kept (a new workspace): a fit, if notes
+        (notes,) = con.execute(f"SELECT count(*) {WINDOW_NOTES}", {"as_of": as_of}).fetchall()[0]
+        return notes > 0
     win = theme_window(as_of, settings.theme_window_quarters)
-    args = {"as_of": as_of, "window_start": win.start}
-    if not con.execute(f"SELECT count(*) {WINDOW_NOTES}", {"as_of": as_of}).fetchall()[0][0]:
-        return False
-    if not text_memo.foresees_reuse(con):  # nothing kept (a new workspace): no pass needed
-        return True
     notes = text_memo.notes_key(
         con,
         fit_params(settings.theme_text_topics, settings.seed),
         f"SELECT note, noted_on >= $window_start AS in_window {WINDOW_NOTES}",
-        args,
+        {"as_of": as_of, "window_start": win.start},
     )
     return not text_memo.foresees_reuse(con, notes)
 

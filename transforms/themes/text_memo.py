@@ -76,18 +76,18 @@ def notes_key(con: duckdb.DuckDBPyConnection, params: dict, notes: str, args=Non
 
 def remember_notes(con: duckdb.DuckDBPyConnection, key: str, params: dict, notes: str) -> None:
     """Beside the fit kept under `key`: the `notes_key` of the notes it was made from (the
-    relation `notes`; also for a fit kept before there was this table). A failure only loses
-    the foresight."""
+    relation `notes`; also for a fit kept before there was this table). Already there for
+    `key`, it is the same (the same texts and counts give the same notes key) and is not
+    computed again. A failure only loses the foresight."""
     try:
-        notes = notes_key(con, params, notes)
         con.execute(
             f"CREATE TABLE IF NOT EXISTS {MEMO_NOTES} (input_key VARCHAR, notes_key VARCHAR)"
         )
-        if con.execute(
-            f"SELECT count(*) FROM {MEMO_NOTES} WHERE input_key = ? AND notes_key = ?",
-            [key, notes],
-        ).fetchall()[0][0]:
+        if con.execute(f"SELECT count(*) FROM {MEMO_NOTES} WHERE input_key = ?", [key]).fetchall()[
+            0
+        ][0]:
             return
+        notes = notes_key(con, params, notes)
         con.execute(f"DELETE FROM {MEMO_NOTES}").fetchall()
         con.execute(f"INSERT INTO {MEMO_NOTES} VALUES (?, ?)", [key, notes])
     except duckdb.Error as exc:
