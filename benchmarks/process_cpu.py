@@ -22,6 +22,7 @@ RUN = "run process"
 KINDS = (
     ("pipelines.suite_worker", "contract-suites worker"),
     ("pipelines.report_worker", "reports' worker"),
+    ("pipelines.grid_worker", "grid's worker"),
     ("chrom", "Chromium"),
 )
 OTHER = "other"
@@ -72,7 +73,10 @@ class ProcessCPU:
         return {kind: round(s, 2) for kind, s in total.items() if s > 0}
 
 
-SHORT = {RUN: "run", KINDS[0][1]: "suites", KINDS[1][1]: "reports", KINDS[2][1]: "Chromium"}
+SHORT = {
+    RUN: "run",
+    **dict(zip((k for _, k in KINDS), ("suites", "reports", "grid", "Chromium"), strict=True)),
+}
 
 
 def describe(by_kind: dict[str, float] | None) -> str:

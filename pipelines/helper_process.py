@@ -20,8 +20,9 @@ line: a stopped or frozen process stays silent, and so does one whose work hangs
 using CPU time (a deadlock, a read that never returns). Whatever a helper cannot answer, the
 run does itself, so a result never depends on a helper (docs/decisions.md, „zwölfter Teil“).
 
-The helpers: the contract suites (`pipelines.suite_worker`) and two of the three reports
-(`pipelines.report_worker`).
+The helpers: the contract suites (`pipelines.suite_worker`), two of the three reports
+(`pipelines.report_worker`) and the publication grid's largest suppression
+(`pipelines.grid_worker`).
 
 A helper pays only with a core of its own: its start (an interpreter, Great Expectations or
 the report modules loaded anew) is 2–3 CPU seconds that a busy machine takes from the run
@@ -76,6 +77,7 @@ class Helper:
     which in the run's log."""
 
     name = "Hilfsprozess"
+    max_line_bytes = MAX_LINE_BYTES  # the longest answer line taken from this helper
 
     def __init__(self, module: str) -> None:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -103,9 +105,9 @@ class Helper:
         if self.proc.poll() is not None:
             return None
         try:
-            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            _send(self.proc.stdin.fileno(), json.dumps(request).encode() + b"\n", silence)
             self.proc.stdin.close()
-            for line in _lines(self.proc.stdout.fileno(), silence):
+            for line in _lines(self.proc.stdout.fileno(), silence, self.max_line_bytes):
                 message = json.loads(line)
                 if not _is_beat(message):
                     return message
@@ -148,11 +150,29 @@ def start(make: Callable[[], H]) -> H | None:
         return None
 
 
-def _lines(fd: int, silence: float):
+def _send(fd: int, data: bytes, silence: float) -> None:
+    """Write `data` to `fd` without blocking longer than `silence` seconds at a time: a request
+    larger than the pipe holds (the grid's: megabytes) waits for the helper to read it, and a
+    stopped or frozen helper reads nothing (TimeoutError, as for its answer)."""
+    os.set_blocking(fd, False)
+    view = memoryview(data)
+    deadline = time.monotonic() + silence
+    while view:
+        _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise TimeoutError
+        try:
+            view = view[os.write(fd, view[: 1 << 16]) :]
+        except BlockingIOError:
+            continue
+        deadline = time.monotonic() + silence
+
+
+def _lines(fd: int, silence: float, max_bytes: int = MAX_LINE_BYTES):
     """The lines arriving on `fd` until its end, read from the descriptor itself (a buffered
     reader would hide what it already holds from `select`). TimeoutError when `silence`
     seconds pass without a complete line (a byte now and then is no sign of life); ValueError
-    for a line longer than MAX_LINE_BYTES (an answer is a few kilobytes)."""
+    for a line longer than `max_bytes` (an answer is a few kilobytes, the grid's a few MB)."""
     pending = bytearray()
     deadline = time.monotonic() + silence
     while True:
@@ -169,7 +189,7 @@ def _lines(fd: int, silence: float):
             del pending[: end + 1]
             searched = 0
             deadline = time.monotonic() + silence
-        if len(pending) > MAX_LINE_BYTES:
+        if len(pending) > max_bytes:
             raise ValueError("line too long")
 
 

@@ -186,10 +186,11 @@ def run_pipeline(
     A whole run starts its contract-suites worker as soon as it holds the lock: the worker
     loads Great Expectations (2–3 s) beside this process's own start (Dagster and its
     storage), so that it is ready when the check comes (pipelines.suite_worker), and once that
-    worker is done, the reports' worker (pipelines.report_worker); a run still waiting for the
-    lock loads nothing beside the run that holds it."""
+    worker is done, the reports' worker (pipelines.report_worker), and when the marts' step
+    begins, the grid's (pipelines.grid_worker); a run still waiting for the lock loads nothing
+    beside the run that holds it."""
     from kernel.warehouse import WorkspaceBusy, write_lock
-    from pipelines import report_worker, suite_worker
+    from pipelines import grid_worker, report_worker, suite_worker
 
     _check_workspace(settings.workspace)
     try:
@@ -200,10 +201,12 @@ def run_pipeline(
     try:
         if selection is None:
             suite_worker.start(then=report_worker.start)
+            grid_worker.arm()  # started when the marts' step begins
         return _run_locked(settings, selection, on_wait, after, on_progress or log.info)
     finally:
         suite_worker.stop()  # not asked (a step before the checks failed): it ends here
-        report_worker.stop()  # the same
+        grid_worker.stop()  # the same
+        report_worker.stop()
         lock.__exit__(None, None, None)
 
 

@@ -322,7 +322,7 @@ def suppress(
     small remainders are primary, their own parts raise the floor of the LP audit, and no
     equation may be solvable by a provider with the hidden cells it owns.
     `hidden`: cells hidden already (an earlier pattern of the same grid, e.g. the round
-    before in `publication.suppress_for_newcomers`): they stay hidden and only more are
+    before in `pattern.suppress_for_newcomers`): they stay hidden and only more are
     added, so a pattern grows instead of being chosen anew.
     Returns `grid.cells` with ``status`` ('' shown, 'primary', 'secondary'); ``attrs``
     holds the figures of the run: cells, primary (of them ``insider``: primary only for a

@@ -35,6 +35,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -44,16 +45,10 @@ import pandas as pd
 
 from dashboards.disclosure.families import ALL, GROUPS, Context, Family, Shared, families
 from dashboards.disclosure.grid import (
-    Dimension,
-    Grid,
-    build_grid,
     enclosing_periods,
-    flat_dimension,
-    period_dimension,
 )
-from dashboards.disclosure.insiders import PROVIDER, Insiders, insiders, shown_then
-from dashboards.disclosure.linked import audit_grid
-from dashboards.disclosure.linked import suppress as suppress_grid
+from dashboards.disclosure.insiders import PROVIDER
+from dashboards.disclosure.pattern import pattern_spec, suppression_pattern
 from kernel.cores import at_once
 from kernel.fingerprint import code_digest
 from kernel.publications import ALL as ALL_TABLES
@@ -253,20 +248,6 @@ def incomplete_periods(ctx: Context) -> set[str]:
     return set(ctx.once(("incomplete_periods",), compute))
 
 
-def _dimensions(family: Family, leaves: pd.DataFrame) -> list[Dimension]:
-    dims = []
-    for name in family.dims:
-        if name == "period":
-            years = sorted({str(p)[:4] for p in leaves["period"].unique()})
-            dims.append(period_dimension(years, additive=family.period != "distinct"))
-        elif name in family.breakdowns:
-            dims.append(Dimension(name, dict(family.breakdowns[name])))
-        else:
-            codes = sorted({str(c) for c in leaves[name].unique() if c != ALL})
-            dims.append(flat_dimension(name, codes, root=ALL))
-    return dims
-
-
 def coalitions_of(earlier: tuple, providers: set[str], sources: tuple[str, ...] = ()) -> tuple:
     """The earlier publications that matter to a family with these providers and sources:
     who a publication showed in the family (in every source table it recorded; else in the
@@ -282,94 +263,18 @@ def coalitions_of(earlier: tuple, providers: set[str], sources: tuple[str, ...] 
     return tuple(sorted(latest.items(), key=lambda c: sorted(c[0])))
 
 
-NEWCOMER_ROUNDS = 20
-
-
-def suppress_for_newcomers(
-    grid: Grid,
-    inside: Insiders,
-    by_provider: pd.DataFrame,
-    k: int,
-    coalitions: tuple,
-    publications: tuple,
-    periods: dict | None,
-) -> tuple[pd.DataFrame, Insiders, int]:
-    """`suppress_grid` with the insiders, then, while a reader who subtracts an earlier
-    publication could still narrow the newcomers' part of a hidden cell
-    (`_newcomers_exposed`), again with those cells primary, starting from the round before's
-    pattern: each round only adds cells (chosen anew each time, a pattern moved about and the
-    demo network's referrals took 10 rounds and 14 s instead of 2 and 2.5 s, for 2 % fewer
-    hidden cells). It ends when none is added. Returns the cells, the insiders as finally
-    used and how many cells would still have to be hidden after NEWCOMER_ROUNDS (normally 0;
-    counted as unprotected, so the grid's check fails rather than publish them)."""
-    cells = suppress_grid(grid, k, insiders=inside)
-    for round_ in range(NEWCOMER_ROUNDS + 1 if coalitions else 0):
-        hidden = cells["status"].to_numpy() != ""
-        more = _newcomers_exposed(grid, hidden, by_provider, k, coalitions, publications, periods)
-        if not more.any():
-            break
-        if round_ == NEWCOMER_ROUNDS:
-            return cells, inside, int(more.sum())
-        inside = dataclasses.replace(inside, primary=inside.primary | more)
-        cells = suppress_grid(grid, k, insiders=inside, hidden=hidden)
-    return cells, inside, 0
-
-
-def _newcomers_exposed(
-    grid: Grid,
-    hidden: np.ndarray,
-    by_provider: pd.DataFrame,
-    k: int,
-    coalitions: tuple,
-    publications: tuple,
-    withheld: dict | None,
-) -> np.ndarray:
-    """Cells to hide so that no reader who subtracts an earlier publication narrows the part
-    of the providers that joined since in any cell it cannot see to less than k.
-
-    Per earlier publication: the grid of the newcomers' parts alone (the same dimensions and
-    cells), each cell known to the reader where it is shown now and could be shown then
-    (shown minus the earlier value, taken to be the others' part now: the safe side), all of
-    them together in one LP (`audit_grid`). Where that fails, the suppression of that grid
-    with the hidden cells as given says which further cells to hide."""
-    more = np.zeros(len(hidden), dtype=bool)
-    names = [d.name for d in grid.dimensions]
-    keys = pd.Index(grid.cell_codes @ grid.radix)
-    for members, as_of in coalitions:
-        new = by_provider[~by_provider[PROVIDER].isin(members)]
-        new = new.groupby(names, as_index=False, sort=False)["value"].sum()
-        new = new[new["value"] > 0]
-        if new.empty:
-            continue
-        sub = build_grid(new, grid.dimensions, publications, withheld)
-        at = keys.get_indexer(sub.cell_codes @ sub.radix)
-        unseen = hidden[at] | ~shown_then(sub, ((members, as_of),))[:, 0].astype(bool)
-        if audit_grid(sub, np.where(unseen, "x", ""), k).passed:
-            continue
-        forced = dataclasses.replace(Insiders.none(len(at)), primary=unseen)
-        hide = suppress_grid(sub, k, insiders=forced)["status"].to_numpy() != ""
-        more[at[hide & ~unseen]] = True
-    return more & ~hidden
-
-
 def _suppressed(
-    family: Family,
-    leaves: pd.DataFrame,
-    by_provider: pd.DataFrame,
-    known: pd.DataFrame | None,
-    k: int,
-    withheld: set[str],
-    coalitions: tuple = (),
+    family: Family, args: tuple, elsewhere: Callable | None = None
 ) -> tuple[pd.DataFrame, dict]:
-    """Primary and secondary suppression of the family's cells, audited by LP."""
-    periods = {"period": withheld} if withheld else None
-    grid = build_grid(leaves, _dimensions(family, leaves), family.publications, periods)
-    inside = insiders(grid, by_provider, known, k, coalitions)
-    cells, inside, exposed = suppress_for_newcomers(
-        grid, inside, by_provider, k, coalitions, family.publications, periods
-    )
-    result = audit_grid(grid, cells["status"], k, insiders=inside)
-    stats = cells.attrs.get("suppression", {})
+    """The family's suppressed cells as published, and the audit figures, from the arguments
+    of `suppression_pattern` after the family. `elsewhere` computes the pattern in a helper
+    process (None when it cannot: then it is done here)."""
+    pattern = None if elsewhere is None else elsewhere(pattern_spec(family), *args)
+    if pattern is None:
+        if elsewhere is not None:
+            log.info("Die Unterdrückung der Familie %s entsteht im Lauf-Prozess.", family.name)
+        pattern = suppression_pattern(family, *args)
+    cells, stats, audited, exposed = pattern
     if family.shown is not None:
         cells = family.shown(cells)
     summary = {
@@ -378,22 +283,27 @@ def _suppressed(
         "primary": int((cells["status"] == "primary").sum()),
         "insider_primary": stats.get("insider"),
         "secondary": int((cells["status"] == "secondary").sum()),
-        **result.summary(),
+        **audited,
         "suppression_rounds": stats.get("rounds"),
     }
     summary["unprotected"] += exposed
-    cells.attrs = {}
     return cells, summary
 
 
 def build_family(
-    ctx: Context, family: Family, memo: Memo | None = None, fresh: dict | None = None
+    ctx: Context,
+    family: Family,
+    memo: Memo | None = None,
+    fresh: dict | None = None,
+    elsewhere: Callable[[], Callable | None] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """The family's published cells with their suppression status, and the audit figures.
 
     With a `memo`, cells kept under the same source key are taken as they are, and cells
     kept under the same input key keep their suppression; whatever was built or keyed anew
-    is added to `fresh` ({family: (input_key, source_key, cells, summary)}) for `Memo.save`."""
+    is added to `fresh` ({family: (input_key, source_key, cells, summary)}) for `Memo.save`.
+    `elsewhere()`, asked only when the suppression has to be computed, may hand it a helper
+    process's `suppression_pattern` (see `build`)."""
     t0 = time.perf_counter()
     sources = None
     if memo is not None and family.sources:
@@ -448,7 +358,9 @@ def build_family(
         cells, summary = kept  # as published: queried anew below
         cells = cells.drop(columns=[c for c in ("level", *family.extra_columns) if c in cells])
     else:
-        cells, summary = _suppressed(family, leaves, by_provider, known, k, withheld, coalitions)
+        helper = None if elsewhere is None else elsewhere()
+        args = (leaves, by_provider, known, k, withheld, coalitions)
+        cells, summary = _suppressed(family, args, helper)
     if "period" in family.dims:
         levels = {p: period_level(p) for p in cells["period"].unique()}
         cells["level"] = cells["period"].map(levels)
@@ -484,6 +396,27 @@ def _build_rank(family: Family) -> int:
     return LONGEST_FIRST.index(family.name) if family.name in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
+class _Offer:
+    """The helper process of `build`: for the first of `names` not yet done, once."""
+
+    def __init__(self, names: list[str], source: Callable[[], Callable | None] | None):
+        self._lock = threading.Lock()
+        self._waiting = list(names)
+        self._source = source
+
+    def take(self, name: str) -> Callable | None:
+        with self._lock:
+            if self._source is None or not self._waiting or self._waiting[0] != name:
+                return None
+            source, self._source = self._source, None
+        return source()
+
+    def settle(self, name: str) -> None:
+        with self._lock:
+            if name in self._waiting:
+                self._waiting.remove(name)
+
+
 class Cancelled(Exception):
     """The grid's build was called off (the publication it was for failed or was stopped)."""
 
@@ -495,6 +428,7 @@ def build(
     *,
     reuse: bool = False,
     cancel: threading.Event | None = None,
+    elsewhere: Callable[[], Callable | None] | None = None,
 ) -> dict[str, tuple]:
     """Every family of the grid from the marts on `con`: {family: (cells, summary)}.
 
@@ -508,7 +442,13 @@ def build(
 
     `reuse`: take a family's cells from the last build on `con` where its input key is the
     same (`Memo`), and keep the newly built ones for the next build. `cancel`: once set, no
-    family is begun any more and the build ends with `Cancelled` (nothing kept)."""
+    family is begun any more and the build ends with `Cancelled` (nothing kept).
+
+    `elsewhere`: asked at most once, by the first family in `LONGEST_FIRST` order that has to
+    be suppressed, for a helper process's `suppression_pattern` (`pipelines.grid_worker`):
+    that family's thread waits for it without Python's lock while the others build the rest.
+    A family only takes it once every family before it is done without it (reused): the
+    longest suppression goes to the second core, whichever family's queries end first."""
     fams = families(settings)
     names = [f.name for f in fams]
     if len(set(names)) < len(names) or not all(_NAME.match(n) for n in names):
@@ -527,16 +467,36 @@ def build(
         cursor = con.cursor()
         try:
             ctx = Context(cursor, settings, shared, earlier)
-            return build_family(ctx, family, memo, fresh)
+            return build_family(ctx, family, memo, fresh, lambda: helper(family.name))
         except BaseException:
             failed.set()
             raise
         finally:
             cursor.close()
+            offer.settle(family.name)
+
+    ordered = sorted(fams, key=_build_rank)
+    offer = _Offer([f.name for f in ordered], elsewhere)
+
+    def helper(name: str) -> Callable | None:
+        """The helper's pattern if this family may take it; its failure once the build has
+        failed or been called off (the helper stopped with it) ends the family too, instead
+        of suppressing it here for nothing."""
+        pattern = offer.take(name)
+        if pattern is None:
+            return None
+
+        def guarded(*args):
+            found = pattern(*args)
+            if found is None and (failed.is_set() or (cancel is not None and cancel.is_set())):
+                raise Cancelled(name)
+            return found
+
+        return guarded
 
     with ThreadPoolExecutor(workers, thread_name_prefix="lagebild-grid") as pool:
         # the largest first (longest processing time first): the last one to end starts early
-        running = {pool.submit(one, f): f.name for f in sorted(fams, key=_build_rank)}
+        running = {pool.submit(one, f): f.name for f in ordered}
         done: dict[str, tuple] = {}
         try:
             for future in as_completed(running):  # the first failure is the build's

@@ -66,6 +66,9 @@ def _spec(model) -> dg.AssetSpec:
 @dg.multi_asset(name="marts", specs=[_spec(m) for m in _MART_MODELS], can_subset=False)
 def marts(context: dg.AssetExecutionContext, lagebild: LagebildResource):
     """Build all intermediate models and marts from staging, as of the run's data cut-off."""
+    from pipelines import grid_worker
+
+    grid_worker.start()  # a run started by `lagebild`: the grid's worker loads meanwhile
     settings = lagebild.settings()
     with working("marts"), lagebild.write() as con:
         as_of = current_as_of(con)

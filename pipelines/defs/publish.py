@@ -31,6 +31,7 @@ from kernel.private import tighten
 from kernel.settings import Settings
 from kernel.warehouse import connect, table_columns
 from kernel.workspace import Workspace
+from pipelines import grid_worker
 from pipelines.observe import stage, timed_check
 from pipelines.resources import LagebildResource
 
@@ -201,6 +202,7 @@ def publish(
     finally:
         if not done:
             cancel.set()
+            grid_worker.kill()  # a suppression in its worker is not waited for
         pool.shutdown(wait=True)  # the grid's cursor is done before the copy is let go
         con.execute("DETACH published")
         if not done:  # nothing of a copy that is not swapped in stays behind
@@ -283,8 +285,11 @@ def _build_grid(
 
     try:
         with stage("grid"):
-            return publication.build(cursor, settings, reuse=True, cancel=cancel)
+            return publication.build(
+                cursor, settings, reuse=True, cancel=cancel, elsewhere=grid_worker.take
+            )
     finally:
+        grid_worker.stop()  # not asked (every family reused): it ends with the grid
         cursor.close()
 
 

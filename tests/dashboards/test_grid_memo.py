@@ -8,6 +8,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dashboards import read
@@ -47,7 +48,7 @@ def _same(built: dict, scratch: dict) -> None:
     assert list(built) == list(scratch)
     for name, (cells, summary) in built.items():
         other_cells, other_summary = scratch[name]
-        assert cells.equals(other_cells), name
+        pd.testing.assert_frame_equal(cells, other_cells, obj=name)
         assert {k: v for k, v in summary.items() if k not in IGNORED} == {
             k: v for k, v in other_summary.items() if k not in IGNORED
         }, name

@@ -19,7 +19,7 @@ def test_the_largest_families_begin_first_and_the_grid_keeps_the_declared_order(
     begun: list[str] = []
     lock = threading.Lock()
 
-    def build_family(ctx, family, memo=None, fresh=None):
+    def build_family(ctx, family, memo=None, fresh=None, elsewhere=None):
         with lock:
             begun.append(family.name)
         return pd.DataFrame({"value": [len(begun)]}), {"family": family.name}
@@ -38,7 +38,7 @@ def test_a_failing_family_fails_the_build_and_no_family_not_yet_begun_begins(mon
     settings = Settings(workspace=Path("/nonexistent"))
     begun: list[str] = []
 
-    def build_family(ctx, family, memo=None, fresh=None):
+    def build_family(ctx, family, memo=None, fresh=None, elsewhere=None):
         begun.append(family.name)
         raise RuntimeError(f"kaputt: {family.name}")
 
@@ -53,7 +53,7 @@ def test_a_stop_while_waiting_lets_no_family_begin_that_has_not(monkeypatch):
     begun: list[str] = []
     first_running, release = threading.Event(), threading.Event()
 
-    def build_family(ctx, family, memo=None, fresh=None):
+    def build_family(ctx, family, memo=None, fresh=None, elsewhere=None):
         begun.append(family.name)
         first_running.set()
         release.wait(10)

@@ -12,11 +12,12 @@ import json
 import pandas as pd
 import pytest
 
-from dashboards.disclosure import publication
+from dashboards.disclosure import pattern
 from dashboards.disclosure.grid import ALL_LEVELS, period_dimension
 from dashboards.disclosure.insiders import insiders, period_start
 from dashboards.disclosure.linked import PRIMARY, ROOT, audit_grid, build_grid, suppress
-from dashboards.disclosure.publication import coalitions_of, suppress_for_newcomers
+from dashboards.disclosure.pattern import suppress_for_newcomers
+from dashboards.disclosure.publication import coalitions_of
 from kernel import publications
 from tests.unit.test_insiders import _programme_grid
 from tests.unit.test_linked_suppression import K
@@ -241,7 +242,7 @@ def test_what_all_earlier_cells_say_together_is_protected_too():
 def test_cells_still_exposed_after_the_last_round_are_counted(monkeypatch):
     # the same network with no round allowed: the year is still to be hidden, and says so
     grid, by_provider, inside = _year_network()
-    monkeypatch.setattr(publication, "NEWCOMER_ROUNDS", 0)
+    monkeypatch.setattr(pattern, "NEWCOMER_ROUNDS", 0)
     _, _, exposed = suppress_for_newcomers(
         grid, inside, by_provider, K, YEAR_EARLIER, YEAR_PUBS, None
     )
@@ -267,7 +268,7 @@ def test_each_newcomer_round_keeps_what_the_round_before_hid(monkeypatch):
     # cells the last one hid, so its pattern holds them (docs/decisions.md, „Ein neuer Träger“)
     grid, by_provider, inside = _year_network()
     calls = []
-    real = publication.suppress_grid
+    real = pattern.suppress_grid
 
     def recorded(*args, **kwargs):
         out = real(*args, **kwargs)
@@ -275,7 +276,7 @@ def test_each_newcomer_round_keeps_what_the_round_before_hid(monkeypatch):
             calls.append((kwargs.get("hidden"), out["status"].to_numpy() != ""))
         return out
 
-    monkeypatch.setattr(publication, "suppress_grid", recorded)
+    monkeypatch.setattr(pattern, "suppress_grid", recorded)
     cells, used, _ = suppress_for_newcomers(
         grid, inside, by_provider, K, YEAR_EARLIER, YEAR_PUBS, None
     )
