@@ -13,6 +13,7 @@ WORKSPACE/logs/<lauf>.log (or the system's temp folder when the workspace is unu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -204,10 +205,12 @@ def run_pipeline(
             grid_worker.arm()  # started when the marts' step begins
         return _run_locked(settings, selection, on_wait, after, on_progress or log.info)
     finally:
-        suite_worker.stop()  # not asked (a step before the checks failed): it ends here
-        grid_worker.stop()  # the same
-        report_worker.stop()
-        lock.__exit__(None, None, None)
+        # helpers not asked (a step before theirs failed) end here; each stop and the lock's
+        # release run even if one before them fails (a second Ctrl-C while a helper is reaped)
+        with contextlib.ExitStack() as stops:
+            stops.callback(lock.__exit__, None, None, None)
+            for helper in (report_worker, grid_worker, suite_worker):  # last first
+                stops.callback(helper.stop)
 
 
 def _run_locked(settings: Settings, selection, on_wait, after, on_progress) -> RunOutcome:

@@ -289,3 +289,35 @@ def test_a_request_that_cannot_be_sent_leaves_the_family_to_the_run():
     grid_worker.arm()
     grid_worker.start()
     assert grid_worker._worker.pattern(publication.pattern_spec, lambda: 0) is None
+
+
+def test_a_failing_stop_at_the_end_of_a_run_still_stops_the_others_and_frees_the_workspace(
+    tmp_path, monkeypatch
+):
+    """A run's end stops its helpers and releases the workspace's lock; one stop that fails
+    (a second Ctrl-C while a helper is reaped) stops neither the others nor the release."""
+    import subprocess
+    import sys
+
+    from kernel.settings import load_settings
+    from pipelines import report_worker, runner, suite_worker
+
+    stopped = []
+
+    def interrupted():
+        stopped.append("suites")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(suite_worker, "stop", interrupted)
+    monkeypatch.setattr(grid_worker, "stop", lambda: stopped.append("grid"))
+    monkeypatch.setattr(report_worker, "stop", lambda: stopped.append("reports"))
+    monkeypatch.setattr(runner, "_run_locked", lambda *args: "done")
+    settings = load_settings(tmp_path / "ws")
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_pipeline(settings, selection=["staging"])
+    assert stopped == ["suites", "grid", "reports"]
+    free = (
+        "from kernel.warehouse import write_lock\nwith write_lock(__import__('sys').argv[1]): pass"
+    )
+    done = subprocess.run([sys.executable, "-c", free, str(settings.ws.lock_file)], timeout=60)
+    assert done.returncode == 0  # another process takes the lock at once
