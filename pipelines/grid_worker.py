@@ -5,8 +5,9 @@ their suppression is mostly Python and pandas around HiGHS: two threads wait for
 on Python's lock. At 10,000 cases the grid took 3.6-3.7 s on two threads (5.3 CPU-s); the
 referrals family alone in a process of its own and the seven others in a second one, started
 together, ended after 2.4-2.5 s and 2.2 s (4.6 CPU-s: waiting for the lock costs CPU time
-too). So a run started by `lagebild` starts this worker when its marts' step begins (`arm`,
-`start`): it loads the grid's modules while the run builds the marts and the themes. When the
+too). So a run started by `lagebild` starts this worker when its marts' step knows the build
+is whole (`arm`, `start`; a re-delivery's partial build keeps most families from the memo): it
+loads the grid's modules while the run builds the marts and the themes. When the
 grid is built, the first family in `LONGEST_FIRST` order that has to be suppressed (its memo
 does not hold it) hands its suppression over (`dashboards.disclosure.pattern`, a function of
 its arguments alone), and its thread waits without Python's lock while the other thread
@@ -101,17 +102,17 @@ _lock = threading.Lock()  # the grid's threads and the publish step reach the wo
 
 
 def arm() -> None:
-    """The run about to begin will want the worker: `start` starts it (the marts' step)."""
+    """The run about to begin may want the worker: `start` starts it (the marts' step)."""
     global _armed
     stop()
     _armed = True
 
 
 def start() -> None:
-    """Start the worker for the run's grid if the run armed it (`arm`), once: called when the
-    marts' step begins, so that it loads beside the marts and the themes and not beside the
-    checks before them, when the reports' worker loads (10,000 cases: the staging checks
-    0.3-0.4 s longer when both loaded then)."""
+    """Start the worker for the run's grid if the run armed it (`arm`), once: called by the
+    marts' step before a whole build, so that it loads beside the marts and the themes and not
+    beside the checks before them, when the reports' worker loads (10,000 cases: the staging
+    checks 0.3-0.4 s longer when both loaded then)."""
     global _worker, _taken, _armed
     if not _armed:
         return

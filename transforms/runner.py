@@ -44,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -261,12 +261,14 @@ def build_marts(
     *,
     models: list[Model] | None = None,
     partial: bool = True,
+    on_plan: Callable[[list[str] | None], None] | None = None,
 ) -> list[ModelRun]:
     """Build every intermediate and mart model on `con`, in one transaction.
 
     `as_of` defaults to `settings.as_of`, then to the run's resolved cut-off in
     `meta.data_basis`. Partitioned models are rebuilt for the changed providers only when
     `partial` and the last build had the same parameters and SQL (`changed_providers`).
+    `on_plan(changed)` hears which before the models are built (None: all of them).
     Returns one `ModelRun` per model (rows for tables, timing for all).
     """
     as_of = _resolve_as_of(con, settings, as_of)
@@ -282,6 +284,8 @@ def build_marts(
         key = _build_key(con, models)
         _fingerprint_inputs(con, models)
         changed = changed_providers(con, models, key, existing) if partial else None
+        if on_plan is not None:
+            on_plan(changed)
         delta = _Delta(con, models, changed) if changed is not None else None
         shared_before = _shared_prints(con, existing) if delta is not None else {}
         shared: dict[str, tuple] = {}  # each shared model's rows and fingerprint, as built now

@@ -321,3 +321,15 @@ def test_a_failing_stop_at_the_end_of_a_run_still_stops_the_others_and_frees_the
     )
     done = subprocess.run([sys.executable, "-c", free, str(settings.ws.lock_file)], timeout=60)
     assert done.returncode == 0  # another process takes the lock at once
+
+
+def test_the_marts_step_starts_the_worker_only_before_a_whole_build():
+    """A re-delivery's partial build keeps most families from the memo: no worker loads
+    beside its marts for them (pipelines.defs.marts)."""
+    from pipelines.defs.marts import _grid_worker_if_whole
+
+    grid_worker.arm()
+    _grid_worker_if_whole(["jmd-dortmund"])
+    assert grid_worker._worker is None and running("pipelines.grid_worker") == []
+    _grid_worker_if_whole(None)
+    assert len(running("pipelines.grid_worker")) == 1

@@ -428,3 +428,24 @@ def test_a_model_partitioned_by_person_may_not_read_a_whole_model(tmp_path):
     )
     with pytest.raises(ValueError, match="partitioned by person, but reads the whole model"):
         load_models(tmp_path)
+
+
+def test_the_build_says_whether_it_is_whole_or_for_which_providers_before_it_builds(tmp_path):
+    """`on_plan` hears the plan first (the marts' step starts the grid's worker only before
+    a whole build, pipelines.defs.marts): None for a whole build, the changed providers for a
+    partial one."""
+    db = tmp_path / "plan.duckdb"
+    con = connect(db)
+    con.execute(AUDIT_DDL)
+    fill_staging(con, 300, providers=3, as_of=AS_OF)
+    heard = []
+    built = lambda: con.execute(  # noqa: E731
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'mart'"
+    ).fetchone()[0]
+    build_marts(con, SETTINGS, AS_OF, on_plan=lambda changed: heard.append((changed, built())))
+    assert heard == [(None, 0)]  # the first build is whole, and nothing was built yet
+    pid = redeliver_first_provider(con)
+    before = built()
+    build_marts(con, SETTINGS, AS_OF, on_plan=lambda changed: heard.append((changed, built())))
+    con.close()
+    assert heard[1] == ([pid], before)  # before the partial build replaced a row
