@@ -44,9 +44,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.disclosure.families import ALL, GROUPS, Context, Family, Shared, families
-from dashboards.disclosure.grid import (
-    enclosing_periods,
-)
+from dashboards.disclosure.grid import enclosing_periods
 from dashboards.disclosure.insiders import PROVIDER
 from dashboards.disclosure.pattern import pattern_spec, suppression_pattern
 from kernel.cores import at_once
@@ -461,20 +459,6 @@ def build(
 
     failed = threading.Event()  # one family failed: the build fails, no other one begins
 
-    def one(family: Family) -> tuple[pd.DataFrame, dict]:
-        if failed.is_set() or (cancel is not None and cancel.is_set()):
-            raise Cancelled(family.name)
-        cursor = con.cursor()
-        try:
-            ctx = Context(cursor, settings, shared, earlier)
-            return build_family(ctx, family, memo, fresh, lambda: helper(family.name))
-        except BaseException:
-            failed.set()
-            raise
-        finally:
-            cursor.close()
-            offer.settle(family.name)
-
     ordered = sorted(fams, key=_build_rank)
     offer = _Offer([f.name for f in ordered], elsewhere)
 
@@ -493,6 +477,20 @@ def build(
             return found
 
         return guarded
+
+    def one(family: Family) -> tuple[pd.DataFrame, dict]:
+        if failed.is_set() or (cancel is not None and cancel.is_set()):
+            raise Cancelled(family.name)
+        cursor = con.cursor()
+        try:
+            ctx = Context(cursor, settings, shared, earlier)
+            return build_family(ctx, family, memo, fresh, lambda: helper(family.name))
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            cursor.close()
+            offer.settle(family.name)
 
     with ThreadPoolExecutor(workers, thread_name_prefix="lagebild-grid") as pool:
         # the largest first (longest processing time first): the last one to end starts early
