@@ -45,16 +45,6 @@ def scratch(workspace, tmp_path_factory):
         con.close()
 
 
-@pytest.fixture()
-def marts(workspace, tmp_path):
-    path = tmp_path / "lagebild.duckdb"
-    shutil.copy(read.Source.of(workspace).ws.published_db_path, path)
-    path.chmod(0o600)
-    con = connect(path)
-    yield con, read.Source.of(workspace).settings
-    con.close()
-
-
 def _watched(delivered: list):
     """`grid_worker.take`, noting which family's pattern the worker was asked for and whether
     it delivered one."""
@@ -74,8 +64,8 @@ def _watched(delivered: list):
     return take
 
 
-def test_the_worker_suppresses_the_longest_family_exactly_as_the_run_does(marts, scratch):
-    con, settings = marts
+def test_the_worker_suppresses_the_longest_family_exactly_as_the_run_does(warehouse, scratch):
+    con, settings = warehouse
     grid_worker.arm()
     grid_worker.start()
     assert len(running("pipelines.grid_worker")) == 1
@@ -86,8 +76,8 @@ def test_the_worker_suppresses_the_longest_family_exactly_as_the_run_does(marts,
     assert grid_worker._worker.proc.wait(timeout=10) == 0  # asked once, then gone by itself
 
 
-def test_a_worker_that_gives_no_answer_leaves_the_family_to_the_run(marts, scratch):
-    con, settings = marts
+def test_a_worker_that_gives_no_answer_leaves_the_family_to_the_run(warehouse, scratch):
+    con, settings = warehouse
     grid_worker.arm()
     grid_worker.start()
     grid_worker._worker.kill()  # dead before it is asked
@@ -97,10 +87,10 @@ def test_a_worker_that_gives_no_answer_leaves_the_family_to_the_run(marts, scrat
     _same(built, scratch)
 
 
-def test_an_unarmed_run_starts_no_worker_and_builds_alike(marts, scratch):
+def test_an_unarmed_run_starts_no_worker_and_builds_alike(warehouse, scratch):
     """A run not started by `lagebild` (dagster dev, one asset) arms nothing: the marts' step
     starts no worker, and the grid is built in the run's process."""
-    con, settings = marts
+    con, settings = warehouse
     grid_worker.start()
     assert running("pipelines.grid_worker") == []
     _same(publication.build(con, settings, elsewhere=grid_worker.take), scratch)
@@ -214,13 +204,15 @@ def test_a_run_hands_its_longest_suppression_to_the_worker_and_publishes_the_sam
         con.close()
 
 
-def test_a_publication_called_off_does_not_suppress_the_workers_family_itself(marts, monkeypatch):
+def test_a_publication_called_off_does_not_suppress_the_workers_family_itself(
+    warehouse, monkeypatch
+):
     """The copy failed or the run was stopped while the worker suppressed: the worker is
     killed (`grid_worker.kill`, as the publish step does), and its family ends the build
     instead of being suppressed in the run's process for nothing."""
     import threading
 
-    con, settings = marts
+    con, settings = warehouse
     done_here = []
     own = publication.suppression_pattern
     monkeypatch.setattr(
@@ -247,14 +239,14 @@ def test_a_publication_called_off_does_not_suppress_the_workers_family_itself(ma
     assert "referrals" not in done_here
 
 
-def test_a_code_update_during_the_run_is_not_mixed_into_its_grid(marts, scratch, monkeypatch):
+def test_a_code_update_during_the_run_is_not_mixed_into_its_grid(warehouse, scratch, monkeypatch):
     """The worker loaded the grid's code when the marts began; a checkout updated before the
     run's process loads it gives the run another code key: the worker refuses, and the run
     suppresses with its own code (the memo never keeps one code's cells under the other's
     key)."""
     from dashboards.disclosure import publication as loaded
 
-    con, settings = marts
+    con, settings = warehouse
     grid_worker.arm()
     grid_worker.start()
     monkeypatch.setattr(loaded, "CODE_KEY", "der Code nach einem Update")
